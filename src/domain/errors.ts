@@ -1,0 +1,64 @@
+// One error catalogue: every failure the product reports has a stable code, an HTTP status and a
+// short description. API families map these codes onto their own envelopes; a test keeps this
+// table and docs/errors.md in sync.
+
+export const ERROR_CATALOGUE = {
+  VALIDATION_FAILED: { status: 400, description: 'The request body, path or query does not match the schema.' },
+  INVALID_VERSION: { status: 400, description: 'A version string is malformed.' },
+  INVALID_WINDOW: { status: 400, description: 'A maintenance window is malformed (HH:MM-HH:MM, UTC).' },
+  INVALID_MODE: { status: 400, description: 'The upgrade mode is unknown or does not suit the target.' },
+  INVALID_ACTION: { status: 400, description: 'The upgrade action is unknown.' },
+  INVALID_SCHEDULE: { status: 400, description: 'The schedule is malformed or lies in the past.' },
+  BAD_REQUEST: { status: 400, description: 'The request is malformed (e.g. the body is not valid JSON).' },
+  ROUTE_NOT_FOUND: { status: 404, description: 'No such endpoint.' },
+  PAYLOAD_TOO_LARGE: { status: 413, description: 'The request body is too large.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The request body has a content type the endpoint does not accept.' },
+  UNAUTHORIZED: { status: 401, description: 'No valid credential was presented.' },
+  FORBIDDEN: { status: 403, description: 'The credential may not perform this operation.' },
+  PROJECT_NOT_FOUND: { status: 404, description: 'No such project (or not visible to this credential).' },
+  TARGET_NOT_FOUND: { status: 404, description: 'No such target in this project.' },
+  NODE_NOT_FOUND: { status: 404, description: 'No such node in this target.' },
+  UPGRADE_NOT_FOUND: { status: 404, description: 'No such upgrade in this project.' },
+  STEP_NOT_FOUND: { status: 404, description: 'No such step.' },
+  STAGE_NOT_FOUND: { status: 404, description: 'No such stage.' },
+  PRECHECK_NOT_FOUND: { status: 404, description: 'No such precheck report in this project.' },
+  VERSION_NOT_FOUND: { status: 404, description: 'The version is not in the catalog of this engine.' },
+  DRIVER_NOT_FOUND: { status: 400, description: 'No driver of this name is installed.' },
+  PROJECT_EXISTS: { status: 409, description: 'A project with this id already exists.' },
+  TARGET_EXISTS: { status: 409, description: 'A target with this id already exists in the project.' },
+  VERSION_EXISTS: { status: 409, description: 'The catalog already holds this version of the engine.' },
+  TARGET_BUSY: { status: 409, description: 'The target already has an active upgrade.' },
+  TARGET_HAS_UPGRADES: { status: 409, description: 'The target has an active upgrade and cannot be changed or deleted.' },
+  INVALID_STATE: { status: 409, description: 'The action is not allowed in the upgrade\u2019s current state.' },
+  UPGRADE_DOWNGRADE: { status: 400, description: 'The requested version is older than the current one.' },
+  UPGRADE_SAME_VERSION: { status: 400, description: 'The target already runs the requested version.' },
+  UPGRADE_VERSION_DEPRECATED: { status: 400, description: 'The requested version is deprecated.' },
+  UPGRADE_NO_ROUTE: { status: 400, description: 'No allowed route leads from the current version to the requested one.' },
+  UPGRADE_MODE_NOT_SUPPORTED: { status: 400, description: 'The target or its driver does not support this upgrade mode.' },
+  ROLLBACK_BLOCKED: { status: 409, description: 'A completed step cannot be reversed, so the upgrade cannot be rolled back.' },
+  PRECHECK_FAILED: { status: 409, description: 'The precheck found blocking problems.' },
+  FAULTS_NOT_SUPPORTED: { status: 400, description: 'The target\u2019s driver does not support fault injection.' },
+  PROVISION_FAILED: { status: 502, description: 'The driver could not create the target\u2019s resources.' },
+  STORE_NEWER_THAN_CODE: { status: 500, description: 'The database was migrated by a newer Liftgate.' },
+  RATE_LIMITED: { status: 429, description: 'Too many requests.' },
+  INTERNAL: { status: 500, description: 'An unexpected error; the server log has details.' },
+} as const satisfies Record<string, { status: number; description: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export class AppError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'AppError';
+    this.status = ERROR_CATALOGUE[code].status;
+  }
+}
+
+export function isAppError(err: unknown): err is AppError {
+  return err instanceof AppError;
+}

@@ -1,0 +1,242 @@
+// Domain types: camelCase shapes the service layer, planner, executor and drivers share.
+// Row types (snake_case, one per table) live in src/store/schema.ts; mappers turn one into the other.
+
+export type TargetKind = 'cluster' | 'instance';
+export type NodeHealth = 'healthy' | 'unhealthy' | 'stopped' | 'unknown';
+
+export interface MaintenanceWindow {
+  /** "HH:MM" in UTC */
+  start: string;
+  /** "HH:MM" in UTC; a window may wrap past midnight (22:00-02:00) */
+  end: string;
+}
+
+export interface Project {
+  id: string;
+  name: string;
+  createdAt: string;
+}
+
+export interface TargetNode {
+  name: string;
+  role: string;
+  zone: string;
+  version: string;
+  health: NodeHealth;
+  host?: string;
+  port?: number;
+}
+
+export interface Target {
+  projectId: string;
+  id: string;
+  name: string;
+  kind: TargetKind;
+  engine: string;
+  version: string;
+  release: string;
+  region: string;
+  driver: string;
+  driverConfig: Record<string, unknown>;
+  maintenanceWindow: MaintenanceWindow | null;
+  nodes: TargetNode[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface CatalogVersion {
+  engine: string;
+  version: string;
+  release: string;
+  imageId: string;
+  displayName: string;
+  description: string;
+  priority: number;
+  /** versions that may upgrade straight to this one; empty = any older version */
+  upgradableFrom: string[];
+  /** a barrier version may not be skipped: every route from below it must stop on it */
+  barrier: boolean;
+  deprecated: boolean;
+  createdAt: string;
+}
+
+export type UpgradeMode = 'rolling' | 'stop_service' | 'az_migration';
+
+export type UpgradeState =
+  | 'scheduled'
+  | 'ready'
+  | 'prechecking'
+  | 'running'
+  | 'paused'
+  | 'succeeded'
+  | 'failed'
+  | 'cancelled'
+  | 'rolling_back'
+  | 'rolled_back';
+
+export const ACTIVE_UPGRADE_STATES: readonly UpgradeState[] = [
+  'scheduled',
+  'ready',
+  'prechecking',
+  'running',
+  'paused',
+  'failed',
+  'rolling_back',
+];
+export const FINAL_UPGRADE_STATES: readonly UpgradeState[] = ['succeeded', 'cancelled', 'rolled_back'];
+
+export type StepState =
+  | 'pending'
+  | 'running'
+  | 'succeeded'
+  | 'failed'
+  | 'skipped'
+  | 'cancelled'
+  | 'rolling_back'
+  | 'rolled_back';
+
+export type StageState = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'rolled_back';
+
+/** What a step does; drivers implement each action. */
+export type StepAction =
+  | 'precheck'
+  | 'backup'
+  | 'drain'
+  | 'stop'
+  | 'install'
+  | 'start'
+  | 'verify'
+  | 'rejoin'
+  | 'switchover'
+  | 'relocate'
+  | 'finalize';
+
+export interface Hop {
+  fromVersion: string;
+  toVersion: string;
+  release: string;
+}
+
+export interface Step {
+  id: string;
+  upgradeId: string;
+  stageIndex: number;
+  /** steps of one lane run in order; lanes of one stage run in parallel */
+  lane: string;
+  ord: number;
+  /** order across the whole upgrade, used for display and for rollback order */
+  seq: number;
+  action: StepAction;
+  name: string;
+  description: string;
+  /** node name, or null for a target-level step */
+  node: string | null;
+  hop: number;
+  params: Record<string, unknown>;
+  state: StepState;
+  attempts: number;
+  leaseOwner: string | null;
+  leaseExpiresAt: string | null;
+  startedAt: string | null;
+  endedAt: string | null;
+  error: string | null;
+  log: string[];
+}
+
+export interface Stage {
+  upgradeId: string;
+  index: number;
+  name: string;
+  description: string;
+  state: StageState;
+  startedAt: string | null;
+  endedAt: string | null;
+}
+
+export interface UpgradeSchedule {
+  /** now | window (the target's maintenance window) | at (a given time) */
+  kind: 'now' | 'window' | 'at';
+  at?: string;
+}
+
+export interface Upgrade {
+  id: string;
+  projectId: string;
+  targetId: string;
+  fromVersion: string;
+  toVersion: string;
+  release: string;
+  mode: UpgradeMode;
+  state: UpgradeState;
+  currentStage: number;
+  stageCount: number;
+  hops: Hop[];
+  force: boolean;
+  options: Record<string, unknown>;
+  schedule: UpgradeSchedule;
+  notBefore: string | null;
+  batchId: string | null;
+  precheckReportId: string | null;
+  error: string | null;
+  errorCode: string | null;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  /** how many times an operator retried the upgrade (CSS executeTimes - 1) */
+  retries: number;
+}
+
+export type FindingStatus = 'pass' | 'warn' | 'fail';
+
+export interface PrecheckItem {
+  name: string;
+  status: FindingStatus;
+  message: string;
+  node?: string;
+}
+
+export interface FlightingStat {
+  totalExecuted: number;
+  exceptions: number;
+  incorrect: number;
+  slow: number;
+  dqlSpeedup: number;
+  details?: { statement: string; kind: 'exception' | 'incorrect' | 'slow'; message: string }[];
+}
+
+export interface PhaseEstimate {
+  stopInstanceSeconds: number;
+  backupDataSeconds: number;
+  upgradeInstanceSeconds: number;
+}
+
+export interface PrecheckReport {
+  id: string;
+  projectId: string;
+  targetId: string;
+  upgradeId: string | null;
+  toVersion: string;
+  state: 'running' | 'passed' | 'warned' | 'failed' | 'error';
+  items: PrecheckItem[];
+  flighting: FlightingStat | null;
+  estimate: PhaseEstimate | null;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+export interface UpgradeEvent {
+  id: number;
+  projectId: string;
+  targetId: string | null;
+  upgradeId: string | null;
+  stepId: string | null;
+  actor: string;
+  type: string;
+  fromState: string | null;
+  toState: string | null;
+  message: string;
+  data: Record<string, unknown>;
+  createdAt: string;
+}

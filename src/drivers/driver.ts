@@ -1,0 +1,108 @@
+// The driver interface: the only code that acts on real (or simulated) systems.
+// The executor calls drivers; drivers never touch upgrade/stage/step state themselves.
+import type {
+  FlightingStat,
+  Hop,
+  PhaseEstimate,
+  PrecheckItem,
+  Step,
+  StepAction,
+  Target,
+  TargetNode,
+  Upgrade,
+  UpgradeMode,
+} from '../domain/types.ts';
+
+export interface DriverCapabilities {
+  /** can hand the leader/primary role to an already-upgraded node before the leader is stopped */
+  switchover: boolean;
+  /** can move nodes to another availability zone */
+  azMigration: boolean;
+  /** supports fault injection through the native API */
+  faults: boolean;
+  /** creates the target's real resources when it is registered with driverConfig.provision */
+  provision: boolean;
+}
+
+/** How a step behaves when it may have to run again (after a crash, or on retry). */
+export interface StepPolicy {
+  /**
+   * true: running the step again after a partial or complete run is safe and has no extra effect;
+   * the executor re-runs a step whose lease expired. false: the executor asks reconcile() first and
+   * never re-runs blindly.
+   */
+  idempotent: boolean;
+  /** true: rollback() can reverse the step's effect; false blocks an upgrade rollback past it */
+  reversible: boolean;
+}
+
+export interface StepContext {
+  upgrade: Upgrade;
+  target: Target;
+  step: Step;
+  hop: Hop;
+  /** appends a line to the step's log (what the driver ran and saw) */
+  log(line: string): void;
+  /** aborted when the executor shuts down; a driver should stop waiting and throw */
+  signal: AbortSignal;
+}
+
+export interface StepResult {
+  /** node facts the step changed (version, health, role, zone, host/port) */
+  node?: Partial<TargetNode> & { name: string };
+  /** nodes whose role changed (switchover) */
+  nodes?: (Partial<TargetNode> & { name: string })[];
+  data?: Record<string, unknown>;
+}
+
+export type ReconcileResult = 'applied' | 'not_applied' | 'unknown';
+
+export interface PrecheckInput {
+  target: Target;
+  toVersion: string;
+  hops: Hop[];
+  mode: UpgradeMode;
+  options: Record<string, unknown>;
+}
+
+export interface PrecheckResult {
+  items: PrecheckItem[];
+  flighting: FlightingStat | null;
+  estimate: PhaseEstimate | null;
+}
+
+export interface Topology {
+  nodes: TargetNode[];
+  version?: string;
+}
+
+/** A driver error carries a stable code and whether trying again may help. */
+export class DriverError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly retryable = false,
+  ) {
+    super(message);
+    this.name = 'DriverError';
+  }
+}
+
+export interface Driver {
+  readonly name: string;
+  readonly capabilities: DriverCapabilities;
+  /** target lets a driver vary the policy per target (e.g. a configured irreversible step) */
+  stepPolicy(action: StepAction, target?: Target): StepPolicy;
+  /** create real resources for a new target (only when capabilities.provision) */
+  provision?(target: Target): Promise<{ nodes: TargetNode[]; driverConfig?: Record<string, unknown> }>;
+  /** release real resources when a target is deleted */
+  destroy?(target: Target): Promise<void>;
+  /** read the target's real topology */
+  inspect(target: Target): Promise<Topology>;
+  precheck(input: PrecheckInput): Promise<PrecheckResult>;
+  execute(ctx: StepContext): Promise<StepResult>;
+  rollback(ctx: StepContext): Promise<StepResult>;
+  /** after a crash: did a non-idempotent step that was running take effect? */
+  reconcile?(ctx: StepContext): Promise<ReconcileResult>;
+  close?(): Promise<void>;
+}

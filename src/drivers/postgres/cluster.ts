@@ -1,0 +1,243 @@
+// A local PostgreSQL cluster: one primary and N streaming replicas on 127.0.0.1.
+// Layout on disk (everything a step needs, so any step can run in a fresh process):
+//   <root>/cluster.json            layout + which node is primary (rewritten atomically)
+//   <root>/<node>/data             PGDATA, owned by the service user
+//   <root>/<node>/pgbin            symlink to the binaries the node runs: "install" swaps this link
+//   <root>/<node>/server.log
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { BinaryCatalog } from './binaries.ts';
+import { onlineClone } from './clone.ts';
+import { writeOwnedFile } from './os-user.ts';
+import { stopPooler } from './pooler.ts';
+import * as server from './server.ts';
+
+export interface NodeLayout {
+  name: string;
+  port: number;
+  dir: string;
+}
+
+export interface ClusterState {
+  root: string;
+  /** version the cluster was created at */
+  version: string;
+  nodes: NodeLayout[];
+  primary: string;
+  /** the primary before the last switchover, so a switchover can be reversed */
+  previousPrimary: string | null;
+  pooler: { port: number } | null;
+}
+
+export const dataDir = (n: NodeLayout): string => path.join(n.dir, 'data');
+export const binLink = (n: NodeLayout): string => path.join(n.dir, 'pgbin');
+export const logFile = (n: NodeLayout): string => path.join(n.dir, 'server.log');
+export const slotName = (nodeName: string): string => `lg_${nodeName.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`;
+
+export async function loadCluster(root: string): Promise<ClusterState> {
+  return JSON.parse(await readFile(path.join(root, 'cluster.json'), 'utf8')) as ClusterState;
+}
+
+export async function saveCluster(state: ClusterState): Promise<void> {
+  const file = path.join(state.root, 'cluster.json');
+  await writeFile(`${file}.tmp`, JSON.stringify(state, null, 2));
+  await rename(`${file}.tmp`, file);
+}
+
+export function nodeOf(state: ClusterState, name: string): NodeLayout {
+  const n = state.nodes.find((x) => x.name === name);
+  if (!n) throw new Error(`no node ${name} in cluster ${state.root}`);
+  return n;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** point the node's pgbin link at a version's binaries (atomic rename, so a crash leaves old or new) */
+export async function linkBinaries(n: NodeLayout, nativeDir: string): Promise<void> {
+  const tmp = `${binLink(n)}.tmp`;
+  await rm(tmp, { force: true });
+  await symlink(nativeDir, tmp);
+  await rename(tmp, binLink(n));
+}
+
+/** the version of the binaries the node's link points at */
+export async function linkedVersion(n: NodeLayout, catalog: BinaryCatalog): Promise<string | null> {
+  const target = await server.readLinkOrNull(binLink(n));
+  return target ? catalog.versionOf(target) : null;
+}
+
+/** make a stopped node come up as a standby of `primary` (also fences an old primary) */
+export async function configureStandby(n: NodeLayout, primary: NodeLayout): Promise<void> {
+  const conf = [
+    `primary_conninfo = 'host=127.0.0.1 port=${primary.port} user=postgres application_name=${n.name}'`,
+    `primary_slot_name = '${slotName(n.name)}'`,
+    '',
+  ].join('\n');
+  await writeOwnedFile(path.join(dataDir(n), 'liftgate-replication.conf'), conf);
+  await writeOwnedFile(path.join(dataDir(n), 'standby.signal'), '');
+}
+
+export async function ensureSlot(primary: NodeLayout, slot: string, reserve = false): Promise<boolean> {
+  const rows = await server.query(primary.port, 'SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+  if (rows.length > 0) return false;
+  await server.query(primary.port, 'SELECT pg_create_physical_replication_slot($1, $2)', [slot, reserve]);
+  return true;
+}
+
+export async function startNode(n: NodeLayout): Promise<server.PidFile> {
+  return server.startServer(path.join(binLink(n), 'bin'), dataDir(n), logFile(n));
+}
+
+export const stopNode = (n: NodeLayout): Promise<boolean> => server.stopServer(dataDir(n), 'fast');
+export const nodeRunning = (n: NodeLayout): boolean => server.isRunning(dataDir(n));
+
+export interface NodeFacts {
+  name: string;
+  running: boolean;
+  inRecovery: boolean | null;
+  version: string | null;
+  fullVersion: string | null;
+  lsn: string | null;
+  receiving: { status: string; senderPort: number | null } | null;
+  error?: string;
+}
+
+export async function nodeFacts(n: NodeLayout): Promise<NodeFacts> {
+  const facts: NodeFacts = { name: n.name, running: false, inRecovery: null, version: null, fullVersion: null, lsn: null, receiving: null };
+  if (!nodeRunning(n)) return facts;
+  facts.running = true;
+  try {
+    const [r] = await server.query<{ rec: boolean; v: string; full: string; lsn: string }>(
+      n.port,
+      `SELECT pg_is_in_recovery() AS rec, current_setting('server_version') AS v, version() AS full,
+              CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text ELSE pg_current_wal_lsn()::text END AS lsn`,
+    );
+    facts.inRecovery = r!.rec;
+    facts.version = r!.v.split(' ')[0] ?? r!.v;
+    facts.fullVersion = r!.full;
+    facts.lsn = r!.lsn;
+    if (r!.rec) {
+      const w = await server.query<{ status: string; sender_port: number | null }>(n.port, 'SELECT status, sender_port FROM pg_stat_wal_receiver');
+      facts.receiving = w[0] ? { status: w[0].status, senderPort: w[0].sender_port } : null;
+    }
+  } catch (e) {
+    facts.error = (e as Error).message;
+  }
+  return facts;
+}
+
+/** the node that is really primary now (running, not in recovery); falls back to the recorded one */
+export async function findPrimary(state: ClusterState): Promise<NodeLayout> {
+  for (const n of state.nodes) {
+    if (!nodeRunning(n)) continue;
+    try {
+      const [r] = await server.query<{ rec: boolean }>(n.port, 'SELECT pg_is_in_recovery() AS rec');
+      if (r && !r.rec && !existsSync(path.join(dataDir(n), 'standby.signal'))) return n;
+    } catch {
+      /* not answering: not a primary we can use */
+    }
+  }
+  return nodeOf(state, state.primary);
+}
+
+/** wait until `replica` streams from `primary` and has replayed up to `lsn` (default: primary's current LSN) */
+export async function waitCaughtUp(
+  primary: NodeLayout,
+  replica: NodeLayout,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<{ lsn: string; ms: number }> {
+  const t0 = Date.now();
+  const [p] = await server.query<{ lsn: string }>(primary.port, 'SELECT pg_current_wal_lsn()::text AS lsn');
+  const target = p!.lsn;
+  let last = '';
+  for (;;) {
+    signal?.throwIfAborted();
+    try {
+      const [r] = await server.query<{ ok: boolean; replay: string | null; status: string | null }>(
+        replica.port,
+        `SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok, pg_last_wal_replay_lsn()::text AS replay,
+                (SELECT status FROM pg_stat_wal_receiver) AS status`,
+        [target],
+      );
+      last = `replay ${r!.replay ?? 'none'}, receiver ${r!.status ?? 'none'}`;
+      if (r!.ok && r!.status === 'streaming') return { lsn: target, ms: Date.now() - t0 };
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    if (Date.now() - t0 > timeoutMs) {
+      throw new Error(`${replica.name} did not reach primary LSN ${target} within ${timeoutMs} ms (${last})`);
+    }
+    await sleep(20);
+  }
+}
+
+/** create primary + replicas at `version`; returns the saved state */
+export async function createCluster(
+  root: string,
+  version: string,
+  replicas: number,
+  catalog: BinaryCatalog,
+  names: string[],
+  log: (l: string) => void = () => undefined,
+): Promise<ClusterState> {
+  await mkdir(root, { recursive: true, mode: 0o755 });
+  const nodes: NodeLayout[] = [];
+  for (let i = 0; i <= replicas; i++) {
+    const name = names[i]!;
+    const n = { name, port: await freePort(), dir: path.join(root, name) };
+    await mkdir(n.dir, { recursive: true, mode: 0o755 });
+    await linkBinaries(n, catalog.nativeDir(version));
+    nodes.push(n);
+  }
+  const state: ClusterState = { root, version, nodes, primary: nodes[0]!.name, previousPrimary: null, pooler: null };
+  await saveCluster(state);
+  const primary = nodes[0]!;
+  log(await server.initdb(binLink(primary), dataDir(primary)));
+  await server.writeNodeConfig(dataDir(primary), primary.port);
+  await startNode(primary);
+  log(`${primary.name}: started primary on port ${primary.port}`);
+  for (const r of nodes.slice(1)) {
+    await addReplica(state, r, log);
+  }
+  for (const r of nodes.slice(1)) await waitCaughtUp(primary, r, 60_000);
+  return state;
+}
+
+/** clone the current primary online into `r` and start it as a streaming replica */
+export async function addReplica(state: ClusterState, r: NodeLayout, log: (l: string) => void): Promise<void> {
+  const primary = await findPrimary(state);
+  await server.stopServer(dataDir(r), 'immediate').catch(() => false);
+  const res = await onlineClone(primary.port, dataDir(primary), dataDir(r), { slot: slotName(r.name), log });
+  await server.writeNodeConfig(dataDir(r), r.port);
+  await configureStandby(r, primary);
+  await startNode(r);
+  log(`${r.name}: cloned from ${primary.name} in ${res.ms} ms, started as replica on port ${r.port}`);
+}
+
+export async function destroyCluster(root: string): Promise<void> {
+  let state: ClusterState | null = null;
+  try {
+    state = await loadCluster(root);
+  } catch {
+    /* nothing recorded: just remove the folder */
+  }
+  if (state) {
+    for (const n of state.nodes) await server.stopServer(dataDir(n), 'immediate', 10_000).catch(() => false);
+  }
+  await stopPooler(root).catch(() => undefined);
+  await rm(root, { recursive: true, force: true });
+}

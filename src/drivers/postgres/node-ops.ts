@@ -1,0 +1,98 @@
+// Node-level operations shared by steps and rollbacks. Each one reads the real state first, so it
+// can run again after a crash or in a fresh process and only do what is still missing.
+import { DriverError } from '../driver.ts';
+import type { BinaryCatalog } from './binaries.ts';
+import * as cl from './cluster.ts';
+import type { ClusterState, NodeLayout } from './cluster.ts';
+import * as server from './server.ts';
+
+/**
+ * Start a node as a member of the cluster: the recorded primary starts as primary when no other
+ * node is primary; every other node starts as a standby of the real primary (never split brain).
+ */
+export async function startMember(state: ClusterState, n: NodeLayout, log: (l: string) => void): Promise<void> {
+  if (cl.nodeRunning(n)) {
+    log(`${n.name}: already running`);
+    return;
+  }
+  const primary = await cl.findPrimary(state);
+  if (primary.name !== n.name) {
+    if (cl.nodeRunning(primary)) {
+      if (await cl.ensureSlot(primary, cl.slotName(n.name))) log(`${primary.name}: created slot ${cl.slotName(n.name)}`);
+    }
+    await cl.configureStandby(n, primary);
+    log(`${n.name}: standby of ${primary.name} :${primary.port} (standby.signal, primary_conninfo, primary_slot_name=${cl.slotName(n.name)})`);
+  }
+  const t0 = Date.now();
+  try {
+    const st = await cl.startNode(n);
+    log(`${n.name}: postgres -D ${cl.dataDir(n)} (binaries ${await server.readLinkOrNull(cl.binLink(n))}) ${st.status} in ${Date.now() - t0} ms`);
+  } catch (e) {
+    throw new DriverError('START_FAILED', `${n.name} did not start: ${(e as Error).message}`);
+  }
+}
+
+export async function stopMember(n: NodeLayout, log: (l: string) => void): Promise<void> {
+  const t0 = Date.now();
+  const stopped = await cl.stopNode(n);
+  log(stopped ? `${n.name}: fast stop (SIGINT) done in ${Date.now() - t0} ms` : `${n.name}: already stopped`);
+}
+
+export async function swapBinaries(n: NodeLayout, version: string, catalog: BinaryCatalog, log: (l: string) => void): Promise<void> {
+  if (cl.nodeRunning(n)) throw new DriverError('NODE_RUNNING', `${n.name} is running: stop it before swapping binaries`);
+  const dir = catalog.nativeDir(version);
+  const before = await server.readLinkOrNull(cl.binLink(n));
+  await cl.linkBinaries(n, dir);
+  log(`${n.name}: ln -sfn ${dir} ${cl.binLink(n)} (was ${before ?? 'none'})`);
+}
+
+/**
+ * Verify a node: running the expected version, and either the writable primary or a replica that
+ * streams from the primary and has replayed the primary's current LSN within `timeoutMs`.
+ */
+export async function verifyMember(
+  state: ClusterState,
+  n: NodeLayout,
+  expectVersion: string,
+  timeoutMs: number,
+  log: (l: string) => void,
+  signal?: AbortSignal,
+): Promise<{ role: string; version: string }> {
+  const f = await cl.nodeFacts(n);
+  if (!f.running || f.error) throw new DriverError('VERIFY_FAILED', `${n.name} is not answering: ${f.error ?? 'not running'}`);
+  log(`${n.name}: SELECT version() -> ${f.fullVersion}`);
+  if (f.version !== expectVersion) throw new DriverError('VERIFY_FAILED', `${n.name} runs ${f.version}, expected ${expectVersion}`);
+  const primary = await cl.findPrimary(state);
+  if (primary.name === n.name) {
+    if (f.inRecovery) throw new DriverError('VERIFY_FAILED', `${n.name} should be primary but is in recovery`);
+    const [x] = await server.query<{ xid: string }>(n.port, 'SELECT txid_current()::text AS xid');
+    log(`${n.name}: pg_is_in_recovery() = false, write probe txid ${x!.xid}`);
+    return { role: 'primary', version: f.version };
+  }
+  if (!f.inRecovery) throw new DriverError('VERIFY_FAILED', `${n.name} is not in recovery but ${primary.name} is the primary`);
+  try {
+    const c = await cl.waitCaughtUp(primary, n, timeoutMs, signal);
+    log(`${n.name}: streaming from ${primary.name}, replayed primary LSN ${c.lsn} after ${c.ms} ms`);
+  } catch (e) {
+    throw new DriverError('VERIFY_FAILED', (e as Error).message);
+  }
+  return { role: 'replica', version: f.version };
+}
+
+/** Put a node back on `version`'s binaries and running as a member of the cluster (rollback). */
+export async function restoreMember(
+  state: ClusterState,
+  n: NodeLayout,
+  version: string,
+  catalog: BinaryCatalog,
+  timeoutMs: number,
+  log: (l: string) => void,
+): Promise<{ role: string; version: string }> {
+  const linked = await cl.linkedVersion(n, catalog);
+  if (linked !== version) {
+    await stopMember(n, log);
+    await swapBinaries(n, version, catalog, log);
+  }
+  await startMember(state, n, log);
+  return verifyMember(state, n, version, timeoutMs, log);
+}

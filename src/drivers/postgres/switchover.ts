@@ -1,0 +1,109 @@
+// Planned switchover to a caught-up replica, ordered to keep the write outage short:
+//   1. wait until the chosen replica has replayed the primary's current LSN (outside the outage)
+//   2. [pooler] PAUSE: running transactions finish, new ones queue inside PgBouncer
+//   3. fast-stop the old primary: its walsenders ship everything up to the shutdown checkpoint
+//      and wait for the standbys to flush it before the postmaster exits, so nothing acked is lost
+//   4. fence the old primary (standby.signal + primary_conninfo to the new primary)
+//   5. promote the replica; poll postmaster.pid for 'ready'
+//   6. [pooler] repoint + RESUME: queued queries run on the new primary
+//   7. off the write path: slots on the new primary, other replicas follow it (reload, no restart)
+// Re-running after a crash completes whatever is missing instead of switching twice.
+import * as cl from './cluster.ts';
+import type { ClusterState, NodeLayout } from './cluster.ts';
+import * as pooler from './pooler.ts';
+import * as server from './server.ts';
+
+export interface SwitchoverResult {
+  from: string;
+  to: string;
+  /** old primary stop begun -> new primary promoted */
+  outageMs: number;
+  /** pooler PAUSE -> RESUME (0 without a pooler) */
+  stallMs: number;
+  alreadyDone: boolean;
+}
+
+export interface SwitchoverOptions {
+  log: (line: string) => void;
+  catchUpTimeoutMs: number;
+  pauseTimeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export async function switchover(state: ClusterState, toName: string, opts: SwitchoverOptions): Promise<SwitchoverResult> {
+  const { log } = opts;
+  const to = cl.nodeOf(state, toName);
+  const old = await cl.findPrimary(state);
+  if (old.name === to.name) {
+    log(`${to.name} is already primary: completing follow-up work only`);
+    await followUp(state, to, log);
+    return { from: state.previousPrimary ?? to.name, to: to.name, outageMs: 0, stallMs: 0, alreadyDone: true };
+  }
+  const facts = await cl.nodeFacts(to);
+  if (!facts.running || facts.inRecovery !== true || facts.receiving?.status !== 'streaming') {
+    throw new Error(`${to.name} is not a streaming replica (running=${facts.running}, recovery=${facts.inRecovery}, receiver=${facts.receiving?.status ?? 'none'})`);
+  }
+  const oldRunning = cl.nodeRunning(old);
+  if (oldRunning) {
+    const c = await cl.waitCaughtUp(old, to, opts.catchUpTimeoutMs, opts.signal);
+    log(`${to.name} caught up with ${old.name} at ${c.lsn} (${c.ms} ms)`);
+  }
+  const poolPort = state.pooler?.port;
+  let paused = 0;
+  if (poolPort) {
+    await pooler.pause(poolPort, opts.pauseTimeoutMs);
+    paused = Date.now();
+    log(`pgbouncer :${poolPort}: PAUSE`);
+  }
+  const t0 = Date.now();
+  let stopMs = 0;
+  try {
+    if (oldRunning) {
+      await cl.stopNode(old);
+      stopMs = Date.now() - t0;
+    }
+    await cl.configureStandby(old, to);
+    await server.promoteServer(cl.dataDir(to));
+  } catch (e) {
+    if (poolPort) await pooler.resume(poolPort).catch(() => undefined);
+    throw e;
+  }
+  const outageMs = Date.now() - t0;
+  log(`${old.name}: fast stop (SIGINT, poll postmaster.pid) ${stopMs} ms; fenced with standby.signal -> ${to.name}`);
+  log(`${to.name}: promote (promote file + SIGUSR1, as pg_ctl -W promote), ready after ${outageMs - stopMs} ms; write outage ${outageMs} ms`);
+  let stallMs = 0;
+  if (poolPort) {
+    await pooler.repoint(state.root, poolPort, to.port);
+    await pooler.resume(poolPort);
+    stallMs = Date.now() - paused;
+    log(`pgbouncer :${poolPort}: RELOAD (-> :${to.port}), RESUME; clients stalled ${stallMs} ms`);
+  }
+  state.previousPrimary = old.name;
+  state.primary = to.name;
+  await cl.saveCluster(state);
+  await followUp(state, to, log);
+  return { from: old.name, to: to.name, outageMs, stallMs, alreadyDone: false };
+}
+
+/** slots on the new primary for every other node, and every running replica following it */
+async function followUp(state: ClusterState, primary: NodeLayout, log: (l: string) => void): Promise<void> {
+  for (const n of state.nodes) {
+    if (n.name === primary.name) continue;
+    if (await cl.ensureSlot(primary, cl.slotName(n.name))) log(`${primary.name}: created slot ${cl.slotName(n.name)}`);
+    if (!cl.nodeRunning(n)) {
+      await cl.configureStandby(n, primary);
+      continue;
+    }
+    const f = await cl.nodeFacts(n);
+    if (f.inRecovery && f.receiving?.senderPort !== primary.port) {
+      await cl.configureStandby(n, primary);
+      server.reloadServer(cl.dataDir(n));
+      log(`${n.name}: primary_conninfo -> ${primary.name} :${primary.port} (reload)`);
+    }
+  }
+  if (state.pooler && pooler.poolerRunning(state.root)) {
+    // after a crash between PAUSE and RESUME the pooler may still hold clients: always release it
+    await pooler.repoint(state.root, state.pooler.port, primary.port).catch(() => undefined);
+    await pooler.resume(state.pooler.port).catch(() => undefined);
+  }
+}

@@ -1,0 +1,417 @@
+// The simulated fleet. Each simulated node has a state of its own (version, running, health,
+// role, zone, replication lag, free disk) in sim_nodes, which steps change the way they would
+// change a real node: a stopped node is unhealthy, install needs the node stopped, verify is a
+// real health gate. Every effect is applied together with a row in sim_effects, keyed by the
+// step id, so a step that runs again after a crash finds its effect already there and does not
+// apply it twice; tests read that log to prove exactly-once.
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { PrecheckItem, Step, StepAction, Target, TargetNode } from '../../domain/types.ts';
+import type { Database, SimNodeRow } from '../../store/schema.ts';
+import {
+  DriverError,
+  type Driver,
+  type PrecheckInput,
+  type PrecheckResult,
+  type ReconcileResult,
+  type StepContext,
+  type StepPolicy,
+  type StepResult,
+  type Topology,
+} from '../driver.ts';
+import { now } from '../../engine/transitions.ts';
+
+/** Realistic durations in seconds, before LIFTGATE_SIM_TIME_SCALE. */
+export const SIM_DURATIONS: Record<StepAction, number> = {
+  precheck: 20,
+  backup: 120,
+  drain: 60,
+  stop: 15,
+  install: 90,
+  start: 30,
+  verify: 20,
+  rejoin: 10,
+  switchover: 5,
+  relocate: 120,
+  finalize: 10,
+};
+
+export type SimFaultKind = 'fail' | 'hang' | 'crash' | 'health_timeout';
+
+const NON_IDEMPOTENT: ReadonlySet<StepAction> = new Set(['install', 'switchover', 'relocate']);
+
+export interface SimDriverOptions {
+  db: Kysely<Database>;
+  /** multiplies SIM_DURATIONS; 0 = instant */
+  timeScale?: number;
+}
+
+export class SimDriver implements Driver {
+  readonly name = 'sim';
+  readonly capabilities = { switchover: true, azMigration: true, faults: true, provision: true };
+  private readonly db: Kysely<Database>;
+  readonly timeScale: number;
+
+  constructor(opts: SimDriverOptions) {
+    this.db = opts.db;
+    this.timeScale = opts.timeScale ?? 0;
+  }
+
+  stepPolicy(action: StepAction, target?: Target): StepPolicy {
+    const irreversible = (target?.driverConfig.irreversibleSteps as string[] | undefined) ?? [];
+    return {
+      idempotent: !NON_IDEMPOTENT.has(action),
+      reversible: action !== 'finalize' && !irreversible.includes(action),
+    };
+  }
+
+  async provision(target: Target): Promise<{ nodes: TargetNode[] }> {
+    const cfg = target.driverConfig;
+    const nodes = target.nodes.map((n) => ({ ...n, version: n.version || target.version, health: 'healthy' as const }));
+    await this.db.deleteFrom('sim_nodes').where('project_id', '=', target.projectId).where('target_id', '=', target.id).execute();
+    if (nodes.length > 0) {
+      await this.db
+        .insertInto('sim_nodes')
+        .values(
+          nodes.map((n) => ({
+            project_id: target.projectId,
+            target_id: target.id,
+            node: n.name,
+            version: n.version,
+            running: 1,
+            health: 'healthy',
+            zone: n.zone,
+            role: n.role,
+            lag_ms: typeof cfg.lagMs === 'number' ? cfg.lagMs : 120,
+            disk_free_pct: typeof cfg.diskFreePct === 'number' ? cfg.diskFreePct : 64,
+            updated_at: now(),
+          })),
+        )
+        .execute();
+    }
+    return { nodes };
+  }
+
+  async destroy(target: Target): Promise<void> {
+    for (const t of ['sim_nodes', 'sim_faults'] as const) {
+      await this.db.deleteFrom(t).where('project_id', '=', target.projectId).where('target_id', '=', target.id).execute();
+    }
+  }
+
+  private async nodes(target: Pick<Target, 'projectId' | 'id'>): Promise<SimNodeRow[]> {
+    return this.db
+      .selectFrom('sim_nodes')
+      .selectAll()
+      .where('project_id', '=', target.projectId)
+      .where('target_id', '=', target.id)
+      .execute();
+  }
+
+  async inspect(target: Target): Promise<Topology> {
+    const rows = await this.nodes(target);
+    return { nodes: rows.map(toNode) };
+  }
+
+  async addFault(target: Target, f: { node?: string; step: string; kind: SimFaultKind; times: number }): Promise<string> {
+    const id = randomUUID();
+    await this.db
+      .insertInto('sim_faults')
+      .values({
+        id,
+        project_id: target.projectId,
+        target_id: target.id,
+        node: f.node ?? null,
+        step: f.step,
+        kind: f.kind,
+        times_left: f.times,
+        created_at: now(),
+      })
+      .execute();
+    return id;
+  }
+
+  /** Consumes one armed fault for this step, if any (guarded, so two runs never share one). */
+  private async takeFault(target: Target, step: Step): Promise<SimFaultKind | null> {
+    const faults = await this.db
+      .selectFrom('sim_faults')
+      .selectAll()
+      .where('project_id', '=', target.projectId)
+      .where('target_id', '=', target.id)
+      .where('step', '=', step.action)
+      .where('times_left', '>', 0)
+      .execute();
+    for (const f of faults) {
+      if (f.node !== null && f.node !== step.node) continue;
+      const res = await this.db
+        .updateTable('sim_faults')
+        .set({ times_left: f.times_left - 1 })
+        .where('id', '=', f.id)
+        .where('times_left', '=', f.times_left)
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 1) return f.kind as SimFaultKind;
+    }
+    return null;
+  }
+
+  private async wait(action: StepAction, signal: AbortSignal): Promise<void> {
+    const ms = SIM_DURATIONS[action] * this.timeScale * 1000;
+    if (ms <= 0) return;
+    await sleep(ms, signal);
+  }
+
+  async precheck(input: PrecheckInput): Promise<PrecheckResult> {
+    const { target, hops, mode } = input;
+    await sleep(SIM_DURATIONS.precheck * this.timeScale * 1000);
+    const rows = await this.nodes(target);
+    const items: PrecheckItem[] = [];
+    for (const n of rows) {
+      items.push({
+        name: 'node_health',
+        node: n.node,
+        status: n.running && n.health === 'healthy' ? 'pass' : 'fail',
+        message: n.running && n.health === 'healthy' ? `${n.node} is healthy` : `${n.node} is ${n.health}`,
+      });
+      items.push({
+        name: 'replication_lag',
+        node: n.node,
+        status: n.lag_ms < 5_000 ? 'pass' : n.lag_ms < 30_000 ? 'warn' : 'fail',
+        message: `${n.node} replication lag ${n.lag_ms} ms`,
+      });
+      items.push({
+        name: 'disk_space',
+        node: n.node,
+        status: n.disk_free_pct >= 20 ? 'pass' : n.disk_free_pct >= 10 ? 'warn' : 'fail',
+        message: `${n.node} has ${n.disk_free_pct}% disk free`,
+      });
+    }
+    items.push({
+      name: 'version_route',
+      status: mode === 'az_migration' || hops.length > 0 ? 'pass' : 'fail',
+      message:
+        mode === 'az_migration'
+          ? 'no version change'
+          : `route ${[hops[0]?.fromVersion, ...hops.map((h) => h.toVersion)].join(' -> ')}`,
+    });
+    if (mode === 'rolling' && rows.length < 2) {
+      items.push({ name: 'rolling_topology', status: 'warn', message: 'a single node cannot be upgraded without downtime' });
+    }
+    const seed = hash(`${target.id}:${input.toVersion}`);
+    const total = 9000 + (seed % 1000);
+    const per = (k: number) => Math.round(SIM_DURATIONS[k === 0 ? 'stop' : k === 1 ? 'backup' : 'install'] * Math.max(1, rows.length));
+    return {
+      items,
+      flighting: { totalExecuted: total, exceptions: 0, incorrect: seed % 3 === 0 ? 1 : 0, slow: seed % 5 === 0 ? 1 : 0, dqlSpeedup: 1 + (seed % 10) / 10 },
+      estimate: { stopInstanceSeconds: per(0), backupDataSeconds: SIM_DURATIONS.backup, upgradeInstanceSeconds: per(2) * Math.max(1, hops.length) },
+    };
+  }
+
+  async execute(ctx: StepContext): Promise<StepResult> {
+    const { step, target } = ctx;
+    const fault = await this.takeFault(target, step);
+    if (fault === 'hang') {
+      ctx.log('simulated hang');
+      await sleep(24 * 3600 * 1000, ctx.signal);
+    }
+    await this.wait(step.action, ctx.signal);
+    if (fault === 'fail') throw new DriverError('SIM_FAULT', `injected failure of ${step.action}${step.node ? ` on ${step.node}` : ''}`);
+    if (fault === 'crash' && step.node) {
+      await this.setNode(target, step.node, { running: 0, health: 'unhealthy' });
+      throw new DriverError('NODE_CRASHED', `${step.node} crashed during ${step.action}`);
+    }
+    if (fault === 'health_timeout') {
+      throw new DriverError('HEALTH_GATE_TIMEOUT', `${step.node ?? target.id} did not become healthy in time`);
+    }
+    return this.apply(ctx, step.action, false);
+  }
+
+  async rollback(ctx: StepContext): Promise<StepResult> {
+    await this.wait(ctx.step.action, ctx.signal);
+    return this.apply(ctx, ctx.step.action, true);
+  }
+
+  async reconcile(ctx: StepContext): Promise<ReconcileResult> {
+    return (await this.applied(ctx.step.id, ctx.step.action)) ? 'applied' : 'not_applied';
+  }
+
+  private async applied(stepId: string, effect: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('sim_effects')
+      .select('id')
+      .where('step_id', '=', stepId)
+      .where('effect', '=', effect)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  private async setNode(target: Target, node: string, set: Partial<SimNodeRow>): Promise<void> {
+    await this.db
+      .updateTable('sim_nodes')
+      .set({ ...set, updated_at: now() })
+      .where('project_id', '=', target.projectId)
+      .where('target_id', '=', target.id)
+      .where('node', '=', node)
+      .execute();
+  }
+
+  /**
+   * Applies one step's effect (or its reversal) and logs it, in one transaction. An effect
+   * already in the log for this step is not applied again.
+   */
+  private async apply(ctx: StepContext, action: StepAction, reverse: boolean): Promise<StepResult> {
+    const { step, target, hop } = ctx;
+    const effect = reverse ? `rollback:${action}` : action;
+    return this.db.transaction().execute(async (trx) => {
+      const rows = await trx
+        .selectFrom('sim_nodes')
+        .selectAll()
+        .where('project_id', '=', target.projectId)
+        .where('target_id', '=', target.id)
+        .execute();
+      const byName = new Map(rows.map((r) => [r.node, r]));
+      const node = step.node ? byName.get(step.node) : undefined;
+      if (step.node && !node) throw new DriverError('NODE_NOT_FOUND', `simulated node ${step.node} does not exist`);
+      const done = await trx
+        .selectFrom('sim_effects')
+        .select('id')
+        .where('step_id', '=', step.id)
+        .where('effect', '=', effect)
+        .executeTakeFirst();
+      if (done) {
+        ctx.log(`effect ${effect} already applied; not applying again`);
+        return result(rows, step);
+      }
+      const set = (name: string, values: Partial<SimNodeRow>) =>
+        trx
+          .updateTable('sim_nodes')
+          .set({ ...values, updated_at: now() })
+          .where('project_id', '=', target.projectId)
+          .where('target_id', '=', target.id)
+          .where('node', '=', name)
+          .execute();
+      const n = node as SimNodeRow;
+      switch (reverse ? inverse(action) : action) {
+        case 'stop':
+          await set(n.node, { running: 0, health: 'stopped' });
+          ctx.log(`stopped ${n.node}`);
+          break;
+        case 'start':
+          await set(n.node, { running: 1, health: 'healthy' });
+          ctx.log(`started ${n.node} on ${reverse ? n.version : n.version}`);
+          break;
+        case 'install': {
+          if (n.running) throw new DriverError('NODE_RUNNING', `${n.node} must be stopped before installing`);
+          const version = reverse ? hop.fromVersion : hop.toVersion;
+          await set(n.node, { version });
+          ctx.log(`installed ${version} on ${n.node}`);
+          break;
+        }
+        case 'verify':
+          if (!reverse && (!n.running || n.health !== 'healthy')) {
+            throw new DriverError('HEALTH_GATE_FAILED', `${n.node} is ${n.health}, not healthy`);
+          }
+          ctx.log(`${n.node} healthy, lag ${n.lag_ms} ms`);
+          break;
+        case 'switchover': {
+          const from = byName.get(String(step.params.from));
+          const to = byName.get(String(step.params.to));
+          if (!from || !to) throw new DriverError('NODE_NOT_FOUND', 'switchover nodes not found');
+          const [a, b] = reverse ? [to, from] : [from, to];
+          if (!b.running || b.health !== 'healthy') throw new DriverError('HEALTH_GATE_FAILED', `${b.node} cannot take over: ${b.health}`);
+          await set(a.node, { role: b.role });
+          await set(b.node, { role: a.role });
+          ctx.log(`${b.node} is now ${a.role}; ${a.node} is now ${b.role}`);
+          break;
+        }
+        case 'relocate': {
+          const zone = String(reverse ? step.params.fromZone : step.params.toZone);
+          await set(n.node, { zone });
+          ctx.log(`${n.node} now in ${zone}`);
+          break;
+        }
+        case 'finalize': {
+          if (ctx.upgrade.mode !== 'az_migration') {
+            const behind = rows.filter((r) => r.version !== ctx.upgrade.toVersion);
+            if (behind.length > 0 && !reverse) {
+              throw new DriverError('POSTCHECK_FAILED', `nodes not on ${ctx.upgrade.toVersion}: ${behind.map((r) => r.node).join(', ')}`);
+            }
+          }
+          ctx.log('post-check passed');
+          break;
+        }
+        default:
+          ctx.log(`${effect}${step.node ? ` on ${step.node}` : ''}`);
+      }
+      await trx
+        .insertInto('sim_effects')
+        .values({
+          step_id: step.id,
+          project_id: target.projectId,
+          target_id: target.id,
+          node: step.node,
+          action,
+          effect,
+          created_at: now(),
+        })
+        .execute();
+      const after = await trx
+        .selectFrom('sim_nodes')
+        .selectAll()
+        .where('project_id', '=', target.projectId)
+        .where('target_id', '=', target.id)
+        .execute();
+      return result(after, step);
+    });
+  }
+}
+
+function inverse(action: StepAction): StepAction | 'noop' {
+  switch (action) {
+    case 'stop':
+      return 'start';
+    case 'start':
+      return 'stop';
+    case 'install':
+    case 'switchover':
+    case 'relocate':
+      return action;
+    default:
+      return 'noop';
+  }
+}
+
+function result(rows: SimNodeRow[], step: Step): StepResult {
+  if (step.action === 'switchover' || !step.node) return { nodes: rows.map(toNode) };
+  const row = rows.find((r) => r.node === step.node);
+  return row ? { node: toNode(row) } : {};
+}
+
+function toNode(r: SimNodeRow): TargetNode {
+  return {
+    name: r.node,
+    role: r.role,
+    zone: r.zone,
+    version: r.version,
+    health: r.running ? (r.health as TargetNode['health']) : r.health === 'unhealthy' ? 'unhealthy' : 'stopped',
+  };
+}
+
+function hash(s: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new DriverError('ABORTED', 'step aborted'));
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(new DriverError('ABORTED', 'step aborted'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

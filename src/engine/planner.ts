@@ -1,0 +1,230 @@
+// The planner: a pure function from (target, hops, mode, driver capabilities, options) to the
+// DAG of an upgrade. Stages run in order; inside a stage, lanes run in parallel and the steps
+// of one lane run in order. Nothing here touches the store or a driver.
+import { AppError } from '../domain/errors.ts';
+import type { Hop, StepAction, Target, TargetNode, UpgradeMode } from '../domain/types.ts';
+import type { DriverCapabilities } from '../drivers/driver.ts';
+
+export interface PlannedStep {
+  lane: string;
+  action: StepAction;
+  name: string;
+  description: string;
+  node: string | null;
+  hop: number;
+  params: Record<string, unknown>;
+}
+
+export interface PlannedStage {
+  name: string;
+  description: string;
+  steps: PlannedStep[];
+}
+
+export interface PlanOptions {
+  /** nodes upgraded at once in rolling mode (ACK max_parallelism, CSS batch_size); default 1 */
+  parallelism?: number;
+  /** ACK master_only: upgrade only the control-plane nodes */
+  masterOnly?: boolean;
+  /** az_migration: move the nodes of sourceAz (all nodes when absent) to targetAz */
+  sourceAz?: string;
+  targetAz?: string;
+}
+
+export interface PlanInput {
+  target: Pick<Target, 'engine' | 'nodes' | 'kind'>;
+  hops: Hop[];
+  mode: UpgradeMode;
+  capabilities: DriverCapabilities;
+  options?: PlanOptions;
+}
+
+const LEADER_ROLES = new Set(['primary', 'leader']);
+const CONTROL_PLANE_ROLES = new Set(['master', 'control-plane']);
+
+export const STEP_TEXT: Record<StepAction, { name: string; description: string }> = {
+  precheck: {
+    name: 'Pre-upgrade check',
+    description: 'Checks node health, the version route, replication lag and free disk space before anything changes.',
+  },
+  backup: { name: 'Data backup', description: 'Takes a backup of the data so the upgrade can be undone.' },
+  drain: {
+    name: 'Data migration',
+    description: 'Moves data and traffic off the node to the other nodes so it can be stopped without loss.',
+  },
+  stop: { name: 'Stop node', description: 'Stops the service on the node.' },
+  install: { name: 'Install version', description: 'Installs the image and binaries of the target version on the node.' },
+  start: { name: 'Start node', description: 'Starts the service on the node with the new version.' },
+  verify: {
+    name: 'Health check',
+    description: 'Waits until the node is healthy and caught up with the cluster before the next node starts.',
+  },
+  rejoin: {
+    name: 'Rejoin cluster',
+    description: 'Returns the node to service: data and traffic are routed to it again.',
+  },
+  switchover: {
+    name: 'Leader switchover',
+    description: 'Hands the leader role to an already-upgraded node so the old leader can be upgraded without an outage.',
+  },
+  relocate: { name: 'Move node', description: 'Recreates the node in the target availability zone.' },
+  finalize: {
+    name: 'Task status update',
+    description: 'Records the new version and runs the post-upgrade checks; the task is marked as completed.',
+  },
+};
+
+function step(action: StepAction, node: string | null, hop: number, extra: Partial<PlannedStep> = {}): PlannedStep {
+  const text = STEP_TEXT[action];
+  return {
+    lane: node ?? '*',
+    action,
+    name: text.name,
+    description: text.description,
+    node,
+    hop,
+    params: {},
+    ...extra,
+  };
+}
+
+/**
+ * Order in which a rolling upgrade visits nodes: control-plane nodes of a Kubernetes cluster
+ * first (the API server must be newer than the kubelets), then followers/replicas/data nodes,
+ * and the leader/primary last.
+ */
+export function rollingOrder(engine: string, nodes: TargetNode[]): TargetNode[] {
+  const rank = (n: TargetNode): number => {
+    if (engine === 'kubernetes' && CONTROL_PLANE_ROLES.has(n.role)) return 0;
+    if (LEADER_ROLES.has(n.role)) return 2;
+    return 1;
+  };
+  return nodes.map((n, i) => ({ n, i })).sort((a, b) => rank(a.n) - rank(b.n) || a.i - b.i).map((x) => x.n);
+}
+
+function nodeSteps(node: string, hop: Hop, hopIndex: number, drain: boolean): PlannedStep[] {
+  const steps: PlannedStep[] = [];
+  if (drain) steps.push(step('drain', node, hopIndex));
+  steps.push(step('stop', node, hopIndex));
+  steps.push(
+    step('install', node, hopIndex, {
+      name: `Install ${hop.toVersion}`,
+      description: `Installs the image and binaries of version ${hop.toVersion} on the node.`,
+      params: { version: hop.toVersion, release: hop.release },
+    }),
+  );
+  steps.push(step('start', node, hopIndex));
+  steps.push(step('verify', node, hopIndex));
+  steps.push(step('rejoin', node, hopIndex));
+  return steps;
+}
+
+function rollingHop(input: PlanInput, hop: Hop, hopIndex: number): PlannedStage[] {
+  const { target, capabilities, options = {} } = input;
+  const parallelism = Math.max(1, Math.floor(options.parallelism ?? 1));
+  let nodes = rollingOrder(target.engine, target.nodes);
+  if (options.masterOnly) nodes = nodes.filter((n) => CONTROL_PLANE_ROLES.has(n.role));
+  const leaders = nodes.filter((n) => LEADER_ROLES.has(n.role));
+  const others = nodes.filter((n) => !LEADER_ROLES.has(n.role));
+  const stages: PlannedStage[] = [];
+  for (let i = 0; i < others.length; i += parallelism) {
+    const group = others.slice(i, i + parallelism);
+    stages.push({
+      name: `Upgrade ${group.map((n) => n.name).join(', ')} to ${hop.toVersion}`,
+      description: `Rolling upgrade of ${group.length === 1 ? 'node' : 'nodes'} ${group.map((n) => n.name).join(', ')}.`,
+      steps: group.flatMap((n) => nodeSteps(n.name, hop, hopIndex, true)),
+    });
+  }
+  for (const leader of leaders) {
+    const successor = others[0];
+    const canSwitch = capabilities.switchover && successor !== undefined;
+    if (canSwitch) {
+      stages.push({
+        name: `Switch over ${leader.name} to ${successor.name}`,
+        description: `Hands the ${leader.role} role from ${leader.name} to the upgraded node ${successor.name}.`,
+        steps: [
+          step('switchover', null, hopIndex, {
+            description: `Hands the ${leader.role} role from ${leader.name} to the already-upgraded node ${successor.name}, so ${leader.name} can be upgraded without an outage.`,
+            params: { from: leader.name, to: successor.name },
+          }),
+        ],
+      });
+    }
+    stages.push({
+      name: `Upgrade ${leader.name} to ${hop.toVersion}`,
+      description: `Upgrade of the former ${leader.role} ${leader.name}${canSwitch ? ', which rejoins as a follower' : ''}.`,
+      // After a switchover the old leader holds no leader traffic, so there is nothing to drain.
+      steps: nodeSteps(leader.name, hop, hopIndex, !canSwitch),
+    });
+  }
+  return stages;
+}
+
+function stopServiceHop(input: PlanInput, hop: Hop, hopIndex: number): PlannedStage[] {
+  const nodes = input.target.nodes;
+  const all = (action: StepAction, extra: Partial<PlannedStep> = {}): PlannedStep[] =>
+    nodes.map((n) => step(action, n.name, hopIndex, extra));
+  return [
+    { name: `Stop service (${hop.toVersion})`, description: 'Stops every node; the service is down until the start stage.', steps: all('stop') },
+    {
+      name: `Install ${hop.toVersion}`,
+      description: `Installs version ${hop.toVersion} on every node.`,
+      steps: all('install', {
+        name: `Install ${hop.toVersion}`,
+        description: `Installs the image and binaries of version ${hop.toVersion} on the node.`,
+        params: { version: hop.toVersion, release: hop.release },
+      }),
+    },
+    { name: `Start service (${hop.toVersion})`, description: 'Starts every node on the new version.', steps: all('start') },
+    { name: 'Health check', description: 'Waits until every node is healthy.', steps: all('verify') },
+  ];
+}
+
+function azMigration(input: PlanInput): PlannedStage[] {
+  const { target, capabilities, options = {} } = input;
+  if (!capabilities.azMigration) {
+    throw new AppError('UPGRADE_MODE_NOT_SUPPORTED', 'the target\u2019s driver cannot move nodes between zones');
+  }
+  if (!options.targetAz) throw new AppError('INVALID_MODE', 'az_migration needs options.targetAz');
+  const movable = target.nodes.filter(
+    (n) => n.zone !== options.targetAz && (options.sourceAz === undefined || n.zone === options.sourceAz),
+  );
+  if (movable.length === 0) {
+    throw new AppError('INVALID_MODE', `no node lies in zone ${options.sourceAz ?? '(any)'} to move to ${options.targetAz}`);
+  }
+  return rollingOrder(target.engine, movable).map((n) => ({
+    name: `Move ${n.name} to ${options.targetAz}`,
+    description: `Moves node ${n.name} from ${n.zone} to ${options.targetAz}.`,
+    steps: [
+      step('drain', n.name, 0),
+      step('stop', n.name, 0),
+      step('relocate', n.name, 0, {
+        name: `Move to ${options.targetAz}`,
+        description: `Recreates the node in availability zone ${options.targetAz}.`,
+        params: { fromZone: n.zone, toZone: options.targetAz },
+      }),
+      step('start', n.name, 0),
+      step('verify', n.name, 0),
+      step('rejoin', n.name, 0),
+    ],
+  }));
+}
+
+export function plan(input: PlanInput): PlannedStage[] {
+  const { mode, hops, target } = input;
+  if (target.nodes.length === 0) throw new AppError('INVALID_MODE', 'the target has no nodes to upgrade');
+  const stages: PlannedStage[] = [
+    { name: 'Precheck', description: STEP_TEXT.precheck.description, steps: [step('precheck', null, 0)] },
+  ];
+  if (mode === 'az_migration') {
+    stages.push(...azMigration(input));
+  } else {
+    if (hops.length === 0) throw new AppError('UPGRADE_SAME_VERSION', 'nothing to upgrade');
+    stages.push({ name: 'Backup', description: STEP_TEXT.backup.description, steps: [step('backup', null, 0)] });
+    hops.forEach((hop, i) => {
+      stages.push(...(mode === 'rolling' ? rollingHop(input, hop, i) : stopServiceHop(input, hop, i)));
+    });
+  }
+  stages.push({ name: 'Finalize', description: STEP_TEXT.finalize.description, steps: [step('finalize', null, Math.max(0, hops.length - 1))] });
+  return stages;
+}

@@ -1,0 +1,8 @@
+// The vendor-compatible API families served beside the native API. Each is a Fastify plugin
+// that translates its vendor's paths, fields and envelopes onto the service layer.
+import type { FastifyPluginAsync } from 'fastify';
+import type { AppContext } from '../service/context.ts';
+
+export async function loadFamilies(): Promise<FastifyPluginAsync<{ ctx: AppContext }>[]> {
+  return [];
+}

@@ -1,0 +1,68 @@
+// Native API response shapes. Fixed names (id, targetId, fromVersion, toVersion, mode, state,
+// stages[].name/state/steps[].name/node/state/attempts/startedAt/endedAt) never change; fields
+// may be added.
+import type { Step, Upgrade } from '../../domain/types.ts';
+import type { UpgradeDetail } from '../../service/upgrades.ts';
+
+export function presentStep(s: Step, withLog: boolean) {
+  return {
+    id: s.id,
+    name: s.name,
+    action: s.action,
+    description: s.description,
+    node: s.node,
+    lane: s.lane,
+    order: s.seq,
+    state: s.state,
+    attempts: s.attempts,
+    startedAt: s.startedAt,
+    endedAt: s.endedAt,
+    error: s.error,
+    params: s.params,
+    ...(withLog ? { log: s.log } : {}),
+  };
+}
+
+export function presentUpgrade(u: Upgrade & { num?: number }) {
+  return {
+    id: u.id,
+    number: u.num,
+    targetId: u.targetId,
+    fromVersion: u.fromVersion,
+    toVersion: u.toVersion,
+    release: u.release,
+    mode: u.mode,
+    state: u.state,
+    currentStage: u.currentStage,
+    stageCount: u.stageCount,
+    hops: u.hops,
+    force: u.force,
+    schedule: u.schedule,
+    notBefore: u.notBefore,
+    batchId: u.batchId,
+    precheckReportId: u.precheckReportId,
+    error: u.error,
+    errorCode: u.errorCode,
+    retries: u.retries,
+    createdBy: u.createdBy,
+    createdAt: u.createdAt,
+    updatedAt: u.updatedAt,
+    startedAt: u.startedAt,
+    endedAt: u.endedAt,
+  };
+}
+
+export function presentUpgradeDetail(u: UpgradeDetail, withLog = true) {
+  return {
+    ...presentUpgrade(u),
+    stages: u.stages.map((s) => ({
+      index: s.index,
+      name: s.name,
+      description: s.description,
+      state: s.state,
+      startedAt: s.startedAt,
+      endedAt: s.endedAt,
+      steps: s.steps.map((st) => presentStep(st, withLog)),
+    })),
+  };
+}

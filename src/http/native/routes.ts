@@ -1,0 +1,193 @@
+// The native REST API under /v1. Handlers translate HTTP to service calls and nothing more.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { AppError } from '../../domain/errors.ts';
+import type { UpgradeState } from '../../domain/types.ts';
+import { SimDriver } from '../../drivers/sim/sim-driver.ts';
+import type { UpgradeAction } from '../../engine/operations.ts';
+import { addCatalogVersion, listCatalog } from '../../service/catalog.ts';
+import type { AppContext } from '../../service/context.ts';
+import { listEvents } from '../../service/events.ts';
+import { getReport, listReports, startPrecheck } from '../../service/prechecks.ts';
+import { createProject, getProject, listProjects } from '../../service/projects.ts';
+import { createTarget, deleteTarget, getTarget, listTargets, patchTarget } from '../../service/targets.ts';
+import { canAccessProject, createProjectToken, verifyToken, type Principal } from '../../service/tokens.ts';
+import { createUpgrade, getUpgrade, listUpgrades, upgradeAction } from '../../service/upgrades.ts';
+import { presentUpgrade, presentUpgradeDetail } from './present.ts';
+import * as S from './schemas.ts';
+import { streamEvents } from './sse.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+const actorOf = (req: FastifyRequest): string =>
+  req.principal ? `${req.principal.kind}:${req.principal.id.slice(0, 8)}` : 'anonymous';
+
+function scope(req: FastifyRequest, projectId: string): void {
+  // A credential of another project gets the same answer as a missing project: no existence leak.
+  if (!req.principal || !canAccessProject(req.principal, projectId)) {
+    throw new AppError('PROJECT_NOT_FOUND', `project ${projectId} does not exist`);
+  }
+}
+
+function adminOnly(req: FastifyRequest): void {
+  if (req.principal?.kind !== 'admin') throw new AppError('FORBIDDEN', 'this operation needs an admin token');
+}
+
+const tags = (t: string) => ({ tags: [t], security: [{ bearer: [] }] });
+
+export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext }): Promise<void> {
+  const { ctx } = opts;
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addHook('onRequest', async (req) => {
+    const h = req.headers.authorization ?? '';
+    const m = /^Bearer\s+(\S+)$/i.exec(h);
+    const principal = m ? await verifyToken(ctx, m[1]) : null;
+    if (!principal) {
+      throw new AppError('UNAUTHORIZED', m ? 'the bearer token is not valid' : 'send Authorization: Bearer <token>');
+    }
+    req.principal = principal;
+  });
+
+  // ---- projects ----
+  r.post('/projects', { schema: { ...tags('projects'), body: S.ProjectBody } }, async (req, reply) => {
+    adminOnly(req);
+    reply.code(201);
+    return createProject(ctx, req.body);
+  });
+  r.get('/projects', { schema: tags('projects') }, async (req) => {
+    const p = req.principal as Principal;
+    return { items: await listProjects(ctx, p.kind === 'admin' ? undefined : [p.projectId]) };
+  });
+  r.get('/projects/:project', { schema: { ...tags('projects'), params: S.ProjectParams } }, async (req) => {
+    scope(req, req.params.project);
+    return getProject(ctx, req.params.project);
+  });
+  r.post(
+    '/projects/:project/tokens',
+    { schema: { ...tags('credentials'), params: S.ProjectParams, body: Type.Optional(Type.Object({ name: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false })) } },
+    async (req, reply) => {
+      scope(req, req.params.project);
+      reply.code(201);
+      const t = await createProjectToken(ctx, req.params.project, req.body?.name);
+      return { id: t.id, token: t.token };
+    },
+  );
+
+  // ---- catalog ----
+  r.post('/catalog/:engine/versions', { schema: { ...tags('catalog'), params: S.EngineParams, body: S.CatalogBody } }, async (req, reply) => {
+    adminOnly(req);
+    reply.code(201);
+    return addCatalogVersion(ctx, req.params.engine, req.body);
+  });
+  r.get('/catalog/:engine/versions', { schema: { ...tags('catalog'), params: S.EngineParams } }, async (req) => ({
+    items: await listCatalog(ctx, req.params.engine),
+  }));
+
+  // ---- targets ----
+  r.post('/projects/:project/targets', { schema: { ...tags('targets'), params: S.ProjectParams, body: S.TargetBody } }, async (req, reply) => {
+    scope(req, req.params.project);
+    reply.code(201);
+    return createTarget(ctx, req.params.project, req.body, actorOf(req));
+  });
+  r.get('/projects/:project/targets', { schema: { ...tags('targets'), params: S.ProjectParams, querystring: S.TargetListQuery } }, async (req) => {
+    scope(req, req.params.project);
+    await getProject(ctx, req.params.project);
+    return listTargets(ctx, req.params.project, req.query);
+  });
+  r.get('/projects/:project/targets/:target', { schema: { ...tags('targets'), params: S.TargetParams } }, async (req) => {
+    scope(req, req.params.project);
+    const t = await getTarget(ctx, req.params.project, req.params.target);
+    return { ...t, endpoint: endpointOf(t) };
+  });
+  r.patch('/projects/:project/targets/:target', { schema: { ...tags('targets'), params: S.TargetParams, body: S.TargetPatchBody } }, async (req) => {
+    scope(req, req.params.project);
+    return patchTarget(ctx, req.params.project, req.params.target, req.body, actorOf(req));
+  });
+  r.delete('/projects/:project/targets/:target', { schema: { ...tags('targets'), params: S.TargetParams } }, async (req, reply) => {
+    scope(req, req.params.project);
+    await deleteTarget(ctx, req.params.project, req.params.target, actorOf(req));
+    reply.code(204);
+    return null;
+  });
+  r.post('/projects/:project/targets/:target/faults', { schema: { ...tags('targets'), params: S.TargetParams, body: S.FaultBody } }, async (req, reply) => {
+    scope(req, req.params.project);
+    const t = await getTarget(ctx, req.params.project, req.params.target);
+    const driver = ctx.drivers.get(t.driver);
+    if (!(driver instanceof SimDriver)) throw new AppError('FAULTS_NOT_SUPPORTED', `target ${t.id} uses the ${t.driver} driver; faults need the sim driver`);
+    if (req.body.node && !t.nodes.some((n) => n.name === req.body.node)) {
+      throw new AppError('NODE_NOT_FOUND', `target ${t.id} has no node ${req.body.node}`);
+    }
+    const id = await driver.addFault(t, { node: req.body.node, step: req.body.step, kind: req.body.kind, times: req.body.times ?? 1 });
+    reply.code(201);
+    return { id, ...req.body, times: req.body.times ?? 1 };
+  });
+
+  // ---- prechecks ----
+  r.post('/projects/:project/targets/:target/prechecks', { schema: { ...tags('prechecks'), params: S.TargetParams, body: S.PrecheckBody } }, async (req, reply) => {
+    scope(req, req.params.project);
+    const report = await startPrecheck(ctx, req.params.project, req.params.target, req.body);
+    reply.code(report.state === 'running' ? 202 : 201);
+    return report;
+  });
+  r.get('/projects/:project/targets/:target/prechecks', { schema: { ...tags('prechecks'), params: S.TargetParams } }, async (req) => {
+    scope(req, req.params.project);
+    await getTarget(ctx, req.params.project, req.params.target);
+    return { items: await listReports(ctx, req.params.project, req.params.target) };
+  });
+  r.get('/projects/:project/prechecks/:report', { schema: { ...tags('prechecks'), params: S.ReportParams } }, async (req) => {
+    scope(req, req.params.project);
+    return getReport(ctx, req.params.project, req.params.report);
+  });
+
+  // ---- upgrades ----
+  r.post('/projects/:project/upgrades', { schema: { ...tags('upgrades'), params: S.ProjectParams, body: S.UpgradeBody } }, async (req, reply) => {
+    scope(req, req.params.project);
+    const b = req.body;
+    const u = await createUpgrade(ctx, req.params.project, { ...b, mode: b.mode ?? 'rolling' }, actorOf(req));
+    reply.code(202);
+    return presentUpgradeDetail(u, false);
+  });
+  r.get('/projects/:project/upgrades', { schema: { ...tags('upgrades'), params: S.ProjectParams, querystring: S.UpgradeListQuery } }, async (req) => {
+    scope(req, req.params.project);
+    await getProject(ctx, req.params.project);
+    const { items, total } = await listUpgrades(ctx, req.params.project, {
+      targetId: req.query.target,
+      state: req.query.state?.split(',') as UpgradeState[] | undefined,
+      limit: req.query.limit,
+      offset: req.query.offset,
+    });
+    return { items: items.map(presentUpgrade), total, limit: req.query.limit ?? 50, offset: req.query.offset ?? 0 };
+  });
+  r.get('/projects/:project/upgrades/:upgrade', { schema: { ...tags('upgrades'), params: S.UpgradeParams } }, async (req) => {
+    scope(req, req.params.project);
+    return presentUpgradeDetail(await getUpgrade(ctx, req.params.project, req.params.upgrade));
+  });
+  r.post('/projects/:project/upgrades/:upgrade/actions', { schema: { ...tags('upgrades'), params: S.UpgradeParams, body: S.ActionBody } }, async (req) => {
+    scope(req, req.params.project);
+    const u = await upgradeAction(ctx, req.params.project, req.params.upgrade, req.body.action as UpgradeAction, actorOf(req));
+    return presentUpgradeDetail(u, false);
+  });
+
+  // ---- events ----
+  r.get('/projects/:project/events', { schema: { ...tags('events'), params: S.ProjectParams, querystring: S.EventsQuery } }, async (req, reply) => {
+    scope(req, req.params.project);
+    await getProject(ctx, req.params.project);
+    const q = req.query;
+    const wantsStream = q.stream === true || (req.headers.accept ?? '').includes('text/event-stream');
+    if (wantsStream) return streamEvents(ctx, req as FastifyRequest, reply as FastifyReply, req.params.project, q);
+    return { items: await listEvents(ctx, req.params.project, { afterId: q.after, upgradeId: q.upgrade, targetId: q.target, limit: q.limit }) };
+  });
+}
+
+export function endpointOf(t: { nodes: { role: string; host?: string; port?: number }[]; driverConfig: Record<string, unknown> }) {
+  const pooler = t.driverConfig.poolerPort;
+  if (typeof pooler === 'number') return { host: '127.0.0.1', port: pooler };
+  const primary = t.nodes.find((n) => n.role === 'primary' || n.role === 'leader');
+  return primary?.host && primary.port ? { host: primary.host, port: primary.port } : null;
+}

@@ -1,0 +1,176 @@
+// TypeBox schemas of the native API: they validate requests and generate /openapi.json.
+import { Type, type Static } from '@sinclair/typebox';
+
+export const Id = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$', description: 'letters, digits, . _ - (max 64)' });
+export const Engine = Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,31}$', description: 'engine name, lower case' });
+export const Version = Type.String({ minLength: 1, maxLength: 64, pattern: '^[0-9A-Za-z][0-9A-Za-z._+-]*$' });
+export const Window = Type.Object(
+  { start: Type.String({ pattern: '^([01]\\d|2[0-3]):[0-5]\\d$' }), end: Type.String({ pattern: '^([01]\\d|2[0-3]):[0-5]\\d$' }) },
+  { additionalProperties: false, description: 'UTC times of day, HH:MM; may wrap past midnight' },
+);
+const Str = (max = 256) => Type.String({ maxLength: max });
+
+export const ErrorBody = Type.Object({
+  error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Record(Type.String(), Type.Unknown())) }),
+});
+
+export const ProjectBody = Type.Object({ id: Id, name: Type.Optional(Str(128)) }, { additionalProperties: false });
+export const ProjectParams = Type.Object({ project: Id });
+export const TargetParams = Type.Object({ project: Id, target: Id });
+export const UpgradeParams = Type.Object({ project: Id, upgrade: Type.String({ format: 'uuid' }) });
+export const ReportParams = Type.Object({ project: Id, report: Type.String({ pattern: '^[a-f0-9]{32}$' }) });
+export const EngineParams = Type.Object({ engine: Engine });
+
+export const CatalogBody = Type.Object(
+  {
+    version: Version,
+    release: Type.Optional(Str(128)),
+    imageId: Type.Optional(Str(128)),
+    displayName: Type.Optional(Str(128)),
+    description: Type.Optional(Str(2000)),
+    priority: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
+    upgradableFrom: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 200 })),
+    barrier: Type.Optional(Type.Boolean()),
+    deprecated: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+export const NodeInput = Type.Object(
+  {
+    name: Id,
+    role: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
+    zone: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    version: Type.Optional(Version),
+  },
+  { additionalProperties: false },
+);
+
+export const TargetBody = Type.Object(
+  {
+    id: Id,
+    name: Type.Optional(Str(128)),
+    kind: Type.Union([Type.Literal('cluster'), Type.Literal('instance')]),
+    engine: Engine,
+    version: Version,
+    release: Type.Optional(Str(128)),
+    region: Type.Optional(Type.String({ maxLength: 64 })),
+    driver: Type.Optional(Type.String({ pattern: '^[a-z][a-z0-9_-]{0,31}$' })),
+    driverConfig: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    maintenanceWindow: Type.Optional(Type.Union([Window, Type.Null()])),
+    nodes: Type.Optional(Type.Array(NodeInput, { maxItems: 1000 })),
+  },
+  { additionalProperties: false },
+);
+export type TargetBodyT = Static<typeof TargetBody>;
+
+export const TargetPatchBody = Type.Object(
+  {
+    name: Type.Optional(Str(128)),
+    region: Type.Optional(Type.String({ maxLength: 64 })),
+    release: Type.Optional(Str(128)),
+    maintenanceWindow: Type.Optional(Type.Union([Window, Type.Null()])),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+export const Mode = Type.Union([Type.Literal('rolling'), Type.Literal('stop_service'), Type.Literal('az_migration')]);
+export const UpgradeStateT = Type.Union(
+  ['scheduled', 'ready', 'prechecking', 'running', 'paused', 'succeeded', 'failed', 'cancelled', 'rolling_back', 'rolled_back'].map((s) =>
+    Type.Literal(s),
+  ),
+);
+
+export const UpgradeBody = Type.Object(
+  {
+    targetId: Id,
+    toVersion: Type.Optional(Version),
+    release: Type.Optional(Str(128)),
+    mode: Type.Optional(Mode),
+    force: Type.Optional(Type.Boolean()),
+    schedule: Type.Optional(
+      Type.Object(
+        {
+          kind: Type.Union([Type.Literal('now'), Type.Literal('window'), Type.Literal('at')]),
+          at: Type.Optional(Type.String({ format: 'date-time' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    options: Type.Optional(
+      Type.Object(
+        {
+          parallelism: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+          masterOnly: Type.Optional(Type.Boolean()),
+          sourceAz: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+          targetAz: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+          stepTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
+          flightingSql: Type.Optional(Type.String({ maxLength: 1_000_000 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const ActionBody = Type.Object(
+  {
+    action: Type.Union(['pause', 'resume', 'cancel', 'retry', 'rollback', 'skip'].map((a) => Type.Literal(a))),
+  },
+  { additionalProperties: false },
+);
+
+export const UpgradeListQuery = Type.Object(
+  {
+    target: Type.Optional(Id),
+    state: Type.Optional(Type.String({ pattern: '^[a-z_]+(,[a-z_]+)*$', description: 'comma-separated states' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+    offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+  },
+  { additionalProperties: false },
+);
+
+export const PrecheckBody = Type.Object(
+  {
+    toVersion: Version,
+    mode: Type.Optional(Mode),
+    wait: Type.Optional(Type.Boolean()),
+    options: Type.Optional(Type.Object({ flightingSql: Type.Optional(Type.String({ maxLength: 1_000_000 })) }, { additionalProperties: false })),
+  },
+  { additionalProperties: false },
+);
+
+export const FaultBody = Type.Object(
+  {
+    node: Type.Optional(Id),
+    step: Type.Union(
+      ['precheck', 'backup', 'drain', 'stop', 'install', 'start', 'verify', 'rejoin', 'switchover', 'relocate', 'finalize'].map((a) =>
+        Type.Literal(a),
+      ),
+    ),
+    kind: Type.Union([Type.Literal('fail'), Type.Literal('hang'), Type.Literal('crash'), Type.Literal('health_timeout')]),
+    times: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+export const EventsQuery = Type.Object(
+  {
+    after: Type.Optional(Type.Integer({ minimum: 0 })),
+    upgrade: Type.Optional(Type.String({ format: 'uuid' })),
+    target: Type.Optional(Id),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 200 })),
+    stream: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+export const TargetListQuery = Type.Object(
+  {
+    engine: Type.Optional(Engine),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+    offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+  },
+  { additionalProperties: false },
+);

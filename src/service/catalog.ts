@@ -1,0 +1,62 @@
+import { AppError } from '../domain/errors.ts';
+import type { CatalogVersion } from '../domain/types.ts';
+import { compareVersions, isValidVersion } from '../domain/versions.ts';
+import { now } from '../engine/transitions.ts';
+import { toCatalogVersion } from '../store/mappers.ts';
+import type { AppContext } from './context.ts';
+import { isUniqueViolation } from './db-errors.ts';
+
+export interface CatalogInput {
+  version: string;
+  release?: string;
+  imageId?: string;
+  displayName?: string;
+  description?: string;
+  priority?: number;
+  upgradableFrom?: string[];
+  barrier?: boolean;
+  deprecated?: boolean;
+}
+
+export async function addCatalogVersion(ctx: AppContext, engine: string, v: CatalogInput): Promise<CatalogVersion> {
+  for (const x of [v.version, ...(v.upgradableFrom ?? []).map((p) => p.replace(/\*$/, '0'))]) {
+    if (!isValidVersion(x)) throw new AppError('INVALID_VERSION', `"${x}" is not a version (digits, letters and . - _ +)`);
+  }
+  const row = {
+    engine,
+    version: v.version,
+    release: v.release ?? '',
+    image_id: v.imageId ?? `${engine}-${v.version}`,
+    display_name: v.displayName ?? v.version,
+    description: v.description ?? '',
+    priority: v.priority ?? 0,
+    upgradable_from: JSON.stringify(v.upgradableFrom ?? []),
+    barrier: v.barrier ? 1 : 0,
+    deprecated: v.deprecated ? 1 : 0,
+    created_at: now(),
+  };
+  try {
+    await ctx.store.db.insertInto('catalog_versions').values(row).execute();
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new AppError('VERSION_EXISTS', `${engine} ${v.version} is already in the catalog`);
+    throw err;
+  }
+  return toCatalogVersion(row);
+}
+
+export async function listCatalog(ctx: AppContext, engine: string): Promise<CatalogVersion[]> {
+  const rows = await ctx.store.db.selectFrom('catalog_versions').selectAll().where('engine', '=', engine).execute();
+  return rows.map(toCatalogVersion).sort((a, b) => compareVersions(a.version, b.version));
+}
+
+export async function findCatalogVersion(
+  ctx: AppContext,
+  engine: string,
+  by: { version?: string; imageId?: string },
+): Promise<CatalogVersion | null> {
+  let q = ctx.store.db.selectFrom('catalog_versions').selectAll().where('engine', '=', engine);
+  if (by.version) q = q.where('version', '=', by.version);
+  if (by.imageId) q = q.where('image_id', '=', by.imageId);
+  const row = await q.executeTakeFirst();
+  return row ? toCatalogVersion(row) : null;
+}

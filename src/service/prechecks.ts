@@ -1,0 +1,53 @@
+import { AppError } from '../domain/errors.ts';
+import type { PrecheckReport, UpgradeMode } from '../domain/types.ts';
+import { planRoute } from '../domain/versions.ts';
+import { createReport, finishReport } from '../engine/prechecks.ts';
+import { toReport } from '../store/mappers.ts';
+import { listCatalog } from './catalog.ts';
+import { changed, type AppContext } from './context.ts';
+import { getTarget } from './targets.ts';
+
+/**
+ * Starts a precheck of a target against a version and answers the report at once (state
+ * "running"); the driver's findings land in it when they are ready. `wait` awaits them.
+ */
+export async function startPrecheck(
+  ctx: AppContext,
+  projectId: string,
+  targetId: string,
+  input: { toVersion: string; mode?: UpgradeMode; options?: Record<string, unknown>; wait?: boolean },
+): Promise<PrecheckReport> {
+  const target = await getTarget(ctx, projectId, targetId);
+  const driver = ctx.drivers.get(target.driver);
+  if (!driver) throw new AppError('DRIVER_NOT_FOUND', `driver ${target.driver} is not installed`);
+  const mode = input.mode ?? 'rolling';
+  const hops =
+    mode === 'az_migration' ? [] : planRoute({ engine: target.engine, from: target.version, to: input.toVersion, catalog: await listCatalog(ctx, target.engine) });
+  const id = await createReport(ctx.store.db, { projectId, targetId, upgradeId: null, toVersion: input.toVersion });
+  const run = driver
+    .precheck({ target, toVersion: input.toVersion, hops, mode, options: input.options ?? {} })
+    .then((r) => finishReport(ctx.store.db, id, r))
+    .catch((err: unknown) => finishReport(ctx.store.db, id, err instanceof Error ? err : new Error(String(err))))
+    .finally(() => changed(ctx));
+  if (input.wait) return run;
+  void run;
+  return getReport(ctx, projectId, id);
+}
+
+export async function getReport(ctx: AppContext, projectId: string, id: string): Promise<PrecheckReport> {
+  const row = await ctx.store.db.selectFrom('precheck_reports').selectAll().where('id', '=', id).where('project_id', '=', projectId).executeTakeFirst();
+  if (!row) throw new AppError('PRECHECK_NOT_FOUND', `precheck report ${id} does not exist in project ${projectId}`);
+  return toReport(row);
+}
+
+export async function listReports(ctx: AppContext, projectId: string, targetId: string): Promise<PrecheckReport[]> {
+  const rows = await ctx.store.db
+    .selectFrom('precheck_reports')
+    .selectAll()
+    .where('project_id', '=', projectId)
+    .where('target_id', '=', targetId)
+    .orderBy('created_at', 'desc')
+    .limit(50)
+    .execute();
+  return rows.map(toReport);
+}

@@ -1,0 +1,211 @@
+import { randomUUID } from 'node:crypto';
+import { AppError } from '../domain/errors.ts';
+import type { Stage, Step, Upgrade, UpgradeMode, UpgradeSchedule, UpgradeState } from '../domain/types.ts';
+import { planRoute } from '../domain/versions.ts';
+import { nextWindowStart } from '../domain/window.ts';
+import { applyAction, type UpgradeAction } from '../engine/operations.ts';
+import { plan, type PlanOptions } from '../engine/planner.ts';
+import { appendEvent, now } from '../engine/transitions.ts';
+import { toStage, toStep, toUpgrade } from '../store/mappers.ts';
+import { listCatalog } from './catalog.ts';
+import { changed, type AppContext } from './context.ts';
+import { isUniqueViolation } from './db-errors.ts';
+import { getTarget } from './targets.ts';
+
+export interface UpgradeInput {
+  targetId: string;
+  toVersion?: string;
+  release?: string;
+  mode: UpgradeMode;
+  force?: boolean;
+  schedule?: UpgradeSchedule;
+  options?: PlanOptions & Record<string, unknown>;
+  batchId?: string | null;
+}
+
+export type UpgradeDetail = Upgrade & { num: number; stages: (Stage & { steps: Step[] })[] };
+
+export async function createUpgrade(ctx: AppContext, projectId: string, input: UpgradeInput, actor: string): Promise<UpgradeDetail> {
+  const target = await getTarget(ctx, projectId, input.targetId);
+  const driver = ctx.drivers.get(target.driver);
+  if (!driver) throw new AppError('DRIVER_NOT_FOUND', `driver ${target.driver} is not installed`);
+  const toVersion = input.mode === 'az_migration' ? (input.toVersion ?? target.version) : input.toVersion;
+  if (!toVersion) throw new AppError('VALIDATION_FAILED', 'toVersion is required for a version upgrade');
+  if (input.mode === 'az_migration' && toVersion !== target.version) {
+    throw new AppError('INVALID_MODE', 'an az_migration keeps the version; leave toVersion out or equal to the current version');
+  }
+  const hops =
+    input.mode === 'az_migration'
+      ? []
+      : planRoute({ engine: target.engine, from: target.version, to: toVersion, catalog: await listCatalog(ctx, target.engine) });
+  if (input.release && hops.length > 0 && hops[hops.length - 1].release && input.release !== hops[hops.length - 1].release) {
+    throw new AppError('VERSION_NOT_FOUND', `${target.engine} ${toVersion} has release ${hops[hops.length - 1].release}, not ${input.release}`);
+  }
+  if (input.mode === 'az_migration' && !driver.capabilities.azMigration) {
+    throw new AppError('UPGRADE_MODE_NOT_SUPPORTED', `the ${driver.name} driver cannot move nodes between zones`);
+  }
+  const stages = plan({ target, hops, mode: input.mode, capabilities: driver.capabilities, options: input.options });
+  const schedule = input.schedule ?? { kind: 'now' };
+  let notBefore: string | null = null;
+  let state: UpgradeState = 'ready';
+  if (schedule.kind === 'at') {
+    const at = Date.parse(schedule.at ?? '');
+    if (Number.isNaN(at)) throw new AppError('INVALID_SCHEDULE', 'schedule.at must be an ISO-8601 time');
+    if (at < Date.now() - 60_000) throw new AppError('INVALID_SCHEDULE', 'schedule.at lies in the past');
+    notBefore = new Date(at).toISOString();
+    state = 'scheduled';
+  } else if (schedule.kind === 'window') {
+    if (!target.maintenanceWindow) {
+      throw new AppError('INVALID_SCHEDULE', `target ${target.id} has no maintenance window; set one or schedule at a time`);
+    }
+    notBefore = nextWindowStart(target.maintenanceWindow, new Date()).toISOString();
+    state = 'scheduled';
+  }
+  const id = randomUUID();
+  const ts = now();
+  const release = hops.length > 0 ? hops[hops.length - 1].release : target.release;
+  try {
+    await ctx.store.db.transaction().execute(async (trx) => {
+      const num =
+        ctx.store.caps.name === 'sqlite'
+          ? Number((await trx.selectFrom('upgrades').select((eb) => eb.fn.max<number>('num').as('m')).executeTakeFirst())?.m ?? 0) + 1
+          : undefined;
+      await trx
+        .insertInto('upgrades')
+        .values({
+          id,
+          ...(num !== undefined ? { num } : {}),
+          project_id: projectId,
+          target_id: target.id,
+          from_version: target.version,
+          to_version: toVersion,
+          release,
+          mode: input.mode,
+          state,
+          current_stage: 0,
+          stage_count: stages.length,
+          hops: JSON.stringify(hops),
+          force: input.force ? 1 : 0,
+          options: JSON.stringify({ ...input.options, fromRelease: target.release }),
+          schedule: JSON.stringify(schedule),
+          not_before: notBefore,
+          batch_id: input.batchId ?? null,
+          precheck_report_id: null,
+          error: null,
+          error_code: null,
+          created_by: actor,
+          created_at: ts,
+          updated_at: ts,
+          started_at: null,
+          ended_at: null,
+          retries: 0,
+        })
+        .execute();
+      await trx
+        .insertInto('stages')
+        .values(stages.map((s, idx) => ({ upgrade_id: id, idx, name: s.name, description: s.description, state: 'pending', started_at: null, ended_at: null })))
+        .execute();
+      let seq = 0;
+      const steps = stages.flatMap((s, idx) => {
+        const ords = new Map<string, number>();
+        return s.steps.map((st) => {
+          const ord = ords.get(st.lane) ?? 0;
+          ords.set(st.lane, ord + 1);
+          return {
+            id: randomUUID(),
+            upgrade_id: id,
+            stage_index: idx,
+            lane: st.lane,
+            ord,
+            seq: seq++,
+            action: st.action,
+            name: st.name,
+            description: st.description,
+            node: st.node,
+            hop: st.hop,
+            params: JSON.stringify(st.params),
+            state: 'pending',
+            attempts: 0,
+            lease_owner: null,
+            lease_expires_at: null,
+            started_at: null,
+            ended_at: null,
+            error: null,
+            log: '[]',
+            rollback_order: null,
+          };
+        });
+      });
+      for (let i = 0; i < steps.length; i += 200) await trx.insertInto('steps').values(steps.slice(i, i + 200)).execute();
+      await appendEvent(trx, {
+        projectId,
+        targetId: target.id,
+        upgradeId: id,
+        actor,
+        type: 'upgrade.created',
+        toState: state,
+        message: `${input.mode} upgrade of ${target.id} from ${target.version} to ${toVersion} requested`,
+        data: { hops, schedule },
+      });
+    });
+  } catch (err) {
+    if (isUniqueViolation(err)) {
+      throw new AppError('TARGET_BUSY', `target ${target.id} already has an active upgrade; wait for it, or cancel it`, { targetId: target.id });
+    }
+    throw err;
+  }
+  changed(ctx);
+  return getUpgrade(ctx, projectId, id);
+}
+
+export async function getUpgrade(ctx: AppContext, projectId: string, id: string): Promise<UpgradeDetail> {
+  const db = ctx.store.db;
+  const row = await db.selectFrom('upgrades').selectAll().where('id', '=', id).where('project_id', '=', projectId).executeTakeFirst();
+  if (!row) throw new AppError('UPGRADE_NOT_FOUND', `upgrade ${id} does not exist in project ${projectId}`);
+  return withStages(ctx, toUpgrade(row));
+}
+
+export async function getUpgradeByNum(ctx: AppContext, projectId: string | null, num: number): Promise<UpgradeDetail | null> {
+  let q = ctx.store.db.selectFrom('upgrades').selectAll().where('num', '=', num);
+  if (projectId) q = q.where('project_id', '=', projectId);
+  const row = await q.executeTakeFirst();
+  return row ? withStages(ctx, toUpgrade(row)) : null;
+}
+
+export async function withStages(ctx: AppContext, u: Upgrade & { num: number }): Promise<UpgradeDetail> {
+  const db = ctx.store.db;
+  const stages = (await db.selectFrom('stages').selectAll().where('upgrade_id', '=', u.id).orderBy('idx').execute()).map(toStage);
+  const steps = (await db.selectFrom('steps').selectAll().where('upgrade_id', '=', u.id).orderBy('seq').execute()).map(toStep);
+  return { ...u, stages: stages.map((s) => ({ ...s, steps: steps.filter((st) => st.stageIndex === s.index) })) };
+}
+
+export interface UpgradeFilter {
+  targetId?: string;
+  state?: UpgradeState[];
+  batchId?: string;
+  limit?: number;
+  offset?: number;
+}
+
+export async function listUpgrades(ctx: AppContext, projectId: string, f: UpgradeFilter = {}) {
+  let q = ctx.store.db.selectFrom('upgrades').where('project_id', '=', projectId);
+  if (f.targetId) q = q.where('target_id', '=', f.targetId);
+  if (f.state?.length) q = q.where('state', 'in', f.state);
+  if (f.batchId) q = q.where('batch_id', '=', f.batchId);
+  const total = Number((await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  const rows = await q.selectAll().orderBy('num', 'desc').limit(f.limit ?? 50).offset(f.offset ?? 0).execute();
+  return { items: rows.map(toUpgrade), total };
+}
+
+export async function upgradeAction(ctx: AppContext, projectId: string, id: string, action: UpgradeAction, actor: string) {
+  try {
+    await applyAction(ctx, projectId, id, action, actor);
+  } catch (err) {
+    if (isUniqueViolation(err)) {
+      throw new AppError('TARGET_BUSY', 'the target has another active upgrade now; it must finish first');
+    }
+    throw err;
+  }
+  changed(ctx);
+  return getUpgrade(ctx, projectId, id);
+}

@@ -1,0 +1,171 @@
+// Row -> domain mappers. Kept apart from both so neither side leaks into the other.
+import type {
+  CatalogVersion,
+  MaintenanceWindow,
+  NodeHealth,
+  PrecheckReport,
+  Project,
+  Stage,
+  StageState,
+  Step,
+  StepAction,
+  StepState,
+  Target,
+  TargetKind,
+  TargetNode,
+  Upgrade,
+  UpgradeEvent,
+  UpgradeMode,
+  UpgradeState,
+} from '../domain/types.ts';
+import type { Selectable } from 'kysely';
+import type {
+  CatalogVersionRow,
+  EventRow,
+  NodeRow,
+  PrecheckReportRow,
+  ProjectRow,
+  StageRow,
+  StepRow,
+  TargetRow,
+  UpgradeRow,
+} from './schema.ts';
+
+export function parseJson<T>(text: string | null, fallback: T): T {
+  if (text === null || text === '') return fallback;
+  return JSON.parse(text) as T;
+}
+
+export const toProject = (r: ProjectRow): Project => ({ id: r.id, name: r.name, createdAt: r.created_at });
+
+export const toNode = (r: NodeRow): TargetNode => ({
+  name: r.name,
+  role: r.role,
+  zone: r.zone,
+  version: r.version,
+  health: r.health as NodeHealth,
+  ...(r.host !== null ? { host: r.host } : {}),
+  ...(r.port !== null ? { port: r.port } : {}),
+});
+
+export const toTarget = (r: TargetRow, nodes: NodeRow[]): Target => ({
+  projectId: r.project_id,
+  id: r.id,
+  name: r.name,
+  kind: r.kind as TargetKind,
+  engine: r.engine,
+  version: r.version,
+  release: r.release,
+  region: r.region,
+  driver: r.driver,
+  driverConfig: parseJson(r.driver_config, {}),
+  maintenanceWindow: parseJson<MaintenanceWindow | null>(r.maintenance_window, null),
+  nodes: [...nodes].sort((a, b) => a.ord - b.ord).map(toNode),
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+export const toCatalogVersion = (r: CatalogVersionRow): CatalogVersion => ({
+  engine: r.engine,
+  version: r.version,
+  release: r.release,
+  imageId: r.image_id,
+  displayName: r.display_name,
+  description: r.description,
+  priority: r.priority,
+  upgradableFrom: parseJson(r.upgradable_from, []),
+  barrier: Boolean(r.barrier),
+  deprecated: Boolean(r.deprecated),
+  createdAt: r.created_at,
+});
+
+export const toUpgrade = (r: Selectable<UpgradeRow>): Upgrade & { num: number } => ({
+  id: r.id,
+  num: r.num,
+  projectId: r.project_id,
+  targetId: r.target_id,
+  fromVersion: r.from_version,
+  toVersion: r.to_version,
+  release: r.release,
+  mode: r.mode as UpgradeMode,
+  state: r.state as UpgradeState,
+  currentStage: r.current_stage,
+  stageCount: r.stage_count,
+  hops: parseJson(r.hops, []),
+  force: Boolean(r.force),
+  options: parseJson(r.options, {}),
+  schedule: parseJson(r.schedule, { kind: 'now' }),
+  notBefore: r.not_before,
+  batchId: r.batch_id,
+  precheckReportId: r.precheck_report_id,
+  error: r.error,
+  errorCode: r.error_code,
+  createdBy: r.created_by,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  startedAt: r.started_at,
+  endedAt: r.ended_at,
+  retries: r.retries,
+});
+
+export const toStage = (r: StageRow): Stage => ({
+  upgradeId: r.upgrade_id,
+  index: r.idx,
+  name: r.name,
+  description: r.description,
+  state: r.state as StageState,
+  startedAt: r.started_at,
+  endedAt: r.ended_at,
+});
+
+export const toStep = (r: StepRow): Step => ({
+  id: r.id,
+  upgradeId: r.upgrade_id,
+  stageIndex: r.stage_index,
+  lane: r.lane,
+  ord: r.ord,
+  seq: r.seq,
+  action: r.action as StepAction,
+  name: r.name,
+  description: r.description,
+  node: r.node,
+  hop: r.hop,
+  params: parseJson(r.params, {}),
+  state: r.state as StepState,
+  attempts: r.attempts,
+  leaseOwner: r.lease_owner,
+  leaseExpiresAt: r.lease_expires_at,
+  startedAt: r.started_at,
+  endedAt: r.ended_at,
+  error: r.error,
+  log: parseJson(r.log, []),
+});
+
+export const toReport = (r: PrecheckReportRow): PrecheckReport => ({
+  id: r.id,
+  projectId: r.project_id,
+  targetId: r.target_id,
+  upgradeId: r.upgrade_id,
+  toVersion: r.to_version,
+  state: r.state as PrecheckReport['state'],
+  items: parseJson(r.items, []),
+  flighting: parseJson(r.flighting, null),
+  estimate: parseJson(r.estimate, null),
+  createdAt: r.created_at,
+  finishedAt: r.finished_at,
+});
+
+export const toEvent = (r: Selectable<EventRow>): UpgradeEvent => ({
+  id: r.id,
+  projectId: r.project_id,
+  targetId: r.target_id,
+  upgradeId: r.upgrade_id,
+  stepId: r.step_id,
+  actor: r.actor,
+  type: r.type,
+  fromState: r.from_state,
+  toState: r.to_state,
+  message: r.message,
+  data: parseJson(r.data, {}),
+  createdAt: r.created_at,
+});

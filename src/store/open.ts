@@ -1,0 +1,105 @@
+// Opens the store: SQLite file by default, PostgreSQL when a postgres:// URL is given.
+// Runs the numbered migrations under Kysely's migration lock and refuses a database that is
+// newer than this code.
+import fs from 'node:fs';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationProvider } from 'kysely';
+import { AppError } from '../domain/errors.ts';
+import { migrations } from './migrations.ts';
+import { postgresCapabilities, sqliteCapabilities, type DialectCapabilities } from './dialect.ts';
+import type { Database } from './schema.ts';
+
+// int8 (bigserial ids, counts) as numbers: our ids stay far below 2^53.
+pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
+
+export interface StoreOptions {
+  /** postgres://... selects PostgreSQL; otherwise SQLite in dataDir/liftgate.db */
+  databaseUrl?: string;
+  dataDir?: string;
+  /** PostgreSQL schema to use (created if missing); tests isolate themselves with it */
+  pgSchema?: string;
+  /** an explicit SQLite file path (overrides dataDir) */
+  sqliteFile?: string;
+}
+
+export interface Store {
+  db: Kysely<Database>;
+  caps: DialectCapabilities;
+  describe: string;
+  close(): Promise<void>;
+}
+
+export async function openStore(opts: StoreOptions): Promise<Store> {
+  const url = opts.databaseUrl;
+  let store: Store;
+  if (url && /^postgres(ql)?:\/\//.test(url)) {
+    const schema = opts.pgSchema;
+    if (schema && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid schema name ${schema}`);
+    if (schema) {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      try {
+        await c.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+      } finally {
+        await c.end();
+      }
+    }
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: 10,
+      ...(schema ? { options: `-c search_path=${schema}` } : {}),
+    });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    store = {
+      db,
+      caps: postgresCapabilities,
+      describe: `postgresql ${url.replace(/\/\/[^@]*@/, '//')}${schema ? ` schema ${schema}` : ''}`,
+      close: () => db.destroy(),
+    };
+  } else {
+    const file = opts.sqliteFile ?? path.join(opts.dataDir ?? './data', 'liftgate.db');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const sqlite = new BetterSqlite3(file);
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('busy_timeout = 5000');
+    sqlite.pragma('foreign_keys = ON');
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    store = { db, caps: sqliteCapabilities, describe: `sqlite ${file}`, close: () => db.destroy() };
+  }
+  try {
+    await migrate(store);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
+}
+
+async function migrate(store: Store): Promise<void> {
+  const all = migrations(store.caps);
+  const provider: MigrationProvider = { getMigrations: async () => all };
+  const migrator = new Migrator({ db: store.db, provider });
+  const known = new Set(Object.keys(all));
+  // Kysely lists only the migrations it knows; ask the table directly for ones it does not.
+  const rows = await store.db
+    .selectFrom('kysely_migration' as never)
+    .select('name' as never)
+    .execute()
+    .catch(() => [] as { name: string }[]);
+  const unknown = (rows as { name: string }[]).map((r) => r.name).filter((n) => !known.has(n));
+  if (unknown.length > 0) {
+    throw new AppError(
+      'STORE_NEWER_THAN_CODE',
+      `the database has migrations this version of Liftgate does not know (${unknown.join(', ')}); ` +
+        'run a newer Liftgate or restore a matching backup',
+    );
+  }
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error');
+    throw new Error(`migration ${failed?.migrationName ?? '?'} failed: ${String(error)}`);
+  }
+}

@@ -1,0 +1,166 @@
+// A stand-in for the engine: builds Step/StepContext objects the way the planner and executor do and
+// drives the postgres driver through a rolling upgrade, applying each StepResult to the target.
+import type { Hop, Step, StepAction, Target, TargetNode, Upgrade } from '../../src/domain/types.ts';
+import type { Driver, StepContext, StepResult } from '../../src/drivers/driver.ts';
+
+export function makeTarget(id: string, version: string, driverConfig: Record<string, unknown>): Target {
+  const now = new Date().toISOString();
+  return {
+    projectId: 'test',
+    id,
+    name: id,
+    kind: 'cluster',
+    engine: 'postgresql',
+    version,
+    release: version,
+    region: 'local',
+    driver: 'postgres',
+    driverConfig,
+    maintenanceWindow: null,
+    nodes: [],
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+export function makeUpgrade(target: Target, toVersion: string, options: Record<string, unknown> = {}): Upgrade {
+  const now = new Date().toISOString();
+  return {
+    id: `up-${target.id}-${Date.now()}`,
+    projectId: target.projectId,
+    targetId: target.id,
+    fromVersion: target.version,
+    toVersion,
+    release: toVersion,
+    mode: 'rolling',
+    state: 'running',
+    currentStage: 0,
+    stageCount: 0,
+    hops: [{ fromVersion: target.version, toVersion, release: toVersion }],
+    force: false,
+    options,
+    schedule: { kind: 'now' },
+    notBefore: null,
+    batchId: null,
+    precheckReportId: null,
+    error: null,
+    errorCode: null,
+    createdBy: 'test',
+    createdAt: now,
+    updatedAt: now,
+    startedAt: now,
+    endedAt: null,
+    retries: 0,
+  };
+}
+
+/** the planner's order for a rolling minor upgrade of one primary + replicas */
+export function planRolling(upgrade: Upgrade, nodes: TargetNode[]): Step[] {
+  const primary = nodes.find((n) => n.role === 'primary')!;
+  const replicas = nodes.filter((n) => n !== primary);
+  const steps: Step[] = [];
+  let stage = 0;
+  const add = (action: StepAction, node: string | null, params: Record<string, unknown> = {}): void => {
+    const seq = steps.length;
+    steps.push({
+      id: `${upgrade.id}-s${seq}`,
+      upgradeId: upgrade.id,
+      stageIndex: stage,
+      lane: node ?? 'target',
+      ord: seq,
+      seq,
+      action,
+      name: `${action}${node ? ` ${node}` : ''}`,
+      description: '',
+      node,
+      hop: 0,
+      params,
+      state: 'pending',
+      attempts: 0,
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      startedAt: null,
+      endedAt: null,
+      error: null,
+      log: [],
+    });
+  };
+  add('precheck', null);
+  add('backup', null);
+  for (const r of replicas) {
+    stage++;
+    for (const a of ['drain', 'stop', 'install', 'start', 'verify'] as const) add(a, r.name);
+  }
+  stage++;
+  add('switchover', null, { to: replicas[0]!.name });
+  stage++;
+  for (const a of ['stop', 'install', 'start', 'verify', 'rejoin'] as const) add(a, primary.name);
+  stage++;
+  add('finalize', null);
+  return steps;
+}
+
+export function applyResult(target: Target, r: StepResult): void {
+  for (const change of [...(r.node ? [r.node] : []), ...(r.nodes ?? [])]) {
+    const n = target.nodes.find((x) => x.name === change.name);
+    if (n) Object.assign(n, change);
+  }
+}
+
+function context(target: Target, upgrade: Upgrade, step: Step, hop: Hop): StepContext {
+  return {
+    upgrade,
+    target,
+    step,
+    hop,
+    log: (line) => step.log.push(line),
+    signal: new AbortController().signal,
+  };
+}
+
+export interface RunOutcome {
+  done: Step[];
+  failed: { step: Step; error: Error } | null;
+  timings: { name: string; ms: number; data?: Record<string, unknown> }[];
+}
+
+/** run steps in order, stopping at the first failure, like the executor does for one lane */
+export async function runSteps(
+  driver: Driver,
+  target: Target,
+  upgrade: Upgrade,
+  steps: Step[],
+  onStep?: (step: Step, ms: number, r: StepResult | null) => void,
+): Promise<RunOutcome> {
+  const out: RunOutcome = { done: [], failed: null, timings: [] };
+  for (const step of steps) {
+    const t0 = Date.now();
+    step.state = 'running';
+    step.attempts++;
+    try {
+      const r = await driver.execute(context(target, upgrade, step, upgrade.hops[step.hop]!));
+      applyResult(target, r);
+      step.state = 'succeeded';
+      out.done.push(step);
+      out.timings.push({ name: step.name, ms: Date.now() - t0, ...(r.data ? { data: r.data } : {}) });
+      onStep?.(step, Date.now() - t0, r);
+    } catch (e) {
+      step.state = 'failed';
+      step.error = (e as Error).message;
+      out.failed = { step, error: e as Error };
+      onStep?.(step, Date.now() - t0, null);
+      break;
+    }
+  }
+  return out;
+}
+
+/** roll back the given steps newest first, as the engine does after a failure on one node */
+export async function rollbackSteps(driver: Driver, target: Target, upgrade: Upgrade, steps: Step[]): Promise<void> {
+  for (const step of [...steps].sort((a, b) => b.seq - a.seq)) {
+    step.state = 'rolling_back';
+    const r = await driver.rollback(context(target, upgrade, step, upgrade.hops[step.hop]!));
+    applyResult(target, r);
+    step.state = 'rolled_back';
+  }
+}
