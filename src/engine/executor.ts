@@ -20,6 +20,7 @@ import {
   transitionStage,
   transitionStep,
   transitionUpgrade,
+  lockUpgrade,
   type Db,
 } from './transitions.ts';
 
@@ -406,6 +407,7 @@ export class Executor {
   private async recordSuccess(step: Step, upgrade: Upgrade, result: StepResult, log: string[]): Promise<void> {
     let advanced = false;
     await this.db.transaction().execute(async (trx) => {
+      await this.lock(trx, upgrade.id);
       const ok = await transitionStep(trx, { id: step.id, from: 'running', to: 'succeeded', leaseOwner: this.owner, log });
       if (!ok) return; // lost the lease: whoever holds the step now records it
       this.transitions++;
@@ -436,6 +438,7 @@ export class Executor {
     const message = err instanceof Error ? err.message : String(err);
     log.push(`${now()} FAILED ${code}: ${message}`);
     await this.db.transaction().execute(async (trx) => {
+      await this.lock(trx, upgrade.id);
       const ok = await transitionStep(trx, {
         id: step.id,
         from: 'running',
@@ -556,6 +559,7 @@ export class Executor {
     stopBeat();
     this.faults.hit('step.driver_done');
     await this.db.transaction().execute(async (trx) => {
+      await this.lock(trx, c.upgrade.id);
       if (!(await transitionStep(trx, { id: step.id, from: 'rolling_back', to: 'rolled_back', leaseOwner: this.owner, log }))) return;
       this.transitions++;
       await this.applyResult(trx, c.upgrade, result);
@@ -669,6 +673,10 @@ export class Executor {
         step.log,
       );
     }
+  }
+
+  private lock(db: Db, upgradeId: string): Promise<void> {
+    return lockUpgrade(db, upgradeId, this.store.caps.supportsSkipLocked);
   }
 
   private event(

@@ -49,6 +49,7 @@ export async function applyAction(
       .selectAll()
       .where('id', '=', upgradeId)
       .where('project_id', '=', projectId)
+      .$if(store.caps.supportsSkipLocked, (q) => q.forUpdate())
       .executeTakeFirst();
     if (!row) throw new AppError('UPGRADE_NOT_FOUND', `upgrade ${upgradeId} does not exist in project ${projectId}`);
     const u = toUpgrade(row);

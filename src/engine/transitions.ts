@@ -21,6 +21,16 @@ export type Db = Kysely<Database> | Transaction<Database>;
 
 export const now = (): string => new Date().toISOString();
 
+/**
+ * Serialises the writers of one upgrade: on PostgreSQL, concurrent transactions that record
+ * parallel steps would otherwise each see the other's step as still running and neither would
+ * advance the stage. SQLite has a single writer already.
+ */
+export async function lockUpgrade(db: Db, id: string, supportsRowLocks: boolean): Promise<void> {
+  if (!supportsRowLocks) return;
+  await db.selectFrom('upgrades').select('id').where('id', '=', id).forUpdate().execute();
+}
+
 export interface EventInput {
   projectId: string;
   targetId?: string | null;

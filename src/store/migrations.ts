@@ -177,7 +177,7 @@ function m001(caps: DialectCapabilities): Migration {
 
       await db.schema
         .createTable('events')
-        .addColumn('id', caps.autoIncrementType, (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', caps.autoIncrementType, (c) => (caps.name === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
         .addColumn('project_id', 'text', (c) => c.notNull())
         .addColumn('target_id', 'text')
         .addColumn('upgrade_id', 'text')
@@ -252,7 +252,7 @@ function m001(caps: DialectCapabilities): Migration {
 
       await db.schema
         .createTable('sim_effects')
-        .addColumn('id', caps.autoIncrementType, (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', caps.autoIncrementType, (c) => (caps.name === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
         .addColumn('step_id', 'text', (c) => c.notNull())
         .addColumn('project_id', 'text', (c) => c.notNull())
         .addColumn('target_id', 'text', (c) => c.notNull())

@@ -26,6 +26,8 @@ export interface StoreOptions {
 
 export interface Store {
   db: Kysely<Database>;
+  /** PostgreSQL schema holding the tables (null on SQLite) */
+  schema: string | null;
   caps: DialectCapabilities;
   describe: string;
   close(): Promise<void>;
@@ -54,6 +56,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     store = {
       db,
+      schema: schema ?? 'public',
       caps: postgresCapabilities,
       describe: `postgresql ${url.replace(/\/\/[^@]*@/, '//')}${schema ? ` schema ${schema}` : ''}`,
       close: () => db.destroy(),
@@ -67,7 +70,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-    store = { db, caps: sqliteCapabilities, describe: `sqlite ${file}`, close: () => db.destroy() };
+    store = { db, schema: null, caps: sqliteCapabilities, describe: `sqlite ${file}`, close: () => db.destroy() };
   }
   try {
     await migrate(store);
@@ -81,11 +84,13 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
 async function migrate(store: Store): Promise<void> {
   const all = migrations(store.caps);
   const provider: MigrationProvider = { getMigrations: async () => all };
-  const migrator = new Migrator({ db: store.db, provider });
+  // Kysely looks for its own tables across all schemas unless told which one is ours.
+  const migrator = new Migrator({ db: store.db, provider, ...(store.schema ? { migrationTableSchema: store.schema } : {}) });
   const known = new Set(Object.keys(all));
   // Kysely lists only the migrations it knows; ask the table directly for ones it does not.
+  const table = store.schema ? `${store.schema}.kysely_migration` : 'kysely_migration';
   const rows = await store.db
-    .selectFrom('kysely_migration' as never)
+    .selectFrom(table as never)
     .select('name' as never)
     .execute()
     .catch(() => [] as { name: string }[]);

@@ -8,6 +8,7 @@ import { SimDriver } from '../../drivers/sim/sim-driver.ts';
 import type { UpgradeAction } from '../../engine/operations.ts';
 import { addCatalogVersion, listCatalog } from '../../service/catalog.ts';
 import type { AppContext } from '../../service/context.ts';
+import { createAccessKey, setObshellPassword } from '../../service/credentials.ts';
 import { listEvents } from '../../service/events.ts';
 import { getReport, listReports, startPrecheck } from '../../service/prechecks.ts';
 import { createProject, getProject, listProjects } from '../../service/projects.ts';
@@ -76,6 +77,22 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
       reply.code(201);
       const t = await createProjectToken(ctx, req.params.project, req.body?.name);
       return { id: t.id, token: t.token };
+    },
+  );
+
+  r.post('/projects/:project/access-keys', { schema: { ...tags('credentials'), params: S.ProjectParams } }, async (req, reply) => {
+    scope(req, req.params.project);
+    reply.code(201);
+    return createAccessKey(ctx, req.params.project);
+  });
+  r.put(
+    '/projects/:project/targets/:target/obshell-password',
+    { schema: { ...tags('credentials'), params: S.TargetParams, body: Type.Object({ password: Type.String({ minLength: 8, maxLength: 128 }) }, { additionalProperties: false }) } },
+    async (req, reply) => {
+      scope(req, req.params.project);
+      await setObshellPassword(ctx, req.params.project, req.params.target, req.body.password);
+      reply.code(204);
+      return null;
     },
   );
 

@@ -1,0 +1,103 @@
+// Authentication shared by the Huawei-style families (CSS, GaussDB), as Huawei's API gateway does it:
+// - `X-Auth-Token`: a project token issued by POST /v1/projects/{p}/tokens (Huawei's IAM token);
+// - `Authorization: SDK-HMAC-SHA256 ...` with X-Sdk-Date: an access key (AK/SK) of the project.
+// The {project_id} in the path must be the credential's project; otherwise the family answers as
+// if the resource did not exist (404), so a credential never learns about other projects.
+//
+// The signature covers the raw URL and raw body bytes, so the plugin's scope parses every body as
+// a Buffer; the preValidation hook verifies, then replaces req.body with the parsed JSON so route
+// schemas validate the real payload afterwards (authentication always runs before validation).
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { HUAWEI_AUTH_ERROR_CODE, verifyHuaweiSdkHmac } from '../../../auth/huawei-sdk-hmac.ts';
+import { ReplayGuardFullError, type ReplayGuard } from '../../../auth/replay-guard.ts';
+import { AppError } from '../../../domain/errors.ts';
+import type { AppContext } from '../../../service/context.ts';
+import { lookupAccessKey, storeReplayGuard } from '../../../service/credentials.ts';
+import { canAccessProject, verifyToken } from '../../../service/tokens.ts';
+
+/** A failure of the gateway layer, rendered as-is ({error_code, error_msg}) by each family. */
+export class HuaweiGatewayError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'HuaweiGatewayError';
+  }
+}
+
+export interface HuaweiCaller {
+  projectId: string;
+  /** who did it, for the event log: the access key id or the token id (never the secret) */
+  actor: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    huaweiCaller?: HuaweiCaller;
+  }
+}
+
+const iamFail = (detail: string) => new HuaweiGatewayError(401, HUAWEI_AUTH_ERROR_CODE, `Incorrect IAM authentication information: ${detail}`);
+
+async function authenticate(ctx: AppContext, guard: ReplayGuard, req: FastifyRequest, body: Buffer): Promise<HuaweiCaller & { admin: boolean }> {
+  const token = req.headers['x-auth-token'];
+  if (typeof token === 'string' && token !== '') {
+    const p = await verifyToken(ctx, token);
+    if (!p) throw iamFail('decrypt token fail');
+    if (p.kind === 'admin') return { projectId: '', actor: `admin:${p.id.slice(0, 8)}`, admin: true };
+    return { projectId: p.projectId, actor: `token:${p.id.slice(0, 8)}`, admin: false };
+  }
+  let result;
+  try {
+    result = await verifyHuaweiSdkHmac(
+      { method: req.method, rawUrl: req.raw.url ?? req.url, headers: req.headers, body },
+      { lookupSecret: (ak) => lookupAccessKey(ctx, ak), replayGuard: guard },
+    );
+  } catch (err) {
+    // Fail closed, but as "try later", not as a server fault.
+    if (err instanceof ReplayGuardFullError) throw new HuaweiGatewayError(503, 'APIG.0201', 'Backend unavailable: too many recent requests');
+    throw err;
+  }
+  if (!result.ok) throw new HuaweiGatewayError(result.httpStatus, result.code, result.message);
+  return { projectId: result.projectId, actor: `ak:${result.accessKeyId}`, admin: false };
+}
+
+/**
+ * Installs the raw-body parser and the authentication hook in the calling plugin's scope.
+ * `projectParam` names the path parameter that carries the project id.
+ */
+export function installHuaweiAuth(app: FastifyInstance, ctx: AppContext, projectParam = 'project_id'): void {
+  const guard = storeReplayGuard(ctx);
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.addHook('onRequest', async (req, reply) => {
+    // Huawei SDKs read the request id of a failure from this header.
+    reply.header('X-Request-Id', req.id);
+  });
+  app.addHook('preValidation', async (req) => {
+    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const caller = await authenticate(ctx, guard, req, raw);
+    const pathProject = (req.params as Record<string, string | undefined>)[projectParam] ?? '';
+    if (!caller.admin && !canAccessProject({ kind: 'project', id: '', projectId: caller.projectId }, pathProject)) {
+      throw new AppError('PROJECT_NOT_FOUND', `project ${pathProject} does not exist`);
+    }
+    req.huaweiCaller = { projectId: pathProject, actor: caller.actor };
+    if (raw.length === 0) {
+      req.body = undefined;
+      return;
+    }
+    try {
+      req.body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      throw new AppError('BAD_REQUEST', 'the request body is not valid JSON');
+    }
+  });
+}
+
+/** The authenticated caller of a request (the hook guarantees it on every route of the scope). */
+export function callerOf(req: FastifyRequest): HuaweiCaller {
+  if (!req.huaweiCaller) throw new HuaweiGatewayError(401, HUAWEI_AUTH_ERROR_CODE, 'Incorrect IAM authentication information: not authenticated');
+  return req.huaweiCaller;
+}
