@@ -20,6 +20,7 @@ export function configFromEnv(env = process.env): AppConfig {
     databaseUrl: env.LIFTGATE_DATABASE_URL,
     pgSchema: env.LIFTGATE_DATABASE_SCHEMA,
     simTimeScale: scale !== undefined && scale !== '' ? Number(scale) : 0.05,
+    executor: env.LIFTGATE_LEASE_MS ? { leaseMs: Number(env.LIFTGATE_LEASE_MS) } : undefined,
     extraDrivers: (store) => loadExtraDrivers(store, dataDir),
   };
 }

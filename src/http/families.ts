@@ -2,7 +2,14 @@
 // that translates its vendor's paths, fields and envelopes onto the service layer.
 import type { FastifyPluginAsync } from 'fastify';
 import type { AppContext } from '../service/context.ts';
+import { obshellFamily } from './families/obshell/routes.ts';
+import { alibabaFamilies } from './families/alibaba/index.ts';
+import { huaweiFamily } from './families/huawei/huawei-family.ts';
 
 export async function loadFamilies(): Promise<FastifyPluginAsync<{ ctx: AppContext }>[]> {
-  return [];
+  return [
+    obshellFamily,
+    alibabaFamilies,
+    huaweiFamily,
+  ];
 }

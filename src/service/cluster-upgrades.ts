@@ -10,7 +10,7 @@ import { createUpgrade, getUpgrade, listUpgrades, upgradeAction, withStages, typ
 export async function latestUpgradeOf(ctx: AppContext, projectId: string, targetId: string): Promise<UpgradeDetail | null> {
   await getTarget(ctx, projectId, targetId);
   const { items } = await listUpgrades(ctx, projectId, { targetId, limit: 1 });
-  return items[0] ? withStages(ctx, items[0] as Parameters<typeof withStages>[1]) : null;
+  return items[0] ? withStages(ctx, items[0]) : null;
 }
 
 /** The target's active upgrade (at most one exists); UPGRADE_NOT_FOUND when there is none. */
@@ -25,7 +25,7 @@ export async function activeUpgradeOf(ctx: AppContext, projectId: string, target
 export async function upgradeHistory(ctx: AppContext, projectId: string, targetId: string, limit = 20): Promise<UpgradeDetail[]> {
   await getTarget(ctx, projectId, targetId);
   const { items } = await listUpgrades(ctx, projectId, { targetId, limit });
-  return Promise.all(items.map((u) => withStages(ctx, u as Parameters<typeof withStages>[1])));
+  return Promise.all(items.map((u) => withStages(ctx, u)));
 }
 
 /**

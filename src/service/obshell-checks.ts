@@ -2,7 +2,7 @@
 // OBShell answers a check with a DAG that has an integer id and can be polled like any other
 // DAG. A check is a precheck report here; what it lacks is an integer id, so the request is
 // recorded as an event (the audit trail wants it anyway) and the event's id is the check's id.
-import type { PrecheckReport } from '../domain/types.ts';
+import type { PrecheckReport, Target, TargetNode } from '../domain/types.ts';
 import { now } from '../engine/transitions.ts';
 import type { AppContext } from './context.ts';
 import { getReport } from './prechecks.ts';
@@ -66,4 +66,20 @@ export async function getUpgradeCheck(ctx: AppContext, projectId: string, target
     createdAt: row.created_at,
     report: await getReport(ctx, projectId, data.reportId),
   };
+}
+
+/**
+ * The target's nodes as its driver sees them now. OBShell asks every agent for its status
+ * before an upgrade; the recorded nodes can be stale after a failed step (a crashed node is
+ * not written back), so ask the driver, and fall back to the record if it cannot answer.
+ */
+export async function observeNodes(ctx: AppContext, target: Target): Promise<TargetNode[]> {
+  const driver = ctx.drivers.get(target.driver);
+  if (!driver) return target.nodes;
+  try {
+    const topo = await driver.inspect(target);
+    return topo.nodes.length > 0 ? topo.nodes : target.nodes;
+  } catch {
+    return target.nodes;
+  }
 }

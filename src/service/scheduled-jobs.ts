@@ -24,7 +24,7 @@ export async function listUpgradesOfModes(ctx: AppContext, projectId: string, f:
   const total = Number((await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
   const rows = await q.selectAll().orderBy('num', 'desc').limit(f.limit).offset(f.offset).execute();
   const items: UpgradeDetail[] = [];
-  for (const r of rows) items.push(await withStages(ctx, toUpgrade(r) as Parameters<typeof withStages>[1]));
+  for (const r of rows) items.push(await withStages(ctx, toUpgrade(r)));
   return { items, total };
 }
 

@@ -66,6 +66,7 @@ export const OBSHELL_ERRORS = {
     'Cannot find the upgrade path from the current version %s to the target version %s, please check the upgrade dependency YAML file',
     '无法找到从当前版本 %s 到目标版本 %s 的升级路径，请检查升级依赖的 YAML 文件',
   ),
+  releaseFormatInvalid: def('Package.ReleaseFormat.Invalid', 400, 'Release format %s is illegal', 'release 格式 %s 不合法'),
   packageNotExist: def('OB.Package.NotExist', 400, "These packages are missing: '%s'", "缺少以下包：'%s'"),
   underMaintenanceWithDag: def(
     'OB.Cluster.UnderMaintenanceWithDag',

@@ -1,0 +1,98 @@
+// Authentication of the OBShell-style family: the agent's RSA key pair (kept across
+// restarts) and the check of X-OCS-Header plus the AES-encrypted body.
+//
+// The key pair lives in the data folder, `obshell-rsa.pem` (PKCS#8 PEM, mode 0600), like the
+// master key of src/service/credentials.ts, and never enters the database or the logs. A
+// restart keeps the public key that clients already cached. Replicas serving this family
+// behind one address must share the file (or each answer its own /api/v1/secret).
+import fs from 'node:fs';
+import path from 'node:path';
+import type { FastifyRequest } from 'fastify';
+import type { AuthFailure } from '../../../auth/auth-result.ts';
+import { ObshellServerCrypto } from '../../../auth/obshell-crypto.ts';
+import { ReplayGuardFullError } from '../../../auth/replay-guard.ts';
+import type { AppContext } from '../../../service/context.ts';
+import { findObshellTarget, storeReplayGuard } from '../../../service/credentials.ts';
+import { ObshellError, type ObshellErrorKey } from './i18n.ts';
+
+export const KEY_FILE = 'obshell-rsa.pem';
+
+/** Loads the key pair from the data folder, creating it on first start. */
+export function loadServerCrypto(ctx: AppContext): ObshellServerCrypto {
+  const dir = ctx.config.dataDir ?? './data';
+  const file = path.join(dir, KEY_FILE);
+  const options = { replayGuard: storeReplayGuard(ctx) };
+  if (fs.existsSync(file)) return ObshellServerCrypto.fromPrivateKeyPem(fs.readFileSync(file, 'utf8'), options);
+  const fresh = ObshellServerCrypto.generate(options);
+  fs.mkdirSync(dir, { recursive: true });
+  try {
+    // 'wx': two processes starting at once on one folder must not overwrite each other's key.
+    fs.writeFileSync(file, fresh.privateKeyPem(), { mode: 0o600, flag: 'wx' });
+    return fresh;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return ObshellServerCrypto.fromPrivateKeyPem(fs.readFileSync(file, 'utf8'), options);
+  }
+}
+
+const FAILURE_KEYS: Record<string, ObshellErrorKey> = {
+  'Request.Header.NotFound': 'headerNotFound',
+  'Security.Authentication.Header.DecryptFailed': 'headerDecryptFailed',
+  'Security.Authentication.Header.UriMismatch': 'uriMismatch',
+  'Security.Authentication.Expired': 'expired',
+  'Security.Authentication.Timestamp.Invalid': 'timestampInvalid',
+  'Security.Authentication.Unauthorized': 'unauthorized',
+  'Security.Authentication.Header.Replayed': 'replayed',
+  'Security.DecryptFailed': 'bodyDecryptFailed',
+};
+
+function toError(f: AuthFailure): ObshellError {
+  const key = FAILURE_KEYS[f.code] ?? 'unauthorized';
+  // The crypto module's messages never hold secrets; they fill OBShell's %s slots.
+  return new ObshellError(key, [f.message]);
+}
+
+export interface ObshellCaller {
+  projectId: string;
+  targetId: string;
+  /** the decrypted JSON body, or undefined without one */
+  body: unknown;
+}
+
+/**
+ * Verifies X-OCS-Header against the raw request URI, finds the cluster its password
+ * belongs to, and decrypts and parses the body. Throws ObshellError on any failure.
+ */
+export async function authenticate(ctx: AppContext, crypto: ObshellServerCrypto, req: FastifyRequest): Promise<ObshellCaller> {
+  let found: { projectId: string; targetId: string } | null = null;
+  const header = req.headers['x-ocs-header'];
+  let result;
+  try {
+    result = await crypto.decryptHeader(Array.isArray(header) ? header[0] : header, {
+      requestUri: req.raw.url ?? req.url,
+      verifyAuth: async (auth) => {
+        found = await findObshellTarget(ctx, auth);
+        return found !== null;
+      },
+    });
+  } catch (err) {
+    if (err instanceof ReplayGuardFullError) throw new ObshellError('replayGuardFull', ['too many requests in flight']);
+    throw err;
+  }
+  if (!result.ok) throw toError(result);
+  const caller = found as { projectId: string; targetId: string } | null;
+  if (!caller) throw new ObshellError('unauthorized');
+
+  const raw = req.body;
+  const text = Buffer.isBuffer(raw) ? raw.toString('utf8') : typeof raw === 'string' ? raw : '';
+  if (text.trim() === '') return { ...caller, body: undefined };
+  const decrypted = crypto.decryptBody(text, result.key, result.iv);
+  if (!decrypted.ok) throw toError(decrypted);
+  try {
+    return { ...caller, body: JSON.parse(decrypted.body.toString('utf8')) as unknown };
+  } catch (err) {
+    throw new ObshellError('bindJsonFailed', [(err as Error).message]);
+  } finally {
+    decrypted.body.fill(0);
+  }
+}
