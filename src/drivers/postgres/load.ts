@@ -61,7 +61,7 @@ export class WriteLoad {
         c.on('error', () => undefined);
         try {
           await c.connect();
-          const r = await c.query<{ ro: string }>('SHOW transaction_read_only');
+          const r = await c.query<{ ro: string }>("SELECT current_setting('transaction_read_only') AS ro");
           if (r.rows[0]?.ro === 'off') return c;
         } catch {
           /* down, starting, or shutting down */

@@ -181,8 +181,10 @@ forEachDialect('ACK family with the official SDK', (dialect) => {
   test('raw requests: replayed nonce, missing signature, body errors keep the {code,message,requestId} body', async () => {
     const path = '/api/v2/clusters/c-xml/upgrade/status';
     const nonce = `n-${Math.random()}`;
-    const first = await env.signed('GET', path, { headers: { 'x-acs-signature-nonce': nonce } });
-    assert.equal(first.status, 200);
+    assert.equal((await env.signed('GET', path, { nonce })).status, 200);
+    const replayed = await env.signed('GET', path, { nonce });
+    assert.equal(replayed.status, 400);
+    assert.equal(JSON.parse(replayed.body).code, 'SignatureNonceUsed');
     const unsigned = await env.t.app.inject({ method: 'GET', url: path });
     assert.equal(unsigned.statusCode, 400);
     assert.deepEqual(Object.keys(JSON.parse(unsigned.body)).sort(), ['code', 'message', 'requestId']);

@@ -35,7 +35,7 @@ export interface AlibabaEnv {
   /** Hologres-style GetInstanceUpgradeStatus through the SDK's generic ROA callApi */
   hologresStatus(instanceId: string, query?: Record<string, string>, key?: AccessKey): Promise<{ statusCode?: number; body?: any }>;
   /** a hand-signed request through inject (for Accept: application/xml and raw checks) */
-  signed(method: 'GET' | 'POST', url: string, opts?: { body?: unknown; headers?: Record<string, string>; key?: AccessKey }): Promise<{ status: number; body: string; headers: Record<string, unknown> }>;
+  signed(method: 'GET' | 'POST', url: string, opts?: { body?: unknown; headers?: Record<string, string>; key?: AccessKey; nonce?: string }): Promise<{ status: number; body: string; headers: Record<string, unknown> }>;
   native(method: string, url: string, body?: unknown): Promise<{ status: number; json: any }>;
   waitState(upgradeId: string, state: string): Promise<any>;
   fault(target: string, f: { node?: string; step: string; kind: string; times?: number }): Promise<void>;
@@ -91,6 +91,7 @@ export async function setupAlibaba(dialect: Dialect, extra: Partial<AppConfig> =
         body,
         accessKeyId: k.accessKeyId,
         accessKeySecret: k.accessKeySecret,
+        nonce: opts.nonce,
       });
       const res = await t.app.inject({ method, url, headers, ...(body ? { payload: body } : {}) });
       return { status: res.statusCode, body: res.body, headers: res.headers };

@@ -111,13 +111,23 @@ forEachDialect('Hologres family through the official SDK', (dialect) => {
       assert.match(details.UpgradingSteps[g].StopTime, ISO);
     }
     assert.equal(details.UpgradingSteps.Rollback.Status, 'NotStart');
-    assert.equal(details.Instances.LeaderInstanceId, `${id}-leader`);
+    // The rolling upgrade switched the leader role over to an upgraded follower; Instances shows
+    // the roles as they are now, as the native API does.
+    const nodes = (await env.native('GET', `/v1/projects/acme/targets/${id}`)).json.nodes as { name: string; role: string }[];
+    const leader = nodes.find((n) => n.role === 'leader')!;
+    assert.equal(details.Instances.LeaderInstanceId, leader.name);
     assert.equal(details.Instances.LeaderInstanceStatus, 'Running');
-    assert.deepEqual(details.Instances.FollowerInstances.map((f: any) => f.InstanceId), [`${id}-f1`, `${id}-f2`]);
+    assert.deepEqual(
+      details.Instances.FollowerInstances.map((f: any) => f.InstanceId).sort(),
+      nodes.filter((n) => n !== leader).map((n) => n.name).sort(),
+    );
+    assert.ok(details.Instances.FollowerInstances.every((f: any) => f.Status === 'Running' && f.InstanceName === f.InstanceId));
   });
 
   test('a failed run: StatusCode names the failed step; older runs are archived; retry succeeds', async () => {
-    await env.native('POST', `/v1/projects/acme/targets/${id}/faults`, { node: `${id}-leader`, step: 'start', kind: 'fail', times: 1 });
+    const nodes = (await env.native('GET', `/v1/projects/acme/targets/${id}`)).json.nodes as { name: string; role: string }[];
+    const leader = nodes.find((n) => n.role === 'leader')!.name;
+    await env.native('POST', `/v1/projects/acme/targets/${id}/faults`, { node: leader, step: 'start', kind: 'fail', times: 1 });
     const started = await env.native('POST', '/v1/projects/acme/upgrades', { targetId: id, toVersion: HOLO_VERSIONS[2], mode: 'stop_service' });
     const upgradeId = started.json.id;
     await env.waitState(upgradeId, 'failed');
@@ -168,9 +178,9 @@ forEachDialect('Hologres family through the official SDK', (dialect) => {
   });
 
   test('a replayed request is refused by the store-backed nonce guard', async () => {
-    const headers = { 'x-acs-signature-nonce': `replay-${Date.now()}` };
-    assert.equal((await env.signed('GET', `/api/v1/instances/${id}/upgrade/status`, { headers })).status, 200);
-    const again = await env.signed('GET', `/api/v1/instances/${id}/upgrade/status`, { headers });
+    const nonce = `replay-${Date.now()}`;
+    assert.equal((await env.signed('GET', `/api/v1/instances/${id}/upgrade/status`, { nonce })).status, 200);
+    const again = await env.signed('GET', `/api/v1/instances/${id}/upgrade/status`, { nonce });
     assert.equal(again.status, 400);
     assert.equal(JSON.parse(again.body).ErrorCode, 'SignatureNonceUsed');
   });

@@ -173,9 +173,10 @@ forEachDialect('Huawei CSS family', (dialect) => {
     const target = (await env.native('GET', `/v1/projects/${PROJECT}/targets/${cluster}`)).json;
     assert.equal(target.version, '7.11.0');
 
-    const again = await sdkError(env.sdk(retry(cluster, failed.id)));
-    assert.equal(again.httpStatusCode, 409, 'a finished task cannot be retried');
-    assert.equal(again.errorCode, 'CSS.0011');
+    // Through X-Auth-Token: the same signed PUT within one second would be refused as a replay.
+    const again = await env.fetchToken('PUT', `/v1.0/${PROJECT}/clusters/${cluster}/upgrade/${failed.id}/retry`);
+    assert.equal(again.status, 409, 'a finished task cannot be retried');
+    assert.equal(again.json.error_code, 'CSS.0011');
   });
 
   test('retry_mode=abort cancels a failed task; pages list newest first with start/offset from 1', async () => {

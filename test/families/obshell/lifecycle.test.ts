@@ -84,9 +84,9 @@ forEachDialect('OBShell upgrade lifecycle', (dialect) => {
     assert.deepEqual(((await env.client.request('GET', '/api/v1/task/dag/ob/unfinish')).json as Json).data, []);
     assert.equal(await targetVersion(), '4.2.2.0');
     // The native API sees the same upgrade, cancelled.
-    const native = await env.t.call('GET', `/v1/projects/acme/upgrades?targetId=ob-1`);
+    const native = await env.t.call('GET', `/v1/projects/acme/upgrades?target=ob-1`);
     assert.equal(native.status, 200, native.body);
-    const items = (native.json.items ?? native.json) as Json[];
+    const items = native.json.items as Json[];
     assert.ok(items.some((u) => u.state === 'cancelled' && u.toVersion === LATEST.version), native.body);
   });
 
