@@ -44,6 +44,9 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       await c.connect();
       try {
         await c.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+      } catch (err) {
+        // two openers racing to create the schema: the loser's error means it exists now
+        if ((err as { code?: string }).code !== '23505') throw err;
       } finally {
         await c.end();
       }
@@ -73,12 +76,29 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     store = { db, schema: null, caps: sqliteCapabilities, describe: `sqlite ${file}`, close: () => db.destroy() };
   }
   try {
-    await migrate(store);
+    await migrateWithRetry(store);
   } catch (err) {
     await store.close();
     throw err;
   }
   return store;
+}
+
+/**
+ * Kysely locks migrations on PostgreSQL; on SQLite it relies on the single writer, so two
+ * processes opening a new file at once can both try. Migrations are transactional DDL, so the
+ * loser rolls back cleanly and, on the next try, finds the work done.
+ */
+async function migrateWithRetry(store: Store): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await migrate(store);
+      return;
+    } catch (err) {
+      if (err instanceof AppError || attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 50 + Math.random() * 200 * attempt));
+    }
+  }
 }
 
 async function migrate(store: Store): Promise<void> {

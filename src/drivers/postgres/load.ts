@@ -9,6 +9,8 @@ export interface LoadStats {
   acked: number[];
   /** INSERTs that returned an error to the client */
   errors: number;
+  /** the first few error messages, with when they happened */
+  errorLog: { at: number; message: string }[];
   /** failed connection attempts while looking for the primary */
   reconnects: number;
   /** longest time without an acknowledged write, ms, and when it ended */
@@ -16,7 +18,7 @@ export interface LoadStats {
 }
 
 export class WriteLoad {
-  readonly stats: LoadStats = { acked: [], errors: 0, reconnects: 0, gaps: [] };
+  readonly stats: LoadStats = { acked: [], errors: 0, errorLog: [], reconnects: 0, gaps: [] };
   private client: pg.Client | null = null;
   private running = false;
   private loop: Promise<void> | null = null;
@@ -89,8 +91,9 @@ export class WriteLoad {
           this.stats.gaps.splice(this.stats.gaps.length - 2, 1);
         }
         this.lastAck = now;
-      } catch {
+      } catch (e) {
         this.stats.errors++;
+        if (this.stats.errorLog.length < 20) this.stats.errorLog.push({ at: Date.now(), message: (e as Error).message });
         await this.client?.end().catch(() => undefined);
         this.client = null;
       }

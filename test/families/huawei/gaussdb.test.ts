@@ -177,6 +177,26 @@ forEachDialect('Huawei GaussDB family', (dialect) => {
     assert.equal((await env.native('GET', `/v1/projects/${PROJECT}/targets/${GAUSS[2]}`)).json.version, GAUSS_TO);
   });
 
+  test('when creating one upgrade of a batch fails after others were created, none remains', async () => {
+    // A node-less instance passes the checks but cannot be planned: the failure comes mid-creation.
+    const created = await env.native('POST', `/v1/projects/${PROJECT}/targets`, { id: 'emptyin07', kind: 'instance', engine: 'gaussdb', version: GAUSS_FROM, driver: 'sim', nodes: [] });
+    assert.equal(created.status, 201);
+    const before = (await upgradesOf(GAUSS[1])).length;
+    const res = await env.fetchToken('POST', `/v3/${PROJECT}/instances/database-version/upgrade`, {
+      databases_instance_infos: [GAUSS[1], 'emptyin07'].map((instance_id) => ({ instance_id, current_version: GAUSS_FROM })),
+      delay: false,
+    });
+    assert.equal(res.status, 400);
+    assert.equal(res.json.error_code, 'DBS.200001');
+    assert.equal((await upgradesOf(GAUSS[1])).length, before, 'the upgrade created first was discarded');
+    assert.deepEqual(await upgradesOf('emptyin07'), []);
+    const batches = await env.t.ctx.store.db.selectFrom('batches').select(['state']).where('project_id', '=', PROJECT).execute();
+    assert.ok(batches.some((b) => b.state === 'rolled_back'));
+    const events = (await env.native('GET', `/v1/projects/${PROJECT}/events?limit=1000`)).json.items as { type: string; data: { discarded?: string[] } }[];
+    const rolledBack = events.find((e) => e.type === 'batch.rolled_back');
+    assert.equal(rolledBack?.data.discarded?.length, 1, 'one upgrade had been created, and was discarded');
+  });
+
   test('wrong credentials get 401; a foreign credential gets 404 (in the asked language); unknown jobs are 404', async () => {
     const bad = await env.fetchToken('GET', `/v3/${PROJECT}/scheduled-jobs`, undefined, { 'X-Auth-Token': 'lg_nope' });
     assert.deepEqual([bad.status, bad.json.error_code], [401, 'APIG.0301']);
