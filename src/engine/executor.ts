@@ -4,6 +4,7 @@
 // a step that was running when the process died is re-run only if its driver declares it
 // idempotent, and otherwise reconciled (did it take effect?) before anything else happens.
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { sql } from 'kysely';
 import type { Step, Target, Upgrade } from '../domain/types.ts';
 import { DriverError, type Driver, type StepContext, type StepResult } from '../drivers/driver.ts';
@@ -72,6 +73,8 @@ export class Executor {
     this.faults = opts.faults ?? new FaultPoints(null);
     this.onError = opts.onError ?? ((err) => console.error('executor:', err));
     this.onChange = opts.onChange ?? (() => {});
+    // every running step listens for shutdown on this one signal
+    setMaxListeners(0, this.abort.signal);
   }
 
   private get db() {

@@ -54,7 +54,11 @@ interface Checked {
   toVersion: string;
 }
 
-async function check(ctx: AppContext, projectId: string, input: BatchInput): Promise<{ ok: Checked[]; problems: BatchProblem[] }> {
+async function check(
+  ctx: AppContext,
+  projectId: string,
+  input: BatchInput,
+): Promise<{ ok: Checked[]; problems: BatchProblem[] }> {
   const ok: Checked[] = [];
   const problems: BatchProblem[] = [];
   const seen = new Set<string>();
@@ -103,7 +107,9 @@ async function check(ctx: AppContext, projectId: string, input: BatchInput): Pro
 
 export class BatchRefusedError extends AppError {
   constructor(readonly problems: BatchProblem[]) {
-    super('VALIDATION_FAILED', `the batch was refused: ${problems.map((p) => `${p.instanceId} (${p.kind})`).join(', ')}`, { problems });
+    super('VALIDATION_FAILED', `the batch was refused: ${problems.map((p) => `${p.instanceId} (${p.kind})`).join(', ')}`, {
+      problems,
+    });
   }
 }
 
@@ -112,7 +118,12 @@ export interface BatchResult {
   upgrades: UpgradeDetail[];
 }
 
-export async function createMinorUpgradeBatch(ctx: AppContext, projectId: string, input: BatchInput, actor: string): Promise<BatchResult> {
+export async function createMinorUpgradeBatch(
+  ctx: AppContext,
+  projectId: string,
+  input: BatchInput,
+  actor: string,
+): Promise<BatchResult> {
   if (input.items.length === 0) throw new AppError('VALIDATION_FAILED', 'the batch names no instance');
   const { ok, problems } = await check(ctx, projectId, input);
   if (problems.length > 0) throw new BatchRefusedError(problems);
@@ -121,7 +132,14 @@ export async function createMinorUpgradeBatch(ctx: AppContext, projectId: string
   const db = ctx.store.db;
   await db
     .insertInto('batches')
-    .values({ id: batchId, project_id: projectId, source: input.source, request: JSON.stringify(input), state: 'creating', created_at: now() })
+    .values({
+      id: batchId,
+      project_id: projectId,
+      source: input.source,
+      request: JSON.stringify(input),
+      state: 'creating',
+      created_at: now(),
+    })
     .execute();
 
   const created: string[] = [];
@@ -146,12 +164,20 @@ export async function createMinorUpgradeBatch(ctx: AppContext, projectId: string
       const { target } = ok[i];
       const id = created[i];
       const schedule: UpgradeSchedule = input.delay ? { kind: 'window' } : { kind: 'now' };
-      await trx.updateTable('upgrades').set({ schedule: JSON.stringify(schedule) }).where('id', '=', id).where('state', '=', 'scheduled').execute();
+      await trx
+        .updateTable('upgrades')
+        .set({ schedule: JSON.stringify(schedule) })
+        .where('id', '=', id)
+        .where('state', '=', 'scheduled')
+        .execute();
       const released = await transitionUpgrade(trx, {
         id,
         from: ['scheduled'],
         to: input.delay ? 'scheduled' : 'ready',
-        set: { not_before: input.delay && target.maintenanceWindow ? nextWindowStart(target.maintenanceWindow, ts).toISOString() : null },
+        set: {
+          not_before:
+            input.delay && target.maintenanceWindow ? nextWindowStart(target.maintenanceWindow, ts).toISOString() : null,
+        },
       });
       if (!released) throw new AppError('INVALID_STATE', `upgrade ${id} changed state while its batch was being released`);
       await appendEvent(trx, {
@@ -167,14 +193,27 @@ export async function createMinorUpgradeBatch(ctx: AppContext, projectId: string
       });
     }
     await trx.updateTable('batches').set({ state: 'created' }).where('id', '=', batchId).execute();
-    await appendEvent(trx, { projectId, actor, type: 'batch.created', message: `batch of ${ok.length} upgrade(s) from ${input.source}`, data: { batchId, upgrades: created } });
+    await appendEvent(trx, {
+      projectId,
+      actor,
+      type: 'batch.created',
+      message: `batch of ${ok.length} upgrade(s) from ${input.source}`,
+      data: { batchId, upgrades: created },
+    });
   });
   changed(ctx);
   return { batchId, upgrades: await Promise.all(created.map((id) => getUpgrade(ctx, projectId, id))) };
 }
 
 /** Removes the held upgrades of a batch that could not be created whole; none of them ever ran. */
-async function discard(ctx: AppContext, projectId: string, batchId: string, ids: string[], actor: string, cause: unknown): Promise<void> {
+async function discard(
+  ctx: AppContext,
+  projectId: string,
+  batchId: string,
+  ids: string[],
+  actor: string,
+  cause: unknown,
+): Promise<void> {
   await ctx.store.db.transaction().execute(async (trx) => {
     if (ids.length > 0) {
       await trx.deleteFrom('steps').where('upgrade_id', 'in', ids).execute();

@@ -15,7 +15,11 @@ export interface ModeFilter {
 }
 
 /** A target's upgrades of the given modes, newest first, with their stages and steps. */
-export async function listUpgradesOfModes(ctx: AppContext, projectId: string, f: ModeFilter): Promise<{ items: UpgradeDetail[]; total: number }> {
+export async function listUpgradesOfModes(
+  ctx: AppContext,
+  projectId: string,
+  f: ModeFilter,
+): Promise<{ items: UpgradeDetail[]; total: number }> {
   const q = ctx.store.db
     .selectFrom('upgrades')
     .where('project_id', '=', projectId)
@@ -55,10 +59,20 @@ export async function listScheduledUpgrades(ctx: AppContext, projectId: string, 
  * Cancels upgrades that are still waiting for their time. Every id is checked first; when any is
  * unknown or no longer waiting, nothing is cancelled and the error names each bad id.
  */
-export async function cancelScheduledUpgrades(ctx: AppContext, projectId: string, ids: string[], actor: string): Promise<string[]> {
+export async function cancelScheduledUpgrades(
+  ctx: AppContext,
+  projectId: string,
+  ids: string[],
+  actor: string,
+): Promise<string[]> {
   const unique = [...new Set(ids)];
   const rows = unique.length
-    ? await ctx.store.db.selectFrom('upgrades').select(['id', 'state']).where('project_id', '=', projectId).where('id', 'in', unique).execute()
+    ? await ctx.store.db
+        .selectFrom('upgrades')
+        .select(['id', 'state'])
+        .where('project_id', '=', projectId)
+        .where('id', 'in', unique)
+        .execute()
     : [];
   const byId = new Map(rows.map((r) => [r.id, r.state]));
   const bad = unique

@@ -33,6 +33,49 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/**
+ * Kysely prepares every statement anew; compiling SQL costs more than running these small
+ * queries, so prepared statements are kept per SQL text (bounded; evicted oldest first).
+ */
+function withStatementCache(sqlite: BetterSqlite3.Database): BetterSqlite3.Database {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  const prepare = sqlite.prepare.bind(sqlite);
+  return new Proxy(sqlite, {
+    get(target, prop, receiver) {
+      if (prop !== 'prepare') {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      }
+      return (source: string) => {
+        let stmt = cache.get(source);
+        if (!stmt) {
+          stmt = prepare(source);
+          if (cache.size >= 500) cache.delete(cache.keys().next().value as string);
+          cache.set(source, stmt);
+        }
+        return stmt;
+      };
+    },
+  });
+}
+
+/** LIFTGATE_QUERY_PROFILE=1 prints the slowest statements at exit (profiling aid). */
+function queryLog() {
+  if (process.env.LIFTGATE_QUERY_PROFILE !== '1') return undefined;
+  const totals = new Map<string, { n: number; ms: number }>();
+  process.on('exit', () => {
+    for (const [q, v] of [...totals].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12)) {
+      console.error(`${v.ms.toFixed(0).padStart(7)} ms ${String(v.n).padStart(7)}x  ${q.slice(0, 160)}`);
+    }
+  });
+  return (e: { query: { sql: string }; queryDurationMillis: number }) => {
+    const t = totals.get(e.query.sql) ?? { n: 0, ms: 0 };
+    t.n++;
+    t.ms += e.queryDurationMillis;
+    totals.set(e.query.sql, t);
+  };
+}
+
 export async function openStore(opts: StoreOptions): Promise<Store> {
   const url = opts.databaseUrl;
   let store: Store;
@@ -72,7 +115,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), log: queryLog() });
     store = { db, schema: null, caps: sqliteCapabilities, describe: `sqlite ${file}`, close: () => db.destroy() };
   }
   try {

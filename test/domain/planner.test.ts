@@ -1,7 +1,7 @@
 // The planner and the route finder are pure: tables of inputs and the DAGs they give.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AppError } from '../../src/domain/errors.ts';
+import { type AppError } from '../../src/domain/errors.ts';
 import type { CatalogVersion, TargetNode } from '../../src/domain/types.ts';
 import { compareVersions, planRoute } from '../../src/domain/versions.ts';
 import { plan } from '../../src/engine/planner.ts';

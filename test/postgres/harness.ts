@@ -107,13 +107,19 @@ export function applyResult(target: Target, r: StepResult): void {
   }
 }
 
+const verbose = process.env.LIFTGATE_TEST_VERBOSE === '1';
+
 function context(target: Target, upgrade: Upgrade, step: Step, hop: Hop): StepContext {
+  const t0 = Date.now();
   return {
     upgrade,
     target,
     step,
     hop,
-    log: (line) => step.log.push(line),
+    log: (line) => {
+      step.log.push(line);
+      if (verbose) console.error(`[${step.name} +${Date.now() - t0} ms] ${line}`);
+    },
     signal: new AbortController().signal,
   };
 }
@@ -149,6 +155,7 @@ export async function runSteps(
       step.error = (e as Error).message;
       out.failed = { step, error: e as Error };
       onStep?.(step, Date.now() - t0, null);
+      if (verbose) console.error(`[${step.name}] failed after ${Date.now() - t0} ms: ${step.error}`);
       break;
     }
   }

@@ -151,13 +151,23 @@ export async function stopServer(dataDir: string, mode: 'fast' | 'immediate' = '
   return true;
 }
 
-/** what `pg_ctl promote` does: drop the promote file and signal the postmaster; then wait for 'ready' */
-export async function promoteServer(dataDir: string, timeoutMs = 30_000): Promise<void> {
+/**
+ * What `pg_ctl promote` does: drop the promote file and signal the postmaster. postmaster.pid says
+ * "ready" for a hot standby too, so completion is read from pg_is_in_recovery() on a connection
+ * opened beforehand (`probe`), polled every 2 ms.
+ */
+export async function promoteServer(dataDir: string, probe: pg.Client, timeoutMs = 30_000): Promise<void> {
   const st = readPidFile(dataDir);
   if (!st) throw new Error(`cannot promote: server in ${dataDir} is not running`);
   await writeOwnedFile(path.join(dataDir, 'promote'), '');
   process.kill(st.pid, 'SIGUSR1');
-  await waitForStatus(dataDir, ['ready'], timeoutMs);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await probe.query<{ rec: boolean }>('SELECT pg_is_in_recovery() AS rec');
+    if (r.rows[0]?.rec === false) return;
+    if (Date.now() > deadline) throw new Error(`promotion of ${dataDir} did not finish in ${timeoutMs} ms`);
+    await sleep(2);
+  }
 }
 
 export function reloadServer(dataDir: string): boolean {

@@ -48,6 +48,10 @@ export async function switchover(state: ClusterState, toName: string, opts: Swit
     const c = await cl.waitCaughtUp(old, to, opts.catchUpTimeoutMs, opts.signal);
     log(`${to.name} caught up with ${old.name} at ${c.lsn} (${c.ms} ms)`);
   }
+  // opened before the outage starts so that waiting for the promotion costs no connection setup
+  const probe = server.connect(to.port);
+  probe.on('error', () => undefined);
+  await probe.connect();
   const poolPort = state.pooler?.port;
   let paused = 0;
   if (poolPort) {
@@ -63,10 +67,12 @@ export async function switchover(state: ClusterState, toName: string, opts: Swit
       stopMs = Date.now() - t0;
     }
     await cl.configureStandby(old, to);
-    await server.promoteServer(cl.dataDir(to));
+    await server.promoteServer(cl.dataDir(to), probe);
   } catch (e) {
     if (poolPort) await pooler.resume(poolPort).catch(() => undefined);
     throw e;
+  } finally {
+    await probe.end().catch(() => undefined);
   }
   const outageMs = Date.now() - t0;
   log(`${old.name}: fast stop (SIGINT, poll postmaster.pid) ${stopMs} ms; fenced with standby.signal -> ${to.name}`);

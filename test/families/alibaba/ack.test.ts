@@ -4,6 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { XMLParser } from 'fast-xml-parser';
+import { signAcs3 } from '../../../src/auth/acs3.ts';
 import { forEachDialect, until } from '../../helpers/harness.ts';
 import { createCluster, csModule, K8S_VERSIONS, setupAlibaba, type AlibabaEnv, type SdkError } from './helpers.ts';
 
@@ -119,7 +120,8 @@ forEachDialect('ACK family with the official SDK', (dialect) => {
 
   test('CancelClusterUpgrade ends a failed upgrade; the task reports it', async () => {
     const cs = env.cs();
-    await env.fault('c-cancel', { node: 'c-cancel-master-1', step: 'install', kind: 'fail', times: 1 });
+    // drain fails before anything is stopped, so the cluster stays healthy for the next upgrade
+    await env.fault('c-cancel', { node: 'c-cancel-worker-1', step: 'drain', kind: 'fail', times: 1 });
     const taskId = String((await cs.upgradeCluster('c-cancel', new csModule.UpgradeClusterRequest({ nextVersion: K8S_VERSIONS[1] }))).body?.taskId);
     await env.waitState(taskId, 'failed');
     await cs.cancelClusterUpgrade('c-cancel');
@@ -189,8 +191,19 @@ forEachDialect('ACK family with the official SDK', (dialect) => {
     assert.equal(unsigned.statusCode, 400);
     assert.deepEqual(Object.keys(JSON.parse(unsigned.body)).sort(), ['code', 'message', 'requestId']);
     assert.equal(JSON.parse(unsigned.body).code, 'MissingAuthorization');
-    const badJson = await env.t.app.inject({ method: 'POST', url: '/api/v2/clusters/c-xml/upgrade', payload: '{"next_version":', headers: {} });
-    assert.equal(badJson.statusCode, 400); // refused before parsing: no signature
+    // a correctly signed body that is not JSON: parsed only after verification, then refused
+    const raw = '{"next_version":';
+    const headers = signAcs3({
+      method: 'POST',
+      rawUrl: '/api/v2/clusters/c-xml/upgrade',
+      headers: { host: 'localhost', 'content-type': 'application/json' },
+      body: raw,
+      accessKeyId: env.key.accessKeyId,
+      accessKeySecret: env.key.accessKeySecret,
+    });
+    const badJson = await env.t.app.inject({ method: 'POST', url: '/api/v2/clusters/c-xml/upgrade', payload: raw, headers });
+    assert.equal(badJson.statusCode, 400);
+    assert.equal(JSON.parse(badJson.body).code, 'InvalidParameter');
     const noVersion = await env.signed('POST', '/api/v2/clusters/c-xml/upgrade', { body: { master_only: true } });
     assert.equal(noVersion.status, 400);
     assert.equal(JSON.parse(noVersion.body).code, 'InvalidParameter');

@@ -4,11 +4,46 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { forEachDialect, until } from '../../helpers/harness.ts';
-import { CLUSTER, CSS_NODES, IMAGE_CROSS, IMAGE_SAME, OTHER, PROJECT, setupHuawei, type HuaweiEnv } from './helpers.ts';
+import {
+  CLUSTER,
+  CSS_NODES,
+  IMAGE_CROSS,
+  IMAGE_SAME,
+  OTHER,
+  PROJECT,
+  setupHuawei,
+  type HuaweiEnv,
+  type SendOptions,
+} from './helpers.ts';
 
 const CSS_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/;
-const VERSION_KEYS = ['id', 'startTime', 'endTime', 'status', 'agencyName', 'imageInfo', 'totalNodes', 'completedNodes', 'currentNodeName', 'executeTimes', 'currentNodeDetail'];
-const AZ_KEYS = ['id', 'startTime', 'endTime', 'status', 'agencyName', 'totalNodes', 'completedNodes', 'currentNodeName', 'executeTimes', 'migrateParam', 'finalAzInfoMap', 'currentNodeDetail'];
+const VERSION_KEYS = [
+  'id',
+  'startTime',
+  'endTime',
+  'status',
+  'agencyName',
+  'imageInfo',
+  'totalNodes',
+  'completedNodes',
+  'currentNodeName',
+  'executeTimes',
+  'currentNodeDetail',
+];
+const AZ_KEYS = [
+  'id',
+  'startTime',
+  'endTime',
+  'status',
+  'agencyName',
+  'totalNodes',
+  'completedNodes',
+  'currentNodeName',
+  'executeTimes',
+  'migrateParam',
+  'finalAzInfoMap',
+  'currentNodeDetail',
+];
 const STEP_KEYS = ['order', 'name', 'status', 'desc', 'beginTime', 'endTime'];
 
 const detail = (cluster: string, query: Record<string, string | number> = {}) => ({
@@ -23,14 +58,16 @@ const upgrade = (cluster: string, body: Record<string, unknown>) => ({
   pathParams: { cluster_id: cluster, inst_type: 'all' },
   data: { indices_backup_check: true, agency: 'css_test_agency', cluster_load_check: true, ...body },
 });
-const retry = (cluster: string, id: string, abort = false) => ({
+const retry = (cluster: string, id: string, abort = false): SendOptions => ({
   method: 'PUT',
   url: '/v1.0/{project_id}/clusters/{cluster_id}/upgrade/{action_id}/retry',
   pathParams: { cluster_id: cluster, action_id: id },
-  queryParams: abort ? { retry_mode: 'abort' } : {},
+  queryParams: abort ? { retry_mode: 'abort' } : ({} as Record<string, string>),
 });
 
-async function sdkError(p: Promise<unknown>): Promise<{ httpStatusCode: number; errorCode: string; errorMsg: string; requestId?: string }> {
+async function sdkError(
+  p: Promise<unknown>,
+): Promise<{ httpStatusCode: number; errorCode: string; errorMsg: string; requestId?: string }> {
   try {
     await p;
   } catch (err) {
@@ -62,13 +99,31 @@ forEachDialect('Huawei CSS family', (dialect) => {
     }, `detail of ${cluster}`);
 
   test('target images: same = newer builds of the engine version, cross = newer engine versions; wrong types refused', async () => {
-    const same = await env.sdk({ method: 'GET', url: '/v1.0/{project_id}/clusters/{cluster_id}/target/{upgrade_type}/images', pathParams: { cluster_id: CLUSTER, upgrade_type: 'same' } });
+    const same = await env.sdk({
+      method: 'GET',
+      url: '/v1.0/{project_id}/clusters/{cluster_id}/target/{upgrade_type}/images',
+      pathParams: { cluster_id: CLUSTER, upgrade_type: 'same' },
+    });
     assert.equal(same.needUploadUpgradePlugin, false);
     assert.deepEqual(same.imageInfoList, [
-      { id: IMAGE_SAME, displayName: '7.10.2_23.3.1_0310', imageDesc: 'Same-version image.', datastoreType: 'elasticsearch', datastoreVersion: '7.10.2', priority: 17 },
+      {
+        id: IMAGE_SAME,
+        displayName: '7.10.2_23.3.1_0310',
+        imageDesc: 'Same-version image.',
+        datastoreType: 'elasticsearch',
+        datastoreVersion: '7.10.2',
+        priority: 17,
+      },
     ]);
-    const cross = await env.sdk({ method: 'GET', url: '/v1.0/{project_id}/clusters/{cluster_id}/target/{upgrade_type}/images', pathParams: { cluster_id: CLUSTER, upgrade_type: 'cross' } });
-    assert.deepEqual(cross.imageInfoList.map((i: { id: string }) => i.id), [IMAGE_CROSS]);
+    const cross = await env.sdk({
+      method: 'GET',
+      url: '/v1.0/{project_id}/clusters/{cluster_id}/target/{upgrade_type}/images',
+      pathParams: { cluster_id: CLUSTER, upgrade_type: 'cross' },
+    });
+    assert.deepEqual(
+      cross.imageInfoList.map((i: { id: string }) => i.id),
+      [IMAGE_CROSS],
+    );
     assert.equal(cross.imageInfoList[0].datastoreVersion, '7.11.0');
 
     const wrongType = await sdkError(env.sdk(upgrade(CLUSTER, { target_image_id: IMAGE_CROSS, upgrade_type: 'same' })));
@@ -77,7 +132,9 @@ forEachDialect('Huawei CSS family', (dialect) => {
     assert.match(wrongType.errorMsg, /cross upgrade, not same/);
     const noImage = await sdkError(env.sdk(upgrade(CLUSTER, { target_image_id: 'no-such-image', upgrade_type: 'same' })));
     assert.equal(noImage.errorCode, 'CSS.0001');
-    const badBody = await sdkError(env.sdk(upgrade(CLUSTER, { target_image_id: IMAGE_SAME, upgrade_type: 'same', batch_size: 0 })));
+    const badBody = await sdkError(
+      env.sdk(upgrade(CLUSTER, { target_image_id: IMAGE_SAME, upgrade_type: 'same', batch_size: 0 })),
+    );
     assert.equal(badBody.httpStatusCode, 400);
     assert.equal(badBody.errorCode, 'CSS.0001');
     const none = await env.sdk(detail(CLUSTER));
@@ -85,14 +142,30 @@ forEachDialect('Huawei CSS family', (dialect) => {
   });
 
   test('seed example: a version upgrade in flight, the same through SDK and X-Auth-Token, then aborted', async () => {
-    await env.native('POST', `/v1/projects/${PROJECT}/targets/${CLUSTER}/faults`, { node: CSS_NODES[0], step: 'stop', kind: 'hang' });
+    await env.native('POST', `/v1/projects/${PROJECT}/targets/${CLUSTER}/faults`, {
+      node: CSS_NODES[0],
+      step: 'stop',
+      kind: 'hang',
+    });
     assert.deepEqual(await env.sdk(upgrade(CLUSTER, { target_image_id: IMAGE_SAME, upgrade_type: 'same' })), {});
-    const res = await waitDetail(CLUSTER, (d) => d.currentNodeDetail.some((s: any) => s.name === 'Stop node' && s.status === 'RUNNING'));
+    const res = await waitDetail(CLUSTER, (d) =>
+      d.currentNodeDetail.some((s: any) => s.name === 'Stop node' && s.status === 'RUNNING'),
+    );
 
     assert.equal(res.totalSize, 1);
     const d = res.detailList[0];
     assert.deepEqual(Object.keys(d).sort(), [...VERSION_KEYS].sort());
-    for (const k of ['id', 'startTime', 'endTime', 'status', 'agencyName', 'totalNodes', 'completedNodes', 'currentNodeName', 'executeTimes']) {
+    for (const k of [
+      'id',
+      'startTime',
+      'endTime',
+      'status',
+      'agencyName',
+      'totalNodes',
+      'completedNodes',
+      'currentNodeName',
+      'executeTimes',
+    ]) {
       assert.equal(typeof d[k], 'string', k);
     }
     assert.match(d.startTime, CSS_TIME);
@@ -151,7 +224,11 @@ forEachDialect('Huawei CSS family', (dialect) => {
   test('a whole cross-version upgrade: fails on an injected fault, PARTIAL_FAILED, retried to SUCCESS', async () => {
     const cluster = 'css-retry';
     await env.addCluster(cluster);
-    await env.native('POST', `/v1/projects/${PROJECT}/targets/${cluster}/faults`, { node: `${cluster}-2`, step: 'install', kind: 'fail' });
+    await env.native('POST', `/v1/projects/${PROJECT}/targets/${cluster}/faults`, {
+      node: `${cluster}-2`,
+      step: 'install',
+      kind: 'fail',
+    });
     await env.sdk(upgrade(cluster, { target_image_id: IMAGE_CROSS, upgrade_type: 'cross', batch_size: 1 }));
     const failed = (await waitDetail(cluster, (x) => x.status !== 'RUNNING')).detailList[0];
     assert.equal(failed.status, 'PARTIAL_FAILED');
@@ -182,7 +259,11 @@ forEachDialect('Huawei CSS family', (dialect) => {
   test('retry_mode=abort cancels a failed task; pages list newest first with start/offset from 1', async () => {
     const cluster = 'css-abort';
     await env.addCluster(cluster);
-    await env.native('POST', `/v1/projects/${PROJECT}/targets/${cluster}/faults`, { node: `${cluster}-1`, step: 'drain', kind: 'fail' });
+    await env.native('POST', `/v1/projects/${PROJECT}/targets/${cluster}/faults`, {
+      node: `${cluster}-1`,
+      step: 'drain',
+      kind: 'fail',
+    });
     await env.sdk(upgrade(cluster, { target_image_id: IMAGE_SAME, upgrade_type: 'same' }));
     const failed = (await waitDetail(cluster, (x) => x.status !== 'RUNNING')).detailList[0];
     assert.equal(failed.status, 'FAILED', 'no node was done');
@@ -194,11 +275,20 @@ forEachDialect('Huawei CSS family', (dialect) => {
     const second = (await waitDetail(cluster, (x) => x.id !== failed.id && x.status === 'SUCCESS')).detailList[0];
     const page1 = await env.sdk(detail(cluster, { limit: 1 }));
     assert.equal(page1.totalSize, 2);
-    assert.deepEqual(page1.detailList.map((x: any) => x.id), [second.id]);
+    assert.deepEqual(
+      page1.detailList.map((x: any) => x.id),
+      [second.id],
+    );
     const page2 = await env.sdk(detail(cluster, { start: 2, limit: 1 }));
-    assert.deepEqual(page2.detailList.map((x: any) => [x.id, x.status]), [[failed.id, 'FAILED']]);
+    assert.deepEqual(
+      page2.detailList.map((x: any) => [x.id, x.status]),
+      [[failed.id, 'FAILED']],
+    );
     const viaOffset = await env.sdk(detail(cluster, { offset: 2, limit: 5 }));
-    assert.deepEqual(viaOffset.detailList.map((x: any) => x.id), [failed.id]);
+    assert.deepEqual(
+      viaOffset.detailList.map((x: any) => x.id),
+      [failed.id],
+    );
   });
 
   test('seed example: an AZ move (action_mode=AZ_MIGRATION) with migrateParam and finalAzInfoMap', async () => {
@@ -217,7 +307,12 @@ forEachDialect('Huawei CSS family', (dialect) => {
     assert.deepEqual(Object.keys(d).sort(), [...AZ_KEYS].sort());
     assert.equal(typeof d.migrateParam, 'string');
     assert.equal(typeof d.finalAzInfoMap, 'string');
-    assert.deepEqual(JSON.parse(d.migrateParam), { instType: 'ess', migrateType: 'az_migrate', sourceAz: 'cn-north-4a', targetAz: 'cn-north-4c' });
+    assert.deepEqual(JSON.parse(d.migrateParam), {
+      instType: 'ess',
+      migrateType: 'az_migrate',
+      sourceAz: 'cn-north-4a',
+      targetAz: 'cn-north-4c',
+    });
     assert.deepEqual(JSON.parse(d.finalAzInfoMap), { 'cn-north-4c': `${cluster}-1,${cluster}-3`, 'cn-north-4b': `${cluster}-2` });
     assert.equal(d.totalNodes, `${cluster}-1,${cluster}-3`, 'only the nodes of the source AZ move');
     assert.equal(d.completedNodes, d.totalNodes);
@@ -225,7 +320,10 @@ forEachDialect('Huawei CSS family', (dialect) => {
     d.currentNodeDetail.forEach(assertStepShape);
     assert.deepEqual(await env.sdk(detail(cluster)), { totalSize: 0, detailList: [] }, 'AZ moves are not version upgrades');
     const target = (await env.native('GET', `/v1/projects/${PROJECT}/targets/${cluster}`)).json;
-    assert.deepEqual(target.nodes.map((n: { zone: string }) => n.zone), ['cn-north-4c', 'cn-north-4b', 'cn-north-4c']);
+    assert.deepEqual(
+      target.nodes.map((n: { zone: string }) => n.zone),
+      ['cn-north-4c', 'cn-north-4b', 'cn-north-4c'],
+    );
 
     const several = await sdkError(
       env.sdk({
@@ -242,7 +340,11 @@ forEachDialect('Huawei CSS family', (dialect) => {
   test('an upgrade started through the native API shows up in upgrade/detail', async () => {
     const cluster = 'css-native';
     await env.addCluster(cluster);
-    const res = await env.native('POST', `/v1/projects/${PROJECT}/upgrades`, { targetId: cluster, toVersion: '7.10.2-23.3.1', mode: 'rolling' });
+    const res = await env.native('POST', `/v1/projects/${PROJECT}/upgrades`, {
+      targetId: cluster,
+      toVersion: '7.10.2-23.3.1',
+      mode: 'rolling',
+    });
     assert.equal(res.status, 202);
     await env.waitState(res.json.id, ['succeeded']);
     const d = (await env.sdk(detail(cluster))).detailList[0];
@@ -254,15 +356,22 @@ forEachDialect('Huawei CSS family', (dialect) => {
   });
 
   test('wrong credentials get 401 APIG.0301; a foreign credential gets 404 as if nothing existed', async () => {
-    const wrongSk = await sdkError(env.sdk(detail(CLUSTER), { accessKeyId: env.key.accessKeyId, accessKeySecret: 'wrong-secret' }));
+    const wrongSk = await sdkError(
+      env.sdk(detail(CLUSTER), { accessKeyId: env.key.accessKeyId, accessKeySecret: 'wrong-secret' }),
+    );
     assert.equal(wrongSk.httpStatusCode, 401);
     assert.equal(wrongSk.errorCode, 'APIG.0301');
     assert.equal(wrongSk.errorMsg, 'Incorrect IAM authentication information: verify aksk signature fail');
     assert.ok(wrongSk.requestId, 'X-Request-Id reaches the SDK');
 
-    const badToken = await env.fetchToken('GET', `/v1.0/${PROJECT}/clusters/${CLUSTER}/upgrade/detail`, undefined, { 'X-Auth-Token': 'lg_not-a-token' });
+    const badToken = await env.fetchToken('GET', `/v1.0/${PROJECT}/clusters/${CLUSTER}/upgrade/detail`, undefined, {
+      'X-Auth-Token': 'lg_not-a-token',
+    });
     assert.equal(badToken.status, 401);
-    assert.deepEqual(badToken.json, { error_code: 'APIG.0301', error_msg: 'Incorrect IAM authentication information: decrypt token fail' });
+    assert.deepEqual(badToken.json, {
+      error_code: 'APIG.0301',
+      error_msg: 'Incorrect IAM authentication information: decrypt token fail',
+    });
     const none = await fetch(`${env.base}/v1.0/${PROJECT}/clusters/${CLUSTER}/upgrade/detail`);
     assert.equal(none.status, 401);
     assert.equal(((await none.json()) as { error_code: string }).error_code, 'APIG.0301');
@@ -270,15 +379,29 @@ forEachDialect('Huawei CSS family', (dialect) => {
     const foreignKey = await sdkError(env.sdk(detail(CLUSTER), env.otherKey, PROJECT));
     assert.equal(foreignKey.httpStatusCode, 404);
     assert.equal(foreignKey.errorCode, 'CSS.0015');
-    const foreignToken = await env.fetchToken('GET', `/v1.0/${PROJECT}/clusters/${CLUSTER}/upgrade/detail`, undefined, { 'X-Auth-Token': env.otherToken });
+    const foreignToken = await env.fetchToken('GET', `/v1.0/${PROJECT}/clusters/${CLUSTER}/upgrade/detail`, undefined, {
+      'X-Auth-Token': env.otherToken,
+    });
     assert.equal(foreignToken.status, 404);
     assert.equal(foreignToken.json.error_code, 'CSS.0015');
-    const unknownProject = await env.fetchToken('GET', `/v1.0/ffffffffffffffffffffffffffffffff/clusters/${CLUSTER}/upgrade/detail`);
-    assert.deepEqual([unknownProject.status, unknownProject.json.error_code], [foreignToken.status, foreignToken.json.error_code], 'foreign and unknown look alike');
+    const unknownProject = await env.fetchToken(
+      'GET',
+      `/v1.0/ffffffffffffffffffffffffffffffff/clusters/${CLUSTER}/upgrade/detail`,
+    );
+    assert.deepEqual(
+      [unknownProject.status, unknownProject.json.error_code],
+      [foreignToken.status, foreignToken.json.error_code],
+      'foreign and unknown look alike',
+    );
     const ownProject = await sdkError(env.sdk(detail(CLUSTER), env.otherKey, OTHER));
     assert.equal(ownProject.httpStatusCode, 404);
     assert.equal(ownProject.errorCode, 'CSS.3027', 'the cluster is not in the key\u2019s own project');
-    const write = await env.fetchToken('POST', `/v1.0/${PROJECT}/clusters/${CLUSTER}/inst-type/all/image/upgrade`, { target_image_id: IMAGE_CROSS, upgrade_type: 'cross', indices_backup_check: true, agency: 'x' }, { 'X-Auth-Token': env.otherToken });
+    const write = await env.fetchToken(
+      'POST',
+      `/v1.0/${PROJECT}/clusters/${CLUSTER}/inst-type/all/image/upgrade`,
+      { target_image_id: IMAGE_CROSS, upgrade_type: 'cross', indices_backup_check: true, agency: 'x' },
+      { 'X-Auth-Token': env.otherToken },
+    );
     assert.equal(write.status, 404);
   });
 });

@@ -9,7 +9,19 @@ import { GAUSS, GAUSS_FROM, GAUSS_TO, OTHER, PROJECT, setupHuawei, windowAwayFro
 
 const GAUSS_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000$/;
 const JOB_KEYS = ['id', 'name', 'status', 'created', 'ended', 'process', 'instance', 'entities', 'fail_reason'];
-const SCHEDULE_KEYS = ['job_id', 'instance_id', 'instance_name', 'instance_status', 'project_id', 'job_name', 'job_status', 'create_time', 'start_time', 'end_time', 'datastore_type'];
+const SCHEDULE_KEYS = [
+  'job_id',
+  'instance_id',
+  'instance_name',
+  'instance_status',
+  'project_id',
+  'job_name',
+  'job_status',
+  'create_time',
+  'start_time',
+  'end_time',
+  'datastore_type',
+];
 
 const batch = (infos: { instance_id: string; current_version: string }[], delay: boolean | string) => ({
   method: 'POST',
@@ -35,13 +47,26 @@ forEachDialect('Huawei GaussDB family', (dialect) => {
   after(async () => env.close());
 
   const upgradesOf = async (target: string) =>
-    (await env.native('GET', `/v1/projects/${PROJECT}/upgrades?target=${target}`)).json.items as { id: string; state: string; batchId: string | null }[];
+    (await env.native('GET', `/v1/projects/${PROJECT}/upgrades?target=${target}`)).json.items as {
+      id: string;
+      state: string;
+      batchId: string | null;
+    }[];
   const job = (id: string) => env.sdk({ method: 'GET', url: '/v3/{project_id}/jobs', queryParams: { id } });
 
   test('seed example: batch upgrade now, seen as a job and through the native API', async () => {
-    const before = await env.sdk({ method: 'GET', url: '/v3/{project_id}/instances/{instance_id}/database-version', pathParams: { instance_id: GAUSS[0] } });
+    const before = await env.sdk({
+      method: 'GET',
+      url: '/v3/{project_id}/instances/{instance_id}/database-version',
+      pathParams: { instance_id: GAUSS[0] },
+    });
     assert.deepEqual(before, {
-      datastore: { current_version: GAUSS_FROM, current_kernel_version: '8.201', latest_version: GAUSS_TO, latest_kernel_version: '8.203' },
+      datastore: {
+        current_version: GAUSS_FROM,
+        current_kernel_version: '8.201',
+        latest_version: GAUSS_TO,
+        latest_kernel_version: '8.203',
+      },
       upgrade_flag: true,
     });
 
@@ -64,7 +89,11 @@ forEachDialect('Huawei GaussDB family', (dialect) => {
     assert.deepEqual(j.job.instance, { id: GAUSS[0], name: 'gauss-1' });
     assert.equal(j.job.fail_reason, '');
 
-    const afterUpgrade = await env.sdk({ method: 'GET', url: '/v3/{project_id}/instances/{instance_id}/database-version', pathParams: { instance_id: GAUSS[0] } });
+    const afterUpgrade = await env.sdk({
+      method: 'GET',
+      url: '/v3/{project_id}/instances/{instance_id}/database-version',
+      pathParams: { instance_id: GAUSS[0] },
+    });
     assert.equal(afterUpgrade.datastore.current_version, GAUSS_TO);
     assert.equal(afterUpgrade.upgrade_flag, false, '3.0.1 is another major line');
   });
@@ -79,12 +108,22 @@ forEachDialect('Huawei GaussDB family', (dialect) => {
     const en = await sdkError(env.sdk(batch(infos, false)));
     assert.equal(en.httpStatusCode, 400);
     assert.equal(en.errorCode, 'DBS.200001');
-    assert.match(en.errorMsg, new RegExp(`${GAUSS[2]} \\(current_version 2\\.0\\.1\\.0 does not match the instance version ${GAUSS_FROM.replace(/\./g, '\\.')}\\)`));
+    assert.match(
+      en.errorMsg,
+      new RegExp(
+        `${GAUSS[2]} \\(current_version 2\\.0\\.1\\.0 does not match the instance version ${GAUSS_FROM.replace(/\./g, '\\.')}\\)`,
+      ),
+    );
     assert.match(en.errorMsg, /ffffffffffffffffffffffffffffffffin07 \(the instance does not exist\)/);
     assert.match(en.errorMsg, new RegExp(`${GAUSS[0]} \\(no newer minor version`));
     assert.ok(!en.errorMsg.includes(GAUSS[1]), 'the good instance is not named');
 
-    const zh = await env.fetchToken('POST', `/v3/${PROJECT}/instances/database-version/upgrade`, { databases_instance_infos: infos, delay: 'false' }, { 'X-Language': 'zh-cn' });
+    const zh = await env.fetchToken(
+      'POST',
+      `/v3/${PROJECT}/instances/database-version/upgrade`,
+      { databases_instance_infos: infos, delay: 'false' },
+      { 'X-Language': 'zh-cn' },
+    );
     assert.equal(zh.status, 400);
     assert.deepEqual(Object.keys(zh.json).sort(), ['error_code', 'error_msg']);
     assert.equal(zh.json.error_code, 'DBS.200001');
@@ -96,7 +135,10 @@ forEachDialect('Huawei GaussDB family', (dialect) => {
     const scheduled = await env.sdk({ method: 'GET', url: '/v3/{project_id}/scheduled-jobs' });
     assert.equal(scheduled.total_count, 0);
 
-    const badDelay = await env.fetchToken('POST', `/v3/${PROJECT}/instances/database-version/upgrade`, { databases_instance_infos: infos.slice(0, 1), delay: 'later' });
+    const badDelay = await env.fetchToken('POST', `/v3/${PROJECT}/instances/database-version/upgrade`, {
+      databases_instance_infos: infos.slice(0, 1),
+      delay: 'later',
+    });
     assert.equal(badDelay.status, 400);
     assert.equal(badDelay.json.error_code, 'DBS.200001');
   });
@@ -148,12 +190,17 @@ forEachDialect('Huawei GaussDB family', (dialect) => {
     assert.equal(partlyBad.status, 403);
     assert.equal(partlyBad.json.error_code, 'DBS.200011');
     assert.match(partlyBad.json.error_msg, /no-such-job does not exist/);
-    assert.equal((await env.native('GET', `/v1/projects/${PROJECT}/upgrades/${ids[0]}`)).json.state, 'scheduled', 'nothing cancelled');
+    assert.equal(
+      (await env.native('GET', `/v1/projects/${PROJECT}/upgrades/${ids[0]}`)).json.state,
+      'scheduled',
+      'nothing cancelled',
+    );
 
     const cancelled = await env.fetchToken('DELETE', `/v3/${PROJECT}/scheduled-jobs`, { job_ids: ids });
     assert.equal(cancelled.status, 200);
     assert.deepEqual(cancelled.json.job_ids.sort(), [...ids].sort());
-    for (const id of ids) assert.equal((await env.native('GET', `/v1/projects/${PROJECT}/upgrades/${id}`)).json.state, 'cancelled');
+    for (const id of ids)
+      assert.equal((await env.native('GET', `/v1/projects/${PROJECT}/upgrades/${id}`)).json.state, 'cancelled');
     const canceledList = await env.fetchToken('GET', `/v3/${PROJECT}/scheduled-jobs?status=Canceled`);
     assert.equal(canceledList.json.total_count, 2);
     const pending = await env.fetchToken('GET', `/v3/${PROJECT}/scheduled-jobs?status=Pending`);
@@ -161,8 +208,17 @@ forEachDialect('Huawei GaussDB family', (dialect) => {
   });
 
   test('single-instance db-upgrade: fails on an injected fault (job Failed), retried through the native API to Completed', async () => {
-    await env.native('POST', `/v1/projects/${PROJECT}/targets/${GAUSS[2]}/faults`, { node: 'gauss-3-dn-2', step: 'install', kind: 'fail' });
-    const res = await env.sdk({ method: 'POST', url: '/v3/{project_id}/instances/{instance_id}/db-upgrade', pathParams: { instance_id: GAUSS[2] }, data: { delay: false } });
+    await env.native('POST', `/v1/projects/${PROJECT}/targets/${GAUSS[2]}/faults`, {
+      node: 'gauss-3-dn-2',
+      step: 'install',
+      kind: 'fail',
+    });
+    const res = await env.sdk({
+      method: 'POST',
+      url: '/v3/{project_id}/instances/{instance_id}/db-upgrade',
+      pathParams: { instance_id: GAUSS[2] },
+      data: { delay: false },
+    });
     assert.deepEqual(Object.keys(res), ['job_id']);
     await env.waitState(res.job_id, ['failed']);
     const failed = (await job(res.job_id)).job;
@@ -179,7 +235,14 @@ forEachDialect('Huawei GaussDB family', (dialect) => {
 
   test('when creating one upgrade of a batch fails after others were created, none remains', async () => {
     // A node-less instance passes the checks but cannot be planned: the failure comes mid-creation.
-    const created = await env.native('POST', `/v1/projects/${PROJECT}/targets`, { id: 'emptyin07', kind: 'instance', engine: 'gaussdb', version: GAUSS_FROM, driver: 'sim', nodes: [] });
+    const created = await env.native('POST', `/v1/projects/${PROJECT}/targets`, {
+      id: 'emptyin07',
+      kind: 'instance',
+      engine: 'gaussdb',
+      version: GAUSS_FROM,
+      driver: 'sim',
+      nodes: [],
+    });
     assert.equal(created.status, 201);
     const before = (await upgradesOf(GAUSS[1])).length;
     const res = await env.fetchToken('POST', `/v3/${PROJECT}/instances/database-version/upgrade`, {
@@ -192,7 +255,10 @@ forEachDialect('Huawei GaussDB family', (dialect) => {
     assert.deepEqual(await upgradesOf('emptyin07'), []);
     const batches = await env.t.ctx.store.db.selectFrom('batches').select(['state']).where('project_id', '=', PROJECT).execute();
     assert.ok(batches.some((b) => b.state === 'rolled_back'));
-    const events = (await env.native('GET', `/v1/projects/${PROJECT}/events?limit=1000`)).json.items as { type: string; data: { discarded?: string[] } }[];
+    const events = (await env.native('GET', `/v1/projects/${PROJECT}/events?limit=1000`)).json.items as {
+      type: string;
+      data: { discarded?: string[] };
+    }[];
     const rolledBack = events.find((e) => e.type === 'batch.rolled_back');
     assert.equal(rolledBack?.data.discarded?.length, 1, 'one upgrade had been created, and was discarded');
   });
@@ -200,17 +266,35 @@ forEachDialect('Huawei GaussDB family', (dialect) => {
   test('wrong credentials get 401; a foreign credential gets 404 (in the asked language); unknown jobs are 404', async () => {
     const bad = await env.fetchToken('GET', `/v3/${PROJECT}/scheduled-jobs`, undefined, { 'X-Auth-Token': 'lg_nope' });
     assert.deepEqual([bad.status, bad.json.error_code], [401, 'APIG.0301']);
-    const wrongSk = await sdkError(env.sdk({ method: 'GET', url: '/v3/{project_id}/scheduled-jobs' }, { accessKeyId: env.key.accessKeyId, accessKeySecret: 'nope' }));
+    const wrongSk = await sdkError(
+      env.sdk(
+        { method: 'GET', url: '/v3/{project_id}/scheduled-jobs' },
+        { accessKeyId: env.key.accessKeyId, accessKeySecret: 'nope' },
+      ),
+    );
     assert.deepEqual([wrongSk.httpStatusCode, wrongSk.errorCode], [401, 'APIG.0301']);
 
-    const foreign = await env.fetchToken('GET', `/v3/${PROJECT}/instances/${GAUSS[0]}/database-version`, undefined, { 'X-Auth-Token': env.otherToken, 'X-Language': 'zh-cn' });
+    const foreign = await env.fetchToken('GET', `/v3/${PROJECT}/instances/${GAUSS[0]}/database-version`, undefined, {
+      'X-Auth-Token': env.otherToken,
+      'X-Language': 'zh-cn',
+    });
     assert.equal(foreign.status, 404);
     assert.equal(foreign.json.error_code, 'DBS.200022');
     assert.match(foreign.json.error_msg, /项目不存在/);
-    const foreignBatch = await sdkError(env.sdk(batch([{ instance_id: GAUSS[0], current_version: GAUSS_TO }], false), env.otherKey, PROJECT));
+    const foreignBatch = await sdkError(
+      env.sdk(batch([{ instance_id: GAUSS[0], current_version: GAUSS_TO }], false), env.otherKey, PROJECT),
+    );
     assert.equal(foreignBatch.httpStatusCode, 404);
     const ownProject = await sdkError(
-      env.sdk({ method: 'GET', url: '/v3/{project_id}/instances/{instance_id}/database-version', pathParams: { instance_id: GAUSS[0] } }, env.otherKey, OTHER),
+      env.sdk(
+        {
+          method: 'GET',
+          url: '/v3/{project_id}/instances/{instance_id}/database-version',
+          pathParams: { instance_id: GAUSS[0] },
+        },
+        env.otherKey,
+        OTHER,
+      ),
     );
     assert.deepEqual([ownProject.httpStatusCode, ownProject.errorCode], [404, 'DBS.200022']);
     assert.match(ownProject.errorMsg, /^The DB instance does not exist\./);

@@ -23,17 +23,25 @@ export interface SendOptions {
   data?: unknown;
 }
 interface HcClient {
-  sendRequest(options: Required<Omit<SendOptions, 'data' | 'contentType'>> & { contentType: string; data?: unknown }): Promise<any>;
+  sendRequest(
+    options: Required<Omit<SendOptions, 'data' | 'contentType'>> & { contentType: string; data?: unknown },
+  ): Promise<any>;
 }
 // ClientBuilder is not re-exported from the package root; load it by path.
 const require = createRequire(import.meta.url);
 const { ClientBuilder } = require('@huaweicloud/huaweicloud-sdk-core/ClientBuilder') as {
-  ClientBuilder: new (init: (c: HcClient) => HcClient) => { withCredential(c: unknown): { withEndpoint(e: string): { build(): HcClient } } };
+  ClientBuilder: new (init: (c: HcClient) => HcClient) => {
+    withCredential(c: unknown): { withEndpoint(e: string): { build(): HcClient } };
+  };
 };
-const { BasicCredentials } = require('@huaweicloud/huaweicloud-sdk-core') as { BasicCredentials: new () => { withAk(a: string): any } };
+const { BasicCredentials } = require('@huaweicloud/huaweicloud-sdk-core') as {
+  BasicCredentials: new () => { withAk(a: string): any };
+};
 // The SDK logs every failed call, signed headers included, to the console; these tests make
 // failing calls on purpose, so its log4js logger is switched off.
-(require('@huaweicloud/huaweicloud-sdk-core/logger/log4jLogger') as { Logger4jInstance: { level: string } }).Logger4jInstance.level = 'off';
+(
+  require('@huaweicloud/huaweicloud-sdk-core/logger/log4jLogger') as { Logger4jInstance: { level: string } }
+).Logger4jInstance.level = 'off';
 
 export const PROJECT = '6204a5bd270343b5885144cf9c8c158d';
 export const OTHER = '0549b4a43100d4f32f51c01c2fe4acdb';
@@ -42,7 +50,11 @@ export const CSS_NODES = ['css-test-ess-esn-1-1', 'css-test-ess-esn-2-1', 'css-t
 export const IMAGE_CURRENT = '439b5d30-5968-45df-b088-d030a858522d';
 export const IMAGE_SAME = 'bcdb711c-a7f0-4007-b8ee-9f13c05f8326';
 export const IMAGE_CROSS = '5e0f3c1a-7b2d-4c8e-9a61-2f4d8b9c0e17';
-export const GAUSS = ['6754902da1f447269c6979b0590102a5in07', '8c1e4f0b2d7a4c3e9f6a5b4c3d2e1f00in07', 'a3f9d2c1b0e84f7d8c6b5a4e3d2c1b0ain07'];
+export const GAUSS = [
+  '6754902da1f447269c6979b0590102a5in07',
+  '8c1e4f0b2d7a4c3e9f6a5b4c3d2e1f00in07',
+  'a3f9d2c1b0e84f7d8c6b5a4e3d2c1b0ain07',
+];
 export const GAUSS_FROM = '2.0.48.231200';
 export const GAUSS_TO = '2.0.58.250100';
 
@@ -61,7 +73,12 @@ export interface HuaweiEnv {
   /** the real Huawei core SDK, signing with `key` (or another key / project) */
   sdk(opts: SendOptions, key?: AccessKey, projectId?: string): Promise<any>;
   /** plain fetch with X-Auth-Token */
-  fetchToken(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; json: any }>;
+  fetchToken(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; json: any }>;
   native(method: string, url: string, body?: unknown): Promise<{ status: number; json: any }>;
   waitState(upgradeId: string, states: string[]): Promise<any>;
   /** a CSS-style cluster with three data nodes in zones a/b/a, on engine version 7.10.2 */
@@ -96,8 +113,22 @@ export async function setupHuawei(dialect: Dialect): Promise<HuaweiEnv> {
       priority: 16,
       description: 'The latest image of version 7.10.2 will be officially released on December 30, 2022.',
     },
-    { version: '7.10.2-23.3.1', release: '23.3.1_0310', imageId: IMAGE_SAME, displayName: '7.10.2_23.3.1_0310', priority: 17, description: 'Same-version image.' },
-    { version: '7.11.0', release: '24.1.0_0115', imageId: IMAGE_CROSS, displayName: '7.11.0_24.1.0_0115', priority: 18, description: 'Cross-version image.' },
+    {
+      version: '7.10.2-23.3.1',
+      release: '23.3.1_0310',
+      imageId: IMAGE_SAME,
+      displayName: '7.10.2_23.3.1_0310',
+      priority: 17,
+      description: 'Same-version image.',
+    },
+    {
+      version: '7.11.0',
+      release: '24.1.0_0115',
+      imageId: IMAGE_CROSS,
+      displayName: '7.11.0_24.1.0_0115',
+      priority: 18,
+      description: 'Cross-version image.',
+    },
   ];
   for (const v of es) await ok('POST', '/v1/catalog/elasticsearch/versions', v);
   for (const [v, r] of [
@@ -117,7 +148,11 @@ export async function setupHuawei(dialect: Dialect): Promise<HuaweiEnv> {
       version: '7.10.2',
       release: '22.5.1_1230',
       driver: 'sim',
-      nodes: CSS_NODES.map((n, i) => ({ name: id === CLUSTER ? n : `${id}-${i + 1}`, role: 'data', zone: i === 1 ? 'cn-north-4b' : 'cn-north-4a' })),
+      nodes: CSS_NODES.map((n, i) => ({
+        name: id === CLUSTER ? n : `${id}-${i + 1}`,
+        role: 'data',
+        zone: i === 1 ? 'cn-north-4b' : 'cn-north-4a',
+      })),
     });
   };
   await addCluster(CLUSTER);
@@ -180,10 +215,13 @@ export async function setupHuawei(dialect: Dialect): Promise<HuaweiEnv> {
       return { status: res.status, json: res.json };
     },
     async waitState(upgradeId, states) {
-      return until(async () => {
-        const u = (await t.call('GET', `/v1/projects/${PROJECT}/upgrades/${upgradeId}`)).json;
-        return states.includes(u?.state) ? u : null;
-      }, `upgrade ${upgradeId} to reach ${states.join('|')}`);
+      return until(
+        async () => {
+          const u = (await t.call('GET', `/v1/projects/${PROJECT}/upgrades/${upgradeId}`)).json;
+          return states.includes(u?.state) ? u : null;
+        },
+        `upgrade ${upgradeId} to reach ${states.join('|')}`,
+      );
     },
     addCluster,
     async close() {

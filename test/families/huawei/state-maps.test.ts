@@ -12,13 +12,34 @@ import {
   statesForGaussStatus,
 } from '../../../src/http/families/huawei/state-maps.ts';
 
-const UPGRADE_STATES: UpgradeState[] = ['scheduled', 'ready', 'prechecking', 'running', 'paused', 'succeeded', 'failed', 'cancelled', 'rolling_back', 'rolled_back'];
-const STEP_STATES: StepState[] = ['pending', 'running', 'succeeded', 'failed', 'skipped', 'cancelled', 'rolling_back', 'rolled_back'];
+const UPGRADE_STATES: UpgradeState[] = [
+  'scheduled',
+  'ready',
+  'prechecking',
+  'running',
+  'paused',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'rolling_back',
+  'rolled_back',
+];
+const STEP_STATES: StepState[] = [
+  'pending',
+  'running',
+  'succeeded',
+  'failed',
+  'skipped',
+  'cancelled',
+  'rolling_back',
+  'rolled_back',
+];
 
 test('CSS task status: every upgrade state, only RUNNING|SUCCESS|FAILED|PARTIAL_FAILED', () => {
   assert.deepEqual(Object.keys(CSS_TASK_STATUS).sort(), [...UPGRADE_STATES].sort());
   for (const s of UPGRADE_STATES) {
-    for (const v of Object.values(CSS_TASK_STATUS[s])) assert.ok(['RUNNING', 'SUCCESS', 'FAILED', 'PARTIAL_FAILED'].includes(v), `${s} -> ${v}`);
+    for (const v of Object.values(CSS_TASK_STATUS[s]))
+      assert.ok(['RUNNING', 'SUCCESS', 'FAILED', 'PARTIAL_FAILED'].includes(v), `${s} -> ${v}`);
   }
   assert.equal(CSS_TASK_STATUS.failed.someNodesDone, 'PARTIAL_FAILED');
   assert.equal(CSS_TASK_STATUS.failed.noNodeDone, 'FAILED');

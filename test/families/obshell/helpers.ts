@@ -89,7 +89,7 @@ export async function seedOceanBase(t: TestApp): Promise<void> {
   await ok(t.call('PUT', '/v1/projects/acme/targets/ob-2/obshell-password', { password: OTHER_PASSWORD }), 'password ob-2');
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 export type Json = any;
 
 /** Polls GET /api/v1/task/dag/{id} until its state is one of `states`. */

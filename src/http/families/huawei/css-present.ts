@@ -72,7 +72,10 @@ export function presentUpgradeDetail(u: UpgradeDetail, target: Target, image: Ca
   const completed = nodes.filter((n) => steps.filter((s) => s.node === n).every((s) => DONE.has(s.state)));
   const current = currentNode(steps, nodes, completed);
   // As CSS does, the current node's steps are followed by the task-level "Task status update".
-  const currentSteps = [...steps.filter((s) => current !== null && s.node === current), ...steps.filter((s) => s.action === 'finalize')];
+  const currentSteps = [
+    ...steps.filter((s) => current !== null && s.node === current),
+    ...steps.filter((s) => s.action === 'finalize'),
+  ];
   const status = CSS_TASK_STATUS[u.state][completed.length > 0 ? 'someNodesDone' : 'noNodeDone'];
   const o = u.options;
   const az = u.mode === 'az_migration';
@@ -89,7 +92,12 @@ export function presentUpgradeDetail(u: UpgradeDetail, target: Target, image: Ca
     executeTimes: String(u.retries + 1),
     ...(az
       ? {
-          migrateParam: JSON.stringify({ instType: o.instType ?? 'all', migrateType: o.migrateType ?? 'az_migrate', sourceAz: o.sourceAz ?? '', targetAz: o.targetAz ?? '' }),
+          migrateParam: JSON.stringify({
+            instType: o.instType ?? 'all',
+            migrateType: o.migrateType ?? 'az_migrate',
+            sourceAz: o.sourceAz ?? '',
+            targetAz: o.targetAz ?? '',
+          }),
           finalAzInfoMap: JSON.stringify(finalAzMap(target, steps)),
         }
       : {}),

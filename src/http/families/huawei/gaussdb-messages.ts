@@ -45,9 +45,13 @@ export function problemText(p: BatchProblem, lang: Language): string {
     case 'no_newer_minor':
       return en ? `${p.instanceId} (no newer minor version than ${p.actual})` : `${p.instanceId}(没有高于 ${p.actual} 的小版本)`;
     case 'busy':
-      return en ? `${p.instanceId} (another upgrade ${p.upgradeId} is in progress)` : `${p.instanceId}(已有升级任务 ${p.upgradeId} 在进行中)`;
+      return en
+        ? `${p.instanceId} (another upgrade ${p.upgradeId} is in progress)`
+        : `${p.instanceId}(已有升级任务 ${p.upgradeId} 在进行中)`;
     case 'no_window':
-      return en ? `${p.instanceId} (no maintenance window is set for a delayed upgrade)` : `${p.instanceId}(未设置可维护时间段,无法延迟升级)`;
+      return en
+        ? `${p.instanceId} (no maintenance window is set for a delayed upgrade)`
+        : `${p.instanceId}(未设置可维护时间段,无法延迟升级)`;
   }
 }
 
@@ -70,12 +74,19 @@ export function gaussError(err: unknown, lang: Language): { status: number; body
     const sep = lang === 'en-us' ? '; ' : ';';
     return {
       status: 400,
-      body: { error_code: 'DBS.200001', error_msg: MESSAGES.batchRefused[lang] + err.problems.map((p) => problemText(p, lang)).join(sep) },
+      body: {
+        error_code: 'DBS.200001',
+        error_msg: MESSAGES.batchRefused[lang] + err.problems.map((p) => problemText(p, lang)).join(sep),
+      },
     };
   }
   const info = errorInfo(err);
   if (info.status >= 500) return { status: 500, body: { error_code: 'DBS.280001', error_msg: MESSAGES.serverError[lang] } };
-  const mapped = GAUSS_ERRORS[info.code] ?? { status: info.status === 404 ? 404 : 400, code: 'DBS.200001', key: 'parameterError' as const };
+  const mapped = GAUSS_ERRORS[info.code] ?? {
+    status: info.status === 404 ? 404 : 400,
+    code: 'DBS.200001',
+    key: 'parameterError' as const,
+  };
   // The product's own explanation follows the vendor sentence; it names the field or the state.
   return { status: mapped.status, body: { error_code: mapped.code, error_msg: `${MESSAGES[mapped.key][lang]} ${info.message}` } };
 }

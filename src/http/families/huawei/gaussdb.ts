@@ -23,10 +23,13 @@ const InstanceParams = Type.Object({ project_id: Id, instance_id: Id });
 // GaussDB documents delay as a string ("true"/"false"); its SDKs and the seed example also send booleans.
 const Delay = Type.Union([Type.Boolean(), Type.Literal('true'), Type.Literal('false')]);
 const BatchBody = Type.Object({
-  databases_instance_infos: Type.Array(Type.Object({ instance_id: Id, current_version: Type.String({ minLength: 1, maxLength: 64 }) }), {
-    minItems: 1,
-    maxItems: 100,
-  }),
+  databases_instance_infos: Type.Array(
+    Type.Object({ instance_id: Id, current_version: Type.String({ minLength: 1, maxLength: 64 }) }),
+    {
+      minItems: 1,
+      maxItems: 100,
+    },
+  ),
   delay: Type.Optional(Delay),
 });
 const SingleBody = Type.Optional(Type.Object({ delay: Type.Optional(Delay) }));
@@ -40,7 +43,9 @@ const ScheduledQuery = Type.Object({
   job_id: Type.Optional(Type.String({ maxLength: 64 })),
   job_name: Type.Optional(Type.String({ maxLength: 128 })),
 });
-const CancelBody = Type.Object({ job_ids: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 100 }) });
+const CancelBody = Type.Object({
+  job_ids: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 100 }),
+});
 
 const isDelay = (d: boolean | string | undefined): boolean => d === true || d === 'true';
 
@@ -61,44 +66,69 @@ export async function gaussdbRoutes(app: FastifyInstance, opts: { ctx: AppContex
     }
   };
 
-  r.post('/v3/:project_id/instances/database-version/upgrade', { schema: { ...tags, params: ProjectParams, body: BatchBody } }, async (req) => {
-    const { projectId, actor } = callerOf(req);
-    await createMinorUpgradeBatch(
-      ctx,
-      projectId,
-      {
-        items: req.body.databases_instance_infos.map((i) => ({ instanceId: i.instance_id, currentVersion: i.current_version })),
-        delay: isDelay(req.body.delay),
-        source: 'gaussdb:batch-upgrade',
-      },
-      actor,
-    );
-    return { resp: 'success' };
-  });
+  r.post(
+    '/v3/:project_id/instances/database-version/upgrade',
+    { schema: { ...tags, params: ProjectParams, body: BatchBody } },
+    async (req) => {
+      const { projectId, actor } = callerOf(req);
+      await createMinorUpgradeBatch(
+        ctx,
+        projectId,
+        {
+          items: req.body.databases_instance_infos.map((i) => ({ instanceId: i.instance_id, currentVersion: i.current_version })),
+          delay: isDelay(req.body.delay),
+          source: 'gaussdb:batch-upgrade',
+        },
+        actor,
+      );
+      return { resp: 'success' };
+    },
+  );
 
-  r.post('/v3/:project_id/instances/:instance_id/db-upgrade', { schema: { ...tags, params: InstanceParams, body: SingleBody } }, async (req) => {
-    const { projectId, actor } = callerOf(req);
-    await getTarget(ctx, projectId, req.params.instance_id);
-    const { upgrades } = await createMinorUpgradeBatch(
-      ctx,
-      projectId,
-      { items: [{ instanceId: req.params.instance_id }], delay: isDelay(req.body?.delay), source: 'gaussdb:db-upgrade' },
-      actor,
-    );
-    return { job_id: upgrades[0]?.id ?? '' };
-  });
+  r.post(
+    '/v3/:project_id/instances/:instance_id/db-upgrade',
+    { schema: { ...tags, params: InstanceParams, body: SingleBody } },
+    async (req) => {
+      const { projectId, actor } = callerOf(req);
+      await getTarget(ctx, projectId, req.params.instance_id);
+      const { upgrades } = await createMinorUpgradeBatch(
+        ctx,
+        projectId,
+        { items: [{ instanceId: req.params.instance_id }], delay: isDelay(req.body?.delay), source: 'gaussdb:db-upgrade' },
+        actor,
+      );
+      return { job_id: upgrades[0]?.id ?? '' };
+    },
+  );
 
-  r.get('/v3/:project_id/instances/:instance_id/database-version', { schema: { ...tags, params: InstanceParams } }, async (req) => {
-    const { projectId } = callerOf(req);
-    const target = await getTarget(ctx, projectId, req.params.instance_id);
-    return presentDatabaseVersion(target, latestMinorVersion(target.engine, target.version, await listCatalog(ctx, target.engine)));
-  });
+  r.get(
+    '/v3/:project_id/instances/:instance_id/database-version',
+    { schema: { ...tags, params: InstanceParams } },
+    async (req) => {
+      const { projectId } = callerOf(req);
+      const target = await getTarget(ctx, projectId, req.params.instance_id);
+      return presentDatabaseVersion(
+        target,
+        latestMinorVersion(target.engine, target.version, await listCatalog(ctx, target.engine)),
+      );
+    },
+  );
 
-  r.put('/v3/:project_id/instances/:instance_id/ops-window', { schema: { ...tags, params: InstanceParams, body: WindowBody } }, async (req) => {
-    const { projectId, actor } = callerOf(req);
-    await patchTarget(ctx, projectId, req.params.instance_id, { maintenanceWindow: { start: req.body.start_time, end: req.body.end_time } }, actor);
-    return {};
-  });
+  r.put(
+    '/v3/:project_id/instances/:instance_id/ops-window',
+    { schema: { ...tags, params: InstanceParams, body: WindowBody } },
+    async (req) => {
+      const { projectId, actor } = callerOf(req);
+      await patchTarget(
+        ctx,
+        projectId,
+        req.params.instance_id,
+        { maintenanceWindow: { start: req.body.start_time, end: req.body.end_time } },
+        actor,
+      );
+      return {};
+    },
+  );
 
   r.get('/v3/:project_id/jobs', { schema: { ...tags, params: ProjectParams, querystring: JobQuery } }, async (req) => {
     const { projectId } = callerOf(req);
@@ -106,21 +136,25 @@ export async function gaussdbRoutes(app: FastifyInstance, opts: { ctx: AppContex
     return presentJob(u, await targetOrNull(projectId, u.targetId));
   });
 
-  r.get('/v3/:project_id/scheduled-jobs', { schema: { ...tags, params: ProjectParams, querystring: ScheduledQuery } }, async (req) => {
-    const { projectId } = callerOf(req);
-    const q = req.query;
-    // Every scheduled job here is an upgrade; another job name matches nothing.
-    if (q.job_name && q.job_name !== GAUSS_UPGRADE_JOB_NAME) return { schedules: [], total_count: 0 };
-    const { items, total } = await listScheduledUpgrades(ctx, projectId, {
-      states: q.status ? statesForGaussStatus(q.status) : undefined,
-      upgradeId: q.job_id,
-      limit: q.limit ?? 100,
-      offset: q.offset ?? 0,
-    });
-    const schedules = [];
-    for (const u of items) schedules.push(presentScheduleTask(u, await targetOrNull(projectId, u.targetId)));
-    return { schedules, total_count: total };
-  });
+  r.get(
+    '/v3/:project_id/scheduled-jobs',
+    { schema: { ...tags, params: ProjectParams, querystring: ScheduledQuery } },
+    async (req) => {
+      const { projectId } = callerOf(req);
+      const q = req.query;
+      // Every scheduled job here is an upgrade; another job name matches nothing.
+      if (q.job_name && q.job_name !== GAUSS_UPGRADE_JOB_NAME) return { schedules: [], total_count: 0 };
+      const { items, total } = await listScheduledUpgrades(ctx, projectId, {
+        states: q.status ? statesForGaussStatus(q.status) : undefined,
+        upgradeId: q.job_id,
+        limit: q.limit ?? 100,
+        offset: q.offset ?? 0,
+      });
+      const schedules = [];
+      for (const u of items) schedules.push(presentScheduleTask(u, await targetOrNull(projectId, u.targetId)));
+      return { schedules, total_count: total };
+    },
+  );
 
   r.delete('/v3/:project_id/scheduled-jobs', { schema: { ...tags, params: ProjectParams, body: CancelBody } }, async (req) => {
     const { projectId, actor } = callerOf(req);

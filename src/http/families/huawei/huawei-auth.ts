@@ -46,9 +46,15 @@ declare module 'fastify' {
 const READS_ARE_NOT_REPLAYS: ReplayGuard = { claim: async () => true };
 const isRead = (method: string): boolean => method === 'GET' || method === 'HEAD';
 
-const iamFail = (detail: string) => new HuaweiGatewayError(401, HUAWEI_AUTH_ERROR_CODE, `Incorrect IAM authentication information: ${detail}`);
+const iamFail = (detail: string) =>
+  new HuaweiGatewayError(401, HUAWEI_AUTH_ERROR_CODE, `Incorrect IAM authentication information: ${detail}`);
 
-async function authenticate(ctx: AppContext, guard: ReplayGuard, req: FastifyRequest, body: Buffer): Promise<HuaweiCaller & { admin: boolean }> {
+async function authenticate(
+  ctx: AppContext,
+  guard: ReplayGuard,
+  req: FastifyRequest,
+  body: Buffer,
+): Promise<HuaweiCaller & { admin: boolean }> {
   const token = req.headers['x-auth-token'];
   if (typeof token === 'string' && token !== '') {
     const p = await verifyToken(ctx, token);
@@ -64,7 +70,8 @@ async function authenticate(ctx: AppContext, guard: ReplayGuard, req: FastifyReq
     );
   } catch (err) {
     // Fail closed, but as "try later", not as a server fault.
-    if (err instanceof ReplayGuardFullError) throw new HuaweiGatewayError(503, 'APIG.0201', 'Backend unavailable: too many recent requests');
+    if (err instanceof ReplayGuardFullError)
+      throw new HuaweiGatewayError(503, 'APIG.0201', 'Backend unavailable: too many recent requests');
     throw err;
   }
   if (!result.ok) throw new HuaweiGatewayError(result.httpStatus, result.code, result.message);
@@ -105,6 +112,7 @@ export function installHuaweiAuth(app: FastifyInstance, ctx: AppContext, project
 
 /** The authenticated caller of a request (the hook guarantees it on every route of the scope). */
 export function callerOf(req: FastifyRequest): HuaweiCaller {
-  if (!req.huaweiCaller) throw new HuaweiGatewayError(401, HUAWEI_AUTH_ERROR_CODE, 'Incorrect IAM authentication information: not authenticated');
+  if (!req.huaweiCaller)
+    throw new HuaweiGatewayError(401, HUAWEI_AUTH_ERROR_CODE, 'Incorrect IAM authentication information: not authenticated');
   return req.huaweiCaller;
 }
