@@ -16,6 +16,8 @@ const arg = (name: string, dflt: number): number => {
 };
 const RUNS = arg('runs', 3);
 const INTERVAL = arg('interval', 3);
+const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+const POOLER = process.argv.includes('--pooler') ? [process.argv[process.argv.indexOf('--pooler') + 1] === 'on'] : [false, true];
 
 interface RunFigures {
   clientOutageMs: number;
@@ -94,13 +96,13 @@ async function main(): Promise<void> {
   const pairs = [
     ['16.13', '16.14'],
     ['17.9', '17.10'],
-  ].filter(([a, b]) => have.includes(a!) && have.includes(b!)) as [string, string][];
+  ].filter(([a, b]) => have.includes(a!) && have.includes(b!) && (!ONLY || a!.startsWith(ONLY))) as [string, string][];
   console.log(`machine: ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; ${RUNS} runs per row; one INSERT every ${INTERVAL} ms`);
   console.log('| upgrade | pooler | runs | outage p50 / max (client) | outage p50 / max (server stop->promoted) | pooler stall p50 / max | client errors | acked writes | lost | upgrade total p50 | restarts p50 | backup p50 | overhead (total - restarts - backup - precheck) |');
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   let n = 0;
   for (const [from, to] of pairs) {
-    for (const pooler of [false, true]) {
+    for (const pooler of POOLER) {
       const rs: RunFigures[] = [];
       for (let i = 0; i < RUNS; i++) rs.push(await oneRun(from, to, pooler, n++));
       const col = (f: (r: RunFigures) => number): number[] => rs.map(f);

@@ -78,6 +78,9 @@ export async function writeNodeConfig(dataDir: string, port: number): Promise<vo
     'shared_buffers = 32MB',
     "wal_keep_size = '64MB'",
     'wal_receiver_status_interval = 1s',
+    // after its upstream goes away a standby retries every wal_retrieve_retry_interval (5 s by
+    // default); a short interval bounds how long a promotion or a re-pointed replica can sit idle
+    "wal_retrieve_retry_interval = '50ms'",
     "recovery_target_timeline = 'latest'",
     'log_line_prefix = \'%m [%p] \'',
     '',
