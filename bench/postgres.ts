@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PostgresDriver } from '../src/drivers/postgres/driver.ts';
 import { missingOn, WriteLoad } from '../src/drivers/postgres/load.ts';
-import { makeTarget, makeUpgrade, planRolling, runSteps } from '../test/postgres/harness.ts';
+import { makeTarget, makeUpgrade, planRolling, runSteps, settleReplicas } from '../test/postgres/harness.ts';
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -65,6 +65,7 @@ async function oneRun(from: string, to: string, pooler: boolean, n: number): Pro
     const restartsMs =
       steps.filter((s) => (s.action === 'stop' || s.action === 'start') && s.node !== sw.params.to && !s.log.some((l) => l.includes('already stopped'))).reduce((a, s) => a + dur(s), 0) +
       swData.outageMs;
+    await settleReplicas(driver, target, upgrade);
     let lost = 0;
     for (const node of target.nodes) lost = Math.max(lost, (await missingOn(node.port!, stats.acked)).length);
     return {

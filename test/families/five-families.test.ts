@@ -36,7 +36,10 @@ forEachDialect('five families, one upgrade', (dialect) => {
       ],
     });
     assert.equal(created.status, 201, created.body);
-    assert.equal((await t.call('PUT', `/v1/projects/${P}/targets/${T}/obshell-password`, { password: 'cluster-x-secret' })).status, 204);
+    assert.equal(
+      (await t.call('PUT', `/v1/projects/${P}/targets/${T}/obshell-password`, { password: 'cluster-x-secret' })).status,
+      204,
+    );
     key = (await t.call('POST', `/v1/projects/${P}/access-keys`)).json;
     token = (await t.call('POST', `/v1/projects/${P}/tokens`, {})).json.token;
     ob = new ObshellClient({ baseUrl: `http://127.0.0.1:${port}`, password: 'cluster-x-secret' });
@@ -44,7 +47,13 @@ forEachDialect('five families, one upgrade', (dialect) => {
   after(async () => t.close());
 
   const acs3 = async (url: string) => {
-    const headers = signAcs3({ method: 'GET', rawUrl: url, headers: { host: `127.0.0.1:${port}`, accept: 'application/json' }, accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret });
+    const headers = signAcs3({
+      method: 'GET',
+      rawUrl: url,
+      headers: { host: `127.0.0.1:${port}`, accept: 'application/json' },
+      accessKeyId: key.accessKeyId,
+      accessKeySecret: key.accessKeySecret,
+    });
     const res = await fetch(`http://127.0.0.1:${port}${url}`, { headers });
     assert.equal(res.status, 200, `${url}: ${await res.clone().text()}`);
     return (await res.json()) as any;
@@ -58,7 +67,7 @@ forEachDialect('five families, one upgrade', (dialect) => {
   /** what every family says about the upgrade, in its own words */
   async function views(upgradeId: string, dagId: string) {
     const native = (await t.call('GET', `/v1/projects/${P}/upgrades/${upgradeId}`)).json;
-    const dag = (await ob.request('GET', `/api/v1/task/dag/${dagId}`)).json.data;
+    const dag = ((await ob.request('GET', `/api/v1/task/dag/${dagId}`)).json as any).data;
     const ack = await acs3(`/api/v2/clusters/${T}/upgrade/status`);
     const task = await acs3(`/tasks/${upgradeId}`);
     const holo = (await acs3(`/api/v1/instances/${T}/upgrade/status?RegionId=local`)).Data[0];
@@ -69,9 +78,13 @@ forEachDialect('five families, one upgrade', (dialect) => {
 
   test('failed, then retried to success: every family agrees', async () => {
     await t.call('POST', `/v1/projects/${P}/targets/${T}/faults`, { node: 'obs-2', step: 'start', kind: 'fail' });
-    const started = await ob.request('POST', '/api/v1/ob/upgrade', { version: '4.2.1.1', release: '101000062023110109.el7', mode: 'rolling' });
+    const started = await ob.request('POST', '/api/v1/ob/upgrade', {
+      version: '4.2.1.1',
+      release: '101000062023110109.el7',
+      mode: 'rolling',
+    });
     assert.equal(started.status, 200, JSON.stringify(started.json));
-    const dagId = String(started.json.data.id);
+    const dagId = String((started.json as any).data.id);
     const list = (await t.call('GET', `/v1/projects/${P}/upgrades?target=${T}`)).json.items;
     assert.equal(list.length, 1);
     const upgradeId = list[0].id as string;
@@ -93,7 +106,10 @@ forEachDialect('five families, one upgrade', (dialect) => {
 
     const retried = await ob.request('POST', `/api/v1/task/dag/${dagId}`, { operator: 'retry' });
     assert.equal(retried.status, 200, JSON.stringify(retried.json));
-    await until(async () => (await t.call('GET', `/v1/projects/${P}/upgrades/${upgradeId}`)).json.state === 'succeeded', 'success');
+    await until(
+      async () => (await t.call('GET', `/v1/projects/${P}/upgrades/${upgradeId}`)).json.state === 'succeeded',
+      'success',
+    );
 
     v = await views(upgradeId, dagId);
     assert.equal(v.dag.state, 'SUCCEED');

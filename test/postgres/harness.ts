@@ -171,3 +171,15 @@ export async function rollbackSteps(driver: Driver, target: Target, upgrade: Upg
     step.state = 'rolled_back';
   }
 }
+
+/** wait until every replica has replayed the primary's current LSN (a verify step on each replica) */
+export async function settleReplicas(driver: Driver, target: Target, upgrade: Upgrade): Promise<void> {
+  const topo = await driver.inspect(target);
+  const hop = upgrade.hops[upgrade.hops.length - 1]!;
+  for (const n of topo.nodes) {
+    if (n.role !== 'replica') continue;
+    const step = planRolling(upgrade, topo.nodes).find((s) => s.action === 'verify')!;
+    step.node = n.name;
+    await driver.execute(context(target, upgrade, step, { ...hop, toVersion: n.version }));
+  }
+}

@@ -1,7 +1,7 @@
 // Online physical copy of a running server without pg_basebackup (the embedded binaries do not ship
 // it): pg_backup_start, copy the data directory, pg_backup_stop, write backup_label, then copy the
 // WAL written meanwhile so the copy is self-contained (a replica, a backup or a flighting clone).
-import { copyFile, mkdir, readdir, rm, stat, symlink, readlink, chmod } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, readlink, rm, stat, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { chownTree, writeOwnedFile } from './os-user.ts';
 import { connect } from './server.ts';

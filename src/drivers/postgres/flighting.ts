@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { cp, readFile, rm, mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import type pg from 'pg';
 import type { FlightingStat } from '../../domain/types.ts';
 import type { BinaryCatalog } from './binaries.ts';
 import { onlineClone } from './clone.ts';
@@ -91,7 +92,7 @@ function canonical(res: { fields: { name: string }[]; rows: unknown[][] }, order
   return JSON.stringify({ cols: res.fields.map((f) => f.name), rows });
 }
 
-async function runOn(c: import('pg').Client, sql: string, repeats: number): Promise<Outcome> {
+async function runOn(c: pg.Client, sql: string, repeats: number): Promise<Outcome> {
   const times: number[] = [];
   let answer = '';
   for (let k = 0; k < repeats; k++) {

@@ -3,7 +3,7 @@
 // RELOAD, and RESUMEd: queued client queries run on the new primary, so clients see a stall, not errors.
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
@@ -141,8 +141,4 @@ export async function repoint(root: string, port: number, primaryPort: number): 
 
 export async function resume(port: number): Promise<void> {
   await admin(port, 'RESUME');
-}
-
-export async function ensurePoolerDir(root: string): Promise<void> {
-  await mkdir(dirOf(root), { recursive: true });
 }
