@@ -49,7 +49,9 @@ async function oneRun(from: string, to: string, pooler: boolean, n: number): Pro
     const steps = planRolling(upgrade, target.nodes);
     const times = new Map<string, { start: number; end: number }>();
     const t0 = Date.now();
-    const out = await runSteps(driver, target, upgrade, steps, (s, ms) => times.set(s.id, { start: Date.now() - ms, end: Date.now() }));
+    const out = await runSteps(driver, target, upgrade, steps, (s, ms) =>
+      times.set(s.id, { start: Date.now() - ms, end: Date.now() }),
+    );
     const totalMs = Date.now() - t0;
     await new Promise((r) => setTimeout(r, 300));
     const stats = await load.stop();
@@ -63,8 +65,14 @@ async function oneRun(from: string, to: string, pooler: boolean, n: number): Pro
     };
     // what no orchestrator can avoid: each replica's stop + start, and the primary's stop + promote
     const restartsMs =
-      steps.filter((s) => (s.action === 'stop' || s.action === 'start') && s.node !== sw.params.to && !s.log.some((l) => l.includes('already stopped'))).reduce((a, s) => a + dur(s), 0) +
-      swData.outageMs;
+      steps
+        .filter(
+          (s) =>
+            (s.action === 'stop' || s.action === 'start') &&
+            s.node !== sw.params.to &&
+            !s.log.some((l) => l.includes('already stopped')),
+        )
+        .reduce((a, s) => a + dur(s), 0) + swData.outageMs;
     await settleReplicas(driver, target, upgrade);
     let lost = 0;
     for (const node of target.nodes) lost = Math.max(lost, (await missingOn(node.port!, stats.acked)).length);
@@ -98,8 +106,12 @@ async function main(): Promise<void> {
     ['16.13', '16.14'],
     ['17.9', '17.10'],
   ].filter(([a, b]) => have.includes(a!) && have.includes(b!) && (!ONLY || a!.startsWith(ONLY))) as [string, string][];
-  console.log(`machine: ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; ${RUNS} runs per row; one INSERT every ${INTERVAL} ms`);
-  console.log('| upgrade | pooler | runs | outage p50 / max (client) | outage p50 / max (server stop->promoted) | pooler stall p50 / max | client errors | acked writes | lost | upgrade total p50 | restarts p50 | backup p50 | overhead (total - restarts - backup - precheck) |');
+  console.log(
+    `machine: ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; ${RUNS} runs per row; one INSERT every ${INTERVAL} ms`,
+  );
+  console.log(
+    '| upgrade | pooler | runs | outage p50 / max (client) | outage p50 / max (server stop->promoted) | pooler stall p50 / max | client errors | acked writes | lost | upgrade total p50 | restarts p50 | backup p50 | overhead (total - restarts - backup - precheck) |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   let n = 0;
   for (const [from, to] of pairs) {
@@ -110,11 +122,33 @@ async function main(): Promise<void> {
       const over = rs.map((r) => r.totalMs - r.restartsMs - r.backupMs - r.precheckMs);
       const overPct = rs.map((r) => (100 * (r.totalMs - r.restartsMs - r.backupMs - r.precheckMs)) / r.totalMs);
       console.log(
-        `| ${from} -> ${to} | ${pooler ? 'pgbouncer' : 'none'} | ${RUNS} | ${pct(col((r) => r.clientOutageMs), 50)} / ${Math.max(...col((r) => r.clientOutageMs))} ms | ` +
-          `${pct(col((r) => r.serverOutageMs), 50)} / ${Math.max(...col((r) => r.serverOutageMs))} ms | ` +
-          `${pooler ? `${pct(col((r) => r.stallMs), 50)} / ${Math.max(...col((r) => r.stallMs))} ms` : '-'} | ` +
+        `| ${from} -> ${to} | ${pooler ? 'pgbouncer' : 'none'} | ${RUNS} | ${pct(
+          col((r) => r.clientOutageMs),
+          50,
+        )} / ${Math.max(...col((r) => r.clientOutageMs))} ms | ` +
+          `${pct(
+            col((r) => r.serverOutageMs),
+            50,
+          )} / ${Math.max(...col((r) => r.serverOutageMs))} ms | ` +
+          `${
+            pooler
+              ? `${pct(
+                  col((r) => r.stallMs),
+                  50,
+                )} / ${Math.max(...col((r) => r.stallMs))} ms`
+              : '-'
+          } | ` +
           `${col((r) => r.errors).reduce((a, b) => a + b, 0)} | ${col((r) => r.acked).reduce((a, b) => a + b, 0)} | ${col((r) => r.lost).reduce((a, b) => a + b, 0)} | ` +
-          `${pct(col((r) => r.totalMs), 50)} ms | ${pct(col((r) => r.restartsMs), 50)} ms | ${pct(col((r) => r.backupMs), 50)} ms | ${pct(over, 50)} ms (${pct(overPct, 50).toFixed(0)}%) |`,
+          `${pct(
+            col((r) => r.totalMs),
+            50,
+          )} ms | ${pct(
+            col((r) => r.restartsMs),
+            50,
+          )} ms | ${pct(
+            col((r) => r.backupMs),
+            50,
+          )} ms | ${pct(over, 50)} ms (${pct(overPct, 50).toFixed(0)}%) |`,
       );
     }
   }

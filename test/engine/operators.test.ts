@@ -24,7 +24,7 @@ forEachDialect('operators', (dialect) => {
   const act = (id: string, action: string) => t.call('POST', `/v1/projects/acme/upgrades/${id}/actions`, { action });
   const fault = (target: string, f: Record<string, unknown>) => t.call('POST', `/v1/projects/acme/targets/${target}/faults`, f);
   const effects = async (target: string) =>
-    t.ctx.store.db.selectFrom('sim_effects').selectAll().where('target_id', '=', target).execute();
+    t.ctx.store.db.selectFrom('sim_effects').selectAll().where('target_id', '=', target).orderBy('id').execute();
 
   test('a rolling upgrade succeeds: followers first, leader last after a switchover, versions recorded', async () => {
     await seedSim(t, { target: 'ok-1' });

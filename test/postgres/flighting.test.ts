@@ -30,7 +30,11 @@ after(async () => {
 });
 
 test('splitSql keeps quoted semicolons and drops comments', () => {
-  assert.deepEqual(splitSql("SELECT ';'; -- x;\nSELECT $$a;b$$ ; /* ; */ SELECT 1"), ["SELECT ';'", 'SELECT $$a;b$$', 'SELECT 1']);
+  assert.deepEqual(splitSql("SELECT ';'; -- x;\nSELECT $$a;b$$ ; /* ; */ SELECT 1"), [
+    "SELECT ';'",
+    'SELECT $$a;b$$',
+    'SELECT 1',
+  ]);
 });
 
 test('flighting 16.13 -> 16.14 reports version-dependent answers as incorrect, and only those', async () => {
@@ -40,7 +44,7 @@ test('flighting 16.13 -> 16.14 reports version-dependent answers as incorrect, a
     [
       'SELECT count(*), sum(amount) FROM orders;',
       'SELECT id, amount FROM orders WHERE id % 97 = 0 ORDER BY id;',
-      "UPDATE orders SET amount = amount + 1 WHERE id <= 10;",
+      'UPDATE orders SET amount = amount + 1 WHERE id <= 10;',
       'SELECT sum(amount) FROM orders WHERE id <= 10;',
       // the server's own version string and number differ between 16.13 and 16.14
       'SELECT version();',

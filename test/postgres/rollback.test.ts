@@ -65,7 +65,10 @@ test('a replica that fails on the new version stops the rollout and is rolled ba
     // the engine rolls back the failed node's steps, newest first (including the failed one)
     const nodeSteps = steps.filter((s) => s.node === badNode && (s.state === 'succeeded' || s.state === 'failed'));
     await rollbackSteps(driver, target, upgrade, nodeSteps);
-    assert.ok(nodeSteps.some((s) => s.log.some((l) => l.includes('pg16a') || l.includes('16.13'))), 'rollback log names the old binaries');
+    assert.ok(
+      nodeSteps.some((s) => s.log.some((l) => l.includes('pg16a') || l.includes('16.13'))),
+      'rollback log names the old binaries',
+    );
 
     const topo = await driver.inspect(target);
     const node = topo.nodes.find((n) => n.name === badNode)!;
@@ -79,6 +82,14 @@ test('a replica that fails on the new version stops the rollout and is rolled ba
   }
   // and it has every write acknowledged meanwhile, after replaying to the primary's LSN
   const verify = { ...steps.find((s) => s.action === 'verify')!, node: outcome.failed!.step.node, log: [] as string[] };
-  await driver.execute({ upgrade, target, step: verify, hop: { fromVersion: '16.14', toVersion: '16.13', release: '16.13' }, log: (l) => verify.log.push(l), signal: new AbortController().signal });
-  for (const n of target.nodes) assert.deepEqual(await missingOn(n.port!, load.stats.acked), [], `nothing acknowledged is missing on ${n.name}`);
+  await driver.execute({
+    upgrade,
+    target,
+    step: verify,
+    hop: { fromVersion: '16.14', toVersion: '16.13', release: '16.13' },
+    log: (l) => verify.log.push(l),
+    signal: new AbortController().signal,
+  });
+  for (const n of target.nodes)
+    assert.deepEqual(await missingOn(n.port!, load.stats.acked), [], `nothing acknowledged is missing on ${n.name}`);
 });

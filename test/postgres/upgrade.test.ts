@@ -53,7 +53,10 @@ test('rolling upgrade 16.13 -> 16.14 under write load loses no acknowledged writ
   assert.equal(outcome.done.length, steps.length);
 
   const sw = steps.find((s) => s.action === 'switchover')!;
-  assert.ok(sw.log.some((l) => l.includes('promote')), 'switchover log shows the promotion');
+  assert.ok(
+    sw.log.some((l) => l.includes('promote')),
+    'switchover log shows the promotion',
+  );
   const oldPrimary = steps.find((s) => s.action === 'rejoin')!.node!;
   assert.equal(target.nodes.find((n) => n.name === oldPrimary)!.role, 'replica');
   assert.equal(target.nodes.find((n) => n.name === sw.params.to)!.role, 'primary');
@@ -72,7 +75,14 @@ test('rolling upgrade 16.13 -> 16.14 under write load loses no acknowledged writ
   for (const n of topo.nodes) {
     if (n.role === 'replica') {
       const verify = { ...steps.find((s) => s.action === 'verify')!, node: n.name, log: [] as string[] };
-      await driver.execute({ upgrade, target, step: verify, hop: upgrade.hops[0]!, log: (l) => verify.log.push(l), signal: new AbortController().signal });
+      await driver.execute({
+        upgrade,
+        target,
+        step: verify,
+        hop: upgrade.hops[0]!,
+        log: (l) => verify.log.push(l),
+        signal: new AbortController().signal,
+      });
     }
     assert.deepEqual(await missingOn(n.port!, acked), [], `no acknowledged write missing on ${n.name}`);
   }

@@ -27,10 +27,18 @@ export async function clusterChecks(
   const items: PrecheckItem[] = [];
   for (const hop of hops) {
     if (majorOf(hop.fromVersion) !== majorOf(hop.toVersion)) {
-      items.push({ name: 'version_path', status: 'fail', message: `${hop.fromVersion} -> ${hop.toVersion} crosses a major version: only minor upgrades within a major are supported (no pg_upgrade in the installed binaries)` });
+      items.push({
+        name: 'version_path',
+        status: 'fail',
+        message: `${hop.fromVersion} -> ${hop.toVersion} crosses a major version: only minor upgrades within a major are supported (no pg_upgrade in the installed binaries)`,
+      });
     }
     if (!catalog.has(hop.toVersion)) {
-      items.push({ name: 'target_binaries', status: 'fail', message: `PostgreSQL ${hop.toVersion} binaries are not installed (have ${catalog.versions().join(', ')})` });
+      items.push({
+        name: 'target_binaries',
+        status: 'fail',
+        message: `PostgreSQL ${hop.toVersion} binaries are not installed (have ${catalog.versions().join(', ')})`,
+      });
       continue;
     }
     try {
@@ -38,7 +46,11 @@ export async function clusterChecks(
       const ok = v.endsWith(` ${hop.toVersion}`);
       items.push({ name: 'target_binaries', status: ok ? 'pass' : 'fail', message: `${catalog.nativeDir(hop.toVersion)}: ${v}` });
     } catch (e) {
-      items.push({ name: 'target_binaries', status: 'fail', message: `postgres --version failed: ${(e as Error).message.split('\n')[0]}` });
+      items.push({
+        name: 'target_binaries',
+        status: 'fail',
+        message: `postgres --version failed: ${(e as Error).message.split('\n')[0]}`,
+      });
     }
   }
 
@@ -46,7 +58,12 @@ export async function clusterChecks(
   const facts = await Promise.all(state.nodes.map((n) => cl.nodeFacts(n)));
   for (const f of facts) {
     const ok = f.running && !f.error;
-    items.push({ name: 'node_up', node: f.name, status: ok ? 'pass' : 'fail', message: ok ? `running ${f.version}, ${f.inRecovery ? 'in recovery' : 'primary'}` : f.error ?? 'not running' });
+    items.push({
+      name: 'node_up',
+      node: f.name,
+      status: ok ? 'pass' : 'fail',
+      message: ok ? `running ${f.version}, ${f.inRecovery ? 'in recovery' : 'primary'}` : (f.error ?? 'not running'),
+    });
   }
   const primaryFacts = facts.find((f) => f.name === primary.name);
   if (!primaryFacts?.running || primaryFacts.inRecovery) {
@@ -60,12 +77,22 @@ export async function clusterChecks(
       if (n.name === primary.name) continue;
       const r = repl.find((x) => x.application_name === n.name);
       if (!r || r.state !== 'streaming') {
-        items.push({ name: 'replica_streaming', node: n.name, status: 'fail', message: r ? `state ${r.state}` : 'not connected to the primary' });
+        items.push({
+          name: 'replica_streaming',
+          node: n.name,
+          status: 'fail',
+          message: r ? `state ${r.state}` : 'not connected to the primary',
+        });
         continue;
       }
       const lag = Number(r.lag ?? 0);
       items.push({ name: 'replica_streaming', node: n.name, status: 'pass', message: 'streaming' });
-      items.push({ name: 'replication_lag', node: n.name, status: lag <= limits.maxLagBytes ? 'pass' : 'fail', message: `${lag} bytes behind (bound ${limits.maxLagBytes})` });
+      items.push({
+        name: 'replication_lag',
+        node: n.name,
+        status: lag <= limits.maxLagBytes ? 'pass' : 'fail',
+        message: `${lag} bytes behind (bound ${limits.maxLagBytes})`,
+      });
     }
   }
 
@@ -74,11 +101,19 @@ export async function clusterChecks(
   const free = fs.bavail * fs.bsize;
   // one backup copy kept through the upgrade and two flighting copies, plus headroom for WAL
   const need = 3 * dataBytes + 256 * 1048576;
-  items.push({ name: 'disk_space', status: free >= need ? 'pass' : 'fail', message: `${(free / 1073741824).toFixed(1)} GiB free, need ${(need / 1073741824).toFixed(2)} GiB` });
+  items.push({
+    name: 'disk_space',
+    status: free >= need ? 'pass' : 'fail',
+    message: `${(free / 1073741824).toFixed(1)} GiB free, need ${(need / 1073741824).toFixed(2)} GiB`,
+  });
 
   if (state.pooler) {
     const up = pooler.poolerRunning(state.root);
-    items.push({ name: 'pooler', status: up ? 'pass' : 'fail', message: up ? `pgbouncer on :${state.pooler.port}` : 'pgbouncer is not running' });
+    items.push({
+      name: 'pooler',
+      status: up ? 'pass' : 'fail',
+      message: up ? `pgbouncer on :${state.pooler.port}` : 'pgbouncer is not running',
+    });
   }
   return items;
 }

@@ -17,7 +17,16 @@ const SKIP_TOP = new Set([
   'tablespace_map',
   'backup_label.old',
 ]);
-const EMPTY_DIRS = new Set(['pg_replslot', 'pg_wal', 'pg_stat_tmp', 'pg_dynshmem', 'pg_notify', 'pg_serial', 'pg_snapshots', 'pg_subtrans']);
+const EMPTY_DIRS = new Set([
+  'pg_replslot',
+  'pg_wal',
+  'pg_stat_tmp',
+  'pg_dynshmem',
+  'pg_notify',
+  'pg_serial',
+  'pg_snapshots',
+  'pg_subtrans',
+]);
 
 async function copyTree(src: string, dst: string, top: boolean): Promise<number> {
   let bytes = 0;

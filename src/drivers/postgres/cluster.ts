@@ -116,7 +116,15 @@ export interface NodeFacts {
 }
 
 export async function nodeFacts(n: NodeLayout): Promise<NodeFacts> {
-  const facts: NodeFacts = { name: n.name, running: false, inRecovery: null, version: null, fullVersion: null, lsn: null, receiving: null };
+  const facts: NodeFacts = {
+    name: n.name,
+    running: false,
+    inRecovery: null,
+    version: null,
+    fullVersion: null,
+    lsn: null,
+    receiving: null,
+  };
   if (!nodeRunning(n)) return facts;
   facts.running = true;
   try {
@@ -130,7 +138,10 @@ export async function nodeFacts(n: NodeLayout): Promise<NodeFacts> {
     facts.fullVersion = r!.full;
     facts.lsn = r!.lsn;
     if (r!.rec) {
-      const w = await server.query<{ status: string; sender_port: number | null }>(n.port, 'SELECT status, sender_port FROM pg_stat_wal_receiver');
+      const w = await server.query<{ status: string; sender_port: number | null }>(
+        n.port,
+        'SELECT status, sender_port FROM pg_stat_wal_receiver',
+      );
       facts.receiving = w[0] ? { status: w[0].status, senderPort: w[0].sender_port } : null;
     }
   } catch (e) {

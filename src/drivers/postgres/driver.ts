@@ -91,7 +91,10 @@ export class PostgresDriver implements Driver {
     try {
       return await cl.loadCluster(this.rootOf(target));
     } catch (e) {
-      throw new DriverError('CLUSTER_NOT_FOUND', `no postgres cluster for ${target.id} at ${this.rootOf(target)}: ${(e as Error).message}`);
+      throw new DriverError(
+        'CLUSTER_NOT_FOUND',
+        `no postgres cluster for ${target.id} at ${this.rootOf(target)}: ${(e as Error).message}`,
+      );
     }
   }
 
@@ -99,14 +102,18 @@ export class PostgresDriver implements Driver {
     const cfg = target.driverConfig;
     const replicas = typeof cfg.replicas === 'number' ? cfg.replicas : 2;
     if (!this.catalog.has(target.version)) {
-      throw new DriverError('VERSION_NOT_INSTALLED', `PostgreSQL ${target.version} is not installed (have ${this.catalog.versions().join(', ')})`);
+      throw new DriverError(
+        'VERSION_NOT_INSTALLED',
+        `PostgreSQL ${target.version} is not installed (have ${this.catalog.versions().join(', ')})`,
+      );
     }
     const root = this.rootOf(target);
     const names = Array.from({ length: replicas + 1 }, (_, i) => `${target.id}-${i + 1}`);
     try {
       const state = await cl.createCluster(root, target.version, replicas, this.catalog, names);
       if (cfg.pooler === true) {
-        if (!pooler.poolerInstalled()) throw new DriverError('POOLER_NOT_INSTALLED', `pgbouncer not found at ${pooler.PGBOUNCER}`);
+        if (!pooler.poolerInstalled())
+          throw new DriverError('POOLER_NOT_INSTALLED', `pgbouncer not found at ${pooler.PGBOUNCER}`);
         const port = await cl.freePort();
         await pooler.startPooler(root, port, cl.nodeOf(state, state.primary).port);
         state.pooler = { port };
@@ -213,23 +220,39 @@ export class PostgresDriver implements Driver {
     };
     switch (step.action) {
       case 'precheck': {
-        const r = await this.precheck({ target: ctx.target, toVersion: ctx.upgrade.toVersion, hops: [hop], mode: ctx.upgrade.mode, options: ctx.upgrade.options });
+        const r = await this.precheck({
+          target: ctx.target,
+          toVersion: ctx.upgrade.toVersion,
+          hops: [hop],
+          mode: ctx.upgrade.mode,
+          options: ctx.upgrade.options,
+        });
         for (const i of r.items) log(`${i.status.toUpperCase()} ${i.name}${i.node ? ` ${i.node}` : ''}: ${i.message}`);
         const failed = r.items.filter((i) => i.status === 'fail');
-        if (failed.length > 0) throw new DriverError('PRECHECK_FAILED', failed.map((i) => `${i.name}${i.node ? ` ${i.node}` : ''}: ${i.message}`).join('; '));
+        if (failed.length > 0)
+          throw new DriverError(
+            'PRECHECK_FAILED',
+            failed.map((i) => `${i.name}${i.node ? ` ${i.node}` : ''}: ${i.message}`).join('; '),
+          );
         return { data: { items: r.items, flighting: r.flighting } };
       }
       case 'backup': {
         const primary = await cl.findPrimary(state);
         const dir = path.join(state.root, 'backups', ctx.upgrade.id);
         const res = await onlineClone(primary.port, cl.dataDir(primary), dir, { label: `liftgate-${ctx.upgrade.id}`, log });
-        log(`backup of ${primary.name} in ${dir}: ${(res.bytes / 1048576).toFixed(1)} MiB, ${res.startLsn}..${res.stopLsn}, ${res.ms} ms`);
+        log(
+          `backup of ${primary.name} in ${dir}: ${(res.bytes / 1048576).toFixed(1)} MiB, ${res.startLsn}..${res.stopLsn}, ${res.ms} ms`,
+        );
         return { data: { path: dir, bytes: res.bytes, startLsn: res.startLsn, stopLsn: res.stopLsn } };
       }
       case 'drain': {
         const n = need();
         const primary = await cl.findPrimary(state);
-        log(primary.name === n.name ? `${n.name}: primary, writes move at switchover` : `${n.name}: replica serves no routed traffic; nothing to drain`);
+        log(
+          primary.name === n.name
+            ? `${n.name}: primary, writes move at switchover`
+            : `${n.name}: replica serves no routed traffic; nothing to drain`,
+        );
         return {};
       }
       case 'stop': {
@@ -250,7 +273,14 @@ export class PostgresDriver implements Driver {
         const n = need();
         await ops.startMember(state, n, log);
         const f = await cl.nodeFacts(n);
-        return { node: { name: n.name, version: f.version ?? hop.toVersion, health: 'healthy', role: f.inRecovery ? 'replica' : 'primary' } };
+        return {
+          node: {
+            name: n.name,
+            version: f.version ?? hop.toVersion,
+            health: 'healthy',
+            role: f.inRecovery ? 'replica' : 'primary',
+          },
+        };
       }
       case 'verify': {
         const n = need();
@@ -297,7 +327,12 @@ export class PostgresDriver implements Driver {
       if (!toName) throw new DriverError('NO_SWITCHOVER_CANDIDATE', `no streaming replica on ${ctx.hop.toVersion}`);
     }
     try {
-      const r = await switchover(state, toName, { log: ctx.log, catchUpTimeoutMs: this.verifyTimeoutMs, pauseTimeoutMs: this.pauseTimeoutMs, signal: ctx.signal });
+      const r = await switchover(state, toName, {
+        log: ctx.log,
+        catchUpTimeoutMs: this.verifyTimeoutMs,
+        pauseTimeoutMs: this.pauseTimeoutMs,
+        signal: ctx.signal,
+      });
       const newVersion = (await cl.nodeFacts(cl.nodeOf(state, r.to))).version ?? undefined;
       return {
         nodes: [

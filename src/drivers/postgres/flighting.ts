@@ -55,7 +55,8 @@ export function splitSql(text: string): string[] {
   return out;
 }
 
-export const isRead = (sql: string): boolean => /^\s*(select|with|values|table|show)\b/i.test(sql) && !/^\s*with\b[\s\S]*\b(insert|update|delete)\b/i.test(sql);
+export const isRead = (sql: string): boolean =>
+  /^\s*(select|with|values|table|show)\b/i.test(sql) && !/^\s*with\b[\s\S]*\b(insert|update|delete)\b/i.test(sql);
 
 /** options.flightingSql is a file path or SQL text */
 export async function loadWorkload(flightingSql: string): Promise<string[]> {
@@ -153,7 +154,9 @@ export async function runFlighting(input: FlightingInput): Promise<FlightingStat
       await server.writeNodeConfig(cl.dataDir(n), n.port);
       await cl.startNode(n);
     }
-    log(`flighting: clone of ${primary.name} at ${res.stopLsn} started on ${input.fromVersion} (:${oldSide.port}) and ${input.toVersion} (:${newSide.port})`);
+    log(
+      `flighting: clone of ${primary.name} at ${res.stopLsn} started on ${input.fromVersion} (:${oldSide.port}) and ${input.toVersion} (:${newSide.port})`,
+    );
     return await compare(oldSide.port, newSide.port, input.statements, log);
   } finally {
     for (const n of sides) await server.stopServer(cl.dataDir(n), 'immediate', 10_000).catch(() => false);
@@ -183,7 +186,11 @@ async function compare(oldPort: number, newPort: number, statements: string[], l
         stat.details!.push({ statement: short, kind: 'exception', message: n.error });
       } else if (o.ok && n.ok && o.answer !== n.answer) {
         stat.incorrect++;
-        stat.details!.push({ statement: short, kind: 'incorrect', message: `old ${o.answer.slice(0, 200)} | new ${n.answer.slice(0, 200)}` });
+        stat.details!.push({
+          statement: short,
+          kind: 'incorrect',
+          message: `old ${o.answer.slice(0, 200)} | new ${n.answer.slice(0, 200)}`,
+        });
       } else if (o.ok && n.ok && n.ms > 2 * o.ms && n.ms - o.ms > SLOW_FLOOR_MS) {
         stat.slow++;
         stat.details!.push({ statement: short, kind: 'slow', message: `${o.ms.toFixed(2)} ms -> ${n.ms.toFixed(2)} ms` });
@@ -195,6 +202,8 @@ async function compare(oldPort: number, newPort: number, statements: string[], l
     await b.end().catch(() => undefined);
   }
   stat.dqlSpeedup = Number(median(ratios).toFixed(3));
-  log(`flighting: executed ${stat.totalExecuted}, exceptions ${stat.exceptions}, incorrect ${stat.incorrect}, slow ${stat.slow}, DQL speedup ${stat.dqlSpeedup}`);
+  log(
+    `flighting: executed ${stat.totalExecuted}, exceptions ${stat.exceptions}, incorrect ${stat.incorrect}, slow ${stat.slow}, DQL speedup ${stat.dqlSpeedup}`,
+  );
   return stat;
 }

@@ -59,7 +59,13 @@ export class WriteLoad {
   private async connectWritable(): Promise<pg.Client> {
     for (;;) {
       for (const port of this.ports()) {
-        const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 2_000 });
+        const c = new pg.Client({
+          host: '127.0.0.1',
+          port,
+          user: 'postgres',
+          database: 'postgres',
+          connectionTimeoutMillis: 2_000,
+        });
         c.on('error', () => undefined);
         try {
           await c.connect();

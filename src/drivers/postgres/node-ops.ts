@@ -21,12 +21,16 @@ export async function startMember(state: ClusterState, n: NodeLayout, log: (l: s
       if (await cl.ensureSlot(primary, cl.slotName(n.name))) log(`${primary.name}: created slot ${cl.slotName(n.name)}`);
     }
     await cl.configureStandby(n, primary);
-    log(`${n.name}: standby of ${primary.name} :${primary.port} (standby.signal, primary_conninfo, primary_slot_name=${cl.slotName(n.name)})`);
+    log(
+      `${n.name}: standby of ${primary.name} :${primary.port} (standby.signal, primary_conninfo, primary_slot_name=${cl.slotName(n.name)})`,
+    );
   }
   const t0 = Date.now();
   try {
     const st = await cl.startNode(n);
-    log(`${n.name}: postgres -D ${cl.dataDir(n)} (binaries ${await server.readLinkOrNull(cl.binLink(n))}) ${st.status} in ${Date.now() - t0} ms`);
+    log(
+      `${n.name}: postgres -D ${cl.dataDir(n)} (binaries ${await server.readLinkOrNull(cl.binLink(n))}) ${st.status} in ${Date.now() - t0} ms`,
+    );
   } catch (e) {
     throw new DriverError('START_FAILED', `${n.name} did not start: ${(e as Error).message}`);
   }
@@ -38,7 +42,12 @@ export async function stopMember(n: NodeLayout, log: (l: string) => void): Promi
   log(stopped ? `${n.name}: fast stop (SIGINT) done in ${Date.now() - t0} ms` : `${n.name}: already stopped`);
 }
 
-export async function swapBinaries(n: NodeLayout, version: string, catalog: BinaryCatalog, log: (l: string) => void): Promise<void> {
+export async function swapBinaries(
+  n: NodeLayout,
+  version: string,
+  catalog: BinaryCatalog,
+  log: (l: string) => void,
+): Promise<void> {
   if (cl.nodeRunning(n)) throw new DriverError('NODE_RUNNING', `${n.name} is running: stop it before swapping binaries`);
   const dir = catalog.nativeDir(version);
   const before = await server.readLinkOrNull(cl.binLink(n));
@@ -61,7 +70,8 @@ export async function verifyMember(
   const f = await cl.nodeFacts(n);
   if (!f.running || f.error) throw new DriverError('VERIFY_FAILED', `${n.name} is not answering: ${f.error ?? 'not running'}`);
   log(`${n.name}: SELECT version() -> ${f.fullVersion}`);
-  if (f.version !== expectVersion) throw new DriverError('VERIFY_FAILED', `${n.name} runs ${f.version}, expected ${expectVersion}`);
+  if (f.version !== expectVersion)
+    throw new DriverError('VERIFY_FAILED', `${n.name} runs ${f.version}, expected ${expectVersion}`);
   const primary = await cl.findPrimary(state);
   if (primary.name === n.name) {
     if (f.inRecovery) throw new DriverError('VERIFY_FAILED', `${n.name} should be primary but is in recovery`);

@@ -38,7 +38,16 @@ export function serviceUser(): RunAs {
     try {
       execFileSync(
         'useradd',
-        ['--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', SERVICE_USER],
+        [
+          '--system',
+          '--user-group',
+          '--no-create-home',
+          '--home-dir',
+          '/nonexistent',
+          '--shell',
+          '/usr/sbin/nologin',
+          SERVICE_USER,
+        ],
         { stdio: 'ignore' },
       );
     } catch {

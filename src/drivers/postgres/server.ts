@@ -3,7 +3,7 @@
 // polled every few ms: pg_ctl -w polls every 100 ms, which alone would dominate a switchover.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { readFile, readlink, stat } from 'node:fs/promises';
+import { readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
@@ -57,7 +57,18 @@ export async function initdb(nativeDir: string, dataDir: string): Promise<string
   await makeOwnedDir(dataDir, 0o700);
   // 1 MiB WAL segments: promotion copies the current segment onto the new timeline and fsyncs it,
   // so a 16 MiB segment alone costs tens of ms of write outage on an ordinary disk
-  const args = ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--wal-segsize=1', '--no-instructions'];
+  const args = [
+    '-D',
+    dataDir,
+    '-U',
+    'postgres',
+    '--auth=trust',
+    '-E',
+    'UTF8',
+    '--locale=C',
+    '--wal-segsize=1',
+    '--no-instructions',
+  ];
   const r = await runAsUser(path.join(nativeDir, 'bin', 'initdb'), args);
   if (r.code !== 0) throw new Error(`initdb failed (${r.code}): ${r.output.slice(-2000)}`);
   return `initdb ${args.join(' ')}`;
@@ -84,17 +95,14 @@ export async function writeNodeConfig(dataDir: string, port: number): Promise<vo
     // default); a short interval bounds how long a promotion or a re-pointed replica can sit idle
     "wal_retrieve_retry_interval = '50ms'",
     "recovery_target_timeline = 'latest'",
-    'log_line_prefix = \'%m [%p] \'',
+    "log_line_prefix = '%m [%p] '",
     '',
   ].join('\n');
   await writeOwnedFile(path.join(dataDir, 'liftgate.conf'), conf);
   const main = path.join(dataDir, 'postgresql.conf');
   const text = await readFile(main, 'utf8');
   if (!text.includes("include_if_exists = 'liftgate.conf'")) {
-    await writeOwnedFile(
-      main,
-      `${text}\ninclude_if_exists = 'liftgate.conf'\ninclude_if_exists = 'liftgate-replication.conf'\n`,
-    );
+    await writeOwnedFile(main, `${text}\ninclude_if_exists = 'liftgate.conf'\ninclude_if_exists = 'liftgate-replication.conf'\n`);
   }
 }
 
@@ -124,7 +132,8 @@ export async function startServer(binDir: string, dataDir: string, logFile: stri
     const st = readPidFile(dataDir);
     if (st && (st.status === 'ready' || st.status === 'standby')) return st;
     if (exited !== null) throw new Error(`${exited}; log tail:\n${await logTail(logFile)}`);
-    if (Date.now() > deadline) throw new Error(`server did not become ready in ${timeoutMs} ms; log tail:\n${await logTail(logFile)}`);
+    if (Date.now() > deadline)
+      throw new Error(`server did not become ready in ${timeoutMs} ms; log tail:\n${await logTail(logFile)}`);
     await sleep(3);
   }
 }
@@ -164,7 +173,9 @@ export async function stopServer(dataDir: string, mode: 'fast' | 'immediate' = '
 export async function promoteServer(dataDir: string, probe: pg.Client, timeoutMs = 30_000): Promise<void> {
   const st = readPidFile(dataDir);
   if (!st) throw new Error(`cannot promote: server in ${dataDir} is not running`);
-  await writeOwnedFile(path.join(dataDir, 'promote'), '');
+  // not handed to the service user: the server may consume the file at once (the startup process
+  // also looks for it on its own), and removing it only needs write access to the directory
+  await writeFile(path.join(dataDir, 'promote'), '', { mode: 0o644 });
   process.kill(st.pid, 'SIGUSR1');
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -41,7 +41,9 @@ export async function switchover(state: ClusterState, toName: string, opts: Swit
   }
   const facts = await cl.nodeFacts(to);
   if (!facts.running || facts.inRecovery !== true || facts.receiving?.status !== 'streaming') {
-    throw new Error(`${to.name} is not a streaming replica (running=${facts.running}, recovery=${facts.inRecovery}, receiver=${facts.receiving?.status ?? 'none'})`);
+    throw new Error(
+      `${to.name} is not a streaming replica (running=${facts.running}, recovery=${facts.inRecovery}, receiver=${facts.receiving?.status ?? 'none'})`,
+    );
   }
   const oldRunning = cl.nodeRunning(old);
   if (oldRunning) {
@@ -76,7 +78,9 @@ export async function switchover(state: ClusterState, toName: string, opts: Swit
   }
   const outageMs = Date.now() - t0;
   log(`${old.name}: fast stop (SIGINT, poll postmaster.pid) ${stopMs} ms; fenced with standby.signal -> ${to.name}`);
-  log(`${to.name}: promote (promote file + SIGUSR1, as pg_ctl -W promote), ready after ${outageMs - stopMs} ms; write outage ${outageMs} ms`);
+  log(
+    `${to.name}: promote (promote file + SIGUSR1, as pg_ctl -W promote), ready after ${outageMs - stopMs} ms; write outage ${outageMs} ms`,
+  );
   let stallMs = 0;
   if (poolPort) {
     await pooler.repoint(state.root, poolPort, to.port);
