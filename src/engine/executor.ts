@@ -60,6 +60,9 @@ export class Executor {
   private wakeUp: (() => void) | null = null;
   private pendingWake = false;
   private lastMaintenance = 0;
+  private lastFullClaim = 0;
+  private readonly dirty = new Set<string>();
+  private readonly plans = new Map<string, Upgrade>();
   /** counts step transitions, for metrics and the benchmark */
   transitions = 0;
 
@@ -169,19 +172,41 @@ export class Executor {
     let worked = await this.startReady();
     const free = this.concurrency - this.inflight.size;
     if (free <= 0) return worked;
-    const claimed = [...(await this.claim(free)), ...(await this.claimRollbacks(free))];
+    // A finished step can only make its own upgrade's next steps runnable, so after a
+    // completion only that upgrade is searched; a full search over every running upgrade runs
+    // on a timer (and when nothing is known to have changed), which also finds work that other
+    // processes made runnable.
+    const dirty = [...this.dirty];
+    this.dirty.clear();
+    const full = dirty.length === 0 || t - this.lastFullClaim >= Math.max(this.pollMs, 250);
+    if (full) this.lastFullClaim = t;
+    const claimed = await this.claim(free, full ? null : dirty);
+    if (claimed.length < free && (await this.anyRollingBack())) {
+      claimed.push(...(await this.claimRollbacks(free - claimed.length)));
+    }
     for (const row of claimed) {
       const step = toStep(row);
       const p = (step.state === 'rolling_back' ? this.runRollback(step) : this.runStep(step))
         .catch((err) => this.onError(err))
         .finally(() => {
           this.inflight.delete(step.id);
-          this.wake();
+          this.touch(step.upgradeId);
         });
       this.inflight.set(step.id, p);
       worked = true;
     }
     return worked;
+  }
+
+  /** Marks an upgrade as changed: the next tick looks for its runnable steps first. */
+  touch(upgradeId: string): void {
+    this.dirty.add(upgradeId);
+    this.wake();
+  }
+
+  private async anyRollingBack(): Promise<boolean> {
+    const row = await this.db.selectFrom('upgrades').select('id').where('state', '=', 'rolling_back').limit(1).executeTakeFirst();
+    return row !== undefined;
   }
 
   // ---- scheduling -------------------------------------------------------------------------
@@ -228,6 +253,7 @@ export class Executor {
           set: { started_at: now(), current_stage: 0 },
         });
         if (!ok) return;
+        this.dirty.add(u.id);
         await transitionStage(trx, u.id, 0, ['pending'], 'running');
         await this.event(trx, u, {
           type: 'upgrade.started',
@@ -248,7 +274,9 @@ export class Executor {
   }
 
   /** pending -> running for steps whose stage is current and whose lane predecessors are done */
-  private async claim(limit: number): Promise<StepRow[]> {
+  private async claim(limit: number, only: string[] | null): Promise<StepRow[]> {
+    if (only && only.length > 500) only = null;
+    const scope = only ? sql`AND u.id IN (${sql.join(only)})` : sql``;
     const skipLocked = this.store.caps.supportsSkipLocked ? sql`FOR UPDATE OF s SKIP LOCKED` : sql``;
     const ts = now();
     const res = await sql<StepRow>`
@@ -256,8 +284,10 @@ export class Executor {
         attempts = attempts + 1, started_at = ${ts}, ended_at = NULL
       WHERE id IN (
         SELECT s.id FROM upgrades u
-        JOIN steps s ON s.upgrade_id = u.id AND s.stage_index = u.current_stage AND s.state = 'pending'
-        WHERE u.state IN ('prechecking', 'running')
+        JOIN steps s ON s.upgrade_id = u.id AND s.stage_index = u.current_stage
+        -- (state || '') keeps the planner from driving the search from every pending step of
+        -- the fleet: it must start from the running upgrades and read only their current stage
+        WHERE u.state IN ('prechecking', 'running') ${scope} AND (s.state || '') = 'pending'
           AND NOT EXISTS (
             SELECT 1 FROM steps p
             WHERE p.upgrade_id = s.upgrade_id AND p.stage_index = s.stage_index AND p.lane = s.lane
@@ -278,8 +308,8 @@ export class Executor {
         attempts = attempts + 1
       WHERE id IN (
         SELECT s.id FROM upgrades u
-        JOIN steps s ON s.upgrade_id = u.id AND s.state = 'succeeded' AND s.rollback_order IS NOT NULL
-        WHERE u.state = 'rolling_back'
+        JOIN steps s ON s.upgrade_id = u.id AND s.rollback_order IS NOT NULL
+        WHERE u.state = 'rolling_back' AND (s.state || '') = 'succeeded'
           AND NOT EXISTS (
             SELECT 1 FROM steps p WHERE p.upgrade_id = s.upgrade_id AND p.rollback_order IS NOT NULL
               AND p.rollback_order < s.rollback_order AND p.state IN ('succeeded', 'rolling_back'))
@@ -293,10 +323,19 @@ export class Executor {
 
   // ---- running ----------------------------------------------------------------------------
 
+  /**
+   * What a step needs to run. The upgrade's plan (versions, hops, mode, options) never changes
+   * once created, so it is cached; the target is read fresh because steps change its nodes.
+   */
   private async context(step: Step): Promise<{ upgrade: Upgrade; target: Target; driver: Driver } | null> {
-    const row = await this.db.selectFrom('upgrades').selectAll().where('id', '=', step.upgradeId).executeTakeFirst();
-    if (!row) return null;
-    const upgrade = toUpgrade(row);
+    let upgrade = this.plans.get(step.upgradeId);
+    if (!upgrade) {
+      const row = await this.db.selectFrom('upgrades').selectAll().where('id', '=', step.upgradeId).executeTakeFirst();
+      if (!row) return null;
+      upgrade = toUpgrade(row);
+      if (this.plans.size >= 5000) this.plans.delete(this.plans.keys().next().value as string);
+      this.plans.set(upgrade.id, upgrade);
+    }
     const target = await loadTarget(this.db, upgrade.projectId, upgrade.targetId);
     if (!target) return null;
     const driver = this.drivers.get(target.driver);
@@ -408,7 +447,7 @@ export class Executor {
 
   private async recordSuccess(step: Step, upgrade: Upgrade, result: StepResult, log: string[]): Promise<void> {
     let advanced = false;
-    await this.db.transaction().execute(async (trx) => {
+    await this.store.unit.run(async (trx) => {
       await this.lock(trx, upgrade.id);
       const ok = await transitionStep(trx, { id: step.id, from: 'running', to: 'succeeded', leaseOwner: this.owner, log });
       if (!ok) return; // lost the lease: whoever holds the step now records it
@@ -439,7 +478,7 @@ export class Executor {
     const code = err instanceof DriverError ? err.code : 'STEP_FAILED';
     const message = err instanceof Error ? err.message : String(err);
     log.push(`${now()} FAILED ${code}: ${message}`);
-    await this.db.transaction().execute(async (trx) => {
+    await this.store.unit.run(async (trx) => {
       await this.lock(trx, upgrade.id);
       const ok = await transitionStep(trx, {
         id: step.id,
@@ -560,7 +599,7 @@ export class Executor {
     }
     stopBeat();
     this.faults.hit('step.driver_done');
-    await this.db.transaction().execute(async (trx) => {
+    await this.store.unit.run(async (trx) => {
       await this.lock(trx, c.upgrade.id);
       if (!(await transitionStep(trx, { id: step.id, from: 'rolling_back', to: 'rolled_back', leaseOwner: this.owner, log }))) return;
       this.transitions++;

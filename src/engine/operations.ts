@@ -118,7 +118,7 @@ export async function applyAction(
     if (action === 'resume' || action === 'skip') await executor.advance(trx, u.id);
     if (action === 'rollback') await executor.finishRollbackIfDone(trx, { ...u, state: 'rolling_back' });
   });
-  executor.wake();
+  executor.touch(upgradeId);
   const row = await store.db.selectFrom('upgrades').selectAll().where('id', '=', upgradeId).executeTakeFirstOrThrow();
   return toUpgrade(row);
 }

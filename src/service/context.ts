@@ -6,6 +6,7 @@ import { SimDriver } from '../drivers/sim/sim-driver.ts';
 import { Executor } from '../engine/executor.ts';
 import { FaultPoints } from '../engine/fault-points.ts';
 import { openStore, type Store, type StoreOptions } from '../store/open.ts';
+import { registerDriverVersions } from './catalog.ts';
 
 export interface AppConfig extends StoreOptions {
   /** multiplies simulated step durations; 0 = instant */
@@ -32,7 +33,7 @@ export interface AppContext {
 export async function createContext(config: AppConfig): Promise<AppContext> {
   const store = await openStore(config);
   const drivers = new Map<string, Driver>();
-  const sim = new SimDriver({ db: store.db, timeScale: config.simTimeScale ?? 0 });
+  const sim = new SimDriver({ db: store.db, unit: store.unit, timeScale: config.simTimeScale ?? 0 });
   drivers.set(sim.name, sim);
   for (const d of (await config.extraDrivers?.(store)) ?? []) drivers.set(d.name, d);
   const changes = new EventEmitter();
@@ -45,8 +46,7 @@ export async function createContext(config: AppConfig): Promise<AppContext> {
     onChange: () => changes.emit('change'),
     onError: (err) => (config.log ?? console.error)(`executor: ${err instanceof Error ? err.stack : String(err)}`),
   });
-  if (!config.noExecutor) executor.start();
-  return {
+  const ctx: AppContext = {
     store,
     drivers,
     executor,
@@ -58,6 +58,14 @@ export async function createContext(config: AppConfig): Promise<AppContext> {
       await store.close();
     },
   };
+  try {
+    await registerDriverVersions(ctx);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  if (!config.noExecutor) executor.start();
+  return ctx;
 }
 
 /** Signals a committed change to listeners and to the executor. */

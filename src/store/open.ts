@@ -9,6 +9,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationProvide
 import { AppError } from '../domain/errors.ts';
 import { migrations } from './migrations.ts';
 import { postgresCapabilities, sqliteCapabilities, type DialectCapabilities } from './dialect.ts';
+import { GroupCommitter } from './group-commit.ts';
 import type { Database } from './schema.ts';
 
 // int8 (bigserial ids, counts) as numbers: our ids stay far below 2^53.
@@ -26,6 +27,8 @@ export interface StoreOptions {
 
 export interface Store {
   db: Kysely<Database>;
+  /** runs a unit of work atomically; on a single-writer store, units ready together share a commit */
+  unit: GroupCommitter;
   /** PostgreSQL schema holding the tables (null on SQLite) */
   schema: string | null;
   caps: DialectCapabilities;
@@ -102,6 +105,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     store = {
       db,
+      unit: new GroupCommitter(db, false),
       schema: schema ?? 'public',
       caps: postgresCapabilities,
       describe: `postgresql ${url.replace(/\/\/[^@]*@/, '//')}${schema ? ` schema ${schema}` : ''}`,
@@ -116,7 +120,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), log: queryLog() });
-    store = { db, schema: null, caps: sqliteCapabilities, describe: `sqlite ${file}`, close: () => db.destroy() };
+    store = { db, unit: new GroupCommitter(db, true), schema: null, caps: sqliteCapabilities, describe: `sqlite ${file}`, close: () => db.destroy() };
   }
   try {
     await migrateWithRetry(store);

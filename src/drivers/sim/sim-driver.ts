@@ -5,8 +5,9 @@
 // step id, so a step that runs again after a crash finds its effect already there and does not
 // apply it twice; tests read that log to prove exactly-once.
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { PrecheckItem, Step, StepAction, Target, TargetNode } from '../../domain/types.ts';
+import type { GroupCommitter } from '../../store/group-commit.ts';
 import type { Database, SimNodeRow } from '../../store/schema.ts';
 import {
   DriverError,
@@ -42,6 +43,8 @@ const NON_IDEMPOTENT: ReadonlySet<StepAction> = new Set(['install', 'switchover'
 
 export interface SimDriverOptions {
   db: Kysely<Database>;
+  /** the store's unit runner, so effects share commits with other work (see group-commit.ts) */
+  unit?: GroupCommitter;
   /** multiplies SIM_DURATIONS; 0 = instant */
   timeScale?: number;
 }
@@ -50,10 +53,12 @@ export class SimDriver implements Driver {
   readonly name = 'sim';
   readonly capabilities = { switchover: true, azMigration: true, faults: true, provision: true };
   private readonly db: Kysely<Database>;
+  private readonly unit: GroupCommitter | undefined;
   readonly timeScale: number;
 
   constructor(opts: SimDriverOptions) {
     this.db = opts.db;
+    this.unit = opts.unit;
     this.timeScale = opts.timeScale ?? 0;
   }
 
@@ -260,7 +265,8 @@ export class SimDriver implements Driver {
   private async apply(ctx: StepContext, action: StepAction, reverse: boolean): Promise<StepResult> {
     const { step, target, hop } = ctx;
     const effect = reverse ? `rollback:${action}` : action;
-    return this.db.transaction().execute(async (trx) => {
+    const run = <T>(fn: (trx: Transaction<Database>) => Promise<T>) => (this.unit ? this.unit.run(fn) : this.db.transaction().execute(fn));
+    return run(async (trx) => {
       const rows = await trx
         .selectFrom('sim_nodes')
         .selectAll()
@@ -280,14 +286,17 @@ export class SimDriver implements Driver {
         ctx.log(`effect ${effect} already applied; not applying again`);
         return result(rows, step);
       }
-      const set = (name: string, values: Partial<SimNodeRow>) =>
-        trx
+      // keeps the rows read above current, so the result needs no second read
+      const set = (name: string, values: Partial<SimNodeRow>) => {
+        Object.assign(byName.get(name) as SimNodeRow, values);
+        return trx
           .updateTable('sim_nodes')
           .set({ ...values, updated_at: now() })
           .where('project_id', '=', target.projectId)
           .where('target_id', '=', target.id)
           .where('node', '=', name)
           .execute();
+      };
       const n = node as SimNodeRow;
       switch (reverse ? inverse(action) : action) {
         case 'stop':
@@ -317,9 +326,10 @@ export class SimDriver implements Driver {
           if (!from || !to) throw new DriverError('NODE_NOT_FOUND', 'switchover nodes not found');
           const [a, b] = reverse ? [to, from] : [from, to];
           if (!b.running || b.health !== 'healthy') throw new DriverError('HEALTH_GATE_FAILED', `${b.node} cannot take over: ${b.health}`);
-          await set(a.node, { role: b.role });
-          await set(b.node, { role: a.role });
-          ctx.log(`${b.node} is now ${a.role}; ${a.node} is now ${b.role}`);
+          const [roleA, roleB] = [a.role, b.role];
+          await set(a.node, { role: roleB });
+          await set(b.node, { role: roleA });
+          ctx.log(`${b.node} is now ${roleA}; ${a.node} is now ${roleB}`);
           break;
         }
         case 'relocate': {
@@ -353,13 +363,7 @@ export class SimDriver implements Driver {
           created_at: now(),
         })
         .execute();
-      const after = await trx
-        .selectFrom('sim_nodes')
-        .selectAll()
-        .where('project_id', '=', target.projectId)
-        .where('target_id', '=', target.id)
-        .execute();
-      return result(after, step);
+      return result(rows, step);
     });
   }
 }
