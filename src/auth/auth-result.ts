@@ -89,3 +89,30 @@ export function splitUrl(rawUrl: string): { path: string; query: Array<[string, 
 export function sortPairs(pairs: Array<[string, string]>): Array<[string, string]> {
   return [...pairs].sort(([ka, va], [kb, vb]) => (ka < kb ? -1 : ka > kb ? 1 : va < vb ? -1 : va > vb ? 1 : 0));
 }
+
+export interface ParsedAuthorization {
+  accessKeyId: string;
+  signedHeaders: string[];
+  signature: string;
+}
+
+/**
+ * Parses `<ALGORITHM> <Key>=<AK>,SignedHeaders=a;b,Signature=<hex>` as both vendors send it
+ * (Alibaba without spaces after the commas, Huawei with); `credentialField` names the key
+ * field (`Credential` for Alibaba, `Access` for Huawei).
+ */
+export function parseHmacAuthorization(value: string, algorithm: string, credentialField: string): ParsedAuthorization | null {
+  const space = value.indexOf(' ');
+  if (space === -1 || value.slice(0, space) !== algorithm) return null;
+  const fields = new Map<string, string>();
+  for (const part of value.slice(space + 1).split(',')) {
+    const eq = part.indexOf('=');
+    if (eq === -1) return null;
+    fields.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+  }
+  const accessKeyId = fields.get(credentialField);
+  const signedHeaders = fields.get('SignedHeaders');
+  const signature = fields.get('Signature');
+  if (!accessKeyId || !signedHeaders || !signature || !/^[0-9a-f]{64}$/i.test(signature)) return null;
+  return { accessKeyId, signedHeaders: signedHeaders.split(';').map((h) => h.trim().toLowerCase()), signature: signature.toLowerCase() };
+}

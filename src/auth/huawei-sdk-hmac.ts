@@ -14,6 +14,7 @@ import {
   fail,
   headerValue,
   hmacSha256Hex,
+  parseHmacAuthorization,
   rfc3986,
   safeEqual,
   sha256Hex,
@@ -43,27 +44,7 @@ function iamFail(detail: string) {
   return fail(HUAWEI_AUTH_ERROR_CODE, `Incorrect IAM authentication information: ${detail}`, 401);
 }
 
-interface ParsedAuthorization {
-  accessKeyId: string;
-  signedHeaders: string[];
-  signature: string;
-}
-
-function parseAuthorization(value: string): ParsedAuthorization | null {
-  const space = value.indexOf(' ');
-  if (space === -1 || value.slice(0, space) !== HUAWEI_ALGORITHM) return null;
-  const fields = new Map<string, string>();
-  for (const part of value.slice(space + 1).split(',')) {
-    const eq = part.indexOf('=');
-    if (eq === -1) return null;
-    fields.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
-  }
-  const accessKeyId = fields.get('Access');
-  const signedHeaders = fields.get('SignedHeaders');
-  const signature = fields.get('Signature');
-  if (!accessKeyId || !signedHeaders || !signature || !/^[0-9a-f]{64}$/i.test(signature)) return null;
-  return { accessKeyId, signedHeaders: signedHeaders.split(';').map((h) => h.trim().toLowerCase()), signature: signature.toLowerCase() };
-}
+const parseAuthorization = (value: string) => parseHmacAuthorization(value, HUAWEI_ALGORITHM, 'Access');
 
 /** Decoded-then-RFC-3986-encoded segments, always ending in "/". */
 function canonicalUri(path: string): string | null {
