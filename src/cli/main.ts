@@ -24,7 +24,7 @@ program
   .command('serve')
   .description('run the Liftgate server (PORT, HOST, LIFTGATE_DATA_DIR, LIFTGATE_DATABASE_URL, LIFTGATE_DEMO)')
   .option('--port <port>', 'port (default PORT or 8080)')
-  .option('--host <host>', 'address to listen on (default HOST or 127.0.0.1)')
+  .option('--host <host>', 'address to listen on (default HOST or localhost)')
   .action(async (o: { port?: string; host?: string }) => {
     const { serve } = await import('./serve.ts');
     await serve({ port: o.port ? Number(o.port) : undefined, host: o.host });

@@ -37,9 +37,9 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
   }
   const app = await buildApp(ctx, { logger: process.env.LIFTGATE_LOG === '1', families: await loadFamilies() });
   const port = opts.port ?? Number(process.env.PORT ?? 8080);
-  const host = opts.host ?? process.env.HOST ?? '127.0.0.1';
+  const host = opts.host ?? process.env.HOST ?? 'localhost';
   await app.listen({ port, host });
-  const url = `http://${host === '0.0.0.0' ? 'localhost' : host}:${port}`;
+  const url = `http://${host === '0.0.0.0' || host === '::' ? 'localhost' : host}:${port}`;
   console.log(`liftgate: listening on ${url} (store: ${ctx.store.describe}; API docs at ${url}/docs)`);
   if (created) {
     console.log('liftgate: first admin token (shown once, only its hash is stored):');
