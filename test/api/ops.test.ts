@@ -27,6 +27,9 @@ forEachDialect('operations endpoints', (dialect) => {
     assert.equal(doc.openapi.slice(0, 2), '3.');
     assert.ok(doc.paths['/v1/projects/{project}/upgrades']?.post?.requestBody, 'upgrade creation is documented with its body');
     assert.ok(doc.paths['/v1/projects/{project}/upgrades/{upgrade}/actions']);
+    const got = doc.paths['/v1/projects/{project}/upgrades/{upgrade}'].get.responses;
+    assert.ok(got['200'].content['application/json'].schema.properties.stages, 'the upgrade DAG response is documented');
+    assert.ok(got['404'], 'error responses are documented');
     const docs = await t.app.inject({ url: '/docs/' });
     assert.equal(docs.statusCode, 200);
     assert.match(docs.body, /swagger/i);

@@ -107,7 +107,7 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
   }));
 
   // ---- targets ----
-  r.post('/projects/:project/targets', { schema: { ...tags('targets'), params: S.ProjectParams, body: S.TargetBody } }, async (req, reply) => {
+  r.post('/projects/:project/targets', { schema: { ...tags('targets'), params: S.ProjectParams, body: S.TargetBody, response: { 201: S.TargetOut, ...S.errorResponses } } }, async (req, reply) => {
     scope(req, req.params.project);
     reply.code(201);
     return createTarget(ctx, req.params.project, req.body, actorOf(req));
@@ -117,7 +117,7 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
     await getProject(ctx, req.params.project);
     return listTargets(ctx, req.params.project, req.query);
   });
-  r.get('/projects/:project/targets/:target', { schema: { ...tags('targets'), params: S.TargetParams } }, async (req) => {
+  r.get('/projects/:project/targets/:target', { schema: { ...tags('targets'), params: S.TargetParams, response: { 200: S.TargetOut, ...S.errorResponses } } }, async (req) => {
     scope(req, req.params.project);
     const t = await getTarget(ctx, req.params.project, req.params.target);
     return { ...t, endpoint: endpointOf(t) };
@@ -157,13 +157,13 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
     await getTarget(ctx, req.params.project, req.params.target);
     return { items: await listReports(ctx, req.params.project, req.params.target) };
   });
-  r.get('/projects/:project/prechecks/:report', { schema: { ...tags('prechecks'), params: S.ReportParams } }, async (req) => {
+  r.get('/projects/:project/prechecks/:report', { schema: { ...tags('prechecks'), params: S.ReportParams, response: { 200: S.ReportOut, ...S.errorResponses } } }, async (req) => {
     scope(req, req.params.project);
     return getReport(ctx, req.params.project, req.params.report);
   });
 
   // ---- upgrades ----
-  r.post('/projects/:project/upgrades', { schema: { ...tags('upgrades'), params: S.ProjectParams, body: S.UpgradeBody } }, async (req, reply) => {
+  r.post('/projects/:project/upgrades', { schema: { ...tags('upgrades'), params: S.ProjectParams, body: S.UpgradeBody, response: { 202: S.UpgradeDetailOut, ...S.errorResponses } } }, async (req, reply) => {
     scope(req, req.params.project);
     const b = req.body;
     const u = await createUpgrade(ctx, req.params.project, { ...b, mode: b.mode ?? 'rolling' }, actorOf(req));
@@ -181,11 +181,11 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
     });
     return { items: items.map(presentUpgrade), total, limit: req.query.limit ?? 50, offset: req.query.offset ?? 0 };
   });
-  r.get('/projects/:project/upgrades/:upgrade', { schema: { ...tags('upgrades'), params: S.UpgradeParams } }, async (req) => {
+  r.get('/projects/:project/upgrades/:upgrade', { schema: { ...tags('upgrades'), params: S.UpgradeParams, response: { 200: S.UpgradeDetailOut, ...S.errorResponses } } }, async (req) => {
     scope(req, req.params.project);
     return presentUpgradeDetail(await getUpgrade(ctx, req.params.project, req.params.upgrade));
   });
-  r.post('/projects/:project/upgrades/:upgrade/actions', { schema: { ...tags('upgrades'), params: S.UpgradeParams, body: S.ActionBody } }, async (req) => {
+  r.post('/projects/:project/upgrades/:upgrade/actions', { schema: { ...tags('upgrades'), params: S.UpgradeParams, body: S.ActionBody, response: { 200: S.UpgradeDetailOut, ...S.errorResponses } } }, async (req) => {
     scope(req, req.params.project);
     const u = await upgradeAction(ctx, req.params.project, req.params.upgrade, req.body.action as UpgradeAction, actorOf(req));
     return presentUpgradeDetail(u, false);

@@ -174,3 +174,75 @@ export const TargetListQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+
+// ---- responses (documentation in /openapi.json; open objects, so added fields pass through) ----
+const Open = <T extends Parameters<typeof Type.Object>[0]>(props: T, description?: string) =>
+  Type.Object(props, { additionalProperties: true, ...(description ? { description } : {}) });
+const Nullable = <T extends Parameters<typeof Type.Optional>[0]>(t: T) => Type.Union([t, Type.Null()]);
+
+export const StepOut = Open({
+  id: Type.String(),
+  name: Type.String(),
+  action: Type.String(),
+  description: Type.String(),
+  node: Nullable(Type.String()),
+  state: Type.String(),
+  attempts: Type.Integer(),
+  startedAt: Nullable(Type.String()),
+  endedAt: Nullable(Type.String()),
+  error: Nullable(Type.String()),
+  log: Type.Optional(Type.Array(Type.String())),
+});
+
+export const StageOut = Open({
+  index: Type.Integer(),
+  name: Type.String(),
+  description: Type.String(),
+  state: Type.String(),
+  startedAt: Nullable(Type.String()),
+  endedAt: Nullable(Type.String()),
+  steps: Type.Array(StepOut),
+});
+
+export const UpgradeOut = Open(
+  {
+    id: Type.String(),
+    targetId: Type.String(),
+    fromVersion: Type.String(),
+    toVersion: Type.String(),
+    mode: Type.String(),
+    state: Type.String(),
+    error: Nullable(Type.String()),
+    errorCode: Nullable(Type.String()),
+  },
+  'an upgrade (a DAG run)',
+);
+
+export const UpgradeDetailOut = Type.Composite([UpgradeOut, Type.Object({ stages: Type.Array(StageOut) })], { additionalProperties: true });
+
+export const NodeOut = Open({ name: Type.String(), role: Type.String(), zone: Type.String(), version: Type.String(), health: Type.String() });
+
+export const TargetOut = Open({
+  id: Type.String(),
+  name: Type.String(),
+  kind: Type.String(),
+  engine: Type.String(),
+  version: Type.String(),
+  driver: Type.String(),
+  nodes: Type.Array(NodeOut),
+});
+
+export const ReportOut = Open({
+  id: Type.String(),
+  targetId: Type.String(),
+  toVersion: Type.String(),
+  state: Type.String(),
+  items: Type.Array(Open({ name: Type.String(), status: Type.String(), message: Type.String() })),
+});
+
+export const errorResponses = {
+  400: ErrorBody,
+  401: ErrorBody,
+  404: ErrorBody,
+  409: ErrorBody,
+};
