@@ -71,6 +71,17 @@ export interface PrecheckResult {
   estimate: PhaseEstimate | null;
 }
 
+/** A version a driver can run, for the catalog (e.g. installed PostgreSQL binaries). */
+export interface DriverCatalogEntry {
+  engine: string;
+  version: string;
+  release?: string;
+  displayName?: string;
+  description?: string;
+  /** patterns of versions allowed to upgrade to this one ("16.*"); empty = any older version */
+  upgradableFrom?: string[];
+}
+
 export interface Topology {
   nodes: TargetNode[];
   version?: string;
@@ -97,6 +108,8 @@ export interface Driver {
   provision?(target: Target): Promise<{ nodes: TargetNode[]; driverConfig?: Record<string, unknown> }>;
   /** release real resources when a target is deleted */
   destroy?(target: Target): Promise<void>;
+  /** versions this driver can run on this machine; added to the catalog at start when missing */
+  catalogEntries?(): DriverCatalogEntry[];
   /** read the target's real topology */
   inspect(target: Target): Promise<Topology>;
   precheck(input: PrecheckInput): Promise<PrecheckResult>;

@@ -44,6 +44,30 @@ export async function addCatalogVersion(ctx: AppContext, engine: string, v: Cata
   return toCatalogVersion(row);
 }
 
+/**
+ * Adds the versions the installed drivers can run (e.g. every PostgreSQL whose binaries are
+ * installed) to the catalog when missing, so what a driver can upgrade to is always upgradable
+ * through the API. Existing entries are left as they are: an operator may have edited them.
+ * Returns the versions added.
+ */
+export async function registerDriverVersions(ctx: AppContext): Promise<string[]> {
+  const added: string[] = [];
+  for (const driver of ctx.drivers.values()) {
+    for (const e of driver.catalogEntries?.() ?? []) {
+      if (await findCatalogVersion(ctx, e.engine, { version: e.version })) continue;
+      try {
+        const { engine, ...input } = e;
+        await addCatalogVersion(ctx, engine, input);
+        added.push(`${engine} ${e.version}`);
+      } catch (err) {
+        // another Liftgate replica sharing the store added it first: that is the wanted state
+        if (!(err instanceof AppError && err.code === 'VERSION_EXISTS')) throw err;
+      }
+    }
+  }
+  return added;
+}
+
 export async function listCatalog(ctx: AppContext, engine: string): Promise<CatalogVersion[]> {
   const rows = await ctx.store.db.selectFrom('catalog_versions').selectAll().where('engine', '=', engine).execute();
   return rows.map(toCatalogVersion).sort((a, b) => compareVersions(a.version, b.version));

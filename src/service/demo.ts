@@ -123,6 +123,40 @@ const TARGETS: TargetInput[] = [
   ),
 ];
 
+/** A real cluster for the `postgres` driver: provisioned on first start, left running afterwards. */
+const PG_DEMO: TargetInput = {
+  id: 'pg-demo',
+  name: 'PostgreSQL demo cluster',
+  kind: 'cluster',
+  engine: 'postgresql',
+  version: '16.13',
+  release: '16.13',
+  region: 'local',
+  driver: 'postgres',
+  driverConfig: { provision: true, replicas: 2, pooler: false },
+};
+
+/**
+ * Adds pg-demo when the postgres driver can run 16.13 and upgrade it to 16.14. Its servers are real
+ * processes that outlive Liftgate, so it is created once, with the rest of the demo project; a later
+ * start finds it in the store and uses the running cluster. A machine that cannot provision it (no
+ * service user, ports, disk) still gets the simulated fleet: the failure is logged, not fatal.
+ */
+async function seedPostgresCluster(ctx: AppContext): Promise<void> {
+  const versions = new Set(
+    (ctx.drivers.get('postgres')?.catalogEntries?.() ?? []).filter((e) => e.engine === 'postgresql').map((e) => e.version),
+  );
+  if (!versions.has('16.13') || !versions.has('16.14')) return;
+  const log = ctx.config.log ?? console.log;
+  try {
+    const t = await createTarget(ctx, 'demo', PG_DEMO, 'demo-seed');
+    const ports = t.nodes.map((n) => `${n.name} ${n.role} :${n.port}`).join(', ');
+    log(`liftgate: created the demo PostgreSQL cluster pg-demo (16.13: ${ports}); its servers keep running when Liftgate stops`);
+  } catch (err) {
+    log(`liftgate: the demo PostgreSQL cluster could not be created, continuing without it: ${(err as Error).message}`);
+  }
+}
+
 export async function seedDemo(ctx: AppContext): Promise<boolean> {
   const any = await ctx.store.db.selectFrom('projects').select('id').limit(1).executeTakeFirst();
   if (any) return false;
@@ -131,5 +165,6 @@ export async function seedDemo(ctx: AppContext): Promise<boolean> {
     for (const v of versions) await addCatalogVersion(ctx, engine, v);
   }
   for (const t of TARGETS) await createTarget(ctx, 'demo', t, 'demo-seed');
+  await seedPostgresCluster(ctx);
   return true;
 }

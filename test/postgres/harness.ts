@@ -1,7 +1,10 @@
 // A stand-in for the engine: builds Step/StepContext objects the way the planner and executor do and
 // drives the postgres driver through a rolling upgrade, applying each StepResult to the target.
+import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Hop, Step, StepAction, Target, TargetNode, Upgrade } from '../../src/domain/types.ts';
 import type { Driver, StepContext, StepResult } from '../../src/drivers/driver.ts';
+import { BinaryCatalog } from '../../src/drivers/postgres/binaries.ts';
 
 export function makeTarget(id: string, version: string, driverConfig: Record<string, unknown>): Target {
   const now = new Date().toISOString();
@@ -182,4 +185,24 @@ export async function settleReplicas(driver: Driver, target: Target, upgrade: Up
     step.node = n.name;
     await driver.execute(context(target, upgrade, step, { ...hop, toVersion: n.version }));
   }
+}
+
+/**
+ * A build of `version` that will not come back: real lib/ and share/, but a postgres that exits at
+ * once. It still answers --version, so precheck cannot tell. Returns its folder, for the driver's
+ * `binaries` override.
+ */
+export function brokenBuild(dir: string, version: string): string {
+  const real = new BinaryCatalog().nativeDir(version);
+  const broken = path.join(dir, `broken-${version}`);
+  mkdirSync(path.join(broken, 'bin'), { recursive: true });
+  symlinkSync(path.join(real, 'lib'), path.join(broken, 'lib'));
+  symlinkSync(path.join(real, 'share'), path.join(broken, 'share'));
+  writeFileSync(
+    path.join(broken, 'bin', 'postgres'),
+    `#!/bin/sh\nif [ "$1" = "--version" ]; then echo "postgres (PostgreSQL) ${version}"; exit 0; fi\necho "FATAL: injected fault: this build cannot start" >&2\nexit 1\n`,
+    { mode: 0o755 },
+  );
+  chmodSync(broken, 0o755);
+  return broken;
 }

@@ -2,31 +2,18 @@
 // (it still answers --version, so precheck cannot tell). The rollout must stop at that node, and
 // rolling the node's steps back (newest first, as the engine does) must put it on 16.13, streaming.
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { BinaryCatalog } from '../../src/drivers/postgres/binaries.ts';
 import { PostgresDriver } from '../../src/drivers/postgres/driver.ts';
 import { missingOn, WriteLoad } from '../../src/drivers/postgres/load.ts';
-import { makeTarget, makeUpgrade, planRolling, rollbackSteps, runSteps } from './harness.ts';
+import { brokenBuild, makeTarget, makeUpgrade, planRolling, rollbackSteps, runSteps } from './harness.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'liftgate-pg-rb-'));
 chmodSync(dir, 0o755);
 
-// a broken 16.14: real lib/ and share/, but a postgres that exits at once
-const real = new BinaryCatalog().nativeDir('16.14');
-const broken = path.join(dir, 'broken-16.14');
-mkdirSync(path.join(broken, 'bin'), { recursive: true });
-symlinkSync(path.join(real, 'lib'), path.join(broken, 'lib'));
-symlinkSync(path.join(real, 'share'), path.join(broken, 'share'));
-writeFileSync(
-  path.join(broken, 'bin', 'postgres'),
-  '#!/bin/sh\nif [ "$1" = "--version" ]; then echo "postgres (PostgreSQL) 16.14"; exit 0; fi\necho "FATAL: injected fault: this build cannot start" >&2\nexit 1\n',
-  { mode: 0o755 },
-);
-chmodSync(broken, 0o755);
-
+const broken = brokenBuild(dir, '16.14');
 const driver = new PostgresDriver({ dataDir: dir, binaries: { '16.14': broken }, verifyTimeoutMs: 10_000 });
 const target = makeTarget('pgrb', '16.13', { provision: true, replicas: 2, pooler: false });
 

@@ -1,6 +1,7 @@
 // The `postgres` driver: real local PostgreSQL clusters (one primary, N streaming replicas) upgraded
 // in place by minor version. Every step reads the cluster's layout from disk (cluster.json under the
 // target's folder) and the real server state, so it can run in a fresh process after a crash.
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { FlightingStat, NodeHealth, StepAction, Target, TargetNode } from '../../domain/types.ts';
@@ -8,6 +9,7 @@ import {
   DriverError,
   type Driver,
   type DriverCapabilities,
+  type DriverCatalogEntry,
   type PrecheckInput,
   type PrecheckResult,
   type ReconcileResult,
@@ -16,7 +18,7 @@ import {
   type StepResult,
   type Topology,
 } from '../driver.ts';
-import { BinaryCatalog } from './binaries.ts';
+import { BinaryCatalog, majorOf } from './binaries.ts';
 import { clusterChecks } from './checks.ts';
 import { onlineClone } from './clone.ts';
 import * as cl from './cluster.ts';
@@ -24,7 +26,6 @@ import type { ClusterState } from './cluster.ts';
 import { loadWorkload, runFlighting, topStatements } from './flighting.ts';
 import * as ops from './node-ops.ts';
 import * as pooler from './pooler.ts';
-import { query } from './server.ts';
 import { switchover } from './switchover.ts';
 
 export interface PostgresDriverOptions {
@@ -78,6 +79,18 @@ export class PostgresDriver implements Driver {
     return this.catalog.versions();
   }
 
+  /** the catalog entries for those versions: minor upgrades within a major only (no pg_upgrade) */
+  catalogEntries(): DriverCatalogEntry[] {
+    return this.installedVersions().map((version) => ({
+      engine: 'postgresql',
+      version,
+      release: version,
+      displayName: `PostgreSQL ${version}`,
+      description: 'Installed PostgreSQL binaries (postgres driver); minor upgrades within the major version.',
+      upgradableFrom: [`${majorOf(version)}.*`],
+    }));
+  }
+
   stepPolicy(action: StepAction): StepPolicy {
     return POLICY[action];
   }
@@ -108,6 +121,13 @@ export class PostgresDriver implements Driver {
       );
     }
     const root = this.rootOf(target);
+    // a cluster left there (its target deleted from a wiped store) holds data: never overwrite or remove it
+    if (existsSync(path.join(root, 'cluster.json'))) {
+      throw new DriverError(
+        'CLUSTER_EXISTS',
+        `a postgres cluster already exists at ${root}; remove it or choose another target id`,
+      );
+    }
     const names = Array.from({ length: replicas + 1 }, (_, i) => `${target.id}-${i + 1}`);
     try {
       const state = await cl.createCluster(root, target.version, replicas, this.catalog, names);
@@ -291,9 +311,7 @@ export class PostgresDriver implements Driver {
         return this.doSwitchover(ctx, state, typeof step.params.to === 'string' ? step.params.to : null);
       case 'rejoin': {
         const n = need();
-        const v = await ops.verifyMember(state, n, hop.toVersion, this.verifyTimeoutMs, log, ctx.signal);
-        if (v.role !== 'replica') throw new DriverError('REJOIN_FAILED', `${n.name} is ${v.role}, not a replica`);
-        await this.dropStaleSlots(n, log);
+        const v = await ops.rejoinMember(state, n, hop.toVersion, this.verifyTimeoutMs, log, ctx.signal);
         return { node: { name: n.name, role: 'replica', health: 'healthy', version: v.version } };
       }
       case 'finalize': {
@@ -343,14 +361,6 @@ export class PostgresDriver implements Driver {
       };
     } catch (e) {
       throw e instanceof DriverError ? e : new DriverError('SWITCHOVER_FAILED', (e as Error).message, true);
-    }
-  }
-
-  private async dropStaleSlots(n: cl.NodeLayout, log: (l: string) => void): Promise<void> {
-    const slots = await query<{ slot_name: string }>(n.port, 'SELECT slot_name FROM pg_replication_slots WHERE NOT active');
-    for (const s of slots) {
-      await query(n.port, 'SELECT pg_drop_replication_slot($1)', [s.slot_name]);
-      log(`${n.name}: SELECT pg_drop_replication_slot('${s.slot_name}') (left from when it was primary)`);
     }
   }
 

@@ -106,3 +106,39 @@ export async function restoreMember(
   await startMember(state, n, log);
   return verifyMember(state, n, version, timeoutMs, log);
 }
+
+/**
+ * Rejoin: the node serves as a replica of the real primary on `version`. The planner puts a rejoin
+ * after every node's verify, which already waited for catch-up, so a node that streams from the
+ * primary now is done without a second wait (this keeps a replica's rejoin to a few queries). Its
+ * inactive slots are dropped: an old primary keeps the slots of the replicas it served, and they
+ * would pin WAL on it forever.
+ */
+export async function rejoinMember(
+  state: ClusterState,
+  n: NodeLayout,
+  version: string,
+  timeoutMs: number,
+  log: (l: string) => void,
+  signal?: AbortSignal,
+): Promise<{ role: string; version: string }> {
+  const primary = await cl.findPrimary(state);
+  if (primary.name === n.name) throw new DriverError('REJOIN_FAILED', `${n.name} is the primary, not a replica`);
+  const f = await cl.nodeFacts(n);
+  let v: { role: string; version: string };
+  if (f.running && !f.error && f.inRecovery && f.version === version && f.receiving?.status === 'streaming') {
+    log(
+      `${n.name}: ${version}, in recovery, streaming from ${primary.name} :${f.receiving.senderPort ?? '?'} (caught up at verify)`,
+    );
+    v = { role: 'replica', version };
+  } else {
+    v = await verifyMember(state, n, version, timeoutMs, log, signal);
+    if (v.role !== 'replica') throw new DriverError('REJOIN_FAILED', `${n.name} is ${v.role}, not a replica`);
+  }
+  const slots = await server.query<{ slot_name: string }>(n.port, 'SELECT slot_name FROM pg_replication_slots WHERE NOT active');
+  for (const s of slots) {
+    await server.query(n.port, 'SELECT pg_drop_replication_slot($1)', [s.slot_name]);
+    log(`${n.name}: SELECT pg_drop_replication_slot('${s.slot_name}') (left from when it was primary)`);
+  }
+  return v;
+}
