@@ -414,7 +414,7 @@ export class Executor {
     }
     cleanup();
     this.faults.hit('step.driver_done');
-    await this.recordSuccess(step, c.upgrade, result, log);
+    await this.recordSuccess(step, c.upgrade, result, log, c.target);
     this.faults.hit('step.recorded');
   }
 
@@ -449,14 +449,14 @@ export class Executor {
     return { data: { reportId } };
   }
 
-  private async recordSuccess(step: Step, upgrade: Upgrade, result: StepResult, log: string[]): Promise<void> {
+  private async recordSuccess(step: Step, upgrade: Upgrade, result: StepResult, log: string[], known?: Target): Promise<void> {
     let advanced = false;
     await this.store.unit.run(async (trx) => {
       await this.lock(trx, upgrade.id);
       const ok = await transitionStep(trx, { id: step.id, from: 'running', to: 'succeeded', leaseOwner: this.owner, log });
       if (!ok) return; // lost the lease: whoever holds the step now records it
       this.transitions++;
-      await this.applyResult(trx, upgrade, result);
+      await this.applyResult(trx, upgrade, result, known);
       if (step.action === 'finalize') {
         await setTargetVersion(trx, upgrade.projectId, upgrade.targetId, upgrade.toVersion, upgrade.release);
       }
@@ -467,14 +467,18 @@ export class Executor {
         toState: 'succeeded',
         message: `${step.name}${step.node ? ` on ${step.node}` : ''} succeeded`,
       });
-      advanced = await this.advance(trx, upgrade.id);
+      advanced = await this.advance(trx, upgrade.id, step.stageIndex);
     });
     this.onChange();
     if (advanced) this.faults.hit('stage.advanced');
   }
 
-  private async applyResult(db: Db, upgrade: Upgrade, result: StepResult): Promise<void> {
-    const facts: NodeFacts[] = [...(result.nodes ?? []), ...(result.node ? [result.node] : [])];
+  /** Records the node facts a driver reported; facts equal to what the target already shows are not written. */
+  private async applyResult(db: Db, upgrade: Upgrade, result: StepResult, known?: Target): Promise<void> {
+    const facts: NodeFacts[] = [...(result.nodes ?? []), ...(result.node ? [result.node] : [])].filter((f) => {
+      const n = known?.nodes.find((x) => x.name === f.name);
+      return !n || (Object.keys(f) as (keyof NodeFacts)[]).some((k) => f[k] !== undefined && f[k] !== n[k]);
+    });
     if (facts.length > 0) await applyNodeFacts(db, upgrade.projectId, upgrade.targetId, facts);
   }
 
@@ -528,19 +532,13 @@ export class Executor {
    * If the current stage is complete, start the next one (or finish the upgrade). Called in
    * the transaction that recorded the stage's last step, and after resume/skip.
    */
-  async advance(db: Db, upgradeId: string): Promise<boolean> {
+  async advance(db: Db, upgradeId: string, stageHint?: number): Promise<boolean> {
+    // Most steps are not the last of their stage: one indexed look-up settles that.
+    if (stageHint !== undefined && (await this.stageOpen(db, upgradeId, stageHint))) return false;
     const row = await db.selectFrom('upgrades').selectAll().where('id', '=', upgradeId).executeTakeFirst();
     if (!row || !RUNNABLE_STATES.includes(row.state)) return false;
     const u = toUpgrade(row);
-    const open = await db
-      .selectFrom('steps')
-      .select('id')
-      .where('upgrade_id', '=', u.id)
-      .where('stage_index', '=', u.currentStage)
-      .where('state', 'not in', ['succeeded', 'skipped'])
-      .limit(1)
-      .executeTakeFirst();
-    if (open) return false;
+    if (await this.stageOpen(db, u.id, u.currentStage)) return false;
     await transitionStage(db, u.id, u.currentStage, ['running', 'pending'], 'succeeded');
     const next = u.currentStage + 1;
     if (next >= u.stageCount) {
@@ -574,6 +572,18 @@ export class Executor {
       data: { stage: next },
     });
     return true;
+  }
+
+  private async stageOpen(db: Db, upgradeId: string, stage: number): Promise<boolean> {
+    const open = await db
+      .selectFrom('steps')
+      .select('id')
+      .where('upgrade_id', '=', upgradeId)
+      .where('stage_index', '=', stage)
+      .where('state', 'not in', ['succeeded', 'skipped'])
+      .limit(1)
+      .executeTakeFirst();
+    return open !== undefined;
   }
 
   // ---- rollback ---------------------------------------------------------------------------

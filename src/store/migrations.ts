@@ -278,8 +278,17 @@ function m001(caps: DialectCapabilities): Migration {
   };
 }
 
+/** One entry per (step, effect) in the simulated fleet's log: the database enforces exactly-once. */
+const m002: Migration = {
+  async up(db: Db) {
+    await db.schema.dropIndex('sim_effects_step').execute();
+    await db.schema.createIndex('sim_effects_once').on('sim_effects').columns(['step_id', 'effect']).unique().execute();
+  },
+};
+
 export function migrations(caps: DialectCapabilities): Record<string, Migration> {
   return {
     '001_initial': m001(caps),
+    '002_sim_effects_once': m002,
   };
 }

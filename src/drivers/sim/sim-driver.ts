@@ -276,13 +276,14 @@ export class SimDriver implements Driver {
       const byName = new Map(rows.map((r) => [r.node, r]));
       const node = step.node ? byName.get(step.node) : undefined;
       if (step.node && !node) throw new DriverError('NODE_NOT_FOUND', `simulated node ${step.node} does not exist`);
-      const done = await trx
-        .selectFrom('sim_effects')
-        .select('id')
-        .where('step_id', '=', step.id)
-        .where('effect', '=', effect)
+      // The effect is logged first: the unique (step, effect) key refuses a second entry, and
+      // an error below rolls the entry back with the effect it logged.
+      const logged = await trx
+        .insertInto('sim_effects')
+        .values({ step_id: step.id, project_id: target.projectId, target_id: target.id, node: step.node, action, effect, created_at: now() })
+        .onConflict((oc) => oc.columns(['step_id', 'effect']).doNothing())
         .executeTakeFirst();
-      if (done) {
+      if (Number(logged.numInsertedOrUpdatedRows ?? 0) === 0) {
         ctx.log(`effect ${effect} already applied; not applying again`);
         return result(rows, step);
       }
@@ -351,18 +352,6 @@ export class SimDriver implements Driver {
         default:
           ctx.log(`${effect}${step.node ? ` on ${step.node}` : ''}`);
       }
-      await trx
-        .insertInto('sim_effects')
-        .values({
-          step_id: step.id,
-          project_id: target.projectId,
-          target_id: target.id,
-          node: step.node,
-          action,
-          effect,
-          created_at: now(),
-        })
-        .execute();
       return result(rows, step);
     });
   }
