@@ -5,13 +5,13 @@
 // idempotent, and otherwise reconciled (did it take effect?) before anything else happens.
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { sql } from 'kysely';
 import type { Step, Target, Upgrade } from '../domain/types.ts';
 import { DriverError, type Driver, type StepContext, type StepResult } from '../drivers/driver.ts';
 import { toStep, toUpgrade } from '../store/mappers.ts';
 import type { Store } from '../store/open.ts';
 import type { StepRow } from '../store/schema.ts';
 import { applyNodeFacts, loadTarget, setTargetVersion, type NodeFacts } from '../store/targets-repo.ts';
+import { anyRollingBack, claimRollbackSteps, claimSteps } from './claims.ts';
 import { FaultPoints } from './fault-points.ts';
 import { createReport, finishReport } from './prechecks.ts';
 import { nextWindowStart, withinWindow } from '../domain/window.ts';
@@ -185,7 +185,7 @@ export class Executor {
     if (full) this.lastFullClaim = t;
     const claimed = await this.claim(free, full ? null : dirty);
     if (full) this.fullClaimMs = Date.now() - t;
-    if (claimed.length < free && (await this.anyRollingBack())) {
+    if (claimed.length < free && (await anyRollingBack(this.db))) {
       claimed.push(...(await this.claimRollbacks(free - claimed.length)));
     }
     for (const row of claimed) {
@@ -206,11 +206,6 @@ export class Executor {
   touch(upgradeId: string): void {
     this.dirty.add(upgradeId);
     this.wake();
-  }
-
-  private async anyRollingBack(): Promise<boolean> {
-    const row = await this.db.selectFrom('upgrades').select('id').where('state', '=', 'rolling_back').limit(1).executeTakeFirst();
-    return row !== undefined;
   }
 
   // ---- scheduling -------------------------------------------------------------------------
@@ -277,52 +272,16 @@ export class Executor {
     return new Date(Date.now() + this.leaseMs).toISOString();
   }
 
-  /** pending -> running for steps whose stage is current and whose lane predecessors are done */
   private async claim(limit: number, only: string[] | null): Promise<StepRow[]> {
-    if (only && only.length > 500) only = null;
-    const scope = only ? sql`AND u.id IN (${sql.join(only)})` : sql``;
-    const skipLocked = this.store.caps.supportsSkipLocked ? sql`FOR UPDATE OF s SKIP LOCKED` : sql``;
-    const ts = now();
-    const res = await sql<StepRow>`
-      UPDATE steps SET state = 'running', lease_owner = ${this.owner}, lease_expires_at = ${this.leaseUntil()},
-        attempts = attempts + 1, started_at = ${ts}, ended_at = NULL
-      WHERE id IN (
-        SELECT s.id FROM upgrades u
-        JOIN steps s ON s.upgrade_id = u.id AND s.stage_index = u.current_stage
-        -- (state || '') keeps the planner from driving the search from every pending step of
-        -- the fleet: it must start from the running upgrades and read only their current stage
-        WHERE u.state IN ('prechecking', 'running') ${scope} AND (s.state || '') = 'pending'
-          AND NOT EXISTS (
-            SELECT 1 FROM steps p
-            WHERE p.upgrade_id = s.upgrade_id AND p.stage_index = s.stage_index AND p.lane = s.lane
-              AND p.ord < s.ord AND p.state NOT IN ('succeeded', 'skipped'))
-        ORDER BY u.num, s.seq
-        LIMIT ${limit} ${skipLocked})
-      AND state = 'pending'
-      RETURNING *`.execute(this.db);
-    this.transitions += res.rows.length;
-    return res.rows;
+    const rows = await claimSteps(this.store, { owner: this.owner, leaseUntil: this.leaseUntil(), limit, only });
+    this.transitions += rows.length;
+    return rows;
   }
 
-  /** succeeded -> rolling_back for the newest not-yet-reversed step of each rolling-back upgrade */
   private async claimRollbacks(limit: number): Promise<StepRow[]> {
-    const skipLocked = this.store.caps.supportsSkipLocked ? sql`FOR UPDATE OF s SKIP LOCKED` : sql``;
-    const res = await sql<StepRow>`
-      UPDATE steps SET state = 'rolling_back', lease_owner = ${this.owner}, lease_expires_at = ${this.leaseUntil()},
-        attempts = attempts + 1
-      WHERE id IN (
-        SELECT s.id FROM upgrades u
-        JOIN steps s ON s.upgrade_id = u.id AND s.rollback_order IS NOT NULL
-        WHERE u.state = 'rolling_back' AND (s.state || '') = 'succeeded'
-          AND NOT EXISTS (
-            SELECT 1 FROM steps p WHERE p.upgrade_id = s.upgrade_id AND p.rollback_order IS NOT NULL
-              AND p.rollback_order < s.rollback_order AND p.state IN ('succeeded', 'rolling_back'))
-        ORDER BY u.num
-        LIMIT ${limit} ${skipLocked})
-      AND state = 'succeeded'
-      RETURNING *`.execute(this.db);
-    this.transitions += res.rows.length;
-    return res.rows;
+    const rows = await claimRollbackSteps(this.store, { owner: this.owner, leaseUntil: this.leaseUntil(), limit });
+    this.transitions += rows.length;
+    return rows;
   }
 
   // ---- running ----------------------------------------------------------------------------
