@@ -30,6 +30,10 @@ interface RunFigures {
   restartsMs: number;
   backupMs: number;
   precheckMs: number;
+  /** time per step action, summed over the nodes (where the overhead goes) */
+  byAction: Record<string, number>;
+  /** overhead by the formula used before (see docs/postgres-driver.md), for comparison */
+  overheadOldMs: number;
 }
 
 async function oneRun(from: string, to: string, pooler: boolean, n: number): Promise<RunFigures> {
@@ -47,10 +51,10 @@ async function oneRun(from: string, to: string, pooler: boolean, n: number): Pro
     await new Promise((r) => setTimeout(r, 300)); // steady state before the upgrade
     const upgrade = makeUpgrade(target, to);
     const steps = planRolling(upgrade, target.nodes);
-    const times = new Map<string, { start: number; end: number }>();
+    const times = new Map<string, { start: number; end: number; serverMs: number }>();
     const t0 = Date.now();
-    const out = await runSteps(driver, target, upgrade, steps, (s, ms) =>
-      times.set(s.id, { start: Date.now() - ms, end: Date.now() }),
+    const out = await runSteps(driver, target, upgrade, steps, (s, ms, r) =>
+      times.set(s.id, { start: Date.now() - ms, end: Date.now(), serverMs: Number(r?.data?.serverMs ?? 0) }),
     );
     const totalMs = Date.now() - t0;
     await new Promise((r) => setTimeout(r, 300));
@@ -63,8 +67,16 @@ async function oneRun(from: string, to: string, pooler: boolean, n: number): Pro
       const t = times.get(s.id)!;
       return t.end - t.start;
     };
-    // what no orchestrator can avoid: each replica's stop + start, and the primary's stop + promote
+    // what no orchestrator can avoid: every node's server stop and start on the new binaries, timed
+    // by the server itself (SIGINT -> postmaster gone, spawn -> accepting connections), plus the old
+    // primary's stop through the promotion (the switchover's outage). The rest of those steps
+    // (finding the primary, slots, config, checks) is orchestration and stays in the overhead.
+    // The old primary's own stop step finds it already stopped (serverMs 0): counted once.
     const restartsMs =
+      steps.filter((s) => s.action === 'stop' || s.action === 'start').reduce((a, s) => a + times.get(s.id)!.serverMs, 0) +
+      swData.outageMs;
+    // the formula used before: whole stop/start step durations, except the switchover target's
+    const oldRestartsMs =
       steps
         .filter(
           (s) =>
@@ -87,6 +99,12 @@ async function oneRun(from: string, to: string, pooler: boolean, n: number): Pro
       restartsMs,
       backupMs: dur(steps.find((s) => s.action === 'backup')!),
       precheckMs: dur(steps.find((s) => s.action === 'precheck')!),
+      overheadOldMs:
+        totalMs -
+        oldRestartsMs -
+        dur(steps.find((s) => s.action === 'backup')!) -
+        dur(steps.find((s) => s.action === 'precheck')!),
+      byAction: steps.reduce<Record<string, number>>((a, s) => ({ ...a, [s.action]: (a[s.action] ?? 0) + dur(s) }), {}),
     };
   } finally {
     await driver.destroy(target).catch(() => undefined);
@@ -149,6 +167,22 @@ async function main(): Promise<void> {
             col((r) => r.backupMs),
             50,
           )} ms | ${pct(over, 50)} ms (${pct(overPct, 50).toFixed(0)}%) |`,
+      );
+      const actions = Object.keys(rs[0]!.byAction);
+      console.error(
+        `  per action p50 (ms, summed over nodes): ${actions
+          .map(
+            (a) =>
+              `${a} ${pct(
+                col((r) => r.byAction[a] ?? 0),
+                50,
+              )}`,
+          )
+          .join(', ')}; ` +
+          `overhead by the previous formula p50 ${pct(
+            col((r) => r.overheadOldMs),
+            50,
+          )} ms`,
       );
     }
   }

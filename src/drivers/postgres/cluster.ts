@@ -91,10 +91,14 @@ export async function configureStandby(n: NodeLayout, primary: NodeLayout): Prom
 }
 
 export async function ensureSlot(primary: NodeLayout, slot: string, reserve = false): Promise<boolean> {
-  const rows = await server.query(primary.port, 'SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot]);
-  if (rows.length > 0) return false;
-  await server.query(primary.port, 'SELECT pg_create_physical_replication_slot($1, $2)', [slot, reserve]);
-  return true;
+  // one round trip: create only when missing
+  const rows = await server.query(
+    primary.port,
+    `SELECT pg_create_physical_replication_slot($1, $2)
+       WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`,
+    [slot, reserve],
+  );
+  return rows.length > 0;
 }
 
 export async function startNode(n: NodeLayout): Promise<server.PidFile> {
@@ -128,22 +132,28 @@ export async function nodeFacts(n: NodeLayout): Promise<NodeFacts> {
   if (!nodeRunning(n)) return facts;
   facts.running = true;
   try {
-    const [r] = await server.query<{ rec: boolean; v: string; full: string; lsn: string }>(
+    // one round trip: the receiver columns are null on a primary (pg_stat_wal_receiver is empty there)
+    const [r] = await server.query<{
+      rec: boolean;
+      v: string;
+      full: string;
+      lsn: string;
+      wr: boolean;
+      status: string | null;
+      sender_port: number | null;
+    }>(
       n.port,
       `SELECT pg_is_in_recovery() AS rec, current_setting('server_version') AS v, version() AS full,
-              CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text ELSE pg_current_wal_lsn()::text END AS lsn`,
+              CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text ELSE pg_current_wal_lsn()::text END AS lsn,
+              EXISTS (SELECT 1 FROM pg_stat_wal_receiver) AS wr,
+              (SELECT status FROM pg_stat_wal_receiver) AS status,
+              (SELECT sender_port FROM pg_stat_wal_receiver) AS sender_port`,
     );
     facts.inRecovery = r!.rec;
     facts.version = r!.v.split(' ')[0] ?? r!.v;
     facts.fullVersion = r!.full;
     facts.lsn = r!.lsn;
-    if (r!.rec) {
-      const w = await server.query<{ status: string; sender_port: number | null }>(
-        n.port,
-        'SELECT status, sender_port FROM pg_stat_wal_receiver',
-      );
-      facts.receiving = w[0] ? { status: w[0].status, senderPort: w[0].sender_port } : null;
-    }
+    if (r!.rec) facts.receiving = r!.wr ? { status: r!.status ?? '', senderPort: r!.sender_port } : null;
   } catch (e) {
     facts.error = (e as Error).message;
   }
@@ -192,7 +202,9 @@ export async function waitCaughtUp(
     if (Date.now() - t0 > timeoutMs) {
       throw new Error(`${replica.name} did not reach primary LSN ${target} within ${timeoutMs} ms (${last})`);
     }
-    await sleep(20);
+    // on the pooled connection a poll is one short query: a fine interval costs little and
+    // a catch-up usually takes a few ms, so 20 ms polls mostly measured the poll interval
+    await sleep(2);
   }
 }
 
@@ -248,6 +260,7 @@ export async function destroyCluster(root: string): Promise<void> {
   }
   if (state) {
     for (const n of state.nodes) await server.stopServer(dataDir(n), 'immediate', 10_000).catch(() => false);
+    server.closeSessions(state.nodes.map((n) => n.port));
   }
   await stopPooler(root).catch(() => undefined);
   await rm(root, { recursive: true, force: true });

@@ -20,7 +20,7 @@ import {
 } from '../driver.ts';
 import { BinaryCatalog, majorOf } from './binaries.ts';
 import { clusterChecks } from './checks.ts';
-import { onlineClone } from './clone.ts';
+import { onlineBackupTar } from './clone.ts';
 import * as cl from './cluster.ts';
 import type { ClusterState } from './cluster.ts';
 import { loadWorkload, runFlighting, topStatements } from './flighting.ts';
@@ -165,9 +165,11 @@ export class PostgresDriver implements Driver {
     const state = await this.state(target);
     const nodes: TargetNode[] = [];
     let version: string | undefined;
-    for (const n of state.nodes) {
-      const f = await cl.nodeFacts(n);
-      const linked = await cl.linkedVersion(n, this.catalog);
+    // every node at once: the answers are independent
+    const all = await Promise.all(
+      state.nodes.map(async (n) => ({ n, f: await cl.nodeFacts(n), linked: await cl.linkedVersion(n, this.catalog) })),
+    );
+    for (const { n, f, linked } of all) {
       let role = state.primary === n.name ? 'primary' : 'replica';
       let health: NodeHealth = 'stopped';
       if (f.running && f.error) health = 'unhealthy';
@@ -259,11 +261,11 @@ export class PostgresDriver implements Driver {
       case 'backup': {
         const primary = await cl.findPrimary(state);
         const dir = path.join(state.root, 'backups', ctx.upgrade.id);
-        const res = await onlineClone(primary.port, cl.dataDir(primary), dir, { label: `liftgate-${ctx.upgrade.id}`, log });
+        const res = await onlineBackupTar(primary.port, cl.dataDir(primary), dir, { label: `liftgate-${ctx.upgrade.id}`, log });
         log(
-          `backup of ${primary.name} in ${dir}: ${(res.bytes / 1048576).toFixed(1)} MiB, ${res.startLsn}..${res.stopLsn}, ${res.ms} ms`,
+          `backup of ${primary.name} in ${res.file}: ${(res.bytes / 1048576).toFixed(1)} MiB, ${res.startLsn}..${res.stopLsn}, ${res.ms} ms`,
         );
-        return { data: { path: dir, bytes: res.bytes, startLsn: res.startLsn, stopLsn: res.stopLsn } };
+        return { data: { path: dir, file: res.file, bytes: res.bytes, startLsn: res.startLsn, stopLsn: res.stopLsn } };
       }
       case 'drain': {
         const n = need();
@@ -281,8 +283,8 @@ export class PostgresDriver implements Driver {
         if (primary.name === n.name && cl.nodeRunning(n) && ctx.upgrade.mode === 'rolling') {
           throw new DriverError('PRIMARY_STOP_REFUSED', `${n.name} is the primary: switch over before stopping it`);
         }
-        await ops.stopMember(n, log);
-        return { node: { name: n.name, health: 'stopped' } };
+        const serverMs = await ops.stopMember(n, log);
+        return { node: { name: n.name, health: 'stopped' }, data: { serverMs } };
       }
       case 'install': {
         const n = need();
@@ -291,9 +293,10 @@ export class PostgresDriver implements Driver {
       }
       case 'start': {
         const n = need();
-        await ops.startMember(state, n, log);
+        const serverMs = await ops.startMember(state, n, log);
         const f = await cl.nodeFacts(n);
         return {
+          data: { serverMs },
           node: {
             name: n.name,
             version: f.version ?? hop.toVersion,
@@ -320,8 +323,11 @@ export class PostgresDriver implements Driver {
         if (behind.length > 0) {
           throw new DriverError('FINALIZE_INCOMPLETE', behind.map((x) => `${x.name}: ${x.version} ${x.health}`).join('; '), true);
         }
+        const tRm = Date.now();
         await rm(path.join(state.root, 'backups', ctx.upgrade.id), { recursive: true, force: true });
-        log(`all ${topo.nodes.length} nodes on ${hop.toVersion} and healthy; backup ${ctx.upgrade.id} removed`);
+        log(
+          `all ${topo.nodes.length} nodes on ${hop.toVersion} and healthy; backup ${ctx.upgrade.id} removed in ${Date.now() - tRm} ms`,
+        );
         return { nodes: topo.nodes };
       }
       case 'relocate':

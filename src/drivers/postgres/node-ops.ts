@@ -9,11 +9,12 @@ import * as server from './server.ts';
 /**
  * Start a node as a member of the cluster: the recorded primary starts as primary when no other
  * node is primary; every other node starts as a standby of the real primary (never split brain).
+ * Returns the server's own start time (spawn -> accepting connections), 0 when already running.
  */
-export async function startMember(state: ClusterState, n: NodeLayout, log: (l: string) => void): Promise<void> {
+export async function startMember(state: ClusterState, n: NodeLayout, log: (l: string) => void): Promise<number> {
   if (cl.nodeRunning(n)) {
     log(`${n.name}: already running`);
-    return;
+    return 0;
   }
   const primary = await cl.findPrimary(state);
   if (primary.name !== n.name) {
@@ -28,18 +29,23 @@ export async function startMember(state: ClusterState, n: NodeLayout, log: (l: s
   const t0 = Date.now();
   try {
     const st = await cl.startNode(n);
+    const ms = Date.now() - t0;
     log(
-      `${n.name}: postgres -D ${cl.dataDir(n)} (binaries ${await server.readLinkOrNull(cl.binLink(n))}) ${st.status} in ${Date.now() - t0} ms`,
+      `${n.name}: postgres -D ${cl.dataDir(n)} (binaries ${await server.readLinkOrNull(cl.binLink(n))}) ${st.status} in ${ms} ms`,
     );
+    return ms;
   } catch (e) {
     throw new DriverError('START_FAILED', `${n.name} did not start: ${(e as Error).message}`);
   }
 }
 
-export async function stopMember(n: NodeLayout, log: (l: string) => void): Promise<void> {
+/** returns the server's own stop time (SIGINT -> postmaster gone), 0 when it was not running */
+export async function stopMember(n: NodeLayout, log: (l: string) => void): Promise<number> {
   const t0 = Date.now();
   const stopped = await cl.stopNode(n);
-  log(stopped ? `${n.name}: fast stop (SIGINT) done in ${Date.now() - t0} ms` : `${n.name}: already stopped`);
+  const ms = stopped ? Date.now() - t0 : 0;
+  log(stopped ? `${n.name}: fast stop (SIGINT) done in ${ms} ms` : `${n.name}: already stopped`);
+  return ms;
 }
 
 export async function swapBinaries(

@@ -78,5 +78,5 @@ export async function chownTree(root: string): Promise<void> {
   const st = await lstat(root);
   await chown(root, u.uid, u.gid).catch(() => undefined);
   if (!st.isDirectory()) return;
-  for (const e of await readdir(root)) await chownTree(path.join(root, e));
+  await Promise.all((await readdir(root)).map((e) => chownTree(path.join(root, e))));
 }

@@ -205,19 +205,113 @@ export function connect(port: number, database = 'postgres', timeoutMs = 5_000):
   return new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database, connectionTimeoutMillis: timeoutMs });
 }
 
-/** one-off query on a fresh connection */
+/**
+ * Connections kept per port and reused by `query`: a step used to open a fresh connection for every
+ * query (a backend fork each, several ms on this box), and every step asks the same few nodes.
+ * Reuse is only an optimisation: every answer still comes from the live server, a connection that
+ * died (server stopped or restarted) is dropped and the query asked once on a fresh one, idle
+ * connections are closed after SESSION_IDLE_MS and never keep the process alive (unref'd socket),
+ * and `closeSessions` closes those of a cluster being destroyed.
+ */
+const SESSION_IDLE_MS = 10_000;
+interface Session {
+  client: Promise<pg.Client>;
+  inFlight: number;
+  idle: NodeJS.Timeout | null;
+  dropped: boolean;
+}
+const pool = new Map<number, Session>();
+
+interface RefSocket {
+  ref(): void;
+  unref(): void;
+}
+const socketOf = (c: pg.Client): RefSocket | undefined =>
+  (c as unknown as { connection?: { stream?: RefSocket } }).connection?.stream;
+
+function dropSession(port: number, s: Session): void {
+  if (pool.get(port) === s) pool.delete(port);
+  if (s.dropped) return;
+  s.dropped = true;
+  if (s.idle) clearTimeout(s.idle);
+  void s.client.then(
+    (c) => c.end().catch(() => undefined),
+    () => undefined,
+  );
+}
+
+function sessionFor(port: number): Session {
+  let s = pool.get(port);
+  if (!s) {
+    const c = connect(port);
+    const self: Session = { client: Promise.resolve(c), inFlight: 0, idle: null, dropped: false };
+    const drop = (): void => dropSession(port, self);
+    c.on('error', drop);
+    c.on('end', drop);
+    self.client = c.connect().then(
+      () => c,
+      (e: unknown) => {
+        drop();
+        throw e;
+      },
+    );
+    s = self;
+    pool.set(port, s);
+  }
+  return s;
+}
+
+/** run `fn` on the pooled connection to `port`, keeping the process alive only while it runs */
+async function onSession<T>(port: number, s: Session, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  s.inFlight++;
+  if (s.idle) {
+    clearTimeout(s.idle);
+    s.idle = null;
+  }
+  let c: pg.Client | null = null;
+  try {
+    c = await s.client;
+    socketOf(c)?.ref();
+    return await fn(c);
+  } finally {
+    s.inFlight--;
+    if (s.inFlight === 0 && pool.get(port) === s && !s.dropped) {
+      if (c) socketOf(c)?.unref();
+      s.idle = setTimeout(() => dropSession(port, s), SESSION_IDLE_MS);
+      s.idle.unref();
+    }
+  }
+}
+
+/** close the pooled connections to these ports (all when omitted) */
+export function closeSessions(ports?: number[]): void {
+  for (const [port, s] of [...pool]) if (!ports || ports.includes(port)) dropSession(port, s);
+}
+
+/** the session died under us (server stopped, restarted, refused): safe to ask again on a new one */
+function connectionLost(e: unknown): boolean {
+  if (!(e instanceof pg.DatabaseError)) return true;
+  // admin_shutdown, crash_shutdown, cannot_connect_now
+  return e.code === '57P01' || e.code === '57P02' || e.code === '57P03';
+}
+
+/** a query on the pooled connection to `port` */
 export async function query<R extends pg.QueryResultRow = pg.QueryResultRow>(
   port: number,
   sql: string,
   params: unknown[] = [],
 ): Promise<R[]> {
-  const c = connect(port);
-  c.on('error', () => undefined);
-  await c.connect();
+  const fresh = !pool.has(port);
+  const s = sessionFor(port);
   try {
-    return (await c.query<R>(sql, params)).rows;
-  } finally {
-    await c.end().catch(() => undefined);
+    return await onSession(port, s, async (c) => (await c.query<R>(sql, params)).rows);
+  } catch (e) {
+    // a connection reused from earlier may belong to a server stopped or restarted since: one retry
+    // on a new connection (only when the old one is gone, so no statement runs twice)
+    if (fresh || !connectionLost(e)) throw e;
+    dropSession(port, s);
+    const again = sessionFor(port);
+    return onSession(port, again, async (c) => (await c.query<R>(sql, params)).rows);
   }
 }
 

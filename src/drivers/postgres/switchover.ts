@@ -47,6 +47,11 @@ export async function switchover(state: ClusterState, toName: string, opts: Swit
   }
   const oldRunning = cl.nodeRunning(old);
   if (oldRunning) {
+    // the fast stop inside the outage writes a shutdown checkpoint: flushing the dirty buffers now,
+    // outside the outage, leaves that checkpoint only what the last few ms wrote
+    const tc = Date.now();
+    await server.query(old.port, 'CHECKPOINT');
+    log(`${old.name}: CHECKPOINT (before the outage) ${Date.now() - tc} ms`);
     const c = await cl.waitCaughtUp(old, to, opts.catchUpTimeoutMs, opts.signal);
     log(`${to.name} caught up with ${old.name} at ${c.lsn} (${c.ms} ms)`);
   }
