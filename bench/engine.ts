@@ -16,7 +16,12 @@ const { values } = parseArgs({
 
 async function run(dialect: Dialect, n: number) {
   const store = await freshStore(dialect);
-  const ctx = await createContext({ ...store.config, simTimeScale: 0, noExecutor: true, executor: { concurrency: 256, pollMs: 5 } });
+  const ctx = await createContext({
+    ...store.config,
+    simTimeScale: 0,
+    noExecutor: true,
+    executor: { concurrency: 256, pollMs: 5 },
+  });
   try {
     await createProject(ctx, { id: 'bench' });
     await addCatalogVersion(ctx, 'sim', { version: '1.0.0' });
@@ -55,14 +60,24 @@ async function run(dialect: Dialect, n: number) {
       .where('state', '=', 'succeeded')
       .executeTakeFirstOrThrow();
     const transitions = ctx.executor.transitions;
-    return { dialect, targets: n, succeeded: Number(done.n), transitions, secs, perSec: transitions / secs, peakRssMb: peak / 1048576 };
+    return {
+      dialect,
+      targets: n,
+      succeeded: Number(done.n),
+      transitions,
+      secs,
+      perSec: transitions / secs,
+      peakRssMb: peak / 1048576,
+    };
   } finally {
     await ctx.close();
     await store.cleanup();
   }
 }
 
-console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`);
+console.log(
+  `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+);
 console.log('dialect   targets  upgrades ok  step transitions   seconds   transitions/s   peak RSS MiB');
 for (const dialect of values.dialects.split(',') as Dialect[]) {
   for (const n of values.targets.split(',').map(Number)) {

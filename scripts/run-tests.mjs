@@ -12,9 +12,8 @@ const walk = (p) => {
   else if (p.endsWith('.test.ts')) files.push(p);
 };
 roots.forEach(walk);
-const res = spawnSync(
-  process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
-  { stdio: 'inherit', env: { ...process.env, LIFTGATE_LOG: process.env.LIFTGATE_LOG ?? '0' } },
-);
+const res = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files], {
+  stdio: 'inherit',
+  env: { ...process.env, LIFTGATE_LOG: process.env.LIFTGATE_LOG ?? '0' },
+});
 process.exit(res.status ?? 1);

@@ -115,7 +115,11 @@ export async function verifyAcs3(req: SignedRequest, options: Acs3VerifyOptions)
   }
   for (const name of REQUIRED_SIGNED) {
     if (!headerValue(req.headers, name)) {
-      return fail('MissingParameter', `The input parameter "${name}" that is mandatory for processing this request is not supplied.`, 400);
+      return fail(
+        'MissingParameter',
+        `The input parameter "${name}" that is mandatory for processing this request is not supplied.`,
+        400,
+      );
     }
     if (!auth.signedHeaders.includes(name)) {
       return fail('IncompleteSignature', `The request signature does not cover "${name}".`, 400);
@@ -130,7 +134,11 @@ export async function verifyAcs3(req: SignedRequest, options: Acs3VerifyOptions)
   // Reject both stale and far-future dates: a future date would otherwise extend
   // how long a captured request stays replayable.
   if (Math.abs(now - dateMs) > skewMs) {
-    return fail('InvalidTimeStamp.Expired', `Specified time stamp or date value is expired. Server time: ${new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z')}.`, 400);
+    return fail(
+      'InvalidTimeStamp.Expired',
+      `Specified time stamp or date value is expired. Server time: ${new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z')}.`,
+      400,
+    );
   }
 
   const claimedSha = headerValue(req.headers, 'x-acs-content-sha256')!.toLowerCase();
@@ -148,7 +156,11 @@ export async function verifyAcs3(req: SignedRequest, options: Acs3VerifyOptions)
   if (!safeEqual(hmacSha256Hex(key.secret, stringToSign), auth.signature)) {
     // The string to sign is derived from public request data only, and Alibaba also
     // returns it, which saves client authors a lot of guessing.
-    return fail('SignatureDoesNotMatch', `Specified signature is not matched with our calculation. server string to sign is:${stringToSign}`, 400);
+    return fail(
+      'SignatureDoesNotMatch',
+      `Specified signature is not matched with our calculation. server string to sign is:${stringToSign}`,
+      400,
+    );
   }
 
   // Claimed last so that only authenticated requests take up guard memory. The
@@ -189,6 +201,7 @@ export function signAcs3(input: Acs3SignInput): Record<string, string> {
   const stringToSign = acs3StringToSign(input.method, input.rawUrl, headers, signed, headers['x-acs-content-sha256']);
   if (stringToSign === null) throw new Error(`cannot canonicalise URL ${input.rawUrl}`);
   const signature = hmacSha256Hex(input.accessKeySecret, stringToSign);
-  headers['authorization'] = `${ACS3_ALGORITHM} Credential=${input.accessKeyId},SignedHeaders=${signed.join(';')},Signature=${signature}`;
+  headers['authorization'] =
+    `${ACS3_ALGORITHM} Credential=${input.accessKeyId},SignedHeaders=${signed.join(';')},Signature=${signature}`;
   return headers;
 }

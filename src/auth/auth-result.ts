@@ -3,8 +3,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 export type AuthResult =
-  | { ok: true; accessKeyId: string; projectId: string }
-  | { ok: false; code: string; message: string; httpStatus: number };
+  { ok: true; accessKeyId: string; projectId: string } | { ok: false; code: string; message: string; httpStatus: number };
 
 export type AuthFailure = Extract<AuthResult, { ok: false }>;
 
@@ -114,5 +113,9 @@ export function parseHmacAuthorization(value: string, algorithm: string, credent
   const signedHeaders = fields.get('SignedHeaders');
   const signature = fields.get('Signature');
   if (!accessKeyId || !signedHeaders || !signature || !/^[0-9a-f]{64}$/i.test(signature)) return null;
-  return { accessKeyId, signedHeaders: signedHeaders.split(';').map((h) => h.trim().toLowerCase()), signature: signature.toLowerCase() };
+  return {
+    accessKeyId,
+    signedHeaders: signedHeaders.split(';').map((h) => h.trim().toLowerCase()),
+    signature: signature.toLowerCase(),
+  };
 }

@@ -86,7 +86,10 @@ function parseSdkDate(value: string): number | null {
 }
 
 function formatSdkDate(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
 }
 
 export async function verifyHuaweiSdkHmac(req: SignedRequest, options: HuaweiVerifyOptions): Promise<AuthResult> {
@@ -163,6 +166,7 @@ export function signHuawei(input: HuaweiSignInput): Record<string, string> {
   const stringToSign = huaweiStringToSign(input.method, input.rawUrl, headers, signed, sha256Hex(body), sdkDate);
   if (stringToSign === null) throw new Error(`cannot canonicalise URL ${input.rawUrl}`);
   const signature = hmacSha256Hex(input.secretAccessKey, stringToSign);
-  headers['authorization'] = `${HUAWEI_ALGORITHM} Access=${input.accessKeyId}, SignedHeaders=${signed.join(';')}, Signature=${signature}`;
+  headers['authorization'] =
+    `${HUAWEI_ALGORITHM} Access=${input.accessKeyId}, SignedHeaders=${signed.join(';')}, Signature=${signature}`;
   return headers;
 }

@@ -17,7 +17,14 @@
 // Why the replay key is per RSA block, and what the scheme cannot protect
 // against, is explained in docs/SECURITY.md.
 
-import { createDecipheriv, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import {
+  createDecipheriv,
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+} from 'node:crypto';
 import { fail, type AuthFailure } from './auth-result.ts';
 import type { ReplayGuard } from './replay-guard.ts';
 import { RsaPkcs1Decryptor } from './rsa-pkcs1-decrypt.ts';
@@ -88,7 +95,7 @@ function topLevelKeys(text: string): string[] | null {
   return keys;
 }
 
-function parseHeaderJson(text: string): Omit<ObshellHeader, 'ts'> & { ts: string } | null {
+function parseHeaderJson(text: string): (Omit<ObshellHeader, 'ts'> & { ts: string }) | null {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -181,7 +188,11 @@ export class ObshellServerCrypto {
     if (!header) return fail(DECRYPT_FAILED, 'decrypt X-OCS-Header failed', 401);
 
     if (header.uri !== ctx.requestUri) {
-      return fail('Security.Authentication.Header.UriMismatch', `header uri '${header.uri}' does not match request uri '${ctx.requestUri}'`, 401);
+      return fail(
+        'Security.Authentication.Header.UriMismatch',
+        `header uri '${header.uri}' does not match request uri '${ctx.requestUri}'`,
+        401,
+      );
     }
     if (!/^\d{1,12}$/.test(header.ts)) {
       return fail('Security.Authentication.Timestamp.Invalid', `invalid timestamp '${header.ts}'`, 401);
@@ -200,7 +211,9 @@ export class ObshellServerCrypto {
     // it. Keying on every block therefore also catches replays that append extra
     // self-encrypted blocks, which keying on the whole header would miss.
     for (let off = 0; off < ciphertext.length; off += k) {
-      const blockHash = createHash('sha256').update(ciphertext.subarray(off, off + k)).digest('base64url');
+      const blockHash = createHash('sha256')
+        .update(ciphertext.subarray(off, off + k))
+        .digest('base64url');
       if (!(await this.options.replayGuard.claim(`obshell:${blockHash}`, tsMs + 1))) {
         return fail('Security.Authentication.Header.Replayed', 'X-OCS-Header has already been used', 401);
       }

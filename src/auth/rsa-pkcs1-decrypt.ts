@@ -112,7 +112,8 @@ export class RsaPkcs1Decryptor {
   /** Decrypts concatenated k-byte blocks (the chunked scheme OBShell uses). */
   decryptBlocks(ciphertext: Buffer): Buffer {
     const k = this.modulusBytes;
-    if (ciphertext.length === 0 || ciphertext.length % k !== 0) throw new RangeError('ciphertext is not a whole number of RSA blocks');
+    if (ciphertext.length === 0 || ciphertext.length % k !== 0)
+      throw new RangeError('ciphertext is not a whole number of RSA blocks');
     const parts: Buffer[] = [];
     for (let off = 0; off < ciphertext.length; off += k) parts.push(this.decryptBlock(ciphertext.subarray(off, off + k)));
     return Buffer.concat(parts);

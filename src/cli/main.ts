@@ -56,7 +56,10 @@ program
     );
     out(report, () => {
       console.log(`precheck ${report.id}: ${report.state}`);
-      printTable(['STATUS', 'CHECK', 'MESSAGE'], report.items.map((i) => [i.status.toUpperCase(), i.name, i.message]));
+      printTable(
+        ['STATUS', 'CHECK', 'MESSAGE'],
+        report.items.map((i) => [i.status.toUpperCase(), i.name, i.message]),
+      );
     });
     if (report.state === 'failed') process.exitCode = 2;
   });
@@ -71,29 +74,38 @@ upgrade
   .option('--window', 'wait for the target\u2019s maintenance window')
   .option('--at <time>', 'start at an ISO-8601 time')
   .option('--watch', 'watch it until it ends')
-  .action(async (target: string, version: string, o: { mode: string; force?: boolean; parallelism?: string; window?: boolean; at?: string; watch?: boolean }) => {
-    const body = {
-      targetId: target,
-      toVersion: version,
-      mode: o.mode,
-      force: Boolean(o.force),
-      ...(o.window ? { schedule: { kind: 'window' } } : o.at ? { schedule: { kind: 'at', at: o.at } } : {}),
-      ...(o.parallelism ? { options: { parallelism: Number(o.parallelism) } } : {}),
-    };
-    const u = await client().post<{ id: string; state: string }>(`/v1/projects/${g().project}/upgrades`, body);
-    out(u, () => console.log(`upgrade ${u.id} ${u.state}`));
-    if (o.watch) process.exitCode = await watchUpgrade(client(), g().project, u.id, Boolean(g().json));
-  });
+  .action(
+    async (
+      target: string,
+      version: string,
+      o: { mode: string; force?: boolean; parallelism?: string; window?: boolean; at?: string; watch?: boolean },
+    ) => {
+      const body = {
+        targetId: target,
+        toVersion: version,
+        mode: o.mode,
+        force: Boolean(o.force),
+        ...(o.window ? { schedule: { kind: 'window' } } : o.at ? { schedule: { kind: 'at', at: o.at } } : {}),
+        ...(o.parallelism ? { options: { parallelism: Number(o.parallelism) } } : {}),
+      };
+      const u = await client().post<{ id: string; state: string }>(`/v1/projects/${g().project}/upgrades`, body);
+      out(u, () => console.log(`upgrade ${u.id} ${u.state}`));
+      if (o.watch) process.exitCode = await watchUpgrade(client(), g().project, u.id, Boolean(g().json));
+    },
+  );
 upgrade
   .command('status [upgrade]')
   .description('show an upgrade, or list the recent ones')
   .action(async (id?: string) => {
     if (!id) {
-      const res = await client().get<{ items: { id: string; targetId: string; fromVersion: string; toVersion: string; mode: string; state: string }[] }>(
-        `/v1/projects/${g().project}/upgrades`,
-      );
+      const res = await client().get<{
+        items: { id: string; targetId: string; fromVersion: string; toVersion: string; mode: string; state: string }[];
+      }>(`/v1/projects/${g().project}/upgrades`);
       out(res, () =>
-        printTable(['UPGRADE', 'TARGET', 'FROM', 'TO', 'MODE', 'STATE'], res.items.map((u) => [u.id, u.targetId, u.fromVersion, u.toVersion, u.mode, u.state])),
+        printTable(
+          ['UPGRADE', 'TARGET', 'FROM', 'TO', 'MODE', 'STATE'],
+          res.items.map((u) => [u.id, u.targetId, u.fromVersion, u.toVersion, u.mode, u.state]),
+        ),
       );
       return;
     }
@@ -121,7 +133,9 @@ for (const action of ['pause', 'resume', 'cancel', 'retry', 'rollback', 'skip'] 
     .command(`${action} <upgrade>`)
     .description(`${action} an upgrade`)
     .action(async (id: string) => {
-      const u = await client().post<{ id: string; state: string }>(`/v1/projects/${g().project}/upgrades/${id}/actions`, { action });
+      const u = await client().post<{ id: string; state: string }>(`/v1/projects/${g().project}/upgrades/${id}/actions`, {
+        action,
+      });
       out(u, () => console.log(`upgrade ${u.id} ${u.state}`));
     });
 }

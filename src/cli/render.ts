@@ -4,7 +4,11 @@ import type { ApiClient } from './client.ts';
 
 export function printTable(head: string[], rows: string[][]): void {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) => r.map((c, i) => (c ?? '').padEnd(widths[i])).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (c ?? '').padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   console.log(line(head));
   for (const r of rows) console.log(line(r));
 }
@@ -22,12 +26,19 @@ const DONE = new Set(['succeeded', 'skipped', 'rolled_back']);
 /** Draws one bar per node (and one for target-level steps); returns an exit code. */
 export async function watchUpgrade(client: ApiClient, project: string, id: string, json: boolean): Promise<number> {
   const tty = process.stdout.isTTY === true;
-  const bars = json || !tty
-    ? null
-    : new cliProgress.MultiBar(
-        { format: ' {name} |{bar}| {value}/{total} {step}', hideCursor: true, clearOnComplete: false, stopOnComplete: false, barsize: 30 },
-        cliProgress.Presets.shades_classic,
-      );
+  const bars =
+    json || !tty
+      ? null
+      : new cliProgress.MultiBar(
+          {
+            format: ' {name} |{bar}| {value}/{total} {step}',
+            hideCursor: true,
+            clearOnComplete: false,
+            stopOnComplete: false,
+            barsize: 30,
+          },
+          cliProgress.Presets.shades_classic,
+        );
   const byNode = new Map<string, cliProgress.SingleBar>();
   let last: WatchedUpgrade | null = null;
   const seen = new Map<string, string>();
@@ -46,7 +57,8 @@ export async function watchUpgrade(client: ApiClient, project: string, id: strin
       // Not a terminal (a pipe or a log file): one line per step state change instead of bars.
       steps.forEach((st, i) => {
         const key = `${i}`;
-        if (seen.get(key) !== st.state && st.state !== 'pending') console.log(`${st.node ?? '(cluster)'}: ${st.name} ${st.state}`);
+        if (seen.get(key) !== st.state && st.state !== 'pending')
+          console.log(`${st.node ?? '(cluster)'}: ${st.name} ${st.state}`);
         seen.set(key, st.state);
       });
     } else {

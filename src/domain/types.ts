@@ -85,31 +85,13 @@ export const ACTIVE_UPGRADE_STATES: readonly UpgradeState[] = [
 ];
 export const FINAL_UPGRADE_STATES: readonly UpgradeState[] = ['succeeded', 'cancelled', 'rolled_back'];
 
-export type StepState =
-  | 'pending'
-  | 'running'
-  | 'succeeded'
-  | 'failed'
-  | 'skipped'
-  | 'cancelled'
-  | 'rolling_back'
-  | 'rolled_back';
+export type StepState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled' | 'rolling_back' | 'rolled_back';
 
 export type StageState = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'rolled_back';
 
 /** What a step does; drivers implement each action. */
 export type StepAction =
-  | 'precheck'
-  | 'backup'
-  | 'drain'
-  | 'stop'
-  | 'install'
-  | 'start'
-  | 'verify'
-  | 'rejoin'
-  | 'switchover'
-  | 'relocate'
-  | 'finalize';
+  'precheck' | 'backup' | 'drain' | 'stop' | 'install' | 'start' | 'verify' | 'rejoin' | 'switchover' | 'relocate' | 'finalize';
 
 export interface Hop {
   fromVersion: string;

@@ -15,15 +15,7 @@ import { anyRollingBack, claimRollbackSteps, claimSteps } from './claims.ts';
 import { FaultPoints } from './fault-points.ts';
 import { createReport, finishReport } from './prechecks.ts';
 import { nextWindowStart, withinWindow } from '../domain/window.ts';
-import {
-  appendEvent,
-  now,
-  transitionStage,
-  transitionStep,
-  transitionUpgrade,
-  lockUpgrade,
-  type Db,
-} from './transitions.ts';
+import { appendEvent, now, transitionStage, transitionStep, transitionUpgrade, lockUpgrade, type Db } from './transitions.ts';
 
 export interface ExecutorOptions {
   store: Store;
@@ -502,7 +494,13 @@ export class Executor {
     const next = u.currentStage + 1;
     if (next >= u.stageCount) {
       if (
-        await transitionUpgrade(db, { id: u.id, from: RUNNABLE_STATES, to: 'succeeded', atStage: u.currentStage, set: { ended_at: now() } })
+        await transitionUpgrade(db, {
+          id: u.id,
+          from: RUNNABLE_STATES,
+          to: 'succeeded',
+          atStage: u.currentStage,
+          set: { ended_at: now() },
+        })
       ) {
         await this.event(db, u, {
           type: 'upgrade.succeeded',
@@ -522,7 +520,12 @@ export class Executor {
     });
     if (!ok) return false;
     await transitionStage(db, u.id, next, ['pending'], 'running');
-    const stage = await db.selectFrom('stages').select('name').where('upgrade_id', '=', u.id).where('idx', '=', next).executeTakeFirst();
+    const stage = await db
+      .selectFrom('stages')
+      .select('name')
+      .where('upgrade_id', '=', u.id)
+      .where('idx', '=', next)
+      .executeTakeFirst();
     await this.event(db, u, {
       type: 'stage.started',
       fromState: u.state,
@@ -562,9 +565,26 @@ export class Executor {
       log.push(`${now()} ROLLBACK FAILED: ${message}`);
       await this.db.transaction().execute(async (trx) => {
         // back to succeeded so a later rollback request reverses it again
-        if (!(await transitionStep(trx, { id: step.id, from: 'rolling_back', to: 'succeeded', leaseOwner: this.owner, log }))) return;
-        if (await transitionUpgrade(trx, { id: c.upgrade.id, from: ['rolling_back'], to: 'failed', set: { error: `rollback of ${step.name}${step.node ? ` on ${step.node}` : ''} failed: ${message}`, error_code: 'ROLLBACK_FAILED' } })) {
-          await this.event(trx, c.upgrade, { stepId: step.id, type: 'upgrade.failed', fromState: 'rolling_back', toState: 'failed', message });
+        if (!(await transitionStep(trx, { id: step.id, from: 'rolling_back', to: 'succeeded', leaseOwner: this.owner, log })))
+          return;
+        if (
+          await transitionUpgrade(trx, {
+            id: c.upgrade.id,
+            from: ['rolling_back'],
+            to: 'failed',
+            set: {
+              error: `rollback of ${step.name}${step.node ? ` on ${step.node}` : ''} failed: ${message}`,
+              error_code: 'ROLLBACK_FAILED',
+            },
+          })
+        ) {
+          await this.event(trx, c.upgrade, {
+            stepId: step.id,
+            type: 'upgrade.failed',
+            fromState: 'rolling_back',
+            toState: 'failed',
+            message,
+          });
         }
       });
       this.onChange();
@@ -574,7 +594,8 @@ export class Executor {
     this.faults.hit('step.driver_done');
     await this.store.unit.run(async (trx) => {
       await this.lock(trx, c.upgrade.id);
-      if (!(await transitionStep(trx, { id: step.id, from: 'rolling_back', to: 'rolled_back', leaseOwner: this.owner, log }))) return;
+      if (!(await transitionStep(trx, { id: step.id, from: 'rolling_back', to: 'rolled_back', leaseOwner: this.owner, log })))
+        return;
       this.transitions++;
       await this.applyResult(trx, c.upgrade, result);
       await this.event(trx, c.upgrade, {
@@ -665,7 +686,8 @@ export class Executor {
     const verdict = c.driver.reconcile ? await c.driver.reconcile(this.makeCtx(step, c.upgrade, c.target, [])) : 'unknown';
     if (verdict === 'not_applied') {
       await this.db.transaction().execute(async (trx) => {
-        if (await guard(trx, 'pending')) await note(trx, 'lease expired; the step had not taken effect and is re-queued', 'pending');
+        if (await guard(trx, 'pending'))
+          await note(trx, 'lease expired; the step had not taken effect and is re-queued', 'pending');
       });
     } else if (verdict === 'applied') {
       // It took effect before the crash: record it as done, with the topology as it is now.
@@ -684,7 +706,10 @@ export class Executor {
       await this.recordFailure(
         { ...step, state: 'running' },
         c.upgrade,
-        new DriverError('STEP_OUTCOME_UNKNOWN', 'the step was running when Liftgate stopped and is not safe to run again; check the node, then retry or skip'),
+        new DriverError(
+          'STEP_OUTCOME_UNKNOWN',
+          'the step was running when Liftgate stopped and is not safe to run again; check the node, then retry or skip',
+        ),
         step.log,
       );
     }

@@ -82,9 +82,14 @@ export async function applyAction(
       case 'skip': {
         to = runState(u);
         if (u.errorCode === 'ROLLBACK_FAILED') {
-          throw new AppError('INVALID_STATE', 'the rollback of this upgrade failed; request rollback again to continue it, or cancel');
+          throw new AppError(
+            'INVALID_STATE',
+            'the rollback of this upgrade failed; request rollback again to continue it, or cancel',
+          );
         }
-        const n = await transitionSteps(trx, u.id, 'failed', action === 'retry' ? 'pending' : 'skipped', { clearError: action === 'retry' });
+        const n = await transitionSteps(trx, u.id, 'failed', action === 'retry' ? 'pending' : 'skipped', {
+          clearError: action === 'retry',
+        });
         if (n === 0) throw new AppError('INVALID_STATE', 'the upgrade has no failed step to ' + action);
         await transitionStage(trx, u.id, u.currentStage, ['failed'], 'running');
         break;
@@ -139,7 +144,10 @@ async function prepareRollback(deps: ActionDeps, db: Db, u: Upgrade): Promise<vo
     .where('state', '=', 'running')
     .executeTakeFirst();
   if (running) {
-    throw new AppError('INVALID_STATE', `step ${running.name}${running.node ? ` on ${running.node}` : ''} is still running; wait for it to finish`);
+    throw new AppError(
+      'INVALID_STATE',
+      `step ${running.name}${running.node ? ` on ${running.node}` : ''} is still running; wait for it to finish`,
+    );
   }
   const done = (
     await db

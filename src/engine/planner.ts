@@ -99,7 +99,10 @@ export function rollingOrder(engine: string, nodes: TargetNode[]): TargetNode[] 
     if (LEADER_ROLES.has(n.role)) return 2;
     return 1;
   };
-  return nodes.map((n, i) => ({ n, i })).sort((a, b) => rank(a.n) - rank(b.n) || a.i - b.i).map((x) => x.n);
+  return nodes
+    .map((n, i) => ({ n, i }))
+    .sort((a, b) => rank(a.n) - rank(b.n) || a.i - b.i)
+    .map((x) => x.n);
 }
 
 function nodeSteps(node: string, hop: Hop, hopIndex: number, drain: boolean): PlannedStep[] {
@@ -165,7 +168,11 @@ function stopServiceHop(input: PlanInput, hop: Hop, hopIndex: number): PlannedSt
   const all = (action: StepAction, extra: Partial<PlannedStep> = {}): PlannedStep[] =>
     nodes.map((n) => step(action, n.name, hopIndex, extra));
   return [
-    { name: `Stop service (${hop.toVersion})`, description: 'Stops every node; the service is down until the start stage.', steps: all('stop') },
+    {
+      name: `Stop service (${hop.toVersion})`,
+      description: 'Stops every node; the service is down until the start stage.',
+      steps: all('stop'),
+    },
     {
       name: `Install ${hop.toVersion}`,
       description: `Installs version ${hop.toVersion} on every node.`,
@@ -225,6 +232,10 @@ export function plan(input: PlanInput): PlannedStage[] {
       stages.push(...(mode === 'rolling' ? rollingHop(input, hop, i) : stopServiceHop(input, hop, i)));
     });
   }
-  stages.push({ name: 'Finalize', description: STEP_TEXT.finalize.description, steps: [step('finalize', null, Math.max(0, hops.length - 1))] });
+  stages.push({
+    name: 'Finalize',
+    description: STEP_TEXT.finalize.description,
+    steps: [step('finalize', null, Math.max(0, hops.length - 1))],
+  });
   return stages;
 }

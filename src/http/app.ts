@@ -17,7 +17,10 @@ export interface AppOptions {
 export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: opts.logger
-      ? { level: process.env.LOG_LEVEL ?? 'info', redact: ['req.headers.authorization', 'req.headers["x-auth-token"]', 'req.headers["x-ocs-header"]'] }
+      ? {
+          level: process.env.LOG_LEVEL ?? 'info',
+          redact: ['req.headers.authorization', 'req.headers["x-auth-token"]', 'req.headers["x-ocs-header"]'],
+        }
       : false,
     bodyLimit: 2 * 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
@@ -26,7 +29,11 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
 
   await app.register(swagger, {
     openapi: {
-      info: { title: 'Liftgate API', version: '0.1.0', description: 'Plan, run and control safe version upgrades of database and cluster fleets.' },
+      info: {
+        title: 'Liftgate API',
+        version: '0.1.0',
+        description: 'Plan, run and control safe version upgrades of database and cluster fleets.',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
   });

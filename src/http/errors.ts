@@ -28,12 +28,18 @@ export function errorInfo(err: unknown): ErrorInfo {
       status: 400,
       code: 'VALIDATION_FAILED',
       message: `${where} ${first?.message ?? 'is invalid'}${extra}${allowed}`,
-      details: { errors: e.validation.map((v) => ({ path: `${e.validationContext ?? 'body'}${v.instancePath ?? ''}`, message: v.message })) },
+      details: {
+        errors: e.validation.map((v) => ({
+          path: `${e.validationContext ?? 'body'}${v.instancePath ?? ''}`,
+          message: v.message,
+        })),
+      },
     };
   }
   const status = typeof e?.statusCode === 'number' ? e.statusCode : 500;
   if (status === 413) return { status, code: 'PAYLOAD_TOO_LARGE', message: 'the request body is too large', details: {} };
-  if (status === 415) return { status, code: 'UNSUPPORTED_MEDIA_TYPE', message: e.message ?? 'unsupported content type', details: {} };
+  if (status === 415)
+    return { status, code: 'UNSUPPORTED_MEDIA_TYPE', message: e.message ?? 'unsupported content type', details: {} };
   if (status === 404) return { status, code: 'ROUTE_NOT_FOUND', message: e.message ?? 'no such endpoint', details: {} };
   if (status === 429) return { status, code: 'RATE_LIMITED', message: e.message ?? 'too many requests', details: {} };
   if (status >= 400 && status < 500) return { status, code: 'BAD_REQUEST', message: e.message ?? 'bad request', details: {} };

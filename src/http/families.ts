@@ -7,9 +7,5 @@ import { alibabaFamilies } from './families/alibaba/index.ts';
 import { huaweiFamily } from './families/huawei/huawei-family.ts';
 
 export async function loadFamilies(): Promise<FastifyPluginAsync<{ ctx: AppContext }>[]> {
-  return [
-    obshellFamily,
-    alibabaFamilies,
-    huaweiFamily,
-  ];
+  return [obshellFamily, alibabaFamilies, huaweiFamily];
 }

@@ -4,7 +4,15 @@ import { AppError } from '../domain/errors.ts';
 import { ACTIVE_UPGRADE_STATES } from '../domain/types.ts';
 import type { AppContext } from './context.ts';
 import { getTarget } from './targets.ts';
-import { createUpgrade, getUpgrade, listUpgrades, upgradeAction, withStages, type UpgradeDetail, type UpgradeInput } from './upgrades.ts';
+import {
+  createUpgrade,
+  getUpgrade,
+  listUpgrades,
+  upgradeAction,
+  withStages,
+  type UpgradeDetail,
+  type UpgradeInput,
+} from './upgrades.ts';
 
 /** The newest upgrade of a target (any state), or null when it never had one. */
 export async function latestUpgradeOf(ctx: AppContext, projectId: string, targetId: string): Promise<UpgradeDetail | null> {

@@ -57,7 +57,10 @@ function open(ctx: AppContext, sealed: string): string {
   return Buffer.concat([d.update(Buffer.from(enc, 'base64')), d.final()]).toString('utf8');
 }
 
-export async function createAccessKey(ctx: AppContext, projectId: string): Promise<{ accessKeyId: string; accessKeySecret: string }> {
+export async function createAccessKey(
+  ctx: AppContext,
+  projectId: string,
+): Promise<{ accessKeyId: string; accessKeySecret: string }> {
   await getProject(ctx, projectId);
   const accessKeyId = `LTAI${randomBytes(10).toString('hex').toUpperCase()}`;
   const accessKeySecret = randomBytes(22).toString('base64url');
@@ -69,7 +72,10 @@ export async function createAccessKey(ctx: AppContext, projectId: string): Promi
 }
 
 /** The LookupSecret of src/auth: the secret and project of an access key, or null. */
-export async function lookupAccessKey(ctx: AppContext, accessKeyId: string): Promise<{ secret: string; projectId: string } | null> {
+export async function lookupAccessKey(
+  ctx: AppContext,
+  accessKeyId: string,
+): Promise<{ secret: string; projectId: string } | null> {
   const row = await ctx.store.db.selectFrom('access_keys').selectAll().where('id', '=', accessKeyId).executeTakeFirst();
   return row ? { secret: open(ctx, row.secret_enc), projectId: row.project_id } : null;
 }
@@ -92,7 +98,10 @@ export async function setObshellPassword(ctx: AppContext, projectId: string, tar
 }
 
 /** OBShell serves one cluster per agent: the password selects the target. */
-export async function findObshellTarget(ctx: AppContext, password: string): Promise<{ projectId: string; targetId: string } | null> {
+export async function findObshellTarget(
+  ctx: AppContext,
+  password: string,
+): Promise<{ projectId: string; targetId: string } | null> {
   const rows = await ctx.store.db.selectFrom('target_credentials').selectAll().where('kind', '=', 'obshell').execute();
   for (const r of rows) {
     if (await verifyPassword(password, r.secret_hash)) return { projectId: r.project_id, targetId: r.target_id };

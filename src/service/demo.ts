@@ -9,7 +9,12 @@ import { createTarget, type TargetInput } from './targets.ts';
 const CATALOG: Record<string, CatalogInput[]> = {
   hologres: [
     { version: '1.3.23', release: 'r1.3.23', displayName: 'Hologres 1.3.23' },
-    { version: '1.3.24', release: 'r1.3.24', displayName: 'Hologres 1.3.24', description: 'Fixes leader restart on large catalogs.' },
+    {
+      version: '1.3.24',
+      release: 'r1.3.24',
+      displayName: 'Hologres 1.3.24',
+      description: 'Fixes leader restart on large catalogs.',
+    },
     { version: '1.3.37', release: 'r1.3.37', displayName: 'Hologres 1.3.37' },
     { version: '2.0.12', release: 'r2.0.12', displayName: 'Hologres 2.0.12', upgradableFrom: ['1.3.*'], barrier: true },
     { version: '2.1.1', release: 'r2.1.1', displayName: 'Hologres 2.1.1' },
@@ -22,7 +27,8 @@ const CATALOG: Record<string, CatalogInput[]> = {
       release: '23.3.1_0310',
       displayName: '7.10.2_23.3.1_0310',
       priority: 17,
-      description: 'The latest image of version 7.10.2: cluster stability optimised. It is recommended that you upgrade to this version.',
+      description:
+        'The latest image of version 7.10.2: cluster stability optimised. It is recommended that you upgrade to this version.',
     },
     { version: '7.10.2-24.1.0', release: '24.1.0_0115', displayName: '7.10.2_24.1.0_0115', priority: 18 },
   ],

@@ -14,6 +14,9 @@ export async function listEvents(ctx: AppContext, projectId: string, f: EventFil
   if (f.afterId !== undefined) q = q.where('id', '>', f.afterId);
   if (f.upgradeId) q = q.where('upgrade_id', '=', f.upgradeId);
   if (f.targetId) q = q.where('target_id', '=', f.targetId);
-  const rows = await q.orderBy('id').limit(f.limit ?? 200).execute();
+  const rows = await q
+    .orderBy('id')
+    .limit(f.limit ?? 200)
+    .execute();
   return rows.map(toEvent);
 }

@@ -46,7 +46,12 @@ export async function recordUpgradeCheck(
 }
 
 /** The check of this project and target with this id, or null (no existence leak across targets). */
-export async function getUpgradeCheck(ctx: AppContext, projectId: string, targetId: string, id: number): Promise<UpgradeCheck | null> {
+export async function getUpgradeCheck(
+  ctx: AppContext,
+  projectId: string,
+  targetId: string,
+  id: number,
+): Promise<UpgradeCheck | null> {
   const row = await ctx.store.db
     .selectFrom('events')
     .selectAll()

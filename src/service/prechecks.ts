@@ -22,7 +22,14 @@ export async function startPrecheck(
   if (!driver) throw new AppError('DRIVER_NOT_FOUND', `driver ${target.driver} is not installed`);
   const mode = input.mode ?? 'rolling';
   const hops =
-    mode === 'az_migration' ? [] : planRoute({ engine: target.engine, from: target.version, to: input.toVersion, catalog: await listCatalog(ctx, target.engine) });
+    mode === 'az_migration'
+      ? []
+      : planRoute({
+          engine: target.engine,
+          from: target.version,
+          to: input.toVersion,
+          catalog: await listCatalog(ctx, target.engine),
+        });
   const id = await createReport(ctx.store.db, { projectId, targetId, upgradeId: null, toVersion: input.toVersion });
   const run = driver
     .precheck({ target, toVersion: input.toVersion, hops, mode, options: input.options ?? {} })
@@ -35,7 +42,12 @@ export async function startPrecheck(
 }
 
 export async function getReport(ctx: AppContext, projectId: string, id: string): Promise<PrecheckReport> {
-  const row = await ctx.store.db.selectFrom('precheck_reports').selectAll().where('id', '=', id).where('project_id', '=', projectId).executeTakeFirst();
+  const row = await ctx.store.db
+    .selectFrom('precheck_reports')
+    .selectAll()
+    .where('id', '=', id)
+    .where('project_id', '=', projectId)
+    .executeTakeFirst();
   if (!row) throw new AppError('PRECHECK_NOT_FOUND', `precheck report ${id} does not exist in project ${projectId}`);
   return toReport(row);
 }

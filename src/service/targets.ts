@@ -45,7 +45,8 @@ export async function createTarget(ctx: AppContext, projectId: string, input: Ta
   for (const n of input.nodes ?? []) {
     if (names.has(n.name)) throw new AppError('VALIDATION_FAILED', `node name ${n.name} appears twice`);
     names.add(n.name);
-    if (n.version !== undefined && !isValidVersion(n.version)) throw new AppError('INVALID_VERSION', `"${n.version}" is not a version`);
+    if (n.version !== undefined && !isValidVersion(n.version))
+      throw new AppError('INVALID_VERSION', `"${n.version}" is not a version`);
   }
   const window = input.maintenanceWindow ? parseWindow(input.maintenanceWindow) : null;
   if (await loadTarget(ctx.store.db, projectId, input.id)) {
@@ -64,15 +65,13 @@ export async function createTarget(ctx: AppContext, projectId: string, input: Ta
     driver: driverName,
     driverConfig: input.driverConfig ?? {},
     maintenanceWindow: window,
-    nodes: (input.nodes ?? []).map(
-      (n): TargetNode => ({
-        name: n.name,
-        role: n.role ?? 'node',
-        zone: n.zone ?? 'zone-a',
-        version: n.version ?? input.version,
-        health: 'unknown',
-      }),
-    ),
+    nodes: (input.nodes ?? []).map((n): TargetNode => ({
+      name: n.name,
+      role: n.role ?? 'node',
+      zone: n.zone ?? 'zone-a',
+      version: n.version ?? input.version,
+      health: 'unknown',
+    })),
     createdAt: ts,
     updatedAt: ts,
   };
@@ -106,7 +105,13 @@ export async function createTarget(ctx: AppContext, projectId: string, input: Ta
         })
         .execute();
       await insertNodes(trx, projectId, target.id, target.nodes);
-      await appendEvent(trx, { projectId, targetId: target.id, actor, type: 'target.created', message: `target ${target.id} registered` });
+      await appendEvent(trx, {
+        projectId,
+        targetId: target.id,
+        actor,
+        type: 'target.created',
+        message: `target ${target.id} registered`,
+      });
     });
   } catch (err) {
     await driver.destroy?.(target).catch(() => undefined);
@@ -124,7 +129,13 @@ export interface TargetPatch {
   maintenanceWindow?: MaintenanceWindow | null;
 }
 
-export async function patchTarget(ctx: AppContext, projectId: string, id: string, patch: TargetPatch, actor: string): Promise<Target> {
+export async function patchTarget(
+  ctx: AppContext,
+  projectId: string,
+  id: string,
+  patch: TargetPatch,
+  actor: string,
+): Promise<Target> {
   await getTarget(ctx, projectId, id);
   const window = patch.maintenanceWindow ? parseWindow(patch.maintenanceWindow) : patch.maintenanceWindow;
   await ctx.store.db.transaction().execute(async (trx) => {
@@ -140,7 +151,14 @@ export async function patchTarget(ctx: AppContext, projectId: string, id: string
       .where('project_id', '=', projectId)
       .where('id', '=', id)
       .execute();
-    await appendEvent(trx, { projectId, targetId: id, actor, type: 'target.updated', message: `target ${id} updated`, data: { ...patch } });
+    await appendEvent(trx, {
+      projectId,
+      targetId: id,
+      actor,
+      type: 'target.updated',
+      message: `target ${id} updated`,
+      data: { ...patch },
+    });
   });
   changed(ctx);
   return getTarget(ctx, projectId, id);

@@ -20,28 +20,59 @@ export async function ensureAdminToken(ctx: AppContext, fromEnv?: string): Promi
     const hash = hashToken(fromEnv);
     const found = await db.selectFrom('api_tokens').select('id').where('token_hash', '=', hash).executeTakeFirst();
     if (!found) {
-      await db.insertInto('api_tokens').values({ id: randomUUID(), project_id: null, kind: 'admin', name: 'LIFTGATE_ADMIN_TOKEN', token_hash: hash, created_at: now() }).execute();
+      await db
+        .insertInto('api_tokens')
+        .values({
+          id: randomUUID(),
+          project_id: null,
+          kind: 'admin',
+          name: 'LIFTGATE_ADMIN_TOKEN',
+          token_hash: hash,
+          created_at: now(),
+        })
+        .execute();
     }
     return null;
   }
   const any = await db.selectFrom('api_tokens').select('id').where('kind', '=', 'admin').executeTakeFirst();
   if (any) return null;
   const token = newToken('lg_admin');
-  await db.insertInto('api_tokens').values({ id: randomUUID(), project_id: null, kind: 'admin', name: 'first admin token', token_hash: hashToken(token), created_at: now() }).execute();
+  await db
+    .insertInto('api_tokens')
+    .values({
+      id: randomUUID(),
+      project_id: null,
+      kind: 'admin',
+      name: 'first admin token',
+      token_hash: hashToken(token),
+      created_at: now(),
+    })
+    .execute();
   return token;
 }
 
-export async function createProjectToken(ctx: AppContext, projectId: string, name = 'token'): Promise<{ id: string; token: string }> {
+export async function createProjectToken(
+  ctx: AppContext,
+  projectId: string,
+  name = 'token',
+): Promise<{ id: string; token: string }> {
   await getProject(ctx, projectId);
   const token = newToken('lg');
   const id = randomUUID();
-  await ctx.store.db.insertInto('api_tokens').values({ id, project_id: projectId, kind: 'project', name, token_hash: hashToken(token), created_at: now() }).execute();
+  await ctx.store.db
+    .insertInto('api_tokens')
+    .values({ id, project_id: projectId, kind: 'project', name, token_hash: hashToken(token), created_at: now() })
+    .execute();
   return { id, token };
 }
 
 export async function verifyToken(ctx: AppContext, token: string): Promise<Principal | null> {
   if (!token) return null;
-  const row = await ctx.store.db.selectFrom('api_tokens').selectAll().where('token_hash', '=', hashToken(token)).executeTakeFirst();
+  const row = await ctx.store.db
+    .selectFrom('api_tokens')
+    .selectAll()
+    .where('token_hash', '=', hashToken(token))
+    .executeTakeFirst();
   if (!row) return null;
   if (row.kind === 'admin') return { kind: 'admin', id: row.id };
   return { kind: 'project', id: row.id, projectId: row.project_id as string };

@@ -25,7 +25,12 @@ export interface UpgradeInput {
 
 export type UpgradeDetail = Upgrade & { num: number; stages: (Stage & { steps: Step[] })[] };
 
-export async function createUpgrade(ctx: AppContext, projectId: string, input: UpgradeInput, actor: string): Promise<UpgradeDetail> {
+export async function createUpgrade(
+  ctx: AppContext,
+  projectId: string,
+  input: UpgradeInput,
+  actor: string,
+): Promise<UpgradeDetail> {
   const target = await getTarget(ctx, projectId, input.targetId);
   const driver = ctx.drivers.get(target.driver);
   if (!driver) throw new AppError('DRIVER_NOT_FOUND', `driver ${target.driver} is not installed`);
@@ -39,7 +44,10 @@ export async function createUpgrade(ctx: AppContext, projectId: string, input: U
       ? []
       : planRoute({ engine: target.engine, from: target.version, to: toVersion, catalog: await listCatalog(ctx, target.engine) });
   if (input.release && hops.length > 0 && hops[hops.length - 1].release && input.release !== hops[hops.length - 1].release) {
-    throw new AppError('VERSION_NOT_FOUND', `${target.engine} ${toVersion} has release ${hops[hops.length - 1].release}, not ${input.release}`);
+    throw new AppError(
+      'VERSION_NOT_FOUND',
+      `${target.engine} ${toVersion} has release ${hops[hops.length - 1].release}, not ${input.release}`,
+    );
   }
   if (input.mode === 'az_migration' && !driver.capabilities.azMigration) {
     throw new AppError('UPGRADE_MODE_NOT_SUPPORTED', `the ${driver.name} driver cannot move nodes between zones`);
@@ -68,7 +76,14 @@ export async function createUpgrade(ctx: AppContext, projectId: string, input: U
     await ctx.store.db.transaction().execute(async (trx) => {
       const num =
         ctx.store.caps.name === 'sqlite'
-          ? Number((await trx.selectFrom('upgrades').select((eb) => eb.fn.max<number>('num').as('m')).executeTakeFirst())?.m ?? 0) + 1
+          ? Number(
+              (
+                await trx
+                  .selectFrom('upgrades')
+                  .select((eb) => eb.fn.max<number>('num').as('m'))
+                  .executeTakeFirst()
+              )?.m ?? 0,
+            ) + 1
           : undefined;
       await trx
         .insertInto('upgrades')
@@ -103,7 +118,17 @@ export async function createUpgrade(ctx: AppContext, projectId: string, input: U
         .execute();
       await trx
         .insertInto('stages')
-        .values(stages.map((s, idx) => ({ upgrade_id: id, idx, name: s.name, description: s.description, state: 'pending', started_at: null, ended_at: null })))
+        .values(
+          stages.map((s, idx) => ({
+            upgrade_id: id,
+            idx,
+            name: s.name,
+            description: s.description,
+            state: 'pending',
+            started_at: null,
+            ended_at: null,
+          })),
+        )
         .execute();
       let seq = 0;
       const steps = stages.flatMap((s, idx) => {
@@ -136,7 +161,11 @@ export async function createUpgrade(ctx: AppContext, projectId: string, input: U
           };
         });
       });
-      for (let i = 0; i < steps.length; i += 200) await trx.insertInto('steps').values(steps.slice(i, i + 200)).execute();
+      for (let i = 0; i < steps.length; i += 200)
+        await trx
+          .insertInto('steps')
+          .values(steps.slice(i, i + 200))
+          .execute();
       await appendEvent(trx, {
         projectId,
         targetId: target.id,
@@ -150,7 +179,9 @@ export async function createUpgrade(ctx: AppContext, projectId: string, input: U
     });
   } catch (err) {
     if (isUniqueViolation(err)) {
-      throw new AppError('TARGET_BUSY', `target ${target.id} already has an active upgrade; wait for it, or cancel it`, { targetId: target.id });
+      throw new AppError('TARGET_BUSY', `target ${target.id} already has an active upgrade; wait for it, or cancel it`, {
+        targetId: target.id,
+      });
     }
     throw err;
   }
@@ -160,7 +191,12 @@ export async function createUpgrade(ctx: AppContext, projectId: string, input: U
 
 export async function getUpgrade(ctx: AppContext, projectId: string, id: string): Promise<UpgradeDetail> {
   const db = ctx.store.db;
-  const row = await db.selectFrom('upgrades').selectAll().where('id', '=', id).where('project_id', '=', projectId).executeTakeFirst();
+  const row = await db
+    .selectFrom('upgrades')
+    .selectAll()
+    .where('id', '=', id)
+    .where('project_id', '=', projectId)
+    .executeTakeFirst();
   if (!row) throw new AppError('UPGRADE_NOT_FOUND', `upgrade ${id} does not exist in project ${projectId}`);
   return withStages(ctx, toUpgrade(row));
 }
@@ -193,7 +229,12 @@ export async function listUpgrades(ctx: AppContext, projectId: string, f: Upgrad
   if (f.state?.length) q = q.where('state', 'in', f.state);
   if (f.batchId) q = q.where('batch_id', '=', f.batchId);
   const total = Number((await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
-  const rows = await q.selectAll().orderBy('num', 'desc').limit(f.limit ?? 50).offset(f.offset ?? 0).execute();
+  const rows = await q
+    .selectAll()
+    .orderBy('num', 'desc')
+    .limit(f.limit ?? 50)
+    .offset(f.offset ?? 0)
+    .execute();
   return { items: rows.map(toUpgrade), total };
 }
 

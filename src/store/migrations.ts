@@ -96,9 +96,7 @@ function m001(caps: DialectCapabilities): Migration {
         .execute();
       // One target never has two active upgrades: the database enforces it, not just the code.
       await sql`CREATE UNIQUE INDEX upgrades_one_active ON upgrades (project_id, target_id)
-        WHERE state IN ('scheduled','ready','prechecking','running','paused','failed','rolling_back')`.execute(
-        db,
-      );
+        WHERE state IN ('scheduled','ready','prechecking','running','paused','failed','rolling_back')`.execute(db);
       await db.schema
         .createIndex('upgrades_project_target')
         .on('upgrades')
@@ -177,7 +175,9 @@ function m001(caps: DialectCapabilities): Migration {
 
       await db.schema
         .createTable('events')
-        .addColumn('id', caps.autoIncrementType, (c) => (caps.name === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+        .addColumn('id', caps.autoIncrementType, (c) =>
+          caps.name === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey(),
+        )
         .addColumn('project_id', 'text', (c) => c.notNull())
         .addColumn('target_id', 'text')
         .addColumn('upgrade_id', 'text')
@@ -252,7 +252,9 @@ function m001(caps: DialectCapabilities): Migration {
 
       await db.schema
         .createTable('sim_effects')
-        .addColumn('id', caps.autoIncrementType, (c) => (caps.name === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+        .addColumn('id', caps.autoIncrementType, (c) =>
+          caps.name === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey(),
+        )
         .addColumn('step_id', 'text', (c) => c.notNull())
         .addColumn('project_id', 'text', (c) => c.notNull())
         .addColumn('target_id', 'text', (c) => c.notNull())

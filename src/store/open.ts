@@ -120,7 +120,14 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), log: queryLog() });
-    store = { db, unit: new GroupCommitter(db, true), schema: null, caps: sqliteCapabilities, describe: `sqlite ${file}`, close: () => db.destroy() };
+    store = {
+      db,
+      unit: new GroupCommitter(db, true),
+      schema: null,
+      caps: sqliteCapabilities,
+      describe: `sqlite ${file}`,
+      close: () => db.destroy(),
+    };
   }
   try {
     await migrateWithRetry(store);

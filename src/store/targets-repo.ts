@@ -46,7 +46,15 @@ export async function listTargets(
       rows.map((r) => r.id),
     )
     .execute();
-  return { items: rows.map((r) => toTarget(r, nodes.filter((n) => n.target_id === r.id))), total };
+  return {
+    items: rows.map((r) =>
+      toTarget(
+        r,
+        nodes.filter((n) => n.target_id === r.id),
+      ),
+    ),
+    total,
+  };
 }
 
 export async function insertNodes(db: Db, projectId: string, targetId: string, nodes: TargetNode[]): Promise<void> {

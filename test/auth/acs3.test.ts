@@ -19,7 +19,11 @@ type CsClientCtor = new (config: openapi.Config) => {
   describeTaskInfo(taskId: string): Promise<{ body?: { taskId?: string; state?: string } }>;
 };
 type OpenApiClientCtor = new (config: openapi.Config) => {
-  callApi(params: openapi.Params, request: openapi.OpenApiRequest, runtime: unknown): Promise<{ statusCode?: number; body?: unknown }>;
+  callApi(
+    params: openapi.Params,
+    request: openapi.OpenApiRequest,
+    runtime: unknown,
+  ): Promise<{ statusCode?: number; body?: unknown }>;
 };
 const CsClient = (csModule as unknown as { default: { default: CsClientCtor } }).default.default;
 const OpenApiClient = (openapi as unknown as { default: { default: OpenApiClientCtor } }).default.default;
@@ -224,10 +228,20 @@ describe('ACS3 verifier edge cases', () => {
   });
 
   test('a signature that leaves the nonce unsigned is refused', async () => {
-    const headers = signAcs3({ method: 'GET', rawUrl: '/x', headers: {}, accessKeyId: AK, accessKeySecret: SECRET, date: new Date('2025-01-01T00:00:00Z') });
+    const headers = signAcs3({
+      method: 'GET',
+      rawUrl: '/x',
+      headers: {},
+      accessKeyId: AK,
+      accessKeySecret: SECRET,
+      date: new Date('2025-01-01T00:00:00Z'),
+    });
     headers['authorization'] = headers['authorization']!.replace(/;x-acs-signature-nonce\b/, '');
     assert.doesNotMatch(headers['authorization']!, /x-acs-signature-nonce/);
-    const res = await verifyAcs3({ method: 'GET', rawUrl: '/x', headers, body: Buffer.alloc(0) }, { ...base, replayGuard: new InMemoryReplayGuard() });
+    const res = await verifyAcs3(
+      { method: 'GET', rawUrl: '/x', headers, body: Buffer.alloc(0) },
+      { ...base, replayGuard: new InMemoryReplayGuard() },
+    );
     assert.equal(res.ok ? 'ok' : res.code, 'IncompleteSignature');
   });
 });

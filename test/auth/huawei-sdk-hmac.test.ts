@@ -55,7 +55,11 @@ async function handle(req: CapturedRequest) {
   });
   verdicts.push(result);
   if (!result.ok) {
-    return { status: result.httpStatus, json: { error_code: result.code, error_msg: result.message }, headers: { 'x-request-id': 'rid-1' } };
+    return {
+      status: result.httpStatus,
+      json: { error_code: result.code, error_msg: result.message },
+      headers: { 'x-request-id': 'rid-1' },
+    };
   }
   const [path, query = ''] = req.rawUrl.split('?');
   return {
@@ -187,19 +191,37 @@ describe('SDK-HMAC-SHA256 verifier edge cases', () => {
     const missing = await verifyHuaweiSdkHmac({ ...req, headers: unsigned }, opts());
     assert.deepEqual(missing.ok ? null : [missing.code, missing.httpStatus], ['APIG.0301', 401]);
 
-    const other = signHuawei({ method: 'GET', rawUrl: '/x', headers: { host: 'h' }, accessKeyId: 'NOPE', secretAccessKey: SK, date: new Date(now) });
+    const other = signHuawei({
+      method: 'GET',
+      rawUrl: '/x',
+      headers: { host: 'h' },
+      accessKeyId: 'NOPE',
+      secretAccessKey: SK,
+      date: new Date(now),
+    });
     const unknown = await verifyHuaweiSdkHmac({ method: 'GET', rawUrl: '/x', headers: other, body: Buffer.alloc(0) }, opts());
     assert.match(unknown.ok ? '' : unknown.message, /Get secretKey failed,ak:NOPE,err:ak not exist/);
   });
 
   test('a tampered body and an unsigned X-Sdk-Date are rejected', async () => {
-    const headers = signHuawei({ method: 'POST', rawUrl: '/y', headers: { host: 'h' }, body: '{"v":1}', accessKeyId: AK, secretAccessKey: SK, date: new Date(now) });
+    const headers = signHuawei({
+      method: 'POST',
+      rawUrl: '/y',
+      headers: { host: 'h' },
+      body: '{"v":1}',
+      accessKeyId: AK,
+      secretAccessKey: SK,
+      date: new Date(now),
+    });
     const tampered = await verifyHuaweiSdkHmac({ method: 'POST', rawUrl: '/y', headers, body: Buffer.from('{"v":2}') }, opts());
     assert.equal(tampered.ok ? 'ok' : tampered.message, 'Incorrect IAM authentication information: verify aksk signature fail');
 
     const noDate = { ...headers, authorization: headers['authorization']!.replace(';x-sdk-date', '') };
     assert.doesNotMatch(noDate.authorization, /x-sdk-date/);
-    const res = await verifyHuaweiSdkHmac({ method: 'POST', rawUrl: '/y', headers: noDate, body: Buffer.from('{"v":1}') }, opts());
+    const res = await verifyHuaweiSdkHmac(
+      { method: 'POST', rawUrl: '/y', headers: noDate, body: Buffer.from('{"v":1}') },
+      opts(),
+    );
     assert.match(res.ok ? '' : res.message, /x-sdk-date is not a signed header/);
   });
 });

@@ -142,8 +142,17 @@ describe('OBShell server key handling', () => {
     assert.equal(restored.publicKeyBase64(), original.publicKeyBase64());
     const pub = createPublicKey({ key: Buffer.from(original.publicKeyBase64(), 'base64'), format: 'der', type: 'pkcs1' });
     const now = Date.now();
-    const json = JSON.stringify({ auth: 'pw', ts: String(Math.floor(now / 1000) + 30), uri: '/x', keys: randomBytes(32).toString('base64') });
-    const res = await restored.decryptHeader(encryptChunked(pub, Buffer.from(json)), { requestUri: '/x', now, verifyAuth: async (a) => a === 'pw' });
+    const json = JSON.stringify({
+      auth: 'pw',
+      ts: String(Math.floor(now / 1000) + 30),
+      uri: '/x',
+      keys: randomBytes(32).toString('base64'),
+    });
+    const res = await restored.decryptHeader(encryptChunked(pub, Buffer.from(json)), {
+      requestUri: '/x',
+      now,
+      verifyAuth: async (a) => a === 'pw',
+    });
     assert.equal(res.ok, true);
     assert.equal(res.ok && res.key?.length, 16);
   });
@@ -161,7 +170,19 @@ describe('OBShell server key handling', () => {
     assert.deepEqual(d.decryptBlock(bad), first);
     assert.ok(first.length <= 117);
     // Different bad ciphertexts give different synthetic messages (not a fixed error value).
-    const outputs = new Set([first, ...[1, 2].map(() => d.decryptBlock(publicEncrypt({ key: publicKey, padding: constants.RSA_NO_PADDING }, Buffer.concat([Buffer.from([0x00, 0x01]), randomBytes(126)]))))].map((b) => b.toString('hex')));
+    const outputs = new Set(
+      [
+        first,
+        ...[1, 2].map(() =>
+          d.decryptBlock(
+            publicEncrypt(
+              { key: publicKey, padding: constants.RSA_NO_PADDING },
+              Buffer.concat([Buffer.from([0x00, 0x01]), randomBytes(126)]),
+            ),
+          ),
+        ),
+      ].map((b) => b.toString('hex')),
+    );
     assert.ok(outputs.size > 1);
   });
 });

@@ -20,7 +20,16 @@ after(async () => t.close());
 
 const cli = async (...args: string[]) => {
   try {
-    const r = await run(process.execPath, ['bin/liftgate.mjs', '--url', url, '--token', ADMIN_TOKEN, '--project', 'acme', ...args]);
+    const r = await run(process.execPath, [
+      'bin/liftgate.mjs',
+      '--url',
+      url,
+      '--token',
+      ADMIN_TOKEN,
+      '--project',
+      'acme',
+      ...args,
+    ]);
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -64,6 +73,8 @@ test('operator commands and errors: a clear message and a non-zero exit', async 
   assert.match(bad.stderr, /error: INVALID_STATE: cannot resume/);
   const none = await cli('upgrade', 'start', 'nope', '1.0');
   assert.match(none.stderr, /TARGET_NOT_FOUND/);
-  const badToken = await run(process.execPath, ['bin/liftgate.mjs', '--url', url, '--token', 'wrong', 'targets']).catch((e: { stderr: string }) => e);
+  const badToken = await run(process.execPath, ['bin/liftgate.mjs', '--url', url, '--token', 'wrong', 'targets']).catch(
+    (e: { stderr: string }) => e,
+  );
   assert.match((badToken as { stderr: string }).stderr, /UNAUTHORIZED/);
 });

@@ -9,22 +9,46 @@ import { plan } from '../../src/engine/planner.ts';
 const caps = { switchover: true, azMigration: true, faults: true, provision: false };
 const node = (name: string, role: string, zone = 'z1'): TargetNode => ({ name, role, zone, version: '1.0', health: 'healthy' });
 const cv = (version: string, extra: Partial<CatalogVersion> = {}): CatalogVersion => ({
-  engine: 'e', version, release: `r${version}`, imageId: version, displayName: version, description: '', priority: 0,
-  upgradableFrom: [], barrier: false, deprecated: false, createdAt: '', ...extra,
+  engine: 'e',
+  version,
+  release: `r${version}`,
+  imageId: version,
+  displayName: version,
+  description: '',
+  priority: 0,
+  upgradableFrom: [],
+  barrier: false,
+  deprecated: false,
+  createdAt: '',
+  ...extra,
 });
-const shape = (stages: ReturnType<typeof plan>) => stages.map((s) => s.steps.map((st) => `${st.action}${st.node ? `@${st.node}` : ''}`).join(' '));
+const shape = (stages: ReturnType<typeof plan>) =>
+  stages.map((s) => s.steps.map((st) => `${st.action}${st.node ? `@${st.node}` : ''}`).join(' '));
 
 test('versions compare numerically, segment by segment', () => {
   const table: [string, string, number][] = [
-    ['7.10.2', '7.9.3', 1], ['1.3.23', '1.3.24', -1], ['4.2.1.1', '4.2.1.1', 0], ['2.0.52.240300', '2.0.48.231200', 1],
-    ['1.30.1-aliyun.1', '1.29.3-aliyun.1', 1], ['7.10.2-23.3.1', '7.10.2', 1], ['16.14', '16.13', 1],
+    ['7.10.2', '7.9.3', 1],
+    ['1.3.23', '1.3.24', -1],
+    ['4.2.1.1', '4.2.1.1', 0],
+    ['2.0.52.240300', '2.0.48.231200', 1],
+    ['1.30.1-aliyun.1', '1.29.3-aliyun.1', 1],
+    ['7.10.2-23.3.1', '7.10.2', 1],
+    ['16.14', '16.13', 1],
   ];
   for (const [a, b, want] of table) assert.equal(Math.sign(compareVersions(a, b)), want, `${a} vs ${b}`);
 });
 
 test('routes: direct, through barriers, refusals with stable codes', () => {
-  const catalog = [cv('1.0'), cv('1.1'), cv('1.2', { barrier: true }), cv('1.3'), cv('2.0', { upgradableFrom: ['1.3'] }), cv('2.1', { deprecated: true })];
-  const hops = (to: string, from = '1.0') => planRoute({ engine: 'e', from, to, catalog }).map((h) => `${h.fromVersion}>${h.toVersion}`);
+  const catalog = [
+    cv('1.0'),
+    cv('1.1'),
+    cv('1.2', { barrier: true }),
+    cv('1.3'),
+    cv('2.0', { upgradableFrom: ['1.3'] }),
+    cv('2.1', { deprecated: true }),
+  ];
+  const hops = (to: string, from = '1.0') =>
+    planRoute({ engine: 'e', from, to, catalog }).map((h) => `${h.fromVersion}>${h.toVersion}`);
   assert.deepEqual(hops('1.1'), ['1.0>1.1']);
   assert.deepEqual(hops('1.3'), ['1.0>1.2', '1.2>1.3']);
   assert.deepEqual(hops('2.0'), ['1.0>1.2', '1.2>1.3', '1.3>2.0']);
@@ -67,7 +91,13 @@ test('rolling without switchover drains the leader; parallelism groups nodes; ho
     { fromVersion: '1.0', toVersion: '1.1', release: 'r' },
     { fromVersion: '1.1', toVersion: '1.2', release: 'r' },
   ];
-  const stages = plan({ target: { engine: 'e', kind: 'cluster', nodes }, hops, mode: 'rolling', capabilities: { ...caps, switchover: false }, options: { parallelism: 2 } });
+  const stages = plan({
+    target: { engine: 'e', kind: 'cluster', nodes },
+    hops,
+    mode: 'rolling',
+    capabilities: { ...caps, switchover: false },
+    options: { parallelism: 2 },
+  });
   const s = shape(stages);
   assert.equal(s.length, 2 + 2 * 3 + 1);
   assert.equal(stages[2].steps.filter((x) => x.action === 'drain').length, 2);
@@ -79,21 +109,55 @@ test('rolling without switchover drains the leader; parallelism groups nodes; ho
 test('kubernetes: control plane first; master_only leaves workers alone', () => {
   const nodes = [node('w1', 'worker'), node('m1', 'master'), node('w2', 'worker'), node('m2', 'master')];
   const hops = [{ fromVersion: '1.0', toVersion: '1.1', release: 'r' }];
-  const all = shape(plan({ target: { engine: 'kubernetes', kind: 'cluster', nodes }, hops, mode: 'rolling', capabilities: caps }));
-  assert.deepEqual(all.slice(2, 6).map((x) => x.split(' ')[0]), ['drain@m1', 'drain@m2', 'drain@w1', 'drain@w2']);
-  const masters = shape(plan({ target: { engine: 'kubernetes', kind: 'cluster', nodes }, hops, mode: 'rolling', capabilities: caps, options: { masterOnly: true } }));
+  const all = shape(
+    plan({ target: { engine: 'kubernetes', kind: 'cluster', nodes }, hops, mode: 'rolling', capabilities: caps }),
+  );
+  assert.deepEqual(
+    all.slice(2, 6).map((x) => x.split(' ')[0]),
+    ['drain@m1', 'drain@m2', 'drain@w1', 'drain@w2'],
+  );
+  const masters = shape(
+    plan({
+      target: { engine: 'kubernetes', kind: 'cluster', nodes },
+      hops,
+      mode: 'rolling',
+      capabilities: caps,
+      options: { masterOnly: true },
+    }),
+  );
   assert.equal(masters.length, 2 + 2 + 1);
 });
 
 test('stop_service: every node together, stage by stage', () => {
   const nodes = [node('a', 'leader'), node('b', 'follower')];
-  const s = shape(plan({ target: { engine: 'e', kind: 'cluster', nodes }, hops: [{ fromVersion: '1', toVersion: '2', release: '' }], mode: 'stop_service', capabilities: caps }));
-  assert.deepEqual(s, ['precheck', 'backup', 'stop@a stop@b', 'install@a install@b', 'start@a start@b', 'verify@a verify@b', 'finalize']);
+  const s = shape(
+    plan({
+      target: { engine: 'e', kind: 'cluster', nodes },
+      hops: [{ fromVersion: '1', toVersion: '2', release: '' }],
+      mode: 'stop_service',
+      capabilities: caps,
+    }),
+  );
+  assert.deepEqual(s, [
+    'precheck',
+    'backup',
+    'stop@a stop@b',
+    'install@a install@b',
+    'start@a start@b',
+    'verify@a verify@b',
+    'finalize',
+  ]);
 });
 
 test('az_migration: nodes of the source zone move one by one; refused without the capability', () => {
   const nodes = [node('a', 'data', 'z1'), node('b', 'data', 'z2'), node('c', 'data', 'z1')];
-  const stages = plan({ target: { engine: 'e', kind: 'cluster', nodes }, hops: [], mode: 'az_migration', capabilities: caps, options: { sourceAz: 'z1', targetAz: 'z3' } });
+  const stages = plan({
+    target: { engine: 'e', kind: 'cluster', nodes },
+    hops: [],
+    mode: 'az_migration',
+    capabilities: caps,
+    options: { sourceAz: 'z1', targetAz: 'z3' },
+  });
   assert.deepEqual(shape(stages), [
     'precheck',
     'drain@a stop@a relocate@a start@a verify@a rejoin@a',
@@ -102,11 +166,25 @@ test('az_migration: nodes of the source zone move one by one; refused without th
   ]);
   assert.deepEqual(stages[1].steps[2].params, { fromZone: 'z1', toZone: 'z3' });
   assert.throws(
-    () => plan({ target: { engine: 'e', kind: 'cluster', nodes }, hops: [], mode: 'az_migration', capabilities: { ...caps, azMigration: false }, options: { targetAz: 'z3' } }),
+    () =>
+      plan({
+        target: { engine: 'e', kind: 'cluster', nodes },
+        hops: [],
+        mode: 'az_migration',
+        capabilities: { ...caps, azMigration: false },
+        options: { targetAz: 'z3' },
+      }),
     (e: AppError) => e.code === 'UPGRADE_MODE_NOT_SUPPORTED',
   );
   assert.throws(
-    () => plan({ target: { engine: 'e', kind: 'cluster', nodes }, hops: [], mode: 'az_migration', capabilities: caps, options: { sourceAz: 'z9', targetAz: 'z3' } }),
+    () =>
+      plan({
+        target: { engine: 'e', kind: 'cluster', nodes },
+        hops: [],
+        mode: 'az_migration',
+        capabilities: caps,
+        options: { sourceAz: 'z9', targetAz: 'z3' },
+      }),
     (e: AppError) => e.code === 'INVALID_MODE',
   );
 });

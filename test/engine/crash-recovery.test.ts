@@ -19,7 +19,11 @@ async function freePort(): Promise<number> {
   });
 }
 
-function startServer(store: StoreConfig, port: number, faultPoint?: string): { child: ChildProcess; exited: Promise<NodeJS.Signals | number | null>; output: () => string } {
+function startServer(
+  store: StoreConfig,
+  port: number,
+  faultPoint?: string,
+): { child: ChildProcess; exited: Promise<NodeJS.Signals | number | null>; output: () => string } {
   let out = '';
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', String(port)], {
     env: {
@@ -38,7 +42,9 @@ function startServer(store: StoreConfig, port: number, faultPoint?: string): { c
   });
   child.stdout?.on('data', (d) => (out += d));
   child.stderr?.on('data', (d) => (out += d));
-  const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
+  const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
+    child.on('exit', (code, signal) => resolve(signal ?? code)),
+  );
   return { child, exited, output: () => out };
 }
 
@@ -51,7 +57,8 @@ async function api(port: number, method: string, path: string, body?: unknown) {
   return { status: res.status, json: (await res.json()) as any };
 }
 
-const waitUp = (port: number) => until(async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => null))?.ok, 'server up', 300, 50);
+const waitUp = (port: number) =>
+  until(async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => null))?.ok, 'server up', 300, 50);
 
 forEachDialect('crash recovery', (dialect) => {
   const children: ChildProcess[] = [];
@@ -87,7 +94,11 @@ forEachDialect('crash recovery', (dialect) => {
           ],
         });
         assert.equal(r.status, 201);
-        const u = await api(port, 'POST', '/v1/projects/p1/upgrades', { targetId: t, toVersion: '1.1.0', schedule: { kind: 'at', at } });
+        const u = await api(port, 'POST', '/v1/projects/p1/upgrades', {
+          targetId: t,
+          toVersion: '1.1.0',
+          schedule: { kind: 'at', at },
+        });
         assert.equal(u.status, 202);
         ids.push(u.json.id);
       }
@@ -98,7 +109,12 @@ forEachDialect('crash recovery', (dialect) => {
       children.push(second.child);
       await waitUp(port);
       for (const id of ids) {
-        await until(async () => (await api(port, 'GET', `/v1/projects/p1/upgrades/${id}`)).json.state === 'succeeded', `upgrade ${id}`, 600, 50);
+        await until(
+          async () => (await api(port, 'GET', `/v1/projects/p1/upgrades/${id}`)).json.state === 'succeeded',
+          `upgrade ${id}`,
+          600,
+          50,
+        );
       }
       second.child.kill('SIGTERM');
       await second.exited;
@@ -110,12 +126,14 @@ forEachDialect('crash recovery', (dialect) => {
         const count = new Map<string, number>();
         for (const e of effects) count.set(e.step_id, (count.get(e.step_id) ?? 0) + 1);
         assert.equal(steps.length, 3 * 20);
-        for (const st of steps) assert.equal(count.get(st.id), 1, `step ${st.name} on ${st.node} applied ${count.get(st.id) ?? 0} times`);
+        for (const st of steps)
+          assert.equal(count.get(st.id), 1, `step ${st.name} on ${st.node} applied ${count.get(st.id) ?? 0} times`);
         assert.equal(effects.length, steps.length);
         const versions = await s.db.selectFrom('sim_nodes').select('version').execute();
         assert.ok(versions.every((v) => v.version === '1.1.0'));
         const recovered = await s.db.selectFrom('events').select('message').where('type', '=', 'step.recovered').execute();
-        if (point === 'step.claimed' || point === 'step.driver_done') assert.ok(recovered.length >= 1, 'a recovery event is recorded');
+        if (point === 'step.claimed' || point === 'step.driver_done')
+          assert.ok(recovered.length >= 1, 'a recovery event is recorded');
       } finally {
         await s.close();
       }

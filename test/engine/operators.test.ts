@@ -11,7 +11,12 @@ forEachDialect('operators', (dialect) => {
   after(async () => t.close());
 
   const start = async (target: string, body: Record<string, unknown> = {}) => {
-    const res = await t.call('POST', '/v1/projects/acme/upgrades', { targetId: target, toVersion: '7.10.3', mode: 'rolling', ...body });
+    const res = await t.call('POST', '/v1/projects/acme/upgrades', {
+      targetId: target,
+      toVersion: '7.10.3',
+      mode: 'rolling',
+      ...body,
+    });
     assert.equal(res.status, 202, res.body);
     return res.json.id as string;
   };
@@ -62,7 +67,11 @@ forEachDialect('operators', (dialect) => {
     await seedSim(t, { target: 'pause-1' });
     await fault('pause-1', { node: 'pause-1-2', step: 'stop', kind: 'hang' });
     const id = await start('pause-1', { options: { stepTimeoutSeconds: 1 } });
-    await until(async () => (await get(id)).stages.flatMap((s: any) => s.steps).find((s: any) => s.action === 'stop' && s.state === 'running'), 'hang');
+    await until(
+      async () =>
+        (await get(id)).stages.flatMap((s: any) => s.steps).find((s: any) => s.action === 'stop' && s.state === 'running'),
+      'hang',
+    );
     assert.equal((await act(id, 'pause')).json.state, 'paused');
     // the hung step times out and fails; nothing after it started
     const failed = await waitState(id, 'failed');
@@ -78,7 +87,13 @@ forEachDialect('operators', (dialect) => {
     await seedSim(t, { target: 'pause-2' });
     await fault('pause-2', { node: 'pause-2-3', step: 'install', kind: 'hang' });
     const id = await start('pause-2', { options: { stepTimeoutSeconds: 2 } });
-    await until(async () => (await get(id)).stages.flatMap((s: any) => s.steps).find((s: any) => s.action === 'install' && s.node === 'pause-2-3' && s.state === 'running'), 'hang');
+    await until(
+      async () =>
+        (await get(id)).stages
+          .flatMap((s: any) => s.steps)
+          .find((s: any) => s.action === 'install' && s.node === 'pause-2-3' && s.state === 'running'),
+      'hang',
+    );
     assert.equal((await act(id, 'pause')).json.state, 'paused');
     assert.equal((await act(id, 'pause')).status, 409);
     const res = await act(id, 'resume');
@@ -120,7 +135,10 @@ forEachDialect('operators', (dialect) => {
     assert.equal((await act(id, 'skip')).status, 200);
     const u = await waitState(id, 'succeeded');
     const skipped = u.stages.flatMap((s: any) => s.steps).filter((s: any) => s.state === 'skipped');
-    assert.deepEqual(skipped.map((s: any) => [s.node, s.action]), [['skip-1-2', 'rejoin']]);
+    assert.deepEqual(
+      skipped.map((s: any) => [s.node, s.action]),
+      [['skip-1-2', 'rejoin']],
+    );
   });
 
   test('cancel stops a failed upgrade; pending steps are cancelled', async () => {
@@ -149,7 +167,10 @@ forEachDialect('operators', (dialect) => {
     assert.ok(steps.filter((s: any) => s.state === 'rolled_back').length >= 10);
     const target = (await t.call('GET', '/v1/projects/acme/targets/rb-1')).json;
     assert.equal(target.version, '7.10.2');
-    assert.ok(target.nodes.every((n: any) => n.version === '7.10.2'), JSON.stringify(target.nodes));
+    assert.ok(
+      target.nodes.every((n: any) => n.version === '7.10.2'),
+      JSON.stringify(target.nodes),
+    );
     assert.ok(target.nodes.filter((n: any) => n.name !== 'rb-1-3').every((n: any) => n.health === 'healthy'));
     const fx = await effects('rb-1');
     const rollbacks = fx.filter((e) => e.effect.startsWith('rollback:')).map((e) => e.step_id);
@@ -161,7 +182,11 @@ forEachDialect('operators', (dialect) => {
 
   test('rollback is refused, naming the blocking step, when a completed step cannot be reversed', async () => {
     await seedSim(t, { target: 'rb-2' });
-    await t.ctx.store.db.updateTable('targets').set({ driver_config: JSON.stringify({ irreversibleSteps: ['install'] }) }).where('id', '=', 'rb-2').execute();
+    await t.ctx.store.db
+      .updateTable('targets')
+      .set({ driver_config: JSON.stringify({ irreversibleSteps: ['install'] }) })
+      .where('id', '=', 'rb-2')
+      .execute();
     await fault('rb-2', { node: 'rb-2-3', step: 'start', kind: 'fail' });
     const id = await start('rb-2');
     await waitState(id, 'failed');
@@ -184,22 +209,37 @@ forEachDialect('operators', (dialect) => {
   });
 
   test('az_migration moves the nodes of one zone to another', async () => {
-    await seedSim(t, { target: 'az-1', nodes: [
-      { name: 'az-1-1', role: 'data', zone: 'a' },
-      { name: 'az-1-2', role: 'data', zone: 'b' },
-      { name: 'az-1-3', role: 'data', zone: 'a' },
-    ] });
-    const res = await t.call('POST', '/v1/projects/acme/upgrades', { targetId: 'az-1', mode: 'az_migration', options: { sourceAz: 'a', targetAz: 'c' } });
+    await seedSim(t, {
+      target: 'az-1',
+      nodes: [
+        { name: 'az-1-1', role: 'data', zone: 'a' },
+        { name: 'az-1-2', role: 'data', zone: 'b' },
+        { name: 'az-1-3', role: 'data', zone: 'a' },
+      ],
+    });
+    const res = await t.call('POST', '/v1/projects/acme/upgrades', {
+      targetId: 'az-1',
+      mode: 'az_migration',
+      options: { sourceAz: 'a', targetAz: 'c' },
+    });
     assert.equal(res.status, 202, res.body);
     await waitState(res.json.id, 'succeeded');
     const target = (await t.call('GET', '/v1/projects/acme/targets/az-1')).json;
-    assert.deepEqual(target.nodes.map((n: any) => n.zone), ['c', 'b', 'c']);
+    assert.deepEqual(
+      target.nodes.map((n: any) => n.zone),
+      ['c', 'b', 'c'],
+    );
     assert.equal(target.version, '7.10.2');
   });
 
   test('a failing precheck stops the upgrade unless forced', async () => {
     await seedSim(t, { target: 'pc-1' });
-    await t.ctx.store.db.updateTable('sim_nodes').set({ disk_free_pct: 5 }).where('target_id', '=', 'pc-1').where('node', '=', 'pc-1-2').execute();
+    await t.ctx.store.db
+      .updateTable('sim_nodes')
+      .set({ disk_free_pct: 5 })
+      .where('target_id', '=', 'pc-1')
+      .where('node', '=', 'pc-1-2')
+      .execute();
     const id = await start('pc-1');
     const u = await waitState(id, 'failed');
     assert.equal(u.errorCode, 'PRECHECK_FAILED');

@@ -56,7 +56,12 @@ export interface TestApp {
   app: FastifyInstance;
   dataDir: string;
   /** inject with the admin token */
-  call(method: string, url: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; json: any; headers: Record<string, unknown>; body: string }>;
+  call(
+    method: string,
+    url: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; json: any; headers: Record<string, unknown>; body: string }>;
   close(): Promise<void>;
 }
 
@@ -94,7 +99,12 @@ export async function startApp(dialect: Dialect, extra: Partial<AppConfig> = {})
 }
 
 /** Polls until fn returns a truthy value (or throws after `tries`). */
-export async function until<T>(fn: () => Promise<T | null | undefined | false>, what: string, tries = 500, everyMs = 20): Promise<T> {
+export async function until<T>(
+  fn: () => Promise<T | null | undefined | false>,
+  what: string,
+  tries = 500,
+  everyMs = 20,
+): Promise<T> {
   for (let i = 0; i < tries; i++) {
     const v = await fn();
     if (v) return v;
@@ -104,7 +114,10 @@ export async function until<T>(fn: () => Promise<T | null | undefined | false>, 
 }
 
 /** A project with a sim catalog and target, ready to upgrade. */
-export async function seedSim(t: TestApp, opts: { project?: string; target?: string; engine?: string; nodes?: { name: string; role: string; zone: string }[] } = {}) {
+export async function seedSim(
+  t: TestApp,
+  opts: { project?: string; target?: string; engine?: string; nodes?: { name: string; role: string; zone: string }[] } = {},
+) {
   const project = opts.project ?? 'acme';
   const engine = opts.engine ?? 'elasticsearch';
   const target = opts.target ?? 'es-1';

@@ -32,7 +32,10 @@ forEachDialect('migrations', (dialect) => {
     const s = await freshStore(dialect);
     try {
       const stores = await Promise.all([openStore(s.config), openStore(s.config), openStore(s.config)]);
-      const rows = await stores[0].db.selectFrom('kysely_migration' as never).selectAll().execute();
+      const rows = await stores[0].db
+        .selectFrom('kysely_migration' as never)
+        .selectAll()
+        .execute();
       assert.equal(rows.length, Object.keys(migrations(stores[0].caps)).length);
       await Promise.all(stores.map((x) => x.close()));
     } finally {

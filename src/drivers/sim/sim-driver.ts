@@ -202,11 +202,22 @@ export class SimDriver implements Driver {
     }
     const seed = hash(`${target.id}:${input.toVersion}`);
     const total = 9000 + (seed % 1000);
-    const per = (k: number) => Math.round(SIM_DURATIONS[k === 0 ? 'stop' : k === 1 ? 'backup' : 'install'] * Math.max(1, rows.length));
+    const per = (k: number) =>
+      Math.round(SIM_DURATIONS[k === 0 ? 'stop' : k === 1 ? 'backup' : 'install'] * Math.max(1, rows.length));
     return {
       items,
-      flighting: { totalExecuted: total, exceptions: 0, incorrect: seed % 3 === 0 ? 1 : 0, slow: seed % 5 === 0 ? 1 : 0, dqlSpeedup: 1 + (seed % 10) / 10 },
-      estimate: { stopInstanceSeconds: per(0), backupDataSeconds: SIM_DURATIONS.backup, upgradeInstanceSeconds: per(2) * Math.max(1, hops.length) },
+      flighting: {
+        totalExecuted: total,
+        exceptions: 0,
+        incorrect: seed % 3 === 0 ? 1 : 0,
+        slow: seed % 5 === 0 ? 1 : 0,
+        dqlSpeedup: 1 + (seed % 10) / 10,
+      },
+      estimate: {
+        stopInstanceSeconds: per(0),
+        backupDataSeconds: SIM_DURATIONS.backup,
+        upgradeInstanceSeconds: per(2) * Math.max(1, hops.length),
+      },
     };
   }
 
@@ -218,7 +229,8 @@ export class SimDriver implements Driver {
       await sleep(24 * 3600 * 1000, ctx.signal);
     }
     await this.wait(step.action, ctx.signal);
-    if (fault === 'fail') throw new DriverError('SIM_FAULT', `injected failure of ${step.action}${step.node ? ` on ${step.node}` : ''}`);
+    if (fault === 'fail')
+      throw new DriverError('SIM_FAULT', `injected failure of ${step.action}${step.node ? ` on ${step.node}` : ''}`);
     if (fault === 'crash' && step.node) {
       await this.setNode(target, step.node, { running: 0, health: 'unhealthy' });
       throw new DriverError('NODE_CRASHED', `${step.node} crashed during ${step.action}`);
@@ -265,7 +277,8 @@ export class SimDriver implements Driver {
   private async apply(ctx: StepContext, action: StepAction, reverse: boolean): Promise<StepResult> {
     const { step, target, hop } = ctx;
     const effect = reverse ? `rollback:${action}` : action;
-    const run = <T>(fn: (trx: Transaction<Database>) => Promise<T>) => (this.unit ? this.unit.run(fn) : this.db.transaction().execute(fn));
+    const run = <T>(fn: (trx: Transaction<Database>) => Promise<T>) =>
+      this.unit ? this.unit.run(fn) : this.db.transaction().execute(fn);
     return run(async (trx) => {
       const rows = await trx
         .selectFrom('sim_nodes')
@@ -280,7 +293,15 @@ export class SimDriver implements Driver {
       // an error below rolls the entry back with the effect it logged.
       const logged = await trx
         .insertInto('sim_effects')
-        .values({ step_id: step.id, project_id: target.projectId, target_id: target.id, node: step.node, action, effect, created_at: now() })
+        .values({
+          step_id: step.id,
+          project_id: target.projectId,
+          target_id: target.id,
+          node: step.node,
+          action,
+          effect,
+          created_at: now(),
+        })
         .onConflict((oc) => oc.columns(['step_id', 'effect']).doNothing())
         .executeTakeFirst();
       if (Number(logged.numInsertedOrUpdatedRows ?? 0) === 0) {
@@ -326,7 +347,8 @@ export class SimDriver implements Driver {
           const to = byName.get(String(step.params.to));
           if (!from || !to) throw new DriverError('NODE_NOT_FOUND', 'switchover nodes not found');
           const [a, b] = reverse ? [to, from] : [from, to];
-          if (!b.running || b.health !== 'healthy') throw new DriverError('HEALTH_GATE_FAILED', `${b.node} cannot take over: ${b.health}`);
+          if (!b.running || b.health !== 'healthy')
+            throw new DriverError('HEALTH_GATE_FAILED', `${b.node} cannot take over: ${b.health}`);
           const [roleA, roleB] = [a.role, b.role];
           await set(a.node, { role: roleB });
           await set(b.node, { role: roleA });
@@ -343,7 +365,10 @@ export class SimDriver implements Driver {
           if (ctx.upgrade.mode !== 'az_migration') {
             const behind = rows.filter((r) => r.version !== ctx.upgrade.toVersion);
             if (behind.length > 0 && !reverse) {
-              throw new DriverError('POSTCHECK_FAILED', `nodes not on ${ctx.upgrade.toVersion}: ${behind.map((r) => r.node).join(', ')}`);
+              throw new DriverError(
+                'POSTCHECK_FAILED',
+                `nodes not on ${ctx.upgrade.toVersion}: ${behind.map((r) => r.node).join(', ')}`,
+              );
             }
           }
           ctx.log('post-check passed');

@@ -71,7 +71,15 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
   });
   r.post(
     '/projects/:project/tokens',
-    { schema: { ...tags('credentials'), params: S.ProjectParams, body: Type.Optional(Type.Object({ name: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false })) } },
+    {
+      schema: {
+        ...tags('credentials'),
+        params: S.ProjectParams,
+        body: Type.Optional(
+          Type.Object({ name: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false }),
+        ),
+      },
+    },
     async (req, reply) => {
       scope(req, req.params.project);
       reply.code(201);
@@ -80,14 +88,24 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
     },
   );
 
-  r.post('/projects/:project/access-keys', { schema: { ...tags('credentials'), params: S.ProjectParams } }, async (req, reply) => {
-    scope(req, req.params.project);
-    reply.code(201);
-    return createAccessKey(ctx, req.params.project);
-  });
+  r.post(
+    '/projects/:project/access-keys',
+    { schema: { ...tags('credentials'), params: S.ProjectParams } },
+    async (req, reply) => {
+      scope(req, req.params.project);
+      reply.code(201);
+      return createAccessKey(ctx, req.params.project);
+    },
+  );
   r.put(
     '/projects/:project/targets/:target/obshell-password',
-    { schema: { ...tags('credentials'), params: S.TargetParams, body: Type.Object({ password: Type.String({ minLength: 8, maxLength: 128 }) }, { additionalProperties: false }) } },
+    {
+      schema: {
+        ...tags('credentials'),
+        params: S.TargetParams,
+        body: Type.Object({ password: Type.String({ minLength: 8, maxLength: 128 }) }, { additionalProperties: false }),
+      },
+    },
     async (req, reply) => {
       scope(req, req.params.project);
       await setObshellPassword(ctx, req.params.project, req.params.target, req.body.password);
@@ -97,112 +115,209 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
   );
 
   // ---- catalog ----
-  r.post('/catalog/:engine/versions', { schema: { ...tags('catalog'), params: S.EngineParams, body: S.CatalogBody } }, async (req, reply) => {
-    adminOnly(req);
-    reply.code(201);
-    return addCatalogVersion(ctx, req.params.engine, req.body);
-  });
+  r.post(
+    '/catalog/:engine/versions',
+    { schema: { ...tags('catalog'), params: S.EngineParams, body: S.CatalogBody } },
+    async (req, reply) => {
+      adminOnly(req);
+      reply.code(201);
+      return addCatalogVersion(ctx, req.params.engine, req.body);
+    },
+  );
   r.get('/catalog/:engine/versions', { schema: { ...tags('catalog'), params: S.EngineParams } }, async (req) => ({
     items: await listCatalog(ctx, req.params.engine),
   }));
 
   // ---- targets ----
-  r.post('/projects/:project/targets', { schema: { ...tags('targets'), params: S.ProjectParams, body: S.TargetBody, response: { 201: S.TargetOut, ...S.errorResponses } } }, async (req, reply) => {
-    scope(req, req.params.project);
-    reply.code(201);
-    return createTarget(ctx, req.params.project, req.body, actorOf(req));
-  });
-  r.get('/projects/:project/targets', { schema: { ...tags('targets'), params: S.ProjectParams, querystring: S.TargetListQuery } }, async (req) => {
-    scope(req, req.params.project);
-    await getProject(ctx, req.params.project);
-    return listTargets(ctx, req.params.project, req.query);
-  });
-  r.get('/projects/:project/targets/:target', { schema: { ...tags('targets'), params: S.TargetParams, response: { 200: S.TargetOut, ...S.errorResponses } } }, async (req) => {
-    scope(req, req.params.project);
-    const t = await getTarget(ctx, req.params.project, req.params.target);
-    return { ...t, endpoint: endpointOf(t) };
-  });
-  r.patch('/projects/:project/targets/:target', { schema: { ...tags('targets'), params: S.TargetParams, body: S.TargetPatchBody } }, async (req) => {
-    scope(req, req.params.project);
-    return patchTarget(ctx, req.params.project, req.params.target, req.body, actorOf(req));
-  });
-  r.delete('/projects/:project/targets/:target', { schema: { ...tags('targets'), params: S.TargetParams } }, async (req, reply) => {
-    scope(req, req.params.project);
-    await deleteTarget(ctx, req.params.project, req.params.target, actorOf(req));
-    reply.code(204);
-    return null;
-  });
-  r.post('/projects/:project/targets/:target/faults', { schema: { ...tags('targets'), params: S.TargetParams, body: S.FaultBody } }, async (req, reply) => {
-    scope(req, req.params.project);
-    const t = await getTarget(ctx, req.params.project, req.params.target);
-    const driver = ctx.drivers.get(t.driver);
-    if (!(driver instanceof SimDriver)) throw new AppError('FAULTS_NOT_SUPPORTED', `target ${t.id} uses the ${t.driver} driver; faults need the sim driver`);
-    if (req.body.node && !t.nodes.some((n) => n.name === req.body.node)) {
-      throw new AppError('NODE_NOT_FOUND', `target ${t.id} has no node ${req.body.node}`);
-    }
-    const id = await driver.addFault(t, { node: req.body.node, step: req.body.step, kind: req.body.kind, times: req.body.times ?? 1 });
-    reply.code(201);
-    return { id, ...req.body, times: req.body.times ?? 1 };
-  });
+  r.post(
+    '/projects/:project/targets',
+    {
+      schema: {
+        ...tags('targets'),
+        params: S.ProjectParams,
+        body: S.TargetBody,
+        response: { 201: S.TargetOut, ...S.errorResponses },
+      },
+    },
+    async (req, reply) => {
+      scope(req, req.params.project);
+      reply.code(201);
+      return createTarget(ctx, req.params.project, req.body, actorOf(req));
+    },
+  );
+  r.get(
+    '/projects/:project/targets',
+    { schema: { ...tags('targets'), params: S.ProjectParams, querystring: S.TargetListQuery } },
+    async (req) => {
+      scope(req, req.params.project);
+      await getProject(ctx, req.params.project);
+      return listTargets(ctx, req.params.project, req.query);
+    },
+  );
+  r.get(
+    '/projects/:project/targets/:target',
+    { schema: { ...tags('targets'), params: S.TargetParams, response: { 200: S.TargetOut, ...S.errorResponses } } },
+    async (req) => {
+      scope(req, req.params.project);
+      const t = await getTarget(ctx, req.params.project, req.params.target);
+      return { ...t, endpoint: endpointOf(t) };
+    },
+  );
+  r.patch(
+    '/projects/:project/targets/:target',
+    { schema: { ...tags('targets'), params: S.TargetParams, body: S.TargetPatchBody } },
+    async (req) => {
+      scope(req, req.params.project);
+      return patchTarget(ctx, req.params.project, req.params.target, req.body, actorOf(req));
+    },
+  );
+  r.delete(
+    '/projects/:project/targets/:target',
+    { schema: { ...tags('targets'), params: S.TargetParams } },
+    async (req, reply) => {
+      scope(req, req.params.project);
+      await deleteTarget(ctx, req.params.project, req.params.target, actorOf(req));
+      reply.code(204);
+      return null;
+    },
+  );
+  r.post(
+    '/projects/:project/targets/:target/faults',
+    { schema: { ...tags('targets'), params: S.TargetParams, body: S.FaultBody } },
+    async (req, reply) => {
+      scope(req, req.params.project);
+      const t = await getTarget(ctx, req.params.project, req.params.target);
+      const driver = ctx.drivers.get(t.driver);
+      if (!(driver instanceof SimDriver))
+        throw new AppError('FAULTS_NOT_SUPPORTED', `target ${t.id} uses the ${t.driver} driver; faults need the sim driver`);
+      if (req.body.node && !t.nodes.some((n) => n.name === req.body.node)) {
+        throw new AppError('NODE_NOT_FOUND', `target ${t.id} has no node ${req.body.node}`);
+      }
+      const id = await driver.addFault(t, {
+        node: req.body.node,
+        step: req.body.step,
+        kind: req.body.kind,
+        times: req.body.times ?? 1,
+      });
+      reply.code(201);
+      return { id, ...req.body, times: req.body.times ?? 1 };
+    },
+  );
 
   // ---- prechecks ----
-  r.post('/projects/:project/targets/:target/prechecks', { schema: { ...tags('prechecks'), params: S.TargetParams, body: S.PrecheckBody } }, async (req, reply) => {
-    scope(req, req.params.project);
-    const report = await startPrecheck(ctx, req.params.project, req.params.target, req.body);
-    reply.code(report.state === 'running' ? 202 : 201);
-    return report;
-  });
-  r.get('/projects/:project/targets/:target/prechecks', { schema: { ...tags('prechecks'), params: S.TargetParams } }, async (req) => {
-    scope(req, req.params.project);
-    await getTarget(ctx, req.params.project, req.params.target);
-    return { items: await listReports(ctx, req.params.project, req.params.target) };
-  });
-  r.get('/projects/:project/prechecks/:report', { schema: { ...tags('prechecks'), params: S.ReportParams, response: { 200: S.ReportOut, ...S.errorResponses } } }, async (req) => {
-    scope(req, req.params.project);
-    return getReport(ctx, req.params.project, req.params.report);
-  });
+  r.post(
+    '/projects/:project/targets/:target/prechecks',
+    { schema: { ...tags('prechecks'), params: S.TargetParams, body: S.PrecheckBody } },
+    async (req, reply) => {
+      scope(req, req.params.project);
+      const report = await startPrecheck(ctx, req.params.project, req.params.target, req.body);
+      reply.code(report.state === 'running' ? 202 : 201);
+      return report;
+    },
+  );
+  r.get(
+    '/projects/:project/targets/:target/prechecks',
+    { schema: { ...tags('prechecks'), params: S.TargetParams } },
+    async (req) => {
+      scope(req, req.params.project);
+      await getTarget(ctx, req.params.project, req.params.target);
+      return { items: await listReports(ctx, req.params.project, req.params.target) };
+    },
+  );
+  r.get(
+    '/projects/:project/prechecks/:report',
+    { schema: { ...tags('prechecks'), params: S.ReportParams, response: { 200: S.ReportOut, ...S.errorResponses } } },
+    async (req) => {
+      scope(req, req.params.project);
+      return getReport(ctx, req.params.project, req.params.report);
+    },
+  );
 
   // ---- upgrades ----
-  r.post('/projects/:project/upgrades', { schema: { ...tags('upgrades'), params: S.ProjectParams, body: S.UpgradeBody, response: { 202: S.UpgradeDetailOut, ...S.errorResponses } } }, async (req, reply) => {
-    scope(req, req.params.project);
-    const b = req.body;
-    const u = await createUpgrade(ctx, req.params.project, { ...b, mode: b.mode ?? 'rolling' }, actorOf(req));
-    reply.code(202);
-    return presentUpgradeDetail(u, false);
-  });
-  r.get('/projects/:project/upgrades', { schema: { ...tags('upgrades'), params: S.ProjectParams, querystring: S.UpgradeListQuery } }, async (req) => {
-    scope(req, req.params.project);
-    await getProject(ctx, req.params.project);
-    const { items, total } = await listUpgrades(ctx, req.params.project, {
-      targetId: req.query.target,
-      state: req.query.state?.split(',') as UpgradeState[] | undefined,
-      limit: req.query.limit,
-      offset: req.query.offset,
-    });
-    return { items: items.map(presentUpgrade), total, limit: req.query.limit ?? 50, offset: req.query.offset ?? 0 };
-  });
-  r.get('/projects/:project/upgrades/:upgrade', { schema: { ...tags('upgrades'), params: S.UpgradeParams, response: { 200: S.UpgradeDetailOut, ...S.errorResponses } } }, async (req) => {
-    scope(req, req.params.project);
-    return presentUpgradeDetail(await getUpgrade(ctx, req.params.project, req.params.upgrade));
-  });
-  r.post('/projects/:project/upgrades/:upgrade/actions', { schema: { ...tags('upgrades'), params: S.UpgradeParams, body: S.ActionBody, response: { 200: S.UpgradeDetailOut, ...S.errorResponses } } }, async (req) => {
-    scope(req, req.params.project);
-    const u = await upgradeAction(ctx, req.params.project, req.params.upgrade, req.body.action as UpgradeAction, actorOf(req));
-    return presentUpgradeDetail(u, false);
-  });
+  r.post(
+    '/projects/:project/upgrades',
+    {
+      schema: {
+        ...tags('upgrades'),
+        params: S.ProjectParams,
+        body: S.UpgradeBody,
+        response: { 202: S.UpgradeDetailOut, ...S.errorResponses },
+      },
+    },
+    async (req, reply) => {
+      scope(req, req.params.project);
+      const b = req.body;
+      const u = await createUpgrade(ctx, req.params.project, { ...b, mode: b.mode ?? 'rolling' }, actorOf(req));
+      reply.code(202);
+      return presentUpgradeDetail(u, false);
+    },
+  );
+  r.get(
+    '/projects/:project/upgrades',
+    { schema: { ...tags('upgrades'), params: S.ProjectParams, querystring: S.UpgradeListQuery } },
+    async (req) => {
+      scope(req, req.params.project);
+      await getProject(ctx, req.params.project);
+      const { items, total } = await listUpgrades(ctx, req.params.project, {
+        targetId: req.query.target,
+        state: req.query.state?.split(',') as UpgradeState[] | undefined,
+        limit: req.query.limit,
+        offset: req.query.offset,
+      });
+      return { items: items.map(presentUpgrade), total, limit: req.query.limit ?? 50, offset: req.query.offset ?? 0 };
+    },
+  );
+  r.get(
+    '/projects/:project/upgrades/:upgrade',
+    { schema: { ...tags('upgrades'), params: S.UpgradeParams, response: { 200: S.UpgradeDetailOut, ...S.errorResponses } } },
+    async (req) => {
+      scope(req, req.params.project);
+      return presentUpgradeDetail(await getUpgrade(ctx, req.params.project, req.params.upgrade));
+    },
+  );
+  r.post(
+    '/projects/:project/upgrades/:upgrade/actions',
+    {
+      schema: {
+        ...tags('upgrades'),
+        params: S.UpgradeParams,
+        body: S.ActionBody,
+        response: { 200: S.UpgradeDetailOut, ...S.errorResponses },
+      },
+    },
+    async (req) => {
+      scope(req, req.params.project);
+      const u = await upgradeAction(ctx, req.params.project, req.params.upgrade, req.body.action as UpgradeAction, actorOf(req));
+      return presentUpgradeDetail(u, false);
+    },
+  );
 
   // ---- events ----
-  r.get('/projects/:project/events', { schema: { ...tags('events'), params: S.ProjectParams, querystring: S.EventsQuery } }, async (req, reply) => {
-    scope(req, req.params.project);
-    await getProject(ctx, req.params.project);
-    const q = req.query;
-    const wantsStream = q.stream === true || (req.headers.accept ?? '').includes('text/event-stream');
-    if (wantsStream) return streamEvents(ctx, req as FastifyRequest, reply as FastifyReply, req.params.project, q);
-    return { items: await listEvents(ctx, req.params.project, { afterId: q.after, upgradeId: q.upgrade, targetId: q.target, limit: q.limit }) };
-  });
+  r.get(
+    '/projects/:project/events',
+    { schema: { ...tags('events'), params: S.ProjectParams, querystring: S.EventsQuery } },
+    async (req, reply) => {
+      scope(req, req.params.project);
+      await getProject(ctx, req.params.project);
+      const q = req.query;
+      const wantsStream = q.stream === true || (req.headers.accept ?? '').includes('text/event-stream');
+      if (wantsStream) return streamEvents(ctx, req as FastifyRequest, reply as FastifyReply, req.params.project, q);
+      return {
+        items: await listEvents(ctx, req.params.project, {
+          afterId: q.after,
+          upgradeId: q.upgrade,
+          targetId: q.target,
+          limit: q.limit,
+        }),
+      };
+    },
+  );
 }
 
-export function endpointOf(t: { nodes: { role: string; host?: string; port?: number }[]; driverConfig: Record<string, unknown> }) {
+export function endpointOf(t: {
+  nodes: { role: string; host?: string; port?: number }[];
+  driverConfig: Record<string, unknown>;
+}) {
   const pooler = t.driverConfig.poolerPort;
   if (typeof pooler === 'number') return { host: '127.0.0.1', port: pooler };
   const primary = t.nodes.find((n) => n.role === 'primary' || n.role === 'leader');

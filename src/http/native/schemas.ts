@@ -5,13 +5,20 @@ export const Id = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$', de
 export const Engine = Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,31}$', description: 'engine name, lower case' });
 export const Version = Type.String({ minLength: 1, maxLength: 64, pattern: '^[0-9A-Za-z][0-9A-Za-z._+-]*$' });
 export const Window = Type.Object(
-  { start: Type.String({ pattern: '^([01]\\d|2[0-3]):[0-5]\\d$' }), end: Type.String({ pattern: '^([01]\\d|2[0-3]):[0-5]\\d$' }) },
+  {
+    start: Type.String({ pattern: '^([01]\\d|2[0-3]):[0-5]\\d$' }),
+    end: Type.String({ pattern: '^([01]\\d|2[0-3]):[0-5]\\d$' }),
+  },
   { additionalProperties: false, description: 'UTC times of day, HH:MM; may wrap past midnight' },
 );
 const Str = (max = 256) => Type.String({ maxLength: max });
 
 export const ErrorBody = Type.Object({
-  error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Record(Type.String(), Type.Unknown())) }),
+  error: Type.Object({
+    code: Type.String(),
+    message: Type.String(),
+    details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  }),
 });
 
 export const ProjectBody = Type.Object({ id: Id, name: Type.Optional(Str(128)) }, { additionalProperties: false });
@@ -76,9 +83,18 @@ export const TargetPatchBody = Type.Object(
 
 export const Mode = Type.Union([Type.Literal('rolling'), Type.Literal('stop_service'), Type.Literal('az_migration')]);
 export const UpgradeStateT = Type.Union(
-  ['scheduled', 'ready', 'prechecking', 'running', 'paused', 'succeeded', 'failed', 'cancelled', 'rolling_back', 'rolled_back'].map((s) =>
-    Type.Literal(s),
-  ),
+  [
+    'scheduled',
+    'ready',
+    'prechecking',
+    'running',
+    'paused',
+    'succeeded',
+    'failed',
+    'cancelled',
+    'rolling_back',
+    'rolled_back',
+  ].map((s) => Type.Literal(s)),
 );
 
 export const UpgradeBody = Type.Object(
@@ -136,7 +152,9 @@ export const PrecheckBody = Type.Object(
     toVersion: Version,
     mode: Type.Optional(Mode),
     wait: Type.Optional(Type.Boolean()),
-    options: Type.Optional(Type.Object({ flightingSql: Type.Optional(Type.String({ maxLength: 1_000_000 })) }, { additionalProperties: false })),
+    options: Type.Optional(
+      Type.Object({ flightingSql: Type.Optional(Type.String({ maxLength: 1_000_000 })) }, { additionalProperties: false }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -145,8 +163,8 @@ export const FaultBody = Type.Object(
   {
     node: Type.Optional(Id),
     step: Type.Union(
-      ['precheck', 'backup', 'drain', 'stop', 'install', 'start', 'verify', 'rejoin', 'switchover', 'relocate', 'finalize'].map((a) =>
-        Type.Literal(a),
+      ['precheck', 'backup', 'drain', 'stop', 'install', 'start', 'verify', 'rejoin', 'switchover', 'relocate', 'finalize'].map(
+        (a) => Type.Literal(a),
       ),
     ),
     kind: Type.Union([Type.Literal('fail'), Type.Literal('hang'), Type.Literal('crash'), Type.Literal('health_timeout')]),
@@ -218,9 +236,17 @@ export const UpgradeOut = Open(
   'an upgrade (a DAG run)',
 );
 
-export const UpgradeDetailOut = Type.Composite([UpgradeOut, Type.Object({ stages: Type.Array(StageOut) })], { additionalProperties: true });
+export const UpgradeDetailOut = Type.Composite([UpgradeOut, Type.Object({ stages: Type.Array(StageOut) })], {
+  additionalProperties: true,
+});
 
-export const NodeOut = Open({ name: Type.String(), role: Type.String(), zone: Type.String(), version: Type.String(), health: Type.String() });
+export const NodeOut = Open({
+  name: Type.String(),
+  role: Type.String(),
+  zone: Type.String(),
+  version: Type.String(),
+  health: Type.String(),
+});
 
 export const TargetOut = Open({
   id: Type.String(),

@@ -122,7 +122,9 @@ forEachDialect('ACK family with the official SDK', (dialect) => {
     const cs = env.cs();
     // drain fails before anything is stopped, so the cluster stays healthy for the next upgrade
     await env.fault('c-cancel', { node: 'c-cancel-worker-1', step: 'drain', kind: 'fail', times: 1 });
-    const taskId = String((await cs.upgradeCluster('c-cancel', new csModule.UpgradeClusterRequest({ nextVersion: K8S_VERSIONS[1] }))).body?.taskId);
+    const taskId = String(
+      (await cs.upgradeCluster('c-cancel', new csModule.UpgradeClusterRequest({ nextVersion: K8S_VERSIONS[1] }))).body?.taskId,
+    );
     await env.waitState(taskId, 'failed');
     await cs.cancelClusterUpgrade('c-cancel');
     const s = (await cs.getUpgradeStatus('c-cancel')).body!;
@@ -134,7 +136,10 @@ forEachDialect('ACK family with the official SDK', (dialect) => {
     assert.equal(task.error?.code, 'Cancelled');
     assert.equal((await env.native('GET', `/v1/projects/acme/upgrades/${taskId}`)).json.state, 'cancelled');
     // nothing left to cancel: the SDK raises our 404 body
-    await assert.rejects(cs.cancelClusterUpgrade('c-cancel'), (e: SdkError) => e.statusCode === 404 && e.code === 'ErrorTaskNotFound');
+    await assert.rejects(
+      cs.cancelClusterUpgrade('c-cancel'),
+      (e: SdkError) => e.statusCode === 404 && e.code === 'ErrorTaskNotFound',
+    );
     // the cluster is free again: a new upgrade gets a new task id
     const next = await cs.upgradeCluster('c-cancel', new csModule.UpgradeClusterRequest({ nextVersion: K8S_VERSIONS[1] }));
     assert.notEqual(next.body?.taskId, taskId);
@@ -150,34 +155,78 @@ forEachDialect('ACK family with the official SDK', (dialect) => {
       return true;
     });
     // unknown key
-    await assert.rejects(env.cs({ accessKeyId: 'LTAI-NOBODY', accessKeySecret: 'x' }).getUpgradeStatus('c-err'), (e: SdkError) => e.code === 'InvalidAccessKeyId.NotFound' && e.statusCode === 404);
+    await assert.rejects(
+      env.cs({ accessKeyId: 'LTAI-NOBODY', accessKeySecret: 'x' }).getUpgradeStatus('c-err'),
+      (e: SdkError) => e.code === 'InvalidAccessKeyId.NotFound' && e.statusCode === 404,
+    );
     // a cluster of another project is not found, whichever call
-    await assert.rejects(cs.getUpgradeStatus('c-foreign'), (e: SdkError) => e.statusCode === 404 && e.code === 'ErrorClusterNotFound');
-    await assert.rejects(cs.upgradeCluster('c-foreign', new csModule.UpgradeClusterRequest({ nextVersion: K8S_VERSIONS[1] })), (e: SdkError) => e.statusCode === 404);
-    await assert.rejects(env.cs(env.otherKey).getUpgradeStatus('c-err'), (e: SdkError) => e.statusCode === 404 && e.code === 'ErrorClusterNotFound');
+    await assert.rejects(
+      cs.getUpgradeStatus('c-foreign'),
+      (e: SdkError) => e.statusCode === 404 && e.code === 'ErrorClusterNotFound',
+    );
+    await assert.rejects(
+      cs.upgradeCluster('c-foreign', new csModule.UpgradeClusterRequest({ nextVersion: K8S_VERSIONS[1] })),
+      (e: SdkError) => e.statusCode === 404,
+    );
+    await assert.rejects(
+      env.cs(env.otherKey).getUpgradeStatus('c-err'),
+      (e: SdkError) => e.statusCode === 404 && e.code === 'ErrorClusterNotFound',
+    );
     // bad next_version
-    await assert.rejects(cs.upgradeCluster('c-err', new csModule.UpgradeClusterRequest({ nextVersion: '9.99.9' })), (e: SdkError) => {
-      assert.equal(e.statusCode, 400);
-      assert.equal(e.code, 'InvalidParameter.NextVersion.NotFound');
-      return true;
-    });
-    await assert.rejects(cs.upgradeCluster('c-err', new csModule.UpgradeClusterRequest({ nextVersion: K8S_VERSIONS[0] })), (e: SdkError) => e.statusCode === 400 && e.code === 'InvalidParameter.NextVersion.Same');
+    await assert.rejects(
+      cs.upgradeCluster('c-err', new csModule.UpgradeClusterRequest({ nextVersion: '9.99.9' })),
+      (e: SdkError) => {
+        assert.equal(e.statusCode, 400);
+        assert.equal(e.code, 'InvalidParameter.NextVersion.NotFound');
+        return true;
+      },
+    );
+    await assert.rejects(
+      cs.upgradeCluster('c-err', new csModule.UpgradeClusterRequest({ nextVersion: K8S_VERSIONS[0] })),
+      (e: SdkError) => e.statusCode === 400 && e.code === 'InvalidParameter.NextVersion.Same',
+    );
     // a stale `version` is refused, nothing is started
-    await assert.rejects(cs.upgradeCluster('c-err', new csModule.UpgradeClusterRequest({ nextVersion: K8S_VERSIONS[1], version: '1.29.0' })), (e: SdkError) => e.statusCode === 400 && e.code === 'InvalidParameter');
+    await assert.rejects(
+      cs.upgradeCluster('c-err', new csModule.UpgradeClusterRequest({ nextVersion: K8S_VERSIONS[1], version: '1.29.0' })),
+      (e: SdkError) => e.statusCode === 400 && e.code === 'InvalidParameter',
+    );
     assert.equal((await cs.getUpgradeStatus('c-err')).body?.upgradeStep, 'not_start');
     // pause without an upgrade in progress; unknown task
-    await assert.rejects(cs.pauseClusterUpgrade('c-err'), (e: SdkError) => e.statusCode === 404 && e.code === 'ErrorTaskNotFound');
-    await assert.rejects(cs.describeTaskInfo('T-not-a-task'), (e: SdkError) => e.statusCode === 404 && e.code === 'ErrorTaskNotFound');
+    await assert.rejects(
+      cs.pauseClusterUpgrade('c-err'),
+      (e: SdkError) => e.statusCode === 404 && e.code === 'ErrorTaskNotFound',
+    );
+    await assert.rejects(
+      cs.describeTaskInfo('T-not-a-task'),
+      (e: SdkError) => e.statusCode === 404 && e.code === 'ErrorTaskNotFound',
+    );
     // a task of another project is not found either
-    const foreignTask = String((await env.cs(env.otherKey).upgradeCluster('c-foreign', new csModule.UpgradeClusterRequest({ nextVersion: K8S_VERSIONS[1] }))).body?.taskId);
-    await assert.rejects(cs.describeTaskInfo(foreignTask), (e: SdkError) => e.statusCode === 404 && e.code === 'ErrorTaskNotFound');
+    const foreignTask = String(
+      (
+        await env
+          .cs(env.otherKey)
+          .upgradeCluster('c-foreign', new csModule.UpgradeClusterRequest({ nextVersion: K8S_VERSIONS[1] }))
+      ).body?.taskId,
+    );
+    await assert.rejects(
+      cs.describeTaskInfo(foreignTask),
+      (e: SdkError) => e.statusCode === 404 && e.code === 'ErrorTaskNotFound',
+    );
     // a second upgrade while one is active is a conflict
     await env.fault('c-err', { node: 'c-err-worker-2', step: 'stop', kind: 'fail', times: 1 });
-    const active = String((await cs.upgradeCluster('c-err', new csModule.UpgradeClusterRequest({ nextVersion: K8S_VERSIONS[1] }))).body?.taskId);
+    const active = String(
+      (await cs.upgradeCluster('c-err', new csModule.UpgradeClusterRequest({ nextVersion: K8S_VERSIONS[1] }))).body?.taskId,
+    );
     await env.waitState(active, 'failed');
-    await assert.rejects(cs.upgradeCluster('c-err', new csModule.UpgradeClusterRequest({ nextVersion: K8S_VERSIONS[2] })), (e: SdkError) => e.statusCode === 409 && e.code === 'ErrorClusterUpgrading');
+    await assert.rejects(
+      cs.upgradeCluster('c-err', new csModule.UpgradeClusterRequest({ nextVersion: K8S_VERSIONS[2] })),
+      (e: SdkError) => e.statusCode === 409 && e.code === 'ErrorClusterUpgrading',
+    );
     // resume is for paused upgrades; a failed one is an incorrect status
-    await assert.rejects(cs.resumeUpgradeCluster('c-err'), (e: SdkError) => e.statusCode === 409 && e.code === 'IncorrectUpgradeStatus');
+    await assert.rejects(
+      cs.resumeUpgradeCluster('c-err'),
+      (e: SdkError) => e.statusCode === 409 && e.code === 'IncorrectUpgradeStatus',
+    );
   });
 
   test('raw requests: replayed nonce, missing signature, body errors keep the {code,message,requestId} body', async () => {
@@ -211,7 +260,9 @@ forEachDialect('ACK family with the official SDK', (dialect) => {
 
   test('GetUpgradeStatus answers the documented XML when the client asks for XML', async () => {
     const cs = env.cs();
-    const taskId = String((await cs.upgradeCluster('c-xml', new csModule.UpgradeClusterRequest({ nextVersion: K8S_VERSIONS[1] }))).body?.taskId);
+    const taskId = String(
+      (await cs.upgradeCluster('c-xml', new csModule.UpgradeClusterRequest({ nextVersion: K8S_VERSIONS[1] }))).body?.taskId,
+    );
     await env.waitState(taskId, 'succeeded');
     const res = await env.signed('GET', '/api/v2/clusters/c-xml/upgrade/status', { headers: { accept: 'application/xml' } });
     assert.equal(res.status, 200);
@@ -233,7 +284,10 @@ forEachDialect('ACK family with the official SDK', (dialect) => {
 
   test('RunClusterCheck, GetClusterCheck and ListClusterChecks', async () => {
     const cs = env.cs();
-    const run = await cs.runClusterCheck('c-check', new csModule.RunClusterCheckRequest({ type: 'ClusterUpgrade', options: { next_version: K8S_VERSIONS[1] } }));
+    const run = await cs.runClusterCheck(
+      'c-check',
+      new csModule.RunClusterCheckRequest({ type: 'ClusterUpgrade', options: { next_version: K8S_VERSIONS[1] } }),
+    );
     const checkId = String(run.body?.checkId);
     assert.match(checkId, /^[0-9a-f]{32}$/);
     const check = await until(async () => {
@@ -248,10 +302,20 @@ forEachDialect('ACK family with the official SDK', (dialect) => {
     assert.ok(health.every((i) => i.Level === 'normal' && i.Targets.length === 1));
     const list = (await cs.listClusterChecks('c-check', new csModule.ListClusterChecksRequest({ type: 'ClusterUpgrade' }))).body!;
     assert.ok(list.checks?.some((c) => c.checkId === checkId && c.status === 'Succeeded'));
-    assert.equal((await cs.listClusterChecks('c-check', new csModule.ListClusterChecksRequest({ type: 'NodePoolUpgrade' }))).body?.checks?.length, 0);
-    await assert.rejects(cs.getClusterCheck('c-life', checkId), (e: SdkError) => e.statusCode === 404 && e.code === 'ErrorCheckNotFound');
+    assert.equal(
+      (await cs.listClusterChecks('c-check', new csModule.ListClusterChecksRequest({ type: 'NodePoolUpgrade' }))).body?.checks
+        ?.length,
+      0,
+    );
     await assert.rejects(
-      cs.runClusterCheck('c-check', new csModule.RunClusterCheckRequest({ type: 'ClusterUpgrade', options: { next_version: '0.0.1' } })),
+      cs.getClusterCheck('c-life', checkId),
+      (e: SdkError) => e.statusCode === 404 && e.code === 'ErrorCheckNotFound',
+    );
+    await assert.rejects(
+      cs.runClusterCheck(
+        'c-check',
+        new csModule.RunClusterCheckRequest({ type: 'ClusterUpgrade', options: { next_version: '0.0.1' } }),
+      ),
       (e: SdkError) => e.statusCode === 400 && /^InvalidParameter\.NextVersion/.test(String(e.code)),
     );
   });
@@ -268,7 +332,9 @@ forEachDialect('ACK pause and resume with the official SDK (sim with real-ish ti
 
   test('PauseClusterUpgrade holds the upgrade; ResumeUpgradeCluster carries it to success', async () => {
     const cs = env.cs();
-    const taskId = String((await cs.upgradeCluster('c-pause', new csModule.UpgradeClusterRequest({ nextVersion: K8S_VERSIONS[1] }))).body?.taskId);
+    const taskId = String(
+      (await cs.upgradeCluster('c-pause', new csModule.UpgradeClusterRequest({ nextVersion: K8S_VERSIONS[1] }))).body?.taskId,
+    );
     await cs.pauseClusterUpgrade('c-pause');
     const paused = await env.waitState(taskId, 'paused');
     const s = (await cs.getUpgradeStatus('c-pause')).body!;
@@ -282,7 +348,10 @@ forEachDialect('ACK pause and resume with the official SDK (sim with real-ish ti
     const later = (await env.native('GET', `/v1/projects/acme/upgrades/${taskId}`)).json;
     assert.equal(later.state, 'paused');
     assert.equal(later.currentStage, paused.currentStage);
-    await assert.rejects(cs.pauseClusterUpgrade('c-pause'), (e: SdkError) => e.statusCode === 409 && e.code === 'IncorrectUpgradeStatus');
+    await assert.rejects(
+      cs.pauseClusterUpgrade('c-pause'),
+      (e: SdkError) => e.statusCode === 409 && e.code === 'IncorrectUpgradeStatus',
+    );
     await cs.resumeUpgradeCluster('c-pause');
     await env.waitState(taskId, 'succeeded');
     const task = (await cs.describeTaskInfo(taskId)).body!;

@@ -25,7 +25,9 @@ forEachDialect('Alibaba families and the native API see the same upgrade', (dial
 
   test('an ACK upgrade that fails, then is retried through ACK, looks the same everywhere', async () => {
     await env.fault('c-x', { node: 'c-x-worker-2', step: 'install', kind: 'fail', times: 1 });
-    const taskId = String((await env.cs().upgradeCluster('c-x', new csModule.UpgradeClusterRequest({ nextVersion: K8S_VERSIONS[1] }))).body?.taskId);
+    const taskId = String(
+      (await env.cs().upgradeCluster('c-x', new csModule.UpgradeClusterRequest({ nextVersion: K8S_VERSIONS[1] }))).body?.taskId,
+    );
     await env.waitState(taskId, 'failed');
 
     let v = await views(taskId);
@@ -66,10 +68,13 @@ forEachDialect('Alibaba families and the native API see the same upgrade', (dial
     assert.equal(task.state, 'success');
     assert.equal(task.parameters?.next_version, K8S_VERSIONS[2]);
     const data = (await env.hologresStatus('c-x')).body.Data;
-    assert.deepEqual(data.map((d: any) => [d.ToVersion, d.Status]), [
-      [K8S_VERSIONS[2], 'success'],
-      [K8S_VERSIONS[1], 'archived'],
-    ]);
+    assert.deepEqual(
+      data.map((d: any) => [d.ToVersion, d.Status]),
+      [
+        [K8S_VERSIONS[2], 'success'],
+        [K8S_VERSIONS[1], 'archived'],
+      ],
+    );
     const status = await until(async () => (await env.cs().getUpgradeStatus('c-x')).body, 'status');
     assert.equal(status.upgradeStep, 'success');
   });

@@ -12,9 +12,14 @@ import { startApp, until, type Dialect, type TestApp } from '../../helpers/harne
 export type CsClient = InstanceType<typeof csModule.default.default>;
 const CsClientCtor = (csModule as unknown as { default: { default: new (c: openapi.Config) => CsClient } }).default.default;
 type OpenApiClient = {
-  callApi(params: openapi.Params, request: openapi.OpenApiRequest, runtime: unknown): Promise<{ statusCode?: number; body?: any; headers?: Record<string, string> }>;
+  callApi(
+    params: openapi.Params,
+    request: openapi.OpenApiRequest,
+    runtime: unknown,
+  ): Promise<{ statusCode?: number; body?: any; headers?: Record<string, string> }>;
 };
-const OpenApiClientCtor = (openapi as unknown as { default: { default: new (c: openapi.Config) => OpenApiClient } }).default.default;
+const OpenApiClientCtor = (openapi as unknown as { default: { default: new (c: openapi.Config) => OpenApiClient } }).default
+  .default;
 export { csModule };
 
 export const K8S_VERSIONS = ['1.30.1-aliyun.1', '1.31.1-aliyun.1', '1.32.1-aliyun.1'];
@@ -33,9 +38,17 @@ export interface AlibabaEnv {
   otherKey: AccessKey;
   cs(key?: AccessKey): CsClient;
   /** Hologres-style GetInstanceUpgradeStatus through the SDK's generic ROA callApi */
-  hologresStatus(instanceId: string, query?: Record<string, string>, key?: AccessKey): Promise<{ statusCode?: number; body?: any }>;
+  hologresStatus(
+    instanceId: string,
+    query?: Record<string, string>,
+    key?: AccessKey,
+  ): Promise<{ statusCode?: number; body?: any }>;
   /** a hand-signed request through inject (for Accept: application/xml and raw checks) */
-  signed(method: 'GET' | 'POST', url: string, opts?: { body?: unknown; headers?: Record<string, string>; key?: AccessKey; nonce?: string }): Promise<{ status: number; body: string; headers: Record<string, unknown> }>;
+  signed(
+    method: 'GET' | 'POST',
+    url: string,
+    opts?: { body?: unknown; headers?: Record<string, string>; key?: AccessKey; nonce?: string },
+  ): Promise<{ status: number; body: string; headers: Record<string, unknown> }>;
   native(method: string, url: string, body?: unknown): Promise<{ status: number; json: any }>;
   waitState(upgradeId: string, state: string): Promise<any>;
   fault(target: string, f: { node?: string; step: string; kind: string; times?: number }): Promise<void>;
@@ -52,13 +65,20 @@ export async function setupAlibaba(dialect: Dialect, extra: Partial<AppConfig> =
     return res.json;
   };
   for (const p of ['acme', 'other']) await ok('POST', '/v1/projects', { id: p, name: p });
-  for (const v of K8S_VERSIONS) await ok('POST', '/v1/catalog/kubernetes/versions', { version: v, release: v, imageId: `img-${v}`, priority: 1 });
-  for (const v of HOLO_VERSIONS) await ok('POST', '/v1/catalog/hologres/versions', { version: v, release: `r${v}`, imageId: `img-${v}`, priority: 1 });
+  for (const v of K8S_VERSIONS)
+    await ok('POST', '/v1/catalog/kubernetes/versions', { version: v, release: v, imageId: `img-${v}`, priority: 1 });
+  for (const v of HOLO_VERSIONS)
+    await ok('POST', '/v1/catalog/hologres/versions', { version: v, release: `r${v}`, imageId: `img-${v}`, priority: 1 });
   const key = (await ok('POST', '/v1/projects/acme/access-keys')) as AccessKey;
   const otherKey = (await ok('POST', '/v1/projects/other/access-keys')) as AccessKey;
 
   const config = (k: AccessKey) =>
-    new openapi.Config({ accessKeyId: k.accessKeyId, accessKeySecret: k.accessKeySecret, endpoint: `127.0.0.1:${port}`, protocol: 'http' });
+    new openapi.Config({
+      accessKeyId: k.accessKeyId,
+      accessKeySecret: k.accessKeySecret,
+      endpoint: `127.0.0.1:${port}`,
+      protocol: 'http',
+    });
 
   const env: AlibabaEnv = {
     t,
@@ -98,10 +118,14 @@ export async function setupAlibaba(dialect: Dialect, extra: Partial<AppConfig> =
     },
     native: (method, url, body) => t.call(method, url, body),
     async waitState(upgradeId, state) {
-      return until(async () => {
-        const u = (await t.call('GET', `/v1/projects/acme/upgrades/${upgradeId}`)).json;
-        return u?.state === state ? u : null;
-      }, `upgrade ${upgradeId} to become ${state}`, 1500);
+      return until(
+        async () => {
+          const u = (await t.call('GET', `/v1/projects/acme/upgrades/${upgradeId}`)).json;
+          return u?.state === state ? u : null;
+        },
+        `upgrade ${upgradeId} to become ${state}`,
+        1500,
+      );
     },
     async fault(target, f) {
       await ok('POST', `/v1/projects/acme/targets/${target}/faults`, f);

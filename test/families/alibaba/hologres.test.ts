@@ -59,7 +59,11 @@ forEachDialect('Hologres family through the official SDK', (dialect) => {
   });
 
   test('the seed example: keys, types, enums, and Details is a JSON string', async () => {
-    const started = await env.native('POST', '/v1/projects/acme/upgrades', { targetId: id, toVersion: HOLO_VERSIONS[1], mode: 'rolling' });
+    const started = await env.native('POST', '/v1/projects/acme/upgrades', {
+      targetId: id,
+      toVersion: HOLO_VERSIONS[1],
+      mode: 'rolling',
+    });
     assert.equal(started.status, 202);
     firstUpgrade = started.json.id;
     const done = await env.waitState(firstUpgrade, 'succeeded');
@@ -68,9 +72,18 @@ forEachDialect('Hologres family through the official SDK', (dialect) => {
       { name: 'segment_format', status: 'warn', node: 'test_db', message: 'orders' },
       { name: 'segment_format', status: 'warn', node: 'test_db', message: 'lines' },
       { name: 'segment_format', status: 'warn', node: 'user_order', message: 'payments' },
-      { name: 'read_permission', status: 'warn', node: 'tst0', message: 'user=v4_300433463265624129 schema=dim_db table=it_rpt_org_tree_info_partition_all' },
+      {
+        name: 'read_permission',
+        status: 'warn',
+        node: 'tst0',
+        message: 'user=v4_300433463265624129 schema=dim_db table=it_rpt_org_tree_info_partition_all',
+      },
     ];
-    await env.t.ctx.store.db.updateTable('precheck_reports').set({ items: JSON.stringify(items) }).where('id', '=', done.precheckReportId).execute();
+    await env.t.ctx.store.db
+      .updateTable('precheck_reports')
+      .set({ items: JSON.stringify(items) })
+      .where('id', '=', done.precheckReportId)
+      .execute();
 
     const res = await env.hologresStatus(id, { RegionId: 'cn-hangzhou' });
     assert.equal(res.statusCode, 200);
@@ -119,7 +132,10 @@ forEachDialect('Hologres family through the official SDK', (dialect) => {
     assert.equal(details.Instances.LeaderInstanceStatus, 'Running');
     assert.deepEqual(
       details.Instances.FollowerInstances.map((f: any) => f.InstanceId).sort(),
-      nodes.filter((n) => n !== leader).map((n) => n.name).sort(),
+      nodes
+        .filter((n) => n !== leader)
+        .map((n) => n.name)
+        .sort(),
     );
     assert.ok(details.Instances.FollowerInstances.every((f: any) => f.Status === 'Running' && f.InstanceName === f.InstanceId));
   });
@@ -128,15 +144,22 @@ forEachDialect('Hologres family through the official SDK', (dialect) => {
     const nodes = (await env.native('GET', `/v1/projects/acme/targets/${id}`)).json.nodes as { name: string; role: string }[];
     const leader = nodes.find((n) => n.role === 'leader')!.name;
     await env.native('POST', `/v1/projects/acme/targets/${id}/faults`, { node: leader, step: 'start', kind: 'fail', times: 1 });
-    const started = await env.native('POST', '/v1/projects/acme/upgrades', { targetId: id, toVersion: HOLO_VERSIONS[2], mode: 'stop_service' });
+    const started = await env.native('POST', '/v1/projects/acme/upgrades', {
+      targetId: id,
+      toVersion: HOLO_VERSIONS[2],
+      mode: 'stop_service',
+    });
     const upgradeId = started.json.id;
     await env.waitState(upgradeId, 'failed');
 
     let body = (await env.hologresStatus(id)).body;
-    assert.deepEqual(body.Data.map((d: any) => [d.ToVersion, d.Status]), [
-      [HOLO_VERSIONS[2], 'failed'],
-      [HOLO_VERSIONS[1], 'archived'],
-    ]);
+    assert.deepEqual(
+      body.Data.map((d: any) => [d.ToVersion, d.Status]),
+      [
+        [HOLO_VERSIONS[2], 'failed'],
+        [HOLO_VERSIONS[1], 'archived'],
+      ],
+    );
     const details = JSON.parse(body.Data[0].Details);
     assert.equal(details.StatusCode, 'LeaderRestartFailed');
     assert.equal(details.UpgradePhase, 'Upgrade');
@@ -146,13 +169,17 @@ forEachDialect('Hologres family through the official SDK', (dialect) => {
     for (const d of body.Data) {
       assert.ok(DAG.includes(d.Status));
       const x = JSON.parse(d.Details);
-      for (const g of Object.values(x.UpgradingSteps) as { Status: string }[]) assert.ok(STEP_STATUS.includes(g.Status), g.Status);
+      for (const g of Object.values(x.UpgradingSteps) as { Status: string }[])
+        assert.ok(STEP_STATUS.includes(g.Status), g.Status);
     }
 
     assert.equal((await env.native('POST', `/v1/projects/acme/upgrades/${upgradeId}/actions`, { action: 'retry' })).status, 200);
     await env.waitState(upgradeId, 'succeeded');
     body = (await env.hologresStatus(id)).body;
-    assert.deepEqual(body.Data.map((d: any) => d.Status), ['success', 'archived']);
+    assert.deepEqual(
+      body.Data.map((d: any) => d.Status),
+      ['success', 'archived'],
+    );
     assert.equal(JSON.parse(body.Data[0].Details).UpgradingSteps.DoUpgrade.Status, 'Success');
   });
 
@@ -162,7 +189,10 @@ forEachDialect('Hologres family through the official SDK', (dialect) => {
     await assert.rejects(env.hologresStatus('hg-foreign'), expect404);
     await assert.rejects(env.hologresStatus(id, {}, env.otherKey), expect404);
     await assert.rejects(env.hologresStatus(id, { RegionId: 'cn-beijing' }), expect404);
-    await assert.rejects(env.hologresStatus(id, {}, { ...env.key, accessKeySecret: 'wrong' }), (e: SdkError) => e.statusCode === 400 && e.code === 'SignatureDoesNotMatch');
+    await assert.rejects(
+      env.hologresStatus(id, {}, { ...env.key, accessKeySecret: 'wrong' }),
+      (e: SdkError) => e.statusCode === 400 && e.code === 'SignatureDoesNotMatch',
+    );
 
     const raw = await env.signed('GET', '/api/v1/instances/hg-nope/upgrade/status');
     assert.equal(raw.status, 404);

@@ -24,13 +24,18 @@ test('every upgrade state maps onto the vendors\u2019 documented enums', () => {
     assert.ok(['success', 'fail', 'pause', 'running'].includes(row.ack), s);
     assert.ok(['running', 'Success', 'Failed'].includes(row.ackTask), s);
     assert.ok(['running', 'fail', 'success'].includes(row.ackTaskState), s);
-    for (const stage of [0, 3]) assert.ok(['not_start', 'prechecking', 'upgrading', 'pause', 'success'].includes(ackUpgradeStep(s, stage)), s);
-    for (const newest of [true, false]) assert.ok(['queued', 'running', 'success', 'failed', 'archived'].includes(hologresDagStatus(s, newest)), s);
+    for (const stage of [0, 3])
+      assert.ok(['not_start', 'prechecking', 'upgrading', 'pause', 'success'].includes(ackUpgradeStep(s, stage)), s);
+    for (const newest of [true, false])
+      assert.ok(['queued', 'running', 'success', 'failed', 'archived'].includes(hologresDagStatus(s, newest)), s);
   }
 });
 
 test('the mapping agrees with itself: status, step and task status tell one story', () => {
-  assert.deepEqual([UPGRADE_STATE_MAP.succeeded.ack, ackUpgradeStep('succeeded', 5), UPGRADE_STATE_MAP.succeeded.ackTask], ['success', 'success', 'Success']);
+  assert.deepEqual(
+    [UPGRADE_STATE_MAP.succeeded.ack, ackUpgradeStep('succeeded', 5), UPGRADE_STATE_MAP.succeeded.ackTask],
+    ['success', 'success', 'Success'],
+  );
   assert.deepEqual([UPGRADE_STATE_MAP.paused.ack, ackUpgradeStep('paused', 2)], ['pause', 'pause']);
   assert.equal(ackUpgradeStep('ready', 0), 'not_start');
   assert.equal(ackUpgradeStep('prechecking', 0), 'prechecking');

@@ -8,9 +8,33 @@ import { forEachDialect } from '../../helpers/harness.ts';
 import { NEXT, startObshell, startUpgrade, waitDag, type Json, type ObshellEnv } from './helpers.ts';
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/;
-const SEED_DAG_KEYS = ['id', 'dag_id', 'name', 'stage', 'max_stage', 'state', 'operator', 'start_time', 'end_time', 'additional_data', 'nodes'];
+const SEED_DAG_KEYS = [
+  'id',
+  'dag_id',
+  'name',
+  'stage',
+  'max_stage',
+  'state',
+  'operator',
+  'start_time',
+  'end_time',
+  'additional_data',
+  'nodes',
+];
 const NODE_KEYS = ['id', 'node_id', 'name', 'state', 'operator', 'start_time', 'end_time', 'additional_data', 'sub_tasks'];
-const TASK_KEYS = ['id', 'task_id', 'name', 'state', 'operator', 'start_time', 'end_time', 'additional_data', 'execute_times', 'execute_agent', 'task_logs'];
+const TASK_KEYS = [
+  'id',
+  'task_id',
+  'name',
+  'state',
+  'operator',
+  'start_time',
+  'end_time',
+  'additional_data',
+  'execute_times',
+  'execute_agent',
+  'task_logs',
+];
 
 function assertEnvelope(body: Json, status: number): void {
   assert.deepEqual(Object.keys(body).sort(), ['data', 'duration', 'status', 'successful', 'timestamp', 'traceId'].sort());
@@ -46,13 +70,22 @@ forEachDialect('OBShell contract', (dialect) => {
     assert.equal(res.status, 200);
     const body = (await res.json()) as Json;
     assertEnvelope(body, 200);
-    const key = (await import('node:crypto')).createPublicKey({ key: Buffer.from(body.data.public_key, 'base64'), format: 'der', type: 'pkcs1' });
+    const key = (await import('node:crypto')).createPublicKey({
+      key: Buffer.from(body.data.public_key, 'base64'),
+      format: 'der',
+      type: 'pkcs1',
+    });
     assert.equal(key.asymmetricKeyDetails?.modulusLength, 1024);
   });
 
   let dag: Json;
   it('POST /api/v1/ob/upgrade reproduces the seed example', async () => {
-    const res = await env.client.request('POST', '/api/v1/ob/upgrade', { version: '4.2.1.1', release: '101000062023110109.el7', mode: 'rolling', upgradeDir: '' });
+    const res = await env.client.request('POST', '/api/v1/ob/upgrade', {
+      version: '4.2.1.1',
+      release: '101000062023110109.el7',
+      mode: 'rolling',
+      upgradeDir: '',
+    });
     assert.equal(res.status, 200, JSON.stringify(res.json));
     const body = res.json as Json;
     assertEnvelope(body, 200);
@@ -117,7 +150,15 @@ forEachDialect('OBShell contract', (dialect) => {
     const lines = (logs.json as Json).data as Json[];
     assert.equal(lines.length, task.task_logs.length);
     for (const [i, l] of lines.entries()) {
-      assert.deepEqual(Object.keys(l).sort(), ['create_time', 'execute_times', 'id', 'is_sync', 'log_content', 'sub_task_id', 'update_time']);
+      assert.deepEqual(Object.keys(l).sort(), [
+        'create_time',
+        'execute_times',
+        'id',
+        'is_sync',
+        'log_content',
+        'sub_task_id',
+        'update_time',
+      ]);
       assert.equal(l.sub_task_id, task.task_id);
       assert.equal(l.log_content, task.task_logs[i]);
       assert.equal(l.execute_times, 1);
@@ -139,12 +180,20 @@ forEachDialect('OBShell contract', (dialect) => {
     assert.deepEqual((other.json as Json).data, [], 'another cluster does not see it');
     const end = await waitDag(env.client, running.id, ['SUCCEED', 'FAILED']);
     assert.equal(end.state, 'SUCCEED');
-    assert.deepEqual(end.additional_data.route, ['4.2.2.0-100000222023121918.el7', '4.2.5.1-101000112024121917.el7'], 'the route stops on the barrier');
+    assert.deepEqual(
+      end.additional_data.route,
+      ['4.2.2.0-100000222023121918.el7', '4.2.5.1-101000112024121917.el7'],
+      'the route stops on the barrier',
+    );
   });
 
   it('POST /api/v1/ob/upgrade/check answers a pollable check DAG', async () => {
     const other = env.other;
-    const res = await other.request('POST', '/api/v1/ob/upgrade/check', { version: NEXT.version, release: NEXT.release, upgradeDir: '/tmp/check' });
+    const res = await other.request('POST', '/api/v1/ob/upgrade/check', {
+      version: NEXT.version,
+      release: NEXT.release,
+      upgradeDir: '/tmp/check',
+    });
     assert.equal(res.status, 200, JSON.stringify(res.json));
     const d = (res.json as Json).data;
     assert.equal(d.name, `Upgrade check OB ${NEXT.version}-${NEXT.release}`);

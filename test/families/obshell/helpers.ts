@@ -53,7 +53,8 @@ export async function seedOceanBase(t: TestApp): Promise<void> {
     { version: '4.2.6.0', release: '', barrier: true },
     UNREACHABLE,
   ];
-  for (const v of versions) await ok(t.call('POST', '/v1/catalog/oceanbase/versions', { ...v, priority: 1 }), `catalog ${v.version}`);
+  for (const v of versions)
+    await ok(t.call('POST', '/v1/catalog/oceanbase/versions', { ...v, priority: 1 }), `catalog ${v.version}`);
   await ok(
     t.call('POST', '/v1/projects/acme/targets', {
       id: 'ob-1',
@@ -89,7 +90,6 @@ export async function seedOceanBase(t: TestApp): Promise<void> {
   await ok(t.call('PUT', '/v1/projects/acme/targets/ob-2/obshell-password', { password: OTHER_PASSWORD }), 'password ob-2');
 }
 
- 
 export type Json = any;
 
 /** Polls GET /api/v1/task/dag/{id} until its state is one of `states`. */
@@ -108,7 +108,12 @@ export async function waitDag(client: ObshellClient, id: string, states: string[
 }
 
 export async function startUpgrade(client: ObshellClient, to = NEXT, mode = 'ROLLING'): Promise<Json> {
-  const res = await client.request('POST', '/api/v1/ob/upgrade', { ...to, mode, upgradeDir: '/data/upgrade', freeze_server: false });
+  const res = await client.request('POST', '/api/v1/ob/upgrade', {
+    ...to,
+    mode,
+    upgradeDir: '/data/upgrade',
+    freeze_server: false,
+  });
   assert.equal(res.status, 200, JSON.stringify(res.json));
   return (res.json as Json).data;
 }
@@ -121,6 +126,9 @@ export function errorOf(res: ObshellResponse): { status: number; errCode: string
   return { status: res.status, errCode: body.error.errCode, message: body.error.message };
 }
 
-export async function injectFault(t: TestApp, fault: { node?: string; step: string; kind: string; times?: number }): Promise<void> {
+export async function injectFault(
+  t: TestApp,
+  fault: { node?: string; step: string; kind: string; times?: number },
+): Promise<void> {
   await ok(t.call('POST', '/v1/projects/acme/targets/ob-1/faults', { times: 1, ...fault }), 'fault');
 }

@@ -4,7 +4,18 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { forEachDialect } from '../../helpers/harness.ts';
-import { CURRENT, errorOf, injectFault, LATEST, NEXT, startObshell, startUpgrade, waitDag, type Json, type ObshellEnv } from './helpers.ts';
+import {
+  CURRENT,
+  errorOf,
+  injectFault,
+  LATEST,
+  NEXT,
+  startObshell,
+  startUpgrade,
+  waitDag,
+  type Json,
+  type ObshellEnv,
+} from './helpers.ts';
 
 const tasks = (dag: Json): Json[] => dag.nodes.flatMap((n: Json) => n.sub_tasks);
 
@@ -73,7 +84,10 @@ forEachDialect('OBShell upgrade lifecycle', (dialect) => {
     const dag = await startUpgrade(env.client, LATEST);
     await waitDag(env.client, dag.id, ['FAILED']);
     const unfinished = ((await env.client.request('GET', '/api/v1/task/dag/ob/unfinish')).json as Json).data as Json[];
-    assert.deepEqual(unfinished.map((d) => d.id), [dag.id]);
+    assert.deepEqual(
+      unfinished.map((d) => d.id),
+      [dag.id],
+    );
     const res = await operate(dag.id, 'CANCEL');
     assert.equal(res.status, 200, JSON.stringify(res.json));
     const after = ((await env.client.request('GET', `/api/v1/task/dag/${dag.id}`)).json as Json).data;
@@ -87,7 +101,10 @@ forEachDialect('OBShell upgrade lifecycle', (dialect) => {
     const native = await env.t.call('GET', `/v1/projects/acme/upgrades?target=ob-1`);
     assert.equal(native.status, 200, native.body);
     const items = native.json.items as Json[];
-    assert.ok(items.some((u) => u.state === 'cancelled' && u.toVersion === LATEST.version), native.body);
+    assert.ok(
+      items.some((u) => u.state === 'cancelled' && u.toVersion === LATEST.version),
+      native.body,
+    );
   });
 
   it('rollback a failed upgrade: ROLLBACK runs to SUCCEED and the cluster keeps its version', async () => {

@@ -13,9 +13,29 @@ import { checkUpgradeDir } from '../../../src/http/families/obshell/prechecks.ts
 import { genericId, parseGenericId } from '../../../src/http/families/obshell/present.ts';
 import type { AppContext } from '../../../src/service/context.ts';
 
-const UPGRADE_STATES: UpgradeState[] = ['scheduled', 'ready', 'prechecking', 'running', 'paused', 'succeeded', 'failed', 'cancelled', 'rolling_back', 'rolled_back'];
+const UPGRADE_STATES: UpgradeState[] = [
+  'scheduled',
+  'ready',
+  'prechecking',
+  'running',
+  'paused',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'rolling_back',
+  'rolled_back',
+];
 const STAGE_STATES: StageState[] = ['pending', 'running', 'succeeded', 'failed', 'cancelled', 'rolled_back'];
-const STEP_STATES: StepState[] = ['pending', 'running', 'succeeded', 'failed', 'skipped', 'cancelled', 'rolling_back', 'rolled_back'];
+const STEP_STATES: StepState[] = [
+  'pending',
+  'running',
+  'succeeded',
+  'failed',
+  'skipped',
+  'cancelled',
+  'rolling_back',
+  'rolled_back',
+];
 
 describe('OBShell state/operator mapping table', () => {
   it('covers every engine state with an OBShell state', () => {
@@ -30,21 +50,18 @@ describe('OBShell state/operator mapping table', () => {
 
   it('maps the upgrade states as OBShell ends its DAGs', () => {
     const show = (s: UpgradeState) => `${DAG_MAP.upgrade[s].state}/${DAG_MAP.upgrade[s].operator ?? '-'}`;
-    assert.deepEqual(
-      Object.fromEntries(UPGRADE_STATES.map((s) => [s, show(s)])),
-      {
-        scheduled: 'PENDING/-',
-        ready: 'READY/-',
-        prechecking: 'RUNNING/-',
-        running: 'RUNNING/-',
-        paused: 'PENDING/-',
-        succeeded: 'SUCCEED/-',
-        failed: 'FAILED/-',
-        cancelled: 'FAILED/CANCEL',
-        rolling_back: 'RUNNING/ROLLBACK',
-        rolled_back: 'SUCCEED/ROLLBACK',
-      },
-    );
+    assert.deepEqual(Object.fromEntries(UPGRADE_STATES.map((s) => [s, show(s)])), {
+      scheduled: 'PENDING/-',
+      ready: 'READY/-',
+      prechecking: 'RUNNING/-',
+      running: 'RUNNING/-',
+      paused: 'PENDING/-',
+      succeeded: 'SUCCEED/-',
+      failed: 'FAILED/-',
+      cancelled: 'FAILED/CANCEL',
+      rolling_back: 'RUNNING/ROLLBACK',
+      rolled_back: 'SUCCEED/ROLLBACK',
+    });
     assert.deepEqual(DAG_MAP.step.skipped, { state: 'SUCCEED', operator: 'PASS' });
   });
 
@@ -80,9 +97,14 @@ describe('OBShell messages and ids', () => {
   });
 
   it('checks upgradeDir like OBShell, refusing any ".." segment', () => {
-    for (const ok of ['', '/data/upgrade', '/home/admin/升级', '/a/b.c/d-e_f:g@h']) assert.doesNotThrow(() => checkUpgradeDir(ok), ok);
+    for (const ok of ['', '/data/upgrade', '/home/admin/升级', '/a/b.c/d-e_f:g@h'])
+      assert.doesNotThrow(() => checkUpgradeDir(ok), ok);
     for (const bad of ['data', './x', '/a b', '/a;rm', '/a/../b', '/..', '/a/..']) {
-      assert.throws(() => checkUpgradeDir(bad), (e: unknown) => e instanceof ObshellError && e.def.code === 'Common.InvalidPath', bad);
+      assert.throws(
+        () => checkUpgradeDir(bad),
+        (e: unknown) => e instanceof ObshellError && e.def.code === 'Common.InvalidPath',
+        bad,
+      );
     }
   });
 
@@ -91,7 +113,11 @@ describe('OBShell messages and ids', () => {
     assert.deepEqual(parseGenericId('12'), { kind: 'upgrade', n: 2 });
     assert.deepEqual(parseGenericId('27'), { kind: 'check', n: 7 });
     for (const bad of ['1', '10', '3123', 'abc', '1-2', '1' + '9'.repeat(20)]) {
-      assert.throws(() => parseGenericId(bad), (e: unknown) => e instanceof ObshellError && e.def.code === 'Task.GenericID.Invalid', bad);
+      assert.throws(
+        () => parseGenericId(bad),
+        (e: unknown) => e instanceof ObshellError && e.def.code === 'Task.GenericID.Invalid',
+        bad,
+      );
     }
   });
 });

@@ -3,7 +3,19 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { forEachDialect } from '../../helpers/harness.ts';
-import { BARRIER, CURRENT, errorOf, LATEST, NEXT, startObshell, startUpgrade, UNREACHABLE, waitDag, type Json, type ObshellEnv } from './helpers.ts';
+import {
+  BARRIER,
+  CURRENT,
+  errorOf,
+  LATEST,
+  NEXT,
+  startObshell,
+  startUpgrade,
+  UNREACHABLE,
+  waitDag,
+  type Json,
+  type ObshellEnv,
+} from './helpers.ts';
 
 forEachDialect('OBShell upgrade prechecks', (dialect) => {
   let env: ObshellEnv;
@@ -43,12 +55,18 @@ forEachDialect('OBShell upgrade prechecks', (dialect) => {
     for (const v of [CURRENT, { version: '4.2.0.0', release: '100000102023010101.el7' }]) {
       const e = errorOf(await upgrade({ ...v, mode: 'rolling' }));
       assert.equal(e.errCode, 'OB.Upgrade.ToLowerVersion', v.version);
-      assert.match(e.message, new RegExp(`^Target version ${v.version.replace(/\./g, '\\.')}-\\d+ is not greater than current version 4\\.2\\.1\\.0-`));
+      assert.match(
+        e.message,
+        new RegExp(`^Target version ${v.version.replace(/\./g, '\\.')}-\\d+ is not greater than current version 4\\.2\\.1\\.0-`),
+      );
     }
   });
 
   it('a malformed release is Package.ReleaseFormat.Invalid; missing fields are Common.IllegalArgument', async () => {
-    assert.equal(errorOf(await upgrade({ version: NEXT.version, release: '101000062023110109', mode: 'rolling' })).errCode, 'Package.ReleaseFormat.Invalid');
+    assert.equal(
+      errorOf(await upgrade({ version: NEXT.version, release: '101000062023110109', mode: 'rolling' })).errCode,
+      'Package.ReleaseFormat.Invalid',
+    );
     const e = errorOf(await upgrade({ release: NEXT.release, mode: 'rolling' }));
     assert.equal(e.errCode, 'Common.IllegalArgument');
     assert.match(e.message, /'version'/);
@@ -59,13 +77,19 @@ forEachDialect('OBShell upgrade prechecks', (dialect) => {
     const wrongRelease = errorOf(await upgrade({ version: NEXT.version, release: '999.el7', mode: 'rolling' }));
     assert.equal(wrongRelease.errCode, 'OB.Package.NotExist');
     assert.equal(wrongRelease.message, "These packages are missing: 'oceanbase-4.2.1.1-999.el7.x86_64.rpm'");
-    const otherDist = errorOf(await upgrade({ version: LATEST.version, release: LATEST.release.replace('el7', 'el8'), mode: 'rolling' }));
+    const otherDist = errorOf(
+      await upgrade({ version: LATEST.version, release: LATEST.release.replace('el7', 'el8'), mode: 'rolling' }),
+    );
     assert.equal(otherDist.errCode, 'OB.Package.NotExist');
     // 4.3.0.0 is reached through barrier 4.2.6.0, whose package was never uploaded.
     const hop = errorOf(await upgrade({ ...UNREACHABLE, mode: 'rolling' }));
     assert.equal(hop.errCode, 'OB.Package.NotExist');
     assert.match(hop.message, /oceanbase-4\.2\.6\.0-\*\.el7\.x86_64\.rpm/);
-    assert.doesNotMatch(hop.message, new RegExp(BARRIER.version.replace(/\./g, '\\.')), 'the barrier with a package is not reported');
+    assert.doesNotMatch(
+      hop.message,
+      new RegExp(BARRIER.version.replace(/\./g, '\\.')),
+      'the barrier with a package is not reported',
+    );
   });
 
   it('messages follow Accept-Language (zh*)', async () => {

@@ -155,7 +155,12 @@ export function presentCheck(r: PrecheckReport, withItems: boolean) {
   // check_items: check name -> one entry per finding, as ACK groups them.
   const items: Record<string, { Name: string; Level: string; Message: string; Targets: string[] }[]> = {};
   for (const i of r.items) {
-    (items[i.name] ??= []).push({ Name: i.name, Level: ACK_CHECK_LEVEL[i.status], Message: i.message, Targets: i.node ? [i.node] : [] });
+    (items[i.name] ??= []).push({
+      Name: i.name,
+      Level: ACK_CHECK_LEVEL[i.status],
+      Message: i.message,
+      Targets: i.node ? [i.node] : [],
+    });
   }
   return { ...base, check_items: items };
 }

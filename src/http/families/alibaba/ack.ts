@@ -87,11 +87,15 @@ export async function ackFamily(app: FastifyInstance, opts: { ctx: AppContext })
 
   const tags = ['ack'];
 
-  app.get<{ Params: { ClusterId: string } }>('/api/v2/clusters/:ClusterId/upgrade/status', { schema: { tags, params: ClusterParams } }, async (req, reply) => {
-    const body = presentUpgradeStatus(await latestUpgradeOf(ctx, caller(req).projectId, req.params.ClusterId));
-    if (wantsXml(req)) return reply.type('application/xml').send(xml.build({ GetUpgradeStatusResponse: body }));
-    return body;
-  });
+  app.get<{ Params: { ClusterId: string } }>(
+    '/api/v2/clusters/:ClusterId/upgrade/status',
+    { schema: { tags, params: ClusterParams } },
+    async (req, reply) => {
+      const body = presentUpgradeStatus(await latestUpgradeOf(ctx, caller(req).projectId, req.params.ClusterId));
+      if (wantsXml(req)) return reply.type('application/xml').send(xml.build({ GetUpgradeStatusResponse: body }));
+      return body;
+    },
+  );
 
   app.post<{ Params: { ClusterId: string }; Body: UpgradeBodyT }>(
     '/api/v2/clusters/:ClusterId/upgrade',
@@ -104,7 +108,10 @@ export async function ackFamily(app: FastifyInstance, opts: { ctx: AppContext })
         // ACK's `version` is the version the caller believes the cluster runs.
         const target = await getTarget(ctx, projectId, clusterId);
         if (b.version !== target.version) {
-          throw new AppError('VALIDATION_FAILED', `version ${b.version} is not the current version of cluster ${clusterId} (${target.version})`);
+          throw new AppError(
+            'VALIDATION_FAILED',
+            `version ${b.version} is not the current version of cluster ${clusterId} (${target.version})`,
+          );
         }
       }
       const { upgrade } = await startOrRetryUpgrade(
@@ -114,7 +121,10 @@ export async function ackFamily(app: FastifyInstance, opts: { ctx: AppContext })
           targetId: clusterId,
           toVersion: b.next_version,
           mode: 'rolling',
-          options: { masterOnly: b.master_only ?? false, ...(b.rolling_policy?.max_parallelism ? { parallelism: b.rolling_policy.max_parallelism } : {}) },
+          options: {
+            masterOnly: b.master_only ?? false,
+            ...(b.rolling_policy?.max_parallelism ? { parallelism: b.rolling_policy.max_parallelism } : {}),
+          },
         },
         actor(req),
       );
@@ -128,13 +138,17 @@ export async function ackFamily(app: FastifyInstance, opts: { ctx: AppContext })
     ['cancel', 'cancel'],
   ];
   for (const [path, action] of actions) {
-    app.post<{ Params: { ClusterId: string } }>(`/api/v2/clusters/:ClusterId/upgrade/${path}`, { schema: { tags, params: ClusterParams } }, async (req, reply) => {
-      const { projectId } = caller(req);
-      const u = await activeUpgradeOf(ctx, projectId, req.params.ClusterId);
-      await upgradeAction(ctx, projectId, u.id, action, actor(req));
-      // ACK answers these with 202 and no body; the SDK ignores the body.
-      return reply.code(202).send({ request_id: requestId(req) });
-    });
+    app.post<{ Params: { ClusterId: string } }>(
+      `/api/v2/clusters/:ClusterId/upgrade/${path}`,
+      { schema: { tags, params: ClusterParams } },
+      async (req, reply) => {
+        const { projectId } = caller(req);
+        const u = await activeUpgradeOf(ctx, projectId, req.params.ClusterId);
+        await upgradeAction(ctx, projectId, u.id, action, actor(req));
+        // ACK answers these with 202 and no body; the SDK ignores the body.
+        return reply.code(202).send({ request_id: requestId(req) });
+      },
+    );
   }
 
   app.get<{ Params: { task_id: string } }>(
@@ -143,7 +157,10 @@ export async function ackFamily(app: FastifyInstance, opts: { ctx: AppContext })
     async (req) => {
       const { projectId } = caller(req);
       const u = await getUpgrade(ctx, projectId, req.params.task_id);
-      const [target, events] = await Promise.all([getTarget(ctx, projectId, u.targetId), listEvents(ctx, projectId, { upgradeId: u.id, limit: 1000 })]);
+      const [target, events] = await Promise.all([
+        getTarget(ctx, projectId, u.targetId),
+        listEvents(ctx, projectId, { upgradeId: u.id, limit: 1000 }),
+      ]);
       return presentTaskInfo(u, target, events);
     },
   );
@@ -170,13 +187,21 @@ export async function ackFamily(app: FastifyInstance, opts: { ctx: AppContext })
 
   app.get<{ Params: { cluster_id: string; check_id: string } }>(
     '/clusters/:cluster_id/checks/:check_id',
-    { schema: { tags, params: { type: 'object', properties: { cluster_id: Id, check_id: Id }, required: ['cluster_id', 'check_id'] } } },
+    {
+      schema: {
+        tags,
+        params: { type: 'object', properties: { cluster_id: Id, check_id: Id }, required: ['cluster_id', 'check_id'] },
+      },
+    },
     async (req) => {
       const { projectId } = caller(req);
       await getTarget(ctx, projectId, req.params.cluster_id);
       const report = await getReport(ctx, projectId, req.params.check_id);
       if (report.targetId !== req.params.cluster_id) {
-        throw new AppError('PRECHECK_NOT_FOUND', `check ${req.params.check_id} does not exist on cluster ${req.params.cluster_id}`);
+        throw new AppError(
+          'PRECHECK_NOT_FOUND',
+          `check ${req.params.check_id} does not exist on cluster ${req.params.cluster_id}`,
+        );
       }
       return presentCheck(report, true);
     },
@@ -188,7 +213,10 @@ export async function ackFamily(app: FastifyInstance, opts: { ctx: AppContext })
       schema: {
         tags,
         params: ClusterIdParams,
-        querystring: { type: 'object', properties: { type: { type: 'string', maxLength: 64 }, target: { type: 'string', maxLength: 128 } } },
+        querystring: {
+          type: 'object',
+          properties: { type: { type: 'string', maxLength: 64 }, target: { type: 'string', maxLength: 128 } },
+        },
       },
     },
     async (req) => {

@@ -32,8 +32,14 @@ interface StepGroup {
 
 function group(steps: Step[]): StepGroup {
   const status = summariseSteps(steps.map((s) => s.state));
-  const starts = steps.map((s) => s.startedAt).filter((t): t is string => !!t).sort();
-  const ends = steps.map((s) => s.endedAt).filter((t): t is string => !!t).sort();
+  const starts = steps
+    .map((s) => s.startedAt)
+    .filter((t): t is string => !!t)
+    .sort();
+  const ends = steps
+    .map((s) => s.endedAt)
+    .filter((t): t is string => !!t)
+    .sort();
   const finished = status === 'Success' || status === 'Failed' || status === 'Cancelled';
   return { Status: status, StartTime: starts[0] ?? '', StopTime: finished ? (ends.at(-1) ?? '') : '' };
 }
@@ -43,7 +49,13 @@ function rollbackGroup(u: UpgradeDetail, steps: Step[], rollbackRequestedAt: str
   const requested = rollbackRequestedAt !== null || u.state === 'rolling_back' || u.state === 'rolled_back';
   if (!requested && touched.length === 0) return { Status: 'NotStart', StartTime: '', StopTime: '' };
   const status: HologresStepStatus =
-    u.state === 'rolled_back' ? 'Success' : u.errorCode === 'ROLLBACK_FAILED' ? 'Failed' : u.state === 'rolling_back' ? 'Running' : 'Success';
+    u.state === 'rolled_back'
+      ? 'Success'
+      : u.errorCode === 'ROLLBACK_FAILED'
+        ? 'Failed'
+        : u.state === 'rolling_back'
+          ? 'Running'
+          : 'Success';
   const finished = status !== 'Running';
   return { Status: status, StartTime: rollbackRequestedAt ?? '', StopTime: finished ? (u.endedAt ?? u.updatedAt) : '' };
 }
@@ -61,7 +73,8 @@ function statusCode(u: UpgradeDetail, steps: Step[], target: Target): string {
 /** Engine check items named segment_format: node = database, one item per table still on the old format. */
 function segmentFormatStat(items: PrecheckItem[]) {
   const counts = new Map<string, number>();
-  for (const i of items) if (i.name === 'segment_format' && i.status !== 'pass') counts.set(i.node ?? '', (counts.get(i.node ?? '') ?? 0) + 1);
+  for (const i of items)
+    if (i.name === 'segment_format' && i.status !== 'pass') counts.set(i.node ?? '', (counts.get(i.node ?? '') ?? 0) + 1);
   return [...counts].map(([Database, TableUsingSegmentCount]) => ({ Database, TableUsingSegmentCount }));
 }
 

@@ -59,7 +59,9 @@ export async function hologresFamily(app: FastifyInstance, opts: { ctx: AppConte
       const history = await upgradeHistory(ctx, projectId, instanceId);
       const data = await Promise.all(
         history.map(async (u, i) => {
-          const report: PrecheckReport | null = u.precheckReportId ? await getReport(ctx, projectId, u.precheckReportId).catch(() => null) : null;
+          const report: PrecheckReport | null = u.precheckReportId
+            ? await getReport(ctx, projectId, u.precheckReportId).catch(() => null)
+            : null;
           const rollbackEvent =
             u.state === 'rolling_back' || u.state === 'rolled_back' || u.errorCode === 'ROLLBACK_FAILED'
               ? (await listEvents(ctx, projectId, { upgradeId: u.id, limit: 1000 })).find((e) => e.type === 'upgrade.rollback')

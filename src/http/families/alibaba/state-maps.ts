@@ -37,16 +37,96 @@ interface UpgradeRow {
 }
 
 export const UPGRADE_STATE_MAP: Record<UpgradeState, UpgradeRow> = {
-  scheduled: { ack: 'running', ackStep: 'not_start', ackTask: 'running', ackTaskState: 'running', dag: 'queued', statusCode: 'Scheduled', phase: 'Prepare' },
-  ready: { ack: 'running', ackStep: 'not_start', ackTask: 'running', ackTaskState: 'running', dag: 'queued', statusCode: 'Queued', phase: 'Prepare' },
-  prechecking: { ack: 'running', ackStep: 'prechecking', ackTask: 'running', ackTaskState: 'running', dag: 'running', statusCode: 'Prechecking', phase: 'Prepare' },
-  running: { ack: 'running', ackStep: 'upgrading', ackTask: 'running', ackTaskState: 'running', dag: 'running', statusCode: 'Upgrading', phase: 'Upgrade' },
-  paused: { ack: 'pause', ackStep: 'pause', ackTask: 'running', ackTaskState: 'running', dag: 'running', statusCode: 'Paused', phase: null },
-  succeeded: { ack: 'success', ackStep: 'success', ackTask: 'Success', ackTaskState: 'success', dag: 'success', statusCode: 'Success', phase: 'Finished' },
-  failed: { ack: 'fail', ackStep: null, ackTask: 'Failed', ackTaskState: 'fail', dag: 'failed', statusCode: 'Failed', phase: null },
-  cancelled: { ack: 'fail', ackStep: null, ackTask: 'Failed', ackTaskState: 'fail', dag: 'failed', statusCode: 'Cancelled', phase: 'Finished' },
-  rolling_back: { ack: 'running', ackStep: 'upgrading', ackTask: 'running', ackTaskState: 'running', dag: 'running', statusCode: 'RollingBack', phase: 'Rollback' },
-  rolled_back: { ack: 'fail', ackStep: null, ackTask: 'Failed', ackTaskState: 'fail', dag: 'failed', statusCode: 'RolledBack', phase: 'Rollback' },
+  scheduled: {
+    ack: 'running',
+    ackStep: 'not_start',
+    ackTask: 'running',
+    ackTaskState: 'running',
+    dag: 'queued',
+    statusCode: 'Scheduled',
+    phase: 'Prepare',
+  },
+  ready: {
+    ack: 'running',
+    ackStep: 'not_start',
+    ackTask: 'running',
+    ackTaskState: 'running',
+    dag: 'queued',
+    statusCode: 'Queued',
+    phase: 'Prepare',
+  },
+  prechecking: {
+    ack: 'running',
+    ackStep: 'prechecking',
+    ackTask: 'running',
+    ackTaskState: 'running',
+    dag: 'running',
+    statusCode: 'Prechecking',
+    phase: 'Prepare',
+  },
+  running: {
+    ack: 'running',
+    ackStep: 'upgrading',
+    ackTask: 'running',
+    ackTaskState: 'running',
+    dag: 'running',
+    statusCode: 'Upgrading',
+    phase: 'Upgrade',
+  },
+  paused: {
+    ack: 'pause',
+    ackStep: 'pause',
+    ackTask: 'running',
+    ackTaskState: 'running',
+    dag: 'running',
+    statusCode: 'Paused',
+    phase: null,
+  },
+  succeeded: {
+    ack: 'success',
+    ackStep: 'success',
+    ackTask: 'Success',
+    ackTaskState: 'success',
+    dag: 'success',
+    statusCode: 'Success',
+    phase: 'Finished',
+  },
+  failed: {
+    ack: 'fail',
+    ackStep: null,
+    ackTask: 'Failed',
+    ackTaskState: 'fail',
+    dag: 'failed',
+    statusCode: 'Failed',
+    phase: null,
+  },
+  cancelled: {
+    ack: 'fail',
+    ackStep: null,
+    ackTask: 'Failed',
+    ackTaskState: 'fail',
+    dag: 'failed',
+    statusCode: 'Cancelled',
+    phase: 'Finished',
+  },
+  rolling_back: {
+    ack: 'running',
+    ackStep: 'upgrading',
+    ackTask: 'running',
+    ackTaskState: 'running',
+    dag: 'running',
+    statusCode: 'RollingBack',
+    phase: 'Rollback',
+  },
+  rolled_back: {
+    ack: 'fail',
+    ackStep: null,
+    ackTask: 'Failed',
+    ackTaskState: 'fail',
+    dag: 'failed',
+    statusCode: 'RolledBack',
+    phase: 'Rollback',
+  },
 };
 
 const FINAL: ReadonlySet<UpgradeState> = new Set(['succeeded', 'cancelled', 'rolled_back']);
@@ -163,13 +243,14 @@ export function ackEventReason(type: string): string {
 }
 
 /** ACK check status (RunClusterCheck/GetClusterCheck) for a precheck report state. */
-export const ACK_CHECK_STATUS: Record<'running' | 'passed' | 'warned' | 'failed' | 'error', 'Running' | 'Succeeded' | 'Failed'> = {
-  running: 'Running',
-  passed: 'Succeeded',
-  warned: 'Succeeded',
-  failed: 'Failed',
-  error: 'Failed',
-};
+export const ACK_CHECK_STATUS: Record<'running' | 'passed' | 'warned' | 'failed' | 'error', 'Running' | 'Succeeded' | 'Failed'> =
+  {
+    running: 'Running',
+    passed: 'Succeeded',
+    warned: 'Succeeded',
+    failed: 'Failed',
+    error: 'Failed',
+  };
 
 /** ACK check item level for a finding. */
 export const ACK_CHECK_LEVEL: Record<'pass' | 'warn' | 'fail', 'normal' | 'warning' | 'error'> = {

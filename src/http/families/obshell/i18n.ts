@@ -35,13 +35,25 @@ export const OBSHELL_ERRORS = {
     'X-OCS-Agent-Header or X-OCS-Header not found in http request header',
     'HTTP 请求头中未找到 X-OCS-Agent-Header 或 X-OCS-Header',
   ),
-  headerDecryptFailed: def('Security.Authentication.Header.DecryptFailed', 401, 'Decrypt http header failed: %s', '解密 HTTP 请求头失败：%s', 1),
+  headerDecryptFailed: def(
+    'Security.Authentication.Header.DecryptFailed',
+    401,
+    'Decrypt http header failed: %s',
+    '解密 HTTP 请求头失败：%s',
+    1,
+  ),
   uriMismatch: def('Security.Authentication.Header.UriMismatch', 401, 'URI mismatch', 'URI 不匹配', 10008),
   expired: def('Security.Authentication.Expired', 401, 'Authentication expired', '认证信息已过期', 10008),
   timestampInvalid: def('Security.Authentication.Timestamp.Invalid', 401, 'Invalid timestamp: %s', '无效的时间戳：%s', 10008),
   unauthorized: def('Security.Authentication.Unauthorized', 401, 'Authentication failed', '认证失败', 10008),
   // Liftgate's addition: OBShell itself accepts a replay inside the ts window.
-  replayed: def('Security.Authentication.Header.Replayed', 401, 'X-OCS-Header has already been used', 'X-OCS-Header 已被使用过', 10008),
+  replayed: def(
+    'Security.Authentication.Header.Replayed',
+    401,
+    'X-OCS-Header has already been used',
+    'X-OCS-Header 已被使用过',
+    10008,
+  ),
   bodyDecryptFailed: def('Security.DecryptFailed', 400, 'Decrypt failed: %s', '解密失败：%s'),
   replayGuardFull: def('Common.Unexpected', 503, 'Unexpected error: %s', '非预期错误：%s'),
   // upgrade prechecks
@@ -78,16 +90,36 @@ export const OBSHELL_ERRORS = {
   taskNotFound: def('Task.NotFound', 404, 'Task not found: %s', '未找到任务：%s'),
   genericIdInvalid: def('Task.GenericID.Invalid', 400, 'Invalid ID: %s', '无效的任务通用 ID：%s'),
   operatorNotSupport: def('Task.Dag.Operator.NotSupport', 400, 'Operator %s is not supported', "不支持的任务操作 '%s'"),
-  retryNotFailed: def('Task.Dag.Operator.RetryNotFailedDag', 400, 'Failed to set DAG retry: DAG state is not failed', '重试 DAG 失败：DAG 未失败'),
-  passNotFailed: def('Task.Dag.Operator.PassNotFailedDag', 400, 'Failed to pass DAG: DAG is not failed', '跳过 DAG 失败：DAG 未失败'),
+  retryNotFailed: def(
+    'Task.Dag.Operator.RetryNotFailedDag',
+    400,
+    'Failed to set DAG retry: DAG state is not failed',
+    '重试 DAG 失败：DAG 未失败',
+  ),
+  passNotFailed: def(
+    'Task.Dag.Operator.PassNotFailedDag',
+    400,
+    'Failed to pass DAG: DAG is not failed',
+    '跳过 DAG 失败：DAG 未失败',
+  ),
   rollbackNotFailed: def(
     'Task.Dag.Operator.RollbackNotFailedDag',
     400,
     'Failed to set DAG rollback: DAG state is not failed',
     '设置 DAG 回滚失败：DAG 未失败',
   ),
-  rollbackNotAllowed: def('Task.Dag.Operator.RollbackNotAllowed', 400, 'Failed to set DAG rollback: node %s cannot rollback', '设置 DAG 回滚失败：节点 %s 不能回滚'),
-  cancelFinished: def('Task.Dag.Operator.CancelFinishedDag', 400, 'Failed to cancel DAG: DAG is finished', '取消 DAG 失败：DAG 已执行完成'),
+  rollbackNotAllowed: def(
+    'Task.Dag.Operator.RollbackNotAllowed',
+    400,
+    'Failed to set DAG rollback: node %s cannot rollback',
+    '设置 DAG 回滚失败：节点 %s 不能回滚',
+  ),
+  cancelFinished: def(
+    'Task.Dag.Operator.CancelFinishedDag',
+    400,
+    'Failed to cancel DAG: DAG is finished',
+    '取消 DAG 失败：DAG 已执行完成',
+  ),
 } as const satisfies Record<string, ErrorDef>;
 
 export type ObshellErrorKey = keyof typeof OBSHELL_ERRORS;

@@ -84,7 +84,8 @@ export function checkUpgradeDir(dir: string): void {
 
 function splitRelease(release: string): { build: string; dist: string } {
   const parts = release.split('.');
-  if (parts.length < 2 || parts[0] === '' || parts[parts.length - 1] === '') throw new ObshellError('releaseFormatInvalid', [release]);
+  if (parts.length < 2 || parts[0] === '' || parts[parts.length - 1] === '')
+    throw new ObshellError('releaseFormatInvalid', [release]);
   return { build: parts[0] as string, dist: parts[parts.length - 1] as string };
 }
 

@@ -127,7 +127,12 @@ export function taskDetail(u: UpgradeDetail, s: Step, target: Target | null): Ta
   };
 }
 
-export function nodeDetail(u: UpgradeDetail, stage: Stage & { steps: Step[] }, target: Target | null, withTasks: boolean): NodeDetailDTO {
+export function nodeDetail(
+  u: UpgradeDetail,
+  stage: Stage & { steps: Step[] },
+  target: Target | null,
+  withTasks: boolean,
+): NodeDetailDTO {
   const nodeId = u.num * NODES_PER_DAG + stage.index + 1;
   const mapped = DAG_MAP.stage[stage.state];
   const operator =
@@ -147,7 +152,12 @@ export function nodeDetail(u: UpgradeDetail, stage: Stage & { steps: Step[] }, t
 }
 
 /** `lastOperator`: the last operator action recorded for the upgrade (RUN when none). */
-export function dagDetail(u: UpgradeDetail, lastOperator: DagOperator, target: Target | null, showDetails: boolean): DagDetailDTO {
+export function dagDetail(
+  u: UpgradeDetail,
+  lastOperator: DagOperator,
+  target: Target | null,
+  showDetails: boolean,
+): DagDetailDTO {
   const mapped = DAG_MAP.upgrade[u.state];
   const maxStage = Math.max(1, u.stageCount);
   return {
@@ -245,6 +255,14 @@ export function subTaskLogs(taskId: number, s: Pick<Step, 'log' | 'startedAt' | 
     const m = /^(\d{4}-\d\d-\d\dT[\d:.]+Z) (?:attempt (\d+))?/.exec(line);
     if (m?.[2]) attempt = Math.max(1, Number(m[2]));
     const at = m?.[1] ?? s.startedAt ?? s.endedAt ?? ZERO_TIME;
-    return { id: i + 1, sub_task_id: taskId, execute_times: attempt, log_content: line, is_sync: true, create_time: at, update_time: at };
+    return {
+      id: i + 1,
+      sub_task_id: taskId,
+      execute_times: attempt,
+      log_content: line,
+      is_sync: true,
+      create_time: at,
+      update_time: at,
+    };
   });
 }

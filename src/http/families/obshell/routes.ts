@@ -11,7 +11,14 @@ import { listEvents } from '../../../service/events.ts';
 import { getUpgradeCheck, recordUpgradeCheck, type UpgradeCheck } from '../../../service/obshell-checks.ts';
 import { startPrecheck } from '../../../service/prechecks.ts';
 import { getTarget } from '../../../service/targets.ts';
-import { createUpgrade, getUpgradeByNum, listUpgrades, upgradeAction, withStages, type UpgradeDetail } from '../../../service/upgrades.ts';
+import {
+  createUpgrade,
+  getUpgradeByNum,
+  listUpgrades,
+  upgradeAction,
+  withStages,
+  type UpgradeDetail,
+} from '../../../service/upgrades.ts';
 import { errorInfo } from '../../errors.ts';
 import { actionForOperator, DAG_MAP, type DagOperator } from './dag-map.ts';
 import { langOf, ObshellError, OBSHELL_ERRORS, type ObshellErrorKey } from './i18n.ts';
@@ -31,7 +38,13 @@ import {
 import { assertNotUnderMaintenance, parseUpgradeBody, precheckUpgrade } from './prechecks.ts';
 
 /** OBShell's envelope (ob/agent/lib/http/response.go OcsAgentResponse). */
-function send(req: FastifyRequest, reply: FastifyReply, status: number, data: unknown, error?: { code: number; errCode: string; message: string }) {
+function send(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  status: number,
+  data: unknown,
+  error?: { code: number; errCode: string; message: string },
+) {
   reply.code(status).send({
     successful: error === undefined,
     timestamp: new Date().toISOString(),
@@ -94,7 +107,8 @@ export const obshellFamily: FastifyPluginAsync<{ ctx: AppContext }> = async (app
     if (!c) throw new ObshellError('unauthorized');
     return c;
   };
-  const showDetails = (req: FastifyRequest): boolean => (req.query as Record<string, string | undefined>).show_details !== 'false';
+  const showDetails = (req: FastifyRequest): boolean =>
+    (req.query as Record<string, string | undefined>).show_details !== 'false';
   const actor = (c: ObshellCaller): string => `obshell:${c.targetId}`;
 
   async function lastOperator(u: UpgradeDetail): Promise<DagOperator> {
@@ -176,7 +190,11 @@ export const obshellFamily: FastifyPluginAsync<{ ctx: AppContext }> = async (app
     r.get('/api/v1/task/dag/ob/unfinish', async (req, reply) => {
       const c = caller(req);
       const target = await targetOf(c);
-      const { items } = await listUpgrades(ctx, c.projectId, { targetId: c.targetId, state: [...ACTIVE_UPGRADE_STATES], limit: 100 });
+      const { items } = await listUpgrades(ctx, c.projectId, {
+        targetId: c.targetId,
+        state: [...ACTIVE_UPGRADE_STATES],
+        limit: 100,
+      });
       const dags = [];
       for (const item of items) {
         const u = await withStages(ctx, item as UpgradeDetail);
@@ -216,7 +234,8 @@ export const obshellFamily: FastifyPluginAsync<{ ctx: AppContext }> = async (app
       if (action === 'retry' && u.state !== 'failed') throw new ObshellError('retryNotFailed');
       if (action === 'skip' && u.state !== 'failed') throw new ObshellError('passNotFailed');
       if (action === 'rollback' && dagState !== 'FAILED') throw new ObshellError('rollbackNotFailed');
-      if (action === 'cancel' && ['succeeded', 'cancelled', 'rolled_back'].includes(u.state)) throw new ObshellError('cancelFinished');
+      if (action === 'cancel' && ['succeeded', 'cancelled', 'rolled_back'].includes(u.state))
+        throw new ObshellError('cancelFinished');
       try {
         await upgradeAction(ctx, c.projectId, u.id, action, actor(c));
       } catch (err) {
