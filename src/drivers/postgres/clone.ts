@@ -57,26 +57,13 @@ async function copyTree(src: string, dst: string, top: boolean): Promise<number>
 /** create the folders and symlinks of the copy, and list the files to copy */
 async function walk(src: string, dst: string, top: boolean, files: [string, string][]): Promise<void> {
   await mkdir(dst, { recursive: true, mode: 0o700 });
-  let entries;
-  try {
-    entries = await readdir(src, { withFileTypes: true });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw e;
-  }
+  const entries: TarEntry[] = [];
+  await dataDirEntries(src, '', top, entries);
   for (const e of entries) {
-    if (top && SKIP_TOP.has(e.name)) continue;
-    if (e.name === 'pgsql_tmp' || e.name.startsWith('pg_internal.init')) continue;
-    const s = path.join(src, e.name);
     const d = path.join(dst, e.name);
-    if (e.isDirectory()) {
-      if (top && EMPTY_DIRS.has(e.name)) await mkdir(d, { recursive: true, mode: 0o700 });
-      else await walk(s, d, false, files);
-    } else if (e.isSymbolicLink()) {
-      await symlink(await readlink(s), d);
-    } else {
-      files.push([s, d]);
-    }
+    if (e.kind === 'dir') await mkdir(d, { recursive: true, mode: 0o700 });
+    else if (e.kind === 'link') await symlink(e.target, d);
+    else files.push([e.src, d]);
   }
 }
 
@@ -197,8 +184,8 @@ function tarHeader(name: string, type: '0' | '2' | '5', size: number, mode: numb
 type TarEntry =
   { kind: 'dir'; name: string } | { kind: 'link'; name: string; target: string } | { kind: 'file'; name: string; src: string };
 
-/** the entries of a data directory copy, in tar order, with the same skips as copyTree */
-async function tarEntries(src: string, rel: string, top: boolean, out: TarEntry[]): Promise<void> {
+/** the entries of a data directory copy, parents before children (tar order); what a copy skips is decided here once */
+async function dataDirEntries(src: string, rel: string, top: boolean, out: TarEntry[]): Promise<void> {
   let entries;
   try {
     entries = await readdir(src, { withFileTypes: true });
@@ -213,7 +200,7 @@ async function tarEntries(src: string, rel: string, top: boolean, out: TarEntry[
     const r = rel ? `${rel}/${e.name}` : e.name;
     if (e.isDirectory()) {
       out.push({ kind: 'dir', name: `${r}/` });
-      if (!(top && EMPTY_DIRS.has(e.name))) await tarEntries(s, r, false, out);
+      if (!(top && EMPTY_DIRS.has(e.name))) await dataDirEntries(s, r, false, out);
     } else if (e.isSymbolicLink()) {
       out.push({ kind: 'link', name: r, target: await readlink(s) });
     } else {
@@ -301,7 +288,7 @@ export async function onlineBackupTar(
     const startLsn = start.rows[0]!.lsn;
     log(`primary: SELECT pg_backup_start(fast => true) -> ${startLsn}`);
     const entries: TarEntry[] = [];
-    await tarEntries(srcData, '', true, entries);
+    await dataDirEntries(srcData, '', true, entries);
     await writeEntries(w, entries);
     const stop = await c.query<{ lsn: string; labelfile: string; spcmapfile: string | null }>(
       'SELECT lsn, labelfile, spcmapfile FROM pg_backup_stop(false)',
