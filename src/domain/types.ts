@@ -123,6 +123,8 @@ export interface Step {
   endedAt: string | null;
   error: string | null;
   log: string[];
+  /** what the driver reported when the step succeeded (e.g. a switchover's write outage) */
+  result: Record<string, unknown> | null;
 }
 
 export interface Stage {

@@ -404,7 +404,14 @@ export class Executor {
     let advanced = false;
     await this.store.unit.run(async (trx) => {
       await this.lock(trx, upgrade.id);
-      const ok = await transitionStep(trx, { id: step.id, from: 'running', to: 'succeeded', leaseOwner: this.owner, log });
+      const ok = await transitionStep(trx, {
+        id: step.id,
+        from: 'running',
+        to: 'succeeded',
+        leaseOwner: this.owner,
+        log,
+        ...(result.data ? { result: result.data } : {}),
+      });
       if (!ok) return; // lost the lease: whoever holds the step now records it
       this.transitions++;
       await this.applyResult(trx, upgrade, result, known);

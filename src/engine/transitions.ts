@@ -129,6 +129,8 @@ export interface StepOutcome {
   leaseOwner: string | null;
   error?: string | null;
   log?: string[];
+  /** what the driver reported (StepResult.data), kept with the step */
+  result?: Record<string, unknown>;
 }
 
 /** Records a step outcome, guarded on its state and (when leased) on the lease owner. */
@@ -142,6 +144,7 @@ export async function transitionStep(db: Db, o: StepOutcome): Promise<boolean> {
       ended_at: now(),
       ...(o.error !== undefined ? { error: o.error } : {}),
       ...(o.log !== undefined ? { log: JSON.stringify(o.log) } : {}),
+      ...(o.result !== undefined ? { result: JSON.stringify(o.result) } : {}),
     })
     .where('id', '=', o.id)
     .where('state', '=', o.from);

@@ -158,6 +158,7 @@ export async function createUpgrade(
             error: null,
             log: '[]',
             rollback_order: null,
+            result: null,
           };
         });
       });

@@ -139,6 +139,7 @@ export const toStep = (r: StepRow): Step => ({
   endedAt: r.ended_at,
   error: r.error,
   log: parseJson(r.log, []),
+  result: parseJson(r.result, null),
 });
 
 export const toReport = (r: PrecheckReportRow): PrecheckReport => ({

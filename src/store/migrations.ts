@@ -288,9 +288,17 @@ const m002: Migration = {
   },
 };
 
+/** Steps keep what their driver reported (e.g. the write outage of a switchover). */
+const m003: Migration = {
+  async up(db: Db) {
+    await db.schema.alterTable('steps').addColumn('result', 'text').execute();
+  },
+};
+
 export function migrations(caps: DialectCapabilities): Record<string, Migration> {
   return {
     '001_initial': m001(caps),
     '002_sim_effects_once': m002,
+    '003_step_result': m003,
   };
 }

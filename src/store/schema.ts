@@ -112,6 +112,8 @@ export interface StepRow {
   error: string | null;
   log: string;
   rollback_order: number | null;
+  /** JSON of the driver's StepResult.data (migration 003) */
+  result: string | null;
 }
 
 export interface PrecheckReportRow {

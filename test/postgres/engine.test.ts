@@ -98,6 +98,9 @@ forEachDialect('postgres driver through the engine', (dialect) => {
     assert.equal(sw.params.from, oldPrimary);
     const newPrimary = sw.params.to as string;
     assert.notEqual(newPrimary, oldPrimary);
+    // what the driver measured is kept with the step and shown by the API
+    assert.equal((sw as { result?: { to?: string } }).result?.to, newPrimary);
+    assert.equal(typeof (sw as { result?: { outageMs?: unknown } }).result?.outageMs, 'number');
     // every node, replicas too, went through rejoin
     assert.deepEqual(
       steps

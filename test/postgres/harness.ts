@@ -86,6 +86,7 @@ export function planRolling(upgrade: Upgrade, nodes: TargetNode[]): Step[] {
       endedAt: null,
       error: null,
       log: [],
+      result: null,
     });
   };
   add('precheck', null);

@@ -19,6 +19,7 @@ export function presentStep(s: Step, withLog: boolean) {
     endedAt: s.endedAt,
     error: s.error,
     params: s.params,
+    result: s.result,
     ...(withLog ? { log: s.log } : {}),
   };
 }
