@@ -1,6 +1,7 @@
 // The `liftgate` command line: `serve` runs the server; every other command is a client of the
 // native API (LIFTGATE_URL, LIFTGATE_TOKEN) and can print JSON with --json.
 import { Command, Option } from 'commander';
+import { UPGRADE_ACTIONS } from '../engine/operations.ts';
 import { ApiClient, ApiError } from './client.ts';
 import { printTable, watchUpgrade } from './render.ts';
 
@@ -128,7 +129,7 @@ upgrade
   .action(async (id: string) => {
     process.exitCode = await watchUpgrade(client(), g().project, id, Boolean(g().json));
   });
-for (const action of ['pause', 'resume', 'cancel', 'retry', 'rollback', 'skip'] as const) {
+for (const action of UPGRADE_ACTIONS) {
   upgrade
     .command(`${action} <upgrade>`)
     .description(`${action} an upgrade`)

@@ -60,19 +60,23 @@ export interface CatalogVersion {
   createdAt: string;
 }
 
-export type UpgradeMode = 'rolling' | 'stop_service' | 'az_migration';
+export const UPGRADE_MODES = ['rolling', 'stop_service', 'az_migration'] as const;
+export type UpgradeMode = (typeof UPGRADE_MODES)[number];
 
-export type UpgradeState =
-  | 'scheduled'
-  | 'ready'
-  | 'prechecking'
-  | 'running'
-  | 'paused'
-  | 'succeeded'
-  | 'failed'
-  | 'cancelled'
-  | 'rolling_back'
-  | 'rolled_back';
+/** every upgrade state; the one list that schemas, mapping tables and their tests share */
+export const UPGRADE_STATES = [
+  'scheduled',
+  'ready',
+  'prechecking',
+  'running',
+  'paused',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'rolling_back',
+  'rolled_back',
+] as const;
+export type UpgradeState = (typeof UPGRADE_STATES)[number];
 
 export const ACTIVE_UPGRADE_STATES: readonly UpgradeState[] = [
   'scheduled',
@@ -85,13 +89,36 @@ export const ACTIVE_UPGRADE_STATES: readonly UpgradeState[] = [
 ];
 export const FINAL_UPGRADE_STATES: readonly UpgradeState[] = ['succeeded', 'cancelled', 'rolled_back'];
 
-export type StepState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled' | 'rolling_back' | 'rolled_back';
+export const STEP_STATES = [
+  'pending',
+  'running',
+  'succeeded',
+  'failed',
+  'skipped',
+  'cancelled',
+  'rolling_back',
+  'rolled_back',
+] as const;
+export type StepState = (typeof STEP_STATES)[number];
 
-export type StageState = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'rolled_back';
+export const STAGE_STATES = ['pending', 'running', 'succeeded', 'failed', 'cancelled', 'rolled_back'] as const;
+export type StageState = (typeof STAGE_STATES)[number];
 
 /** What a step does; drivers implement each action. */
-export type StepAction =
-  'precheck' | 'backup' | 'drain' | 'stop' | 'install' | 'start' | 'verify' | 'rejoin' | 'switchover' | 'relocate' | 'finalize';
+export const STEP_ACTIONS = [
+  'precheck',
+  'backup',
+  'drain',
+  'stop',
+  'install',
+  'start',
+  'verify',
+  'rejoin',
+  'switchover',
+  'relocate',
+  'finalize',
+] as const;
+export type StepAction = (typeof STEP_ACTIONS)[number];
 
 export interface Hop {
   fromVersion: string;

@@ -10,6 +10,19 @@ export const hashToken = (token: string): string => createHash('sha256').update(
 
 const newToken = (prefix: string): string => `${prefix}_${randomBytes(24).toString('base64url')}`;
 
+/** Stores a token's hash (never the token) and answers the new row's id. */
+async function storeToken(
+  ctx: AppContext,
+  t: { projectId: string | null; kind: 'admin' | 'project'; name: string; token: string },
+): Promise<string> {
+  const id = randomUUID();
+  await ctx.store.db
+    .insertInto('api_tokens')
+    .values({ id, project_id: t.projectId, kind: t.kind, name: t.name, token_hash: hashToken(t.token), created_at: now() })
+    .execute();
+  return id;
+}
+
 /**
  * Makes sure an admin token exists. With `fromEnv` it is that token (registered if new);
  * otherwise one is generated on first start only. Returns the token when it was just created.
@@ -17,37 +30,14 @@ const newToken = (prefix: string): string => `${prefix}_${randomBytes(24).toStri
 export async function ensureAdminToken(ctx: AppContext, fromEnv?: string): Promise<string | null> {
   const db = ctx.store.db;
   if (fromEnv) {
-    const hash = hashToken(fromEnv);
-    const found = await db.selectFrom('api_tokens').select('id').where('token_hash', '=', hash).executeTakeFirst();
-    if (!found) {
-      await db
-        .insertInto('api_tokens')
-        .values({
-          id: randomUUID(),
-          project_id: null,
-          kind: 'admin',
-          name: 'LIFTGATE_ADMIN_TOKEN',
-          token_hash: hash,
-          created_at: now(),
-        })
-        .execute();
-    }
+    const found = await db.selectFrom('api_tokens').select('id').where('token_hash', '=', hashToken(fromEnv)).executeTakeFirst();
+    if (!found) await storeToken(ctx, { projectId: null, kind: 'admin', name: 'LIFTGATE_ADMIN_TOKEN', token: fromEnv });
     return null;
   }
   const any = await db.selectFrom('api_tokens').select('id').where('kind', '=', 'admin').executeTakeFirst();
   if (any) return null;
   const token = newToken('lg_admin');
-  await db
-    .insertInto('api_tokens')
-    .values({
-      id: randomUUID(),
-      project_id: null,
-      kind: 'admin',
-      name: 'first admin token',
-      token_hash: hashToken(token),
-      created_at: now(),
-    })
-    .execute();
+  await storeToken(ctx, { projectId: null, kind: 'admin', name: 'first admin token', token });
   return token;
 }
 
@@ -58,12 +48,7 @@ export async function createProjectToken(
 ): Promise<{ id: string; token: string }> {
   await getProject(ctx, projectId);
   const token = newToken('lg');
-  const id = randomUUID();
-  await ctx.store.db
-    .insertInto('api_tokens')
-    .values({ id, project_id: projectId, kind: 'project', name, token_hash: hashToken(token), created_at: now() })
-    .execute();
-  return { id, token };
+  return { id: await storeToken(ctx, { projectId, kind: 'project', name, token }), token };
 }
 
 export async function verifyToken(ctx: AppContext, token: string): Promise<Principal | null> {

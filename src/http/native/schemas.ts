@@ -1,5 +1,7 @@
 // TypeBox schemas of the native API: they validate requests and generate /openapi.json.
 import { Type, type Static } from '@sinclair/typebox';
+import { STEP_ACTIONS, UPGRADE_MODES, UPGRADE_STATES } from '../../domain/types.ts';
+import { UPGRADE_ACTIONS } from '../../engine/operations.ts';
 
 export const Id = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$', description: 'letters, digits, . _ - (max 64)' });
 export const Engine = Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,31}$', description: 'engine name, lower case' });
@@ -81,21 +83,8 @@ export const TargetPatchBody = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 );
 
-export const Mode = Type.Union([Type.Literal('rolling'), Type.Literal('stop_service'), Type.Literal('az_migration')]);
-export const UpgradeStateT = Type.Union(
-  [
-    'scheduled',
-    'ready',
-    'prechecking',
-    'running',
-    'paused',
-    'succeeded',
-    'failed',
-    'cancelled',
-    'rolling_back',
-    'rolled_back',
-  ].map((s) => Type.Literal(s)),
-);
+export const Mode = Type.Union(UPGRADE_MODES.map((m) => Type.Literal(m)));
+export const UpgradeStateT = Type.Union(UPGRADE_STATES.map((s) => Type.Literal(s)));
 
 export const UpgradeBody = Type.Object(
   {
@@ -132,7 +121,7 @@ export const UpgradeBody = Type.Object(
 
 export const ActionBody = Type.Object(
   {
-    action: Type.Union(['pause', 'resume', 'cancel', 'retry', 'rollback', 'skip'].map((a) => Type.Literal(a))),
+    action: Type.Union(UPGRADE_ACTIONS.map((a) => Type.Literal(a))),
   },
   { additionalProperties: false },
 );
@@ -162,11 +151,7 @@ export const PrecheckBody = Type.Object(
 export const FaultBody = Type.Object(
   {
     node: Type.Optional(Id),
-    step: Type.Union(
-      ['precheck', 'backup', 'drain', 'stop', 'install', 'start', 'verify', 'rejoin', 'switchover', 'relocate', 'finalize'].map(
-        (a) => Type.Literal(a),
-      ),
-    ),
+    step: Type.Union(STEP_ACTIONS.map((a) => Type.Literal(a))),
     kind: Type.Union([Type.Literal('fail'), Type.Literal('hang'), Type.Literal('crash'), Type.Literal('health_timeout')]),
     times: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 1 })),
   },

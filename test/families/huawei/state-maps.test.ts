@@ -2,7 +2,7 @@
 // the GaussDB status filter inverts its table.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { StepState, UpgradeState } from '../../../src/domain/types.ts';
+import { STEP_STATES, UPGRADE_STATES } from '../../../src/domain/types.ts';
 import {
   CSS_STEP_STATUS,
   CSS_TASK_STATUS,
@@ -11,29 +11,6 @@ import {
   gaussTime,
   statesForGaussStatus,
 } from '../../../src/http/families/huawei/state-maps.ts';
-
-const UPGRADE_STATES: UpgradeState[] = [
-  'scheduled',
-  'ready',
-  'prechecking',
-  'running',
-  'paused',
-  'succeeded',
-  'failed',
-  'cancelled',
-  'rolling_back',
-  'rolled_back',
-];
-const STEP_STATES: StepState[] = [
-  'pending',
-  'running',
-  'succeeded',
-  'failed',
-  'skipped',
-  'cancelled',
-  'rolling_back',
-  'rolled_back',
-];
 
 test('CSS task status: every upgrade state, only RUNNING|SUCCESS|FAILED|PARTIAL_FAILED', () => {
   assert.deepEqual(Object.keys(CSS_TASK_STATUS).sort(), [...UPGRADE_STATES].sort());

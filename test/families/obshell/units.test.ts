@@ -5,37 +5,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import type { StageState, StepState, UpgradeState } from '../../../src/domain/types.ts';
+import { STAGE_STATES, STEP_STATES, UPGRADE_STATES, type UpgradeState } from '../../../src/domain/types.ts';
 import { actionForOperator, DAG_MAP, DAG_OPERATORS, DAG_STATES } from '../../../src/http/families/obshell/dag-map.ts';
 import { langOf, ObshellError, OBSHELL_ERRORS } from '../../../src/http/families/obshell/i18n.ts';
 import { KEY_FILE, loadServerCrypto } from '../../../src/http/families/obshell/obshell-auth.ts';
 import { checkUpgradeDir } from '../../../src/http/families/obshell/prechecks.ts';
 import { genericId, parseGenericId } from '../../../src/http/families/obshell/present.ts';
 import type { AppContext } from '../../../src/service/context.ts';
-
-const UPGRADE_STATES: UpgradeState[] = [
-  'scheduled',
-  'ready',
-  'prechecking',
-  'running',
-  'paused',
-  'succeeded',
-  'failed',
-  'cancelled',
-  'rolling_back',
-  'rolled_back',
-];
-const STAGE_STATES: StageState[] = ['pending', 'running', 'succeeded', 'failed', 'cancelled', 'rolled_back'];
-const STEP_STATES: StepState[] = [
-  'pending',
-  'running',
-  'succeeded',
-  'failed',
-  'skipped',
-  'cancelled',
-  'rolling_back',
-  'rolled_back',
-];
 
 describe('OBShell state/operator mapping table', () => {
   it('covers every engine state with an OBShell state', () => {
