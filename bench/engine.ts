@@ -1,14 +1,10 @@
 // Engine benchmark (not a test): N simulated targets x 3 nodes, zero-length steps, one rolling
 // upgrade each, on SQLite and on PostgreSQL. Prints step transitions per second and peak RSS.
 // Usage: npm run bench [-- --targets 1000,10000 --dialects sqlite,postgres]
-import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { createContext } from '../src/service/context.ts';
-import { addCatalogVersion } from '../src/service/catalog.ts';
-import { createProject } from '../src/service/projects.ts';
-import { createTarget } from '../src/service/targets.ts';
-import { createUpgrade } from '../src/service/upgrades.ts';
 import { freshStore, type Dialect } from '../test/helpers/harness.ts';
+import { machine, rssPeak, seedFleet } from './lib/fleet.ts';
 
 const { values } = parseArgs({
   options: { targets: { type: 'string', default: '1000,10000' }, dialects: { type: 'string', default: 'sqlite,postgres' } },
@@ -23,37 +19,14 @@ async function run(dialect: Dialect, n: number) {
     executor: { concurrency: 256, pollMs: 5 },
   });
   try {
-    await createProject(ctx, { id: 'bench' });
-    await addCatalogVersion(ctx, 'sim', { version: '1.0.0' });
-    await addCatalogVersion(ctx, 'sim', { version: '1.1.0' });
-    for (let i = 0; i < n; i++) {
-      const id = `t${i}`;
-      await createTarget(
-        ctx,
-        'bench',
-        {
-          id,
-          kind: 'cluster',
-          engine: 'sim',
-          version: '1.0.0',
-          nodes: [
-            { name: `${id}a`, role: 'leader', zone: 'z1' },
-            { name: `${id}b`, role: 'follower', zone: 'z2' },
-            { name: `${id}c`, role: 'follower', zone: 'z3' },
-          ],
-        },
-        'bench',
-      );
-      await createUpgrade(ctx, 'bench', { targetId: id, toVersion: '1.1.0', mode: 'rolling' }, 'bench');
-    }
+    await seedFleet(ctx, n);
     global.gc?.();
-    let peak = process.memoryUsage().rss;
-    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
+    const rss = rssPeak();
     const t0 = performance.now();
     ctx.executor.start();
     await ctx.executor.idle();
     const secs = (performance.now() - t0) / 1000;
-    clearInterval(sampler);
+    const peakRssMb = rss.stop();
     const done = await ctx.store.db
       .selectFrom('upgrades')
       .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -67,7 +40,7 @@ async function run(dialect: Dialect, n: number) {
       transitions,
       secs,
       perSec: transitions / secs,
-      peakRssMb: peak / 1048576,
+      peakRssMb,
     };
   } finally {
     await ctx.close();
@@ -75,9 +48,7 @@ async function run(dialect: Dialect, n: number) {
   }
 }
 
-console.log(
-  `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
-);
+console.log(`machine: ${machine()}`);
 console.log('dialect   targets  upgrades ok  step transitions   seconds   transitions/s   peak RSS MiB');
 for (const dialect of values.dialects.split(',') as Dialect[]) {
   for (const n of values.targets.split(',').map(Number)) {

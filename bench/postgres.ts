@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { PostgresDriver } from '../src/drivers/postgres/driver.ts';
 import { missingOn, WriteLoad } from '../src/drivers/postgres/load.ts';
-import { makeTarget, makeUpgrade, planRolling, runSteps, settleReplicas } from '../test/postgres/harness.ts';
+import { makeTarget } from '../test/postgres/fixtures.ts';
+import { makeUpgrade, planRolling, runSteps, settleReplicas } from './driver-steps.ts';
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(`--${name}`);

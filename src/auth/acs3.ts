@@ -36,6 +36,12 @@ export const ACS3_DEFAULT_SKEW_MS = 15 * 60 * 1000;
 
 /** Headers that must be covered by the signature, or replay protection is moot. */
 const REQUIRED_SIGNED = ['x-acs-date', 'x-acs-signature-nonce', 'x-acs-content-sha256'] as const;
+
+/** Every header of the request that ACS3 requires in SignedHeaders. */
+export function mustBeSigned(headers: SignedRequest['headers']): string[] {
+  const names = Object.keys(headers).map((k) => k.toLowerCase());
+  return ['host', ...names.filter((n) => n === 'content-type' || n.startsWith('x-acs-'))];
+}
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,3})?Z$/;
 
 export interface Acs3VerifyOptions {
@@ -121,6 +127,14 @@ export async function verifyAcs3(req: SignedRequest, options: Acs3VerifyOptions)
         400,
       );
     }
+    if (!auth.signedHeaders.includes(name)) {
+      return fail('IncompleteSignature', `The request signature does not cover "${name}".`, 400);
+    }
+  }
+  // Alibaba's V3 rule: host, content-type (when sent) and every x-acs-* header are signed. An
+  // unsigned host would let a captured request be sent to another endpoint; an unsigned
+  // x-acs-action or x-acs-security-token could be swapped.
+  for (const name of mustBeSigned(req.headers)) {
     if (!auth.signedHeaders.includes(name)) {
       return fail('IncompleteSignature', `The request signature does not cover "${name}".`, 400);
     }

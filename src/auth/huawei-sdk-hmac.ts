@@ -30,6 +30,8 @@ import type { ReplayGuard } from './replay-guard.ts';
 export const HUAWEI_ALGORITHM = 'SDK-HMAC-SHA256';
 export const HUAWEI_DEFAULT_SKEW_MS = 15 * 60 * 1000;
 export const HUAWEI_AUTH_ERROR_CODE = 'APIG.0301';
+/** Headers SignedHeaders must name: host always, the others whenever the request carries them. */
+export const HUAWEI_SIGNED_WHEN_PRESENT = ['host', 'x-project-id', 'x-security-token'] as const;
 const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
 const DATE_RE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 
@@ -107,6 +109,13 @@ export async function verifyHuaweiSdkHmac(req: SignedRequest, options: HuaweiVer
   if (!sdkDate) return iamFail('x-sdk-date not found');
   // An unsigned date could be rewritten to keep a captured request fresh forever.
   if (!auth.signedHeaders.includes('x-sdk-date')) return iamFail('x-sdk-date is not a signed header');
+  // Huawei's gateway requires host and X-Sdk-Date signed; the project and STS token headers, when
+  // sent, say whose request it is, so they must be covered too.
+  for (const name of HUAWEI_SIGNED_WHEN_PRESENT) {
+    if ((name === 'host' || headerValue(req.headers, name) !== undefined) && !auth.signedHeaders.includes(name)) {
+      return iamFail(`${name} is not a signed header`);
+    }
+  }
   const dateMs = parseSdkDate(sdkDate);
   if (dateMs === null) return iamFail(`x-sdk-date ${sdkDate} is not in YYYYMMDDTHHMMSSZ format`);
   if (Math.abs(now - dateMs) > skewMs) {

@@ -7,6 +7,12 @@
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
 const PARAMS = { N: 16384, r: 8, p: 1 } as const;
+
+/**
+ * How many slow hashes this process computed: the figure behind "an OBShell request costs at
+ * most one scrypt, however many passwords are stored" (tests read it; it holds no secret).
+ */
+export const slowHashCount = { hashes: 0, verifications: 0 };
 const KEY_LEN = 32;
 
 function scrypt(password: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
@@ -18,6 +24,7 @@ function scrypt(password: string, salt: Buffer, options: ScryptOptions): Promise
 /** Returns "scrypt$N$r$p$salt$hash" (base64url fields). */
 export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(16);
+  slowHashCount.hashes++;
   const hash = await scrypt(password, salt, PARAMS);
   return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, salt.toString('base64url'), hash.toString('base64url')].join('$');
 }
@@ -27,6 +34,7 @@ export async function verifyPassword(candidate: string, stored: string): Promise
   const [scheme, n, r, p, salt, hash] = stored.split('$');
   if (scheme !== 'scrypt' || !n || !r || !p || !salt || !hash) return false;
   const expected = Buffer.from(hash, 'base64url');
+  slowHashCount.verifications++;
   const actual = await scrypt(candidate, Buffer.from(salt, 'base64url'), { N: Number(n), r: Number(r), p: Number(p) });
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }

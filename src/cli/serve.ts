@@ -2,14 +2,19 @@
 import path from 'node:path';
 import { buildApp } from '../http/app.ts';
 import { createContext, type AppConfig } from '../service/context.ts';
-import { seedDemo } from '../service/demo.ts';
-import { ensureAdminToken } from '../service/tokens.ts';
+import { webhookSettingsFromEnv } from '../webhooks/settings.ts';
+import { firstStart } from '../service/first-start.ts';
 import { loadFamilies } from '../http/families.ts';
-import { loadExtraDrivers } from '../drivers/registry.ts';
+import { loadExtraDrivers, postgresPlacementProblem } from '../drivers/registry.ts';
+import { countLegacyObshellPasswords } from '../service/obshell-passwords.ts';
+import { postgresRootOf, startPostgresClusters, stopPostgresClusters } from '../service/postgres-clusters.ts';
+import type { FolderLock } from '../store/folder-lock.ts';
 
 export interface ServeOptions {
   port?: number;
   host?: string;
+  /** the SQLite data folder's lock, taken before this module loaded */
+  folderLock?: FolderLock;
 }
 
 export function configFromEnv(env = process.env): AppConfig {
@@ -20,41 +25,102 @@ export function configFromEnv(env = process.env): AppConfig {
     databaseUrl: env.LIFTGATE_DATABASE_URL,
     pgSchema: env.LIFTGATE_DATABASE_SCHEMA,
     simTimeScale: scale !== undefined && scale !== '' ? Number(scale) : 0.05,
-    executor: env.LIFTGATE_LEASE_MS ? { leaseMs: Number(env.LIFTGATE_LEASE_MS) } : undefined,
+    executor: {
+      ...(env.LIFTGATE_LEASE_MS ? { leaseMs: Number(env.LIFTGATE_LEASE_MS) } : {}),
+      ...(env.LIFTGATE_EXECUTOR_TIMEOUT_MS ? { timeoutMs: Number(env.LIFTGATE_EXECUTOR_TIMEOUT_MS) } : {}),
+    },
     extraDrivers: (store) => loadExtraDrivers(store, dataDir),
+    metricsToken: env.LIFTGATE_METRICS_TOKEN || undefined,
+    webhooks: webhookSettingsFromEnv(env),
   };
 }
 
 export async function serve(opts: ServeOptions = {}): Promise<void> {
-  const config = configFromEnv();
+  const config = { ...configFromEnv(), folderLock: opts.folderLock };
   if (!Number.isFinite(config.simTimeScale) || (config.simTimeScale as number) < 0) {
     throw new Error('LIFTGATE_SIM_TIME_SCALE must be a number >= 0');
   }
   const ctx = await createContext(config);
-  const created = await ensureAdminToken(ctx, process.env.LIFTGATE_ADMIN_TOKEN || undefined);
-  if (process.env.LIFTGATE_DEMO !== '0' && (await seedDemo(ctx))) {
-    console.log('liftgate: created the demo project "demo" with a simulated fleet');
+  // Clusters the service user cannot reach fail with a bare EACCES: refuse to start when the store
+  // holds clusters of the postgres driver; otherwise say so once (the demo skips pg-demo with it).
+  const placement = await postgresPlacementProblem(config.dataDir as string);
+  if (placement) {
+    const held = await ctx.store.db.selectFrom('targets').select('id').where('driver', '=', 'postgres').limit(1).execute();
+    if (held.length > 0) {
+      await ctx.close();
+      throw new Error(`cannot start: ${placement}`);
+    }
+    console.log(`liftgate: the postgres driver cannot create clusters here: ${placement}`);
   }
-  const app = await buildApp(ctx, { logger: process.env.LIFTGATE_LOG === '1', families: await loadFamilies() });
+  const { createdToken: created, seededDemo } = await firstStart(ctx, {
+    adminToken: process.env.LIFTGATE_ADMIN_TOKEN || undefined,
+    demo: process.env.LIFTGATE_DEMO !== '0',
+    noPostgresDemo: placement ?? undefined,
+  });
+  if (seededDemo) console.log('liftgate: created the demo project "demo" with a simulated fleet');
+  // the clusters this process brings up (or creates now) are the ones it stops when it stops
+  const clusters = await startPostgresClusters(ctx, console.log);
+  const demoRoot = seededDemo ? await postgresRootOf(ctx, 'demo', 'pg-demo') : null;
+  if (demoRoot && !clusters.includes(demoRoot)) clusters.push(demoRoot);
+  const legacy = await countLegacyObshellPasswords(ctx);
+  if (legacy > 0)
+    console.log(
+      `liftgate: ${legacy} OBShell password(s) from before migration 006 get their lookup hash at first use; set them again to skip the slow path now`,
+    );
+  const app = await buildApp(ctx, {
+    logger: logLevel(),
+    families: await loadFamilies(),
+    consoleDir: process.env.LIFTGATE_CONSOLE_DIR || undefined,
+  });
+  // Signal handlers go in before the server listens: a SIGTERM that arrives as soon as the port
+  // is open (Fastify logs 'listening' inside listen()) must stop the server, not kill it.
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) {
+      console.log(`liftgate: ${signal} again, exiting now`);
+      process.exit(1);
+    }
+    stopping = true;
+    const bound = shutdownTimeoutMs();
+    console.log(`liftgate: ${signal}, stopping (steps still running after ${bound} ms are left to recovery)`);
+    // The bound covers everything: a step that never returns (a hung driver call) must not keep
+    // the process alive. What it leaves behind is what a crash leaves, and recovery handles it.
+    const timer = setTimeout(() => {
+      console.log(`liftgate: still stopping after ${bound} ms: exiting; running steps are left to recovery`);
+      process.exit(0);
+    }, bound);
+    await app.close().catch((err: unknown) => console.error(`liftgate: closing the HTTP server: ${String(err)}`));
+    await ctx.executor.stop().catch((err: unknown) => console.error(`liftgate: stopping the executor: ${String(err)}`));
+    await stopPostgresClusters(clusters, console.log);
+    await ctx.close().catch((err: unknown) => console.error(`liftgate: closing the store: ${String(err)}`));
+    clearTimeout(timer);
+    console.log('liftgate: stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
   const port = opts.port ?? Number(process.env.PORT ?? 8080);
   const host = opts.host ?? process.env.HOST ?? 'localhost';
   await app.listen({ port, host });
   const url = `http://${host === '0.0.0.0' || host === '::' ? 'localhost' : host}:${port}`;
-  console.log(`liftgate: listening on ${url} (store: ${ctx.store.describe}; API docs at ${url}/docs)`);
+  console.log(`liftgate: listening on ${url} (store: ${ctx.store.describe}; console at ${url}/, API docs at ${url}/docs)`);
   if (created) {
     console.log('liftgate: first admin token (shown once, only its hash is stored):');
     console.log(`  ${created}`);
     console.log(`  export LIFTGATE_TOKEN=${created}`);
   }
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`liftgate: ${signal}, stopping (running steps finish first)`);
-    await app.close();
-    await ctx.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** LIFTGATE_LOG_LEVEL (default info); LIFTGATE_LOG=0 or level `silent` turns request logs off. */
+function logLevel(env = process.env): string | false {
+  if (env.LIFTGATE_LOG === '0') return false;
+  const level = env.LIFTGATE_LOG_LEVEL ?? 'info';
+  const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+  if (!levels.includes(level)) throw new Error(`LIFTGATE_LOG_LEVEL must be one of ${levels.join(', ')}, not ${level}`);
+  return level === 'silent' ? false : level;
+}
+
+function shutdownTimeoutMs(env = process.env): number {
+  const v = Number(env.LIFTGATE_SHUTDOWN_TIMEOUT_MS ?? 10_000);
+  return Number.isFinite(v) && v >= 0 ? v : 10_000;
 }

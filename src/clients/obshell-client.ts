@@ -49,7 +49,7 @@ export class ObshellClient {
     return this.publicKey;
   }
 
-  /** Builds X-OCS-Header (and the encrypted body) for one request to `uri`. */
+  /** Builds X-OCS-Header (and the encrypted body) for one request to `uri`; a Buffer body is sent as its bytes. */
   async encrypt(uri: string, body?: unknown, nowMs = Date.now()): Promise<EncryptedRequest> {
     const publicKey = await this.fetchPublicKey();
     let keys: Buffer | null = null;
@@ -58,7 +58,8 @@ export class ObshellClient {
       const key = randomBytes(16);
       const iv = randomBytes(16);
       const cipher = createCipheriv('aes-128-cbc', key, iv);
-      encryptedBody = Buffer.concat([cipher.update(JSON.stringify(body), 'utf8'), cipher.final()]).toString('base64');
+      const plain = Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body), 'utf8');
+      encryptedBody = Buffer.concat([cipher.update(plain), cipher.final()]).toString('base64');
       keys = Buffer.concat([key, iv]);
     }
     // Field names as the Go SDK marshals them; servers match them case-insensitively.

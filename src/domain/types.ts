@@ -4,11 +4,31 @@
 export type TargetKind = 'cluster' | 'instance';
 export type NodeHealth = 'healthy' | 'unhealthy' | 'stopped' | 'unknown';
 
-export interface MaintenanceWindow {
-  /** "HH:MM" in UTC */
+export const WEEK_DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export type WeekDay = (typeof WEEK_DAYS)[number];
+
+/** The original form: every day, "HH:MM"-"HH:MM" in UTC; may wrap past midnight (22:00-02:00). */
+export interface DailyWindow {
   start: string;
-  /** "HH:MM" in UTC; a window may wrap past midnight (22:00-02:00) */
   end: string;
+}
+
+/** A weekly window in a time zone: opens at `start` (wall clock) on each day, for a duration. */
+export interface WeeklyWindow {
+  days: WeekDay[];
+  start: string;
+  durationMinutes: number;
+  /** IANA zone, e.g. "Asia/Shanghai" */
+  timeZone: string;
+}
+
+export type MaintenanceWindow = DailyWindow | WeeklyWindow;
+
+/** A period in which no upgrade of the target starts or continues (a change freeze). */
+export interface MaintenanceExclusion {
+  from: string;
+  to: string;
+  reason?: string;
 }
 
 export interface Project {
@@ -39,6 +59,8 @@ export interface Target {
   driver: string;
   driverConfig: Record<string, unknown>;
   maintenanceWindow: MaintenanceWindow | null;
+  maintenanceExclusions: MaintenanceExclusion[];
+  labels: Record<string, string>;
   nodes: TargetNode[];
   createdAt: string;
   updatedAt: string;
@@ -59,6 +81,10 @@ export interface CatalogVersion {
   deprecated: boolean;
   createdAt: string;
 }
+
+/** the operator actions on an upgrade (the engine's operations.ts says what each may do) */
+export const UPGRADE_ACTIONS = ['pause', 'resume', 'cancel', 'retry', 'rollback', 'skip'] as const;
+export type UpgradeAction = (typeof UPGRADE_ACTIONS)[number];
 
 export const UPGRADE_MODES = ['rolling', 'stop_service', 'az_migration'] as const;
 export type UpgradeMode = (typeof UPGRADE_MODES)[number];
@@ -152,6 +178,10 @@ export interface Step {
   log: string[];
   /** what the driver reported when the step succeeded (e.g. a switchover's write outage) */
   result: Record<string, unknown> | null;
+  /** fencing token: incremented by every claim; the holder's writes must name it */
+  fence: number;
+  /** how often recovery took the step back from a holder that died */
+  recoveries: number;
 }
 
 export interface Stage {
@@ -197,7 +227,17 @@ export interface Upgrade {
   endedAt: string | null;
   /** how many times an operator retried the upgrade (CSS executeTimes - 1) */
   retries: number;
+  /** why it is not running now, in words ("waiting for window Sat 02:00 Asia/Shanghai (opens in 3h12m)") */
+  pendingReason: string | null;
+  /** what holds it besides an operator: its batch (not released yet) or a closed window */
+  hold: UpgradeHold | null;
+  /** no new step starts at or after this time (its window or an exclusion closes then) */
+  runUntil: string | null;
+  /** its wave, when it belongs to a batch */
+  waveIndex: number | null;
 }
+
+export type UpgradeHold = 'batch' | 'window';
 
 export type FindingStatus = 'pass' | 'warn' | 'fail';
 

@@ -1,5 +1,6 @@
 // The driver interface: the only code that acts on real (or simulated) systems.
 // The executor calls drivers; drivers never touch upgrade/stage/step state themselves.
+import type { FailureCode } from '../domain/failure-codes.ts';
 import type {
   FlightingStat,
   Hop,
@@ -45,6 +46,14 @@ export interface StepContext {
   log(line: string): void;
   /** aborted when the executor shuts down; a driver should stop waiting and throw */
   signal: AbortSignal;
+  /**
+   * The fencing token of this claim of the step (it grows with every claim). A driver that can
+   * should refuse an effect whose fence is lower than one it has already seen for the step: the
+   * caller is a stale holder (frozen, partitioned) whose step was recovered and handed on.
+   */
+  fence: number;
+  /** the executor holding the step */
+  owner: string;
 }
 
 export interface StepResult {
@@ -90,7 +99,8 @@ export interface Topology {
 /** A driver error carries a stable code and whether trying again may help. */
 export class DriverError extends Error {
   constructor(
-    readonly code: string,
+    /** one of the failure codes in src/domain/failure-codes.ts (documented in docs/errors.md) */
+    readonly code: FailureCode,
     message: string,
     readonly retryable = false,
   ) {
@@ -113,6 +123,8 @@ export interface Driver {
   /** read the target's real topology */
   inspect(target: Target): Promise<Topology>;
   precheck(input: PrecheckInput): Promise<PrecheckResult>;
+  /** how long a step of this action usually takes (s), for estimates before any step finished */
+  nominalSeconds?(action: StepAction): number | undefined;
   execute(ctx: StepContext): Promise<StepResult>;
   rollback(ctx: StepContext): Promise<StepResult>;
   /** after a crash: did a non-idempotent step that was running take effect? */

@@ -1,8 +1,8 @@
-// The executor: the only code that moves upgrades through their DAG. It claims runnable steps
-// under a lease, calls the driver, and records each outcome with one guarded transition. State
-// lives only in the store, so a restarted executor picks up exactly where the last one stopped:
-// a step that was running when the process died is re-run only if its driver declares it
-// idempotent, and otherwise reconciled (did it take effect?) before anything else happens.
+// The executor claims runnable steps under a lease, heartbeats them, calls the driver and hands
+// each outcome to the state core (src/engine/core/), which records it with one guarded
+// transition and moves the DAG on. State lives only in the store, so a restarted executor picks
+// up exactly where the last one stopped; a step that was running when its process died is
+// recovered by the core's rules (src/engine/core/recovery.ts).
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { Step, Target, Upgrade } from '../domain/types.ts';
@@ -10,12 +10,25 @@ import { DriverError, type Driver, type StepContext, type StepResult } from '../
 import { toStep, toUpgrade } from '../store/mappers.ts';
 import type { Store } from '../store/open.ts';
 import type { StepRow } from '../store/schema.ts';
-import { applyNodeFacts, loadTarget, setTargetVersion, type NodeFacts } from '../store/targets-repo.ts';
-import { anyRollingBack, claimRollbackSteps, claimSteps } from './claims.ts';
+import { applyNodeFacts, loadTargets, targetKey, type NodeFacts } from '../store/targets-repo.ts';
+import { anyRollingBack } from './claims.ts';
 import { FaultPoints } from './fault-points.ts';
+import { housekeepWindows } from './windows.ts';
 import { createReport, finishReport } from './prechecks.ts';
-import { nextWindowStart, withinWindow } from '../domain/window.ts';
-import { appendEvent, now, transitionStage, transitionStep, transitionUpgrade, lockUpgrade, type Db } from './transitions.ts';
+import { isoIn, isoNow, systemClock, type Clock } from '../domain/clock.ts';
+import type { Db } from './transitions.ts';
+import {
+  advance,
+  recordFailure,
+  recordReversal,
+  recordReversalFailure,
+  recordSuccess,
+  startUpgrade,
+  type CoreEnv,
+} from './core/progress.ts';
+import { DEFAULT_STEP_RECOVERY_LIMIT, recoverStep } from './core/recovery.ts';
+import { claimRollbackSteps, claimSteps, renewLease, updateUpgrade } from './core/writes.ts';
+import { timeoutOf } from './core/timeouts.ts';
 
 export interface ExecutorOptions {
   store: Store;
@@ -28,31 +41,48 @@ export interface ExecutorOptions {
   /** idle poll interval (other processes may add work) */
   pollMs?: number;
   faults?: FaultPoints;
+  /** the source of time for leases, schedules and windows (tests pass a ManualClock) */
+  clock?: Clock;
   onError?: (err: unknown) => void;
   /** called after every committed change, so listeners (SSE, metrics) can refresh */
   onChange?: () => void;
+  /** housekeeping (promotion, recovery sweeps) runs only while this says so (one replica leads) */
+  leader?: { isLeader(): boolean };
+  /** recoveries of one step before it fails with STEP_RECOVERY_LIMIT (default 5) */
+  recoveryLimit?: number;
 }
 
-const RUNNABLE_STATES = ['prechecking', 'running'];
+/** What a claimed step runs with: its upgrade's plan and its target as read at the claim. */
+interface StepRun {
+  upgrade: Upgrade;
+  target: Target;
+}
 
 export class Executor {
-  readonly owner: string;
+  /** this executor's id; changes only when it rejoins after being declared lost */
+  owner: string;
   private readonly store: Store;
   private readonly drivers: Map<string, Driver>;
   private readonly leaseMs: number;
   private readonly concurrency: number;
   private readonly pollMs: number;
   private readonly faults: FaultPoints;
+  readonly clock: Clock;
   private readonly onError: (err: unknown) => void;
   private readonly onChange: () => void;
+  private readonly leader: { isLeader(): boolean } | null;
+  private readonly recoveryLimit: number;
+  private readonly env: CoreEnv;
   private readonly inflight = new Map<string, Promise<void>>();
+  private readonly deadlines = new Map<string, { at: number; fire: () => void }>();
+  private deadlineTimer: NodeJS.Timeout | null = null;
   private readonly abort = new AbortController();
   private running = false;
   private loop: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
   private pendingWake = false;
-  private lastMaintenance = 0;
-  private lastFullClaim = 0;
+  private lastMaintenance = -Infinity;
+  private lastFullClaim = -Infinity;
   private fullClaimMs = 0;
   private readonly dirty = new Set<string>();
   private readonly plans = new Map<string, Upgrade>();
@@ -67,8 +97,17 @@ export class Executor {
     this.concurrency = opts.concurrency ?? 64;
     this.pollMs = opts.pollMs ?? 250;
     this.faults = opts.faults ?? new FaultPoints(null);
+    this.clock = opts.clock ?? systemClock;
     this.onError = opts.onError ?? ((err) => console.error('executor:', err));
     this.onChange = opts.onChange ?? (() => {});
+    this.leader = opts.leader ?? null;
+    this.recoveryLimit = opts.recoveryLimit ?? DEFAULT_STEP_RECOVERY_LIMIT;
+    this.env = {
+      clock: this.clock,
+      rowLocks: this.store.caps.supportsSkipLocked,
+      writableCte: this.store.caps.supportsWritableCte,
+      drivers: this.drivers,
+    };
     // every running step listens for shutdown on this one signal
     setMaxListeners(0, this.abort.signal);
   }
@@ -77,24 +116,61 @@ export class Executor {
     return this.store.db;
   }
 
+  /** the clock's time as stored */
+  private ts(): string {
+    return isoNow(this.clock);
+  }
+
   start(): void {
     if (this.running) return;
     this.running = true;
     this.loop = this.run();
   }
 
-  /** Stops claiming; waits for running steps to finish (they keep their lease otherwise). */
-  async stop(): Promise<void> {
+  /**
+   * Stops claiming; waits for running steps to finish (they keep their lease otherwise). With
+   * graceMs, steps still running after it are aborted (drivers see ctx.signal) and left to
+   * recovery, as a crash would leave them: a hung driver call cannot hold the stop forever.
+   */
+  async stop(graceMs?: number): Promise<void> {
     this.running = false;
     this.wake();
     await this.loop;
-    await Promise.allSettled([...this.inflight.values()]);
+    const all = Promise.allSettled([...this.inflight.values()]);
+    if (graceMs === undefined) {
+      await all;
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
+    const done = await Promise.race([all, late]);
+    clearTimeout(timer);
+    if (done === 'late') {
+      this.abort.abort();
+      await all;
+    }
   }
 
   /** Aborts running steps (drivers see ctx.signal) and stops. */
   async kill(): Promise<void> {
     this.abort.abort();
     await this.stop();
+  }
+
+  /** Other executors were declared lost: sweep for their steps now rather than on the timer. */
+  recoverNow(): void {
+    this.lastMaintenance = -Infinity;
+    this.wake();
+  }
+
+  /**
+   * This executor was declared lost while it could not heartbeat (frozen, cut off) and registered
+   * again under a new id. The steps it held are being recovered by the leader; the writes it still
+   * has in flight name the old id and fence, so their guards refuse them.
+   */
+  rejoin(owner: string): void {
+    this.owner = owner;
+    this.wake();
   }
 
   wake(): void {
@@ -149,18 +225,18 @@ export class Executor {
         this.pendingWake = false;
         resolve();
       };
-      const timer = setTimeout(done, ms);
+      const timer = setTimeout(done, Math.min(ms, 2 ** 31 - 1));
       this.wakeUp = done;
     });
   }
 
   /** One round: housekeeping, start due upgrades, claim and launch runnable steps. */
   async tick(): Promise<boolean> {
-    const t = Date.now();
-    if (t - this.lastMaintenance > Math.min(1000, this.pollMs * 2)) {
+    // loop pacing only (how often), so the real monotonic clock, not the injected one
+    const t = performance.now();
+    if (t - this.lastMaintenance > Math.min(1000, this.pollMs * 2) && (this.leader?.isLeader() ?? true)) {
       this.lastMaintenance = t;
-      await this.promoteScheduled();
-      await this.recoverLeases(false);
+      await this.housekeeping();
     }
     let worked = await this.startReady();
     const free = this.concurrency - this.inflight.size;
@@ -176,21 +252,25 @@ export class Executor {
     if (!full && dirty.length === 0) return worked;
     if (full) this.lastFullClaim = t;
     const claimed = await this.claim(free, full ? null : dirty);
-    if (full) this.fullClaimMs = Date.now() - t;
+    if (full) this.fullClaimMs = performance.now() - t;
     if (claimed.length < free && (await anyRollingBack(this.db))) {
       claimed.push(...(await this.claimRollbacks(free - claimed.length)));
     }
-    for (const row of claimed) {
-      const step = toStep(row);
-      const p = (step.state === 'rolling_back' ? this.runRollback(step) : this.runStep(step))
+    const steps = claimed.map(toStep);
+    const contexts = await this.contexts(steps);
+    steps.forEach((step, i) => {
+      const c = contexts[i];
+      // a step re-claimed after a takeover may still have its old run here: one entry per claim
+      const key = `${step.id}:${step.fence}`;
+      const p = (step.state === 'rolling_back' ? this.runRollback(step, c) : this.runStep(step, c))
         .catch((err) => this.onError(err))
         .finally(() => {
-          this.inflight.delete(step.id);
+          this.inflight.delete(key);
           this.touch(step.upgradeId);
         });
-      this.inflight.set(step.id, p);
+      this.inflight.set(key, p);
       worked = true;
-    }
+    });
     return worked;
   }
 
@@ -200,36 +280,19 @@ export class Executor {
     this.wake();
   }
 
+  /** Promotes due scheduled upgrades and recovers steps whose lease expired (by the clock). */
+  async housekeeping(): Promise<void> {
+    await this.promoteScheduled();
+    await this.recoverLeases(false);
+  }
+
   // ---- scheduling -------------------------------------------------------------------------
 
+  /** Scheduled upgrades that are due, windows that close or open again (src/engine/windows.ts). */
   private async promoteScheduled(): Promise<void> {
-    const due = await this.db
-      .selectFrom('upgrades')
-      .selectAll()
-      .where('state', '=', 'scheduled')
-      .where('not_before', '<=', now())
-      .limit(100)
-      .execute();
-    for (const row of due) {
-      const u = toUpgrade(row);
-      const target = await loadTarget(this.db, u.projectId, u.targetId);
-      const window = target?.maintenanceWindow ?? null;
-      await this.db.transaction().execute(async (trx) => {
-        if (u.schedule.kind === 'window' && window && !withinWindow(window, new Date())) {
-          // The window passed while nobody was running (or it was missed): wait for the next one.
-          await transitionUpgrade(trx, {
-            id: u.id,
-            from: ['scheduled'],
-            to: 'scheduled',
-            set: { not_before: nextWindowStart(window, new Date()).toISOString() },
-          });
-          return;
-        }
-        if (await transitionUpgrade(trx, { id: u.id, from: ['scheduled'], to: 'ready' })) {
-          await this.event(trx, u, { type: 'upgrade.ready', fromState: 'scheduled', toState: 'ready', message: 'due' });
-        }
-      });
-    }
+    const touched = await housekeepWindows(this.store, this.clock, (db, id) => advance(db, this.env, id, 'scheduler'));
+    for (const id of touched) this.dirty.add(id);
+    if (touched.length > 0) this.onChange();
   }
 
   private async startReady(): Promise<boolean> {
@@ -237,21 +300,7 @@ export class Executor {
     for (const row of ready) {
       const u = toUpgrade(row);
       await this.db.transaction().execute(async (trx) => {
-        const ok = await transitionUpgrade(trx, {
-          id: u.id,
-          from: ['ready'],
-          to: 'prechecking',
-          set: { started_at: now(), current_stage: 0 },
-        });
-        if (!ok) return;
-        this.dirty.add(u.id);
-        await transitionStage(trx, u.id, 0, ['pending'], 'running');
-        await this.event(trx, u, {
-          type: 'upgrade.started',
-          fromState: 'ready',
-          toState: 'prechecking',
-          message: `upgrade ${u.fromVersion} -> ${u.toVersion} started`,
-        });
+        if (await startUpgrade(trx, this.env, u)) this.dirty.add(u.id);
       });
     }
     if (ready.length > 0) this.onChange();
@@ -261,17 +310,30 @@ export class Executor {
   // ---- claiming ---------------------------------------------------------------------------
 
   private leaseUntil(): string {
-    return new Date(Date.now() + this.leaseMs).toISOString();
+    return isoIn(this.clock, this.leaseMs);
   }
 
   private async claim(limit: number, only: string[] | null): Promise<StepRow[]> {
-    const rows = await claimSteps(this.store, { owner: this.owner, leaseUntil: this.leaseUntil(), limit, only });
+    const rows = await claimSteps(this.store, {
+      owner: this.owner,
+      at: () => this.ts(),
+      leaseUntil: () => this.leaseUntil(),
+      limit,
+      only,
+      registered: true,
+    });
     this.transitions += rows.length;
     return rows;
   }
 
   private async claimRollbacks(limit: number): Promise<StepRow[]> {
-    const rows = await claimRollbackSteps(this.store, { owner: this.owner, leaseUntil: this.leaseUntil(), limit });
+    const rows = await claimRollbackSteps(this.store, {
+      owner: this.owner,
+      at: () => this.ts(),
+      leaseUntil: () => this.leaseUntil(),
+      limit,
+      registered: true,
+    });
     this.transitions += rows.length;
     return rows;
   }
@@ -282,20 +344,48 @@ export class Executor {
    * What a step needs to run. The upgrade's plan (versions, hops, mode, options) never changes
    * once created, so it is cached; the target is read fresh because steps change its nodes.
    */
-  private async context(step: Step): Promise<{ upgrade: Upgrade; target: Target; driver: Driver } | null> {
-    let upgrade = this.plans.get(step.upgradeId);
-    if (!upgrade) {
-      const row = await this.db.selectFrom('upgrades').selectAll().where('id', '=', step.upgradeId).executeTakeFirst();
-      if (!row) return null;
-      upgrade = toUpgrade(row);
-      if (this.plans.size >= 5000) this.plans.delete(this.plans.keys().next().value as string);
-      this.plans.set(upgrade.id, upgrade);
-    }
-    const target = await loadTarget(this.db, upgrade.projectId, upgrade.targetId);
-    if (!target) return null;
+  private async context(step: Step): Promise<(StepRun & { driver: Driver }) | null> {
+    const c = (await this.contexts([step]))[0];
+    return c ? { ...c, driver: this.driverOf(c.target) } : null;
+  }
+
+  private driverOf(target: Target): Driver {
     const driver = this.drivers.get(target.driver);
     if (!driver) throw new Error(`driver ${target.driver} is not installed`);
-    return { upgrade, target, driver };
+    return driver;
+  }
+
+  /**
+   * The contexts of the steps of one claim, read together: the plans not cached yet in one
+   * statement, the targets and their nodes in two, however many steps were claimed.
+   */
+  private async contexts(steps: readonly Step[]): Promise<(StepRun | null)[]> {
+    if (steps.length === 0) return [];
+    const missing = [...new Set(steps.map((s) => s.upgradeId).filter((id) => !this.plans.has(id)))];
+    if (missing.length > 0) {
+      const rows = await this.db.selectFrom('upgrades').selectAll().where('id', 'in', missing).execute();
+      for (const row of rows) {
+        if (this.plans.size >= 5000) this.plans.delete(this.plans.keys().next().value as string);
+        this.plans.set(row.id, toUpgrade(row));
+      }
+    }
+    const upgrades = steps.map((s) => this.plans.get(s.upgradeId) ?? null);
+    const present = upgrades.filter((u): u is Upgrade => u !== null);
+    const targets = await loadTargets(
+      this.db,
+      present.map((u) => ({ projectId: u.projectId, id: u.targetId })),
+    );
+    const handedOut = new Set<string>();
+    return upgrades.map((upgrade) => {
+      if (!upgrade) return null;
+      const k = targetKey(upgrade.projectId, upgrade.targetId);
+      const found = targets.get(k);
+      if (!found) return null;
+      // parallel steps of one target each get their own copy
+      const target = handedOut.has(k) ? structuredClone(found) : found;
+      handedOut.add(k);
+      return { upgrade, target };
+    });
   }
 
   private makeCtx(step: Step, upgrade: Upgrade, target: Target, log: string[]): StepContext {
@@ -310,52 +400,73 @@ export class Executor {
       step,
       hop,
       signal: this.abort.signal,
-      log: (line) => log.push(`${now()} ${line}`),
+      fence: step.fence,
+      owner: this.owner,
+      log: (line) => log.push(`${this.ts()} ${line}`),
     };
+  }
+
+  /**
+   * Step timeouts are read on the injected clock (so a test moves time instead of sleeping): one
+   * timer for the whole executor looks at the deadlines of the running steps a few times a second.
+   */
+  private watchDeadline(key: string, at: number, fire: () => void): void {
+    this.deadlines.set(key, { at, fire });
+    if (this.deadlineTimer) return;
+    this.deadlineTimer = setInterval(() => {
+      const now = this.clock.now().getTime();
+      for (const [id, d] of this.deadlines) {
+        if (now < d.at) continue;
+        this.deadlines.delete(id);
+        d.fire();
+      }
+      if (this.deadlines.size === 0 && this.deadlineTimer) {
+        clearInterval(this.deadlineTimer);
+        this.deadlineTimer = null;
+      }
+    }, 200);
+    this.deadlineTimer.unref();
   }
 
   /** Renews the lease while a step runs; a lost lease aborts nothing but is logged. */
   private heartbeat(step: Step): () => void {
-    const every = Math.max(50, Math.floor(this.leaseMs / 3));
+    // bounded to what one timer takes (Node fires a longer interval every 1 ms instead)
+    const every = Math.min(2 ** 31 - 1, Math.max(50, Math.floor(this.leaseMs / 3)));
     const timer = setInterval(() => {
-      this.db
-        .updateTable('steps')
-        .set({ lease_expires_at: this.leaseUntil() })
-        .where('id', '=', step.id)
-        .where('lease_owner', '=', this.owner)
-        .where('state', 'in', ['running', 'rolling_back'])
-        .execute()
-        .catch((err) => this.onError(err));
+      renewLease(this.db, step, this.owner, this.leaseUntil()).catch((err) => this.onError(err));
     }, every);
     timer.unref();
     return () => clearInterval(timer);
   }
 
-  private async runStep(step: Step): Promise<void> {
-    this.faults.hit('step.claimed');
-    const c = await this.context(step);
+  private async runStep(step: Step, c: StepRun | null): Promise<void> {
+    this.faults.hit('step.claimed', step.action);
     if (!c) return;
-    const log = [...step.log, `${now()} attempt ${step.attempts} on ${this.owner}`];
+    const driver = this.driverOf(c.target);
+    const log = [...step.log, `${this.ts()} attempt ${step.attempts} on ${this.owner}`];
     // A step may not run forever: a hung driver call is aborted and the step fails.
-    const timeoutMs = Number(c.upgrade.options.stepTimeoutSeconds ?? 3600) * 1000;
+    const timeoutMs = timeoutOf(c.upgrade.options, step.action) * 1000;
     const own = new AbortController();
     const onAbort = () => own.abort();
     this.abort.signal.addEventListener('abort', onAbort, { once: true });
     let timedOut = false;
-    const timer = setTimeout(() => {
+    // counted from the claim (the step's startedAt), not from when this call got going: the
+    // context read before it takes time, and the clock may move meanwhile
+    const startedAt = step.startedAt ? Date.parse(step.startedAt) : this.clock.now().getTime();
+    this.watchDeadline(`${step.id}:${step.fence}`, startedAt + timeoutMs, () => {
       timedOut = true;
       own.abort();
-    }, timeoutMs);
+    });
     const ctx = { ...this.makeCtx(step, c.upgrade, c.target, log), signal: own.signal };
     const stopBeat = this.heartbeat(step);
     const cleanup = () => {
       stopBeat();
-      clearTimeout(timer);
+      this.deadlines.delete(`${step.id}:${step.fence}`);
       this.abort.signal.removeEventListener('abort', onAbort);
     };
     let result: StepResult;
     try {
-      result = step.action === 'precheck' ? await this.precheck(ctx, c.driver) : await c.driver.execute(ctx);
+      result = step.action === 'precheck' ? await this.precheck(ctx, driver) : await driver.execute(ctx);
     } catch (err) {
       cleanup();
       if (this.abort.signal.aborted) return; // shutting down: the lease expires and recovery decides
@@ -364,9 +475,9 @@ export class Executor {
       return;
     }
     cleanup();
-    this.faults.hit('step.driver_done');
+    this.faults.hit('step.driver_done', step.action);
     await this.recordSuccess(step, c.upgrade, result, log, c.target);
-    this.faults.hit('step.recorded');
+    this.faults.hit('step.recorded', step.action);
   }
 
   private async precheck(ctx: StepContext, driver: Driver): Promise<StepResult> {
@@ -377,7 +488,7 @@ export class Executor {
       upgradeId: upgrade.id,
       toVersion: upgrade.toVersion,
     });
-    await this.db.updateTable('upgrades').set({ precheck_report_id: reportId }).where('id', '=', upgrade.id).execute();
+    await updateUpgrade(this.db, this.clock, upgrade.id, ['prechecking'], { precheck_report_id: reportId });
     let report;
     try {
       const result = await driver.precheck({
@@ -401,34 +512,26 @@ export class Executor {
   }
 
   private async recordSuccess(step: Step, upgrade: Upgrade, result: StepResult, log: string[], known?: Target): Promise<void> {
-    let advanced = false;
-    await this.store.unit.run(async (trx) => {
-      await this.lock(trx, upgrade.id);
-      const ok = await transitionStep(trx, {
-        id: step.id,
-        from: 'running',
-        to: 'succeeded',
-        leaseOwner: this.owner,
-        log,
-        ...(result.data ? { result: result.data } : {}),
-      });
-      if (!ok) return; // lost the lease: whoever holds the step now records it
-      this.transitions++;
-      await this.applyResult(trx, upgrade, result, known);
-      if (step.action === 'finalize') {
-        await setTargetVersion(trx, upgrade.projectId, upgrade.targetId, upgrade.toVersion, upgrade.release);
-      }
-      await this.event(trx, upgrade, {
-        stepId: step.id,
-        type: 'step.succeeded',
-        fromState: 'running',
-        toState: 'succeeded',
-        message: `${step.name}${step.node ? ` on ${step.node}` : ''} succeeded`,
-      });
-      advanced = await this.advance(trx, upgrade.id, step.stageIndex);
-    });
+    const done = await this.store.unit.run((trx) =>
+      recordSuccess(
+        trx,
+        this.env,
+        {
+          step,
+          upgrade,
+          leaseOwner: this.owner,
+          fence: step.fence,
+          by: 'executor',
+          log,
+          ...(result.data ? { result: result.data } : {}),
+        },
+        (db) => this.applyResult(db, upgrade, result, known),
+      ),
+    );
+    // lost the lease otherwise: whoever holds the step now records it
+    if (done.recorded) this.transitions++;
     this.onChange();
-    if (advanced) this.faults.hit('stage.advanced');
+    if (done.advanced) this.faults.hit('stage.advanced', step.action);
   }
 
   /** Records the node facts a driver reported; facts equal to what the target already shows are not written. */
@@ -443,206 +546,65 @@ export class Executor {
   private async recordFailure(step: Step, upgrade: Upgrade, err: unknown, log: string[]): Promise<void> {
     const code = err instanceof DriverError ? err.code : 'STEP_FAILED';
     const message = err instanceof Error ? err.message : String(err);
-    log.push(`${now()} FAILED ${code}: ${message}`);
-    await this.store.unit.run(async (trx) => {
-      await this.lock(trx, upgrade.id);
-      const ok = await transitionStep(trx, {
-        id: step.id,
-        from: 'running',
-        to: 'failed',
+    log.push(`${this.ts()} FAILED ${code}: ${message}`);
+    const ok = await this.store.unit.run((trx) =>
+      recordFailure(trx, this.env, {
+        step,
+        upgrade,
         leaseOwner: this.owner,
-        error: `${code}: ${message}`,
+        fence: step.fence,
+        by: 'executor',
         log,
-      });
-      if (!ok) return;
-      this.transitions++;
-      await this.failUpgrade(trx, upgrade, step, code, message);
-    });
+        code,
+        error: message,
+      }),
+    );
+    if (ok) this.transitions++;
     this.onChange();
-  }
-
-  private async failUpgrade(db: Db, upgrade: Upgrade, step: Step, code: string, message: string): Promise<void> {
-    await transitionStage(db, upgrade.id, step.stageIndex, ['running'], 'failed');
-    const where = `${step.name}${step.node ? ` on ${step.node}` : ''}`;
-    await this.event(db, upgrade, {
-      stepId: step.id,
-      type: 'step.failed',
-      fromState: 'running',
-      toState: 'failed',
-      message: `${where} failed: ${message}`,
-      data: { code },
-    });
-    const current = await db.selectFrom('upgrades').select('state').where('id', '=', upgrade.id).executeTakeFirst();
-    const from = current?.state ?? upgrade.state;
-    if (
-      await transitionUpgrade(db, {
-        id: upgrade.id,
-        from: ['prechecking', 'running', 'paused'],
-        to: 'failed',
-        set: { error: `${where} failed: ${message}`, error_code: code },
-      })
-    ) {
-      await this.event(db, upgrade, { type: 'upgrade.failed', fromState: from, toState: 'failed', message, data: { code } });
-    }
-  }
-
-  /**
-   * If the current stage is complete, start the next one (or finish the upgrade). Called in
-   * the transaction that recorded the stage's last step, and after resume/skip.
-   */
-  async advance(db: Db, upgradeId: string, stageHint?: number): Promise<boolean> {
-    // Most steps are not the last of their stage: one indexed look-up settles that.
-    if (stageHint !== undefined && (await this.stageOpen(db, upgradeId, stageHint))) return false;
-    const row = await db.selectFrom('upgrades').selectAll().where('id', '=', upgradeId).executeTakeFirst();
-    if (!row || !RUNNABLE_STATES.includes(row.state)) return false;
-    const u = toUpgrade(row);
-    if (await this.stageOpen(db, u.id, u.currentStage)) return false;
-    await transitionStage(db, u.id, u.currentStage, ['running', 'pending'], 'succeeded');
-    const next = u.currentStage + 1;
-    if (next >= u.stageCount) {
-      if (
-        await transitionUpgrade(db, {
-          id: u.id,
-          from: RUNNABLE_STATES,
-          to: 'succeeded',
-          atStage: u.currentStage,
-          set: { ended_at: now() },
-        })
-      ) {
-        await this.event(db, u, {
-          type: 'upgrade.succeeded',
-          fromState: u.state,
-          toState: 'succeeded',
-          message: `upgraded to ${u.toVersion}`,
-        });
-      }
-      return true;
-    }
-    const ok = await transitionUpgrade(db, {
-      id: u.id,
-      from: RUNNABLE_STATES,
-      to: 'running',
-      atStage: u.currentStage,
-      set: { current_stage: next },
-    });
-    if (!ok) return false;
-    await transitionStage(db, u.id, next, ['pending'], 'running');
-    const stage = await db
-      .selectFrom('stages')
-      .select('name')
-      .where('upgrade_id', '=', u.id)
-      .where('idx', '=', next)
-      .executeTakeFirst();
-    await this.event(db, u, {
-      type: 'stage.started',
-      fromState: u.state,
-      toState: 'running',
-      message: `stage ${next + 1}/${u.stageCount}: ${stage?.name ?? ''}`,
-      data: { stage: next },
-    });
-    return true;
-  }
-
-  private async stageOpen(db: Db, upgradeId: string, stage: number): Promise<boolean> {
-    const open = await db
-      .selectFrom('steps')
-      .select('id')
-      .where('upgrade_id', '=', upgradeId)
-      .where('stage_index', '=', stage)
-      .where('state', 'not in', ['succeeded', 'skipped'])
-      .limit(1)
-      .executeTakeFirst();
-    return open !== undefined;
   }
 
   // ---- rollback ---------------------------------------------------------------------------
 
-  private async runRollback(step: Step): Promise<void> {
-    const c = await this.context(step);
+  private async runRollback(step: Step, c: StepRun | null): Promise<void> {
     if (!c) return;
-    const log = [...step.log, `${now()} rollback on ${this.owner}`];
+    const driver = this.driverOf(c.target);
+    const log = [...step.log, `${this.ts()} rollback on ${this.owner}`];
     const ctx = this.makeCtx(step, c.upgrade, c.target, log);
     const stopBeat = this.heartbeat(step);
     let result: StepResult;
     try {
-      result = step.action === 'precheck' ? {} : await c.driver.rollback(ctx);
+      result = step.action === 'precheck' ? {} : await driver.rollback(ctx);
     } catch (err) {
       stopBeat();
       const message = err instanceof Error ? err.message : String(err);
-      log.push(`${now()} ROLLBACK FAILED: ${message}`);
-      await this.db.transaction().execute(async (trx) => {
-        // back to succeeded so a later rollback request reverses it again
-        if (!(await transitionStep(trx, { id: step.id, from: 'rolling_back', to: 'succeeded', leaseOwner: this.owner, log })))
-          return;
-        if (
-          await transitionUpgrade(trx, {
-            id: c.upgrade.id,
-            from: ['rolling_back'],
-            to: 'failed',
-            set: {
-              error: `rollback of ${step.name}${step.node ? ` on ${step.node}` : ''} failed: ${message}`,
-              error_code: 'ROLLBACK_FAILED',
-            },
-          })
-        ) {
-          await this.event(trx, c.upgrade, {
-            stepId: step.id,
-            type: 'upgrade.failed',
-            fromState: 'rolling_back',
-            toState: 'failed',
-            message,
-          });
-        }
-      });
+      log.push(`${this.ts()} ROLLBACK FAILED: ${message}`);
+      // back to succeeded, so a later rollback request reverses it again
+      await this.store.unit.run((trx) =>
+        recordReversalFailure(trx, this.env, {
+          step,
+          upgrade: c.upgrade,
+          leaseOwner: this.owner,
+          fence: step.fence,
+          by: 'executor',
+          log,
+          error: message,
+        }),
+      );
       this.onChange();
       return;
     }
     stopBeat();
-    this.faults.hit('step.driver_done');
-    await this.store.unit.run(async (trx) => {
-      await this.lock(trx, c.upgrade.id);
-      if (!(await transitionStep(trx, { id: step.id, from: 'rolling_back', to: 'rolled_back', leaseOwner: this.owner, log })))
-        return;
-      this.transitions++;
-      await this.applyResult(trx, c.upgrade, result);
-      await this.event(trx, c.upgrade, {
-        stepId: step.id,
-        type: 'step.rolled_back',
-        fromState: 'rolling_back',
-        toState: 'rolled_back',
-        message: `${step.name}${step.node ? ` on ${step.node}` : ''} reversed`,
-      });
-      await this.finishRollbackIfDone(trx, c.upgrade);
-    });
+    this.faults.hit('step.driver_done', step.action);
+    const ok = await this.store.unit.run((trx) =>
+      recordReversal(
+        trx,
+        this.env,
+        { step, upgrade: c.upgrade, leaseOwner: this.owner, fence: step.fence, by: 'executor', log },
+        (db) => this.applyResult(db, c.upgrade, result),
+      ),
+    );
+    if (ok) this.transitions++;
     this.onChange();
-  }
-
-  async finishRollbackIfDone(db: Db, upgrade: Upgrade): Promise<void> {
-    const left = await db
-      .selectFrom('steps')
-      .select('id')
-      .where('upgrade_id', '=', upgrade.id)
-      .where('rollback_order', 'is not', null)
-      .where('state', 'in', ['succeeded', 'rolling_back'])
-      .limit(1)
-      .executeTakeFirst();
-    if (left) return;
-    if (await transitionUpgrade(db, { id: upgrade.id, from: ['rolling_back'], to: 'rolled_back', set: { ended_at: now() } })) {
-      const fromRelease = typeof upgrade.options.fromRelease === 'string' ? upgrade.options.fromRelease : '';
-      await setTargetVersion(db, upgrade.projectId, upgrade.targetId, upgrade.fromVersion, fromRelease);
-      await db
-        .updateTable('stages')
-        .set({ state: 'rolled_back', ended_at: now() })
-        .where('upgrade_id', '=', upgrade.id)
-        .where('state', 'in', ['succeeded', 'running', 'failed'])
-        .execute();
-      await this.event(db, upgrade, {
-        type: 'upgrade.rolled_back',
-        fromState: 'rolling_back',
-        toState: 'rolled_back',
-        message: `rolled back to ${upgrade.fromVersion}`,
-      });
-    }
   }
 
   // ---- recovery ---------------------------------------------------------------------------
@@ -654,83 +616,31 @@ export class Executor {
   private async recoverLeases(startup: boolean): Promise<void> {
     let q = this.db.selectFrom('steps').selectAll().where('state', 'in', ['running', 'rolling_back']);
     if (startup && this.store.caps.singleWriter) q = q.where('lease_owner', '!=', this.owner);
-    else q = q.where('lease_expires_at', '<', now());
+    else
+      q = q.where((eb) =>
+        eb.or([
+          eb('lease_expires_at', '<', this.ts()),
+          // the holder stopped or was declared lost (its heartbeat stopped): no need to wait for the lease
+          eb('lease_owner', 'in', eb.selectFrom('executors').select('id').where('state', 'in', ['stopped', 'lost'])),
+        ]),
+      );
     const rows = await q.limit(500).execute();
     for (const row of rows) await this.recoverStep(toStep(row));
     if (rows.length > 0) this.onChange();
   }
 
-  private async recoverStep(step: Step): Promise<void> {
-    const c = await this.context(step);
-    if (!c) return;
+  private recoverStep(step: Step): Promise<boolean> {
     this.dirty.add(step.upgradeId);
-    const guard = (db: Db, to: string, extra: { error?: string } = {}) =>
-      db
-        .updateTable('steps')
-        .set({ state: to, lease_owner: null, lease_expires_at: null, ...extra })
-        .where('id', '=', step.id)
-        .where('state', '=', step.state)
-        .where('lease_owner', step.leaseOwner === null ? 'is' : '=', step.leaseOwner)
-        .executeTakeFirst()
-        .then((r) => Number(r.numUpdatedRows) === 1);
-    const note = (db: Db, message: string, toState: string) =>
-      this.event(db, c.upgrade, { stepId: step.id, type: 'step.recovered', fromState: step.state, toState, message });
-
-    if (step.state === 'rolling_back') {
-      // Driver rollbacks are required to be idempotent: reversing twice leaves the old version.
-      await this.db.transaction().execute(async (trx) => {
-        if (await guard(trx, 'succeeded')) await note(trx, 'rollback interrupted; it will run again', 'succeeded');
-      });
-      return;
-    }
-    const policy = c.driver.stepPolicy(step.action, c.target);
-    if (policy.idempotent || step.action === 'precheck') {
-      await this.db.transaction().execute(async (trx) => {
-        if (await guard(trx, 'pending')) await note(trx, 'lease expired; idempotent step re-queued', 'pending');
-      });
-      return;
-    }
-    const verdict = c.driver.reconcile ? await c.driver.reconcile(this.makeCtx(step, c.upgrade, c.target, [])) : 'unknown';
-    if (verdict === 'not_applied') {
-      await this.db.transaction().execute(async (trx) => {
-        if (await guard(trx, 'pending'))
-          await note(trx, 'lease expired; the step had not taken effect and is re-queued', 'pending');
-      });
-    } else if (verdict === 'applied') {
-      // It took effect before the crash: record it as done, with the topology as it is now.
-      const topo = await c.driver.inspect(c.target).catch(() => ({ nodes: [] }));
-      await this.db.transaction().execute(async (trx) => {
-        if (!(await guard(trx, 'running'))) return;
-        await trx.updateTable('steps').set({ lease_owner: this.owner }).where('id', '=', step.id).execute();
-        await note(trx, 'lease expired; the step had taken effect and is recorded as done', 'succeeded');
-      });
-      await this.recordSuccess(step, c.upgrade, { nodes: topo.nodes }, [...step.log, `${now()} recovered: effect found`]);
-    } else {
-      await this.db.transaction().execute(async (trx) => {
-        if (!(await guard(trx, 'running'))) return;
-        await trx.updateTable('steps').set({ lease_owner: this.owner }).where('id', '=', step.id).execute();
-      });
-      await this.recordFailure(
-        { ...step, state: 'running' },
-        c.upgrade,
-        new DriverError(
-          'STEP_OUTCOME_UNKNOWN',
-          'the step was running when Liftgate stopped and is not safe to run again; check the node, then retry or skip',
-        ),
-        step.log,
-      );
-    }
-  }
-
-  private lock(db: Db, upgradeId: string): Promise<void> {
-    return lockUpgrade(db, upgradeId, this.store.caps.supportsSkipLocked);
-  }
-
-  private event(
-    db: Db,
-    u: Pick<Upgrade, 'id' | 'projectId' | 'targetId'>,
-    e: { type: string; message: string; fromState?: string; toState?: string; stepId?: string; data?: Record<string, unknown> },
-  ): Promise<void> {
-    return appendEvent(db, { projectId: u.projectId, targetId: u.targetId, upgradeId: u.id, actor: 'executor', ...e });
+    return recoverStep(
+      {
+        store: this.store,
+        env: this.env,
+        faults: this.faults,
+        limit: this.recoveryLimit,
+        context: (s) => this.context(s),
+        stepContext: (s, upgrade, target) => this.makeCtx(s, upgrade, target, []),
+      },
+      step,
+    );
   }
 }

@@ -9,14 +9,15 @@
 import { AppError } from '../domain/errors.ts';
 import type { Upgrade, UpgradeState } from '../domain/types.ts';
 import type { Driver } from '../drivers/driver.ts';
-import { toStep, toUpgrade } from '../store/mappers.ts';
+import { toUpgrade } from '../store/mappers.ts';
 import type { Store } from '../store/open.ts';
-import { loadTarget } from '../store/targets-repo.ts';
-import type { Executor } from './executor.ts';
-import { appendEvent, now, transitionStage, transitionSteps, transitionUpgrade, type Db } from './transitions.ts';
+import type { Clock } from '../domain/clock.ts';
+import { isoNow } from '../domain/clock.ts';
+import { advance, finishRollbackIfDone, prepareRollback, RollbackRefused, type CoreEnv } from './core/progress.ts';
+import { moveStages, moveSteps, moveUpgrade, type By } from './core/writes.ts';
 
-export const UPGRADE_ACTIONS = ['pause', 'resume', 'cancel', 'retry', 'rollback', 'skip'] as const;
-export type UpgradeAction = (typeof UPGRADE_ACTIONS)[number];
+import { UPGRADE_ACTIONS, type UpgradeAction } from '../domain/types.ts';
+export { UPGRADE_ACTIONS, type UpgradeAction };
 
 const ALLOWED_FROM: Record<UpgradeAction, readonly UpgradeState[]> = {
   pause: ['running', 'prechecking'],
@@ -30,7 +31,14 @@ const ALLOWED_FROM: Record<UpgradeAction, readonly UpgradeState[]> = {
 export interface ActionDeps {
   store: Store;
   drivers: Map<string, Driver>;
-  executor: Executor;
+  clock: Clock;
+  /** told which upgrade changed, so it looks there first (the executor); state is in the store alone */
+  executor?: { touch(upgradeId: string): void };
+}
+
+/** The actions an operator may request of an upgrade in this state (the API shows them). */
+export function allowedActions(state: UpgradeState): UpgradeAction[] {
+  return UPGRADE_ACTIONS.filter((a) => ALLOWED_FROM[a].includes(state));
 }
 
 const runState = (u: Upgrade): UpgradeState => (u.currentStage === 0 ? 'prechecking' : 'running');
@@ -41,8 +49,17 @@ export async function applyAction(
   upgradeId: string,
   action: UpgradeAction,
   actor: string,
+  /** who the table says causes it: an operator, or the batch scheduler acting on its own rules */
+  cause: 'operator' | 'scheduler' = 'operator',
 ): Promise<Upgrade> {
-  const { store, executor } = deps;
+  const { store } = deps;
+  const env: CoreEnv = {
+    clock: deps.clock,
+    rowLocks: store.caps.supportsSkipLocked,
+    writableCte: store.caps.supportsWritableCte,
+    drivers: deps.drivers,
+  };
+  const by: By = { by: cause, actor };
   await store.db.transaction().execute(async (trx) => {
     const row = await trx
       .selectFrom('upgrades')
@@ -70,13 +87,15 @@ export async function applyAction(
         break;
       case 'cancel':
         to = 'cancelled';
-        await transitionSteps(trx, u.id, 'pending', 'cancelled');
-        await trx
-          .updateTable('stages')
-          .set({ state: 'cancelled', ended_at: now() })
-          .where('upgrade_id', '=', u.id)
-          .where('state', 'in', ['pending', 'running', 'failed'])
-          .execute();
+        await moveSteps(trx, deps.clock, 'cancel', { ...by, u, from: 'pending', to: 'cancelled' });
+        await moveStages(trx, deps.clock, 'cancel', {
+          ...by,
+          u,
+          idx: 'all',
+          from: ['pending', 'running', 'failed'],
+          to: 'cancelled',
+          stageCount: u.stageCount,
+        });
         break;
       case 'retry':
       case 'skip': {
@@ -87,89 +106,48 @@ export async function applyAction(
             'the rollback of this upgrade failed; request rollback again to continue it, or cancel',
           );
         }
-        const n = await transitionSteps(trx, u.id, 'failed', action === 'retry' ? 'pending' : 'skipped', {
-          clearError: action === 'retry',
-        });
+        const n =
+          action === 'retry'
+            ? await moveSteps(trx, deps.clock, 'retry', { ...by, u, from: 'failed', to: 'pending', clearError: true })
+            : await moveSteps(trx, deps.clock, 'skip', { ...by, u, from: 'failed', to: 'skipped' });
         if (n === 0) throw new AppError('INVALID_STATE', 'the upgrade has no failed step to ' + action);
-        await transitionStage(trx, u.id, u.currentStage, ['failed'], 'running');
+        await moveStages(trx, deps.clock, 'reopen', {
+          ...by,
+          u,
+          idx: u.currentStage,
+          from: ['failed'],
+          to: 'running',
+          stageCount: u.stageCount,
+        });
         break;
       }
       case 'rollback':
         to = 'rolling_back';
-        await prepareRollback(deps, trx, u);
+        try {
+          await prepareRollback(trx, env, u, by);
+        } catch (err) {
+          if (err instanceof RollbackRefused) throw new AppError(err.code, err.message, err.details);
+          throw err;
+        }
         break;
     }
-    const ok = await transitionUpgrade(trx, {
-      id: u.id,
-      from: [u.state],
+    const ok = await moveUpgrade(trx, deps.clock, action, {
+      ...by,
+      u,
+      from: u.state,
       to,
       set: {
         ...(action === 'retry' || action === 'skip' || action === 'rollback' ? { error: null, error_code: null } : {}),
-        ...(to === 'cancelled' ? { ended_at: now() } : {}),
+        ...(to === 'cancelled' ? { ended_at: isoNow(deps.clock) } : {}),
       },
       incrementRetries: action === 'retry',
-    });
-    if (!ok) throw new AppError('INVALID_STATE', `the upgrade changed state while ${action} was applied; try again`);
-    await appendEvent(trx, {
-      projectId,
-      targetId: u.targetId,
-      upgradeId: u.id,
-      actor,
-      type: `upgrade.${action}`,
-      fromState: u.state,
-      toState: to,
       message: `${actor} requested ${action}`,
     });
-    if (action === 'resume' || action === 'skip') await executor.advance(trx, u.id);
-    if (action === 'rollback') await executor.finishRollbackIfDone(trx, { ...u, state: 'rolling_back' });
+    if (!ok) throw new AppError('INVALID_STATE', `the upgrade changed state while ${action} was applied; try again`);
+    if (action === 'resume' || action === 'skip') await advance(trx, env, u.id, by);
+    if (action === 'rollback') await finishRollbackIfDone(trx, env, { ...u, state: 'rolling_back' }, by);
   });
-  executor.touch(upgradeId);
+  deps.executor?.touch(upgradeId);
   const row = await store.db.selectFrom('upgrades').selectAll().where('id', '=', upgradeId).executeTakeFirstOrThrow();
   return toUpgrade(row);
-}
-
-/**
- * Marks the completed steps for reversal, newest first. Refuses (and changes nothing) when a
- * completed step cannot be reversed, naming it.
- */
-async function prepareRollback(deps: ActionDeps, db: Db, u: Upgrade): Promise<void> {
-  const target = await loadTarget(db, u.projectId, u.targetId);
-  if (!target) throw new AppError('TARGET_NOT_FOUND', `target ${u.targetId} no longer exists`);
-  const driver = deps.drivers.get(target.driver);
-  if (!driver) throw new AppError('DRIVER_NOT_FOUND', `driver ${target.driver} is not installed`);
-  const running = await db
-    .selectFrom('steps')
-    .select(['name', 'node'])
-    .where('upgrade_id', '=', u.id)
-    .where('state', '=', 'running')
-    .executeTakeFirst();
-  if (running) {
-    throw new AppError(
-      'INVALID_STATE',
-      `step ${running.name}${running.node ? ` on ${running.node}` : ''} is still running; wait for it to finish`,
-    );
-  }
-  const done = (
-    await db
-      .selectFrom('steps')
-      .selectAll()
-      .where('upgrade_id', '=', u.id)
-      .where('state', '=', 'succeeded')
-      .orderBy('ended_at', 'desc')
-      .orderBy('seq', 'desc')
-      .execute()
-  ).map(toStep);
-  const blocking = done.find((s) => !driver.stepPolicy(s.action, target).reversible);
-  if (blocking) {
-    throw new AppError(
-      'ROLLBACK_BLOCKED',
-      `step "${blocking.name}"${blocking.node ? ` on ${blocking.node}` : ''} cannot be reversed by the ${driver.name} driver, so the upgrade cannot be rolled back`,
-      { stepId: blocking.id, step: blocking.name, node: blocking.node, action: blocking.action },
-    );
-  }
-  let order = 1;
-  for (const s of done) {
-    await db.updateTable('steps').set({ rollback_order: order++ }).where('id', '=', s.id).execute();
-  }
-  await transitionSteps(db, u.id, 'pending', 'cancelled');
 }

@@ -122,10 +122,43 @@ function nodeSteps(node: string, hop: Hop, hopIndex: number, drain: boolean): Pl
   return steps;
 }
 
-function rollingHop(input: PlanInput, hop: Hop, hopIndex: number): PlannedStage[] {
+/**
+ * The roles a target will have once a switchover of `from` to `to` has run: the two nodes trade
+ * roles, as every driver that can switch over does. Later hops and later stages are planned
+ * against these roles, so a node that became leader in hop 1 is switched away from in hop 2
+ * instead of being drained and stopped while it leads.
+ */
+function afterSwitchover(nodes: readonly TargetNode[], from: string, to: string): TargetNode[] {
+  const a = nodes.find((n) => n.name === from);
+  const b = nodes.find((n) => n.name === to);
+  if (!a || !b) return [...nodes];
+  return nodes.map((n) => (n === a ? { ...n, role: b.role } : n === b ? { ...n, role: a.role } : n));
+}
+
+interface HopPlan {
+  stages: PlannedStage[];
+  /** the target's nodes as they will be when the hop has run (roles after its switchovers) */
+  nodesAfter: TargetNode[];
+}
+
+function switchoverStage(leader: TargetNode, successor: TargetNode, hopIndex: number): PlannedStage {
+  return {
+    name: `Switch over ${leader.name} to ${successor.name}`,
+    description: `Hands the ${leader.role} role from ${leader.name} to the upgraded node ${successor.name}.`,
+    steps: [
+      step('switchover', null, hopIndex, {
+        description: `Hands the ${leader.role} role from ${leader.name} to the already-upgraded node ${successor.name}, so ${leader.name} can be upgraded without an outage.`,
+        params: { from: leader.name, to: successor.name },
+      }),
+    ],
+  };
+}
+
+function rollingHop(input: PlanInput, current: TargetNode[], hop: Hop, hopIndex: number): HopPlan {
   const { target, capabilities, options = {} } = input;
   const parallelism = Math.max(1, Math.floor(options.parallelism ?? 1));
-  let nodes = rollingOrder(target.engine, target.nodes);
+  let nodesAfter = current;
+  let nodes = rollingOrder(target.engine, current);
   if (options.masterOnly) nodes = nodes.filter((n) => CONTROL_PLANE_ROLES.has(n.role));
   const leaders = nodes.filter((n) => LEADER_ROLES.has(n.role));
   const others = nodes.filter((n) => !LEADER_ROLES.has(n.role));
@@ -142,16 +175,8 @@ function rollingHop(input: PlanInput, hop: Hop, hopIndex: number): PlannedStage[
     const successor = others[0];
     const canSwitch = capabilities.switchover && successor !== undefined;
     if (canSwitch) {
-      stages.push({
-        name: `Switch over ${leader.name} to ${successor.name}`,
-        description: `Hands the ${leader.role} role from ${leader.name} to the upgraded node ${successor.name}.`,
-        steps: [
-          step('switchover', null, hopIndex, {
-            description: `Hands the ${leader.role} role from ${leader.name} to the already-upgraded node ${successor.name}, so ${leader.name} can be upgraded without an outage.`,
-            params: { from: leader.name, to: successor.name },
-          }),
-        ],
-      });
+      stages.push(switchoverStage(leader, successor, hopIndex));
+      nodesAfter = afterSwitchover(nodesAfter, leader.name, successor.name);
     }
     stages.push({
       name: `Upgrade ${leader.name} to ${hop.toVersion}`,
@@ -160,7 +185,7 @@ function rollingHop(input: PlanInput, hop: Hop, hopIndex: number): PlannedStage[
       steps: nodeSteps(leader.name, hop, hopIndex, !canSwitch),
     });
   }
-  return stages;
+  return { stages, nodesAfter };
 }
 
 function stopServiceHop(input: PlanInput, hop: Hop, hopIndex: number): PlannedStage[] {
@@ -199,22 +224,41 @@ function azMigration(input: PlanInput): PlannedStage[] {
   if (movable.length === 0) {
     throw new AppError('INVALID_MODE', `no node lies in zone ${options.sourceAz ?? '(any)'} to move to ${options.targetAz}`);
   }
-  return rollingOrder(target.engine, movable).map((n) => ({
-    name: `Move ${n.name} to ${options.targetAz}`,
-    description: `Moves node ${n.name} from ${n.zone} to ${options.targetAz}.`,
+  const stages: PlannedStage[] = [];
+  const moved = new Set<string>();
+  for (const n of rollingOrder(target.engine, movable)) {
+    if (LEADER_ROLES.has(n.role) && capabilities.switchover) {
+      // The leader is switched away first, to a node already in (or moved to) the target zone
+      // when there is one, so moving the leader's zone never drains or stops the leader.
+      const successor =
+        target.nodes.find((o) => moved.has(o.name)) ??
+        target.nodes.find((o) => o !== n && !movable.includes(o)) ??
+        target.nodes.find((o) => o !== n);
+      if (successor) stages.push(switchoverStage(n, successor, 0));
+    }
+    moved.add(n.name);
+    stages.push(moveStage(n, options.targetAz));
+  }
+  return stages;
+}
+
+function moveStage(n: TargetNode, targetAz: string): PlannedStage {
+  return {
+    name: `Move ${n.name} to ${targetAz}`,
+    description: `Moves node ${n.name} from ${n.zone} to ${targetAz}.`,
     steps: [
       step('drain', n.name, 0),
       step('stop', n.name, 0),
       step('relocate', n.name, 0, {
-        name: `Move to ${options.targetAz}`,
-        description: `Recreates the node in availability zone ${options.targetAz}.`,
-        params: { fromZone: n.zone, toZone: options.targetAz },
+        name: `Move to ${targetAz}`,
+        description: `Recreates the node in availability zone ${targetAz}.`,
+        params: { fromZone: n.zone, toZone: targetAz },
       }),
       step('start', n.name, 0),
       step('verify', n.name, 0),
       step('rejoin', n.name, 0),
     ],
-  }));
+  };
 }
 
 export function plan(input: PlanInput): PlannedStage[] {
@@ -228,8 +272,16 @@ export function plan(input: PlanInput): PlannedStage[] {
   } else {
     if (hops.length === 0) throw new AppError('UPGRADE_SAME_VERSION', 'nothing to upgrade');
     stages.push({ name: 'Backup', description: STEP_TEXT.backup.description, steps: [step('backup', null, 0)] });
+    // Each hop is planned against the roles the target will have when the hop starts.
+    let nodes = target.nodes;
     hops.forEach((hop, i) => {
-      stages.push(...(mode === 'rolling' ? rollingHop(input, hop, i) : stopServiceHop(input, hop, i)));
+      if (mode === 'rolling') {
+        const hopPlan = rollingHop(input, nodes, hop, i);
+        stages.push(...hopPlan.stages);
+        nodes = hopPlan.nodesAfter;
+      } else {
+        stages.push(...stopServiceHop(input, hop, i));
+      }
     });
   }
   stages.push({

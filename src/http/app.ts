@@ -1,30 +1,80 @@
 // Builds the HTTP server: the native API, the vendor-compatible API families, OpenAPI, health
 // and metrics. Each API family is a Fastify plugin with its own error envelope.
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import { AjvCompiler } from '@fastify/ajv-compiler';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { AppContext } from '../service/context.ts';
-import { errorInfo } from './errors.ts';
+import { consoleRoutes } from './console.ts';
+import { AppError } from '../domain/errors.ts';
+import { clientErrorHandler, errorHandler, errorHandlerByPath } from './error-envelopes.ts';
+import { renderNativeError } from './errors.ts';
+import { installInputGuards } from './input-guards.ts';
+import { installRateLimits, rateLimitSettingsFromEnv, type RateLimitSettings } from './rate-limits.ts';
 import { metricsRoutes } from './metrics.ts';
 import { nativeRoutes } from './native/routes.ts';
 
 export interface AppOptions {
-  logger?: boolean;
+  /** structured request logs (pino JSON on stdout): true for `info`, or a level */
+  logger?: boolean | string;
+  /** where log lines go (default stdout); tests read them */
+  logStream?: { write(line: string): void };
   /** extra API families: each registers its own routes and error handler */
   families?: FastifyPluginAsync<{ ctx: AppContext }>[];
+  /** folder of the built web console (default dist/console) */
+  consoleDir?: string;
+  /** defaults to the LIFTGATE_RATE_LIMIT* settings of the environment */
+  rateLimits?: RateLimitSettings;
 }
 
 export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: opts.logger
       ? {
-          level: process.env.LOG_LEVEL ?? 'info',
-          redact: ['req.headers.authorization', 'req.headers["x-auth-token"]', 'req.headers["x-ocs-header"]'],
+          level: typeof opts.logger === 'string' ? opts.logger : 'info',
+          ...(opts.logStream ? { stream: opts.logStream } : {}),
+          // credentials never reach the log (docs/SECURITY.md)
+          redact: [
+            'req.headers.authorization',
+            'req.headers["x-auth-token"]',
+            'req.headers["x-ocs-header"]',
+            'req.headers["x-security-token"]',
+            'req.headers["x-acs-security-token"]',
+          ],
         }
       : false,
     bodyLimit: 2 * 1024 * 1024,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    // Longer path segments than any id of any family get a 414 in the family's envelope.
+    routerOptions: { maxParamLength: 256 },
     genReqId: () => crypto.randomUUID(),
+    frameworkErrors: (err, req, reply) => errorHandlerByPath(err, req, reply),
+    clientErrorHandler,
+  });
+  // Paths, query strings and headers arrive as text, so their schemas coerce ("50" -> 50); bodies
+  // are typed JSON and are never coerced: {"id": 1e400} is a number, not the project "Infinity".
+  const compilers = AjvCompiler();
+  const base = { removeAdditional: false, useDefaults: true, allErrors: false } as const;
+  const coercing = compilers({}, { customOptions: { ...base, coerceTypes: 'array' } });
+  const strict = compilers({}, { customOptions: { ...base, coerceTypes: false } });
+  app.setValidatorCompiler((route) => (route.httpPart === 'body' ? strict : coercing)(route));
+  // Before any route: a route takes the error handler its scope has when it is added, so the root
+  // routes (health, metrics) answer in the native envelope too, not in Fastify's default one.
+  app.setErrorHandler(errorHandlerByPath);
+  // Rate limits first: a refused request costs no credential lookup and no input check.
+  await installRateLimits(app, ctx.store, opts.rateLimits ?? rateLimitSettingsFromEnv());
+  installInputGuards(app);
+  // An empty body with a JSON content type (e.g. a DELETE from a client that always sends the
+  // header) is no body, not a parse error.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (body === '') done(null, undefined);
+    else void json(req, body as string, done);
+  });
+
+  // Every answer names its request id, the key to its lines in the server log.
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
   });
 
   await app.register(swagger, {
@@ -48,25 +98,18 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
 
   await app.register(
     async (v1) => {
-      v1.setErrorHandler((err, req, reply) => {
-        const info = errorInfo(err);
-        if (info.status >= 500) req.log.error({ err }, 'request failed');
-        reply.code(info.status).send({ error: { code: info.code, message: info.message, details: info.details } });
-      });
+      v1.setErrorHandler(errorHandler(renderNativeError));
       await v1.register(nativeRoutes, { ctx });
     },
     { prefix: '/v1' },
   );
 
   for (const family of opts.families ?? []) await app.register(family, { ctx });
+  await app.register(consoleRoutes, { dir: opts.consoleDir });
 
+  // No route: the family the path prefix names answers, in its envelope (the path is not echoed).
   app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send({ error: { code: 'ROUTE_NOT_FOUND', message: `no endpoint ${req.method} ${req.url.split('?')[0]}` } });
-  });
-  app.setErrorHandler((err, req, reply) => {
-    const info = errorInfo(err);
-    if (info.status >= 500) req.log.error({ err }, 'request failed');
-    reply.code(info.status).send({ error: { code: info.code, message: info.message, details: info.details } });
+    errorHandlerByPath(new AppError('ROUTE_NOT_FOUND', `no endpoint answers ${req.method} at this path`), req, reply);
   });
   return app;
 }

@@ -1,34 +1,57 @@
-// Prometheus metrics. Upgrade and step counts are read from the store at scrape time, so every
-// Liftgate replica reports the same fleet-wide numbers.
-import type { FastifyInstance } from 'fastify';
+// Prometheus metrics at /metrics: what operators alert on. Gauges of upgrades, batches and steps
+// by state are read from the store at scrape time, so every Liftgate replica reports the same
+// fleet-wide numbers; histograms and counters of finished work come from the events table
+// (metrics-tail.ts). Open by default (the server listens on loopback); with
+// LIFTGATE_METRICS_TOKEN set, a scrape must send `Authorization: Bearer <that token>`.
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { sql } from 'kysely';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AppContext } from '../service/context.ts';
+import { MetricsTail } from './metrics-tail.ts';
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/** whether a scrape may read the metrics: always, unless a metrics token is set */
+function authorized(req: FastifyRequest, token: string | undefined): boolean {
+  if (!token) return true;
+  const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+  // compare digests: equal length, constant time
+  return m !== null && timingSafeEqual(digest(m[1]), digest(token));
+}
 
 export async function metricsRoutes(app: FastifyInstance, opts: { ctx: AppContext }): Promise<void> {
   const { ctx } = opts;
+  const db = ctx.store.db;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'liftgate_process_' });
-  new Gauge({
-    name: 'liftgate_upgrades',
-    help: 'Upgrades by state',
-    labelNames: ['state'],
-    registers: [registry],
-    async collect() {
-      this.reset();
-      const rows = await ctx.store.db
-        .selectFrom('upgrades')
-        .select(['state', (eb) => eb.fn.countAll<number>().as('n')])
-        .groupBy('state')
-        .execute();
-      for (const r of rows) this.set({ state: r.state }, Number(r.n));
-    },
-  });
+  const registers = [registry];
+
+  const byState = (name: string, help: string, table: 'upgrades' | 'batches') =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        const rows = await db
+          .selectFrom(table)
+          .select(['state', (eb) => eb.fn.countAll<number>().as('n')])
+          .groupBy('state')
+          .execute();
+        this.reset();
+        for (const r of rows) this.set({ state: r.state }, Number(r.n));
+      },
+    });
+  byState('liftgate_upgrades', 'Upgrades by state (fleet-wide, from the store)', 'upgrades');
+  byState('liftgate_batches', 'Batches by state (fleet-wide, from the store)', 'batches');
+
   new Gauge({
     name: 'liftgate_steps_running',
-    help: 'Steps currently running',
-    registers: [registry],
+    help: 'Steps running or rolling back now (fleet-wide, from the store)',
+    registers,
     async collect() {
-      const r = await ctx.store.db
+      const r = await db
         .selectFrom('steps')
         .select((eb) => eb.fn.countAll<number>().as('n'))
         .where('state', 'in', ['running', 'rolling_back'])
@@ -36,17 +59,126 @@ export async function metricsRoutes(app: FastifyInstance, opts: { ctx: AppContex
       this.set(Number(r?.n ?? 0));
     },
   });
+  new Gauge({
+    name: 'liftgate_executor_inflight_steps',
+    help: 'Steps this process\u2019s executor holds a lease on now',
+    registers,
+    async collect() {
+      const r = await db
+        .selectFrom('steps')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('lease_owner', '=', ctx.executor.owner)
+        .where('state', 'in', ['running', 'rolling_back'])
+        .executeTakeFirst();
+      this.set(Number(r?.n ?? 0));
+    },
+  });
+  new Gauge({
+    name: 'liftgate_executor_oldest_runnable_seconds',
+    help: 'How long the longest-waiting runnable step has waited for an executor (0 when none waits); alert when it grows',
+    registers,
+    async collect() {
+      // the claim query's own condition: current stage of a running upgrade, lane predecessors done
+      const res = await sql<{ since: string | null }>`
+        SELECT min(coalesce(
+          (SELECT max(p.ended_at) FROM steps p WHERE p.upgrade_id = s.upgrade_id AND p.stage_index = s.stage_index
+             AND p.lane = s.lane AND p.ord < s.ord),
+          st.started_at)) AS since
+        FROM upgrades u
+        JOIN steps s ON s.upgrade_id = u.id AND s.stage_index = u.current_stage
+        JOIN stages st ON st.upgrade_id = u.id AND st.idx = u.current_stage
+        WHERE u.state IN ('prechecking', 'running') AND s.state = 'pending'
+          AND NOT EXISTS (SELECT 1 FROM steps p WHERE p.upgrade_id = s.upgrade_id AND p.stage_index = s.stage_index
+            AND p.lane = s.lane AND p.ord < s.ord AND p.state NOT IN ('succeeded', 'skipped'))`.execute(db);
+      const since = res.rows[0]?.since;
+      this.set(since ? Math.max(0, (Date.now() - Date.parse(since)) / 1000) : 0);
+    },
+  });
+  const sse = new Gauge({
+    name: 'liftgate_sse_clients',
+    help: 'Open Server-Sent Events streams (live consoles, `liftgate events --follow`) on this process',
+    registers,
+  });
+  new Gauge({
+    name: 'liftgate_estimate_median_abs_error_percent',
+    help: 'Median absolute error of upgrade estimates (estimate at start vs actual duration), per engine',
+    labelNames: ['engine'],
+    registers,
+    async collect() {
+      this.reset();
+      for (const e of await ctx.estimates.errors()) {
+        if (e.medianAbsErrorPercent !== null) this.set({ engine: e.engine }, e.medianAbsErrorPercent);
+      }
+    },
+  });
+  new Gauge({
+    name: 'liftgate_estimates_measured',
+    help: 'Finished upgrades whose estimate error was measured, per engine',
+    labelNames: ['engine'],
+    registers,
+    async collect() {
+      this.reset();
+      for (const e of await ctx.estimates.errors()) this.set({ engine: e.engine }, e.measured);
+    },
+  });
   const transitions = new Counter({
     name: 'liftgate_step_transitions_total',
     help: 'Step state transitions made by this process',
-    registers: [registry],
+    registers,
   });
-  let seen = 0;
-  app.get('/metrics', { schema: { tags: ['ops'] } }, async (_req, reply) => {
+
+  // rows deleted by event retention on this process (the housekeeping leader runs it)
+  const pruned = new Counter({
+    name: 'liftgate_retention_pruned_total',
+    help: 'Rows deleted by event retention (LIFTGATE_EVENT_RETENTION_DAYS) on this process, by table',
+    labelNames: ['table'],
+    registers,
+  });
+  const prunedSeen = { events: 0, deliveries: 0, simLogs: 0 };
+  const countPruned = () => {
+    const now = ctx.retention?.pruned;
+    if (!now) return;
+    for (const [key, table] of [
+      ['events', 'events'],
+      ['deliveries', 'webhook_deliveries'],
+      ['simLogs', 'sim_logs'],
+    ] as const) {
+      pruned.inc({ table }, now[key] - prunedSeen[key]);
+      prunedSeen[key] = now[key];
+    }
+  };
+
+  // open Server-Sent Events streams: each request that asks for one counts until it closes
+  // (this plugin shares the app's context, so the hook sees the /v1 routes registered after it)
+  let sseClients = 0;
+  app.addHook('onRequest', async (req) => {
+    const q = req.query as { stream?: unknown } | undefined;
+    const wants = (req.headers.accept ?? '').includes('text/event-stream') || q?.stream === 'true' || q?.stream === true;
+    if (!wants) return;
+    sseClients++;
+    req.raw.once('close', () => sseClients--);
+  });
+
+  const tail = new MetricsTail(ctx, registry);
+  await tail.start();
+  let seen = ctx.executor.transitions;
+  app.get('/metrics', { schema: { tags: ['ops'] } }, async (req, reply) => {
+    if (!authorized(req, ctx.config.metricsToken)) {
+      // the native API's envelope (this route is outside /v1 and its error handler)
+      return reply.code(401).send({
+        error: { code: 'UNAUTHORIZED', message: 'send Authorization: Bearer <LIFTGATE_METRICS_TOKEN> to read /metrics' },
+      });
+    }
     const n = ctx.executor.transitions;
     if (n > seen) transitions.inc(n - seen);
     seen = n;
+    sse.set(sseClients);
+    countPruned();
+    await tail.catchUp();
     reply.header('content-type', registry.contentType);
     return registry.metrics();
   });
 }
+
+// share the app's context (what fastify-plugin does), so the SSE hook above applies app-wide
+(metricsRoutes as unknown as Record<symbol, boolean>)[Symbol.for('skip-override')] = true;

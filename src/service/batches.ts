@@ -1,23 +1,15 @@
-// Batches: one request that upgrades many targets (GaussDB's batch minor-version upgrade).
-//
-// All or nothing. Every instance is checked first and every problem is reported at once. Then the
-// upgrades are created "held" (scheduled at the end of time, so the executor cannot touch them)
-// and released together in ONE transaction that gives each its real schedule. If creating one
-// fails, the held ones are deleted before anything ran. A crash between the two phases leaves the
-// batch in state 'creating' with held upgrades that never start; they can be cancelled.
-import { randomUUID } from 'node:crypto';
+// The GaussDB-style batch minor-version upgrade: every instance is checked first and every
+// problem is reported at once (nothing is created then); otherwise it becomes one batch of the
+// fleet scheduler (src/service/fleet-batches.ts), all or nothing.
 import { AppError } from '../domain/errors.ts';
-import type { CatalogVersion, Target, UpgradeSchedule } from '../domain/types.ts';
+import type { CatalogVersion, Target } from '../domain/types.ts';
 import { ACTIVE_UPGRADE_STATES } from '../domain/types.ts';
 import { upgradeCandidates } from '../domain/versions.ts';
-import { nextWindowStart } from '../domain/window.ts';
-import { appendEvent, now, transitionUpgrade } from '../engine/transitions.ts';
 import { loadTarget } from '../store/targets-repo.ts';
 import { listCatalog } from './catalog.ts';
-import { changed, type AppContext } from './context.ts';
-import { createUpgrade, getUpgrade, type UpgradeDetail } from './upgrades.ts';
-
-const HOLD_UNTIL = '9999-12-31T00:00:00.000Z';
+import type { AppContext } from './context.ts';
+import { createBatchRecord } from './fleet-batches.ts';
+import { getUpgrade, type UpgradeDetail } from './upgrades.ts';
 
 /** major line of a version: its first two dot-separated parts ("2.0.48.231200" -> "2.0") */
 const majorOf = (v: string): string => v.split('.').slice(0, 2).join('.');
@@ -118,6 +110,11 @@ export interface BatchResult {
   upgrades: UpgradeDetail[];
 }
 
+/**
+ * The GaussDB batch as one kind of batch: one wave of every instance at once (no concurrency
+ * limit, no bake, no threshold: GaussDB upgrades each instance on its own), each upgrade starting
+ * now (`delay` false) or in its instance's own maintenance window (`delay` true).
+ */
 export async function createMinorUpgradeBatch(
   ctx: AppContext,
   projectId: string,
@@ -127,106 +124,24 @@ export async function createMinorUpgradeBatch(
   if (input.items.length === 0) throw new AppError('VALIDATION_FAILED', 'the batch names no instance');
   const { ok, problems } = await check(ctx, projectId, input);
   if (problems.length > 0) throw new BatchRefusedError(problems);
-
-  const batchId = randomUUID();
-  const db = ctx.store.db;
-  await db
-    .insertInto('batches')
-    .values({
-      id: batchId,
-      project_id: projectId,
+  const n = ok.length;
+  const { batchId, upgradeIds } = await createBatchRecord(
+    ctx,
+    projectId,
+    {
+      name: `${input.source} (${n} instance${n === 1 ? '' : 's'})`,
+      kind: 'gaussdb',
       source: input.source,
-      request: JSON.stringify(input),
-      state: 'creating',
-      created_at: now(),
-    })
-    .execute();
-
-  const created: string[] = [];
-  try {
-    for (const c of ok) {
-      const u = await createUpgrade(
-        ctx,
-        projectId,
-        { targetId: c.target.id, toVersion: c.toVersion, mode: 'rolling', schedule: { kind: 'at', at: HOLD_UNTIL }, batchId },
-        actor,
-      );
-      created.push(u.id);
-    }
-  } catch (err) {
-    await discard(ctx, projectId, batchId, created, actor, err);
-    throw err;
-  }
-
-  await db.transaction().execute(async (trx) => {
-    const ts = new Date();
-    for (let i = 0; i < ok.length; i++) {
-      const { target } = ok[i];
-      const id = created[i];
-      const schedule: UpgradeSchedule = input.delay ? { kind: 'window' } : { kind: 'now' };
-      await trx
-        .updateTable('upgrades')
-        .set({ schedule: JSON.stringify(schedule) })
-        .where('id', '=', id)
-        .where('state', '=', 'scheduled')
-        .execute();
-      const released = await transitionUpgrade(trx, {
-        id,
-        from: ['scheduled'],
-        to: input.delay ? 'scheduled' : 'ready',
-        set: {
-          not_before:
-            input.delay && target.maintenanceWindow ? nextWindowStart(target.maintenanceWindow, ts).toISOString() : null,
-        },
-      });
-      if (!released) throw new AppError('INVALID_STATE', `upgrade ${id} changed state while its batch was being released`);
-      await appendEvent(trx, {
-        projectId,
-        targetId: target.id,
-        upgradeId: id,
-        actor,
-        type: 'upgrade.released',
-        fromState: 'scheduled',
-        toState: input.delay ? 'scheduled' : 'ready',
-        message: input.delay ? 'batch released: waits for the maintenance window' : 'batch released: starts now',
-        data: { batchId },
-      });
-    }
-    await trx.updateTable('batches').set({ state: 'created' }).where('id', '=', batchId).execute();
-    await appendEvent(trx, {
-      projectId,
-      actor,
-      type: 'batch.created',
-      message: `batch of ${ok.length} upgrade(s) from ${input.source}`,
-      data: { batchId, upgrades: created },
-    });
-  });
-  changed(ctx);
-  return { batchId, upgrades: await Promise.all(created.map((id) => getUpgrade(ctx, projectId, id))) };
-}
-
-/** Removes the held upgrades of a batch that could not be created whole; none of them ever ran. */
-async function discard(
-  ctx: AppContext,
-  projectId: string,
-  batchId: string,
-  ids: string[],
-  actor: string,
-  cause: unknown,
-): Promise<void> {
-  await ctx.store.db.transaction().execute(async (trx) => {
-    if (ids.length > 0) {
-      await trx.deleteFrom('steps').where('upgrade_id', 'in', ids).execute();
-      await trx.deleteFrom('stages').where('upgrade_id', 'in', ids).execute();
-      await trx.deleteFrom('upgrades').where('id', 'in', ids).where('state', '=', 'scheduled').execute();
-    }
-    await trx.updateTable('batches').set({ state: 'rolled_back' }).where('id', '=', batchId).execute();
-    await appendEvent(trx, {
-      projectId,
-      actor,
-      type: 'batch.rolled_back',
-      message: `batch not created: ${cause instanceof Error ? cause.message : String(cause)}`,
-      data: { batchId, discarded: ids },
-    });
-  });
+      request: input,
+      items: ok.map((c) => ({ target: c.target, toVersion: c.toVersion })),
+      mode: 'rolling',
+      schedule: input.delay ? { kind: 'window' } : { kind: 'now' },
+      plan: {
+        waves: [{ name: 'all', targetIds: ok.map((c) => c.target.id), maxConcurrency: n, bakeSeconds: 0, approval: false }],
+        failureLimit: n + 1,
+      },
+    },
+    actor,
+  );
+  return { batchId, upgrades: await Promise.all(upgradeIds.map((id) => getUpgrade(ctx, projectId, id))) };
 }

@@ -1,71 +1,195 @@
 // The application context: one store, the installed drivers, one executor. Every facade (native
 // API, vendor-compatible API families, CLI) calls the service functions with this context.
 import { EventEmitter } from 'node:events';
+import path from 'node:path';
+import { systemClock, type Clock } from '../domain/clock.ts';
 import type { Driver } from '../drivers/driver.ts';
 import { SimDriver } from '../drivers/sim/sim-driver.ts';
 import { Executor } from '../engine/executor.ts';
+import type { CoreEnv } from '../engine/core/progress.ts';
+import { recoveryLimitFromEnv } from '../engine/core/recovery.ts';
 import { FaultPoints } from '../engine/fault-points.ts';
+import { Housekeeping } from '../engine/housekeeping.ts';
+import { newExecutorId } from '../engine/presence.ts';
+import { checkRetentionDays, EventRetention, RETENTION_EVERY_MS, retentionDaysFromEnv } from '../engine/retention.ts';
+import { lockDataFolder, sqliteFileOf, type FolderLock } from '../store/folder-lock.ts';
 import { openStore, type Store, type StoreOptions } from '../store/open.ts';
 import { registerDriverVersions } from './catalog.ts';
+import { EstimateService } from './estimates.ts';
+import { WebhookService } from '../webhooks/service.ts';
+import type { WebhookSettings } from '../webhooks/settings.ts';
+import { open as unsealSecret } from './credentials.ts';
+import { runBatchScheduler } from './fleet-batches.ts';
 
 export interface AppConfig extends StoreOptions {
   /** multiplies simulated step durations; 0 = instant */
   simTimeScale?: number;
-  executor?: { concurrency?: number; leaseMs?: number; pollMs?: number; owner?: string };
+  executor?: {
+    concurrency?: number;
+    leaseMs?: number;
+    pollMs?: number;
+    owner?: string;
+    /** a replica whose heartbeat stops for this long is lost and its steps recovered (default 5000) */
+    timeoutMs?: number;
+    /** recoveries of one step before it fails with STEP_RECOVERY_LIMIT (LIFTGATE_STEP_RECOVERY_LIMIT, default 5) */
+    recoveryLimit?: number;
+  };
   /** extra drivers (e.g. postgres) registered beside sim */
   extraDrivers?: (store: Store) => Driver[] | Promise<Driver[]>;
   faults?: FaultPoints;
+  /** the source of time for the engine and the scheduler (tests pass a ManualClock) */
+  clock?: Clock;
+  /** how long close() lets running steps finish before it aborts them and leaves them to recovery (default 10000 ms) */
+  closeGraceMs?: number;
   /** do not start the executor (tests that drive it by hand) */
   noExecutor?: boolean;
+  /** the SQLite data folder's lock, when the caller took it already (serve takes it first thing) */
+  folderLock?: FolderLock;
   log?: (msg: string) => void;
+  /** when set, GET /metrics needs `Authorization: Bearer <metricsToken>` (LIFTGATE_METRICS_TOKEN) */
+  metricsToken?: string;
+  /** webhook delivery settings (allowed hosts, time limits, retries) */
+  webhooks?: Partial<WebhookSettings>;
+  /** delete events older than this many days (LIFTGATE_EVENT_RETENTION_DAYS); null keeps every event */
+  eventRetentionDays?: number | null;
 }
 
 export interface AppContext {
   store: Store;
   drivers: Map<string, Driver>;
   executor: Executor;
+  /** runs work once across replicas (`housekeeping.every(...)`), heartbeats this executor */
+  housekeeping: Housekeeping;
+  clock: Clock;
   /** emits 'change' after the executor or a service call committed something */
   changes: EventEmitter;
   config: AppConfig;
+  estimates: EstimateService;
+  webhooks: WebhookService;
+  /** event retention, when LIFTGATE_EVENT_RETENTION_DAYS is set (run by the housekeeping leader) */
+  retention: EventRetention | null;
   close(): Promise<void>;
 }
 
 export async function createContext(config: AppConfig): Promise<AppContext> {
-  const store = await openStore(config);
+  // settings are checked before anything is opened
+  const recoveryLimit = config.executor?.recoveryLimit ?? recoveryLimitFromEnv();
+  const retentionDays =
+    config.eventRetentionDays !== undefined ? checkRetentionDays(config.eventRetentionDays) : retentionDaysFromEnv();
+  // SQLite has one writer: a second process on the same folder is refused before it touches it.
+  const file = sqliteFileOf(config);
+  const folderLock = config.folderLock ?? (file ? lockDataFolder(path.dirname(file)) : null);
+  let store: Store;
+  try {
+    // a frozen replica's open transaction must not outlast the time it takes to declare it lost
+    store = await openStore({ pgIdleInTransactionMs: Math.max(3000, 2 * (config.executor?.timeoutMs ?? 5000)), ...config });
+  } catch (err) {
+    folderLock?.release();
+    throw err;
+  }
+  const clock = config.clock ?? systemClock;
   const drivers = new Map<string, Driver>();
-  const sim = new SimDriver({ db: store.db, unit: store.unit, timeScale: config.simTimeScale ?? 0 });
+  const sim = new SimDriver({
+    db: store.db,
+    unit: store.unit,
+    timeScale: config.simTimeScale ?? 0,
+    clock,
+    rowLocks: store.caps.supportsSkipLocked,
+    writableCte: store.caps.supportsWritableCte,
+  });
   drivers.set(sim.name, sim);
   for (const d of (await config.extraDrivers?.(store)) ?? []) drivers.set(d.name, d);
   const changes = new EventEmitter();
   changes.setMaxListeners(0);
+  const log = config.log ?? console.error;
+  const housekeeping = new Housekeeping({
+    db: store.db,
+    executorId: config.executor?.owner ?? newExecutorId(),
+    timeoutMs: config.executor?.timeoutMs,
+    onLost: (ids) => {
+      log(`liftgate: executor${ids.length > 1 ? 's' : ''} ${ids.join(', ')} lost (no heartbeat); recovering their steps`);
+      executor.recoverNow();
+    },
+    onRejoined: (id) => {
+      log(`liftgate: this executor was declared lost while it could not heartbeat; it rejoins as ${id}`);
+      executor.rejoin(id);
+    },
+    onError: (err) => log(`housekeeping: ${err instanceof Error ? err.stack : String(err)}`),
+  });
   const executor = new Executor({
     store,
     drivers,
     ...config.executor,
+    recoveryLimit,
+    owner: housekeeping.presence.id,
+    leader: housekeeping,
+    clock,
     faults: config.faults ?? FaultPoints.fromEnv(),
     onChange: () => changes.emit('change'),
-    onError: (err) => (config.log ?? console.error)(`executor: ${err instanceof Error ? err.stack : String(err)}`),
+    onError: (err) => log(`executor: ${err instanceof Error ? err.stack : String(err)}`),
   });
+  const estimates = new EstimateService(store, drivers, clock, (err) =>
+    (config.log ?? console.error)(`estimates: ${err instanceof Error ? err.stack : String(err)}`),
+  );
+  const webhooks = new WebhookService(
+    store,
+    clock,
+    config.webhooks ?? {},
+    (sealed) => unsealSecret(ctx, sealed),
+    (err) => log(`webhooks: ${err instanceof Error ? err.stack : String(err)}`),
+  );
   const ctx: AppContext = {
     store,
     drivers,
     executor,
+    housekeeping,
+    clock,
     changes,
     config,
+    estimates,
+    webhooks,
+    retention: retentionDays === null ? null : new EventRetention({ store, clock, days: retentionDays }),
     async close() {
-      await executor.stop();
+      // a step still running after the grace is aborted and left to recovery (a hung driver
+      // call must not keep a closing context, a test or an embedding program, waiting forever)
+      await executor.stop(config.closeGraceMs ?? 10_000);
+      await housekeeping.stop();
+      await estimates.stop();
+      await webhooks.stop();
       for (const d of drivers.values()) await d.close?.();
       await store.close();
+      folderLock?.release();
     },
   };
+  // once across replicas, on the housekeeping leader; a context without an executor moves no batch
+  if (!config.noExecutor) housekeeping.every('batch-scheduler', 1000, async () => void (await runBatchScheduler(ctx)));
+  const retention = ctx.retention;
+  if (retention) housekeeping.every('event-retention', RETENTION_EVERY_MS, async () => void (await retention.prune()));
   try {
     await registerDriverVersions(ctx);
+    // the consumers' cursors exist before the executor writes its first event
+    await estimates.ensureCursor();
+    await webhooks.ensureCursor();
+    await housekeeping.start();
   } catch (err) {
     await store.close();
+    folderLock?.release();
     throw err;
   }
   if (!config.noExecutor) executor.start();
+  estimates.start(500);
+  webhooks.start();
   return ctx;
+}
+
+/** What the state core needs of the context (its clock, row locks, drivers). */
+export function coreEnv(ctx: Pick<AppContext, 'clock' | 'store' | 'drivers'>): CoreEnv {
+  return {
+    clock: ctx.clock,
+    rowLocks: ctx.store.caps.supportsSkipLocked,
+    writableCte: ctx.store.caps.supportsWritableCte,
+    drivers: ctx.drivers,
+  };
 }
 
 /** Signals a committed change to listeners and to the executor. */

@@ -1,19 +1,20 @@
 // Credentials of the vendor-compatible API families, all owned by a project:
 // - access keys (Alibaba ACS3 and Huawei SDK-HMAC): the server must recompute signatures, so the
 //   secret is stored encrypted (AES-256-GCM) under the master key, never in clear;
-// - OBShell passwords, per target: stored as scrypt hashes;
+// - OBShell passwords, per target: src/service/obshell-passwords.ts;
 // - replay nonces, in the store so every Liftgate replica sees them.
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import fs from 'node:fs';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { hashPassword, verifyPassword } from '../auth/password-hash.ts';
 import type { ReplayGuard } from '../auth/replay-guard.ts';
 import { AppError } from '../domain/errors.ts';
-import { now } from '../engine/transitions.ts';
+import { appendEvent, now } from '../engine/transitions.ts';
+import { readOrCreateKeyFile } from '../store/key-file.ts';
+import type { AccessKeyRow } from '../store/schema.ts';
 import type { AppContext } from './context.ts';
 import { isUniqueViolation } from './db-errors.ts';
 import { getProject } from './projects.ts';
-import { getTarget } from './targets.ts';
+import { assertCanGrant, roleOf, type Role } from './roles.ts';
+import { actorOf, parseExpiry, type NewToken, type Principal } from './tokens.ts';
 
 const masterKeys = new WeakMap<AppContext, Buffer>();
 
@@ -31,25 +32,28 @@ function masterKey(ctx: AppContext): Buffer {
     key = Buffer.from(env, 'hex');
   } else {
     const file = path.join(ctx.config.dataDir ?? './data', 'master.key');
-    if (fs.existsSync(file)) key = Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'hex');
-    else {
-      key = randomBytes(32);
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      fs.writeFileSync(file, key.toString('hex'), { mode: 0o600, flag: 'wx' });
-    }
+    key = Buffer.from(readOrCreateKeyFile(file, () => randomBytes(32).toString('hex')).trim(), 'hex');
   }
   masterKeys.set(ctx, key);
   return key;
 }
 
-function seal(ctx: AppContext, secret: string): string {
+/**
+ * A key for one purpose, derived from the master key (HKDF-SHA256), so a key used for lookups
+ * can never decrypt a secret and the other way round. Every replica derives the same one.
+ */
+export function derivedKey(ctx: AppContext, purpose: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', masterKey(ctx), Buffer.alloc(0), `liftgate ${purpose}`, 32));
+}
+
+export function seal(ctx: AppContext, secret: string): string {
   const iv = randomBytes(12);
   const c = createCipheriv('aes-256-gcm', masterKey(ctx), iv);
   const enc = Buffer.concat([c.update(secret, 'utf8'), c.final()]);
   return ['v1', iv.toString('base64'), c.getAuthTag().toString('base64'), enc.toString('base64')].join(':');
 }
 
-function open(ctx: AppContext, sealed: string): string {
+export function open(ctx: AppContext, sealed: string): string {
   const [v, iv, tag, enc] = sealed.split(':');
   if (v !== 'v1') throw new Error('unknown secret format');
   const d = createDecipheriv('aes-256-gcm', masterKey(ctx), Buffer.from(iv, 'base64'));
@@ -57,56 +61,113 @@ function open(ctx: AppContext, sealed: string): string {
   return Buffer.concat([d.update(Buffer.from(enc, 'base64')), d.final()]).toString('utf8');
 }
 
+/** What an access key's owner may see about it: never the secret. */
+export interface AccessKeyInfo {
+  id: string;
+  projectId: string;
+  name: string;
+  role: Role;
+  createdAt: string;
+  createdBy: string | null;
+  expiresAt: string | null;
+}
+
+const toKeyInfo = (r: AccessKeyRow): AccessKeyInfo => ({
+  id: r.id,
+  projectId: r.project_id,
+  name: r.name ?? 'access key',
+  role: roleOf(r.role),
+  createdAt: r.created_at,
+  createdBy: r.created_by,
+  expiresAt: r.expires_at,
+});
+
+/** Mints an access key of the caller's role or lower (default: the caller's role) and audits it. */
 export async function createAccessKey(
   ctx: AppContext,
   projectId: string,
-): Promise<{ accessKeyId: string; accessKeySecret: string }> {
+  input: NewToken,
+  by: Principal,
+): Promise<AccessKeyInfo & { accessKeyId: string; accessKeySecret: string }> {
   await getProject(ctx, projectId);
+  const role = input.role ?? by.role;
+  assertCanGrant(by.role, role);
+  const expiresAt = parseExpiry(input.expiresAt);
   const accessKeyId = `LTAI${randomBytes(10).toString('hex').toUpperCase()}`;
   const accessKeySecret = randomBytes(22).toString('base64url');
-  await ctx.store.db
-    .insertInto('access_keys')
-    .values({ id: accessKeyId, project_id: projectId, secret_enc: seal(ctx, accessKeySecret), created_at: now() })
-    .execute();
-  return { accessKeyId, accessKeySecret };
-}
-
-/** The LookupSecret of src/auth: the secret and project of an access key, or null. */
-export async function lookupAccessKey(
-  ctx: AppContext,
-  accessKeyId: string,
-): Promise<{ secret: string; projectId: string } | null> {
-  const row = await ctx.store.db.selectFrom('access_keys').selectAll().where('id', '=', accessKeyId).executeTakeFirst();
-  return row ? { secret: open(ctx, row.secret_enc), projectId: row.project_id } : null;
-}
-
-export async function setObshellPassword(ctx: AppContext, projectId: string, targetId: string, password: string): Promise<void> {
-  await getTarget(ctx, projectId, targetId);
-  const hash = await hashPassword(password);
+  const row: AccessKeyRow = {
+    id: accessKeyId,
+    project_id: projectId,
+    secret_enc: seal(ctx, accessKeySecret),
+    created_at: now(),
+    role,
+    name: input.name ?? 'access key',
+    expires_at: expiresAt,
+    created_by: actorOf(by),
+  };
   await ctx.store.db.transaction().execute(async (trx) => {
-    await trx
-      .deleteFrom('target_credentials')
-      .where('project_id', '=', projectId)
-      .where('target_id', '=', targetId)
-      .where('kind', '=', 'obshell')
-      .execute();
-    await trx
-      .insertInto('target_credentials')
-      .values({ project_id: projectId, target_id: targetId, kind: 'obshell', secret_hash: hash, created_at: now() })
-      .execute();
+    await trx.insertInto('access_keys').values(row).execute();
+    await appendEvent(trx, {
+      projectId,
+      actor: actorOf(by),
+      type: 'credential.created',
+      message: `access key ${accessKeyId} (${role}${expiresAt ? `, expires ${expiresAt}` : ''}) created`,
+      data: { credential: 'access_key', id: accessKeyId, name: row.name, role, expiresAt },
+    });
+  });
+  return { ...toKeyInfo(row), accessKeyId, accessKeySecret };
+}
+
+export async function listAccessKeys(ctx: AppContext, projectId: string): Promise<AccessKeyInfo[]> {
+  await getProject(ctx, projectId);
+  const rows = await ctx.store.db
+    .selectFrom('access_keys')
+    .selectAll()
+    .where('project_id', '=', projectId)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+  return rows.map(toKeyInfo);
+}
+
+export async function getAccessKeyInfo(ctx: AppContext, projectId: string, id: string): Promise<AccessKeyInfo> {
+  const row = await ctx.store.db
+    .selectFrom('access_keys')
+    .selectAll()
+    .where('project_id', '=', projectId)
+    .where('id', '=', id)
+    .executeTakeFirst();
+  if (!row) throw new AppError('ACCESS_KEY_NOT_FOUND', `project ${projectId} has no access key ${id}`);
+  return toKeyInfo(row);
+}
+
+/** Deletes the key (and its sealed secret): the next signed request with it fails on every replica. */
+export async function revokeAccessKey(ctx: AppContext, projectId: string, id: string, by: Principal): Promise<void> {
+  await ctx.store.db.transaction().execute(async (trx) => {
+    const res = await trx.deleteFrom('access_keys').where('project_id', '=', projectId).where('id', '=', id).executeTakeFirst();
+    if (Number(res.numDeletedRows) !== 1)
+      throw new AppError('ACCESS_KEY_NOT_FOUND', `project ${projectId} has no access key ${id}`);
+    await appendEvent(trx, {
+      projectId,
+      actor: actorOf(by),
+      type: 'credential.revoked',
+      message: `access key ${id} revoked`,
+      data: { credential: 'access_key', id },
+    });
   });
 }
 
-/** OBShell serves one cluster per agent: the password selects the target. */
-export async function findObshellTarget(
+/**
+ * The LookupSecret of src/auth: the secret, project and role of a live access key, or null
+ * (unknown, revoked or expired). Read from the store on every request: no cache to outlive a revocation.
+ */
+export async function lookupAccessKey(
   ctx: AppContext,
-  password: string,
-): Promise<{ projectId: string; targetId: string } | null> {
-  const rows = await ctx.store.db.selectFrom('target_credentials').selectAll().where('kind', '=', 'obshell').execute();
-  for (const r of rows) {
-    if (await verifyPassword(password, r.secret_hash)) return { projectId: r.project_id, targetId: r.target_id };
-  }
-  return null;
+  accessKeyId: string,
+): Promise<{ secret: string; projectId: string; role: Role } | null> {
+  const row = await ctx.store.db.selectFrom('access_keys').selectAll().where('id', '=', accessKeyId).executeTakeFirst();
+  if (!row || (row.expires_at !== null && row.expires_at <= now())) return null;
+  return { secret: open(ctx, row.secret_enc), projectId: row.project_id, role: roleOf(row.role) };
 }
 
 /** A replay guard backed by the store: a nonce is claimed by inserting it; a duplicate loses. */

@@ -129,7 +129,7 @@ const TARGETS: TargetInput[] = [
   ),
 ];
 
-/** A real cluster for the `postgres` driver: provisioned on first start, left running afterwards. */
+/** A real cluster for the `postgres` driver: provisioned on first start, stopped and started with the server. */
 const PG_DEMO: TargetInput = {
   id: 'pg-demo',
   name: 'PostgreSQL demo cluster',
@@ -143,9 +143,9 @@ const PG_DEMO: TargetInput = {
 };
 
 /**
- * Adds pg-demo when the postgres driver can run 16.13 and upgrade it to 16.14. Its servers are real
- * processes that outlive Liftgate, so it is created once, with the rest of the demo project; a later
- * start finds it in the store and uses the running cluster. A machine that cannot provision it (no
+ * Adds pg-demo when the postgres driver can run 16.13 and upgrade it to 16.14. It is created once,
+ * with the rest of the demo project; `liftgate serve` stops its servers when it stops and starts
+ * them again on the next start (src/service/postgres-clusters.ts). A machine that cannot provision it (no
  * service user, ports, disk) still gets the simulated fleet: the failure is logged, not fatal.
  */
 async function seedPostgresCluster(ctx: AppContext): Promise<void> {
@@ -157,13 +157,16 @@ async function seedPostgresCluster(ctx: AppContext): Promise<void> {
   try {
     const t = await createTarget(ctx, 'demo', PG_DEMO, 'demo-seed');
     const ports = t.nodes.map((n) => `${n.name} ${n.role} :${n.port}`).join(', ');
-    log(`liftgate: created the demo PostgreSQL cluster pg-demo (16.13: ${ports}); its servers keep running when Liftgate stops`);
+    log(
+      `liftgate: created the demo PostgreSQL cluster pg-demo (16.13: ${ports}); Liftgate stops its servers when it stops and starts them when it starts`,
+    );
   } catch (err) {
     log(`liftgate: the demo PostgreSQL cluster could not be created, continuing without it: ${(err as Error).message}`);
   }
 }
 
-export async function seedDemo(ctx: AppContext): Promise<boolean> {
+/** `noPostgres`: why pg-demo cannot be created here (said once at start), to skip it quietly. */
+export async function seedDemo(ctx: AppContext, noPostgres?: string): Promise<boolean> {
   const any = await ctx.store.db.selectFrom('projects').select('id').limit(1).executeTakeFirst();
   if (any) return false;
   await createProject(ctx, { id: 'demo', name: 'Demo fleet' });
@@ -171,6 +174,7 @@ export async function seedDemo(ctx: AppContext): Promise<boolean> {
     for (const v of versions) await addCatalogVersion(ctx, engine, v);
   }
   for (const t of TARGETS) await createTarget(ctx, 'demo', t, 'demo-seed');
-  await seedPostgresCluster(ctx);
+  if (noPostgres) (ctx.config.log ?? console.log)('liftgate: the demo fleet has no PostgreSQL cluster (see above)');
+  else await seedPostgresCluster(ctx);
   return true;
 }

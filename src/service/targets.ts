@@ -1,10 +1,10 @@
 import { AppError } from '../domain/errors.ts';
-import type { MaintenanceWindow, Target, TargetKind, TargetNode } from '../domain/types.ts';
+import type { MaintenanceExclusion, MaintenanceWindow, Target, TargetKind, TargetNode } from '../domain/types.ts';
 import { ACTIVE_UPGRADE_STATES } from '../domain/types.ts';
 import { isValidVersion } from '../domain/versions.ts';
-import { parseWindow } from '../domain/window.ts';
+import { parseExclusions, parseWindow } from '../domain/window.ts';
 import { appendEvent, now } from '../engine/transitions.ts';
-import { insertNodes, listTargets as listRows, loadTarget } from '../store/targets-repo.ts';
+import { insertNodes, listTargets as listRows, loadTarget, setLabels, type TargetFilter } from '../store/targets-repo.ts';
 import { changed, type AppContext } from './context.ts';
 import { isUniqueViolation } from './db-errors.ts';
 import { getProject } from './projects.ts';
@@ -20,6 +20,8 @@ export interface TargetInput {
   driver?: string;
   driverConfig?: Record<string, unknown>;
   maintenanceWindow?: MaintenanceWindow | null;
+  maintenanceExclusions?: MaintenanceExclusion[];
+  labels?: Record<string, string>;
   nodes?: { name: string; role?: string; zone?: string; version?: string }[];
 }
 
@@ -29,8 +31,20 @@ export async function getTarget(ctx: AppContext, projectId: string, id: string):
   return t;
 }
 
-export function listTargets(ctx: AppContext, projectId: string, filter: { engine?: string; limit?: number; offset?: number }) {
+export function listTargets(ctx: AppContext, projectId: string, filter: TargetFilter) {
   return listRows(ctx.store.db, projectId, filter);
+}
+
+/** "env=prod" (or a list of them, all of which must hold) as a label filter. */
+export function parseLabelSelector(specs: string | string[] | undefined): Record<string, string> | undefined {
+  if (specs === undefined) return undefined;
+  const out: Record<string, string> = {};
+  for (const spec of Array.isArray(specs) ? specs : [specs]) {
+    const i = spec.indexOf('=');
+    if (i <= 0) throw new AppError('VALIDATION_FAILED', `label filter "${spec}" must be key=value (e.g. env=prod)`);
+    out[spec.slice(0, i)] = spec.slice(i + 1);
+  }
+  return out;
 }
 
 export async function createTarget(ctx: AppContext, projectId: string, input: TargetInput, actor: string): Promise<Target> {
@@ -49,6 +63,8 @@ export async function createTarget(ctx: AppContext, projectId: string, input: Ta
       throw new AppError('INVALID_VERSION', `"${n.version}" is not a version`);
   }
   const window = input.maintenanceWindow ? parseWindow(input.maintenanceWindow) : null;
+  const exclusions = parseExclusions(input.maintenanceExclusions ?? []);
+  const labels = input.labels ?? {};
   if (await loadTarget(ctx.store.db, projectId, input.id)) {
     throw new AppError('TARGET_EXISTS', `target ${input.id} already exists in project ${projectId}`);
   }
@@ -65,6 +81,8 @@ export async function createTarget(ctx: AppContext, projectId: string, input: Ta
     driver: driverName,
     driverConfig: input.driverConfig ?? {},
     maintenanceWindow: window,
+    maintenanceExclusions: exclusions,
+    labels,
     nodes: (input.nodes ?? []).map((n): TargetNode => ({
       name: n.name,
       role: n.role ?? 'node',
@@ -100,11 +118,13 @@ export async function createTarget(ctx: AppContext, projectId: string, input: Ta
           driver: target.driver,
           driver_config: JSON.stringify(target.driverConfig),
           maintenance_window: window ? JSON.stringify(window) : null,
+          maintenance_exclusions: JSON.stringify(exclusions),
           created_at: ts,
           updated_at: ts,
         })
         .execute();
       await insertNodes(trx, projectId, target.id, target.nodes);
+      await setLabels(trx, projectId, target.id, labels);
       await appendEvent(trx, {
         projectId,
         targetId: target.id,
@@ -127,6 +147,9 @@ export interface TargetPatch {
   region?: string;
   release?: string;
   maintenanceWindow?: MaintenanceWindow | null;
+  maintenanceExclusions?: MaintenanceExclusion[];
+  /** replaces every label */
+  labels?: Record<string, string>;
 }
 
 export async function patchTarget(
@@ -138,6 +161,7 @@ export async function patchTarget(
 ): Promise<Target> {
   await getTarget(ctx, projectId, id);
   const window = patch.maintenanceWindow ? parseWindow(patch.maintenanceWindow) : patch.maintenanceWindow;
+  const exclusions = patch.maintenanceExclusions ? parseExclusions(patch.maintenanceExclusions) : undefined;
   await ctx.store.db.transaction().execute(async (trx) => {
     await trx
       .updateTable('targets')
@@ -146,11 +170,13 @@ export async function patchTarget(
         ...(patch.region !== undefined ? { region: patch.region } : {}),
         ...(patch.release !== undefined ? { release: patch.release } : {}),
         ...(window !== undefined ? { maintenance_window: window ? JSON.stringify(window) : null } : {}),
+        ...(exclusions !== undefined ? { maintenance_exclusions: JSON.stringify(exclusions) } : {}),
         updated_at: now(),
       })
       .where('project_id', '=', projectId)
       .where('id', '=', id)
       .execute();
+    if (patch.labels !== undefined) await setLabels(trx, projectId, id, patch.labels);
     await appendEvent(trx, {
       projectId,
       targetId: id,
@@ -181,6 +207,7 @@ export async function deleteTarget(ctx: AppContext, projectId: string, id: strin
   await ctx.drivers.get(target.driver)?.destroy?.(target);
   await ctx.store.db.transaction().execute(async (trx) => {
     await trx.deleteFrom('nodes').where('project_id', '=', projectId).where('target_id', '=', id).execute();
+    await setLabels(trx, projectId, id, {});
     await trx.deleteFrom('target_credentials').where('project_id', '=', projectId).where('target_id', '=', id).execute();
     await trx.deleteFrom('targets').where('project_id', '=', projectId).where('id', '=', id).execute();
     await appendEvent(trx, { projectId, targetId: id, actor, type: 'target.deleted', message: `target ${id} deleted` });

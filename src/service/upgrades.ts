@@ -1,15 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../domain/errors.ts';
-import type { Stage, Step, Upgrade, UpgradeMode, UpgradeSchedule, UpgradeState } from '../domain/types.ts';
+import type { Stage, Step, Target, Upgrade, UpgradeHold, UpgradeMode, UpgradeSchedule, UpgradeState } from '../domain/types.ts';
 import { planRoute } from '../domain/versions.ts';
-import { nextWindowStart } from '../domain/window.ts';
 import { applyAction, type UpgradeAction } from '../engine/operations.ts';
 import { plan, type PlanOptions } from '../engine/planner.ts';
-import { appendEvent, now } from '../engine/transitions.ts';
+import { gateAt, pendingReasonOf } from '../engine/windows.ts';
+import { insertUpgrade as insertUpgradeRows } from '../engine/core/writes.ts';
+import { isoNow } from '../domain/clock.ts';
 import { toStage, toStep, toUpgrade } from '../store/mappers.ts';
 import { listCatalog } from './catalog.ts';
 import { changed, type AppContext } from './context.ts';
 import { isUniqueViolation } from './db-errors.ts';
+import { loadTarget } from '../store/targets-repo.ts';
+import { heldReason } from './batch-view.ts';
 import { getTarget } from './targets.ts';
 
 export interface UpgradeInput {
@@ -21,6 +24,39 @@ export interface UpgradeInput {
   schedule?: UpgradeSchedule;
   options?: PlanOptions & Record<string, unknown>;
   batchId?: string | null;
+  /** its wave in the batch; the batch releases it */
+  waveIndex?: number;
+  pendingReason?: string;
+}
+
+interface InitialSchedule {
+  state: UpgradeState;
+  notBefore: string | null;
+  runUntil: string | null;
+  hold: UpgradeHold | null;
+  reason: string | null;
+}
+
+/** Where a new upgrade starts: held by its batch, waiting for its time or window, or ready now. */
+function initialSchedule(ctx: AppContext, target: Target, schedule: UpgradeSchedule, hold: UpgradeHold | null): InitialSchedule {
+  const at = ctx.clock.now();
+  if (schedule.kind === 'at') {
+    const t = Date.parse(schedule.at ?? '');
+    if (Number.isNaN(t)) throw new AppError('INVALID_SCHEDULE', 'schedule.at must be an ISO-8601 time');
+    if (t < at.getTime() - 60_000) throw new AppError('INVALID_SCHEDULE', 'schedule.at lies in the past');
+  }
+  if (schedule.kind === 'window' && !target.maintenanceWindow) {
+    throw new AppError('INVALID_SCHEDULE', `target ${target.id} has no maintenance window; set one or schedule at a time`);
+  }
+  if (hold) return { state: 'scheduled', notBefore: null, runUntil: null, hold, reason: 'waiting for its batch' };
+  if (schedule.kind === 'at') {
+    const notBefore = new Date(Date.parse(schedule.at ?? '')).toISOString();
+    return { state: 'scheduled', notBefore, runUntil: null, hold: null, reason: `scheduled for ${notBefore}` };
+  }
+  const g = gateAt({ schedule }, target, at);
+  if (g.go && schedule.kind === 'now') return { state: 'ready', notBefore: null, runUntil: g.runUntil, hold: null, reason: null };
+  // a window upgrade whose window is open now is due at once (the scheduler starts it)
+  return { state: 'scheduled', notBefore: g.notBefore, runUntil: null, hold: null, reason: g.reason };
 }
 
 export type UpgradeDetail = Upgrade & { num: number; stages: (Stage & { steps: Step[] })[] };
@@ -31,6 +67,13 @@ export async function createUpgrade(
   input: UpgradeInput,
   actor: string,
 ): Promise<UpgradeDetail> {
+  const id = await insertUpgrade(ctx, projectId, input, actor);
+  changed(ctx);
+  return getUpgrade(ctx, projectId, id);
+}
+
+/** Plans and stores one upgrade; returns its id (batches create many and read none back). */
+export async function insertUpgrade(ctx: AppContext, projectId: string, input: UpgradeInput, actor: string): Promise<string> {
   const target = await getTarget(ctx, projectId, input.targetId);
   const driver = ctx.drivers.get(target.driver);
   if (!driver) throw new AppError('DRIVER_NOT_FOUND', `driver ${target.driver} is not installed`);
@@ -54,23 +97,9 @@ export async function createUpgrade(
   }
   const stages = plan({ target, hops, mode: input.mode, capabilities: driver.capabilities, options: input.options });
   const schedule = input.schedule ?? { kind: 'now' };
-  let notBefore: string | null = null;
-  let state: UpgradeState = 'ready';
-  if (schedule.kind === 'at') {
-    const at = Date.parse(schedule.at ?? '');
-    if (Number.isNaN(at)) throw new AppError('INVALID_SCHEDULE', 'schedule.at must be an ISO-8601 time');
-    if (at < Date.now() - 60_000) throw new AppError('INVALID_SCHEDULE', 'schedule.at lies in the past');
-    notBefore = new Date(at).toISOString();
-    state = 'scheduled';
-  } else if (schedule.kind === 'window') {
-    if (!target.maintenanceWindow) {
-      throw new AppError('INVALID_SCHEDULE', `target ${target.id} has no maintenance window; set one or schedule at a time`);
-    }
-    notBefore = nextWindowStart(target.maintenanceWindow, new Date()).toISOString();
-    state = 'scheduled';
-  }
+  const start = initialSchedule(ctx, target, schedule, input.batchId ? 'batch' : null);
   const id = randomUUID();
-  const ts = now();
+  const ts = isoNow(ctx.clock);
   const release = hops.length > 0 ? hops[hops.length - 1].release : target.release;
   try {
     await ctx.store.db.transaction().execute(async (trx) => {
@@ -85,51 +114,6 @@ export async function createUpgrade(
               )?.m ?? 0,
             ) + 1
           : undefined;
-      await trx
-        .insertInto('upgrades')
-        .values({
-          id,
-          ...(num !== undefined ? { num } : {}),
-          project_id: projectId,
-          target_id: target.id,
-          from_version: target.version,
-          to_version: toVersion,
-          release,
-          mode: input.mode,
-          state,
-          current_stage: 0,
-          stage_count: stages.length,
-          hops: JSON.stringify(hops),
-          force: input.force ? 1 : 0,
-          options: JSON.stringify({ ...input.options, fromRelease: target.release }),
-          schedule: JSON.stringify(schedule),
-          not_before: notBefore,
-          batch_id: input.batchId ?? null,
-          precheck_report_id: null,
-          error: null,
-          error_code: null,
-          created_by: actor,
-          created_at: ts,
-          updated_at: ts,
-          started_at: null,
-          ended_at: null,
-          retries: 0,
-        })
-        .execute();
-      await trx
-        .insertInto('stages')
-        .values(
-          stages.map((s, idx) => ({
-            upgrade_id: id,
-            idx,
-            name: s.name,
-            description: s.description,
-            state: 'pending',
-            started_at: null,
-            ended_at: null,
-          })),
-        )
-        .execute();
       let seq = 0;
       const steps = stages.flatMap((s, idx) => {
         const ords = new Map<string, number>();
@@ -159,21 +143,55 @@ export async function createUpgrade(
             log: '[]',
             rollback_order: null,
             result: null,
+            fence: 0,
+            recoveries: 0,
           };
         });
       });
-      for (let i = 0; i < steps.length; i += 200)
-        await trx
-          .insertInto('steps')
-          .values(steps.slice(i, i + 200))
-          .execute();
-      await appendEvent(trx, {
-        projectId,
-        targetId: target.id,
-        upgradeId: id,
-        actor,
-        type: 'upgrade.created',
-        toState: state,
+      await insertUpgradeRows(trx, ctx.clock, {
+        upgrade: {
+          id,
+          ...(num !== undefined ? { num } : {}),
+          project_id: projectId,
+          target_id: target.id,
+          from_version: target.version,
+          to_version: toVersion,
+          release,
+          mode: input.mode,
+          state: start.state,
+          current_stage: 0,
+          stage_count: stages.length,
+          hops: JSON.stringify(hops),
+          force: input.force ? 1 : 0,
+          options: JSON.stringify({ ...input.options, fromRelease: target.release }),
+          schedule: JSON.stringify(schedule),
+          not_before: start.notBefore,
+          batch_id: input.batchId ?? null,
+          wave_index: input.waveIndex ?? null,
+          hold: start.hold,
+          run_until: start.runUntil,
+          pending_reason: input.pendingReason ?? start.reason,
+          precheck_report_id: null,
+          error: null,
+          error_code: null,
+          created_by: actor,
+          created_at: ts,
+          updated_at: ts,
+          started_at: null,
+          ended_at: null,
+          retries: 0,
+        },
+        stages: stages.map((s, idx) => ({
+          upgrade_id: id,
+          idx,
+          name: s.name,
+          description: s.description,
+          state: 'pending',
+          started_at: null,
+          ended_at: null,
+        })),
+        steps,
+        by: { by: 'operator', actor },
         message: `${input.mode} upgrade of ${target.id} from ${target.version} to ${toVersion} requested`,
         data: { hops, schedule },
       });
@@ -186,8 +204,7 @@ export async function createUpgrade(
     }
     throw err;
   }
-  changed(ctx);
-  return getUpgrade(ctx, projectId, id);
+  return id;
 }
 
 export async function getUpgrade(ctx: AppContext, projectId: string, id: string): Promise<UpgradeDetail> {
@@ -211,6 +228,7 @@ export async function getUpgradeByNum(ctx: AppContext, projectId: string | null,
 
 export async function withStages(ctx: AppContext, u: Upgrade & { num: number }): Promise<UpgradeDetail> {
   const db = ctx.store.db;
+  u = await withPendingReason(ctx, u);
   const stages = (await db.selectFrom('stages').selectAll().where('upgrade_id', '=', u.id).orderBy('idx').execute()).map(toStage);
   const steps = (await db.selectFrom('steps').selectAll().where('upgrade_id', '=', u.id).orderBy('seq').execute()).map(toStep);
   return { ...u, stages: stages.map((s) => ({ ...s, steps: steps.filter((st) => st.stageIndex === s.index) })) };
@@ -236,7 +254,7 @@ export async function listUpgrades(ctx: AppContext, projectId: string, f: Upgrad
     .limit(f.limit ?? 50)
     .offset(f.offset ?? 0)
     .execute();
-  return { items: rows.map(toUpgrade), total };
+  return { items: await Promise.all(rows.map((r) => withPendingReason(ctx, toUpgrade(r)))), total };
 }
 
 export async function upgradeAction(ctx: AppContext, projectId: string, id: string, action: UpgradeAction, actor: string) {
@@ -250,4 +268,12 @@ export async function upgradeAction(ctx: AppContext, projectId: string, id: stri
   }
   changed(ctx);
   return getUpgrade(ctx, projectId, id);
+}
+
+/** The upgrade with its pending reason as of now (a window wait's "opens in ..." would go stale). */
+export async function withPendingReason<U extends Upgrade>(ctx: AppContext, u: U): Promise<U> {
+  if (u.state !== 'scheduled' && u.state !== 'paused') return u;
+  if (u.hold === 'batch') return { ...u, pendingReason: await heldReason(ctx, u) };
+  const target = await loadTarget(ctx.store.db, u.projectId, u.targetId);
+  return { ...u, pendingReason: pendingReasonOf(u, target, ctx.clock.now()) };
 }

@@ -7,20 +7,28 @@ export interface DialectCapabilities {
   autoIncrementType: ColumnDataType;
   /** SELECT ... FOR UPDATE SKIP LOCKED lets several executors claim work from one database */
   supportsSkipLocked: boolean;
+  /** INSERT, UPDATE and DELETE inside WITH: several writes in one statement (one round trip) */
+  supportsWritableCte: boolean;
   /** the database serialises all writers (one process owns the file) */
   singleWriter: boolean;
+  /** transactions can commit out of the order their sequence ids were drawn (see event-horizon.ts) */
+  commitsOutOfIdOrder: boolean;
 }
 
 export const sqliteCapabilities: DialectCapabilities = {
   name: 'sqlite',
   autoIncrementType: 'integer',
   supportsSkipLocked: false,
+  supportsWritableCte: false,
   singleWriter: true,
+  commitsOutOfIdOrder: false,
 };
 
 export const postgresCapabilities: DialectCapabilities = {
   name: 'postgres',
   autoIncrementType: 'bigserial',
   supportsSkipLocked: true,
+  supportsWritableCte: true,
   singleWriter: false,
+  commitsOutOfIdOrder: true,
 };

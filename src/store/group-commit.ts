@@ -22,6 +22,14 @@ export class GroupCommitter {
     private readonly maxUnits = 512,
   ) {}
 
+  /**
+   * A unit of exactly one statement: grouped like any unit on the single-writer store, and sent
+   * as it is (the statement is its own transaction) on the others, saving BEGIN and COMMIT.
+   */
+  one<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    return this.grouped ? this.run(fn) : fn(this.db);
+  }
+
   run<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
     if (!this.grouped) return this.db.transaction().execute(fn);
     return new Promise<T>((resolve, reject) => {

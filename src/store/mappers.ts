@@ -1,6 +1,7 @@
 // Row -> domain mappers. Kept apart from both so neither side leaks into the other.
 import type {
   CatalogVersion,
+  MaintenanceExclusion,
   MaintenanceWindow,
   NodeHealth,
   PrecheckReport,
@@ -15,6 +16,7 @@ import type {
   TargetNode,
   Upgrade,
   UpgradeEvent,
+  UpgradeHold,
   UpgradeMode,
   UpgradeState,
 } from '../domain/types.ts';
@@ -48,7 +50,7 @@ export const toNode = (r: NodeRow): TargetNode => ({
   ...(r.port !== null ? { port: r.port } : {}),
 });
 
-export const toTarget = (r: TargetRow, nodes: NodeRow[]): Target => ({
+export const toTarget = (r: Selectable<TargetRow>, nodes: NodeRow[]): Target => ({
   projectId: r.project_id,
   id: r.id,
   name: r.name,
@@ -60,6 +62,8 @@ export const toTarget = (r: TargetRow, nodes: NodeRow[]): Target => ({
   driver: r.driver,
   driverConfig: parseJson(r.driver_config, {}),
   maintenanceWindow: parseJson<MaintenanceWindow | null>(r.maintenance_window, null),
+  maintenanceExclusions: parseJson<MaintenanceExclusion[]>(r.maintenance_exclusions, []),
+  labels: parseJson<Record<string, string>>(r.labels, {}),
   nodes: [...nodes].sort((a, b) => a.ord - b.ord).map(toNode),
   createdAt: r.created_at,
   updatedAt: r.updated_at,
@@ -106,6 +110,10 @@ export const toUpgrade = (r: Selectable<UpgradeRow>): Upgrade & { num: number } 
   startedAt: r.started_at,
   endedAt: r.ended_at,
   retries: r.retries,
+  pendingReason: r.pending_reason,
+  hold: r.hold as UpgradeHold | null,
+  runUntil: r.run_until,
+  waveIndex: r.wave_index,
 });
 
 export const toStage = (r: StageRow): Stage => ({
@@ -140,6 +148,8 @@ export const toStep = (r: StepRow): Step => ({
   error: r.error,
   log: parseJson(r.log, []),
   result: parseJson(r.result, null),
+  fence: r.fence,
+  recoveries: r.recoveries,
 });
 
 export const toReport = (r: PrecheckReportRow): PrecheckReport => ({

@@ -1,7 +1,7 @@
 // Numbered migrations. Kysely's Migrator runs them in order under its own lock (a lock row on
 // SQLite, an advisory-style lock table on PostgreSQL). Never edit a migration that has shipped:
 // add the next number instead.
-import { sql, type Kysely, type Migration } from 'kysely';
+import { sql, type ColumnDefinitionBuilder, type Kysely, type Migration } from 'kysely';
 import type { DialectCapabilities } from './dialect.ts';
 
 type Db = Kysely<unknown>;
@@ -295,10 +295,321 @@ const m003: Migration = {
   },
 };
 
+/**
+ * Fencing and recovery (migration 004): each claim of a step increments its `fence`, and every
+ * later write of that step names the fence it holds, so a holder that lost the step (frozen,
+ * partitioned, recovered) changes nothing. `recoveries` counts how often recovery re-queued or
+ * reconciled a step, so a step that keeps killing its executor fails instead of looping.
+ * `sim_invocations` records every call of the sim driver (no unique key: a second call of one
+ * step is a second row), the oracle of the crash tests for "nothing ran twice".
+ */
+function m004(caps: DialectCapabilities): Migration {
+  return {
+    async up(db: Db) {
+      await db.schema
+        .alterTable('steps')
+        .addColumn('fence', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .alterTable('steps')
+        .addColumn('recoveries', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .createTable('sim_invocations')
+        .addColumn('id', caps.autoIncrementType, (c) =>
+          caps.name === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey(),
+        )
+        .addColumn('step_id', 'text', (c) => c.notNull())
+        .addColumn('fence', 'integer', (c) => c.notNull())
+        .addColumn('call', 'text', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addColumn('target_id', 'text', (c) => c.notNull())
+        .addColumn('node', 'text')
+        .addColumn('owner', 'text')
+        /** what the call did: applied | already_applied | fenced | failed */
+        .addColumn('outcome', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('sim_invocations_step').on('sim_invocations').columns(['step_id', 'fence']).execute();
+    },
+  };
+}
+
+/**
+ * Replicas (migration 005): every executor registers itself and heartbeats (`beats` grows with
+ * each one, so others judge liveness by seeing it change on their own clock, not by comparing
+ * clocks); `leader_leases` holds one row per housekeeping role, taken over only when its holder
+ * stopped renewing it.
+ */
+const m005: Migration = {
+  async up(db: Db) {
+    await db.schema
+      .createTable('executors')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('host', 'text', (c) => c.notNull())
+      .addColumn('pid', 'integer', (c) => c.notNull())
+      .addColumn('started_at', 'text', (c) => c.notNull())
+      .addColumn('heartbeat_at', 'text', (c) => c.notNull())
+      .addColumn('beats', 'integer', (c) => c.notNull())
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('ended_at', 'text')
+      .execute();
+    await db.schema.createIndex('executors_state').on('executors').columns(['state']).execute();
+    await db.schema.createIndex('steps_lease_owner').on('steps').columns(['lease_owner']).execute();
+    await db.schema
+      .createTable('leader_leases')
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('holder', 'text', (c) => c.notNull())
+      .addColumn('term', 'integer', (c) => c.notNull())
+      .addColumn('beats', 'integer', (c) => c.notNull())
+      .addColumn('renewed_at', 'text', (c) => c.notNull())
+      .execute();
+  },
+};
+
+/**
+ * Credentials with a lifecycle (issue 8): token and access-key roles, optional expiry, who made
+ * them; OBShell passwords get a keyed lookup hash (HMAC under the master key) beside the scrypt
+ * hash, unique per kind, so one password names at most one cluster and a lookup is one indexed
+ * read. Rows from before this migration have no lookup hash until their first successful use.
+ * Tokens and access keys that existed could do everything in their project: they become `admin`.
+ */
+const m006: Migration = {
+  async up(db: Db) {
+    for (const table of ['api_tokens', 'access_keys']) {
+      await db.schema
+        .alterTable(table)
+        .addColumn('role', 'text', (c) => c.notNull().defaultTo('admin'))
+        .execute();
+      await db.schema.alterTable(table).addColumn('expires_at', 'text').execute();
+      await db.schema.alterTable(table).addColumn('created_by', 'text').execute();
+    }
+    await db.schema.alterTable('access_keys').addColumn('name', 'text').execute();
+    await db.schema.createIndex('api_tokens_project').on('api_tokens').columns(['project_id', 'created_at']).execute();
+    await db.schema.createIndex('access_keys_project').on('access_keys').columns(['project_id', 'created_at']).execute();
+    await db.schema.alterTable('target_credentials').addColumn('lookup_hash', 'text').execute();
+    await db.schema
+      .createIndex('target_credentials_lookup')
+      .on('target_credentials')
+      .columns(['kind', 'lookup_hash'])
+      .unique()
+      .execute();
+  },
+};
+
+/**
+ * Event retention (migration 011): per project, the highest event id that retention deleted, so
+ * a reader asking for events after an older id can be told that history is missing.
+ */
+const m011: Migration = {
+  async up(db: Db) {
+    await db.schema
+      .createTable('event_retention')
+      .addColumn('project_id', 'text', (c) => c.primaryKey())
+      .addColumn('pruned_through', 'bigint', (c) => c.notNull())
+      .addColumn('pruned_at', 'text', (c) => c.notNull())
+      .execute();
+  },
+};
+
+/** Rate-limit counters shared by every replica (src/store/rate-limit-store.ts). */
+/**
+ * Batch counts (migration 010): the batch scheduler and every status read count a batch's upgrades
+ * per wave, state and hold, and release held ones in creation order; one index holding all of
+ * those columns answers both from the index alone, where the 007 index had to visit every row.
+ */
+const m010: Migration = {
+  async up(db: Db) {
+    await db.schema
+      .createIndex('upgrades_batch_counts')
+      .on('upgrades')
+      .columns(['batch_id', 'wave_index', 'state', 'hold', 'num'])
+      .execute();
+    await db.schema.dropIndex('upgrades_batch').execute();
+  },
+};
+
+const m009: Migration = {
+  async up(db: Db) {
+    await db.schema
+      .createTable('rate_limit_counters')
+      .addColumn('key', 'text', (c) => c.primaryKey())
+      .addColumn('hits', 'integer', (c) => c.notNull())
+      .addColumn('window_ends_at', 'bigint', (c) => c.notNull())
+      .execute();
+  },
+};
+
+/**
+ * Estimates and webhooks (migration 008): durable cursors over the events table, the learned
+ * step durations, each estimate's recorded error, webhooks and their delivery outbox.
+ */
+function m008(caps: DialectCapabilities): Migration {
+  const autoId = (c: ColumnDefinitionBuilder) => (caps.name === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey());
+  return {
+    async up(db: Db) {
+      await db.schema
+        .createTable('event_cursors')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('last_id', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('step_durations')
+        .addColumn('id', caps.autoIncrementType, autoId)
+        .addColumn('step_id', 'text', (c) => c.notNull().unique())
+        .addColumn('engine', 'text', (c) => c.notNull())
+        .addColumn('driver', 'text', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('seconds', 'double precision', (c) => c.notNull())
+        .addColumn('ended_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('step_durations_key')
+        .on('step_durations')
+        .columns(['engine', 'action', 'role', 'id'])
+        .execute();
+
+      await db.schema
+        .createTable('estimate_records')
+        .addColumn('subject_id', 'text', (c) => c.primaryKey())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addColumn('engine', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .addColumn('predicted_seconds', 'double precision', (c) => c.notNull())
+        .addColumn('basis', 'text', (c) => c.notNull())
+        .addColumn('actual_seconds', 'double precision')
+        .addColumn('abs_error_pct', 'double precision')
+        .addColumn('outcome', 'text')
+        .addColumn('ended_at', 'text')
+        .execute();
+      await db.schema.createIndex('estimate_records_engine').on('estimate_records').columns(['engine', 'ended_at']).execute();
+
+      await db.schema
+        .createTable('webhooks')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addColumn('url', 'text', (c) => c.notNull())
+        .addColumn('events', 'text', (c) => c.notNull())
+        .addColumn('secret_enc', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('webhooks_project').on('webhooks').columns(['project_id']).execute();
+
+      await db.schema
+        .createTable('webhook_deliveries')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('webhook_id', 'text', (c) => c.notNull())
+        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addColumn('event_id', 'bigint', (c) => c.notNull())
+        .addColumn('event_type', 'text', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('next_attempt_at', 'text', (c) => c.notNull())
+        .addColumn('give_up_at', 'text', (c) => c.notNull())
+        .addColumn('lease_owner', 'text')
+        .addColumn('lease_expires_at', 'text')
+        .addColumn('last_status', 'integer')
+        .addColumn('last_error', 'text')
+        .addColumn('log', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('delivered_at', 'text')
+        .addUniqueConstraint('webhook_deliveries_once', ['webhook_id', 'event_id'])
+        .execute();
+      await db.schema
+        .createIndex('webhook_deliveries_due')
+        .on('webhook_deliveries')
+        .columns(['state', 'next_attempt_at'])
+        .execute();
+      await db.schema
+        .createIndex('webhook_deliveries_log')
+        .on('webhook_deliveries')
+        .columns(['webhook_id', 'created_at'])
+        .execute();
+    },
+  };
+}
+
+/**
+ * Fleet rollouts: target labels (a table, so `?label=k=v` is an indexed look-up) and exclusions;
+ * why an upgrade waits and until when it may run (windows); batches with waves.
+ */
+function m007(caps: DialectCapabilities): Migration {
+  return {
+    async up(db: Db) {
+      await db.schema
+        .alterTable('targets')
+        .addColumn('labels', 'text', (c) => c.notNull().defaultTo('{}'))
+        .execute();
+      await db.schema.alterTable('targets').addColumn('maintenance_exclusions', 'text').execute();
+      await db.schema
+        .createTable('target_labels')
+        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addColumn('target_id', 'text', (c) => c.notNull())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('target_labels_pk', ['project_id', 'target_id', 'key'])
+        .execute();
+      await db.schema.createIndex('target_labels_kv').on('target_labels').columns(['project_id', 'key', 'value']).execute();
+
+      for (const col of ['pending_reason', 'hold', 'run_until'])
+        await db.schema.alterTable('upgrades').addColumn(col, 'text').execute();
+      await db.schema.alterTable('upgrades').addColumn('wave_index', 'integer').execute();
+      await db.schema.createIndex('upgrades_batch').on('upgrades').columns(['batch_id', 'wave_index', 'state']).execute();
+
+      for (const col of [
+        'name',
+        'kind',
+        'spec',
+        'schedule',
+        'not_before',
+        'paused_from',
+        'pending_reason',
+        'updated_at',
+        'ended_at',
+      ])
+        await db.schema.alterTable('batches').addColumn(col, 'text').execute();
+      for (const col of ['current_wave', 'failure_limit', 'target_count'])
+        await db.schema.alterTable('batches').addColumn(col, 'integer').execute();
+      await db.schema
+        .createTable('batch_waves')
+        .addColumn('batch_id', 'text', (c) => c.notNull())
+        .addColumn('idx', 'integer', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('target_count', 'integer', (c) => c.notNull())
+        .addColumn('max_concurrency', 'integer', (c) => c.notNull())
+        .addColumn('bake_seconds', caps.name === 'sqlite' ? 'real' : 'double precision', (c) => c.notNull())
+        .addColumn('approval', 'integer', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text')
+        .addColumn('ended_at', 'text')
+        .addColumn('bake_until', 'text')
+        .addColumn('approved_by', 'text')
+        .addColumn('health_failures', 'text', (c) => c.notNull().defaultTo('[]'))
+        .addPrimaryKeyConstraint('batch_waves_pk', ['batch_id', 'idx'])
+        .execute();
+    },
+  };
+}
+
 export function migrations(caps: DialectCapabilities): Record<string, Migration> {
   return {
     '001_initial': m001(caps),
     '002_sim_effects_once': m002,
     '003_step_result': m003,
+    '004_fence_recoveries_invocations': m004(caps),
+    '005_executors_leaders': m005,
+    '006_credential_lifecycle': m006,
+    '007_fleet': m007(caps),
+    '008_estimates_webhooks': m008(caps),
+    '009_rate_limit_counters': m009,
+    '010_batch_counts_index': m010,
+    '011_event_retention': m011,
   };
 }

@@ -8,8 +8,10 @@ import pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationProvider } from 'kysely';
 import { AppError } from '../domain/errors.ts';
 import { migrations } from './migrations.ts';
+import { EventHorizon } from './event-horizon.ts';
 import { postgresCapabilities, sqliteCapabilities, type DialectCapabilities } from './dialect.ts';
 import { GroupCommitter } from './group-commit.ts';
+import { isPostgresUrl, sqliteFileOf } from './folder-lock.ts';
 import type { Database } from './schema.ts';
 
 // int8 (bigserial ids, counts) as numbers: our ids stay far below 2^53.
@@ -23,6 +25,8 @@ export interface StoreOptions {
   pgSchema?: string;
   /** an explicit SQLite file path (overrides dataDir) */
   sqliteFile?: string;
+  /** PostgreSQL ends a session idle inside a transaction for this long (default 10 s) */
+  pgIdleInTransactionMs?: number;
 }
 
 export interface Store {
@@ -32,6 +36,8 @@ export interface Store {
   /** PostgreSQL schema holding the tables (null on SQLite) */
   schema: string | null;
   caps: DialectCapabilities;
+  /** how far readers of the events may go without skipping one still to commit */
+  horizon: EventHorizon;
   describe: string;
   close(): Promise<void>;
 }
@@ -67,7 +73,9 @@ function queryLog() {
   if (process.env.LIFTGATE_QUERY_PROFILE !== '1') return undefined;
   const totals = new Map<string, { n: number; ms: number }>();
   process.on('exit', () => {
-    for (const [q, v] of [...totals].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12)) {
+    const all = [...totals.values()].reduce((a, v) => ({ n: a.n + v.n, ms: a.ms + v.ms }), { n: 0, ms: 0 });
+    console.error(`${all.ms.toFixed(0).padStart(7)} ms ${String(all.n).padStart(7)}x  (every statement)`);
+    for (const [q, v] of [...totals].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25)) {
       console.error(`${v.ms.toFixed(0).padStart(7)} ms ${String(v.n).padStart(7)}x  ${q.slice(0, 160)}`);
     }
   });
@@ -82,7 +90,7 @@ function queryLog() {
 export async function openStore(opts: StoreOptions): Promise<Store> {
   const url = opts.databaseUrl;
   let store: Store;
-  if (url && /^postgres(ql)?:\/\//.test(url)) {
+  if (isPostgresUrl(url)) {
     const schema = opts.pgSchema;
     if (schema && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid schema name ${schema}`);
     if (schema) {
@@ -97,22 +105,30 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
         await c.end();
       }
     }
+    // A replica frozen in the middle of a transaction (SIGSTOP, a VM paused) would hold its row
+    // locks and stall every other replica until it woke; the server ends such a session instead.
+    const idleTx = `-c idle_in_transaction_session_timeout=${opts.pgIdleInTransactionMs ?? 10_000}`;
     const pool = new pg.Pool({
       connectionString: url,
       max: 10,
-      ...(schema ? { options: `-c search_path=${schema}` } : {}),
+      options: schema ? `-c search_path=${schema} ${idleTx}` : idleTx,
     });
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    // A connection the server ended (idle-in-transaction timeout, restart) emits 'error'; unheard,
+    // that would crash the process. The failed query reports it, and the pool drops the client.
+    pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: queryLog() });
     store = {
       db,
       unit: new GroupCommitter(db, false),
       schema: schema ?? 'public',
       caps: postgresCapabilities,
+      horizon: new EventHorizon(db, postgresCapabilities),
       describe: `postgresql ${url.replace(/\/\/[^@]*@/, '//')}${schema ? ` schema ${schema}` : ''}`,
       close: () => db.destroy(),
     };
   } else {
-    const file = opts.sqliteFile ?? path.join(opts.dataDir ?? './data', 'liftgate.db');
+    const file = sqliteFileOf(opts) as string;
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const sqlite = new BetterSqlite3(file);
     sqlite.pragma('journal_mode = WAL');
@@ -125,6 +141,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       unit: new GroupCommitter(db, true),
       schema: null,
       caps: sqliteCapabilities,
+      horizon: new EventHorizon(db, sqliteCapabilities),
       describe: `sqlite ${file}`,
       close: () => db.destroy(),
     };
@@ -159,7 +176,15 @@ async function migrate(store: Store): Promise<void> {
   const all = migrations(store.caps);
   const provider: MigrationProvider = { getMigrations: async () => all };
   // Kysely looks for its own tables across all schemas unless told which one is ours.
-  const migrator = new Migrator({ db: store.db, provider, ...(store.schema ? { migrationTableSchema: store.schema } : {}) });
+  // Unordered: a database migrated by a build that had a later-numbered migration but not an
+  // earlier one (numbers are taken by changes developed side by side) gets the missing ones.
+  // Every migration only adds tables, columns and indexes, so the order between them is free.
+  const migrator = new Migrator({
+    db: store.db,
+    provider,
+    allowUnorderedMigrations: true,
+    ...(store.schema ? { migrationTableSchema: store.schema } : {}),
+  });
   const known = new Set(Object.keys(all));
   // Kysely lists only the migrations it knows; ask the table directly for ones it does not.
   const table = store.schema ? `${store.schema}.kysely_migration` : 'kysely_migration';

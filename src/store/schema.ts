@@ -20,6 +20,10 @@ export interface TargetRow {
   driver: string;
   driver_config: string;
   maintenance_window: string | null;
+  /** JSON object of key/value labels (migration 007; target_labels indexes them) */
+  labels: Generated<string>;
+  /** JSON list of exclusions (migration 007) */
+  maintenance_exclusions: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -78,6 +82,14 @@ export interface UpgradeRow {
   started_at: string | null;
   ended_at: string | null;
   retries: number;
+  /** why it is not running now, for people (migration 007) */
+  pending_reason: Generated<string | null>;
+  /** why the system (not an operator) holds it: 'batch' (not released yet), 'window' (closed) */
+  hold: Generated<string | null>;
+  /** no new step starts at or after this instant (its window or an exclusion closes) */
+  run_until: Generated<string | null>;
+  /** the wave of its batch */
+  wave_index: Generated<number | null>;
 }
 
 export interface StageRow {
@@ -114,6 +126,10 @@ export interface StepRow {
   rollback_order: number | null;
   /** JSON of the driver's StepResult.data (migration 003) */
   result: string | null;
+  /** incremented by every claim; later writes of the step check it (migration 004) */
+  fence: number;
+  /** how often recovery took the step back from a dead holder (migration 004) */
+  recoveries: number;
 }
 
 export interface PrecheckReportRow {
@@ -137,6 +153,45 @@ export interface BatchRow {
   request: string;
   state: string;
   created_at: string;
+  // migration 007
+  name: string | null;
+  /** 'rollout' (native waves) or 'gaussdb' (the GaussDB batch: one wave, all at once) */
+  kind: string | null;
+  /** JSON of the validated request (waves as given) */
+  spec: string | null;
+  schedule: string | null;
+  not_before: string | null;
+  paused_from: string | null;
+  pending_reason: string | null;
+  updated_at: string | null;
+  ended_at: string | null;
+  current_wave: number | null;
+  failure_limit: number | null;
+  target_count: number | null;
+}
+
+export interface BatchWaveRow {
+  batch_id: string;
+  idx: number;
+  name: string;
+  target_count: number;
+  max_concurrency: number;
+  bake_seconds: number;
+  approval: number;
+  state: string;
+  started_at: string | null;
+  ended_at: string | null;
+  bake_until: string | null;
+  approved_by: string | null;
+  /** JSON list of target ids found unhealthy at the end of the bake */
+  health_failures: Generated<string>;
+}
+
+export interface TargetLabelRow {
+  project_id: string;
+  target_id: string;
+  key: string;
+  value: string;
 }
 
 export interface EventRow {
@@ -161,6 +216,11 @@ export interface ApiTokenRow {
   name: string;
   token_hash: string;
   created_at: string;
+  /** viewer | operator | admin (migration 006) */
+  role: string;
+  expires_at: string | null;
+  /** the actor that minted it; null for tokens from before 006 and the bootstrap admin token */
+  created_by: string | null;
 }
 
 export interface AccessKeyRow {
@@ -168,6 +228,11 @@ export interface AccessKeyRow {
   project_id: string;
   secret_enc: string;
   created_at: string;
+  /** viewer | operator | admin (migration 006) */
+  role: string;
+  expires_at: string | null;
+  created_by: string | null;
+  name: string | null;
 }
 
 export interface SecretRow {
@@ -182,11 +247,19 @@ export interface TargetCredentialRow {
   kind: string;
   secret_hash: string;
   created_at: string;
+  /** HMAC-SHA256 of the password under a key derived from the master key (migration 006) */
+  lookup_hash: string | null;
 }
 
 export interface ReplayNonceRow {
   key: string;
   expires_at: number;
+}
+
+export interface RateLimitCounterRow {
+  key: string;
+  hits: number;
+  window_ends_at: number;
 }
 
 export interface SimNodeRow {
@@ -214,6 +287,21 @@ export interface SimEffectRow {
   created_at: string;
 }
 
+/** One call of the sim driver (migration 004); no unique key, so a repeated call shows. */
+export interface SimInvocationRow {
+  id: Generated<number>;
+  step_id: string;
+  fence: number;
+  call: string;
+  action: string;
+  project_id: string;
+  target_id: string;
+  node: string | null;
+  owner: string | null;
+  outcome: string | null;
+  created_at: string;
+}
+
 export interface SimFaultRow {
   id: string;
   project_id: string;
@@ -223,6 +311,102 @@ export interface SimFaultRow {
   kind: string;
   times_left: number;
   created_at: string;
+}
+
+/** One registered executor (migration 005). state: running | stopped | lost */
+export interface ExecutorRow {
+  id: string;
+  host: string;
+  pid: number;
+  started_at: string;
+  heartbeat_at: string;
+  /** grows with every heartbeat; liveness is judged by seeing it change */
+  beats: number;
+  state: string;
+  ended_at: string | null;
+}
+
+/** The holder of one housekeeping role (migration 005); term grows with each new holder. */
+export interface LeaderLeaseRow {
+  name: string;
+  holder: string;
+  term: number;
+  beats: number;
+  renewed_at: string;
+}
+
+/** A consumer's position in the events table (migration 008). */
+export interface EventCursorRow {
+  name: string;
+  last_id: number;
+  updated_at: string;
+}
+
+/** One finished step's duration, the samples of the duration model (migration 008). */
+export interface StepDurationRow {
+  id: Generated<number>;
+  step_id: string;
+  engine: string;
+  driver: string;
+  action: string;
+  role: string;
+  seconds: number;
+  ended_at: string;
+}
+
+/** The estimate made when an upgrade or batch started, and its error once it ended (migration 008). */
+export interface EstimateRecordRow {
+  subject_id: string;
+  kind: string;
+  project_id: string;
+  engine: string;
+  started_at: string;
+  predicted_seconds: number;
+  basis: string;
+  actual_seconds: number | null;
+  abs_error_pct: number | null;
+  outcome: string | null;
+  ended_at: string | null;
+}
+
+/** Per project, the highest event id event retention deleted (migration 011). */
+export interface EventRetentionRow {
+  project_id: string;
+  pruned_through: number;
+  pruned_at: string;
+}
+
+export interface WebhookRow {
+  id: string;
+  project_id: string;
+  url: string;
+  /** JSON array of patterns ("upgrade.*") */
+  events: string;
+  secret_enc: string;
+  created_by: string;
+  created_at: string;
+}
+
+/** The outbox: one row per (webhook, event), leased by the delivery worker (migration 008). */
+export interface WebhookDeliveryRow {
+  id: string;
+  webhook_id: string;
+  project_id: string;
+  event_id: number;
+  event_type: string;
+  payload: string;
+  state: string;
+  attempts: number;
+  next_attempt_at: string;
+  give_up_at: string;
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+  last_status: number | null;
+  last_error: string | null;
+  /** JSON array of attempts: {at, status, error, ms} */
+  log: string;
+  created_at: string;
+  delivered_at: string | null;
 }
 
 export interface Database {
@@ -235,13 +419,25 @@ export interface Database {
   steps: StepRow;
   precheck_reports: PrecheckReportRow;
   batches: BatchRow;
+  batch_waves: BatchWaveRow;
+  target_labels: TargetLabelRow;
   events: EventRow;
   api_tokens: ApiTokenRow;
   access_keys: AccessKeyRow;
   secrets: SecretRow;
   target_credentials: TargetCredentialRow;
   replay_nonces: ReplayNonceRow;
+  rate_limit_counters: RateLimitCounterRow;
   sim_nodes: SimNodeRow;
   sim_effects: SimEffectRow;
   sim_faults: SimFaultRow;
+  executors: ExecutorRow;
+  leader_leases: LeaderLeaseRow;
+  sim_invocations: SimInvocationRow;
+  event_cursors: EventCursorRow;
+  event_retention: EventRetentionRow;
+  step_durations: StepDurationRow;
+  estimate_records: EstimateRecordRow;
+  webhooks: WebhookRow;
+  webhook_deliveries: WebhookDeliveryRow;
 }

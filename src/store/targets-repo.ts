@@ -3,6 +3,7 @@ import type { Target, TargetNode } from '../domain/types.ts';
 import type { Db } from '../engine/transitions.ts';
 import { now } from '../engine/transitions.ts';
 import { toTarget } from './mappers.ts';
+import type { NodeRow } from './schema.ts';
 
 export async function loadTarget(db: Db, projectId: string, id: string): Promise<Target | null> {
   const row = await db
@@ -21,13 +22,70 @@ export async function loadTarget(db: Db, projectId: string, id: string): Promise
   return toTarget(row, nodes);
 }
 
+/**
+ * Several targets with their nodes in two statements (the executor's claim of many steps);
+ * keyed by targetKey(projectId, id). Absent targets are absent from the map.
+ */
+export async function loadTargets(db: Db, refs: readonly { projectId: string; id: string }[]): Promise<Map<string, Target>> {
+  const found = new Map<string, Target>();
+  if (refs.length === 0) return found;
+  const projects = [...new Set(refs.map((r) => r.projectId))];
+  const ids = [...new Set(refs.map((r) => r.id))];
+  const wanted = new Set(refs.map((r) => targetKey(r.projectId, r.id)));
+  const rows = await db.selectFrom('targets').selectAll().where('project_id', 'in', projects).where('id', 'in', ids).execute();
+  const nodes = await db
+    .selectFrom('nodes')
+    .selectAll()
+    .where('project_id', 'in', projects)
+    .where('target_id', 'in', ids)
+    .execute();
+  const byTarget = new Map<string, NodeRow[]>();
+  for (const n of nodes) {
+    const k = targetKey(n.project_id, n.target_id);
+    const list = byTarget.get(k);
+    if (list) list.push(n);
+    else byTarget.set(k, [n]);
+  }
+  for (const r of rows) {
+    const k = targetKey(r.project_id, r.id);
+    // the two IN lists also match other projects' targets of the same id
+    if (wanted.has(k)) found.set(k, toTarget(r, byTarget.get(k) ?? []));
+  }
+  return found;
+}
+
+export const targetKey = (projectId: string, id: string): string => `${projectId}\u0000${id}`;
+
+export interface TargetFilter {
+  engine?: string;
+  version?: string;
+  /** every key must have this value */
+  labels?: Record<string, string>;
+  limit?: number;
+  offset?: number;
+}
+
 export async function listTargets(
   db: Db,
   projectId: string,
-  filter: { engine?: string; limit?: number; offset?: number } = {},
+  filter: TargetFilter = {},
 ): Promise<{ items: Target[]; total: number }> {
   let q = db.selectFrom('targets').where('project_id', '=', projectId);
   if (filter.engine) q = q.where('engine', '=', filter.engine);
+  if (filter.version) q = q.where('version', '=', filter.version);
+  for (const [key, value] of Object.entries(filter.labels ?? {})) {
+    q = q.where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom('target_labels as l')
+          .select('l.key')
+          .whereRef('l.project_id', '=', 'targets.project_id')
+          .whereRef('l.target_id', '=', 'targets.id')
+          .where('l.key', '=', key)
+          .where('l.value', '=', value),
+      ),
+    );
+  }
   const total = Number((await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
   const rows = await q
     .selectAll()
@@ -108,6 +166,19 @@ export async function setTargetVersion(
   await db
     .updateTable('targets')
     .set({ version, release, updated_at: now() })
+    .where('project_id', '=', projectId)
+    .where('id', '=', targetId)
+    .execute();
+}
+
+/** Replaces a target's labels: the JSON column shown with the target and the index rows filters use. */
+export async function setLabels(db: Db, projectId: string, targetId: string, labels: Record<string, string>): Promise<void> {
+  await db.deleteFrom('target_labels').where('project_id', '=', projectId).where('target_id', '=', targetId).execute();
+  const rows = Object.entries(labels).map(([key, value]) => ({ project_id: projectId, target_id: targetId, key, value }));
+  if (rows.length > 0) await db.insertInto('target_labels').values(rows).execute();
+  await db
+    .updateTable('targets')
+    .set({ labels: JSON.stringify(labels) })
     .where('project_id', '=', projectId)
     .where('id', '=', targetId)
     .execute();

@@ -1,21 +1,8 @@
-// OpenAPI, docs, health, metrics, the event stream, and the error catalogue's documentation.
+// OpenAPI, docs, health, metrics and the event stream.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import http from 'node:http';
 import { after, before, test } from 'node:test';
-import { ERROR_CATALOGUE } from '../../src/domain/errors.ts';
 import { ADMIN_TOKEN, forEachDialect, seedSim, startApp, until, type TestApp } from '../helpers/harness.ts';
-
-test('docs/errors.md lists every code of the catalogue with its status', () => {
-  const doc = fs.readFileSync('docs/errors.md', 'utf8');
-  for (const [code, { status }] of Object.entries(ERROR_CATALOGUE)) {
-    assert.match(
-      doc,
-      new RegExp(`\\|\\s*\`${code}\`\\s*\\|\\s*${status}\\s*\\|`),
-      `docs/errors.md is missing ${code} (${status})`,
-    );
-  }
-});
 
 forEachDialect('operations endpoints', (dialect) => {
   let t: TestApp;

@@ -1,12 +1,16 @@
-// Every operator action on real stores (both dialects), driven through the native API.
+// Every operator action on real stores (both dialects), driven through the native API. Step
+// timeouts are read on a ManualClock the test moves: a hung step times out when the test says so,
+// never while a pause is still on its way.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { ManualClock } from '../../src/domain/clock.ts';
 import { forEachDialect, seedSim, startApp, until, type TestApp } from '../helpers/harness.ts';
 
 forEachDialect('operators', (dialect) => {
   let t: TestApp;
+  const clock = new ManualClock('2026-03-02T10:00:00.000Z');
   before(async () => {
-    t = await startApp(dialect);
+    t = await startApp(dialect, { clock });
   });
   after(async () => t.close());
 
@@ -74,6 +78,7 @@ forEachDialect('operators', (dialect) => {
     );
     assert.equal((await act(id, 'pause')).json.state, 'paused');
     // the hung step times out and fails; nothing after it started
+    clock.advance(1_000);
     const failed = await waitState(id, 'failed');
     const steps = failed.stages.flatMap((s: any) => s.steps);
     assert.equal(steps.find((s: any) => s.action === 'stop' && s.node === 'pause-1-2').state, 'failed');
@@ -99,6 +104,7 @@ forEachDialect('operators', (dialect) => {
     const res = await act(id, 'resume');
     assert.equal(res.status, 200);
     assert.equal(res.json.state, 'running');
+    clock.advance(2_000);
     const failed = await waitState(id, 'failed');
     assert.equal(failed.errorCode, 'STEP_TIMEOUT');
     await act(id, 'retry');

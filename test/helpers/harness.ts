@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { describe } from 'node:test';
 import pg from 'pg';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../src/http/app.ts';
+import { buildApp, type AppOptions } from '../../src/http/app.ts';
 import { loadFamilies } from '../../src/http/families.ts';
 import { createContext, type AppConfig, type AppContext } from '../../src/service/context.ts';
 import { ensureAdminToken } from '../../src/service/tokens.ts';
@@ -65,11 +65,15 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startApp(dialect: Dialect, extra: Partial<AppConfig> = {}): Promise<TestApp> {
+export async function startApp(
+  dialect: Dialect,
+  extra: Partial<AppConfig> = {},
+  appOptions: Omit<AppOptions, 'families'> = {},
+): Promise<TestApp> {
   const store = await freshStore(dialect);
   const ctx = await createContext({ ...store.config, executor: { pollMs: 20, ...extra.executor }, simTimeScale: 0, ...extra });
   await ensureAdminToken(ctx, ADMIN_TOKEN);
-  const app = await buildApp(ctx, { families: await loadFamilies() });
+  const app = await buildApp(ctx, { ...appOptions, families: await loadFamilies() });
   await app.ready();
   return {
     ctx,
@@ -96,6 +100,17 @@ export async function startApp(dialect: Dialect, extra: Partial<AppConfig> = {})
       await store.cleanup();
     },
   };
+}
+
+/**
+ * Stops the executor and the background workers (heartbeats, estimates, webhook deliveries), so
+ * that from then on the app's requests are the store's only writers. close() still works after it.
+ */
+export async function stopBackground(t: TestApp): Promise<void> {
+  await t.ctx.executor.stop();
+  await t.ctx.housekeeping.stop();
+  await t.ctx.estimates.stop();
+  await t.ctx.webhooks.stop();
 }
 
 /** Polls until fn returns a truthy value (or throws after `tries`). */

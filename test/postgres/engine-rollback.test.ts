@@ -20,7 +20,7 @@ import {
   startPgApp,
   type PgApp,
 } from './engine-harness.ts';
-import { brokenBuild } from './harness.ts';
+import { brokenBuild } from './fixtures.ts';
 
 const buildDir = mkdtempSync(path.join(tmpdir(), 'liftgate-pg-broken-'));
 chmodSync(buildDir, 0o755);

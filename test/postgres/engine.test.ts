@@ -20,13 +20,11 @@ import {
   serverPids,
   settled,
   startPgApp,
-  type ApiTarget,
   type PgApp,
 } from './engine-harness.ts';
 
 forEachDialect('postgres driver through the engine', (dialect) => {
   let x: PgApp | undefined;
-  let created: ApiTarget | undefined;
 
   before(async () => {
     x = await startPgApp(dialect);
@@ -47,7 +45,7 @@ forEachDialect('postgres driver through the engine', (dialect) => {
   });
 
   test('POST a provisioned cluster: every node with host, port, role, version, and the endpoint', async () => {
-    created = await createPgTarget(x!, 'pg-1');
+    const created = await createPgTarget(x!, 'pg-1');
     assert.equal(created.version, '16.13');
     assert.equal(created.nodes.length, 3);
     assert.deepEqual(created.nodes.map((n) => n.role).sort(), ['primary', 'replica', 'replica']);
@@ -68,7 +66,7 @@ forEachDialect('postgres driver through the engine', (dialect) => {
   });
 
   test('rolling upgrade to 16.14 through the executor under write load loses no acknowledged write', async () => {
-    assert.ok(created, 'the target exists');
+    const created = await createPgTarget(x!, 'pg-up');
     let endpoint = created.endpoint!;
     const ports = created.nodes.map((n) => n.port!);
     // the client writes to the endpoint the API gives; while the endpoint is down it tries the
@@ -78,13 +76,13 @@ forEachDialect('postgres driver through the engine', (dialect) => {
     let upgrade;
     try {
       const res = await x!.t.call('POST', `/v1/projects/${PROJECT}/upgrades`, {
-        targetId: 'pg-1',
+        targetId: 'pg-up',
         toVersion: '16.14',
         mode: 'rolling',
       });
       assert.equal(res.status, 202, res.body);
       upgrade = await settled(x!, res.json.id as string, async () => {
-        endpoint = (await getTarget(x!, 'pg-1')).endpoint ?? endpoint;
+        endpoint = (await getTarget(x!, 'pg-up')).endpoint ?? endpoint;
       });
     } finally {
       await load.stop();
@@ -111,7 +109,7 @@ forEachDialect('postgres driver through the engine', (dialect) => {
     );
 
     // the API's nodes and endpoint follow the switchover, and agree with the servers themselves
-    const after = await getTarget(x!, 'pg-1');
+    const after = await getTarget(x!, 'pg-up');
     assert.equal(after.version, '16.14');
     for (const n of after.nodes) {
       assert.equal(n.version, '16.14', `${n.name} is on 16.14 in the API`);
@@ -121,7 +119,7 @@ forEachDialect('postgres driver through the engine', (dialect) => {
     }
     const moved = after.nodes.find((n) => n.name === newPrimary)!;
     assert.deepEqual(after.endpoint, { host: '127.0.0.1', port: moved.port });
-    const real = await x!.driver.inspect(await loadTarget(x!.t.ctx.store.db, PROJECT, 'pg-1').then((t) => t!));
+    const real = await x!.driver.inspect(await loadTarget(x!.t.ctx.store.db, PROJECT, 'pg-up').then((t) => t!));
     for (const n of real.nodes) {
       const api = after.nodes.find((a) => a.name === n.name)!;
       assert.equal(n.version, '16.14', `${n.name} runs 16.14`);
@@ -138,15 +136,15 @@ forEachDialect('postgres driver through the engine', (dialect) => {
   });
 
   test('DELETE the target stops its servers and removes its files', async () => {
-    assert.ok(created, 'the target exists');
+    const created = await createPgTarget(x!, 'pg-del');
     const root = created.driverConfig.root as string;
-    assert.equal(root, path.join(x!.dir, PROJECT, 'pg-1'));
+    assert.equal(root, path.join(x!.dir, PROJECT, 'pg-del'));
     const pids = serverPids(root);
     assert.equal(pids.length, 3);
     assert.ok(pids.every(processAlive));
-    const res = await x!.t.call('DELETE', `/v1/projects/${PROJECT}/targets/pg-1`);
+    const res = await x!.t.call('DELETE', `/v1/projects/${PROJECT}/targets/pg-del`);
     assert.equal(res.status, 204, res.body);
-    assert.equal((await x!.t.call('GET', `/v1/projects/${PROJECT}/targets/pg-1`)).status, 404);
+    assert.equal((await x!.t.call('GET', `/v1/projects/${PROJECT}/targets/pg-del`)).status, 404);
     assert.equal(existsSync(root), false);
     // a postmaster removes its pid file just before it exits: allow it that moment
     await until(async () => pids.every((p) => !processAlive(p)), `servers ${pids.join(', ')} to exit`, 250, 20);

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import { splitSql } from '../../src/drivers/postgres/flighting.ts';
 import { PostgresDriver } from '../../src/drivers/postgres/driver.ts';
 import { query } from '../../src/drivers/postgres/server.ts';
-import { makeTarget } from './harness.ts';
+import { makeTarget } from './fixtures.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'liftgate-pg-fl-'));
 chmodSync(dir, 0o755);

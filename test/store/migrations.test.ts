@@ -1,10 +1,40 @@
 // Migrations: idempotent on restart, and a database migrated by a newer Liftgate is refused.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { sql } from 'kysely';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import { sqliteFileOf } from '../../src/store/folder-lock.ts';
 import { migrations } from '../../src/store/migrations.ts';
 import { openStore } from '../../src/store/open.ts';
-import { forEachDialect, freshStore } from '../helpers/harness.ts';
+import { postgresCapabilities, sqliteCapabilities } from '../../src/store/dialect.ts';
+import { forEachDialect, freshStore, type StoreConfig } from '../helpers/harness.ts';
+
+/** Migrates a fresh store with only some of the migrations, as an older or a parallel build would. */
+async function migrateOnly(s: StoreConfig, keep: (name: string) => boolean): Promise<void> {
+  const schema = s.config.pgSchema;
+  let db: Kysely<unknown>;
+  if (schema) {
+    const c = new pg.Client({ connectionString: s.config.databaseUrl });
+    await c.connect();
+    await c.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    await c.end();
+    const pool = new pg.Pool({ connectionString: s.config.databaseUrl, options: `-c search_path=${schema}` });
+    db = new Kysely({ dialect: new PostgresDialect({ pool }) });
+  } else {
+    db = new Kysely({ dialect: new SqliteDialect({ database: new BetterSqlite3(sqliteFileOf(s.config) as string) }) });
+  }
+  const all = migrations(schema ? postgresCapabilities : sqliteCapabilities);
+  const some = Object.fromEntries(Object.entries(all).filter(([name]) => keep(name)));
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => some },
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
+  const { error } = await migrator.migrateToLatest();
+  await db.destroy();
+  if (error) throw error;
+}
 
 forEachDialect('migrations', (dialect) => {
   test('reopening is a no-op; a newer database is refused with STORE_NEWER_THAN_CODE', async () => {
@@ -38,6 +68,27 @@ forEachDialect('migrations', (dialect) => {
         .execute();
       assert.equal(rows.length, Object.keys(migrations(stores[0].caps)).length);
       await Promise.all(stores.map((x) => x.close()));
+    } finally {
+      await s.cleanup();
+    }
+  });
+
+  test('a database that has a later migration but not an earlier one gets the missing ones', async () => {
+    const s = await freshStore(dialect);
+    try {
+      const names = Object.keys(migrations(dialect === 'postgres' ? postgresCapabilities : sqliteCapabilities)).sort();
+      const skipped = names.slice(-3, -1);
+      await migrateOnly(s, (name) => !skipped.includes(name));
+      const store = await openStore(s.config);
+      try {
+        const rows = (await store.db
+          .selectFrom('kysely_migration' as never)
+          .select('name' as never)
+          .execute()) as { name: string }[];
+        assert.deepEqual(rows.map((r) => r.name).sort(), names, `${skipped.join(', ')} applied after the later one`);
+      } finally {
+        await store.close();
+      }
     } finally {
       await s.cleanup();
     }

@@ -21,6 +21,7 @@ import {
 import { BinaryCatalog, majorOf } from './binaries.ts';
 import { clusterChecks } from './checks.ts';
 import { onlineBackupTar } from './clone.ts';
+import { serviceUserReach } from './reach.ts';
 import * as cl from './cluster.ts';
 import type { ClusterState } from './cluster.ts';
 import { loadWorkload, runFlighting, topStatements } from './flighting.ts';
@@ -121,6 +122,15 @@ export class PostgresDriver implements Driver {
       );
     }
     const root = this.rootOf(target);
+    // a folder or binaries the service user cannot reach would fail later as a bare EACCES
+    const unreachable = serviceUserReach([
+      { what: 'data folder', path: root },
+      {
+        what: `PostgreSQL ${target.version} binaries`,
+        path: path.join(this.catalog.nativeDir(target.version), 'bin', 'postgres'),
+      },
+    ]);
+    if (unreachable) throw new DriverError('PROVISION_FAILED', unreachable);
     // a cluster left there (its target deleted from a wiped store) holds data: never overwrite or remove it
     if (existsSync(path.join(root, 'cluster.json'))) {
       throw new DriverError(

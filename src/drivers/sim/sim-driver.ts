@@ -3,9 +3,12 @@
 // change a real node: a stopped node is unhealthy, install needs the node stopped, verify is a
 // real health gate. Every effect is applied together with a row in sim_effects, keyed by the
 // step id, so a step that runs again after a crash finds its effect already there and does not
-// apply it twice; tests read that log to prove exactly-once.
+// apply it twice. Beside that exactly-once log, sim_invocations records every execute/rollback
+// call with the caller's fencing token and what the call did (no unique key), so tests can see a
+// step that ran twice, and an effect whose fence is older than one already seen for the step (a
+// stale holder) is refused, the way a fenced storage service refuses a stale writer.
 import { randomUUID } from 'node:crypto';
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { PrecheckItem, Step, StepAction, Target, TargetNode } from '../../domain/types.ts';
 import type { GroupCommitter } from '../../store/group-commit.ts';
 import type { Database, SimNodeRow } from '../../store/schema.ts';
@@ -20,7 +23,7 @@ import {
   type StepResult,
   type Topology,
 } from '../driver.ts';
-import { now } from '../../engine/transitions.ts';
+import { isoNow, systemClock, type Clock } from '../../domain/clock.ts';
 
 /** Realistic durations in seconds, before LIFTGATE_SIM_TIME_SCALE. */
 export const SIM_DURATIONS: Record<StepAction, number> = {
@@ -37,7 +40,11 @@ export const SIM_DURATIONS: Record<StepAction, number> = {
   finalize: 10,
 };
 
-export type SimFaultKind = 'fail' | 'hang' | 'crash' | 'health_timeout';
+/** how much a simulated step's duration varies around its nominal length */
+const JITTER = 0.25;
+
+/** rollback_fail makes the reversal of the step fail; the others act on its execution */
+export type SimFaultKind = 'fail' | 'hang' | 'crash' | 'health_timeout' | 'rollback_fail';
 
 const NON_IDEMPOTENT: ReadonlySet<StepAction> = new Set(['install', 'switchover', 'relocate']);
 
@@ -47,6 +54,11 @@ export interface SimDriverOptions {
   unit?: GroupCommitter;
   /** multiplies SIM_DURATIONS; 0 = instant */
   timeScale?: number;
+  clock?: Clock;
+  /** the store locks rows (PostgreSQL): the fence check holds the step's row while the effect commits */
+  rowLocks?: boolean;
+  /** the store takes writes inside WITH (PostgreSQL): a call's log entry and its fault in one statement */
+  writableCte?: boolean;
 }
 
 export class SimDriver implements Driver {
@@ -55,11 +67,17 @@ export class SimDriver implements Driver {
   private readonly db: Kysely<Database>;
   private readonly unit: GroupCommitter | undefined;
   readonly timeScale: number;
+  private readonly rowLocks: boolean;
+  private readonly writableCte: boolean;
+  private readonly clock: Clock;
 
   constructor(opts: SimDriverOptions) {
     this.db = opts.db;
     this.unit = opts.unit;
     this.timeScale = opts.timeScale ?? 0;
+    this.rowLocks = opts.rowLocks ?? false;
+    this.writableCte = opts.writableCte ?? false;
+    this.clock = opts.clock ?? systemClock;
   }
 
   stepPolicy(action: StepAction, target?: Target): StepPolicy {
@@ -89,7 +107,7 @@ export class SimDriver implements Driver {
             role: n.role,
             lag_ms: typeof cfg.lagMs === 'number' ? cfg.lagMs : 120,
             disk_free_pct: typeof cfg.diskFreePct === 'number' ? cfg.diskFreePct : 64,
-            updated_at: now(),
+            updated_at: isoNow(this.clock),
           })),
         )
         .execute();
@@ -129,37 +147,45 @@ export class SimDriver implements Driver {
         step: f.step,
         kind: f.kind,
         times_left: f.times,
-        created_at: now(),
+        created_at: isoNow(this.clock),
       })
       .execute();
     return id;
   }
 
-  /** Consumes one armed fault for this step, if any (guarded, so two runs never share one). */
-  private async takeFault(target: Target, step: Step): Promise<SimFaultKind | null> {
-    const faults = await this.db
-      .selectFrom('sim_faults')
-      .selectAll()
-      .where('project_id', '=', target.projectId)
-      .where('target_id', '=', target.id)
-      .where('step', '=', step.action)
+  /** Consumes one armed fault for this step, if any: one guarded statement, so two runs never share one. */
+  private faultTaken(target: Target, step: Step, reversal: boolean) {
+    return this.db
+      .updateTable('sim_faults')
+      .set((eb) => ({ times_left: eb('times_left', '-', 1) }))
+      .where('id', '=', (eb) =>
+        eb
+          .selectFrom('sim_faults')
+          .select('id')
+          .where('project_id', '=', target.projectId)
+          .where('target_id', '=', target.id)
+          .where('step', '=', step.action)
+          .where('times_left', '>', 0)
+          .where('kind', reversal ? '=' : '!=', 'rollback_fail')
+          .where((w) => w.or([w('node', 'is', null), ...(step.node ? [w('node', '=', step.node)] : [])]))
+          .orderBy('id')
+          .limit(1),
+      )
       .where('times_left', '>', 0)
-      .execute();
-    for (const f of faults) {
-      if (f.node !== null && f.node !== step.node) continue;
-      const res = await this.db
-        .updateTable('sim_faults')
-        .set({ times_left: f.times_left - 1 })
-        .where('id', '=', f.id)
-        .where('times_left', '=', f.times_left)
-        .executeTakeFirst();
-      if (Number(res.numUpdatedRows) === 1) return f.kind as SimFaultKind;
-    }
-    return null;
+      .returning('kind');
   }
 
-  private async wait(action: StepAction, signal: AbortSignal): Promise<void> {
-    const ms = SIM_DURATIONS[action] * this.timeScale * 1000;
+  nominalSeconds(action: StepAction): number {
+    return SIM_DURATIONS[action] * this.timeScale;
+  }
+
+  /**
+   * Real steps never take exactly their nominal time: each run varies by up to +-JITTER,
+   * fixed per step id (so a test can repeat a run), which is what the duration model learns.
+   */
+  private async wait(action: StepAction, signal: AbortSignal, stepId = ''): Promise<void> {
+    const spread = (hash(stepId) / 0xffffffff) * 2 - 1;
+    const ms = SIM_DURATIONS[action] * this.timeScale * 1000 * (1 + JITTER * spread);
     if (ms <= 0) return;
     await sleep(ms, signal);
   }
@@ -221,14 +247,69 @@ export class SimDriver implements Driver {
     };
   }
 
+  /**
+   * Logs one call before it acts (committed even if the call then hangs or the process dies),
+   * and consumes the step's armed fault, if any: one statement where the store takes writes
+   * inside WITH, two otherwise (the log entry first).
+   */
+  private async invoked(ctx: StepContext, call: 'execute' | 'rollback'): Promise<{ id: number; fault: SimFaultKind | null }> {
+    const row = {
+      step_id: ctx.step.id,
+      fence: ctx.fence,
+      call,
+      action: ctx.step.action,
+      project_id: ctx.target.projectId,
+      target_id: ctx.target.id,
+      node: ctx.step.node,
+      owner: ctx.owner,
+      outcome: null,
+      created_at: isoNow(this.clock),
+    };
+    const insert = (db: Kysely<Database>) => db.insertInto('sim_invocations').values(row).returning('id');
+    const fault = this.faultTaken(ctx.target, ctx.step, call === 'rollback');
+    if (this.writableCte) {
+      const res = await sql<{ id: number; kind: string | null }>`
+        WITH inv AS (${insert(this.db)}), f AS (${fault})
+        SELECT (SELECT id FROM inv) AS id, (SELECT kind FROM f) AS kind`.execute(this.db);
+      const r = res.rows[0];
+      return { id: Number(r.id), fault: (r.kind as SimFaultKind | null) ?? null };
+    }
+    const one = (db: Kysely<Database>) => insert(db).executeTakeFirstOrThrow();
+    const res = this.unit ? await this.unit.one(one) : await one(this.db);
+    const taken = await fault.executeTakeFirst();
+    return { id: Number(res.id), fault: (taken?.kind as SimFaultKind | undefined) ?? null };
+  }
+
+  private async outcome(db: Kysely<Database>, id: number, outcome: string): Promise<void> {
+    await db.updateTable('sim_invocations').set({ outcome }).where('id', '=', id).execute();
+  }
+
+  /** A call that threw: its outcome is written after the effect's transaction rolled back. */
+  private async failed(id: number, err: unknown): Promise<void> {
+    const outcome =
+      err instanceof DriverError && err.code === 'FENCED'
+        ? 'fenced'
+        : `failed: ${err instanceof Error ? err.message : String(err)}`;
+    await this.outcome(this.db, id, outcome).catch(() => {});
+  }
+
   async execute(ctx: StepContext): Promise<StepResult> {
+    const { id: call, fault } = await this.invoked(ctx, 'execute');
+    try {
+      return await this.executeCall(ctx, call, fault);
+    } catch (err) {
+      await this.failed(call, err);
+      throw err;
+    }
+  }
+
+  private async executeCall(ctx: StepContext, call: number, fault: SimFaultKind | null): Promise<StepResult> {
     const { step, target } = ctx;
-    const fault = await this.takeFault(target, step);
     if (fault === 'hang') {
       ctx.log('simulated hang');
       await sleep(24 * 3600 * 1000, ctx.signal);
     }
-    await this.wait(step.action, ctx.signal);
+    await this.wait(step.action, ctx.signal, step.id);
     if (fault === 'fail')
       throw new DriverError('SIM_FAULT', `injected failure of ${step.action}${step.node ? ` on ${step.node}` : ''}`);
     if (fault === 'crash' && step.node) {
@@ -238,12 +319,24 @@ export class SimDriver implements Driver {
     if (fault === 'health_timeout') {
       throw new DriverError('HEALTH_GATE_TIMEOUT', `${step.node ?? target.id} did not become healthy in time`);
     }
-    return this.apply(ctx, step.action, false);
+    return this.apply(ctx, step.action, false, call);
   }
 
   async rollback(ctx: StepContext): Promise<StepResult> {
-    await this.wait(ctx.step.action, ctx.signal);
-    return this.apply(ctx, ctx.step.action, true);
+    const { id: call, fault } = await this.invoked(ctx, 'rollback');
+    try {
+      if (fault) {
+        throw new DriverError(
+          'SIM_FAULT',
+          `injected failure of the rollback of ${ctx.step.action}${ctx.step.node ? ` on ${ctx.step.node}` : ''}`,
+        );
+      }
+      await this.wait(ctx.step.action, ctx.signal, ctx.step.id);
+      return await this.apply(ctx, ctx.step.action, true, call);
+    } catch (err) {
+      await this.failed(call, err);
+      throw err;
+    }
   }
 
   async reconcile(ctx: StepContext): Promise<ReconcileResult> {
@@ -263,7 +356,7 @@ export class SimDriver implements Driver {
   private async setNode(target: Target, node: string, set: Partial<SimNodeRow>): Promise<void> {
     await this.db
       .updateTable('sim_nodes')
-      .set({ ...set, updated_at: now() })
+      .set({ ...set, updated_at: isoNow(this.clock) })
       .where('project_id', '=', target.projectId)
       .where('target_id', '=', target.id)
       .where('node', '=', node)
@@ -274,7 +367,7 @@ export class SimDriver implements Driver {
    * Applies one step's effect (or its reversal) and logs it, in one transaction. An effect
    * already in the log for this step is not applied again.
    */
-  private async apply(ctx: StepContext, action: StepAction, reverse: boolean): Promise<StepResult> {
+  private async apply(ctx: StepContext, action: StepAction, reverse: boolean, call: number): Promise<StepResult> {
     const { step, target, hop } = ctx;
     const effect = reverse ? `rollback:${action}` : action;
     const run = <T>(fn: (trx: Transaction<Database>) => Promise<T>) =>
@@ -289,22 +382,60 @@ export class SimDriver implements Driver {
       const byName = new Map(rows.map((r) => [r.node, r]));
       const node = step.node ? byName.get(step.node) : undefined;
       if (step.node && !node) throw new DriverError('NODE_NOT_FOUND', `simulated node ${step.node} does not exist`);
-      // The effect is logged first: the unique (step, effect) key refuses a second entry, and
-      // an error below rolls the entry back with the effect it logged.
-      const logged = await trx
-        .insertInto('sim_effects')
-        .values({
-          step_id: step.id,
-          project_id: target.projectId,
-          target_id: target.id,
-          node: step.node,
-          action,
-          effect,
-          created_at: now(),
-        })
-        .onConflict((oc) => oc.columns(['step_id', 'effect']).doNothing())
+      // A newer claim of this step has called us: this caller is a stale holder and must not act.
+      // The step's own fence also moves on when it is recovered or claimed again, even before the
+      // next holder calls us (a frozen holder that wakes after a takeover). The step's row is held
+      // until the effect commits, so a recovery cannot move the fence in between. One statement.
+      const fences = await trx
+        .selectFrom('steps as s')
+        .select((eb) => [
+          's.fence',
+          eb
+            .selectFrom('sim_invocations as i')
+            .select((e) => e.fn.max('i.fence').as('f'))
+            .whereRef('i.step_id', '=', 's.id')
+            .as('newest'),
+        ])
+        .where('s.id', '=', step.id)
+        .$if(this.rowLocks, (q) => q.forShare('s'))
         .executeTakeFirst();
-      if (Number(logged.numInsertedOrUpdatedRows ?? 0) === 0) {
+      const newest = fences?.newest == null ? null : Number(fences.newest);
+      if (newest !== null && newest > ctx.fence) {
+        throw new DriverError('FENCED', `a newer claim (fence ${newest} > ${ctx.fence}) holds ${step.name}; not applied`);
+      }
+      if (fences && fences.fence > ctx.fence) {
+        throw new DriverError('FENCED', `${step.name} was taken over (fence ${fences.fence} > ${ctx.fence}); not applied`);
+      }
+      // The effect is logged first: the unique (step, effect) key refuses a second entry, and
+      // an error below rolls the entry back with the effect it logged. The call's outcome says
+      // which it was (with writes inside WITH, in the same statement).
+      const effectRow = {
+        step_id: step.id,
+        project_id: target.projectId,
+        target_id: target.id,
+        node: step.node,
+        action,
+        effect,
+        created_at: isoNow(this.clock),
+      };
+      const log = trx
+        .insertInto('sim_effects')
+        .values(effectRow)
+        .onConflict((oc) => oc.columns(['step_id', 'effect']).doNothing());
+      let fresh: boolean;
+      if (this.writableCte) {
+        const res = await sql<{ n: number }>`
+          WITH logged AS (${log.returning('id')}),
+          o AS (
+            UPDATE sim_invocations SET outcome = CASE WHEN EXISTS (SELECT 1 FROM logged) THEN 'applied' ELSE 'already_applied' END
+            WHERE id = ${call})
+          SELECT (SELECT count(*) FROM logged)::int AS n`.execute(trx);
+        fresh = res.rows[0]?.n === 1;
+      } else {
+        fresh = Number((await log.executeTakeFirst()).numInsertedOrUpdatedRows ?? 0) > 0;
+        await this.outcome(trx, call, fresh ? 'applied' : 'already_applied');
+      }
+      if (!fresh) {
         ctx.log(`effect ${effect} already applied; not applying again`);
         return result(rows, step);
       }
@@ -313,7 +444,7 @@ export class SimDriver implements Driver {
         Object.assign(byName.get(name) as SimNodeRow, values);
         return trx
           .updateTable('sim_nodes')
-          .set({ ...values, updated_at: now() })
+          .set({ ...values, updated_at: isoNow(this.clock) })
           .where('project_id', '=', target.projectId)
           .where('target_id', '=', target.id)
           .where('node', '=', name)
@@ -419,7 +550,15 @@ function hash(s: string): number {
   return h >>> 0;
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+/** the longest delay one timer takes; Node fires a longer one after 1 ms instead */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  // a simulated step at a large time scale can last longer than one timer allows: chain them
+  for (let left = ms; left > 0; left -= MAX_TIMER_MS) await sleepOnce(Math.min(left, MAX_TIMER_MS), signal);
+}
+
+function sleepOnce(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new DriverError('ABORTED', 'step aborted'));
     const t = setTimeout(() => {

@@ -2,6 +2,7 @@
 // stages[].name/state/steps[].name/node/state/attempts/startedAt/endedAt) never change; fields
 // may be added.
 import type { Step, Upgrade } from '../../domain/types.ts';
+import { allowedActions } from '../../engine/operations.ts';
 import type { UpgradeDetail } from '../../service/upgrades.ts';
 
 export function presentStep(s: Step, withLog: boolean) {
@@ -34,6 +35,7 @@ export function presentUpgrade(u: Upgrade & { num?: number }) {
     release: u.release,
     mode: u.mode,
     state: u.state,
+    allowedActions: allowedActions(u.state),
     currentStage: u.currentStage,
     stageCount: u.stageCount,
     hops: u.hops,
@@ -41,6 +43,10 @@ export function presentUpgrade(u: Upgrade & { num?: number }) {
     schedule: u.schedule,
     notBefore: u.notBefore,
     batchId: u.batchId,
+    waveIndex: u.waveIndex,
+    pendingReason: u.pendingReason,
+    hold: u.hold,
+    runUntil: u.runUntil,
     precheckReportId: u.precheckReportId,
     error: u.error,
     errorCode: u.errorCode,

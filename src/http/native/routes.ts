@@ -1,23 +1,29 @@
 // The native REST API under /v1. Handlers translate HTTP to service calls and nothing more.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
 import { AppError } from '../../domain/errors.ts';
 import type { UpgradeState } from '../../domain/types.ts';
 import { SimDriver } from '../../drivers/sim/sim-driver.ts';
 import type { UpgradeAction } from '../../engine/operations.ts';
+import { listExecutors } from '../../engine/presence.ts';
 import { addCatalogVersion, listCatalog } from '../../service/catalog.ts';
 import type { AppContext } from '../../service/context.ts';
-import { createAccessKey, setObshellPassword } from '../../service/credentials.ts';
-import { listEvents } from '../../service/events.ts';
+import { listEvents, prunedThrough } from '../../service/events.ts';
 import { getReport, listReports, startPrecheck } from '../../service/prechecks.ts';
 import { createProject, getProject, listProjects } from '../../service/projects.ts';
-import { createTarget, deleteTarget, getTarget, listTargets, patchTarget } from '../../service/targets.ts';
-import { canAccessProject, createProjectToken, verifyToken, type Principal } from '../../service/tokens.ts';
+import { createTarget, deleteTarget, getTarget, listTargets, parseLabelSelector, patchTarget } from '../../service/targets.ts';
+import { assertRole, requiredRole } from '../../service/roles.ts';
+import { actorOf as principalActor, canAccessProject, verifyToken, type Principal } from '../../service/tokens.ts';
+import { rescheduleUpgrade } from '../../service/reschedule.ts';
 import { createUpgrade, getUpgrade, listUpgrades, upgradeAction } from '../../service/upgrades.ts';
+import { batchRoutes } from './batch-routes.ts';
+import { credentialRoutes } from './credential-routes.ts';
+import { upgradeEstimate } from '../../service/estimates.ts';
+import { estimateRoutes } from './estimate-routes.ts';
+import { webhookRoutes } from './webhook-routes.ts';
 import { presentUpgrade, presentUpgradeDetail } from './present.ts';
 import * as S from './schemas.ts';
-import { streamEvents } from './sse.ts';
+import { EventStreams, streamEvents } from './sse.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -25,8 +31,7 @@ declare module 'fastify' {
   }
 }
 
-const actorOf = (req: FastifyRequest): string =>
-  req.principal ? `${req.principal.kind}:${req.principal.id.slice(0, 8)}` : 'anonymous';
+const actorOf = (req: FastifyRequest): string => (req.principal ? principalActor(req.principal) : 'anonymous');
 
 function scope(req: FastifyRequest, projectId: string): void {
   // A credential of another project gets the same answer as a missing project: no existence leak.
@@ -44,6 +49,9 @@ const tags = (t: string) => ({ tags: [t], security: [{ bearer: [] }] });
 export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext }): Promise<void> {
   const { ctx } = opts;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const streams = new EventStreams();
+  // open event streams would hold the server's close: end them first
+  app.addHook('preClose', async () => streams.endAll());
 
   app.addHook('onRequest', async (req) => {
     const h = req.headers.authorization ?? '';
@@ -53,7 +61,15 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
       throw new AppError('UNAUTHORIZED', m ? 'the bearer token is not valid' : 'send Authorization: Bearer <token>');
     }
     req.principal = principal;
+    req.credential = `token:${principal.id}`;
   });
+  // One rule for every route: reads need viewer, changes operator, unless the route says more.
+  app.addHook('preHandler', async (req) => {
+    if (req.principal) assertRole(req.principal.role, requiredRole(req.method, req.routeOptions.config));
+  });
+
+  await app.register(estimateRoutes, { ctx });
+  await app.register(webhookRoutes, { ctx, scope, actorOf });
 
   // ---- projects ----
   r.post('/projects', { schema: { ...tags('projects'), body: S.ProjectBody } }, async (req, reply) => {
@@ -69,50 +85,13 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
     scope(req, req.params.project);
     return getProject(ctx, req.params.project);
   });
-  r.post(
-    '/projects/:project/tokens',
-    {
-      schema: {
-        ...tags('credentials'),
-        params: S.ProjectParams,
-        body: Type.Optional(
-          Type.Object({ name: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false }),
-        ),
-      },
-    },
-    async (req, reply) => {
-      scope(req, req.params.project);
-      reply.code(201);
-      const t = await createProjectToken(ctx, req.params.project, req.body?.name);
-      return { id: t.id, token: t.token };
-    },
-  );
+  await app.register(credentialRoutes, { ctx });
 
-  r.post(
-    '/projects/:project/access-keys',
-    { schema: { ...tags('credentials'), params: S.ProjectParams } },
-    async (req, reply) => {
-      scope(req, req.params.project);
-      reply.code(201);
-      return createAccessKey(ctx, req.params.project);
-    },
-  );
-  r.put(
-    '/projects/:project/targets/:target/obshell-password',
-    {
-      schema: {
-        ...tags('credentials'),
-        params: S.TargetParams,
-        body: Type.Object({ password: Type.String({ minLength: 8, maxLength: 128 }) }, { additionalProperties: false }),
-      },
-    },
-    async (req, reply) => {
-      scope(req, req.params.project);
-      await setObshellPassword(ctx, req.params.project, req.params.target, req.body.password);
-      reply.code(204);
-      return null;
-    },
-  );
+  // ---- executors (replicas) ----
+  r.get('/executors', { schema: { ...tags('ops'), response: { 200: S.ExecutorList, ...S.errorResponses } } }, async (req) => {
+    adminOnly(req);
+    return { items: await listExecutors(ctx.store.db) };
+  });
 
   // ---- catalog ----
   r.post(
@@ -132,6 +111,7 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
   r.post(
     '/projects/:project/targets',
     {
+      config: { role: 'admin' },
       schema: {
         ...tags('targets'),
         params: S.ProjectParams,
@@ -151,7 +131,8 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
     async (req) => {
       scope(req, req.params.project);
       await getProject(ctx, req.params.project);
-      return listTargets(ctx, req.params.project, req.query);
+      const { label, ...q } = req.query;
+      return listTargets(ctx, req.params.project, { ...q, labels: parseLabelSelector(label) });
     },
   );
   r.get(
@@ -165,7 +146,7 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
   );
   r.patch(
     '/projects/:project/targets/:target',
-    { schema: { ...tags('targets'), params: S.TargetParams, body: S.TargetPatchBody } },
+    { config: { role: 'admin' }, schema: { ...tags('targets'), params: S.TargetParams, body: S.TargetPatchBody } },
     async (req) => {
       scope(req, req.params.project);
       return patchTarget(ctx, req.params.project, req.params.target, req.body, actorOf(req));
@@ -173,7 +154,7 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
   );
   r.delete(
     '/projects/:project/targets/:target',
-    { schema: { ...tags('targets'), params: S.TargetParams } },
+    { config: { role: 'admin' }, schema: { ...tags('targets'), params: S.TargetParams } },
     async (req, reply) => {
       scope(req, req.params.project);
       await deleteTarget(ctx, req.params.project, req.params.target, actorOf(req));
@@ -249,7 +230,7 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
       const b = req.body;
       const u = await createUpgrade(ctx, req.params.project, { ...b, mode: b.mode ?? 'rolling' }, actorOf(req));
       reply.code(202);
-      return presentUpgradeDetail(u, false);
+      return { ...presentUpgradeDetail(u, false), estimate: await upgradeEstimate(ctx, u) };
     },
   );
   r.get(
@@ -272,7 +253,8 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
     { schema: { ...tags('upgrades'), params: S.UpgradeParams, response: { 200: S.UpgradeDetailOut, ...S.errorResponses } } },
     async (req) => {
       scope(req, req.params.project);
-      return presentUpgradeDetail(await getUpgrade(ctx, req.params.project, req.params.upgrade));
+      const u = await getUpgrade(ctx, req.params.project, req.params.upgrade);
+      return { ...presentUpgradeDetail(u), estimate: await upgradeEstimate(ctx, u) };
     },
   );
   r.post(
@@ -287,10 +269,17 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
     },
     async (req) => {
       scope(req, req.params.project);
-      const u = await upgradeAction(ctx, req.params.project, req.params.upgrade, req.body.action as UpgradeAction, actorOf(req));
-      return presentUpgradeDetail(u, false);
+      const { action, schedule } = req.body;
+      const u =
+        action === 'reschedule'
+          ? await rescheduleUpgrade(ctx, req.params.project, req.params.upgrade, schedule, actorOf(req))
+          : await upgradeAction(ctx, req.params.project, req.params.upgrade, action as UpgradeAction, actorOf(req));
+      return { ...presentUpgradeDetail(u, false), estimate: await upgradeEstimate(ctx, u) };
     },
   );
+
+  // ---- batches (batch-routes.ts) ----
+  batchRoutes(app, ctx, { scope, actorOf });
 
   // ---- events ----
   r.get(
@@ -301,15 +290,27 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
       await getProject(ctx, req.params.project);
       const q = req.query;
       const wantsStream = q.stream === true || (req.headers.accept ?? '').includes('text/event-stream');
-      if (wantsStream) return streamEvents(ctx, req as FastifyRequest, reply as FastifyReply, req.params.project, q);
-      return {
-        items: await listEvents(ctx, req.params.project, {
-          afterId: q.after,
-          upgradeId: q.upgrade,
-          targetId: q.target,
-          limit: q.limit,
-        }),
-      };
+      if (wantsStream) {
+        const who = (req.principal as Principal).id;
+        return streamEvents(ctx, streams, who, req as FastifyRequest, reply as FastifyReply, req.params.project, q);
+      }
+      const items = await listEvents(ctx, req.params.project, {
+        afterId: q.after,
+        // a client following new events with `after` is never handed one past an event still
+        // to commit (see src/store/event-horizon.ts)
+        upToId: q.after !== undefined && q.order !== 'desc' ? await ctx.store.horizon.upTo() : undefined,
+        beforeId: q.before,
+        order: q.order,
+        upgradeId: q.upgrade,
+        targetId: q.target,
+        types: q.type?.split(','),
+        since: q.since,
+        limit: q.limit,
+      });
+      // history older than the retention may be gone (read after the items, so a pass that ran
+      // in between is seen): a list reaching back before the newest deleted event says so
+      const pruned = await prunedThrough(ctx, req.params.project);
+      return (q.after ?? 0) < pruned ? { items, prunedThrough: pruned } : { items };
     },
   );
 }

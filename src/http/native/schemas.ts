@@ -1,19 +1,46 @@
 // TypeBox schemas of the native API: they validate requests and generate /openapi.json.
 import { Type, type Static } from '@sinclair/typebox';
-import { STEP_ACTIONS, UPGRADE_MODES, UPGRADE_STATES } from '../../domain/types.ts';
+import { STEP_ACTIONS, UPGRADE_MODES, UPGRADE_STATES, WEEK_DAYS } from '../../domain/types.ts';
 import { UPGRADE_ACTIONS } from '../../engine/operations.ts';
 
 export const Id = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$', description: 'letters, digits, . _ - (max 64)' });
 export const Engine = Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,31}$', description: 'engine name, lower case' });
 export const Version = Type.String({ minLength: 1, maxLength: 64, pattern: '^[0-9A-Za-z][0-9A-Za-z._+-]*$' });
-export const Window = Type.Object(
+const HHMM = Type.String({ pattern: '^([01]\\d|2[0-3]):[0-5]\\d$', description: 'HH:MM' });
+export const DailyWindow = Type.Object(
+  { start: HHMM, end: HHMM },
+  { additionalProperties: false, description: 'every day, UTC times of day; may wrap past midnight' },
+);
+export const WeeklyWindow = Type.Object(
   {
-    start: Type.String({ pattern: '^([01]\\d|2[0-3]):[0-5]\\d$' }),
-    end: Type.String({ pattern: '^([01]\\d|2[0-3]):[0-5]\\d$' }),
+    days: Type.Array(Type.Union(WEEK_DAYS.map((d) => Type.Literal(d))), { minItems: 1, maxItems: 7, uniqueItems: true }),
+    start: HHMM,
+    durationMinutes: Type.Integer({ minimum: 1, maximum: 10080 }),
+    timeZone: Type.String({ minLength: 1, maxLength: 64, description: 'IANA time zone, e.g. Asia/Shanghai' }),
   },
-  { additionalProperties: false, description: 'UTC times of day, HH:MM; may wrap past midnight' },
+  { additionalProperties: false, description: 'opens at start (wall clock in timeZone) on each day, for durationMinutes' },
+);
+export const Window = Type.Union([WeeklyWindow, DailyWindow]);
+export const Exclusions = Type.Array(
+  Type.Object(
+    {
+      from: Type.String({ format: 'date-time' }),
+      to: Type.String({ format: 'date-time' }),
+      reason: Type.Optional(Type.String({ maxLength: 200 })),
+    },
+    { additionalProperties: false },
+  ),
+  { maxItems: 100, description: 'no upgrade starts or continues in these periods' },
+);
+export const Labels = Type.Record(
+  Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$' }),
+  Type.String({ pattern: '^[A-Za-z0-9._-]{0,63}$' }),
+  { maxProperties: 64, description: 'key/value labels, e.g. {"env":"prod"}' },
 );
 const Str = (max = 256) => Type.String({ maxLength: max });
+/** Offsets and event ids: bounded so no store sees a number outside its 32-bit integer range. */
+export const MAX_OFFSET = 2_147_483_647;
+const Offset = Type.Integer({ minimum: 0, maximum: MAX_OFFSET, default: 0 });
 
 export const ErrorBody = Type.Object({
   error: Type.Object({
@@ -67,6 +94,8 @@ export const TargetBody = Type.Object(
     driver: Type.Optional(Type.String({ pattern: '^[a-z][a-z0-9_-]{0,31}$' })),
     driverConfig: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     maintenanceWindow: Type.Optional(Type.Union([Window, Type.Null()])),
+    maintenanceExclusions: Type.Optional(Exclusions),
+    labels: Type.Optional(Labels),
     nodes: Type.Optional(Type.Array(NodeInput, { maxItems: 1000 })),
   },
   { additionalProperties: false },
@@ -79,6 +108,8 @@ export const TargetPatchBody = Type.Object(
     region: Type.Optional(Type.String({ maxLength: 64 })),
     release: Type.Optional(Str(128)),
     maintenanceWindow: Type.Optional(Type.Union([Window, Type.Null()])),
+    maintenanceExclusions: Type.Optional(Exclusions),
+    labels: Type.Optional(Labels),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -109,7 +140,20 @@ export const UpgradeBody = Type.Object(
           masterOnly: Type.Optional(Type.Boolean()),
           sourceAz: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
           targetAz: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-          stepTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
+          stepTimeoutSeconds: Type.Optional(
+            Type.Integer({ minimum: 1, maximum: 86400, description: 'seconds a step may run (actions not in timeouts)' }),
+          ),
+          timeouts: Type.Optional(
+            Type.Object(
+              Object.fromEntries(STEP_ACTIONS.map((a) => [a, Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 }))])),
+              { additionalProperties: false, description: 'seconds a step of this action may run, e.g. {"verify": 600}' },
+            ),
+          ),
+          onFailure: Type.Optional(
+            Type.Union([Type.Literal('stop'), Type.Literal('rollback')], {
+              description: 'rollback: a failed upgrade whose completed steps are reversible is rolled back by itself',
+            }),
+          ),
           flightingSql: Type.Optional(Type.String({ maxLength: 1_000_000 })),
         },
         { additionalProperties: false },
@@ -121,7 +165,17 @@ export const UpgradeBody = Type.Object(
 
 export const ActionBody = Type.Object(
   {
-    action: Type.Union(UPGRADE_ACTIONS.map((a) => Type.Literal(a))),
+    action: Type.Union([...UPGRADE_ACTIONS, 'reschedule' as const].map((a) => Type.Literal(a))),
+    /** for reschedule */
+    schedule: Type.Optional(
+      Type.Object(
+        {
+          kind: Type.Union([Type.Literal('now'), Type.Literal('window'), Type.Literal('at')]),
+          at: Type.Optional(Type.String({ format: 'date-time' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -131,7 +185,7 @@ export const UpgradeListQuery = Type.Object(
     target: Type.Optional(Id),
     state: Type.Optional(Type.String({ pattern: '^[a-z_]+(,[a-z_]+)*$', description: 'comma-separated states' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
-    offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+    offset: Type.Optional(Offset),
   },
   { additionalProperties: false },
 );
@@ -152,7 +206,13 @@ export const FaultBody = Type.Object(
   {
     node: Type.Optional(Id),
     step: Type.Union(STEP_ACTIONS.map((a) => Type.Literal(a))),
-    kind: Type.Union([Type.Literal('fail'), Type.Literal('hang'), Type.Literal('crash'), Type.Literal('health_timeout')]),
+    kind: Type.Union([
+      Type.Literal('fail'),
+      Type.Literal('hang'),
+      Type.Literal('crash'),
+      Type.Literal('health_timeout'),
+      Type.Literal('rollback_fail'),
+    ]),
     times: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 1 })),
   },
   { additionalProperties: false },
@@ -160,20 +220,32 @@ export const FaultBody = Type.Object(
 
 export const EventsQuery = Type.Object(
   {
-    after: Type.Optional(Type.Integer({ minimum: 0 })),
+    after: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_OFFSET })),
+    before: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_OFFSET, description: 'only events with a smaller id' })),
+    order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')], { description: 'desc: newest first' })),
     upgrade: Type.Optional(Type.String({ format: 'uuid' })),
     target: Type.Optional(Id),
+    type: Type.Optional(
+      Type.String({
+        pattern: '^[a-z_]+(\\.[a-z_]+)*(\\.\\*)?(,[a-z_]+(\\.[a-z_]+)*(\\.\\*)?)*$',
+        description: 'comma-separated event types; `upgrade.*` matches every type that starts with `upgrade.`',
+      }),
+    ),
+    since: Type.Optional(Type.String({ format: 'date-time', description: 'only events at or after this time' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 200 })),
     stream: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
 
+const LabelSpec = Type.String({ pattern: '^[^=]+=.*$', maxLength: 200, description: 'key=value, e.g. env=prod' });
 export const TargetListQuery = Type.Object(
   {
     engine: Type.Optional(Engine),
+    version: Type.Optional(Version),
+    label: Type.Optional(Type.Union([LabelSpec, Type.Array(LabelSpec, { maxItems: 20 })])),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
-    offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+    offset: Type.Optional(Offset),
   },
   { additionalProperties: false },
 );
@@ -207,6 +279,15 @@ export const StageOut = Open({
   steps: Type.Array(StepOut),
 });
 
+export const EstimateOut = Type.Object(
+  {
+    completesAt: Type.String({ format: 'date-time' }),
+    remainingSeconds: Type.Integer({ minimum: 0 }),
+    basis: Type.String({ description: 'how the estimate was made: which durations were learned, which waits it counts' }),
+  },
+  { description: 'predicted completion, learned from finished steps; null when the end cannot be foreseen' },
+);
+
 export const UpgradeOut = Open(
   {
     id: Type.String(),
@@ -217,6 +298,10 @@ export const UpgradeOut = Open(
     state: Type.String(),
     error: Nullable(Type.String()),
     errorCode: Nullable(Type.String()),
+    allowedActions: Type.Optional(
+      Type.Array(Type.String(), { description: 'the operator actions the current state allows (pause, resume, ...)' }),
+    ),
+    estimate: Type.Optional(Nullable(EstimateOut)),
   },
   'an upgrade (a DAG run)',
 );
@@ -257,3 +342,16 @@ export const errorResponses = {
   404: ErrorBody,
   409: ErrorBody,
 };
+
+export const ExecutorOut = Open({
+  id: Type.String(),
+  host: Type.String(),
+  pid: Type.Integer(),
+  startedAt: Type.String(),
+  heartbeatAt: Type.String({ description: 'time of the last heartbeat, by the executor\u2019s own clock' }),
+  state: Type.Union([Type.Literal('running'), Type.Literal('stopped'), Type.Literal('lost')]),
+  endedAt: Nullable(Type.String()),
+  leader: Type.Boolean({ description: 'runs the housekeeping (scheduling, recovery sweeps) for all replicas' }),
+});
+
+export const ExecutorList = Open({ items: Type.Array(ExecutorOut) });

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { nextWindowStart } from '../../../src/domain/window.ts';
-import { forEachDialect } from '../../helpers/harness.ts';
+import { forEachDialect, until } from '../../helpers/harness.ts';
 import { GAUSS, GAUSS_FROM, GAUSS_TO, OTHER, PROJECT, setupHuawei, windowAwayFromNow, type HuaweiEnv } from './helpers.ts';
 
 const GAUSS_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000$/;
@@ -96,6 +96,19 @@ forEachDialect('Huawei GaussDB family', (dialect) => {
     });
     assert.equal(afterUpgrade.datastore.current_version, GAUSS_TO);
     assert.equal(afterUpgrade.upgrade_flag, false, '3.0.1 is another major line');
+
+    // delay=false: one kind of batch, visible (and finished) through the native batch API
+    const b = await env.native('GET', `/v1/projects/${PROJECT}/batches/${u.batchId}`);
+    assert.equal(b.status, 200);
+    assert.equal(b.json.kind, 'gaussdb');
+    const done = await until(async () => {
+      const x = (await env.native('GET', `/v1/projects/${PROJECT}/batches/${u.batchId}`)).json;
+      return x.state === 'succeeded' && x;
+    }, 'the batch to end');
+    assert.deepEqual(
+      done.waves.map((w: { name: string; counts: unknown }) => [w.name, w.counts]),
+      [['all', { succeeded: 1 }]],
+    );
   });
 
   test('one bad instance refuses the whole batch, naming every bad one, in English or Chinese; nothing is scheduled', async () => {
@@ -185,6 +198,18 @@ forEachDialect('Huawei GaussDB family', (dialect) => {
     }
     assert.deepEqual(list.schedules.map((s: { job_id: string }) => s.job_id).sort(), [...ids].sort());
     assert.equal((await job(ids[0])).job.status, 'Pending');
+    // delay=true: one running batch whose upgrades wait, each for its own instance's window
+    const batchId = (await upgradesOf(GAUSS[1]))[0].batchId as string;
+    const b = (await env.native('GET', `/v1/projects/${PROJECT}/batches/${batchId}`)).json;
+    assert.deepEqual(
+      [b.kind, b.state, b.schedule, b.waves[0].counts],
+      ['gaussdb', 'running', { kind: 'window' }, { scheduled: 2 }],
+    );
+    for (const id of ids)
+      assert.match(
+        (await env.native('GET', `/v1/projects/${PROJECT}/upgrades/${id}`)).json.pendingReason,
+        /^waiting for window /,
+      );
 
     const partlyBad = await env.fetchToken('DELETE', `/v3/${PROJECT}/scheduled-jobs`, { job_ids: [ids[0], 'no-such-job'] });
     assert.equal(partlyBad.status, 403);
@@ -254,7 +279,10 @@ forEachDialect('Huawei GaussDB family', (dialect) => {
     assert.equal((await upgradesOf(GAUSS[1])).length, before, 'the upgrade created first was discarded');
     assert.deepEqual(await upgradesOf('emptyin07'), []);
     const batches = await env.t.ctx.store.db.selectFrom('batches').select(['state']).where('project_id', '=', PROJECT).execute();
-    assert.ok(batches.some((b) => b.state === 'rolled_back'));
+    assert.ok(
+      batches.some((b) => b.state === 'cancelled'),
+      'the batch is recorded as not created (cancelled)',
+    );
     const events = (await env.native('GET', `/v1/projects/${PROJECT}/events?limit=1000`)).json.items as {
       type: string;
       data: { discarded?: string[] };

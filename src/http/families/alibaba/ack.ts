@@ -5,8 +5,7 @@
 //
 // ACK has no retry call: re-issuing UpgradeCluster with the failed upgrade's next_version
 // retries that upgrade and answers its task_id (see startOrRetryUpgrade).
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { XMLBuilder } from 'fast-xml-parser';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../../../domain/errors.ts';
 import type { UpgradeAction } from '../../../engine/operations.ts';
 import { activeUpgradeOf, latestUpgradeOf, startOrRetryUpgrade } from '../../../service/cluster-upgrades.ts';
@@ -17,20 +16,12 @@ import { getTarget } from '../../../service/targets.ts';
 import { getUpgrade, upgradeAction } from '../../../service/upgrades.ts';
 import { caller, useAcs3Auth } from './acs3-auth.ts';
 import { presentCheck, presentTaskInfo, presentUpgradeStatus } from './ack-present.ts';
-import { alibabaError } from './errors.ts';
+import { errorHandler } from '../../error-envelopes.ts';
+import { alibabaRequestId, renderAckError, wantsXml as acceptsXml, xml } from './errors.ts';
 
-const requestId = (req: FastifyRequest): string => String(req.id).toUpperCase();
+const requestId = (req: FastifyRequest): string => alibabaRequestId(String(req.id));
 const actor = (req: FastifyRequest): string => `ack:${caller(req).accessKeyId}`;
-const xml = new XMLBuilder({ format: true, indentBy: '    ' });
-
-/** XML only when the client prefers it: the SDKs send Accept: application/json. */
-function wantsXml(req: FastifyRequest): boolean {
-  const accept = (req.headers.accept ?? '').toLowerCase();
-  const x = Math.max(accept.indexOf('application/xml'), accept.indexOf('text/xml'));
-  if (x === -1) return false;
-  const j = accept.indexOf('application/json');
-  return j === -1 || x < j;
-}
+const wantsXml = (req: FastifyRequest): boolean => acceptsXml(req.headers);
 
 const Id = { type: 'string', minLength: 1, maxLength: 128 } as const;
 const ClusterParams = { type: 'object', properties: { ClusterId: Id }, required: ['ClusterId'] } as const;
@@ -76,14 +67,7 @@ export async function ackFamily(app: FastifyInstance, opts: { ctx: AppContext })
   const { ctx } = opts;
   useAcs3Auth(app, ctx);
 
-  app.setErrorHandler((err, req, reply: FastifyReply) => {
-    const e = alibabaError(err, 'ack');
-    if (e.status >= 500) req.log.error({ err }, 'request failed');
-    const body = { code: e.code, message: e.message, requestId: requestId(req) };
-    reply.code(e.status);
-    if (wantsXml(req)) reply.type('application/xml').send(xml.build({ Error: body }));
-    else reply.send(body);
-  });
+  app.setErrorHandler(errorHandler(renderAckError));
 
   const tags = ['ack'];
 

@@ -7,6 +7,7 @@ import { verifyAcs3 } from '../../../auth/acs3.ts';
 import { AppError } from '../../../domain/errors.ts';
 import type { AppContext } from '../../../service/context.ts';
 import { lookupAccessKey, storeReplayGuard } from '../../../service/credentials.ts';
+import { assertRole, requiredRole, type Role } from '../../../service/roles.ts';
 import { Acs3AuthError } from './errors.ts';
 
 export interface AcsCaller {
@@ -30,12 +31,21 @@ export function useAcs3Auth(app: FastifyInstance, ctx: AppContext): void {
   // preValidation: after the body is buffered, before route schemas look at it.
   app.addHook('preValidation', async (req) => {
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    let role: Role = 'viewer';
+    const lookupSecret = async (ak: string) => {
+      const key = await lookupAccessKey(ctx, ak);
+      if (key) role = key.role;
+      return key;
+    };
     const result = await verifyAcs3(
       { method: req.method, rawUrl: req.raw.url ?? req.url, headers: req.headers, body: raw },
-      { lookupSecret: (ak) => lookupAccessKey(ctx, ak), replayGuard },
+      { lookupSecret, replayGuard },
     );
     if (!result.ok) throw new Acs3AuthError(result.code, result.message, result.httpStatus);
+    // reads need viewer, changes operator (src/service/roles.ts)
+    assertRole(role, requiredRole(req.method, req.routeOptions.config));
     req.acs = { projectId: result.projectId, accessKeyId: result.accessKeyId };
+    req.credential = `ak:${result.accessKeyId}`;
     if (raw.length === 0) {
       req.body = undefined;
       return;

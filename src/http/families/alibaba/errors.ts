@@ -6,7 +6,10 @@
 //
 // A few statuses differ from the catalogue on purpose: a next_version that is not in the catalog
 // is a bad body parameter (400), not a missing resource; a 404 would read as "cluster not found".
+import type { IncomingHttpHeaders } from 'node:http';
+import { XMLBuilder } from 'fast-xml-parser';
 import type { ErrorCode } from '../../../domain/errors.ts';
+import type { ErrorMeta, RenderedError } from '../../error-envelopes.ts';
 import { errorInfo } from '../../errors.ts';
 
 /** Thrown by the ACS3 hook; carries the verifier's vendor code and status. */
@@ -87,4 +90,46 @@ export function alibabaError(err: unknown, family: 'ack' | 'hologres'): VendorEr
     return { status: info.status, code, message: info.message };
   }
   return { status: row.status ?? info.status, code: row[family], message: info.message };
+}
+
+/** Alibaba request ids are upper-case UUIDs. */
+export const alibabaRequestId = (id: string): string => id.toUpperCase();
+
+export const xml = new XMLBuilder({ format: true, indentBy: '    ' });
+
+/** XML only when the client prefers it: the SDKs send Accept: application/json. */
+export function wantsXml(headers: IncomingHttpHeaders): boolean {
+  const accept = (headers.accept ?? '').toLowerCase();
+  const x = Math.max(accept.indexOf('application/xml'), accept.indexOf('text/xml'));
+  if (x === -1) return false;
+  const j = accept.indexOf('application/json');
+  return j === -1 || x < j;
+}
+
+/** ACK's error body {code, message, requestId}, in XML when the client asked for it. */
+export function renderAckError(err: unknown, meta: ErrorMeta): RenderedError {
+  const e = alibabaError(err, 'ack');
+  const body = { code: e.code, message: e.message, requestId: alibabaRequestId(meta.requestId) };
+  if (wantsXml(meta.headers)) return { status: e.status, body: xml.build({ Error: body }), type: 'application/xml' };
+  return { status: e.status, body };
+}
+
+/**
+ * The Hologres envelope, with Code/Message as Alibaba's gateway sends them, which the SDKs read
+ * into their error classes.
+ */
+export function renderHologresError(err: unknown, meta: ErrorMeta): RenderedError {
+  const e = alibabaError(err, 'hologres');
+  return {
+    status: e.status,
+    body: {
+      RequestId: alibabaRequestId(meta.requestId),
+      Success: false,
+      ErrorCode: e.code,
+      ErrorMessage: e.message,
+      HttpStatusCode: String(e.status),
+      Code: e.code,
+      Message: e.message,
+    },
+  };
 }

@@ -1,7 +1,7 @@
 // Hologres-style presentation of one upgrade: the Data[] entry of GetInstanceUpgradeStatus.
 // `Details` is a JSON-encoded string (the vendor's type); JSON.stringify guarantees it parses,
 // unlike the vendor's example. Field sources are listed in docs/api-compat/hologres.md.
-import type { PrecheckItem, PrecheckReport, Step, Target } from '../../../domain/types.ts';
+import type { PhaseEstimate, PrecheckItem, PrecheckReport, Step, Target } from '../../../domain/types.ts';
 import type { UpgradeDetail } from '../../../service/upgrades.ts';
 import {
   HOLOGRES_FAILED_VERB,
@@ -106,14 +106,17 @@ export function presentHologresUpgrade(
   report: PrecheckReport | null,
   newest: boolean,
   rollbackRequestedAt: string | null,
+  /** phase times from the duration model (the precheck's own figures when absent) */
+  modelled?: PhaseEstimate,
 ): HologresUpgradeEntry {
   const steps = u.stages.flatMap((s) => s.steps);
   const inGroup = (g: 'Stop' | 'Backup' | 'DoUpgrade') => steps.filter((s) => HOLOGRES_STEP_GROUP[s.action] === g);
   const f = report?.flighting;
+  const phases = modelled ?? report?.estimate;
   const estimate = {
-    StopInstance: report?.estimate?.stopInstanceSeconds ?? 0,
-    BackupData: report?.estimate?.backupDataSeconds ?? 0,
-    UpgradeInstance: report?.estimate?.upgradeInstanceSeconds ?? 0,
+    StopInstance: phases?.stopInstanceSeconds ?? 0,
+    BackupData: phases?.backupDataSeconds ?? 0,
+    UpgradeInstance: phases?.upgradeInstanceSeconds ?? 0,
   };
   const details = {
     UpgradePhase: hologresPhase(u.state, u.currentStage),

@@ -1,19 +1,20 @@
 // Hologres-style instance upgrade status: GET /api/v1/instances/{instanceId}/upgrade/status.
 // The instance is a target of the caller's project (the project of the ACS3 access key).
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../../../domain/errors.ts';
-import type { PrecheckReport } from '../../../domain/types.ts';
+import type { PrecheckReport, StepAction } from '../../../domain/types.ts';
 import { upgradeHistory } from '../../../service/cluster-upgrades.ts';
 import type { AppContext } from '../../../service/context.ts';
 import { listEvents } from '../../../service/events.ts';
 import { getReport } from '../../../service/prechecks.ts';
 import { getTarget } from '../../../service/targets.ts';
 import { caller, useAcs3Auth } from './acs3-auth.ts';
-import { alibabaError } from './errors.ts';
+import { errorHandler } from '../../error-envelopes.ts';
+import { alibabaRequestId, renderHologresError } from './errors.ts';
 import { presentHologresUpgrade } from './hologres-present.ts';
+import { HOLOGRES_STEP_GROUP } from './state-maps.ts';
 
-/** Alibaba request ids are upper-case UUIDs. */
-const requestId = (req: FastifyRequest): string => String(req.id).toUpperCase();
+const requestId = (req: FastifyRequest): string => alibabaRequestId(String(req.id));
 
 const StatusParams = {
   type: 'object',
@@ -29,21 +30,7 @@ export async function hologresFamily(app: FastifyInstance, opts: { ctx: AppConte
   const { ctx } = opts;
   useAcs3Auth(app, ctx);
 
-  app.setErrorHandler((err, req, reply: FastifyReply) => {
-    const e = alibabaError(err, 'hologres');
-    if (e.status >= 500) req.log.error({ err }, 'request failed');
-    // Code/Message as Alibaba's gateway sends them, which the SDKs read into their error
-    // classes, beside the Hologres envelope fields.
-    reply.code(e.status).send({
-      RequestId: requestId(req),
-      Success: false,
-      ErrorCode: e.code,
-      ErrorMessage: e.message,
-      HttpStatusCode: String(e.status),
-      Code: e.code,
-      Message: e.message,
-    });
-  });
+  app.setErrorHandler(errorHandler(renderHologresError));
 
   app.get<{ Params: { instanceId: string }; Querystring: { RegionId?: string } }>(
     '/api/v1/instances/:instanceId/upgrade/status',
@@ -66,7 +53,8 @@ export async function hologresFamily(app: FastifyInstance, opts: { ctx: AppConte
             u.state === 'rolling_back' || u.state === 'rolled_back' || u.errorCode === 'ROLLBACK_FAILED'
               ? (await listEvents(ctx, projectId, { upgradeId: u.id, limit: 1000 })).find((e) => e.type === 'upgrade.rollback')
               : undefined;
-          return presentHologresUpgrade(u, target, report, i === 0, rollbackEvent?.createdAt ?? null);
+          const modelled = await ctx.estimates.phases(u, target, (action) => HOLOGRES_STEP_GROUP[action as StepAction]);
+          return presentHologresUpgrade(u, target, report, i === 0, rollbackEvent?.createdAt ?? null, modelled);
         }),
       );
       return {

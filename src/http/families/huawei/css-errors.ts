@@ -3,8 +3,8 @@
 // CSS.0011 ("another operation is in progress") is sent with 409, not CSS's 202, so that no client
 // mistakes a refusal for success; a foreign or unknown project is 404 CSS.0015 (CSS uses 403),
 // so existence does not leak.
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorCode } from '../../../domain/errors.ts';
+import type { ErrorMeta, RenderedError } from '../../error-envelopes.ts';
 import { errorInfo } from '../../errors.ts';
 import { HuaweiGatewayError } from './huawei-auth.ts';
 
@@ -21,6 +21,8 @@ const CSS_ERRORS: Partial<Record<ErrorCode, { status?: number; code: string }>> 
   ROLLBACK_BLOCKED: { status: 409, code: 'CSS.0011' },
   PRECHECK_FAILED: { status: 409, code: 'CSS.0011' },
   UNAUTHORIZED: { status: 401, code: 'APIG.0301' },
+  // Huawei's API gateway answers throttled calls itself, with its own code.
+  RATE_LIMITED: { status: 429, code: 'APIGW.0308' },
   FORBIDDEN: { status: 403, code: 'CSS.0032' },
   INTERNAL: { status: 500, code: 'CSS.0005' },
   STORE_NEWER_THAN_CODE: { status: 500, code: 'CSS.0005' },
@@ -37,8 +39,8 @@ export function cssError(err: unknown): { status: number; body: { error_code: st
   return { status, body: { error_code: code, error_msg: info.message } };
 }
 
-export function cssErrorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+/** CSS's error envelope; X-Request-Id is where Huawei's SDKs read a failure's request id. */
+export function renderCssError(err: unknown, meta: ErrorMeta): RenderedError {
   const { status, body } = cssError(err);
-  if (status >= 500) req.log.error({ err }, 'request failed');
-  reply.code(status).send(body);
+  return { status, body, headers: { 'X-Request-Id': meta.requestId } };
 }

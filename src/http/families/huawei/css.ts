@@ -12,7 +12,8 @@ import type { AppContext } from '../../../service/context.ts';
 import { listUpgradesOfModes } from '../../../service/scheduled-jobs.ts';
 import { getTarget } from '../../../service/targets.ts';
 import { createUpgrade, getUpgrade, upgradeAction } from '../../../service/upgrades.ts';
-import { cssErrorHandler } from './css-errors.ts';
+import { errorHandler } from '../../error-envelopes.ts';
+import { renderCssError } from './css-errors.ts';
 import { datastoreVersionOf, imageInfo, presentUpgradeDetail } from './css-present.ts';
 import { callerOf, installHuaweiAuth } from './huawei-auth.ts';
 
@@ -62,7 +63,7 @@ const MODES: Record<'UPGRADING' | 'AZ_MIGRATION', UpgradeMode[]> = {
 export async function cssRoutes(app: FastifyInstance, opts: { ctx: AppContext }): Promise<void> {
   const { ctx } = opts;
   installHuaweiAuth(app, ctx);
-  app.setErrorHandler(cssErrorHandler);
+  app.setErrorHandler(errorHandler(renderCssError));
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const tags = { tags: ['huawei-css'] };
 

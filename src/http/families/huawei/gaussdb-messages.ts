@@ -2,9 +2,9 @@
 // (en-us, the default, or zh-cn). The whole message catalogue, both languages, lives in this file;
 // codes are GaussDB's DBS.* codes. Authentication failures come from the API gateway layer and
 // stay in English, as Huawei's gateway sends them.
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorCode } from '../../../domain/errors.ts';
 import { BatchRefusedError, type BatchProblem } from '../../../service/batches.ts';
+import type { ErrorMeta, RenderedError } from '../../error-envelopes.ts';
 import { errorInfo } from '../../errors.ts';
 import { HuaweiGatewayError } from './huawei-auth.ts';
 
@@ -23,7 +23,9 @@ export const MESSAGES = {
   jobNotFound: { 'en-us': 'The job does not exist.', 'zh-cn': '任务不存在。' },
   conflict: { 'en-us': 'The instance status does not allow this operation now.', 'zh-cn': '当前实例状态不允许执行该操作。' },
   unauthorized: { 'en-us': 'Authentication failed.', 'zh-cn': '认证失败。' },
+  forbidden: { 'en-us': 'The credential is not authorized for this operation.', 'zh-cn': '当前凭证无权执行该操作。' },
   serverError: { 'en-us': 'Server error.', 'zh-cn': '服务器内部错误。' },
+  throttled: { 'en-us': 'The throttling threshold has been reached.', 'zh-cn': '请求超过流控阈值。' },
   batchRefused: {
     'en-us': 'The upgrade was refused and nothing was scheduled. Instances that cannot be upgraded: ',
     'zh-cn': '升级请求被拒绝,未下发任何任务。以下实例无法升级:',
@@ -66,7 +68,14 @@ const GAUSS_ERRORS: Partial<Record<ErrorCode, { status: number; code: string; ke
   TARGET_HAS_UPGRADES: { status: 403, code: 'DBS.200011', key: 'conflict' },
   INVALID_STATE: { status: 403, code: 'DBS.200011', key: 'conflict' },
   UNAUTHORIZED: { status: 401, code: 'APIG.0301', key: 'unauthorized' },
+  // the gateway's "not authorized to access the API": the credential's role is too low
+  FORBIDDEN: { status: 403, code: 'APIG.0302', key: 'forbidden' },
+  // Huawei's API gateway answers throttled calls itself, with its own code.
+  RATE_LIMITED: { status: 429, code: 'APIGW.0308', key: 'throttled' },
 };
+
+/** Statuses of the HTTP layer that keep their meaning in GaussDB's envelope (not folded into 400). */
+const KEPT_STATUSES = new Set([404, 408, 413, 414, 415, 431]);
 
 export function gaussError(err: unknown, lang: Language): { status: number; body: { error_code: string; error_msg: string } } {
   if (err instanceof HuaweiGatewayError) return { status: err.status, body: { error_code: err.code, error_msg: err.message } };
@@ -83,7 +92,7 @@ export function gaussError(err: unknown, lang: Language): { status: number; body
   const info = errorInfo(err);
   if (info.status >= 500) return { status: 500, body: { error_code: 'DBS.280001', error_msg: MESSAGES.serverError[lang] } };
   const mapped = GAUSS_ERRORS[info.code] ?? {
-    status: info.status === 404 ? 404 : 400,
+    status: KEPT_STATUSES.has(info.status) ? info.status : 400,
     code: 'DBS.200001',
     key: 'parameterError' as const,
   };
@@ -91,8 +100,8 @@ export function gaussError(err: unknown, lang: Language): { status: number; body
   return { status: mapped.status, body: { error_code: mapped.code, error_msg: `${MESSAGES[mapped.key][lang]} ${info.message}` } };
 }
 
-export function gaussErrorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
-  const { status, body } = gaussError(err, languageOf(req.headers['x-language']));
-  if (status >= 500) req.log.error({ err }, 'request failed');
-  reply.code(status).send(body);
+/** GaussDB's error envelope in the language X-Language asks for, with X-Request-Id. */
+export function renderGaussError(err: unknown, meta: ErrorMeta): RenderedError {
+  const { status, body } = gaussError(err, languageOf(meta.headers['x-language']));
+  return { status, body, headers: { 'X-Request-Id': meta.requestId } };
 }

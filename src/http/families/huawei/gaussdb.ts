@@ -5,14 +5,17 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { isAppError } from '../../../domain/errors.ts';
-import type { Target } from '../../../domain/types.ts';
+import type { MaintenanceWindow, Target } from '../../../domain/types.ts';
+import { WEEK_DAYS } from '../../../domain/types.ts';
+import { minutesFromTo } from '../../../domain/window.ts';
 import { createMinorUpgradeBatch, latestMinorVersion } from '../../../service/batches.ts';
 import { listCatalog } from '../../../service/catalog.ts';
 import type { AppContext } from '../../../service/context.ts';
 import { cancelScheduledUpgrades, listScheduledUpgrades } from '../../../service/scheduled-jobs.ts';
 import { getTarget, patchTarget } from '../../../service/targets.ts';
 import { getUpgrade } from '../../../service/upgrades.ts';
-import { gaussErrorHandler } from './gaussdb-messages.ts';
+import { errorHandler } from '../../error-envelopes.ts';
+import { renderGaussError } from './gaussdb-messages.ts';
 import { presentDatabaseVersion, presentJob, presentScheduleTask } from './gaussdb-present.ts';
 import { callerOf, installHuaweiAuth } from './huawei-auth.ts';
 import { GAUSS_UPGRADE_JOB_NAME, statesForGaussStatus } from './state-maps.ts';
@@ -34,10 +37,28 @@ const BatchBody = Type.Object({
 });
 const SingleBody = Type.Optional(Type.Object({ delay: Type.Optional(Delay) }));
 const HHMM = Type.String({ pattern: '^([01]\\d|2[0-3]):[0-5]\\d$' });
-const WindowBody = Type.Object({ start_time: HHMM, end_time: HHMM });
+// start_time/end_time as GaussDB documents them (UTC, every day); days, time_zone and exclusions are
+// Liftgate extensions that make it a weekly window in a zone and add freeze periods.
+const Day = Type.Union(WEEK_DAYS.map((d) => Type.Literal(d)));
+const WindowBody = Type.Object({
+  start_time: HHMM,
+  end_time: HHMM,
+  days: Type.Optional(Type.Array(Day, { minItems: 1, maxItems: 7, uniqueItems: true })),
+  time_zone: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  exclusions: Type.Optional(
+    Type.Array(
+      Type.Object({
+        from: Type.String({ format: 'date-time' }),
+        to: Type.String({ format: 'date-time' }),
+        reason: Type.Optional(Type.String({ maxLength: 200 })),
+      }),
+      { maxItems: 100 },
+    ),
+  ),
+});
 const JobQuery = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 const ScheduledQuery = Type.Object({
-  offset: Type.Optional(Type.Integer({ minimum: 0 })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 100000 })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
   status: Type.Optional(Type.String({ maxLength: 32 })),
   job_id: Type.Optional(Type.String({ maxLength: 64 })),
@@ -52,7 +73,7 @@ const isDelay = (d: boolean | string | undefined): boolean => d === true || d ==
 export async function gaussdbRoutes(app: FastifyInstance, opts: { ctx: AppContext }): Promise<void> {
   const { ctx } = opts;
   installHuaweiAuth(app, ctx);
-  app.setErrorHandler(gaussErrorHandler);
+  app.setErrorHandler(errorHandler(renderGaussError));
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const tags = { tags: ['huawei-gaussdb'] };
 
@@ -116,14 +137,21 @@ export async function gaussdbRoutes(app: FastifyInstance, opts: { ctx: AppContex
 
   r.put(
     '/v3/:project_id/instances/:instance_id/ops-window',
-    { schema: { ...tags, params: InstanceParams, body: WindowBody } },
+    // a target's settings: admin, as in the native API
+    { config: { role: 'admin' }, schema: { ...tags, params: InstanceParams, body: WindowBody } },
     async (req) => {
       const { projectId, actor } = callerOf(req);
+      const b = req.body;
+      const weekly = b.days !== undefined || b.time_zone !== undefined;
+      const span = minutesFromTo(b.start_time, b.end_time);
+      const maintenanceWindow: MaintenanceWindow = weekly
+        ? { days: b.days ?? [...WEEK_DAYS], start: b.start_time, durationMinutes: span, timeZone: b.time_zone ?? 'UTC' }
+        : { start: b.start_time, end: b.end_time };
       await patchTarget(
         ctx,
         projectId,
         req.params.instance_id,
-        { maintenanceWindow: { start: req.body.start_time, end: req.body.end_time } },
+        { maintenanceWindow, ...(b.exclusions ? { maintenanceExclusions: b.exclusions } : {}) },
         actor,
       );
       return {};

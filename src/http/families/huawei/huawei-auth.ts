@@ -13,7 +13,8 @@ import { ReplayGuardFullError, type ReplayGuard } from '../../../auth/replay-gua
 import { AppError } from '../../../domain/errors.ts';
 import type { AppContext } from '../../../service/context.ts';
 import { lookupAccessKey, storeReplayGuard } from '../../../service/credentials.ts';
-import { canAccessProject, verifyToken } from '../../../service/tokens.ts';
+import { assertRole, requiredRole, type Role } from '../../../service/roles.ts';
+import { actorOf, verifyToken } from '../../../service/tokens.ts';
 
 /** A failure of the gateway layer, rendered as-is ({error_code, error_msg}) by each family. */
 export class HuaweiGatewayError extends Error {
@@ -54,19 +55,25 @@ async function authenticate(
   guard: ReplayGuard,
   req: FastifyRequest,
   body: Buffer,
-): Promise<HuaweiCaller & { admin: boolean }> {
+): Promise<HuaweiCaller & { admin: boolean; role: Role }> {
   const token = req.headers['x-auth-token'];
   if (typeof token === 'string' && token !== '') {
     const p = await verifyToken(ctx, token);
     if (!p) throw iamFail('decrypt token fail');
-    if (p.kind === 'admin') return { projectId: '', actor: `admin:${p.id.slice(0, 8)}`, admin: true };
-    return { projectId: p.projectId, actor: `token:${p.id.slice(0, 8)}`, admin: false };
+    if (p.kind === 'admin') return { projectId: '', actor: actorOf(p), admin: true, role: p.role };
+    return { projectId: p.projectId, actor: actorOf(p), admin: false, role: p.role };
   }
+  let role: Role = 'viewer';
+  const lookupSecret = async (ak: string) => {
+    const key = await lookupAccessKey(ctx, ak);
+    if (key) role = key.role;
+    return key;
+  };
   let result;
   try {
     result = await verifyHuaweiSdkHmac(
       { method: req.method, rawUrl: req.raw.url ?? req.url, headers: req.headers, body },
-      { lookupSecret: (ak) => lookupAccessKey(ctx, ak), replayGuard: isRead(req.method) ? READS_ARE_NOT_REPLAYS : guard },
+      { lookupSecret, replayGuard: isRead(req.method) ? READS_ARE_NOT_REPLAYS : guard },
     );
   } catch (err) {
     // Fail closed, but as "try later", not as a server fault.
@@ -75,7 +82,7 @@ async function authenticate(
     throw err;
   }
   if (!result.ok) throw new HuaweiGatewayError(result.httpStatus, result.code, result.message);
-  return { projectId: result.projectId, actor: `ak:${result.accessKeyId}`, admin: false };
+  return { projectId: result.projectId, actor: `ak:${result.accessKeyId}`, admin: false, role };
 }
 
 /**
@@ -94,10 +101,13 @@ export function installHuaweiAuth(app: FastifyInstance, ctx: AppContext, project
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const caller = await authenticate(ctx, guard, req, raw);
     const pathProject = (req.params as Record<string, string | undefined>)[projectParam] ?? '';
-    if (!caller.admin && !canAccessProject({ kind: 'project', id: '', projectId: caller.projectId }, pathProject)) {
+    if (!caller.admin && caller.projectId !== pathProject) {
       throw new AppError('PROJECT_NOT_FOUND', `project ${pathProject} does not exist`);
     }
+    // reads need viewer, changes operator, a route may ask for more (e.g. admin for a target's settings)
+    assertRole(caller.role, requiredRole(req.method, req.routeOptions.config));
     req.huaweiCaller = { projectId: pathProject, actor: caller.actor };
+    req.credential = caller.actor;
     if (raw.length === 0) {
       req.body = undefined;
       return;

@@ -28,6 +28,7 @@ export const OBSHELL_ERRORS = {
   invalidPath: def('Common.InvalidPath', 400, "Path '%s' is not valid: %s", "路径 '%s' 无效：%s"),
   notFound: def('Common.NotFound', 404, 'Element not found: %s', '未找到资源：%s'),
   unexpected: def('Common.Unexpected', 500, 'Unexpected error: %s', '非预期错误：%s'),
+  tooManyRequests: def('Common.TooManyRequests', 429, 'Too many requests: %s', '请求过于频繁：%s'),
   // authentication (the codes src/auth/obshell-crypto.ts produces)
   headerNotFound: def(
     'Request.Header.NotFound',

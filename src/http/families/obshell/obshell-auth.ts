@@ -5,14 +5,16 @@
 // master key of src/service/credentials.ts, and never enters the database or the logs. A
 // restart keeps the public key that clients already cached. Replicas serving this family
 // behind one address must share the file (or each answer its own /api/v1/secret).
-import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyRequest } from 'fastify';
 import type { AuthFailure } from '../../../auth/auth-result.ts';
 import { ObshellServerCrypto } from '../../../auth/obshell-crypto.ts';
 import { ReplayGuardFullError } from '../../../auth/replay-guard.ts';
 import type { AppContext } from '../../../service/context.ts';
-import { findObshellTarget, storeReplayGuard } from '../../../service/credentials.ts';
+import { storeReplayGuard } from '../../../service/credentials.ts';
+import { findObshellTarget } from '../../../service/obshell-passwords.ts';
+import { assertCleanInput } from '../../input-guards.ts';
+import { readOrCreateKeyFile } from '../../../store/key-file.ts';
 import { ObshellError, type ObshellErrorKey } from './i18n.ts';
 
 export const KEY_FILE = 'obshell-rsa.pem';
@@ -22,17 +24,9 @@ export function loadServerCrypto(ctx: AppContext): ObshellServerCrypto {
   const dir = ctx.config.dataDir ?? './data';
   const file = path.join(dir, KEY_FILE);
   const options = { replayGuard: storeReplayGuard(ctx) };
-  if (fs.existsSync(file)) return ObshellServerCrypto.fromPrivateKeyPem(fs.readFileSync(file, 'utf8'), options);
-  const fresh = ObshellServerCrypto.generate(options);
-  fs.mkdirSync(dir, { recursive: true });
-  try {
-    // 'wx': two processes starting at once on one folder must not overwrite each other's key.
-    fs.writeFileSync(file, fresh.privateKeyPem(), { mode: 0o600, flag: 'wx' });
-    return fresh;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    return ObshellServerCrypto.fromPrivateKeyPem(fs.readFileSync(file, 'utf8'), options);
-  }
+  // two processes starting at once on one folder end up with the one key the first wrote
+  const pem = readOrCreateKeyFile(file, () => ObshellServerCrypto.generate(options).privateKeyPem());
+  return ObshellServerCrypto.fromPrivateKeyPem(pem, options);
 }
 
 const FAILURE_KEYS: Record<string, ObshellErrorKey> = {
@@ -88,11 +82,16 @@ export async function authenticate(ctx: AppContext, crypto: ObshellServerCrypto,
   if (text.trim() === '') return { ...caller, body: undefined };
   const decrypted = crypto.decryptBody(text, result.key, result.iv);
   if (!decrypted.ok) throw toError(decrypted);
+  let body: unknown;
   try {
-    return { ...caller, body: JSON.parse(decrypted.body.toString('utf8')) as unknown };
-  } catch (err) {
-    throw new ObshellError('bindJsonFailed', [(err as Error).message]);
+    body = JSON.parse(decrypted.body.toString('utf8')) as unknown;
+  } catch {
+    // JSON.parse's message quotes the decrypted body; the answer must not.
+    throw new ObshellError('bindJsonFailed', ['the decrypted body is not valid JSON']);
   } finally {
     decrypted.body.fill(0);
   }
+  // The other families' bodies are checked by the root hook; this one is only readable now.
+  assertCleanInput(body, 'body');
+  return { ...caller, body };
 }

@@ -19,9 +19,10 @@ import {
   withStages,
   type UpgradeDetail,
 } from '../../../service/upgrades.ts';
-import { errorInfo } from '../../errors.ts';
+import { errorHandler } from '../../error-envelopes.ts';
 import { actionForOperator, DAG_MAP, type DagOperator } from './dag-map.ts';
-import { langOf, ObshellError, OBSHELL_ERRORS, type ObshellErrorKey } from './i18n.ts';
+import { obshellEnvelope, renderObshellError } from './envelope.ts';
+import { ObshellError, type ObshellErrorKey } from './i18n.ts';
 import { authenticate, loadServerCrypto, type ObshellCaller } from './obshell-auth.ts';
 import {
   checkDagDetail,
@@ -37,37 +38,9 @@ import {
 } from './present.ts';
 import { assertNotUnderMaintenance, parseUpgradeBody, precheckUpgrade } from './prechecks.ts';
 
-/** OBShell's envelope (ob/agent/lib/http/response.go OcsAgentResponse). */
-function send(
-  req: FastifyRequest,
-  reply: FastifyReply,
-  status: number,
-  data: unknown,
-  error?: { code: number; errCode: string; message: string },
-) {
-  reply.code(status).send({
-    successful: error === undefined,
-    timestamp: new Date().toISOString(),
-    duration: Math.round(reply.elapsedTime),
-    status,
-    // OBShell trace ids are 16 hex digits; the request id keeps log lines joinable.
-    traceId: String(req.id).replace(/-/g, '').slice(0, 16),
-    ...(data !== undefined && data !== null ? { data } : {}),
-    ...(error ? { error } : {}),
-  });
+function send(req: FastifyRequest, reply: FastifyReply, status: number, data: unknown) {
+  reply.code(status).send(obshellEnvelope(status, String(req.id), reply.elapsedTime, data));
 }
-
-/** Errors of the service layer that have an OBShell counterpart. */
-const APP_ERRORS: Partial<Record<string, ObshellErrorKey>> = {
-  UPGRADE_NOT_FOUND: 'taskNotFound',
-  STEP_NOT_FOUND: 'taskNotFound',
-  STAGE_NOT_FOUND: 'taskNotFound',
-  PRECHECK_NOT_FOUND: 'taskNotFound',
-  TARGET_NOT_FOUND: 'notFound',
-  PROJECT_NOT_FOUND: 'notFound',
-  VALIDATION_FAILED: 'badRequest',
-  BAD_REQUEST: 'badRequest',
-};
 
 /** What OBShell answers when the engine refuses an operator in the DAG's current state. */
 const REFUSED: Partial<Record<UpgradeAction, ObshellErrorKey>> = {
@@ -77,20 +50,6 @@ const REFUSED: Partial<Record<UpgradeAction, ObshellErrorKey>> = {
   cancel: 'cancelFinished',
 };
 
-function render(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
-  const lang = langOf(req.headers['accept-language']);
-  if (err instanceof ObshellError) {
-    send(req, reply, err.def.status, undefined, { code: err.def.oldCode, errCode: err.def.code, message: err.messageIn(lang) });
-    return;
-  }
-  const info = errorInfo(err);
-  if (info.status >= 500) req.log.error({ err }, 'request failed');
-  const key = APP_ERRORS[info.code] ?? (info.status === 404 ? 'notFound' : info.status < 500 ? 'badRequest' : 'unexpected');
-  const def = OBSHELL_ERRORS[key];
-  const message = new ObshellError(key, [info.message]).messageIn(lang);
-  send(req, reply, info.status >= 500 ? 500 : info.status, undefined, { code: def.oldCode, errCode: def.code, message });
-}
-
 export const obshellFamily: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
   const crypto = loadServerCrypto(ctx);
   const callers = new WeakMap<FastifyRequest, ObshellCaller>();
@@ -98,7 +57,7 @@ export const obshellFamily: FastifyPluginAsync<{ ctx: AppContext }> = async (app
   // Bodies are base64 AES ciphertext whatever Content-Type says: keep the raw bytes.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-  app.setErrorHandler((err, req, reply) => render(err, req, reply));
+  app.setErrorHandler(errorHandler(renderObshellError));
 
   app.get('/api/v1/secret', async (req, reply) => send(req, reply, 200, { public_key: crypto.publicKeyBase64() }));
 
@@ -139,7 +98,9 @@ export const obshellFamily: FastifyPluginAsync<{ ctx: AppContext }> = async (app
 
   await app.register(async (r) => {
     r.addHook('preHandler', async (req) => {
-      callers.set(req, await authenticate(ctx, crypto, req));
+      const c = await authenticate(ctx, crypto, req);
+      callers.set(req, c);
+      req.credential = `obshell:${c.projectId}/${c.targetId}`;
     });
 
     r.post('/api/v1/ob/upgrade', async (req, reply) => {

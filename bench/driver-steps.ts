@@ -1,30 +1,9 @@
-// A stand-in for the engine: builds Step/StepContext objects the way the planner and executor do and
-// drives the postgres driver through a rolling upgrade, applying each StepResult to the target.
-import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import type { Hop, Step, StepAction, Target, TargetNode, Upgrade } from '../../src/domain/types.ts';
-import type { Driver, StepContext, StepResult } from '../../src/drivers/driver.ts';
-import { BinaryCatalog } from '../../src/drivers/postgres/binaries.ts';
-
-export function makeTarget(id: string, version: string, driverConfig: Record<string, unknown>): Target {
-  const now = new Date().toISOString();
-  return {
-    projectId: 'test',
-    id,
-    name: id,
-    kind: 'cluster',
-    engine: 'postgresql',
-    version,
-    release: version,
-    region: 'local',
-    driver: 'postgres',
-    driverConfig,
-    maintenanceWindow: null,
-    nodes: [],
-    createdAt: now,
-    updatedAt: now,
-  };
-}
+// The postgres benchmark's step runner: the driver's steps of a rolling minor upgrade run one
+// after another without the engine, so the benchmark times the driver's own work (restarts,
+// switchover, catch-up) apart from the executor's. Upgrades through the real planner and executor
+// are tested in test/postgres/engine*.test.ts.
+import type { Hop, Step, StepAction, Target, TargetNode, Upgrade } from '../src/domain/types.ts';
+import type { Driver, StepContext, StepResult } from '../src/drivers/driver.ts';
 
 export function makeUpgrade(target: Target, toVersion: string, options: Record<string, unknown> = {}): Upgrade {
   const now = new Date().toISOString();
@@ -54,6 +33,10 @@ export function makeUpgrade(target: Target, toVersion: string, options: Record<s
     startedAt: now,
     endedAt: null,
     retries: 0,
+    pendingReason: null,
+    hold: null,
+    runUntil: null,
+    waveIndex: null,
   };
 }
 
@@ -87,6 +70,8 @@ export function planRolling(upgrade: Upgrade, nodes: TargetNode[]): Step[] {
       error: null,
       log: [],
       result: null,
+      fence: 1,
+      recoveries: 0,
     });
   };
   add('precheck', null);
@@ -120,6 +105,8 @@ function context(target: Target, upgrade: Upgrade, step: Step, hop: Hop): StepCo
     target,
     step,
     hop,
+    fence: step.fence,
+    owner: 'test',
     log: (line) => {
       step.log.push(line);
       if (verbose) console.error(`[${step.name} +${Date.now() - t0} ms] ${line}`);
@@ -186,24 +173,4 @@ export async function settleReplicas(driver: Driver, target: Target, upgrade: Up
     step.node = n.name;
     await driver.execute(context(target, upgrade, step, { ...hop, toVersion: n.version }));
   }
-}
-
-/**
- * A build of `version` that will not come back: real lib/ and share/, but a postgres that exits at
- * once. It still answers --version, so precheck cannot tell. Returns its folder, for the driver's
- * `binaries` override.
- */
-export function brokenBuild(dir: string, version: string): string {
-  const real = new BinaryCatalog().nativeDir(version);
-  const broken = path.join(dir, `broken-${version}`);
-  mkdirSync(path.join(broken, 'bin'), { recursive: true });
-  symlinkSync(path.join(real, 'lib'), path.join(broken, 'lib'));
-  symlinkSync(path.join(real, 'share'), path.join(broken, 'share'));
-  writeFileSync(
-    path.join(broken, 'bin', 'postgres'),
-    `#!/bin/sh\nif [ "$1" = "--version" ]; then echo "postgres (PostgreSQL) ${version}"; exit 0; fi\necho "FATAL: injected fault: this build cannot start" >&2\nexit 1\n`,
-    { mode: 0o755 },
-  );
-  chmodSync(broken, 0o755);
-  return broken;
 }

@@ -1,0 +1,82 @@
+// A benchmark fleet: N simulated 3-node clusters on catalog versions 1.0.0 -> 1.1.0, each with
+// one rolling upgrade (21 sequential steps: precheck, backup, six per node, switchover,
+// finalize). Shared by bench (bench/engine.ts), bench:peer, bench:ha, bench:estimates and bench:fleet
+// (which upgrades them in a batch).
+import fs from 'node:fs';
+import os from 'node:os';
+import type { AppContext } from '../../src/service/context.ts';
+import { addCatalogVersion } from '../../src/service/catalog.ts';
+import { createProject } from '../../src/service/projects.ts';
+import { createTarget } from '../../src/service/targets.ts';
+import { createUpgrade } from '../../src/service/upgrades.ts';
+
+export const STEPS_PER_UPGRADE = 21;
+
+/**
+ * `at`: schedule the upgrades for that time instead of now (a benchmark releases them together);
+ * `upgrades: false`: the targets only.
+ */
+export async function seedFleet(
+  ctx: AppContext,
+  n: number,
+  opts: { project?: string; at?: string; upgrades?: boolean } = {},
+): Promise<void> {
+  const project = opts.project ?? 'bench';
+  const schedule = opts.at ? { kind: 'at' as const, at: opts.at } : undefined;
+  await createProject(ctx, { id: project });
+  await addCatalogVersion(ctx, 'sim', { version: '1.0.0' });
+  await addCatalogVersion(ctx, 'sim', { version: '1.1.0' });
+  for (let i = 0; i < n; i++) {
+    const id = `t${i}`;
+    await createTarget(
+      ctx,
+      project,
+      {
+        id,
+        kind: 'cluster',
+        engine: 'sim',
+        version: '1.0.0',
+        nodes: [
+          { name: `${id}a`, role: 'leader', zone: 'z1' },
+          { name: `${id}b`, role: 'follower', zone: 'z2' },
+          { name: `${id}c`, role: 'follower', zone: 'z3' },
+        ],
+      },
+      'bench',
+    );
+    if (opts.upgrades === false) continue;
+    await createUpgrade(
+      ctx,
+      project,
+      { targetId: id, toVersion: '1.1.0', mode: 'rolling', ...(schedule ? { schedule } : {}) },
+      'bench',
+    );
+  }
+}
+
+/** The peak resident set size of another process so far (VmHWM), in MiB; null once it is gone. */
+export function peakRssOf(pid: number): number | null {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Samples this process's RSS every 50 ms; answers the peak in MiB. */
+export function rssPeak(): { stop(): number } {
+  let peak = process.memoryUsage().rss;
+  const t = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
+  return {
+    stop() {
+      clearInterval(t);
+      return Math.max(peak, process.memoryUsage().rss) / 1048576;
+    },
+  };
+}
+
+export function machine(): string {
+  const cpus = os.cpus();
+  return `${cpus.length} cores (${cpus[0]?.model ?? '?'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+}

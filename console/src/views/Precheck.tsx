@@ -1,0 +1,92 @@
+// A precheck report: its items (pass / warn / fail), the flighting (SQL replay) statistics and the
+// per-phase estimate, as the target and upgrade views show it.
+import type { Report } from '../api.ts';
+import { Badge, Empty } from '../components.tsx';
+import { duration, when } from '../format.ts';
+
+export function PrecheckReport({ report }: { report: Report }) {
+  const counts = { pass: 0, warn: 0, fail: 0 };
+  for (const i of report.items) counts[i.status]++;
+  return (
+    <div className="report" data-report={report.id}>
+      <div className="report-head">
+        <Badge state={report.state} />
+        <span>
+          to <span className="mono">{report.toVersion}</span>
+        </span>
+        <span className="muted">
+          {counts.pass} passed · {counts.warn} warnings · {counts.fail} failed
+        </span>
+        <span className="muted">{when(report.finishedAt ?? report.createdAt)}</span>
+      </div>
+      {report.items.length === 0 ? (
+        <Empty title={report.state === 'running' ? 'The precheck is running' : 'No items'} />
+      ) : (
+        <div className="table-wrap">
+          <table className="table compact" aria-label="Precheck items">
+            <thead>
+              <tr>
+                <th scope="col">Result</th>
+                <th scope="col">Check</th>
+                <th scope="col">Node</th>
+                <th scope="col">Finding</th>
+              </tr>
+            </thead>
+            <tbody>
+              {[...report.items]
+                .sort((a, b) => rank(a.status) - rank(b.status))
+                .map((i, n) => (
+                  <tr key={n}>
+                    <td>
+                      <Badge state={i.status} />
+                    </td>
+                    <td className="mono">{i.name}</td>
+                    <td className="mono">{i.node ?? '-'}</td>
+                    <td>{i.message}</td>
+                  </tr>
+                ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <div className="report-extra">
+        {report.flighting ? (
+          <dl className="facts">
+            <div>
+              <dt>Flighting: statements replayed</dt>
+              <dd>{report.flighting.totalExecuted.toLocaleString()}</dd>
+            </div>
+            <div>
+              <dt>exceptions / incorrect / slow</dt>
+              <dd>
+                {report.flighting.exceptions} / {report.flighting.incorrect} / {report.flighting.slow}
+              </dd>
+            </div>
+            <div>
+              <dt>read speed-up</dt>
+              <dd>{report.flighting.dqlSpeedup.toFixed(1)}×</dd>
+            </div>
+          </dl>
+        ) : null}
+        {report.estimate ? (
+          <dl className="facts">
+            <div>
+              <dt>Estimated stop</dt>
+              <dd>{duration(report.estimate.stopInstanceSeconds)}</dd>
+            </div>
+            <div>
+              <dt>backup</dt>
+              <dd>{duration(report.estimate.backupDataSeconds)}</dd>
+            </div>
+            <div>
+              <dt>upgrade</dt>
+              <dd>{duration(report.estimate.upgradeInstanceSeconds)}</dd>
+            </div>
+          </dl>
+        ) : null}
+      </div>
+    </div>
+  );
+}
+
+const rank = (s: string) => (s === 'fail' ? 0 : s === 'warn' ? 1 : 2);

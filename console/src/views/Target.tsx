@@ -1,0 +1,378 @@
+// Target: its nodes (role, zone, version, health), maintenance window, labels, upgrade history and
+// precheck reports; a precheck or an upgrade starts here.
+import { useEffect, useState, type ReactNode } from 'react';
+import { planRoute, upgradeCandidates } from '../../../src/domain/versions.ts';
+import type { CatalogVersion as DomainCatalogVersion } from '../../../src/domain/types.ts';
+import {
+  api,
+  enc,
+  projectPath,
+  type CatalogVersion,
+  type Report,
+  type MaintenanceWindow,
+  type Target,
+  type Upgrade,
+} from '../api.ts';
+import { Badge, ConfirmDialog, Empty, ErrorBox, Loading, Section, type Confirmation } from '../components.tsx';
+import { duration, when } from '../format.ts';
+import { useResource } from '../hooks.ts';
+import { useAccess } from '../identity.ts';
+import { useLiveReload } from '../live.tsx';
+import { href, Link, navigate } from '../router.tsx';
+import { UpgradeTable } from './Fleet.tsx';
+import { PrecheckReport } from './Precheck.tsx';
+
+interface TargetData {
+  target: Target;
+  upgrades: Upgrade[];
+  reports: Report[];
+  catalog: CatalogVersion[];
+}
+
+async function loadTarget(project: string, id: string): Promise<TargetData> {
+  const base = projectPath(project);
+  const target = await api<Target>(`${base}/targets/${enc(id)}`);
+  const [upgrades, reports, catalog] = await Promise.all([
+    api<{ items: Upgrade[] }>(`${base}/upgrades?target=${enc(id)}&limit=100`),
+    api<{ items: Report[] }>(`${base}/targets/${enc(id)}/prechecks`),
+    api<{ items: CatalogVersion[] }>(`/v1/catalog/${enc(target.engine)}/versions`),
+  ]);
+  return { target, upgrades: upgrades.items, reports: reports.items, catalog: catalog.items };
+}
+
+export function TargetView({ project, target }: { project: string; target: string }) {
+  const res = useResource(() => loadTarget(project, target), [project, target]);
+  useLiveReload(res.reload, (e) => e.targetId === target, 500);
+  const d = res.data;
+  if (!d) {
+    return (
+      <div className="page">
+        <Crumbs project={project} label={target} />
+        {res.error ? <ErrorBox error={res.error} retry={res.reload} /> : <Loading rows={6} />}
+      </div>
+    );
+  }
+  const t = d.target;
+  const active = d.upgrades.find((u) => !['succeeded', 'cancelled', 'rolled_back'].includes(u.state));
+  return (
+    <div className="page">
+      <Crumbs project={project} label={t.name || t.id} />
+      <div className="page-title">
+        <h1>{t.name || t.id}</h1>
+        <span className="mono muted">{t.id}</span>
+      </div>
+      {res.error ? <ErrorBox error={res.error} retry={res.reload} /> : null}
+      <dl className="facts wide">
+        <Fact k="Engine" v={t.engine} />
+        <Fact k="Version" v={<span className="mono">{t.version}</span>} />
+        <Fact k="Release" v={<span className="mono">{t.release || '-'}</span>} />
+        <Fact k="Kind" v={t.kind} />
+        <Fact k="Region" v={t.region || '-'} />
+        <Fact k="Driver" v={t.driver} />
+        <Fact k="Maintenance window" v={windowText(t)} />
+        {t.labels && Object.keys(t.labels).length > 0 ? (
+          <Fact
+            k="Labels"
+            v={
+              <span className="labels">
+                {Object.entries(t.labels).map(([k, v]) => (
+                  <span key={k} className="chip">
+                    {k}={v}
+                  </span>
+                ))}
+              </span>
+            }
+          />
+        ) : null}
+      </dl>
+
+      <Section title="Nodes" id="nodes">
+        {t.nodes.length === 0 ? (
+          <Empty title="No nodes reported" />
+        ) : (
+          <div className="table-wrap">
+            <table className="table" aria-label="Nodes">
+              <thead>
+                <tr>
+                  <th scope="col">Node</th>
+                  <th scope="col">Role</th>
+                  <th scope="col">Zone</th>
+                  <th scope="col">Version</th>
+                  <th scope="col">Health</th>
+                </tr>
+              </thead>
+              <tbody>
+                {t.nodes.map((n) => (
+                  <tr key={n.name} data-node={n.name}>
+                    <td className="mono">{n.name}</td>
+                    <td>{n.role}</td>
+                    <td>{n.zone}</td>
+                    <td className="mono">{n.version}</td>
+                    <td>
+                      <Badge state={n.health} />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </Section>
+
+      <StartUpgrade project={project} data={d} active={active ?? null} onChange={res.reload} />
+
+      <Section title="Upgrade history" id="history">
+        {d.upgrades.length === 0 ? (
+          <Empty title="This target has not been upgraded yet" />
+        ) : (
+          <UpgradeTable project={project} upgrades={d.upgrades} />
+        )}
+      </Section>
+
+      <Reports reports={d.reports} />
+    </div>
+  );
+}
+
+function Reports({ reports }: { reports: Report[] }) {
+  const [open, setOpen] = useState<string | null>(null);
+  const shown = reports.find((r) => r.id === open) ?? reports[0];
+  return (
+    <Section title="Precheck reports" id="reports">
+      {!shown ? (
+        <Empty title="No precheck has run for this target" />
+      ) : (
+        <>
+          {reports.length > 1 ? (
+            <label className="inline">
+              Report{' '}
+              <select value={shown.id} onChange={(e) => setOpen(e.target.value)}>
+                {reports.map((r) => (
+                  <option key={r.id} value={r.id}>
+                    {new Date(r.createdAt).toLocaleString()} · to {r.toVersion} · {r.state}
+                  </option>
+                ))}
+              </select>
+            </label>
+          ) : null}
+          <PrecheckReport report={shown} />
+        </>
+      )}
+    </Section>
+  );
+}
+
+function StartUpgrade({
+  project,
+  data,
+  active,
+  onChange,
+}: {
+  project: string;
+  data: TargetData;
+  active: Upgrade | null;
+  onChange: () => void;
+}) {
+  const t = data.target;
+  const cat = data.catalog as unknown as DomainCatalogVersion[];
+  const candidates = upgradeCandidates(t.engine, t.version, cat);
+  const [version, setVersion] = useState(candidates[0]?.version ?? '');
+  const [mode, setMode] = useState('rolling');
+  const [schedule, setSchedule] = useState<'now' | 'window'>('now');
+  const [ask, setAsk] = useState<Confirmation | null>(null);
+  const [pending, setPending] = useState<'precheck' | 'upgrade' | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    if (!candidates.some((c) => c.version === version)) setVersion(candidates[0]?.version ?? '');
+  }, [candidates, version]);
+
+  const base = projectPath(project);
+  let route: string[] = [];
+  try {
+    if (version)
+      route = [t.version, ...planRoute({ engine: t.engine, from: t.version, to: version, catalog: cat }).map((h) => h.toVersion)];
+  } catch {
+    route = [];
+  }
+  const hasWindow = !!t.maintenanceWindow;
+  const access = useAccess();
+
+  const confirmUpgrade = () => {
+    setError(null);
+    setPending('upgrade');
+    setAsk({
+      title: `Upgrade ${t.name || t.id} to ${version}?`,
+      body: (
+        <>
+          <p>
+            Route: <span className="mono">{route.join(' → ')}</span>
+            {route.length > 2 ? ` (${route.length - 1} hops through barrier versions)` : ''}.
+          </p>
+          <p>{modeText(mode, t.nodes.length)}</p>
+          <p>
+            {schedule === 'now'
+              ? 'It starts now, with a precheck; a failing precheck stops it before any node is touched.'
+              : 'It waits for the next maintenance window, then starts with a precheck.'}
+          </p>
+        </>
+      ),
+      confirm: 'Start upgrade',
+    });
+  };
+  const run = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      if (pending === 'upgrade') {
+        const u = await api<Upgrade>(`${base}/upgrades`, {
+          method: 'POST',
+          body: { targetId: t.id, toVersion: version, mode, schedule: { kind: schedule } },
+        });
+        setAsk(null);
+        navigate(href.upgrade(project, u.id));
+      } else {
+        await api<Report>(`${base}/targets/${enc(t.id)}/prechecks`, { method: 'POST', body: { toVersion: version, mode } });
+        setAsk(null);
+        onChange();
+      }
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Section title="Upgrade" id="start">
+      {!access.canOperate ? (
+        <p className="muted">Your token has the {access.role} role: it can read this target but not start an upgrade.</p>
+      ) : active ? (
+        <p>
+          An upgrade is active on this target:{' '}
+          <Link href={href.upgrade(project, active.id)}>
+            {active.fromVersion} → {active.toVersion}
+          </Link>{' '}
+          <Badge state={active.state} />
+        </p>
+      ) : candidates.length === 0 ? (
+        <Empty title="Up to date">
+          No newer version of {t.engine} in the catalog can be reached from {t.version}.
+        </Empty>
+      ) : (
+        <form
+          className="form-row"
+          onSubmit={(e) => {
+            e.preventDefault();
+            confirmUpgrade();
+          }}
+        >
+          <label>
+            To version
+            <select name="version" value={version} onChange={(e) => setVersion(e.target.value)}>
+              {candidates.map((c) => (
+                <option key={c.version} value={c.version}>
+                  {c.version}
+                  {c.barrier ? ' (barrier)' : ''}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Mode
+            <select name="mode" value={mode} onChange={(e) => setMode(e.target.value)}>
+              <option value="rolling">rolling</option>
+              <option value="stop_service">stop service</option>
+              <option value="az_migration">zone migration</option>
+            </select>
+          </label>
+          <label>
+            When
+            <select name="schedule" value={schedule} onChange={(e) => setSchedule(e.target.value as 'now' | 'window')}>
+              <option value="now">now</option>
+              {hasWindow ? <option value="window">in the maintenance window</option> : null}
+            </select>
+          </label>
+          <div className="form-actions">
+            <button
+              type="button"
+              onClick={() => {
+                setPending('precheck');
+                setError(null);
+                setAsk({
+                  title: `Run a precheck for ${version}?`,
+                  body: <p>It inspects every node (health, replication lag, disk) and the version route. Nothing is changed.</p>,
+                  confirm: 'Run precheck',
+                });
+              }}
+            >
+              Run precheck
+            </button>
+            <button type="submit" className="primary">
+              Start upgrade…
+            </button>
+          </div>
+          {route.length > 0 ? (
+            <p className="sub form-note">
+              Route <span className="mono">{route.join(' → ')}</span>
+            </p>
+          ) : null}
+        </form>
+      )}
+      <ConfirmDialog ask={ask} busy={busy} error={error} onConfirm={run} onCancel={() => setAsk(null)} />
+    </Section>
+  );
+}
+
+function modeText(mode: string, nodes: number): string {
+  switch (mode) {
+    case 'rolling':
+      return `Rolling: the ${nodes} nodes are upgraded one at a time (drain, stop, install, start, health gate, rejoin); the leader goes last, after a switchover.`;
+    case 'stop_service':
+      return `Stop service: all ${nodes} nodes stop, are upgraded and start together. The service is down meanwhile.`;
+    default:
+      return 'Zone migration: the nodes of one zone are moved one by one; the version stays.';
+  }
+}
+
+export function windowText(t: Target): string {
+  const w = t.maintenanceWindow;
+  const base = w ? windowOf(w) : 'none (upgrades run when started)';
+  const ex = (t.maintenanceExclusions ?? []).filter((e) => Date.parse(e.to) > Date.now());
+  return ex.length
+    ? `${base}; except ${ex.map((e) => `${when(e.from)}–${when(e.to)}${e.reason ? ` (${e.reason})` : ''}`).join(', ')}`
+    : base;
+}
+
+const cap = (d: string) => d.charAt(0).toUpperCase() + d.slice(1);
+
+function windowOf(w: MaintenanceWindow): string {
+  if (!w.days) return `daily ${w.start}–${w.end} UTC`;
+  const days = w.days.length === 7 ? 'daily' : w.days.map(cap).join(', ');
+  return `${days} ${w.start} for ${duration((w.durationMinutes ?? 0) * 60)} (${w.timeZone ?? 'UTC'})`;
+}
+
+function Fact({ k, v }: { k: string; v: ReactNode }) {
+  return (
+    <div>
+      <dt>{k}</dt>
+      <dd>{v}</dd>
+    </div>
+  );
+}
+
+export function Crumbs({ project, label, parent }: { project: string; label: string; parent?: { href: string; label: string } }) {
+  return (
+    <nav aria-label="Breadcrumb" className="crumbs">
+      <Link href={href.fleet(project)}>Fleet</Link>
+      {parent ? (
+        <>
+          <span aria-hidden="true">/</span>
+          <Link href={parent.href}>{parent.label}</Link>
+        </>
+      ) : null}
+      <span aria-hidden="true">/</span>
+      <span aria-current="page">{label}</span>
+    </nav>
+  );
+}

@@ -1,0 +1,277 @@
+// `liftgate batch start|list|status|watch|approve|pause|resume|cancel|retry`: fleet rollouts in
+// waves, against the batch API's fixed shapes (POST .../batches, GET .../batches/{id},
+// POST .../batches/{id}/actions {"action"}).
+import { Option, type Command } from 'commander';
+import type { Cli } from '../cli-context.ts';
+import { CliError, EXIT } from '../errors.ts';
+import { asObject, collect, collectPairs, readDocument } from '../input.ts';
+import { duration, fields, shortId, table, when } from '../output.ts';
+import { resolveBatch, resolveTarget } from '../resolve.ts';
+import { runWatch } from '../watch.ts';
+
+interface WaveView {
+  index: number;
+  name: string;
+  state: string;
+  targets: number;
+  maxConcurrency: number;
+  bakeMinutes: number;
+  approval: boolean;
+  bakeUntil?: string | null;
+  counts: Record<string, number>;
+}
+
+export interface BatchView {
+  id: string;
+  name: string;
+  state: string;
+  pendingReason?: string | null;
+  mode?: string;
+  toVersions?: string[];
+  targets: number;
+  failures?: number;
+  failureLimit?: number;
+  currentWave?: number | null;
+  waves: WaveView[];
+  bake?: { wave: number; until: string; remainingSeconds: number } | null;
+  estimate?: { completesAt: string; remainingSeconds: number; basis: string } | null;
+  createdAt?: string;
+  endedAt?: string | null;
+}
+
+const FINAL = new Set(['succeeded', 'failed', 'cancelled']);
+const BATCH_ACTIONS = ['approve', 'pause', 'resume', 'cancel', 'retry'] as const;
+const EXPLAIN: Record<(typeof BATCH_ACTIONS)[number], string> = {
+  approve: 'let the wave waiting for approval start',
+  pause: 'start nothing new; running upgrades finish',
+  resume: 'carry on after a pause or a halt',
+  cancel: 'cancel every upgrade that has not finished',
+  retry: 'run the failed targets again',
+};
+
+/** `name=early,targets=10%,maxConcurrency=50%,bake=30,approval` (or the same keys as in the API) */
+export function parseWave(spec: string): Record<string, unknown> {
+  const wave: Record<string, unknown> = {};
+  for (const part of spec.split(',').filter(Boolean)) {
+    const [k, v] = part.includes('=') ? [part.slice(0, part.indexOf('=')), part.slice(part.indexOf('=') + 1)] : [part, 'true'];
+    const amount = (x: string) => (/^\d+$/.test(x) ? Number(x) : x);
+    if (k === 'name') wave.name = v;
+    else if (k === 'targets') wave.targets = amount(v);
+    else if (k === 'maxConcurrency' || k === 'concurrency') wave.maxConcurrency = amount(v);
+    else if (k === 'bake' || k === 'bakeMinutes') wave.bakeMinutes = Number(v);
+    else if (k === 'approval') wave.approval = v !== 'false';
+    else
+      throw new CliError(`wave "${spec}": unknown key ${k}`, EXIT.USAGE, 'keys: name, targets, maxConcurrency, bake, approval');
+  }
+  if (!wave.name || wave.targets === undefined) {
+    throw new CliError(`wave "${spec}" needs a name and targets`, EXIT.USAGE, 'e.g. --wave name=canary,targets=1');
+  }
+  return wave;
+}
+
+function counts(c: Record<string, number>): string {
+  const parts = Object.entries(c)
+    .filter(([, n]) => n > 0)
+    .map(([s, n]) => `${n} ${s}`);
+  return parts.length ? parts.join(', ') : '-';
+}
+
+function picture(cli: Cli, b: BatchView): string {
+  const head = fields(
+    [
+      ['batch', `${b.id}  ${b.name}`],
+      ['state', cli.paint.state(b.state) + (b.pendingReason ? ` (${b.pendingReason})` : '')],
+      ['to', b.toVersions?.join(', ')],
+      ['targets', String(b.targets)],
+      ['failures', b.failureLimit !== undefined ? `${b.failures ?? 0} of ${b.failureLimit} allowed` : undefined],
+      [
+        'bake',
+        b.bake
+          ? `wave ${b.bake.wave + 1} until ${when(b.bake.until)} (${duration(b.bake.remainingSeconds * 1000)} left)`
+          : undefined,
+      ],
+      [
+        'estimate',
+        b.estimate
+          ? `${when(b.estimate.completesAt)} (${duration(b.estimate.remainingSeconds * 1000)} left; ${b.estimate.basis})`
+          : undefined,
+      ],
+    ],
+    cli.paint,
+  );
+  const waves = table(
+    ['', 'WAVE', 'STATE', 'TARGETS', 'CONCURRENCY', 'BAKE', 'APPROVAL', 'UPGRADES'],
+    b.waves.map((w) => [
+      w.index === b.currentWave ? '>' : '',
+      w.name,
+      cli.paint.state(w.state),
+      String(w.targets),
+      String(w.maxConcurrency),
+      w.bakeMinutes ? `${w.bakeMinutes} min` : '-',
+      w.approval ? 'yes' : '-',
+      counts(w.counts),
+    ]),
+    cli.paint,
+  );
+  return `${head}\n\n${waves}`;
+}
+
+function changeLines(cli: Cli, a: BatchView | null, b: BatchView): string[] {
+  const stamp = cli.paint.style(new Date().toISOString().slice(11, 19), 'dim');
+  const out: string[] = [];
+  if (!a || a.state !== b.state || a.pendingReason !== b.pendingReason) {
+    out.push(`${stamp} batch ${shortId(b.id)} ${cli.paint.state(b.state)}${b.pendingReason ? ` (${b.pendingReason})` : ''}`);
+  }
+  for (const w of b.waves) {
+    const was = a?.waves.find((x) => x.index === w.index);
+    if (!was || was.state !== w.state || counts(was.counts) !== counts(w.counts)) {
+      out.push(`${stamp} wave ${w.name}: ${cli.paint.state(w.state)}, ${counts(w.counts)}`);
+    }
+  }
+  return out;
+}
+
+function watchBatch(cli: Cli, id: string): Promise<number> {
+  return runWatch<BatchView>(cli, {
+    fetch: () => cli.api.get<BatchView>(cli.p(`/batches/${id}`)),
+    picture: (b) => picture(cli, b).split('\n'),
+    lines: (a, b) => changeLines(cli, a, b),
+    record: (b) => ({
+      id: b.id,
+      state: b.state,
+      pendingReason: b.pendingReason ?? null,
+      currentWave: b.currentWave ?? null,
+      waves: b.waves.map((w) => ({ name: w.name, state: w.state, counts: w.counts })),
+      failures: b.failures ?? 0,
+      bake: b.bake ?? null,
+      estimate: b.estimate ?? null,
+    }),
+    ended: (b) => (b.state === 'succeeded' ? EXIT.OK : FINAL.has(b.state) || b.state === 'halted' ? EXIT.UNSUCCESSFUL : null),
+    summary: (b) => `batch ${b.id}: ${cli.paint.state(b.state)}${b.pendingReason ? ` (${b.pendingReason})` : ''}`,
+  });
+}
+
+interface StartOptions {
+  file?: string;
+  to?: string;
+  engine?: string;
+  fromVersion?: string;
+  label?: Record<string, string>;
+  target?: string[];
+  mode?: string;
+  window?: boolean;
+  at?: string;
+  wave?: string[];
+  failureThreshold?: string;
+  watch?: boolean;
+}
+
+export function registerBatches(program: Command, cli: Cli): void {
+  const batch = program.command('batch').alias('batches').description('upgrade many targets in waves');
+  batch
+    .command('start [name]')
+    .description('start a batch: from a JSON or YAML file with the API\u2019s shape, or from flags')
+    .option(
+      '-f, --file <file>',
+      'the batch as JSON or YAML (name, selector, targetIds, toVersion, mode, schedule, waves, failureThreshold)',
+    )
+    .option('--to <version>', 'the version to upgrade to')
+    .option('--engine <engine>', 'select targets of this engine')
+    .option('--from-version <version>', 'select targets on this version')
+    .option('--label <key=value>', 'select targets with this label (repeatable)', collectPairs)
+    .option('--target <target>', 'this target (id or name; repeatable) instead of a selector', collect)
+    .addOption(new Option('--mode <mode>', 'upgrade mode').choices(['rolling', 'stop_service', 'az_migration']))
+    .option('--window', 'each target in its maintenance window')
+    .option('--at <time>', 'start at an ISO-8601 time')
+    .option(
+      '--wave <spec>',
+      'a wave: name=canary,targets=1[,maxConcurrency=50%][,bake=30][,approval] (repeatable, in order)',
+      collect,
+    )
+    .option('--failure-threshold <n|n%>', 'halt when this many targets (or this share) failed')
+    .option('-w, --watch', 'follow it until it ends')
+    .action(async (name: string | undefined, o: StartOptions) => {
+      const fromFile = o.file ? asObject(await readDocument(o.file), o.file) : {};
+      const selector = {
+        ...(o.engine ? { engine: o.engine } : {}),
+        ...(o.fromVersion ? { version: o.fromVersion } : {}),
+        ...(o.label ? { labels: o.label } : {}),
+      };
+      const targetIds = o.target ? await Promise.all(o.target.map((t) => resolveTarget(cli, t))) : undefined;
+      const threshold = o.failureThreshold;
+      const body: Record<string, unknown> = {
+        ...fromFile,
+        ...(name ? { name } : {}),
+        ...(o.to ? { toVersion: o.to } : {}),
+        ...(Object.keys(selector).length ? { selector } : {}),
+        ...(targetIds ? { targetIds } : {}),
+        ...(o.mode ? { mode: o.mode } : {}),
+        ...(o.window ? { schedule: { kind: 'window' } } : o.at ? { schedule: { kind: 'at', at: o.at } } : {}),
+        ...(o.wave?.length ? { waves: o.wave.map(parseWave) } : {}),
+        ...(threshold ? { failureThreshold: { targets: /^\d+$/.test(threshold) ? Number(threshold) : threshold } } : {}),
+      };
+      body.waves ??= [{ name: 'all', targets: '100%' }];
+      if (!body.name || !body.toVersion) {
+        throw new CliError(
+          'a batch needs a name and a version',
+          EXIT.USAGE,
+          'liftgate batch start <name> --to <version> --engine <engine>',
+        );
+      }
+      if (!body.selector && !body.targetIds) {
+        throw new CliError(
+          'a batch needs targets',
+          EXIT.USAGE,
+          'select them with --engine/--from-version/--label, or name them with --target',
+        );
+      }
+      const b = await cli.api.post<BatchView>(cli.p('/batches'), body);
+      if (!o.watch || cli.format === 'table') {
+        await cli.print(b, () => `batch ${b.id} ${cli.paint.state(b.state)}: ${b.targets} targets in ${b.waves.length} waves`);
+      }
+      if (o.watch) process.exitCode = await watchBatch(cli, b.id);
+    });
+  batch
+    .command('list', { isDefault: true })
+    .description('the project\u2019s batches, newest first')
+    .action(async () => {
+      const res = await cli.api.get<{ items: BatchView[] }>(cli.p('/batches'));
+      await cli.print(res, () =>
+        table(
+          ['BATCH', 'NAME', 'STATE', 'TARGETS', 'WAVE', 'CREATED'],
+          res.items.map((b) => [
+            shortId(b.id),
+            b.name,
+            cli.paint.state(b.state) + (b.pendingReason ? ` (${b.pendingReason})` : ''),
+            String(b.targets),
+            b.currentWave !== null && b.currentWave !== undefined ? `${b.currentWave + 1}/${b.waves.length}` : '-',
+            when(b.createdAt),
+          ]),
+          cli.paint,
+        ),
+      );
+    });
+  batch
+    .command('status <batch>')
+    .description('a batch (id, id prefix or name): its waves with counts per state, the bake timer, failures')
+    .action(async (ref: string) => {
+      const b = await cli.api.get<BatchView>(cli.p(`/batches/${await resolveBatch(cli, ref)}`));
+      await cli.print(b, () => picture(cli, b));
+    });
+  batch
+    .command('watch <batch>')
+    .description('follow a batch until it ends')
+    .action(async (ref: string) => {
+      process.exitCode = await watchBatch(cli, await resolveBatch(cli, ref));
+    });
+  for (const action of BATCH_ACTIONS) {
+    batch
+      .command(`${action} <batch>`)
+      .description(`${action} a batch (id, id prefix or name): ${EXPLAIN[action]}`)
+      .action(async (ref: string) => {
+        const id = await resolveBatch(cli, ref);
+        const b = await cli.api.post<BatchView>(cli.p(`/batches/${id}/actions`), { action });
+        await cli.print(b, () => `batch ${b.id} ${cli.paint.state(b.state)}${b.pendingReason ? ` (${b.pendingReason})` : ''}`);
+      });
+  }
+}

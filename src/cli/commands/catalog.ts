@@ -1,0 +1,150 @@
+// `liftgate catalog list|add`, `liftgate cluster create|delete` (real PostgreSQL clusters of the
+// postgres driver) and `liftgate projects`.
+import type { Command } from 'commander';
+import type { Cli } from '../cli-context.ts';
+import { CliError, EXIT } from '../errors.ts';
+import { asObject, confirm, integer, readDocument } from '../input.ts';
+import { table } from '../output.ts';
+import { resolveTarget } from '../resolve.ts';
+import { showTarget, type TargetView } from './targets.ts';
+
+interface CatalogView {
+  engine: string;
+  version: string;
+  release: string;
+  imageId: string;
+  displayName: string;
+  priority: number;
+  upgradableFrom: string[];
+  barrier: boolean;
+  deprecated: boolean;
+}
+
+interface CatalogAddOptions {
+  file?: string;
+  release?: string;
+  imageId?: string;
+  displayName?: string;
+  description?: string;
+  priority?: number;
+  upgradableFrom?: string;
+  barrier?: boolean;
+  deprecated?: boolean;
+}
+
+export function registerCatalog(program: Command, cli: Cli): void {
+  const catalog = program.command('catalog').description('the versions each engine can be upgraded to');
+  catalog
+    .command('list <engine>')
+    .description('the known versions of an engine, oldest first')
+    .action(async (engine: string) => {
+      const res = await cli.api.get<{ items: CatalogView[] }>(`/v1/catalog/${encodeURIComponent(engine)}/versions`);
+      await cli.print(res, () =>
+        table(
+          ['VERSION', 'RELEASE', 'IMAGE', 'PRIORITY', 'FROM', 'NOTES'],
+          res.items.map((v) => [
+            v.version,
+            v.release || '-',
+            v.imageId || '-',
+            String(v.priority),
+            v.upgradableFrom.length ? v.upgradableFrom.join(',') : 'any older',
+            [v.barrier ? 'barrier' : '', v.deprecated ? cli.paint.style('deprecated', 'yellow') : ''].filter(Boolean).join(' ') ||
+              '-',
+          ]),
+          cli.paint,
+        ),
+      );
+    });
+  catalog
+    .command('add <engine> [version]')
+    .description('add a version to an engine\u2019s catalog (admin), from flags or a JSON or YAML file')
+    .option('-f, --file <file>', 'JSON or YAML with the version\u2019s fields; - reads stdin')
+    .option('--release <release>', 'release or build')
+    .option('--image-id <id>', 'image id')
+    .option('--display-name <name>', 'display name')
+    .option('--description <text>', 'description')
+    .option('--priority <n>', 'priority (0-1000)', integer('--priority'))
+    .option('--upgradable-from <versions>', 'comma-separated versions that may upgrade straight to this one')
+    .option('--barrier', 'a barrier: upgrades must stop here on the way past')
+    .option('--deprecated', 'deprecated: no upgrade may go to it')
+    .action(async (engine: string, version: string | undefined, o: CatalogAddOptions) => {
+      const body = {
+        ...(o.file ? asObject(await readDocument(o.file), o.file) : {}),
+        ...(version ? { version } : {}),
+        ...(o.release ? { release: o.release } : {}),
+        ...(o.imageId ? { imageId: o.imageId } : {}),
+        ...(o.displayName ? { displayName: o.displayName } : {}),
+        ...(o.description ? { description: o.description } : {}),
+        ...(o.priority !== undefined ? { priority: o.priority } : {}),
+        ...(o.upgradableFrom ? { upgradableFrom: o.upgradableFrom.split(',').filter(Boolean) } : {}),
+        ...(o.barrier ? { barrier: true } : {}),
+        ...(o.deprecated ? { deprecated: true } : {}),
+      };
+      if (!body.version)
+        throw new CliError('a catalog entry needs a version', EXIT.USAGE, 'liftgate catalog add <engine> <version>');
+      const v = await cli.api.post<CatalogView>(`/v1/catalog/${encodeURIComponent(engine)}/versions`, body);
+      await cli.print(v, () => `catalog: ${engine} ${v.version} added`);
+    });
+
+  const cluster = program.command('cluster').description('real clusters the server creates and runs (the postgres driver)');
+  cluster
+    .command('create <name>')
+    .description('create a PostgreSQL cluster (one primary, N streaming replicas) and register it as a target')
+    .option('--engine <engine>', 'engine (postgresql)', 'postgresql')
+    .requiredOption('--version <version>', 'an installed version, e.g. 16.13 (see `liftgate catalog list postgresql`)')
+    .option('--replicas <n>', 'streaming replicas', integer('--replicas'), 2)
+    .option('--pooler', 'put PgBouncer in front (zero-error switchovers)')
+    .action(async (name: string, o: { engine: string; version: string; replicas: number; pooler?: boolean }) => {
+      if (o.engine !== 'postgresql') {
+        throw new CliError(
+          `the cluster command creates postgresql clusters, not ${o.engine}`,
+          EXIT.USAGE,
+          'use --engine postgresql',
+        );
+      }
+      const t = await cli.api.post<TargetView>(cli.p('/targets'), {
+        id: name,
+        kind: 'cluster',
+        engine: o.engine,
+        version: o.version,
+        driver: 'postgres',
+        driverConfig: { provision: true, replicas: o.replicas, pooler: Boolean(o.pooler) },
+      });
+      if (cli.format !== 'table') return cli.print(t, () => '');
+      process.stdout.write(`cluster ${t.id} created: PostgreSQL ${t.version}, ${t.nodes.length} nodes\n\n`);
+      await showTarget(cli, t.id);
+    });
+  cluster
+    .command('delete <cluster>')
+    .description('stop a cluster, delete its data and its target')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(async (ref: string, o: { yes?: boolean }) => {
+      const id = await resolveTarget(cli, ref);
+      await confirm(`destroy cluster ${id} and its data`, o.yes);
+      await cli.api.delete(cli.p(`/targets/${encodeURIComponent(id)}`));
+      await cli.print({ id, deleted: true }, () => `cluster ${id} destroyed`);
+    });
+
+  const projects = program.command('projects').alias('project').description('projects (tenants)');
+  projects
+    .command('list', { isDefault: true })
+    .description('the projects this token reaches')
+    .action(async () => {
+      const res = await cli.api.get<{ items: { id: string; name: string; createdAt: string }[] }>('/v1/projects');
+      await cli.print(res, () =>
+        table(
+          ['PROJECT', 'NAME', 'CURRENT'],
+          res.items.map((p) => [p.id, p.name, p.id === cli.project ? '*' : '']),
+          cli.paint,
+        ),
+      );
+    });
+  projects
+    .command('create <id>')
+    .description('create a project (admin)')
+    .option('--name <name>', 'display name')
+    .action(async (id: string, o: { name?: string }) => {
+      const p = await cli.api.post<{ id: string; name: string }>('/v1/projects', { id, ...(o.name ? { name: o.name } : {}) });
+      await cli.print(p, () => `project ${p.id} created; use it with --project ${p.id} or LIFTGATE_PROJECT=${p.id}`);
+    });
+}

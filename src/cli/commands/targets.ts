@@ -1,0 +1,231 @@
+// `liftgate targets list|show|add|update|delete` and `liftgate faults add`.
+import { Option, type Command } from 'commander';
+import type { Cli } from '../cli-context.ts';
+import { CliError, EXIT } from '../errors.ts';
+import { asObject, collect, collectPairs, confirm, integer, parseNode, parseWindow, readDocument } from '../input.ts';
+import { fields, table, when } from '../output.ts';
+import { resolveTarget } from '../resolve.ts';
+
+export interface TargetView {
+  id: string;
+  name: string;
+  kind: string;
+  engine: string;
+  version: string;
+  release?: string;
+  region?: string;
+  driver: string;
+  labels?: Record<string, string>;
+  maintenanceWindow?: Record<string, unknown> | null;
+  nodes: { name: string; role: string; zone: string; version: string; health: string }[];
+  endpoint?: { host: string; port: number } | null;
+  createdAt?: string;
+  updatedAt?: string;
+}
+
+export function describeWindow(w: Record<string, unknown> | null | undefined): string {
+  if (!w) return '-';
+  if (typeof w.end === 'string') return `${String(w.start)}-${w.end} UTC daily`;
+  const days = Array.isArray(w.days) ? w.days.join(',') : 'daily';
+  return `${days} ${String(w.start)} for ${String(w.durationMinutes ?? '?')} min ${String(w.timeZone ?? 'UTC')}`;
+}
+
+export async function showTarget(cli: Cli, id: string): Promise<void> {
+  const t = await cli.api.get<TargetView>(cli.p(`/targets/${encodeURIComponent(id)}`));
+  await cli.print(t, () => {
+    const labels = t.labels && Object.keys(t.labels).length ? Object.entries(t.labels).map(([k, v]) => `${k}=${v}`) : [];
+    const head = fields(
+      [
+        ['target', t.id],
+        ['name', t.name],
+        ['kind', t.kind],
+        ['engine', `${t.engine} ${t.version}${t.release ? ` (${t.release})` : ''}`],
+        ['driver', t.driver],
+        ['region', t.region],
+        ['labels', labels.length ? labels.join(', ') : undefined],
+        ['window', describeWindow(t.maintenanceWindow)],
+        ['endpoint', t.endpoint ? `${t.endpoint.host}:${t.endpoint.port}` : undefined],
+        ['updated', when(t.updatedAt)],
+      ],
+      cli.paint,
+    );
+    const nodes = table(
+      ['NODE', 'ROLE', 'ZONE', 'VERSION', 'HEALTH'],
+      t.nodes.map((n) => [n.name, n.role, n.zone, n.version, cli.paint.state(n.health)]),
+      cli.paint,
+    );
+    return `${head}\n\n${nodes}`;
+  });
+}
+
+interface AddOptions {
+  file?: string;
+  name?: string;
+  kind?: string;
+  engine?: string;
+  version?: string;
+  release?: string;
+  region?: string;
+  driver?: string;
+  config?: Record<string, string>;
+  window?: string;
+  node?: string[];
+  label?: Record<string, string>;
+}
+
+/** JSON-ish values in `--config key=value`: numbers and booleans become what they say */
+function typed(v: string): unknown {
+  if (v === 'true' || v === 'false') return v === 'true';
+  if (v !== '' && Number.isFinite(Number(v))) return Number(v);
+  return v;
+}
+
+function bodyFromFlags(id: string | undefined, o: AddOptions): Record<string, unknown> {
+  return {
+    ...(id ? { id } : {}),
+    ...(o.name ? { name: o.name } : {}),
+    ...(o.kind ? { kind: o.kind } : {}),
+    ...(o.engine ? { engine: o.engine } : {}),
+    ...(o.version ? { version: o.version } : {}),
+    ...(o.release ? { release: o.release } : {}),
+    ...(o.region ? { region: o.region } : {}),
+    ...(o.driver ? { driver: o.driver } : {}),
+    ...(o.config ? { driverConfig: Object.fromEntries(Object.entries(o.config).map(([k, v]) => [k, typed(v)])) } : {}),
+    ...(o.window ? { maintenanceWindow: parseWindow(o.window) } : {}),
+    ...(o.node?.length ? { nodes: o.node.map(parseNode) } : {}),
+    ...(o.label ? { labels: o.label } : {}),
+  };
+}
+
+export function registerTargets(program: Command, cli: Cli): void {
+  const targets = program.command('targets').alias('target').description('list, show, add, update and delete targets');
+
+  targets
+    .command('list', { isDefault: true })
+    .description('list the targets of the project')
+    .option('--engine <engine>', 'only this engine')
+    .option('--label <key=value>', 'only targets with this label (repeatable)', collectPairs)
+    .action(async (o: { engine?: string; label?: Record<string, string> }) => {
+      const label = o.label ? Object.entries(o.label).map(([k, v]) => `${k}=${v}`) : [];
+      const items = await cli.api.all<TargetView>(cli.p('/targets'), {
+        engine: o.engine,
+        ...(label.length ? { label } : {}),
+      });
+      await cli.print({ items }, () =>
+        table(
+          ['TARGET', 'NAME', 'KIND', 'ENGINE', 'VERSION', 'DRIVER', 'NODES', 'WINDOW'],
+          items.map((t) => [
+            t.id,
+            t.name && t.name !== t.id ? t.name : '-',
+            t.kind,
+            t.engine,
+            t.version,
+            t.driver,
+            String(t.nodes.length),
+            describeWindow(t.maintenanceWindow),
+          ]),
+          cli.paint,
+        ),
+      );
+    });
+
+  targets
+    .command('show <target>')
+    .description('a target with its nodes (by id or name)')
+    .action(async (ref: string) => showTarget(cli, await resolveTarget(cli, ref)));
+
+  targets
+    .command('add [id]')
+    .description('add a target from flags, or from a JSON or YAML file (a list adds each)')
+    .option('-f, --file <file>', 'JSON or YAML with the target (or a list of targets); - reads stdin')
+    .option('--name <name>', 'display name (unique names can stand in for ids)')
+    .addOption(new Option('--kind <kind>', 'cluster or instance').choices(['cluster', 'instance']))
+    .option('--engine <engine>', 'engine, e.g. elasticsearch, postgresql')
+    .option('--version <version>', 'installed version')
+    .option('--release <release>', 'release or build')
+    .option('--region <region>', 'region')
+    .option('--driver <driver>', 'sim, postgres, ... (default sim)')
+    .option('--config <key=value>', 'driver configuration (repeatable)', collectPairs)
+    .option('--window <HH:MM-HH:MM>', 'daily maintenance window in UTC')
+    .option('--node <name:role:zone>', 'a node (repeatable)', collect)
+    .option('--label <key=value>', 'a label (repeatable)', collectPairs)
+    .action(async (id: string | undefined, o: AddOptions) => {
+      const fromFile = o.file ? await readDocument(o.file) : {};
+      const docs = Array.isArray(fromFile) ? fromFile : [fromFile];
+      if (docs.length > 1 && id) throw new CliError('give an id only when adding one target', EXIT.USAGE);
+      const flags = bodyFromFlags(id, o);
+      const created: TargetView[] = [];
+      for (const [i, doc] of docs.entries()) {
+        const body: Record<string, unknown> = { kind: 'cluster', ...asObject(doc, `target ${i + 1} of ${o.file}`), ...flags };
+        if (!body.id)
+          throw new CliError('a target needs an id', EXIT.USAGE, 'liftgate targets add <id> --engine ... --version ...');
+        if (!body.engine || !body.version) {
+          throw new CliError(`target ${String(body.id)} needs --engine and --version`, EXIT.USAGE);
+        }
+        created.push(await cli.api.post<TargetView>(cli.p('/targets'), body));
+      }
+      const value = created.length === 1 && !Array.isArray(fromFile) ? created[0] : { items: created };
+      await cli.print(value, () =>
+        created.map((t) => `target ${t.id} added (${t.engine} ${t.version}, ${t.nodes.length} nodes)`).join('\n'),
+      );
+    });
+
+  targets
+    .command('update <target>')
+    .description('change a target (by id or name) from flags or a JSON or YAML file')
+    .option('-f, --file <file>', 'JSON or YAML with the fields to change; - reads stdin')
+    .option('--name <name>', 'display name')
+    .option('--release <release>', 'release or build')
+    .option('--region <region>', 'region')
+    .option('--window <HH:MM-HH:MM|none>', 'daily maintenance window in UTC, or none')
+    .option('--label <key=value>', 'set a label (repeatable)', collectPairs)
+    .action(async (ref: string, o: AddOptions) => {
+      const id = await resolveTarget(cli, ref);
+      const body = {
+        ...(o.file ? asObject(await readDocument(o.file), o.file) : {}),
+        ...(o.name ? { name: o.name } : {}),
+        ...(o.release ? { release: o.release } : {}),
+        ...(o.region ? { region: o.region } : {}),
+        ...(o.window ? { maintenanceWindow: parseWindow(o.window) } : {}),
+        ...(o.label ? { labels: o.label } : {}),
+      };
+      if (Object.keys(body).length === 0) {
+        throw new CliError('nothing to change', EXIT.USAGE, 'give --name, --release, --region, --window, --label or --file');
+      }
+      const t = await cli.api.patch<TargetView>(cli.p(`/targets/${encodeURIComponent(id)}`), body);
+      await cli.print(t, () => `target ${t.id} updated`);
+    });
+
+  targets
+    .command('delete <target>')
+    .alias('rm')
+    .description('delete a target (by id or name); a provisioned cluster is destroyed with it')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(async (ref: string, o: { yes?: boolean }) => {
+      const id = await resolveTarget(cli, ref);
+      await confirm(`delete target ${id}`, o.yes);
+      await cli.api.delete(cli.p(`/targets/${encodeURIComponent(id)}`));
+      await cli.print({ id, deleted: true }, () => `target ${id} deleted`);
+    });
+
+  const faults = program.command('faults').description('inject faults into simulated targets (the sim driver)');
+  faults
+    .command('add <target>')
+    .description('make a step of a simulated target fail, hang, crash or time out')
+    .requiredOption('--step <action>', 'the step action, e.g. drain, stop, install, start, health_check, switchover')
+    .addOption(
+      new Option('--kind <kind>', 'what happens')
+        .choices(['fail', 'hang', 'crash', 'health_timeout', 'rollback_fail'])
+        .default('fail'),
+    )
+    .option('--node <node>', 'only on this node')
+    .option('--times <n>', 'how many times (default 1)', integer('--times'))
+    .action(async (ref: string, o: { step: string; kind: string; node?: string; times?: number }) => {
+      const id = await resolveTarget(cli, ref);
+      const f = await cli.api.post<{ id: string; step: string; kind: string; times: number; node?: string }>(
+        cli.p(`/targets/${encodeURIComponent(id)}/faults`),
+        { step: o.step, kind: o.kind, ...(o.node ? { node: o.node } : {}), ...(o.times ? { times: o.times } : {}) },
+      );
+      await cli.print(f, () => `fault added to ${id}: ${f.kind} at ${f.step}${f.node ? ` on ${f.node}` : ''} (${f.times}x)`);
+    });
+}

@@ -1,0 +1,228 @@
+// `liftgate precheck` and `liftgate upgrade start|list|status|watch|<action>`.
+import { Option, type Command } from 'commander';
+import { UPGRADE_ACTIONS } from '../../domain/types.ts';
+import type { Cli } from '../cli-context.ts';
+import { EXIT } from '../errors.ts';
+import { integer } from '../input.ts';
+import { duration, fields, shortId, stateStyle, table, when } from '../output.ts';
+import { resolveTarget, resolveUpgrade } from '../resolve.ts';
+import type { WatchedStep, WatchedUpgrade } from '../timeline.ts';
+import { watchUpgrade } from '../watch.ts';
+
+interface UpgradeRow {
+  id: string;
+  targetId: string;
+  fromVersion: string;
+  toVersion: string;
+  mode: string;
+  state: string;
+  createdAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  pendingReason?: string | null;
+  batchId?: string | null;
+}
+
+interface StepDetail extends WatchedStep {
+  attempts: number;
+  result?: Record<string, unknown> | null;
+}
+
+interface UpgradeDetail extends WatchedUpgrade {
+  stages: { name: string; state: string; steps: StepDetail[] }[];
+}
+
+const took = (u: { startedAt?: string | null; endedAt?: string | null }) =>
+  u.startedAt ? duration((u.endedAt ? Date.parse(u.endedAt) : Date.now()) - Date.parse(u.startedAt)) : '-';
+
+async function list(cli: Cli, o: { target?: string; state?: string; limit?: number }): Promise<void> {
+  const target = o.target ? await resolveTarget(cli, o.target) : undefined;
+  const res = await cli.api.get<{ items: UpgradeRow[]; total: number }>(cli.p('/upgrades'), {
+    target,
+    state: o.state,
+    limit: o.limit ?? 50,
+  });
+  await cli.print(
+    res,
+    () =>
+      table(
+        ['UPGRADE', 'TARGET', 'FROM', 'TO', 'MODE', 'STATE', 'CREATED', 'TOOK'],
+        res.items.map((u) => [
+          shortId(u.id),
+          u.targetId,
+          u.fromVersion,
+          u.toVersion,
+          u.mode,
+          cli.paint.state(u.state) + (u.pendingReason ? ` (${u.pendingReason})` : ''),
+          when(u.createdAt),
+          took(u),
+        ]),
+        cli.paint,
+      ) + (res.total > res.items.length ? `\n(${res.items.length} of ${res.total}; --limit shows more)` : ''),
+  );
+}
+
+/** step results worth a glance: a switchover's measured outage, for one */
+function resultNote(r: Record<string, unknown> | null | undefined): string {
+  if (!r) return '';
+  if (typeof r.outageMs === 'number') return `outage ${Math.round(r.outageMs)} ms`;
+  return '';
+}
+
+async function status(cli: Cli, ref: string): Promise<void> {
+  const id = await resolveUpgrade(cli, ref);
+  const u = await cli.api.get<UpgradeDetail & UpgradeRow>(cli.p(`/upgrades/${id}`));
+  await cli.print(u, () => {
+    const head = fields(
+      [
+        ['upgrade', u.id],
+        ['target', u.targetId],
+        ['versions', `${u.fromVersion} -> ${u.toVersion}`],
+        ['mode', u.mode],
+        ['state', cli.paint.state(u.state)],
+        ['waiting', u.pendingReason ?? undefined],
+        ['batch', u.batchId ?? undefined],
+        ['estimate', u.estimate?.completesAt ? `${when(u.estimate.completesAt)} (${u.estimate.basis ?? ''})` : undefined],
+        ['created', when(u.createdAt)],
+        ['took', took(u)],
+        ['error', u.error ?? undefined],
+      ],
+      cli.paint,
+    );
+    const steps = table(
+      ['STAGE', 'STEP', 'NODE', 'STATE', 'ATTEMPTS', 'TOOK', 'NOTE'],
+      u.stages.flatMap((s) =>
+        s.steps.map((st) => [
+          s.name,
+          st.name,
+          st.node ?? '-',
+          cli.paint.state(st.state),
+          String(st.attempts),
+          took(st),
+          st.error ?? resultNote(st.result),
+        ]),
+      ),
+      cli.paint,
+    );
+    return `${head}\n\n${steps}`;
+  });
+}
+
+export function registerUpgrades(program: Command, cli: Cli): void {
+  program
+    .command('precheck <target> <version>')
+    .description('check a target (id or name) before upgrading it to a version')
+    .addOption(
+      new Option('--mode <mode>', 'upgrade mode').choices(['rolling', 'stop_service', 'az_migration']).default('rolling'),
+    )
+    .action(async (ref: string, version: string, o: { mode: string }) => {
+      const target = await resolveTarget(cli, ref);
+      const report = await cli.api.post<{
+        id: string;
+        state: string;
+        items: { name: string; status: string; message: string }[];
+      }>(cli.p(`/targets/${encodeURIComponent(target)}/prechecks`), { toVersion: version, mode: o.mode, wait: true });
+      await cli.print(report, () =>
+        [
+          `precheck ${report.id}: ${cli.paint.state(report.state)}`,
+          table(
+            ['STATUS', 'CHECK', 'MESSAGE'],
+            report.items.map((i) => [cli.paint.style(i.status.toUpperCase(), stateStyle(i.status)), i.name, i.message]),
+            cli.paint,
+          ),
+        ].join('\n'),
+      );
+      if (report.state === 'failed') process.exitCode = EXIT.UNSUCCESSFUL;
+    });
+
+  const upgrade = program.command('upgrade').alias('upgrades').description('start, follow and control upgrades');
+  upgrade
+    .command('start <target> [version]')
+    .description('start an upgrade of a target (id or name); rolling by default')
+    .addOption(
+      new Option('--mode <mode>', 'upgrade mode').choices(['rolling', 'stop_service', 'az_migration']).default('rolling'),
+    )
+    .option('--release <release>', 'the release to go to (when a version has several)')
+    .option('--force', 'run even if the precheck finds blocking problems')
+    .option('--parallelism <n>', 'nodes upgraded at once in rolling mode', integer('--parallelism'))
+    .option('--step-timeout <seconds>', 'fail a step that runs longer than this', integer('--step-timeout'))
+    .option('--window', 'wait for the target\u2019s maintenance window')
+    .option('--at <time>', 'start at an ISO-8601 time')
+    .option('-w, --watch', 'follow it until it ends')
+    .action(
+      async (
+        ref: string,
+        version: string | undefined,
+        o: {
+          mode: string;
+          release?: string;
+          force?: boolean;
+          parallelism?: number;
+          stepTimeout?: number;
+          window?: boolean;
+          at?: string;
+          watch?: boolean;
+        },
+      ) => {
+        const targetId = await resolveTarget(cli, ref);
+        const options = {
+          ...(o.parallelism ? { parallelism: o.parallelism } : {}),
+          ...(o.stepTimeout ? { stepTimeoutSeconds: o.stepTimeout } : {}),
+        };
+        const body = {
+          targetId,
+          ...(version ? { toVersion: version } : {}),
+          ...(o.release ? { release: o.release } : {}),
+          mode: o.mode,
+          force: Boolean(o.force),
+          ...(o.window ? { schedule: { kind: 'window' } } : o.at ? { schedule: { kind: 'at', at: o.at } } : {}),
+          ...(Object.keys(options).length ? { options } : {}),
+        };
+        const u = await cli.api.post<UpgradeRow>(cli.p('/upgrades'), body);
+        if (!o.watch || cli.format === 'table') {
+          await cli.print(
+            u,
+            () => `upgrade ${u.id} ${cli.paint.state(u.state)}: ${u.targetId} ${u.fromVersion} -> ${u.toVersion}`,
+          );
+        }
+        if (o.watch) process.exitCode = await watchUpgrade(cli, u.id);
+      },
+    );
+  upgrade
+    .command('list')
+    .description('recent upgrades, newest first')
+    .option('--target <target>', 'only this target (id or name)')
+    .option('--state <states>', 'comma-separated states')
+    .option('--limit <n>', 'how many (default 50, at most 500)', integer('--limit'))
+    .action((o: { target?: string; state?: string; limit?: number }) => list(cli, o));
+  upgrade
+    .command('status [upgrade]')
+    .description('an upgrade (id, id prefix or target) with its steps; without one, the recent upgrades')
+    .option('--target <target>', 'list only this target\u2019s upgrades')
+    .option('--state <states>', 'list only these states (comma-separated)')
+    .action((ref: string | undefined, o: { target?: string; state?: string }) => (ref ? status(cli, ref) : list(cli, o)));
+  upgrade
+    .command('watch <upgrade>')
+    .description('follow an upgrade (id, id prefix or target) until it ends: a live timeline on a terminal')
+    .action(async (ref: string) => {
+      process.exitCode = await watchUpgrade(cli, await resolveUpgrade(cli, ref));
+    });
+  const explain: Record<string, string> = {
+    pause: 'the running step finishes, nothing new starts',
+    resume: 'continue a paused upgrade',
+    cancel: 'stop it; completed steps stay done',
+    retry: 'run the failed steps again; succeeded ones are kept',
+    rollback: 'reverse the completed steps, newest first',
+    skip: 'mark the failed step skipped and go on',
+  };
+  for (const action of UPGRADE_ACTIONS) {
+    upgrade
+      .command(`${action} <upgrade>`)
+      .description(`${action} an upgrade (id, id prefix or target): ${explain[action] ?? ''}`)
+      .action(async (ref: string) => {
+        const id = await resolveUpgrade(cli, ref);
+        const u = await cli.api.post<UpgradeRow>(cli.p(`/upgrades/${id}/actions`), { action });
+        await cli.print(u, () => `upgrade ${u.id} ${cli.paint.state(u.state)}`);
+      });
+  }
+}

@@ -1,0 +1,89 @@
+// Exit codes and the messages of failed CLI calls. The codes are part of the CLI's contract
+// (docs/cli.md): scripts branch on them, so they never change meaning.
+import { ApiError } from './client.ts';
+
+export const EXIT = {
+  /** done (also when the reader of the output closed the pipe early) */
+  OK: 0,
+  /** the server refused or failed the request: bad input, a conflict, a wrong state */
+  REFUSED: 1,
+  /** wrong use of the CLI: unknown command or option, bad value, unreadable file, ambiguous name or prefix */
+  USAGE: 2,
+  /** the server cannot be reached */
+  UNREACHABLE: 3,
+  /** the token is missing, not valid, or not allowed to do this */
+  AUTH: 4,
+  /** what was named does not exist (or is in another project) */
+  NOT_FOUND: 5,
+  /** what was watched ended without success: an upgrade or batch failed, was cancelled or rolled back; a precheck failed */
+  UNSUCCESSFUL: 6,
+} as const;
+
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+    /** what to do next, printed after the message */
+    readonly hint?: string,
+    readonly code = 'CLI_ERROR',
+    readonly body?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/** Turns any failure into a message, a next step and an exit code. */
+export function explain(err: unknown, url: string): CliError {
+  if (err instanceof CliError) return err;
+  if (err instanceof ApiError) {
+    if (err.status === 0) {
+      return new CliError(
+        err.message,
+        EXIT.UNREACHABLE,
+        `is the server running? Start it with \`liftgate serve\` (or \`npm start\`), or point --url / LIFTGATE_URL at it (now ${url})`,
+        err.code,
+      );
+    }
+    if (err.status === 401) {
+      return new CliError(
+        `${err.code}: ${err.message}`,
+        EXIT.AUTH,
+        'set LIFTGATE_TOKEN (or --token) to the admin token the server printed at its first start, or to a token from `liftgate tokens create`',
+        err.code,
+        err.body,
+      );
+    }
+    if (err.status === 403) {
+      return new CliError(`${err.code}: ${err.message}`, EXIT.AUTH, 'use an admin token for this', err.code, err.body);
+    }
+    if (err.status === 404) {
+      return new CliError(`${err.code}: ${err.message}`, EXIT.NOT_FOUND, hintFor(err.code), err.code, err.body);
+    }
+    if (err.status >= 500) {
+      return new CliError(`${err.code}: ${err.message}`, EXIT.REFUSED, 'the server failed; its log says why', err.code, err.body);
+    }
+    return new CliError(`${err.code}: ${err.message}`, EXIT.REFUSED, hintFor(err.code), err.code, err.body);
+  }
+  if (err instanceof Error && 'code' in err && String(err.code).startsWith('commander.')) {
+    return new CliError(err.message, EXIT.USAGE, undefined, String(err.code));
+  }
+  return new CliError(err instanceof Error ? err.message : String(err), EXIT.REFUSED);
+}
+
+const HINTS: Record<string, string> = {
+  PROJECT_NOT_FOUND: 'list projects with `liftgate projects`; choose one with --project or LIFTGATE_PROJECT',
+  TARGET_NOT_FOUND: 'list targets with `liftgate targets list`',
+  UPGRADE_NOT_FOUND: 'list upgrades with `liftgate upgrade list`',
+  BATCH_NOT_FOUND: 'list batches with `liftgate batch list`',
+  VERSION_NOT_FOUND: 'see the known versions with `liftgate catalog list <engine>`',
+  TARGET_EXISTS: 'choose another id, or change the existing target with `liftgate targets update`',
+  VALIDATION_FAILED: 'check the values against `liftgate <command> --help`',
+  TARGET_BUSY: 'watch or cancel the running upgrade first (`liftgate upgrade status --target <target>`)',
+  TARGET_HAS_UPGRADES: 'cancel the upgrade first: `liftgate upgrade cancel <upgrade>`',
+  INVALID_STATE: 'see its state with `liftgate upgrade status <upgrade>` (or `liftgate batch status <batch>`)',
+  ROUTE_NOT_FOUND: 'the server may be older than this CLI; check --url',
+};
+
+function hintFor(code: string): string | undefined {
+  return HINTS[code];
+}

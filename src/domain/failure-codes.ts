@@ -1,0 +1,39 @@
+// The codes a failed step (and so a failed upgrade's `errorCode`) can carry: what drivers report
+// through DriverError and what the engine records itself. They are not HTTP errors, so they live
+// beside the HTTP catalogue (errors.ts) rather than in it; a test keeps both tables and
+// docs/errors.md in sync, in both directions.
+
+export const FAILURE_CODES = {
+  STEP_FAILED: 'The driver failed with an error that carried no code of its own.',
+  STEP_TIMEOUT: 'The step did not finish within its timeout (options.timeouts / stepTimeoutSeconds).',
+  STEP_OUTCOME_UNKNOWN: 'The step was running when its executor died and its driver cannot tell whether it took effect.',
+  STEP_RECOVERY_LIMIT:
+    'Recovery took the step back from a dead executor too often (LIFTGATE_STEP_RECOVERY_LIMIT); check why it kills its executor.',
+  FENCED: 'The caller held an older claim of the step than one the driver has already seen; its effect was refused.',
+  PRECHECK_FAILED: 'The precheck found blocking problems and the upgrade was not forced.',
+  POSTCHECK_FAILED: 'After the last stage, a node was not on the new version.',
+  ROLLBACK_FAILED: 'A step could not be reversed during a rollback; asking for rollback again continues it.',
+  ABORTED: 'The driver call was aborted (the step was cancelled or timed out).',
+  HEALTH_GATE_FAILED: 'A node was not healthy when the health gate checked it.',
+  HEALTH_GATE_TIMEOUT: 'A node did not become healthy in time.',
+  NODE_CRASHED: 'A node crashed while the step ran on it.',
+  NODE_NOT_FOUND: 'The step names a node the target does not have.',
+  NODE_REQUIRED: 'The step needs a node and was given none.',
+  NODE_RUNNING: 'The node must be stopped for this step (e.g. install).',
+  SIM_FAULT: 'A failure injected into the simulated fleet.',
+  NO_SWITCHOVER_CANDIDATE: 'No healthy, caught-up replica could take over the primary role.',
+  SWITCHOVER_FAILED: 'The switchover did not complete.',
+  PRIMARY_STOP_REFUSED: 'The driver refused to stop a node that is still the primary.',
+  POOLER_NOT_INSTALLED: 'The target asks for a connection pooler that is not installed.',
+  PROVISION_FAILED: 'The driver could not create the target\u2019s resources.',
+  CLUSTER_EXISTS: 'A cluster of this name already exists on the host.',
+  CLUSTER_NOT_FOUND: 'The cluster the target names does not exist on the host.',
+  VERSION_NOT_INSTALLED: 'The binaries of the requested version are not installed.',
+  FINALIZE_INCOMPLETE: 'The finalize step found nodes not on the new version.',
+  START_FAILED: 'The node\u2019s service did not start.',
+  VERIFY_FAILED: 'The node did not pass its post-start checks (e.g. replication did not catch up).',
+  REJOIN_FAILED: 'The node could not rejoin the cluster.',
+  UNSUPPORTED: 'The driver does not support this step or option.',
+} as const satisfies Record<string, string>;
+
+export type FailureCode = keyof typeof FAILURE_CODES;

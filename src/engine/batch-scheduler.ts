@@ -1,0 +1,436 @@
+// The batch scheduler: moves each active batch along its waves. It runs in the engine's
+// housekeeping (once across replicas), reads counts of the batch's upgrades by state, and makes
+// each decision with the guarded transitions of batch-states.ts, so running it twice, or after a
+// crash, never releases an upgrade twice or starts a wave twice.
+//
+//   scheduled          -> wave 1 starts when the batch's time comes
+//   running            -> release held upgrades of the current wave up to maxConcurrency (only those
+//                         whose own window is open, for a "window" batch); when every upgrade of the
+//                         wave has ended: bake (if bakeMinutes > 0) or the next wave
+//   baking             -> at the end of the bake the wave's upgraded targets are health-checked;
+//                         unhealthy ones count as failed targets; then the next wave
+//   next wave          -> awaiting_approval when it has approval: true, else running
+//   failed targets >= the threshold -> halted (nothing new starts; running upgrades finish)
+//
+// A released upgrade is an ordinary upgrade from then on: its window, exclusions, operator
+// actions and the executor apply as to any other.
+import type { Clock } from '../domain/clock.ts';
+import type { UpgradeHold, UpgradeSchedule } from '../domain/types.ts';
+import type { Driver } from '../drivers/driver.ts';
+import type { Selectable } from 'kysely';
+import type { BatchRow, BatchWaveRow as WaveRowT } from '../store/schema.ts';
+import type { Store } from '../store/open.ts';
+import { loadTarget } from '../store/targets-repo.ts';
+import { ACTIVE_BATCH_STATES, transitionBatch, transitionWave, type BatchState } from './batch-states.ts';
+import { appendEvent, type Db } from './transitions.ts';
+import { moveUpgrade } from './core/writes.ts';
+import { gateAt } from './windows.ts';
+
+type BatchWaveRow = Selectable<WaveRowT>;
+
+export interface BatchDeps {
+  store: Store;
+  drivers: Map<string, Driver>;
+  clock: Clock;
+  /** an operator-style action on one upgrade (cancel), through the one state core */
+  act(projectId: string, upgradeId: string, action: 'cancel'): Promise<void>;
+}
+
+export interface WaveCounts {
+  /** held by the batch, not released yet */
+  held: number;
+  /** released and not ended (waiting for its window, ready, running, paused, ...) */
+  active: number;
+  /** failed or rolled back */
+  failed: number;
+  /** succeeded or cancelled */
+  done: number;
+  byState: Record<string, number>;
+}
+
+const emptyCounts = (): WaveCounts => ({ held: 0, active: 0, failed: 0, done: 0, byState: {} });
+
+/** Counts of a batch's upgrades per wave, from one grouped query. */
+export async function waveCounts(db: Db, batchId: string): Promise<Map<number, WaveCounts>> {
+  const rows = await db
+    .selectFrom('upgrades')
+    .select(['wave_index', 'state', 'hold', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('batch_id', '=', batchId)
+    .groupBy(['wave_index', 'state', 'hold'])
+    .execute();
+  const out = new Map<number, WaveCounts>();
+  for (const r of rows) {
+    const w = r.wave_index ?? 0;
+    const c = out.get(w) ?? emptyCounts();
+    const n = Number(r.n);
+    c.byState[r.state] = (c.byState[r.state] ?? 0) + n;
+    if (r.state === 'scheduled' && r.hold === 'batch') c.held += n;
+    else if (r.state === 'failed' || r.state === 'rolled_back') c.failed += n;
+    else if (r.state === 'succeeded' || r.state === 'cancelled') c.done += n;
+    else c.active += n;
+    out.set(w, c);
+  }
+  return out;
+}
+
+/** released, unfinished states besides `scheduled` (the `active` of waveCounts) */
+const RELEASED_STATES = ['ready', 'prechecking', 'running', 'paused', 'rolling_back'] as const;
+
+/**
+ * Released and not ended upgrades of one wave (the `active` of waveCounts: every state but held,
+ * failed and ended). Spelled as ranges of the batch index (state, then hold), so the count reads
+ * only the released upgrades' entries, not the thousands still held: a release and every read of a
+ * held upgrade's reason need it.
+ */
+export async function activeInWave(db: Db, batchId: string, idx: number): Promise<number> {
+  // three counts, each one seek of the index: an OR of them would scan the wave's whole range
+  const wave = db.selectFrom('upgrades').where('batch_id', '=', batchId).where('wave_index', '=', idx);
+  const count = (q: typeof wave) => q.select((eb) => eb.fn.countAll<number>().as('n'));
+  const r = await db
+    .selectNoFrom([
+      count(wave.where('state', 'in', [...RELEASED_STATES])).as('released'),
+      count(wave.where('state', '=', 'scheduled').where('hold', 'is', null)).as('due'),
+      count(wave.where('state', '=', 'scheduled').where('hold', '=', 'window' satisfies UpgradeHold)).as('windowed'),
+    ])
+    .executeTakeFirstOrThrow();
+  return Number(r.released) + Number(r.due) + Number(r.windowed);
+}
+
+const healthFailuresOf = (w: BatchWaveRow): string[] => JSON.parse(w.health_failures) as string[];
+
+/** failed targets of the whole batch: failed upgrades plus targets unhealthy after a bake */
+export function failuresOf(counts: Map<number, WaveCounts>, waves: BatchWaveRow[]): number {
+  let n = 0;
+  for (const c of counts.values()) n += c.failed;
+  for (const w of waves) n += healthFailuresOf(w).length;
+  return n;
+}
+
+export async function loadWaves(db: Db, batchId: string): Promise<BatchWaveRow[]> {
+  return db.selectFrom('batch_waves').selectAll().where('batch_id', '=', batchId).orderBy('idx').execute();
+}
+
+/** One pass over every batch that may have something to do. */
+export async function housekeepBatches(deps: BatchDeps): Promise<boolean> {
+  const rows = await deps.store.db
+    .selectFrom('batches')
+    .select('id')
+    .where((eb) =>
+      eb.or([eb('state', 'in', [...ACTIVE_BATCH_STATES]), eb.and([eb('state', '=', 'cancelled'), eb('ended_at', 'is', null)])]),
+    )
+    .where('kind', 'is not', null)
+    .orderBy('created_at')
+    .limit(100)
+    .execute();
+  let changed = false;
+  for (const r of rows) changed = (await stepBatch(deps, r.id)) || changed;
+  return changed;
+}
+
+/** Moves one batch as far as it can go now; returns whether anything changed. */
+export async function stepBatch(deps: BatchDeps, batchId: string): Promise<boolean> {
+  const db = deps.store.db;
+  const b = await db.selectFrom('batches').selectAll().where('id', '=', batchId).executeTakeFirst();
+  if (!b) return false;
+  const at = deps.clock.now();
+  const iso = at.toISOString();
+  const state = b.state as BatchState;
+  if (state === 'cancelled') return cancelRest(deps, b);
+  if (state === 'scheduled') {
+    if (b.not_before && b.not_before > iso) return false;
+    return db.transaction().execute((trx) => nextWave(trx, b, 'scheduled', -1, iso, 0));
+  }
+  const waves = await loadWaves(db, b.id);
+  const counts = await waveCounts(db, b.id);
+  const cur = b.current_wave ?? 0;
+  const wave = waves[cur];
+  if (!wave) return false;
+  const failures = failuresOf(counts, waves);
+  const limit = b.failure_limit ?? 1;
+  if ((state === 'running' || state === 'baking') && failures >= limit) {
+    return db.transaction().execute(async (trx) => {
+      const reason = `halted: ${failures} of ${limit} allowed failures`;
+      const ok = await transitionBatch(trx, {
+        ...base(b, iso),
+        from: state,
+        to: 'halted',
+        by: 'scheduler',
+        message: `${reason}; nothing new starts, running upgrades finish`,
+        set: { pending_reason: reason },
+        data: { failures, limit },
+      });
+      if (ok) await transitionWave(trx, { batchId: b.id, idx: cur, from: [state], to: 'halted' });
+      return ok;
+    });
+  }
+  const c = counts.get(cur) ?? emptyCounts();
+  if (state === 'running') {
+    if (c.held + c.active > 0) return release(deps, b, wave, c, at);
+    // every upgrade of the wave has ended
+    return db.transaction().execute(async (trx) => {
+      if (wave.bake_seconds > 0) {
+        const until = new Date(at.getTime() + wave.bake_seconds * 1000).toISOString();
+        const ok = await transitionBatch(trx, {
+          ...base(b, iso),
+          from: 'running',
+          to: 'baking',
+          by: 'scheduler',
+          message: `wave ${wave.name} done; baking until ${until}`,
+          set: { pending_reason: `baking until ${until}` },
+          data: { wave: cur, bakeUntil: until },
+        });
+        if (ok)
+          await transitionWave(trx, { batchId: b.id, idx: cur, from: ['running'], to: 'baking', set: { bake_until: until } });
+        return ok;
+      }
+      await endWave(trx, b.id, wave, c.failed > 0, iso);
+      return nextWave(trx, b, 'running', cur, iso, failures);
+    });
+  }
+  if (state === 'baking') {
+    if (wave.bake_until && wave.bake_until > iso) return false;
+    const unhealthy = await healthCheck(deps, b, cur);
+    return db.transaction().execute(async (trx) => {
+      const healthFailures = JSON.stringify(unhealthy);
+      if (unhealthy.length > 0) {
+        await appendEvent(
+          trx,
+          {
+            projectId: b.project_id,
+            actor: 'scheduler',
+            type: 'batch.health_check_failed',
+            message: `after the bake of wave ${wave.name}: ${unhealthy.join(', ')} not healthy`,
+            data: { batchId: b.id, wave: cur, targets: unhealthy },
+          },
+          deps.clock,
+        );
+      }
+      const ended = await transitionWave(trx, {
+        batchId: b.id,
+        idx: cur,
+        from: ['baking'],
+        to: c.failed > 0 || unhealthy.length > 0 ? 'failed' : 'succeeded',
+        set: { ended_at: iso, health_failures: healthFailures },
+      });
+      if (!ended) return false;
+      const total = failures + unhealthy.length;
+      if (total >= limit) {
+        const reason = `halted: ${total} of ${limit} allowed failures`;
+        return transitionBatch(trx, {
+          ...base(b, iso),
+          from: 'baking',
+          to: 'halted',
+          by: 'scheduler',
+          message: reason,
+          set: { pending_reason: reason },
+          data: { failures: total, limit },
+        });
+      }
+      return nextWave(trx, b, 'baking', cur, iso, total);
+    });
+  }
+  return false;
+}
+
+const base = (b: BatchRow, at: string) => ({ projectId: b.project_id, id: b.id, actor: 'scheduler', at });
+
+async function endWave(db: Db, batchId: string, wave: BatchWaveRow, failed: boolean, at: string): Promise<void> {
+  await transitionWave(db, {
+    batchId,
+    idx: wave.idx,
+    from: ['running'],
+    to: failed ? 'failed' : 'succeeded',
+    set: { ended_at: at },
+  });
+}
+
+/** After wave `cur` (or before the first, cur = -1): start the next wave, or end the batch. */
+async function nextWave(db: Db, b: BatchRow, from: BatchState, cur: number, at: string, failures: number): Promise<boolean> {
+  const next = await db
+    .selectFrom('batch_waves')
+    .selectAll()
+    .where('batch_id', '=', b.id)
+    .where('idx', '=', cur + 1)
+    .executeTakeFirst();
+  if (!next) {
+    const to: BatchState = failures > 0 ? 'failed' : 'succeeded';
+    return transitionBatch(db, {
+      ...base(b, at),
+      from,
+      to,
+      by: 'scheduler',
+      message: failures > 0 ? `all waves done; ${failures} target(s) failed` : 'all waves done; every target upgraded',
+      set: { pending_reason: null, ended_at: at },
+      data: { failures },
+    });
+  }
+  if (next.approval) {
+    const reason = `awaiting approval of wave ${next.name}`;
+    const ok = await transitionBatch(db, {
+      ...base(b, at),
+      from,
+      to: 'awaiting_approval',
+      by: 'scheduler',
+      message: reason,
+      set: { current_wave: next.idx, pending_reason: reason },
+      data: { wave: next.idx },
+    });
+    if (ok) await transitionWave(db, { batchId: b.id, idx: next.idx, from: ['scheduled'], to: 'awaiting_approval' });
+    return ok;
+  }
+  const ok =
+    from === 'running'
+      ? await advanceRunning(db, b, cur, next, at)
+      : await transitionBatch(db, {
+          ...base(b, at),
+          from,
+          to: 'running',
+          by: 'scheduler',
+          message: `wave ${next.name} (${next.idx + 1}) starts`,
+          set: { current_wave: next.idx, pending_reason: null },
+          data: { wave: next.idx },
+        });
+  if (ok) await startWave(db, b.id, next.idx, at);
+  return ok;
+}
+
+/** running -> running on the next wave: the same guard (state and current wave) as a transition. */
+async function advanceRunning(db: Db, b: BatchRow, cur: number, next: BatchWaveRow, at: string): Promise<boolean> {
+  const res = await db
+    .updateTable('batches')
+    .set({ current_wave: next.idx, updated_at: at, pending_reason: null })
+    .where('id', '=', b.id)
+    .where('state', '=', 'running')
+    .where('current_wave', '=', cur)
+    .executeTakeFirst();
+  if (Number(res.numUpdatedRows) !== 1) return false;
+  await appendEvent(
+    db,
+    {
+      projectId: b.project_id,
+      actor: 'scheduler',
+      type: 'batch.wave_started',
+      fromState: 'running',
+      toState: 'running',
+      message: `wave ${next.name} (${next.idx + 1}) starts`,
+      data: { batchId: b.id, wave: next.idx },
+    },
+    { now: () => new Date(at) },
+  );
+  return true;
+}
+
+export async function startWave(db: Db, batchId: string, idx: number, at: string): Promise<void> {
+  await transitionWave(db, { batchId, idx, from: ['scheduled', 'awaiting_approval'], to: 'running', set: { started_at: at } });
+}
+
+/** Releases held upgrades of the current wave into free concurrency slots. */
+async function release(deps: BatchDeps, b: BatchRow, wave: BatchWaveRow, c: WaveCounts, at: Date): Promise<boolean> {
+  const slots = wave.max_concurrency - c.active;
+  if (slots <= 0 || c.held === 0) return false;
+  const db = deps.store.db;
+  const schedule = JSON.parse(b.schedule ?? '{"kind":"now"}') as UpgradeSchedule;
+  // A native "window" batch releases only targets whose window is open, so a closed window
+  // does not hold a slot; the GaussDB batch releases every instance into its own window wait.
+  const onlyOpen = b.kind !== 'gaussdb' && schedule.kind === 'window';
+  const candidates = await db
+    .selectFrom('upgrades')
+    .select(['id', 'project_id', 'target_id', 'schedule'])
+    .where('batch_id', '=', b.id)
+    .where('wave_index', '=', wave.idx)
+    .where('state', '=', 'scheduled')
+    .where('hold', '=', 'batch')
+    .orderBy('num')
+    .limit(onlyOpen ? Math.max(500, slots) : slots)
+    .execute();
+  const picked: { id: string; targetId: string; notBefore: string; reason: string | null }[] = [];
+  for (const u of candidates) {
+    if (picked.length >= slots) break;
+    if (schedule.kind !== 'window') {
+      // due now; the window housekeeping applies the target's exclusions when it promotes it
+      picked.push({ id: u.id, targetId: u.target_id, notBefore: at.toISOString(), reason: null });
+      continue;
+    }
+    const target = await loadTarget(db, u.project_id, u.target_id);
+    const g = gateAt({ schedule: JSON.parse(u.schedule) as UpgradeSchedule }, target, at);
+    if (onlyOpen && !g.go) continue;
+    picked.push({ id: u.id, targetId: u.target_id, notBefore: g.notBefore, reason: g.reason });
+  }
+  if (picked.length === 0) return false;
+  const iso = at.toISOString();
+  await deps.store.db.transaction().execute(async (trx) => {
+    // re-read under the transaction: another pass may have released some meanwhile
+    const live = await trx
+      .selectFrom('batches')
+      .select(['state', 'current_wave'])
+      .where('id', '=', b.id)
+      .$if(deps.store.caps.supportsSkipLocked, (q) => q.forUpdate())
+      .executeTakeFirst();
+    if (live?.state !== 'running' || live.current_wave !== wave.idx) return;
+    const active = await activeInWave(trx, b.id, wave.idx);
+    for (const p of picked.slice(0, Math.max(0, wave.max_concurrency - active))) {
+      await moveUpgrade(trx, deps.clock, 'release', {
+        by: 'scheduler',
+        u: { id: p.id, projectId: b.project_id, targetId: p.targetId },
+        from: 'scheduled',
+        to: 'scheduled',
+        hold: 'batch',
+        set: { hold: null, not_before: p.notBefore, pending_reason: p.reason },
+        message: `released by batch ${b.name ?? b.id}, wave ${wave.name}`,
+        data: { batchId: b.id, wave: wave.idx, at: iso },
+      });
+    }
+  });
+  return true;
+}
+
+/** Targets of wave `idx` whose upgrade succeeded but that are not healthy now. */
+async function healthCheck(deps: BatchDeps, b: BatchRow, idx: number): Promise<string[]> {
+  const rows = await deps.store.db
+    .selectFrom('upgrades')
+    .select(['project_id', 'target_id'])
+    .where('batch_id', '=', b.id)
+    .where('wave_index', '=', idx)
+    .where('state', '=', 'succeeded')
+    .execute();
+  const bad: string[] = [];
+  for (const r of rows) {
+    const target = await loadTarget(deps.store.db, r.project_id, r.target_id);
+    const driver = target ? deps.drivers.get(target.driver) : undefined;
+    if (!target || !driver) continue;
+    try {
+      const topo = await driver.inspect(target);
+      if (topo.nodes.some((n) => n.health !== 'healthy')) bad.push(target.id);
+    } catch {
+      bad.push(target.id);
+    }
+  }
+  return bad;
+}
+
+/** A cancelled batch cancels its unfinished upgrades (again after a crash), then records its end. */
+async function cancelRest(deps: BatchDeps, b: BatchRow): Promise<boolean> {
+  const open = await deps.store.db
+    .selectFrom('upgrades')
+    .select(['id'])
+    .where('batch_id', '=', b.id)
+    .where('state', 'in', ['scheduled', 'ready', 'prechecking', 'running', 'paused', 'failed'])
+    .limit(500)
+    .execute();
+  for (const u of open) {
+    try {
+      await deps.act(b.project_id, u.id, 'cancel');
+    } catch {
+      // it changed state meanwhile (e.g. it just ended); the next pass looks again
+    }
+  }
+  if (open.length > 0) return true;
+  const at = deps.clock.now().toISOString();
+  await deps.store.db
+    .updateTable('batches')
+    .set({ ended_at: at, updated_at: at })
+    .where('id', '=', b.id)
+    .where('ended_at', 'is', null)
+    .execute();
+  return true;
+}

@@ -1,0 +1,418 @@
+// How an upgrade moves on once a step's outcome is known: the step's transition, then, in the
+// same transaction, the stage's and the upgrade's (the next stage starts, the upgrade succeeds,
+// fails, or its onFailure policy rolls it back; a rollback completes). The executor, recovery,
+// operator actions and the window scheduler all call these, so each rule lives once.
+import type { Clock } from '../../domain/clock.ts';
+import { isoNow } from '../../domain/clock.ts';
+import type { Step, Target, Upgrade, UpgradeState } from '../../domain/types.ts';
+import type { Driver } from '../../drivers/driver.ts';
+import { toStep, toUpgrade } from '../../store/mappers.ts';
+import { loadTarget, setTargetVersion } from '../../store/targets-repo.ts';
+import { appendEvent, lockUpgrade, type Db } from '../transitions.ts';
+import type { Cause } from './table.ts';
+import {
+  advanceStageInOne,
+  moveStages,
+  moveStep,
+  moveStepInStage,
+  moveSteps,
+  moveUpgrade,
+  setRollbackOrder,
+  stageOpen,
+  type By,
+  type UpgradeRef,
+} from './writes.ts';
+import type { Selectable } from 'kysely';
+import type { UpgradeRow } from '../../store/schema.ts';
+
+/** What the core needs besides a transaction. */
+export interface CoreEnv {
+  clock: Clock;
+  /** PostgreSQL: serialise an upgrade's writers with a row lock */
+  rowLocks: boolean;
+  /** PostgreSQL: a step's outcome, its event and its stage's check in one statement */
+  writableCte: boolean;
+  /** the installed drivers (reversibility, for the onFailure policy) */
+  drivers: Map<string, Driver>;
+}
+
+const RUNNABLE: readonly UpgradeState[] = ['prechecking', 'running'];
+const where = (s: { name: string; node: string | null }) => `${s.name}${s.node ? ` on ${s.node}` : ''}`;
+const ref = (u: Pick<Upgrade, 'id' | 'projectId' | 'targetId'>): UpgradeRef => ({
+  id: u.id,
+  projectId: u.projectId,
+  targetId: u.targetId,
+});
+
+export function lock(db: Db, env: CoreEnv, upgradeId: string): Promise<void> {
+  return lockUpgrade(db, upgradeId, env.rowLocks);
+}
+
+/** ready -> prechecking, stage 0 running. */
+export async function startUpgrade(db: Db, env: CoreEnv, u: Upgrade): Promise<boolean> {
+  const ok = await moveUpgrade(db, env.clock, 'start', {
+    by: 'executor',
+    u: ref(u),
+    from: 'ready',
+    to: 'prechecking',
+    set: { started_at: isoNow(env.clock), current_stage: 0 },
+    message: `upgrade ${u.fromVersion} -> ${u.toVersion} started`,
+  });
+  if (ok)
+    await moveStages(db, env.clock, 'start', {
+      by: 'executor',
+      u: ref(u),
+      idx: 0,
+      from: ['pending'],
+      to: 'running',
+      stageCount: u.stageCount,
+    });
+  return ok;
+}
+
+export interface Outcome {
+  step: Step;
+  upgrade: Upgrade;
+  /** the lease and fence the outcome is guarded on */
+  leaseOwner: string | null;
+  fence: number;
+  by: Cause;
+  log: string[];
+  /** recovery takes the step from a dead holder: its fence moves on */
+  recovered?: boolean;
+  message?: string;
+}
+
+/**
+ * running -> succeeded, then the stage advances if that was its last open step. `effects` runs
+ * in the same transaction once the transition is won (node facts, the target's version).
+ * Returns whether the outcome was recorded and whether a stage advanced.
+ */
+export async function recordSuccess(
+  db: Db,
+  env: CoreEnv,
+  o: Outcome & { result?: Record<string, unknown> },
+  effects?: (db: Db) => Promise<void>,
+): Promise<{ recorded: boolean; advanced: boolean }> {
+  await lock(db, env, o.upgrade.id);
+  const moved = await moveStepInStage(db, env.clock, env.writableCte, 'succeed', {
+    by: o.by,
+    u: ref(o.upgrade),
+    step: o.step,
+    stage: o.step.stageIndex,
+    from: 'running',
+    to: 'succeeded',
+    leaseOwner: o.leaseOwner,
+    fence: o.fence,
+    recovered: o.recovered,
+    log: o.log,
+    ...(o.result ? { result: o.result } : {}),
+    message: o.message ?? `${where(o.step)} succeeded`,
+  });
+  if (!moved.moved) return { recorded: false, advanced: false };
+  await effects?.(db);
+  if (o.step.action === 'finalize') {
+    await setTargetVersion(db, o.upgrade.projectId, o.upgrade.targetId, o.upgrade.toVersion, o.upgrade.release);
+  }
+  // most steps are not the last of their stage
+  if (moved.stageOpen) return { recorded: true, advanced: false };
+  const closed = { stage: o.step.stageIndex, upgrade: moved.upgrade };
+  return { recorded: true, advanced: await advance(db, env, o.upgrade.id, o.by, closed) };
+}
+
+/** running -> failed; its stage and upgrade fail, and the onFailure policy may start a rollback. */
+export async function recordFailure(db: Db, env: CoreEnv, o: Outcome & { code: string; error: string }): Promise<boolean> {
+  await lock(db, env, o.upgrade.id);
+  const ok = await moveStep(db, env.clock, 'fail', {
+    by: o.by,
+    u: ref(o.upgrade),
+    step: o.step,
+    from: 'running',
+    to: 'failed',
+    leaseOwner: o.leaseOwner,
+    fence: o.fence,
+    recovered: o.recovered,
+    error: `${o.code}: ${o.error}`,
+    log: o.log,
+    message: o.message ?? `${where(o.step)} failed: ${o.error}`,
+    data: { code: o.code },
+  });
+  if (!ok) return false;
+  const by = o.by === 'recovery' ? 'recovery' : 'executor';
+  await moveStages(db, env.clock, 'fail', { by, u: ref(o.upgrade), idx: o.step.stageIndex, from: ['running'], to: 'failed' });
+  const current = await db.selectFrom('upgrades').selectAll().where('id', '=', o.upgrade.id).executeTakeFirst();
+  const from = current?.state as UpgradeState | undefined;
+  if (!current || !from || !['prechecking', 'running', 'paused'].includes(from)) return true;
+  const failed = await moveUpgrade(db, env.clock, 'fail', {
+    by,
+    u: ref(o.upgrade),
+    from,
+    to: 'failed',
+    set: { error: `${where(o.step)} failed: ${o.error}`, error_code: o.code },
+    message: o.error,
+    data: { code: o.code },
+  });
+  if (failed) await applyFailurePolicy(db, env, toUpgrade({ ...current, state: 'failed', error_code: o.code }));
+  return true;
+}
+
+/**
+ * If the current stage is complete, start the next one (or finish the upgrade). Called in the
+ * transaction that recorded the stage's last step, and after resume, skip and a window reopening.
+ * `closed`: this transaction found that stage done, under the upgrade's lock (moveStepInStage in
+ * ./writes.ts), and may have read the upgrade's row with it; neither is read again.
+ */
+export async function advance(
+  db: Db,
+  env: CoreEnv,
+  upgradeId: string,
+  cause: Cause | By = 'executor',
+  closed?: { stage: number; upgrade?: Selectable<UpgradeRow> },
+): Promise<boolean> {
+  const row = closed?.upgrade ?? (await db.selectFrom('upgrades').selectAll().where('id', '=', upgradeId).executeTakeFirst());
+  if (!row || !RUNNABLE.includes(row.state as UpgradeState)) return false;
+  const u = toUpgrade(row);
+  if (closed?.stage !== u.currentStage && (await stageOpen(db, u.id, u.currentStage))) return false;
+  const by: By = typeof cause === 'string' ? { by: cause } : cause;
+  // a stage that is neither the precheck nor the last only moves the counter on: where the store
+  // takes writable CTEs, its three moves and their events are one statement
+  if (env.writableCte && u.state === 'running' && u.currentStage + 1 < u.stageCount) {
+    return advanceStageInOne(db, env.clock, {
+      ...by,
+      u: ref(u),
+      state: u.state,
+      stage: u.currentStage,
+      stageCount: u.stageCount,
+    });
+  }
+  await moveStages(db, env.clock, 'succeed', {
+    ...by,
+    u: ref(u),
+    idx: u.currentStage,
+    from: ['running', 'pending'],
+    to: 'succeeded',
+    stageCount: u.stageCount,
+  });
+  const next = u.currentStage + 1;
+  if (next >= u.stageCount) {
+    await moveUpgrade(db, env.clock, 'succeed', {
+      ...by,
+      u: ref(u),
+      from: u.state,
+      to: 'succeeded',
+      atStage: u.currentStage,
+      set: { ended_at: isoNow(env.clock) },
+      message: `upgraded to ${u.toVersion}`,
+    });
+    return true;
+  }
+  // stage 0 is the precheck: leaving it is the upgrade's own transition; later stages only move the counter
+  const ok =
+    u.state === 'prechecking'
+      ? await moveUpgrade(db, env.clock, 'prechecked', {
+          ...by,
+          u: ref(u),
+          from: 'prechecking',
+          to: 'running',
+          atStage: u.currentStage,
+          set: { current_stage: next },
+          message: 'prechecks passed; upgrading',
+        })
+      : await updateStage(db, env, u, next);
+  if (!ok) return false;
+  await moveStages(db, env.clock, 'start', {
+    ...by,
+    u: ref(u),
+    idx: next,
+    from: ['pending'],
+    to: 'running',
+    stageCount: u.stageCount,
+  });
+  return true;
+}
+
+async function updateStage(db: Db, env: CoreEnv, u: Upgrade, next: number): Promise<boolean> {
+  const res = await db
+    .updateTable('upgrades')
+    .set({ current_stage: next, updated_at: isoNow(env.clock) })
+    .where('id', '=', u.id)
+    .where('state', '=', u.state)
+    .where('current_stage', '=', u.currentStage)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+// ---- rollback -------------------------------------------------------------------------------
+
+export class RollbackRefused extends Error {
+  constructor(
+    readonly code: 'INVALID_STATE' | 'ROLLBACK_BLOCKED' | 'TARGET_NOT_FOUND' | 'DRIVER_NOT_FOUND',
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Marks the completed steps for reversal, newest first, and cancels the pending ones. Throws
+ * RollbackRefused (and changes nothing) when a step still runs or a completed one cannot be
+ * reversed, naming it.
+ */
+export async function prepareRollback(db: Db, env: CoreEnv, u: Upgrade, by: By): Promise<void> {
+  const target: Target | null = await loadTarget(db, u.projectId, u.targetId);
+  if (!target) throw new RollbackRefused('TARGET_NOT_FOUND', `target ${u.targetId} no longer exists`);
+  const driver = env.drivers.get(target.driver);
+  if (!driver) throw new RollbackRefused('DRIVER_NOT_FOUND', `driver ${target.driver} is not installed`);
+  const running = await db
+    .selectFrom('steps')
+    .select(['name', 'node'])
+    .where('upgrade_id', '=', u.id)
+    .where('state', '=', 'running')
+    .executeTakeFirst();
+  if (running) throw new RollbackRefused('INVALID_STATE', `step ${where(running)} is still running; wait for it to finish`);
+  const done = (
+    await db
+      .selectFrom('steps')
+      .selectAll()
+      .where('upgrade_id', '=', u.id)
+      .where('state', '=', 'succeeded')
+      .orderBy('ended_at', 'desc')
+      .orderBy('seq', 'desc')
+      .execute()
+  ).map(toStep);
+  const blocking = done.find((s) => !driver.stepPolicy(s.action, target).reversible);
+  if (blocking) {
+    throw new RollbackRefused(
+      'ROLLBACK_BLOCKED',
+      `step "${blocking.name}"${blocking.node ? ` on ${blocking.node}` : ''} cannot be reversed by the ${driver.name} driver, so the upgrade cannot be rolled back`,
+      { stepId: blocking.id, step: blocking.name, node: blocking.node, action: blocking.action },
+    );
+  }
+  await setRollbackOrder(
+    db,
+    done.map((s) => s.id),
+  );
+  await moveSteps(db, env.clock, 'cancel', { ...by, u: ref(u), from: 'pending', to: 'cancelled' });
+}
+
+/**
+ * options.onFailure = "rollback": a failed upgrade whose completed steps can all be reversed is
+ * rolled back by itself; one that cannot stays failed, with an event that says why.
+ */
+async function applyFailurePolicy(db: Db, env: CoreEnv, u: Upgrade): Promise<void> {
+  if (u.options.onFailure !== 'rollback') return;
+  const by: By = { by: 'policy' };
+  try {
+    await prepareRollback(db, env, u, by);
+  } catch (err) {
+    if (!(err instanceof RollbackRefused)) throw err;
+    // the failure stays; the trail says why the policy did not act (no state changes)
+    await appendEvent(
+      db,
+      {
+        projectId: u.projectId,
+        targetId: u.targetId,
+        upgradeId: u.id,
+        actor: 'policy',
+        type: 'upgrade.rollback_refused',
+        message: `onFailure is rollback, but ${err.message}`,
+        data: { code: err.code, ...err.details },
+      },
+      env.clock,
+    );
+    return;
+  }
+  const ok = await moveUpgrade(db, env.clock, 'rollback', {
+    ...by,
+    u: ref(u),
+    from: 'failed',
+    to: 'rolling_back',
+    set: { error: null, error_code: null },
+    message: `onFailure is rollback: reversing its completed steps after ${u.errorCode ?? 'the failure'}`,
+    data: { policy: 'onFailure', failure: u.errorCode },
+  });
+  if (ok) await finishRollbackIfDone(db, env, { ...u, state: 'rolling_back' }, 'policy');
+}
+
+/** rolling_back -> rolled_back once no completed step is left to reverse. */
+export async function finishRollbackIfDone(db: Db, env: CoreEnv, u: Upgrade, cause: Cause | By = 'executor'): Promise<void> {
+  const by: By = typeof cause === 'string' ? { by: cause } : cause;
+  const left = await db
+    .selectFrom('steps')
+    .select('id')
+    .where('upgrade_id', '=', u.id)
+    .where('rollback_order', 'is not', null)
+    .where('state', 'in', ['succeeded', 'rolling_back'])
+    .limit(1)
+    .executeTakeFirst();
+  if (left) return;
+  const ok = await moveUpgrade(db, env.clock, 'rolled_back', {
+    ...by,
+    u: ref(u),
+    from: 'rolling_back',
+    to: 'rolled_back',
+    set: { ended_at: isoNow(env.clock) },
+    message: `rolled back to ${u.fromVersion}`,
+  });
+  if (!ok) return;
+  const fromRelease = typeof u.options.fromRelease === 'string' ? u.options.fromRelease : '';
+  await setTargetVersion(db, u.projectId, u.targetId, u.fromVersion, fromRelease);
+  await moveStages(db, env.clock, 'rolled_back', {
+    ...by,
+    u: ref(u),
+    idx: 'all',
+    from: ['succeeded', 'running', 'failed'],
+    to: 'rolled_back',
+    stageCount: u.stageCount,
+  });
+}
+
+/** rolling_back -> rolled_back for one step; the upgrade is rolled back when it was the last. */
+export async function recordReversal(db: Db, env: CoreEnv, o: Outcome, effects?: (db: Db) => Promise<void>): Promise<boolean> {
+  await lock(db, env, o.upgrade.id);
+  const ok = await moveStep(db, env.clock, 'reversed', {
+    by: 'executor',
+    u: ref(o.upgrade),
+    step: o.step,
+    from: 'rolling_back',
+    to: 'rolled_back',
+    leaseOwner: o.leaseOwner,
+    fence: o.fence,
+    log: o.log,
+    message: `${where(o.step)} reversed`,
+  });
+  if (!ok) return false;
+  await effects?.(db);
+  await finishRollbackIfDone(db, env, o.upgrade);
+  return true;
+}
+
+/** A reversal failed: the step is completed again (a later rollback reverses it) and the upgrade fails. */
+export async function recordReversalFailure(db: Db, env: CoreEnv, o: Outcome & { error: string }): Promise<boolean> {
+  await lock(db, env, o.upgrade.id);
+  const ok = await moveStep(db, env.clock, 'unreversed', {
+    by: o.by,
+    u: ref(o.upgrade),
+    step: o.step,
+    from: 'rolling_back',
+    to: 'succeeded',
+    leaseOwner: o.leaseOwner,
+    fence: o.fence,
+    recovered: o.recovered,
+    log: o.log,
+    message: `rollback of ${where(o.step)} failed: ${o.error}`,
+  });
+  if (!ok) return false;
+  await moveUpgrade(db, env.clock, 'fail', {
+    by: o.by === 'recovery' ? 'recovery' : 'executor',
+    u: ref(o.upgrade),
+    from: 'rolling_back',
+    to: 'failed',
+    stepId: o.step.id,
+    set: { error: `rollback of ${where(o.step)} failed: ${o.error}`, error_code: 'ROLLBACK_FAILED' },
+    message: o.error,
+    data: { code: 'ROLLBACK_FAILED' },
+  });
+  return true;
+}

@@ -1,0 +1,312 @@
+// The transition table of the state core (src/engine/core/): every change of an upgrade's,
+// a stage's or a step's state that Liftgate makes, who may cause it, and the event it appends.
+// The writers in ./writes.ts refuse a transition that is not listed here, and a test replays
+// upgrades through every operator action, failure, recovery and rollback and checks each event
+// against this table; docs/architecture.md shows the table as this module renders it.
+//
+// Causes
+//   executor   this process's executor, recording what a driver did or moving the DAG on
+//   operator   a person or client through an API (pause, resume, cancel, retry, skip, rollback,
+//              reschedule, creation, a batch action)
+//   scheduler  the leader's housekeeping: maintenance windows, batch waves
+//   recovery   the leader taking a step back from an executor that stopped or was lost
+//   policy     a rule of the upgrade itself (options.onFailure = "rollback")
+//
+// Upgrade states
+//   scheduled     waiting for its time, its window, or its batch (hold = 'batch')
+//   ready         due; the executor starts it
+//   prechecking   stage 0 (precheck) runs
+//   running       later stages run
+//   paused        nothing new starts (hold = NULL: an operator; 'window': its window closed;
+//                 'batch': its batch paused); running steps finish
+//   failed        a step failed; retry, skip, rollback or cancel
+//   rolling_back  completed steps are reversed, newest first
+//   succeeded | cancelled | rolled_back   final
+// Stage states
+//   pending -> running -> succeeded | failed; failed -> running (retry, skip);
+//   any unfinished -> cancelled; any reached -> rolled_back when its upgrade is rolled back
+// Step states
+//   pending -> running (claimed under a lease and a fencing token) -> succeeded | failed;
+//   running -> pending (recovery re-queues an idempotent or not-applied step);
+//   failed -> pending (retry) | skipped (skip); pending -> cancelled;
+//   succeeded -> rolling_back -> rolled_back, or back to succeeded when the reversal fails
+//
+// A row whose `from` is empty is created in that state (no previous state).
+import type { StageState, StepState, UpgradeState } from '../../domain/types.ts';
+
+export type Cause = 'executor' | 'operator' | 'scheduler' | 'recovery' | 'policy';
+export const CAUSES: readonly Cause[] = ['executor', 'operator', 'scheduler', 'recovery', 'policy'];
+
+export interface Rule<S extends string> {
+  from: readonly S[];
+  to: readonly S[];
+  by: readonly Cause[];
+  /** the type of the event the transition appends */
+  event: string;
+  /** one line for the docs */
+  why: string;
+}
+
+const ACTIVE: readonly UpgradeState[] = ['prechecking', 'running'];
+
+export const UPGRADE_RULES = {
+  create: {
+    from: [],
+    to: ['scheduled', 'ready'],
+    by: ['operator'],
+    event: 'upgrade.created',
+    why: 'requested (alone or by a batch)',
+  },
+  promote: {
+    from: ['scheduled'],
+    to: ['ready'],
+    by: ['scheduler'],
+    event: 'upgrade.ready',
+    why: 'its time came and its window is open',
+  },
+  release: {
+    from: ['scheduled'],
+    to: ['scheduled'],
+    by: ['scheduler'],
+    event: 'upgrade.released',
+    why: 'its batch wave let it go',
+  },
+  hold: {
+    from: ['scheduled', 'ready'],
+    to: ['scheduled'],
+    by: ['operator'],
+    event: 'upgrade.held',
+    why: 'its batch was paused before it started',
+  },
+  reschedule: {
+    from: ['scheduled', 'paused'],
+    to: ['scheduled', 'paused'],
+    by: ['operator'],
+    event: 'upgrade.reschedule',
+    why: 'a new schedule (same state)',
+  },
+  start: { from: ['ready'], to: ['prechecking'], by: ['executor'], event: 'upgrade.started', why: 'the executor starts stage 0' },
+  prechecked: {
+    from: ['prechecking'],
+    to: ['running'],
+    by: ['executor', 'operator', 'scheduler', 'recovery'],
+    event: 'upgrade.prechecked',
+    why: 'the precheck stage passed',
+  },
+  succeed: {
+    from: ACTIVE,
+    to: ['succeeded'],
+    by: ['executor', 'operator', 'scheduler', 'recovery'],
+    event: 'upgrade.succeeded',
+    why: 'its last stage completed',
+  },
+  fail: {
+    from: ['prechecking', 'running', 'paused', 'rolling_back'],
+    to: ['failed'],
+    by: ['executor', 'recovery'],
+    event: 'upgrade.failed',
+    why: 'a step (or the reversal of one) failed',
+  },
+  pause: { from: ACTIVE, to: ['paused'], by: ['operator'], event: 'upgrade.pause', why: 'an operator (or its batch) paused it' },
+  window_close: { from: ACTIVE, to: ['paused'], by: ['scheduler'], event: 'upgrade.window_closed', why: 'its window closed' },
+  resume: {
+    from: ['paused'],
+    to: ACTIVE,
+    by: ['operator'],
+    event: 'upgrade.resume',
+    why: 'an operator (or its batch) resumed it',
+  },
+  window_open: {
+    from: ['paused'],
+    to: ACTIVE,
+    by: ['scheduler'],
+    event: 'upgrade.window_opened',
+    why: 'its window opened again',
+  },
+  cancel: {
+    from: ['scheduled', 'ready', 'prechecking', 'running', 'paused', 'failed'],
+    to: ['cancelled'],
+    by: ['operator', 'scheduler'],
+    event: 'upgrade.cancel',
+    why: 'an operator cancelled it; pending steps are cancelled',
+  },
+  retry: { from: ['failed'], to: ACTIVE, by: ['operator'], event: 'upgrade.retry', why: 'its failed steps run again' },
+  skip: { from: ['failed'], to: ACTIVE, by: ['operator'], event: 'upgrade.skip', why: 'its failed steps are passed over' },
+  rollback: {
+    from: ['failed', 'paused', 'cancelled'],
+    to: ['rolling_back'],
+    by: ['operator', 'policy'],
+    event: 'upgrade.rollback',
+    why: 'an operator, or its onFailure policy, asked to reverse it',
+  },
+  rolled_back: {
+    from: ['rolling_back'],
+    to: ['rolled_back'],
+    by: ['executor', 'operator', 'policy'],
+    event: 'upgrade.rolled_back',
+    why: 'every completed step is reversed',
+  },
+} as const satisfies Record<string, Rule<UpgradeState>>;
+
+export const STAGE_RULES = {
+  start: {
+    from: ['pending'],
+    to: ['running'],
+    by: ['executor', 'operator', 'scheduler', 'recovery'],
+    event: 'stage.started',
+    why: 'the previous stage completed',
+  },
+  succeed: {
+    from: ['pending', 'running'],
+    to: ['succeeded'],
+    by: ['executor', 'operator', 'scheduler', 'recovery'],
+    event: 'stage.succeeded',
+    why: 'each of its steps succeeded or was skipped',
+  },
+  fail: {
+    from: ['running'],
+    to: ['failed'],
+    by: ['executor', 'recovery'],
+    event: 'stage.failed',
+    why: 'one of its steps failed',
+  },
+  reopen: {
+    from: ['failed'],
+    to: ['running'],
+    by: ['operator'],
+    event: 'stage.reopened',
+    why: 'retry or skip of its failed steps',
+  },
+  cancel: {
+    from: ['pending', 'running', 'failed'],
+    to: ['cancelled'],
+    by: ['operator', 'scheduler'],
+    event: 'stage.cancelled',
+    why: 'its upgrade was cancelled',
+  },
+  rolled_back: {
+    from: ['succeeded', 'running', 'failed'],
+    to: ['rolled_back'],
+    by: ['executor', 'operator', 'policy'],
+    event: 'stage.rolled_back',
+    why: 'its upgrade was rolled back',
+  },
+} as const satisfies Record<string, Rule<StageState>>;
+
+export const STEP_RULES = {
+  claim: {
+    from: ['pending'],
+    to: ['running'],
+    by: ['executor'],
+    event: 'step.started',
+    why: 'claimed under a lease; the driver is called',
+  },
+  succeed: {
+    from: ['running'],
+    to: ['succeeded'],
+    by: ['executor', 'recovery'],
+    event: 'step.succeeded',
+    why: 'the driver finished it (or recovery found its effect)',
+  },
+  fail: {
+    from: ['running'],
+    to: ['failed'],
+    by: ['executor', 'recovery'],
+    event: 'step.failed',
+    why: 'the driver failed, it timed out, or recovery cannot tell (or gave up)',
+  },
+  requeue: {
+    from: ['running'],
+    to: ['pending'],
+    by: ['recovery'],
+    event: 'step.recovered',
+    why: 'its holder died; idempotent, or had not taken effect',
+  },
+  reverse_again: {
+    from: ['rolling_back'],
+    to: ['succeeded'],
+    by: ['recovery'],
+    event: 'step.recovered',
+    why: 'its holder died while reversing it; it is reversed again',
+  },
+  retry: { from: ['failed'], to: ['pending'], by: ['operator'], event: 'step.retry', why: 'an operator retries it' },
+  skip: { from: ['failed'], to: ['skipped'], by: ['operator'], event: 'step.skipped', why: 'an operator skips it' },
+  cancel: {
+    from: ['pending'],
+    to: ['cancelled'],
+    by: ['operator', 'scheduler', 'policy'],
+    event: 'step.cancelled',
+    why: 'its upgrade was cancelled or is rolled back',
+  },
+  reverse: {
+    from: ['succeeded'],
+    to: ['rolling_back'],
+    by: ['executor'],
+    event: 'step.rolling_back',
+    why: 'claimed for reversal',
+  },
+  reversed: {
+    from: ['rolling_back'],
+    to: ['rolled_back'],
+    by: ['executor'],
+    event: 'step.rolled_back',
+    why: 'the driver reversed it',
+  },
+  unreversed: {
+    from: ['rolling_back'],
+    to: ['succeeded'],
+    by: ['executor', 'recovery'],
+    event: 'step.rollback_failed',
+    why: 'its reversal failed or was interrupted; a later rollback reverses it again',
+  },
+} as const satisfies Record<string, Rule<StepState>>;
+
+export type UpgradeRule = keyof typeof UPGRADE_RULES;
+export type StageRule = keyof typeof STAGE_RULES;
+export type StepRule = keyof typeof STEP_RULES;
+
+export type Entity = 'upgrade' | 'stage' | 'step';
+export const RULES: Record<Entity, Record<string, Rule<string>>> = {
+  upgrade: UPGRADE_RULES,
+  stage: STAGE_RULES,
+  step: STEP_RULES,
+};
+
+/** The cause an event's actor stands for: anything but a system cause is an operator. */
+export function causeOf(actor: string): Cause {
+  return (CAUSES as readonly string[]).includes(actor) && actor !== 'operator' ? (actor as Cause) : 'operator';
+}
+
+/** The rules whose event has this type (two recovery rules share step.recovered); empty when none. */
+export function rulesOfEvent(type: string): { entity: Entity; name: string; rule: Rule<string> }[] {
+  const found: { entity: Entity; name: string; rule: Rule<string> }[] = [];
+  for (const entity of Object.keys(RULES) as Entity[]) {
+    for (const [name, rule] of Object.entries(RULES[entity])) if (rule.event === type) found.push({ entity, name, rule });
+  }
+  return found;
+}
+
+export class TransitionError extends Error {}
+
+/** Throws unless `from -> to` by `by` is in the table under `name` (a programming error, not input). */
+export function checkRule(entity: Entity, name: string, from: readonly string[], to: string, by: Cause): Rule<string> {
+  const rule = RULES[entity][name];
+  if (!rule) throw new TransitionError(`no ${entity} transition named ${name}`);
+  const bad = from.filter((f) => !rule.from.includes(f));
+  if (bad.length > 0 || !rule.to.includes(to) || !rule.by.includes(by)) {
+    throw new TransitionError(`${entity} ${name}: ${from.join('|')} -> ${to} by ${by} is not in the transition table`);
+  }
+  return rule;
+}
+
+/** The table as a Markdown table (docs/architecture.md holds this text; a test compares them). */
+export function renderTable(): string {
+  const lines = ['| entity | transition | from | to | caused by | event | when |', '|---|---|---|---|---|---|---|'];
+  for (const entity of Object.keys(RULES) as Entity[]) {
+    for (const [name, r] of Object.entries(RULES[entity])) {
+      const from = r.from.length === 0 ? '(new)' : r.from.join(', ');
+      lines.push(`| ${entity} | ${name} | ${from} | ${r.to.join(', ')} | ${r.by.join(', ')} | \`${r.event}\` | ${r.why} |`);
+    }
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,63 @@
+// The native batch API under /v1/projects/{project}/batches. Handlers translate HTTP to service
+// calls and nothing more; the caller's scope is checked as on every native route.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { batchAction, createBatch } from '../../service/batch-actions.ts';
+import { getBatch, listBatches } from '../../service/batch-view.ts';
+import type { AppContext } from '../../service/context.ts';
+import { listUpgrades } from '../../service/upgrades.ts';
+import { BatchActionBody, BatchBody, BatchListQuery, BatchParams } from './batch-schemas.ts';
+import { presentUpgrade } from './present.ts';
+import { ProjectParams } from './schemas.ts';
+
+export interface RouteHelpers {
+  scope(req: FastifyRequest, projectId: string): void;
+  actorOf(req: FastifyRequest): string;
+}
+
+export function batchRoutes(app: FastifyInstance, ctx: AppContext, h: RouteHelpers): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = { tags: ['batches'], security: [{ bearer: [] }] };
+
+  r.post('/projects/:project/batches', { schema: { ...tags, params: ProjectParams, body: BatchBody } }, async (req, reply) => {
+    h.scope(req, req.params.project);
+    const b = await createBatch(ctx, req.params.project, req.body, h.actorOf(req));
+    reply.code(201);
+    return b;
+  });
+  r.get(
+    '/projects/:project/batches',
+    { schema: { ...tags, params: ProjectParams, querystring: BatchListQuery } },
+    async (req) => {
+      h.scope(req, req.params.project);
+      const { items, total } = await listBatches(ctx, req.params.project, req.query);
+      return { items, total, limit: req.query.limit ?? 50, offset: req.query.offset ?? 0 };
+    },
+  );
+  r.get('/projects/:project/batches/:batch', { schema: { ...tags, params: BatchParams } }, async (req) => {
+    h.scope(req, req.params.project);
+    return getBatch(ctx, req.params.project, req.params.batch);
+  });
+  r.get(
+    '/projects/:project/batches/:batch/upgrades',
+    { schema: { ...tags, params: BatchParams, querystring: BatchListQuery } },
+    async (req) => {
+      h.scope(req, req.params.project);
+      await getBatch(ctx, req.params.project, req.params.batch);
+      const { items, total } = await listUpgrades(ctx, req.params.project, {
+        batchId: req.params.batch,
+        limit: req.query.limit,
+        offset: req.query.offset,
+      });
+      return { items: items.map(presentUpgrade), total, limit: req.query.limit ?? 50, offset: req.query.offset ?? 0 };
+    },
+  );
+  r.post(
+    '/projects/:project/batches/:batch/actions',
+    { schema: { ...tags, params: BatchParams, body: BatchActionBody } },
+    async (req) => {
+      h.scope(req, req.params.project);
+      return batchAction(ctx, req.params.project, req.params.batch, req.body.action, h.actorOf(req));
+    },
+  );
+}

@@ -1,0 +1,64 @@
+// TypeBox schemas of the batch API. The request shape is fixed by the product (docs/fleet.md).
+import { Type } from '@sinclair/typebox';
+import { BATCH_ACTIONS } from '../../service/batch-actions.ts';
+import { Engine, Id, Labels, Mode, Version } from './schemas.ts';
+
+const Amount = Type.Union([
+  Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+  Type.String({ pattern: '^\\d+(\\.\\d+)?%$', description: 'a percentage, e.g. "10%"' }),
+]);
+const PositiveAmount = Type.Union([
+  Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+  Type.String({ pattern: '^\\d+(\\.\\d+)?%$', description: 'a percentage, e.g. "50%"' }),
+]);
+
+export const Schedule = Type.Object(
+  {
+    kind: Type.Union([Type.Literal('now'), Type.Literal('window'), Type.Literal('at')]),
+    at: Type.Optional(Type.String({ format: 'date-time' })),
+  },
+  { additionalProperties: false },
+);
+
+export const WaveBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 64 }),
+    targets: Amount,
+    maxConcurrency: Type.Optional(PositiveAmount),
+    bakeMinutes: Type.Optional(Type.Number({ minimum: 0, maximum: 525600 })),
+    approval: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+export const BatchBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 128 }),
+    selector: Type.Optional(
+      Type.Object(
+        { engine: Type.Optional(Engine), version: Type.Optional(Version), labels: Type.Optional(Labels) },
+        { additionalProperties: false },
+      ),
+    ),
+    targetIds: Type.Optional(Type.Array(Id, { minItems: 1, maxItems: 100000 })),
+    toVersion: Version,
+    mode: Type.Optional(Mode),
+    schedule: Type.Optional(Schedule),
+    waves: Type.Array(WaveBody, { minItems: 1, maxItems: 100 }),
+    failureThreshold: Type.Optional(Type.Object({ targets: PositiveAmount }, { additionalProperties: false })),
+  },
+  { additionalProperties: false },
+);
+
+export const BatchParams = Type.Object({ project: Id, batch: Type.String({ format: 'uuid' }) });
+export const BatchActionBody = Type.Object(
+  { action: Type.Union(BATCH_ACTIONS.map((a) => Type.Literal(a))) },
+  { additionalProperties: false },
+);
+export const BatchListQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+    offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 })),
+  },
+  { additionalProperties: false },
+);

@@ -1,0 +1,163 @@
+// Rate limits on every API family (@fastify/rate-limit), three of them:
+// - per client address, on every request, before anything else runs;
+// - per credential, on every authenticated request, once the family's hook has verified it;
+// - per client address for failed authentications, far stricter, checked before a request's
+//   credential is looked up (OBShell's costs a password hash), always counted in the database so
+//   every replica sees the failures the others saw.
+// A refused request gets RATE_LIMITED, which each family renders in its own envelope and status
+// (Alibaba `Throttling`, Huawei `APIGW.0308`, OBShell `Common.TooManyRequests`, native
+// `RATE_LIMITED`, all 429), with Retry-After. Settings and defaults: README, docs/SECURITY.md.
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, isAppError } from '../domain/errors.ts';
+import { DatabaseRateLimitStore } from '../store/rate-limit-store.ts';
+import type { Store } from '../store/open.ts';
+import { Acs3AuthError } from './families/alibaba/errors.ts';
+import { HuaweiGatewayError } from './families/huawei/huawei-auth.ts';
+import { ObshellError } from './families/obshell/i18n.ts';
+
+export interface Limit {
+  max: number;
+  windowMs: number;
+}
+
+export interface RateLimitSettings {
+  enabled: boolean;
+  perAddress: Limit;
+  perCredential: Limit;
+  failedAuth: Limit;
+  /** where the per-address and per-credential counters live; failed authentications are always in the database */
+  store: 'memory' | 'database';
+}
+
+export const DEFAULT_RATE_LIMITS: RateLimitSettings = {
+  enabled: true,
+  perAddress: { max: 6000, windowMs: 60_000 },
+  perCredential: { max: 3000, windowMs: 60_000 },
+  failedAuth: { max: 20, windowMs: 5 * 60_000 },
+  store: 'memory',
+};
+
+const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 };
+
+/** "6000/1m" -> 6000 hits per minute. */
+export function parseLimit(name: string, value: string): Limit {
+  const m = /^(\d{1,9})\/(\d{1,6})(s|m|h)$/.exec(value.trim());
+  if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) {
+    throw new Error(`${name} must look like 6000/1m (hits per window; the window in s, m or h), not "${value}"`);
+  }
+  return { max: Number(m[1]), windowMs: Number(m[2]) * UNITS[m[3]!]! };
+}
+
+/** The settings from the environment (README, "Settings"); anything unset keeps its default. */
+export function rateLimitSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): RateLimitSettings {
+  const s = { ...DEFAULT_RATE_LIMITS };
+  const onOff = env.LIFTGATE_RATE_LIMITS;
+  if (onOff !== undefined && onOff !== '') {
+    if (!['on', 'off', '1', '0'].includes(onOff)) throw new Error(`LIFTGATE_RATE_LIMITS must be on or off, not "${onOff}"`);
+    s.enabled = onOff === 'on' || onOff === '1';
+  }
+  const limit = (name: string, fallback: Limit) => (env[name] ? parseLimit(name, env[name]) : fallback);
+  s.perAddress = limit('LIFTGATE_RATE_LIMIT_ADDRESS', s.perAddress);
+  s.perCredential = limit('LIFTGATE_RATE_LIMIT_CREDENTIAL', s.perCredential);
+  s.failedAuth = limit('LIFTGATE_RATE_LIMIT_FAILED_AUTH', s.failedAuth);
+  const store = env.LIFTGATE_RATE_LIMIT_STORE;
+  if (store !== undefined && store !== '') {
+    if (store !== 'memory' && store !== 'database')
+      throw new Error(`LIFTGATE_RATE_LIMIT_STORE must be memory or database, not "${store}"`);
+    s.store = store;
+  }
+  return s;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** who the request authenticated as (`token:<id>`, `ak:<id>`, `obshell:<target>`); set by each family's auth */
+    credential?: string;
+  }
+}
+
+/** A refused authentication of any family (a wrong, missing, forged, expired or replayed credential). */
+export function isAuthFailure(err: unknown): boolean {
+  if (err instanceof Acs3AuthError) return true;
+  if (err instanceof HuaweiGatewayError) return err.status === 401 || err.status === 403;
+  if (err instanceof ObshellError) return err.def.status === 401 || err.def.code === 'Request.Header.NotFound';
+  return isAppError(err) && err.code === 'UNAUTHORIZED';
+}
+
+type Limiter = (
+  req: FastifyRequest,
+  opts?: { increment?: boolean },
+) => Promise<{
+  isAllowed: boolean;
+  isExceeded?: boolean;
+  max?: number;
+  ttlInSeconds?: number;
+  remaining?: number;
+}>;
+
+function refuse(reply: FastifyReply, max: number, ttlSeconds: number, what: string): never {
+  const retryAfter = Math.max(1, ttlSeconds);
+  reply.header('retry-after', String(retryAfter));
+  reply.header('x-ratelimit-limit', String(max));
+  reply.header('x-ratelimit-remaining', '0');
+  reply.header('x-ratelimit-reset', String(retryAfter));
+  throw new AppError('RATE_LIMITED', `too many ${what}; retry after ${retryAfter} s`);
+}
+
+/** Installs the three limits on the root instance, before any route or family is registered. */
+export async function installRateLimits(app: FastifyInstance, store: Store, settings: RateLimitSettings): Promise<void> {
+  app.decorateRequest('credential', undefined);
+  if (!settings.enabled) return;
+  const db = store.db;
+  class SharedStore extends DatabaseRateLimitStore {
+    constructor() {
+      super(db);
+    }
+  }
+
+  // Each set of limiters gets its own plugin instance (so its own store) inside a throwaway scope;
+  // the hooks that use them are added to the root instance, so they cover every family.
+  const limiters = async (shared: boolean, defs: Record<string, { limit: Limit; key: (req: FastifyRequest) => string }>) => {
+    const out: Record<string, Limiter> = {};
+    await app.register(async (scope) => {
+      await scope.register(rateLimit, { global: false, ...(shared ? { store: SharedStore } : {}) });
+      for (const [name, d] of Object.entries(defs)) {
+        out[name] = scope.createRateLimit({ max: d.limit.max, timeWindow: d.limit.windowMs, keyGenerator: d.key }) as Limiter;
+      }
+    });
+    return out;
+  };
+
+  const general = await limiters(settings.store === 'database', {
+    address: { limit: settings.perAddress, key: (req) => `addr:${req.ip}` },
+    credential: { limit: settings.perCredential, key: (req) => `cred:${req.credential ?? ''}` },
+  });
+  const failures = await limiters(true, { failedAuth: { limit: settings.failedAuth, key: (req) => `authfail:${req.ip}` } });
+  const address = general.address!;
+  const credential = general.credential!;
+  const failedAuth = failures.failedAuth!;
+
+  app.addHook('onRequest', async (req, reply) => {
+    const a = await address(req);
+    if (a.isExceeded) refuse(reply, a.max ?? settings.perAddress.max, a.ttlInSeconds ?? 1, 'requests from this address');
+    // A read, not a hit: only failures count (onError below).
+    const f = await failedAuth(req, { increment: false });
+    if (f.remaining === 0) {
+      refuse(reply, settings.failedAuth.max, f.ttlInSeconds ?? 1, 'failed authentications from this address');
+    }
+  });
+  app.addHook('onError', async (req, _reply, err) => {
+    if (isAuthFailure(err)) await failedAuth(req);
+  });
+  // Route-level preHandler: runs after every scope's hooks, so after each family's authentication.
+  app.addHook('onRoute', (route) => {
+    const hook = async (req: FastifyRequest, reply: FastifyReply) => {
+      if (!req.credential) return;
+      const c = await credential(req);
+      if (c.isExceeded) refuse(reply, c.max ?? settings.perCredential.max, c.ttlInSeconds ?? 1, 'requests with this credential');
+    };
+    const existing = route.preHandler;
+    route.preHandler = existing === undefined ? [hook] : Array.isArray(existing) ? [...existing, hook] : [existing, hook];
+  });
+}

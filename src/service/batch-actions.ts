@@ -1,0 +1,318 @@
+// The native batch API: create a batch from its fixed shape, and the operator actions on it.
+//
+//   pause    scheduled|running|baking|awaiting_approval -> paused: nothing new starts; released
+//            upgrades that have not started are held again, running ones pause (their running
+//            steps finish)
+//   resume   paused -> the state it was paused in; upgrades it paused continue
+//   cancel   any unfinished state -> cancelled; every unfinished upgrade is cancelled
+//   retry    halted|failed (or running with failed targets) -> running; failed upgrades retried,
+//            targets found unhealthy after a bake are checked again at the next bake
+//   approve  awaiting_approval -> running; the gated wave starts
+import { planBatch, type Amount, type WaveSpec } from '../domain/batch-plan.ts';
+import type { Clock } from '../domain/clock.ts';
+import { AppError } from '../domain/errors.ts';
+import type { Target, UpgradeMode, UpgradeSchedule, UpgradeState } from '../domain/types.ts';
+import { ACTIVE_UPGRADE_STATES } from '../domain/types.ts';
+import { stepBatch } from '../engine/batch-scheduler.ts';
+import {
+  ACTIVE_BATCH_STATES,
+  FINAL_BATCH_STATES,
+  transitionBatch,
+  transitionWave,
+  type BatchState,
+} from '../engine/batch-states.ts';
+import { applyAction } from '../engine/operations.ts';
+import type { Db } from '../engine/transitions.ts';
+import { moveUpgrade, updateUpgrade } from '../engine/core/writes.ts';
+import { advance } from '../engine/core/progress.ts';
+import { listTargets, loadTarget } from '../store/targets-repo.ts';
+import { getBatch, loadBatch, type BatchView } from './batch-view.ts';
+import { changed, coreEnv, type AppContext } from './context.ts';
+import { batchDeps, createBatchRecord } from './fleet-batches.ts';
+
+export interface BatchRequest {
+  name: string;
+  selector?: { engine?: string; version?: string; labels?: Record<string, string> };
+  targetIds?: string[];
+  toVersion: string;
+  mode?: UpgradeMode;
+  schedule?: UpgradeSchedule;
+  waves: WaveSpec[];
+  failureThreshold?: { targets: Amount };
+}
+
+export const BATCH_ACTIONS = ['pause', 'resume', 'cancel', 'retry', 'approve'] as const;
+export type BatchAction = (typeof BATCH_ACTIONS)[number];
+
+async function resolveTargets(ctx: AppContext, projectId: string, req: BatchRequest): Promise<Target[]> {
+  const db = ctx.store.db;
+  if ((req.selector === undefined) === (req.targetIds === undefined)) {
+    throw new AppError('VALIDATION_FAILED', 'give either selector or targetIds, not both and not neither');
+  }
+  if (req.targetIds) {
+    const seen = new Set<string>();
+    const missing: string[] = [];
+    const out: Target[] = [];
+    for (const id of req.targetIds) {
+      if (seen.has(id)) throw new AppError('VALIDATION_FAILED', `targetIds lists ${id} twice`);
+      seen.add(id);
+      const t = await loadTarget(db, projectId, id);
+      if (t) out.push(t);
+      else missing.push(id);
+    }
+    if (missing.length > 0) {
+      throw new AppError('TARGET_NOT_FOUND', `targets not found in project ${projectId}: ${missing.join(', ')}`, { missing });
+    }
+    return out;
+  }
+  const sel = req.selector ?? {};
+  if (!sel.engine && !sel.version && !sel.labels) throw new AppError('VALIDATION_FAILED', 'the selector selects nothing');
+  const out: Target[] = [];
+  for (let offset = 0; ; offset += 500) {
+    const page = await listTargets(db, projectId, { ...sel, limit: 500, offset });
+    out.push(...page.items);
+    if (page.items.length < 500) break;
+  }
+  if (out.length === 0) throw new AppError('VALIDATION_FAILED', 'the selector matches no target');
+  return out;
+}
+
+export async function createBatch(ctx: AppContext, projectId: string, req: BatchRequest, actor: string): Promise<BatchView> {
+  const schedule = req.schedule ?? { kind: 'now' };
+  if (schedule.kind === 'at') {
+    const at = Date.parse(schedule.at ?? '');
+    if (Number.isNaN(at)) throw new AppError('INVALID_SCHEDULE', 'schedule.at must be an ISO-8601 time');
+    if (at < ctx.clock.now().getTime() - 60_000) throw new AppError('INVALID_SCHEDULE', 'schedule.at lies in the past');
+  }
+  const targets = await resolveTargets(ctx, projectId, req);
+  // every problem at once, before anything is created
+  const problems: string[] = [];
+  const busy = await ctx.store.db
+    .selectFrom('upgrades')
+    .select(['target_id', 'id'])
+    .where('project_id', '=', projectId)
+    .where('state', 'in', [...ACTIVE_UPGRADE_STATES])
+    .execute();
+  const busyOf = new Map(busy.map((r) => [r.target_id, r.id]));
+  for (const t of targets) {
+    if (busyOf.has(t.id)) problems.push(`${t.id} has upgrade ${busyOf.get(t.id)} in progress`);
+    else if (schedule.kind === 'window' && !t.maintenanceWindow) problems.push(`${t.id} has no maintenance window`);
+  }
+  if (problems.length > 0) {
+    throw new AppError('VALIDATION_FAILED', `the batch was refused: ${problems.join('; ')}`, { problems });
+  }
+  const plan = planBatch(
+    targets.map((t) => t.id),
+    req.waves,
+    req.failureThreshold?.targets,
+  );
+  const { batchId } = await createBatchRecord(
+    ctx,
+    projectId,
+    {
+      name: req.name,
+      kind: 'rollout',
+      source: 'native',
+      request: req,
+      items: targets.map((target) => ({ target, toVersion: req.toVersion })),
+      mode: req.mode ?? 'rolling',
+      schedule,
+      plan,
+    },
+    actor,
+  );
+  return getBatch(ctx, projectId, batchId);
+}
+
+const runState = (stage: number): UpgradeState => (stage === 0 ? 'prechecking' : 'running');
+
+export async function batchAction(
+  ctx: AppContext,
+  projectId: string,
+  id: string,
+  action: BatchAction,
+  actor: string,
+): Promise<BatchView> {
+  const b = await loadBatch(ctx, projectId, id);
+  const state = b.state as BatchState;
+  const at = ctx.clock.now().toISOString();
+  const base = { projectId, id, by: 'operator' as const, actor, at };
+  const cur = b.current_wave ?? 0;
+  const refuse = (allowed: readonly string[]): never => {
+    throw new AppError(
+      'INVALID_STATE',
+      `cannot ${action} a batch that is ${state}; ${action} is allowed when it is ${allowed.join(' or ')}`,
+      { state, action },
+    );
+  };
+  const db = ctx.store.db;
+  switch (action) {
+    case 'pause': {
+      if (!ACTIVE_BATCH_STATES.includes(state)) refuse(ACTIVE_BATCH_STATES);
+      await db.transaction().execute(async (trx) => {
+        const ok = await transitionBatch(trx, {
+          ...base,
+          from: state,
+          to: 'paused',
+          message: `${actor} paused the batch`,
+          set: { paused_from: state },
+        });
+        if (!ok) throw new AppError('INVALID_STATE', 'the batch changed state meanwhile; try again');
+        if (state !== 'scheduled') await transitionWave(trx, { batchId: id, idx: cur, from: [state], to: 'paused' });
+        await holdUpgrades(trx, ctx.clock, id, actor);
+      });
+      break;
+    }
+    case 'resume': {
+      if (state !== 'paused') refuse(['paused']);
+      const back = (b.paused_from ?? 'running') as BatchState;
+      await db.transaction().execute(async (trx) => {
+        const ok = await transitionBatch(trx, {
+          ...base,
+          from: 'paused',
+          to: back,
+          message: `${actor} resumed the batch`,
+          set: { paused_from: null },
+        });
+        if (!ok) throw new AppError('INVALID_STATE', 'the batch changed state meanwhile; try again');
+        if (back !== 'scheduled') await transitionWave(trx, { batchId: id, idx: cur, from: ['paused'], to: back });
+        const paused = await trx
+          .selectFrom('upgrades')
+          .selectAll()
+          .where('batch_id', '=', id)
+          .where('state', '=', 'paused')
+          .where('hold', '=', 'batch')
+          .execute();
+        for (const u of paused) {
+          const to = runState(u.current_stage);
+          if (
+            await moveUpgrade(trx, ctx.clock, 'resume', {
+              by: 'operator',
+              actor,
+              u: { id: u.id, projectId, targetId: u.target_id },
+              from: 'paused',
+              to,
+              hold: 'batch',
+              set: { hold: null, pending_reason: null },
+              message: `${actor} resumed the batch`,
+            })
+          ) {
+            await advance(trx, coreEnv(ctx), u.id, 'operator');
+          }
+        }
+      });
+      break;
+    }
+    case 'approve': {
+      if (state !== 'awaiting_approval') refuse(['awaiting_approval']);
+      await db.transaction().execute(async (trx) => {
+        const ok = await transitionBatch(trx, {
+          ...base,
+          from: 'awaiting_approval',
+          to: 'running',
+          message: `${actor} approved wave ${cur + 1}`,
+          set: { pending_reason: null },
+          data: { wave: cur },
+        });
+        if (!ok) throw new AppError('INVALID_STATE', 'the batch changed state meanwhile; try again');
+        await transitionWave(trx, {
+          batchId: id,
+          idx: cur,
+          from: ['awaiting_approval'],
+          to: 'running',
+          set: { started_at: at, approved_by: actor },
+        });
+      });
+      break;
+    }
+    case 'cancel': {
+      if (FINAL_BATCH_STATES.includes(state) || state === 'creating')
+        refuse(['scheduled', 'running', 'baking', 'awaiting_approval', 'paused', 'halted', 'failed']);
+      await db.transaction().execute(async (trx) => {
+        const ok = await transitionBatch(trx, { ...base, from: state, to: 'cancelled', message: `${actor} cancelled the batch` });
+        if (!ok) throw new AppError('INVALID_STATE', 'the batch changed state meanwhile; try again');
+        await trx
+          .updateTable('batch_waves')
+          .set({ state: 'cancelled', ended_at: at })
+          .where('batch_id', '=', id)
+          .where('state', 'not in', ['succeeded', 'failed'])
+          .execute();
+      });
+      break;
+    }
+    case 'retry': {
+      const failed = await db
+        .selectFrom('upgrades')
+        .select('id')
+        .where('batch_id', '=', id)
+        .where('state', '=', 'failed')
+        .execute();
+      const unhealthy = await db
+        .selectFrom('batch_waves')
+        .select('idx')
+        .where('batch_id', '=', id)
+        .where('health_failures', '!=', '[]')
+        .execute();
+      if (!['halted', 'failed', 'running', 'baking'].includes(state)) refuse(['halted', 'failed']);
+      if (failed.length === 0 && unhealthy.length === 0)
+        throw new AppError('INVALID_STATE', 'the batch has no failed target to retry');
+      for (const u of failed) await applyAction(ctx, projectId, u.id, 'retry', actor);
+      await db.transaction().execute(async (trx) => {
+        await trx.updateTable('batch_waves').set({ health_failures: '[]' }).where('batch_id', '=', id).execute();
+        if (state === 'halted' || state === 'failed') {
+          await transitionBatch(trx, {
+            ...base,
+            from: state,
+            to: 'running',
+            message: `${actor} retried ${failed.length} failed target(s)`,
+            set: { pending_reason: null, ended_at: null },
+            data: { retried: failed.length },
+          });
+          await transitionWave(trx, {
+            batchId: id,
+            idx: cur,
+            from: ['halted', 'failed', 'succeeded'],
+            to: 'running',
+            set: { ended_at: null },
+          });
+        }
+      });
+      break;
+    }
+  }
+  if (action === 'cancel' || action === 'resume' || action === 'approve' || action === 'retry') {
+    for (let i = 0; i < 4 && (await stepBatch(batchDeps(ctx), id)); i++);
+  }
+  changed(ctx);
+  return getBatch(ctx, projectId, id);
+}
+
+/** Pause: released upgrades that have not started are held again; running ones pause. */
+async function holdUpgrades(trx: Db, clock: Clock, batchId: string, actor: string): Promise<void> {
+  const rows = await trx
+    .selectFrom('upgrades')
+    .selectAll()
+    .where('batch_id', '=', batchId)
+    .where('state', 'in', ['scheduled', 'ready', 'prechecking', 'running', 'paused'])
+    .execute();
+  for (const u of rows) {
+    if (u.hold === 'batch') continue;
+    // an operator's own pause stays theirs; one paused by its window is held by the batch too
+    if (u.state === 'paused' && u.hold !== 'window') continue;
+    if (u.state === 'paused') {
+      await updateUpgrade(trx, clock, u.id, ['paused'], { hold: 'batch' }, 'window');
+      continue;
+    }
+    const from = u.state as UpgradeState;
+    const held = from === 'scheduled' || from === 'ready';
+    await moveUpgrade(trx, clock, held ? 'hold' : 'pause', {
+      by: 'operator',
+      actor,
+      u: { id: u.id, projectId: u.project_id, targetId: u.target_id },
+      from,
+      to: held ? 'scheduled' : 'paused',
+      set: { hold: 'batch', not_before: null, pending_reason: null },
+      message: `${actor} paused its batch`,
+    });
+  }
+}

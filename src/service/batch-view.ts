@@ -1,0 +1,201 @@
+// What a batch looks like to its readers: waves with counts per state, the current wave, the bake
+// timer, failures against the threshold; and the pending reason of an upgrade its batch holds.
+import type { Selectable } from 'kysely';
+import { AppError } from '../domain/errors.ts';
+import type { Upgrade, UpgradeSchedule } from '../domain/types.ts';
+import { formatDuration } from '../domain/window.ts';
+import { activeInWave, failuresOf, loadWaves, waveCounts } from '../engine/batch-scheduler.ts';
+import type { BatchState } from '../engine/batch-states.ts';
+import { gateAt } from '../engine/windows.ts';
+import type { BatchRow } from '../store/schema.ts';
+import { loadTarget } from '../store/targets-repo.ts';
+import type { AppContext } from './context.ts';
+
+export interface WaveView {
+  index: number;
+  name: string;
+  state: string;
+  targets: number;
+  maxConcurrency: number;
+  bakeMinutes: number;
+  approval: boolean;
+  approvedBy: string | null;
+  startedAt: string | null;
+  endedAt: string | null;
+  bakeUntil: string | null;
+  /** upgrades of the wave per upgrade state */
+  counts: Record<string, number>;
+  /** targets found unhealthy at the end of the bake */
+  healthFailures: string[];
+}
+
+export interface BatchView {
+  id: string;
+  projectId: string;
+  name: string;
+  kind: string;
+  source: string;
+  state: BatchState;
+  pendingReason: string | null;
+  mode: string;
+  toVersions: string[];
+  schedule: UpgradeSchedule;
+  notBefore: string | null;
+  targets: number;
+  failures: number;
+  failureLimit: number;
+  currentWave: number | null;
+  waves: WaveView[];
+  bake: { wave: number; until: string; remainingSeconds: number } | null;
+  /** the forecast of its end (null when paused, halted or ended): src/estimates/batch-forecast.ts */
+  estimate: null | { completesAt: string; remainingSeconds: number; basis: string };
+  createdAt: string;
+  updatedAt: string | null;
+  endedAt: string | null;
+}
+
+export async function loadBatch(ctx: AppContext, projectId: string, id: string): Promise<Selectable<BatchRow>> {
+  const b = await ctx.store.db
+    .selectFrom('batches')
+    .selectAll()
+    .where('id', '=', id)
+    .where('project_id', '=', projectId)
+    .executeTakeFirst();
+  if (!b) throw new AppError('BATCH_NOT_FOUND', `batch ${id} does not exist in project ${projectId}`);
+  return b;
+}
+
+export async function getBatch(ctx: AppContext, projectId: string, id: string): Promise<BatchView> {
+  return presentBatch(ctx, await loadBatch(ctx, projectId, id));
+}
+
+export async function presentBatch(ctx: AppContext, b: Selectable<BatchRow>): Promise<BatchView> {
+  const db = ctx.store.db;
+  const now = ctx.clock.now();
+  const waves = await loadWaves(db, b.id);
+  const counts = await waveCounts(db, b.id);
+  const spec = JSON.parse(b.spec ?? '{}') as { mode?: string; toVersions?: string[] };
+  const state = b.state as BatchState;
+  const cur = b.current_wave;
+  const curWave = cur !== null ? waves[cur] : undefined;
+  const bake =
+    state === 'baking' && curWave?.bake_until
+      ? {
+          wave: curWave.idx,
+          until: curWave.bake_until,
+          remainingSeconds: Math.max(0, Math.round((Date.parse(curWave.bake_until) - now.getTime()) / 1000)),
+        }
+      : null;
+  return {
+    id: b.id,
+    projectId: b.project_id,
+    name: b.name ?? b.id,
+    kind: b.kind ?? 'gaussdb',
+    source: b.source,
+    state,
+    pendingReason: batchReason(b, waves[cur ?? 0]?.name, now),
+    mode: spec.mode ?? 'rolling',
+    toVersions: spec.toVersions ?? [],
+    schedule: JSON.parse(b.schedule ?? '{"kind":"now"}') as UpgradeSchedule,
+    notBefore: b.not_before,
+    targets: b.target_count ?? 0,
+    failures: failuresOf(counts, waves),
+    failureLimit: b.failure_limit ?? 1,
+    currentWave: cur,
+    waves: waves.map((w) => ({
+      index: w.idx,
+      name: w.name,
+      state: w.state,
+      targets: w.target_count,
+      maxConcurrency: w.max_concurrency,
+      bakeMinutes: w.bake_seconds / 60,
+      approval: w.approval === 1,
+      approvedBy: w.approved_by,
+      startedAt: w.started_at,
+      endedAt: w.ended_at,
+      bakeUntil: w.bake_until,
+      counts: counts.get(w.idx)?.byState ?? {},
+      healthFailures: JSON.parse(w.health_failures) as string[],
+    })),
+    bake,
+    estimate: (await ctx.estimates.forBatch(b))?.estimate ?? null,
+    createdAt: b.created_at,
+    updatedAt: b.updated_at,
+    endedAt: b.ended_at,
+  };
+}
+
+function batchReason(b: Selectable<BatchRow>, waveName: string | undefined, now: Date): string | null {
+  switch (b.state) {
+    case 'scheduled':
+      return b.not_before && Date.parse(b.not_before) > now.getTime()
+        ? `starts at ${b.not_before} (in ${formatDuration(Date.parse(b.not_before) - now.getTime())})`
+        : 'starting';
+    case 'paused':
+      return `paused by an operator (was ${b.paused_from ?? 'running'})`;
+    case 'awaiting_approval':
+      return `awaiting approval of wave ${waveName ?? ''}`;
+    case 'halted':
+    case 'baking':
+      return b.pending_reason;
+    default:
+      return null;
+  }
+}
+
+export async function listBatches(ctx: AppContext, projectId: string, f: { limit?: number; offset?: number } = {}) {
+  const q = ctx.store.db.selectFrom('batches').where('project_id', '=', projectId).where('kind', 'is not', null);
+  const total = Number((await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  const rows = await q
+    .selectAll()
+    .orderBy('created_at', 'desc')
+    .orderBy('id')
+    .limit(f.limit ?? 50)
+    .offset(f.offset ?? 0)
+    .execute();
+  const items: BatchView[] = [];
+  for (const r of rows) items.push(await presentBatch(ctx, r));
+  return { items, total };
+}
+
+/** Why an upgrade held by its batch has not been released, as of now. */
+export async function heldReason(ctx: AppContext, u: Upgrade): Promise<string | null> {
+  if (!u.batchId) return u.pendingReason;
+  const db = ctx.store.db;
+  const b = await db.selectFrom('batches').selectAll().where('id', '=', u.batchId).executeTakeFirst();
+  if (!b) return u.pendingReason;
+  const now = ctx.clock.now();
+  const waves = await loadWaves(db, b.id);
+  const mine = waves[u.waveIndex ?? 0];
+  const cur = b.current_wave ?? 0;
+  const curWave = waves[cur];
+  const wave = mine ? `wave ${mine.name} (${mine.idx + 1} of ${waves.length})` : 'its wave';
+  switch (b.state) {
+    case 'creating':
+      return 'its batch is being created';
+    case 'scheduled':
+      return `waiting for its batch to start: ${batchReason(b, undefined, now)}`;
+    case 'paused':
+      return `its batch ${b.name ?? b.id} is paused`;
+    case 'halted':
+      return `${b.pending_reason ?? 'halted'} (batch ${b.name ?? b.id})`;
+    case 'succeeded':
+    case 'failed':
+    case 'cancelled':
+      return `its batch ended (${b.state})`;
+  }
+  if (!mine || !curWave) return u.pendingReason;
+  if (mine.idx > cur) {
+    if (b.state === 'baking') return `waiting for ${wave}: wave ${curWave.name} is baking until ${curWave.bake_until}`;
+    if (b.state === 'awaiting_approval') return `waiting for ${wave}: wave ${curWave.name} is awaiting approval`;
+    return `waiting for ${wave}: wave ${curWave.name} is running`;
+  }
+  if (b.state === 'awaiting_approval') return `awaiting approval of ${wave}`;
+  const schedule = JSON.parse(b.schedule ?? '{"kind":"now"}') as UpgradeSchedule;
+  if (schedule.kind === 'window') {
+    const g = gateAt(u, await loadTarget(db, u.projectId, u.targetId), now);
+    if (!g.go) return g.reason;
+  }
+  const active = await activeInWave(db, b.id, mine.idx);
+  return `waiting for a concurrency slot in ${wave} (${active} of ${mine.max_concurrency} running)`;
+}

@@ -1,0 +1,73 @@
+// `liftgate serve` brings the clusters of the `postgres` driver up at start and stops the ones it
+// brought up (or created) when it stops, so a restart or a reboot finds them as it left them.
+// A cluster whose target has an active upgrade is left to the upgrade: its steps (and recovery
+// after a crash) decide which of its servers should run.
+import { ACTIVE_UPGRADE_STATES } from '../domain/types.ts';
+import { bringDown, bringUp } from '../drivers/postgres/lifecycle.ts';
+import type { PostgresDriver } from '../drivers/postgres/driver.ts';
+import type { AppContext } from './context.ts';
+import { getTarget } from './targets.ts';
+
+function driverOf(ctx: AppContext): PostgresDriver | null {
+  const d = ctx.drivers.get('postgres');
+  return d ? (d as PostgresDriver) : null;
+}
+
+/** Starts every cluster that should be up; answers the roots it started. */
+export async function startPostgresClusters(ctx: AppContext, log: (l: string) => void): Promise<string[]> {
+  const driver = driverOf(ctx);
+  if (!driver) return [];
+  const rows = await ctx.store.db.selectFrom('targets').select(['project_id', 'id']).where('driver', '=', 'postgres').execute();
+  const busy = new Set(
+    (
+      await ctx.store.db
+        .selectFrom('upgrades')
+        .select(['project_id', 'target_id'])
+        .where('state', 'in', [...ACTIVE_UPGRADE_STATES])
+        .execute()
+    ).map((u) => `${u.project_id}/${u.target_id}`),
+  );
+  const started: string[] = [];
+  for (const r of rows) {
+    const name = `${r.project_id}/${r.id}`;
+    if (busy.has(name)) {
+      log(`liftgate: postgres cluster ${name} has an active upgrade; its steps decide which servers run`);
+      continue;
+    }
+    const root = driver.rootOf(await getTarget(ctx, r.project_id, r.id));
+    try {
+      if (await bringUp(root, () => undefined)) {
+        started.push(root);
+        log(`liftgate: started postgres cluster ${name} (${root})`);
+      }
+    } catch (err) {
+      log(`liftgate: postgres cluster ${name} could not be started: ${(err as Error).message}`);
+    }
+  }
+  return started;
+}
+
+/** The root of a target's cluster, for one created during this run (e.g. the demo's pg-demo). */
+export async function postgresRootOf(ctx: AppContext, projectId: string, targetId: string): Promise<string | null> {
+  const driver = driverOf(ctx);
+  if (!driver) return null;
+  try {
+    const t = await getTarget(ctx, projectId, targetId);
+    return t.driver === 'postgres' ? driver.rootOf(t) : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function stopPostgresClusters(roots: string[], log: (l: string) => void): Promise<void> {
+  await Promise.all(
+    roots.map(async (root) => {
+      try {
+        await bringDown(root, () => undefined);
+        log(`liftgate: stopped postgres cluster ${root}`);
+      } catch (err) {
+        log(`liftgate: postgres cluster ${root} could not be stopped: ${(err as Error).message}`);
+      }
+    }),
+  );
+}

@@ -1,0 +1,214 @@
+// `liftgate batch ...` as an operator runs it: the compiled CLI in child processes against a real
+// `liftgate serve` process (SQLite store, simulated fleet at time scale 0). A batch in waves is
+// started, read, held at its approval gate, paused and resumed there, approved and watched to its
+// end; a batch that halts on a failed target is retried to success; a waiting batch is cancelled.
+// Every answer is read from --json output (the API's own shapes) and the documented exit codes.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { buildCli, runCli } from '../helpers/cli.ts';
+import { freshStore, until, type StoreConfig } from '../helpers/harness.ts';
+import { killAll, SERVER_TOKEN, startServer, type Server } from '../helpers/servers.ts';
+
+let store: StoreConfig;
+let server: Server;
+let build: Awaited<ReturnType<typeof buildCli>>;
+
+before(async () => {
+  build = await buildCli();
+  store = await freshStore('sqlite');
+  server = await startServer(store);
+  await server.waitUp();
+  const ok = (r: { status: number; json: any }) => assert.ok(r.status < 300, JSON.stringify(r.json));
+  ok(await server.api('POST', '/v1/projects', { id: 'ops', name: 'ops' }));
+  for (const v of ['7.10.2', '7.10.3']) {
+    ok(await server.api('POST', '/v1/catalog/elasticsearch/versions', { version: v, release: `r${v}`, priority: 1 }));
+  }
+  for (const t of ['es-1', 'es-2', 'es-3', 'es-4', 'es-5', 'es-6', 'es-7', 'es-8', 'es-9']) {
+    ok(
+      await server.api('POST', '/v1/projects/ops/targets', {
+        id: t,
+        kind: 'cluster',
+        engine: 'elasticsearch',
+        version: '7.10.2',
+        driver: 'sim',
+        labels: { group: Number(t.slice(3)) <= 4 ? 'a' : Number(t.slice(3)) <= 6 ? 'b' : 'c' },
+        nodes: [
+          { name: `${t}-1`, role: 'leader', zone: 'az1' },
+          { name: `${t}-2`, role: 'follower', zone: 'az2' },
+        ],
+      }),
+    );
+  }
+});
+after(async () => {
+  killAll([server]);
+  await server.exited;
+  await store.cleanup();
+  build.cleanup();
+});
+
+const cli = (...args: string[]) =>
+  runCli(build.main, ['--url', `http://127.0.0.1:${server.port}`, '--token', SERVER_TOKEN, '--project', 'ops', ...args]);
+const json = async (...args: string[]) => {
+  const r = await cli(...args, '--json');
+  assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+};
+const statusOf = (ref: string) => json('batch', 'status', ref);
+const waitFor = (ref: string, state: string) =>
+  until(async () => {
+    const b = await statusOf(ref);
+    return b.state === state && b;
+  }, `batch ${ref} ${state}`);
+/** `batch watch --json`: one JSON record per line, each different from the one before */
+const records = (stdout: string) =>
+  stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+
+test('start, status, pause and resume at an approval gate, approve, watch until done', async () => {
+  const started = await json(
+    'batch',
+    'start',
+    'es 7.10.3',
+    '--to',
+    '7.10.3',
+    '--engine',
+    'elasticsearch',
+    '--label',
+    'group=a',
+    '--wave',
+    'name=canary,targets=1',
+    '--wave',
+    'name=rest,targets=100%,maxConcurrency=2,approval',
+  );
+  assert.equal(started.name, 'es 7.10.3');
+  assert.equal(started.targets, 4);
+  assert.deepEqual(started.toVersions, ['7.10.3']);
+  assert.deepEqual(
+    started.waves.map((w: any) => [w.name, w.targets, w.maxConcurrency, w.approval]),
+    [
+      ['canary', 1, 1, false],
+      ['rest', 3, 2, true],
+    ],
+  );
+
+  // a name (or an id prefix) names the batch
+  const gated = await waitFor('es 7.10.3', 'awaiting_approval');
+  assert.equal(gated.id, started.id);
+  assert.equal(gated.pendingReason, 'awaiting approval of wave rest');
+  assert.deepEqual(gated.waves[0].counts, { succeeded: 1 });
+  assert.deepEqual(gated.waves[1].counts, { scheduled: 3 });
+  assert.equal((await statusOf(started.id.slice(0, 8))).id, started.id);
+
+  const table = await cli('batch', 'status', 'es 7.10.3');
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /^state:\s+awaiting_approval \(awaiting approval of wave rest\)$/m);
+  assert.match(table.stdout, /^\s+canary\s+succeeded\s+1\s+1\s+-\s+-\s+1 succeeded$/m);
+  assert.match(table.stdout, /^>\s+rest\s+awaiting_approval\s+3\s+2\s+-\s+yes\s+3 scheduled$/m);
+
+  const paused = await json('batch', 'pause', 'es 7.10.3');
+  assert.equal(paused.state, 'paused');
+  assert.equal(paused.pendingReason, 'paused by an operator (was awaiting_approval)');
+  // a paused batch cannot be approved: exit 1 with the server's code
+  const refused = await cli('batch', 'approve', 'es 7.10.3', '--json');
+  assert.equal(refused.code, 1);
+  assert.equal(JSON.parse(refused.stderr).error.code, 'INVALID_STATE');
+  const resumed = await json('batch', 'resume', 'es 7.10.3');
+  assert.equal(resumed.state, 'awaiting_approval');
+
+  const approved = await json('batch', 'approve', 'es 7.10.3');
+  assert.ok(['running', 'succeeded'].includes(approved.state), approved.state);
+  assert.match(approved.waves[1].approvedBy, /admin/);
+
+  const watched = await cli('batch', 'watch', 'es 7.10.3', '--json');
+  assert.equal(watched.code, 0, watched.stderr);
+  const recs = records(watched.stdout);
+  const last = recs[recs.length - 1];
+  assert.equal(last.state, 'succeeded');
+  assert.deepEqual(
+    last.waves.map((w: any) => [w.name, w.state, w.counts]),
+    [
+      ['canary', 'succeeded', { succeeded: 1 }],
+      ['rest', 'succeeded', { succeeded: 3 }],
+    ],
+  );
+  for (let i = 1; i < recs.length; i++) assert.notDeepEqual(recs[i], recs[i - 1], 'a record is printed only when it changed');
+  const targets = await json('targets', 'list', '--label', 'group=a');
+  assert.deepEqual(
+    targets.items.map((t: any) => t.version),
+    ['7.10.3', '7.10.3', '7.10.3', '7.10.3'],
+  );
+});
+
+test('a failed target halts the batch (watch exits 6); retry runs it again to success', async () => {
+  const fault = await cli('faults', 'add', 'es-6', '--step', 'install', '--node', 'es-6-2', '--kind', 'fail');
+  assert.equal(fault.code, 0, fault.stderr);
+  const started = await cli(
+    'batch',
+    'start',
+    'group b',
+    '--to',
+    '7.10.3',
+    '--target',
+    'es-5',
+    '--target',
+    'es-6',
+    '--wave',
+    'name=all,targets=100%,maxConcurrency=2',
+    '--watch',
+    '--json',
+  );
+  assert.equal(started.code, 6, `a halted batch is not a success: ${started.stderr}`);
+  const halted = records(started.stdout).at(-1);
+  assert.equal(halted.state, 'halted');
+  assert.equal(halted.pendingReason, 'halted: 1 of 1 allowed failures');
+  assert.equal(halted.failures, 1);
+
+  const retried = await json('batch', 'retry', 'group b');
+  assert.ok(['running', 'succeeded'].includes(retried.state), retried.state);
+  const watched = await cli('batch', 'watch', 'group b', '--json');
+  assert.equal(watched.code, 0, watched.stderr);
+  const done = records(watched.stdout).at(-1);
+  assert.equal(done.state, 'succeeded');
+  assert.equal(done.failures, 0);
+  assert.deepEqual(done.waves[0].counts, { succeeded: 2 });
+});
+
+test('cancel: every unfinished upgrade is cancelled, the targets are free, watch exits 6', async () => {
+  const started = await json(
+    'batch',
+    'start',
+    'group c',
+    '--to',
+    '7.10.3',
+    '--label',
+    'group=c',
+    '--wave',
+    'name=canary,targets=1',
+    '--wave',
+    'name=rest,targets=100%,approval',
+  );
+  await waitFor('group c', 'awaiting_approval');
+  const cancelled = await json('batch', 'cancel', started.id);
+  assert.equal(cancelled.state, 'cancelled');
+  const watched = await cli('batch', 'watch', 'group c', '--json');
+  assert.equal(watched.code, 6);
+  assert.equal(records(watched.stdout).at(-1).state, 'cancelled');
+  const ups = (await server.api('GET', `/v1/projects/ops/batches/${started.id}/upgrades`)).json.items as any[];
+  assert.deepEqual(ups.map((u) => u.state).sort(), ['cancelled', 'cancelled', 'succeeded']);
+
+  const list = await json('batch', 'list');
+  assert.deepEqual(
+    list.items.map((b: any) => [b.name, b.state]),
+    [
+      ['group c', 'cancelled'],
+      ['group b', 'succeeded'],
+      ['es 7.10.3', 'succeeded'],
+    ],
+  );
+  // an unknown batch: exit 5
+  const missing = await cli('batch', 'status', 'nope', '--json');
+  assert.equal(missing.code, 5, missing.stderr);
+});

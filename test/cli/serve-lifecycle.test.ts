@@ -1,0 +1,205 @@
+// `liftgate serve` as a real process: a data folder the PostgreSQL service user cannot reach is
+// refused with what to change; the demo PostgreSQL cluster is stopped with the server and started
+// again with it; SIGTERM ends a server with a hung step within its bound, and the step is
+// recovered by the next start; request logs are on by default.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { destroyCluster } from '../../src/drivers/postgres/cluster.ts';
+import { isRunning } from '../../src/drivers/postgres/server.ts';
+import { until } from '../helpers/harness.ts';
+
+const TOKEN = 'serve-lifecycle-token';
+
+interface Server {
+  proc: ChildProcess;
+  url: string;
+  out: () => string;
+  exited: Promise<number | null>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+async function serve(dataDir: string, env: Record<string, string> = {}): Promise<Server> {
+  const port = await freePort();
+  const childEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LIFTGATE_DATA_DIR: dataDir,
+    LIFTGATE_ADMIN_TOKEN: TOKEN,
+    LIFTGATE_DEMO: '0',
+    LIFTGATE_SIM_TIME_SCALE: '0',
+    ...env,
+  };
+  if (env.LIFTGATE_LOG === undefined) delete childEnv.LIFTGATE_LOG; // the default: request logs on
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], { env: childEnv, stdio: 'pipe' });
+  let out = '';
+  proc.stdout?.on('data', (d) => (out += d));
+  proc.stderr?.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  return { proc, url: `http://127.0.0.1:${port}`, out: () => out, exited };
+}
+
+async function listening(s: Server): Promise<void> {
+  let gone = false;
+  void s.exited.then(() => (gone = true));
+  await until(async () => gone || s.out().includes('liftgate: listening'), 'the server to listen', 3000, 50);
+  assert.ok(!gone, `the server exited:\n${s.out()}`);
+}
+
+async function api(s: Server, method: string, url: string, body?: unknown): Promise<any> {
+  const res = await fetch(`${s.url}${url}`, {
+    method,
+    headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  assert.ok(res.status < 300, `${method} ${url}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+const tmp = (name: string) => mkdtempSync(path.join(os.tmpdir(), `liftgate-${name}-`));
+
+test('folders the PostgreSQL service user cannot reach are named with what to change; the demo cluster stops and starts with the server', async () => {
+  const asRoot = (process.getuid?.() ?? 1) === 0;
+  const privateDir = tmp('private');
+  const outer = tmp('demo');
+  const data = path.join(outer, 'data');
+  const root = path.join(data, 'pg', 'demo', 'pg-demo');
+  const nodesRunning = () => {
+    const state = JSON.parse(readFileSync(path.join(root, 'cluster.json'), 'utf8')) as { nodes: { dir: string }[] };
+    return state.nodes.map((n) => isRunning(path.join(n.dir, 'data')));
+  };
+  const env = { LIFTGATE_DEMO: '1', LIFTGATE_LOG: '0' };
+  try {
+    if (asRoot) {
+      // a first start in a private folder: the server runs, the demo cluster is skipped with a clear message
+      chmodSync(privateDir, 0o700);
+      const skipped = await serve(path.join(privateDir, 'data'), env);
+      await listening(skipped);
+      assert.ok(skipped.out().includes(`${privateDir} is mode 0700`), skipped.out());
+      // said once, at start; the demo seed only points to it
+      assert.equal(skipped.out().split(`chmod o+x ${privateDir}`).length - 1, 1, skipped.out());
+      assert.match(skipped.out(), /the demo fleet has no PostgreSQL cluster \(see above\)/);
+      assert.doesNotMatch(skipped.out(), /EACCES/);
+      skipped.proc.kill('SIGTERM');
+      assert.equal(await skipped.exited, 0, skipped.out());
+    }
+    chmodSync(outer, 0o711);
+    const first = await serve(data, env);
+    await listening(first);
+    assert.match(first.out(), /created the demo PostgreSQL cluster pg-demo/);
+    assert.deepEqual(nodesRunning(), [true, true, true]);
+    first.proc.kill('SIGTERM');
+    assert.equal(await first.exited, 0, first.out());
+    assert.deepEqual(nodesRunning(), [false, false, false], first.out());
+
+    if (asRoot) {
+      // the store now holds a postgres cluster: a folder it cannot reach is refused at start
+      chmodSync(outer, 0o700);
+      const refused = await serve(data, env);
+      assert.equal(await refused.exited, 1, refused.out());
+      assert.match(
+        refused.out(),
+        /cannot start: the PostgreSQL clusters of the postgres driver run as the system user liftgate-pg/,
+      );
+      assert.ok(refused.out().includes(`chmod o+x ${outer}`), refused.out());
+      chmodSync(outer, 0o711);
+    }
+    const second = await serve(data, env);
+    await listening(second);
+    assert.match(second.out(), /started postgres cluster demo\/pg-demo/);
+    assert.deepEqual(nodesRunning(), [true, true, true]);
+    const t = await api(second, 'GET', '/v1/projects/demo/targets/pg-demo');
+    assert.ok(
+      t.nodes.every((n: { health: string }) => n.health === 'healthy'),
+      JSON.stringify(t.nodes),
+    );
+    second.proc.kill('SIGTERM');
+    assert.equal(await second.exited, 0, second.out());
+    assert.deepEqual(nodesRunning(), [false, false, false]);
+  } finally {
+    await destroyCluster(root).catch(() => undefined);
+    rmSync(outer, { recursive: true, force: true });
+    rmSync(privateDir, { recursive: true, force: true });
+  }
+});
+
+test('SIGTERM ends a server with a hung step within its bound; the next start recovers the step; logs are on', async () => {
+  const data = tmp('sigterm');
+  mkdirSync(data, { recursive: true });
+  const env = { LIFTGATE_SHUTDOWN_TIMEOUT_MS: '1000', LIFTGATE_LEASE_MS: '1000', LIFTGATE_POSTGRES: '0' };
+  try {
+    const s = await serve(data, env);
+    await listening(s);
+    await api(s, 'POST', '/v1/projects', { id: 'p' });
+    for (const v of ['1.0.0', '1.1.0']) await api(s, 'POST', '/v1/catalog/e/versions', { version: v });
+    await api(s, 'POST', '/v1/projects/p/targets', {
+      id: 't',
+      kind: 'cluster',
+      engine: 'e',
+      version: '1.0.0',
+      nodes: [
+        { name: 'a', role: 'leader', zone: 'z1' },
+        { name: 'b', role: 'follower', zone: 'z2' },
+      ],
+    });
+    await api(s, 'POST', '/v1/projects/p/targets/t/faults', { step: 'backup', kind: 'hang' });
+    const u = await api(s, 'POST', '/v1/projects/p/upgrades', { targetId: 't', toVersion: '1.1.0' });
+    await until(
+      async () => {
+        const d = await api(s, 'GET', `/v1/projects/p/upgrades/${u.id}`);
+        return d.stages.some((st: any) => st.steps.some((x: any) => x.action === 'backup' && x.state === 'running'));
+      },
+      'the backup step to hang',
+      1000,
+      30,
+    );
+    // structured request logs by default, one JSON object per line with its request id (the
+    // child's output pipe and its HTTP answers are read separately: wait for the line)
+    const logLine = await until(
+      async () =>
+        s
+          .out()
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l) as { reqId?: string; req?: { url?: string } })
+          .find((l) => l.req?.url === `/v1/projects/p/upgrades/${u.id}`) ?? null,
+      'the request log line',
+    ).catch(() => null);
+    assert.ok(logLine?.reqId, s.out().slice(0, 2000));
+
+    s.proc.kill('SIGTERM');
+    assert.equal(await s.exited, 0, s.out());
+    assert.match(s.out(), /left to recovery/);
+
+    const again = await serve(data, env);
+    await listening(again);
+    const done = await until(
+      async () => {
+        const d = await api(again, 'GET', `/v1/projects/p/upgrades/${u.id}`);
+        return ['succeeded', 'failed'].includes(d.state) ? d : null;
+      },
+      'the upgrade to end after recovery',
+      1500,
+      40,
+    );
+    assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
+    again.proc.kill('SIGTERM');
+    assert.equal(await again.exited, 0, again.out());
+  } finally {
+    rmSync(data, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,200 @@
+// Requests to every API family through app.inject, each authenticated the way its vendor's clients
+// do it: a bearer token (native), ACS3-HMAC-SHA256 (ACK, Hologres), SDK-HMAC-SHA256 (CSS, GaussDB)
+// and OBShell's encrypted header and body. Used by the fuzz, tenancy, signature and rate-limit tests.
+import type { FastifyInstance } from 'fastify';
+import { signAcs3 } from '../../src/auth/acs3.ts';
+import { signHuawei } from '../../src/auth/huawei-sdk-hmac.ts';
+import { ObshellClient } from '../../src/clients/obshell-client.ts';
+import type { FamilyName } from '../../src/http/error-envelopes.ts';
+
+export const HOST = 'liftgate.test';
+
+export interface AccessKey {
+  accessKeyId: string;
+  accessKeySecret: string;
+}
+
+/** One project's credentials for every family. */
+export interface ProjectCredentials {
+  projectId: string;
+  token: string;
+  accessKey: AccessKey;
+  /** the OBShell password of one of the project's clusters */
+  obshellPassword: string;
+}
+
+export interface Answer {
+  status: number;
+  body: string;
+  json: any;
+  headers: Record<string, unknown>;
+}
+
+export interface FamilyRequest {
+  method: string;
+  /** path plus query, as it goes on the wire */
+  url: string;
+  /** a JSON value, or a string sent as is */
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+function answer(res: { statusCode: number; body: string; headers: Record<string, unknown> }): Answer {
+  let json: unknown = null;
+  try {
+    json = res.body ? JSON.parse(res.body) : null;
+  } catch {
+    json = null;
+  }
+  return { status: res.statusCode, body: res.body, json, headers: res.headers };
+}
+
+const payloadOf = (body: unknown): string | undefined =>
+  body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+
+/** A fetch that goes through app.inject (OBShell's client speaks fetch). */
+export function injectFetch(app: FastifyInstance): typeof fetch {
+  return (async (input: string | URL, init?: RequestInit) => {
+    const url = new URL(String(input));
+    const res = await app.inject({
+      method: (init?.method ?? 'GET') as 'GET',
+      url: url.pathname + url.search,
+      headers: (init?.headers ?? {}) as Record<string, string>,
+      ...(init?.body !== undefined && init.body !== null ? { payload: String(init.body) } : {}),
+    });
+    return new Response(res.body === '' ? null : res.body, { status: res.statusCode, headers: res.headers as HeadersInit });
+  }) as typeof fetch;
+}
+
+export class FamilyRequester {
+  private readonly obshell = new Map<string, ObshellClient>();
+  constructor(private readonly app: FastifyInstance) {}
+
+  async raw(r: FamilyRequest): Promise<Answer> {
+    const payload = payloadOf(r.body);
+    return answer(
+      await this.app.inject({
+        method: r.method as 'GET',
+        url: r.url,
+        headers: { ...(payload !== undefined ? { 'content-type': 'application/json' } : {}), ...(r.headers ?? {}) },
+        ...(payload !== undefined ? { payload } : {}),
+      }),
+    );
+  }
+
+  async native(r: FamilyRequest, token: string): Promise<Answer> {
+    return this.raw({ ...r, headers: { authorization: `Bearer ${token}`, ...(r.headers ?? {}) } });
+  }
+
+  acsHeaders(r: FamilyRequest, key: AccessKey): Record<string, string> {
+    const payload = payloadOf(r.body);
+    return signAcs3({
+      method: r.method,
+      rawUrl: r.url,
+      headers: { host: HOST, ...(payload !== undefined ? { 'content-type': 'application/json' } : {}), ...(r.headers ?? {}) },
+      body: payload,
+      accessKeyId: key.accessKeyId,
+      accessKeySecret: key.accessKeySecret,
+    });
+  }
+
+  async acs(r: FamilyRequest, key: AccessKey): Promise<Answer> {
+    return this.raw({ ...r, headers: this.acsHeaders(r, key) });
+  }
+
+  huaweiHeaders(r: FamilyRequest, key: AccessKey, projectId: string): Record<string, string> {
+    const payload = payloadOf(r.body);
+    return signHuawei({
+      method: r.method,
+      rawUrl: r.url,
+      headers: {
+        host: HOST,
+        'x-project-id': projectId,
+        ...(payload !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(r.headers ?? {}),
+      },
+      body: payload,
+      accessKeyId: key.accessKeyId,
+      secretAccessKey: key.accessKeySecret,
+    });
+  }
+
+  async huawei(r: FamilyRequest, key: AccessKey, projectId: string): Promise<Answer> {
+    return this.raw({ ...r, headers: this.huaweiHeaders(r, key, projectId) });
+  }
+
+  async obshellRequest(r: FamilyRequest, password: string): Promise<Answer> {
+    let client = this.obshell.get(password);
+    if (!client) {
+      client = new ObshellClient({ baseUrl: `http://${HOST}`, password, fetch: injectFetch(this.app) });
+      this.obshell.set(password, client);
+    }
+    const body = typeof r.body === 'string' ? Buffer.from(r.body, 'utf8') : r.body;
+    const enc = await client.encrypt(r.url, body);
+    const headers: Record<string, string> = { 'x-ocs-header': enc.header, ...(r.headers ?? {}) };
+    if (enc.body !== undefined) headers['content-type'] = 'application/json';
+    return answer(
+      await this.app.inject({
+        method: r.method as 'GET',
+        url: r.url,
+        headers,
+        ...(enc.body !== undefined ? { payload: enc.body } : {}),
+      }),
+    );
+  }
+
+  /** The request, authenticated with the project's credential for the family. */
+  async as(family: FamilyName, r: FamilyRequest, c: ProjectCredentials): Promise<Answer> {
+    switch (family) {
+      case 'native':
+        return this.native(r, c.token);
+      case 'ack':
+      case 'hologres':
+        return this.acs(r, c.accessKey);
+      case 'css':
+      case 'gaussdb':
+        return this.huawei(r, c.accessKey, c.projectId);
+      case 'obshell':
+        return this.obshellRequest(r, c.obshellPassword);
+    }
+  }
+}
+
+/** Asserts nothing; answers whether a body is in the family's documented error envelope. */
+export function isFamilyErrorEnvelope(family: FamilyName, a: Answer): boolean {
+  const j = a.json;
+  if (j === null || typeof j !== 'object') return family === 'ack' && /^<\?xml|<Error>/.test(a.body);
+  switch (family) {
+    case 'native':
+      return typeof j.error?.code === 'string' && typeof j.error?.message === 'string';
+    case 'ack':
+      return typeof j.code === 'string' && typeof j.message === 'string' && typeof j.requestId === 'string';
+    case 'hologres':
+      return (
+        j.Success === false && typeof j.ErrorCode === 'string' && typeof j.Code === 'string' && typeof j.RequestId === 'string'
+      );
+    case 'css':
+    case 'gaussdb':
+      return typeof j.error_code === 'string' && typeof j.error_msg === 'string';
+    case 'obshell':
+      return j.successful === false && j.status === a.status && typeof j.error?.errCode === 'string';
+  }
+}
+
+/** The error code of an answer in the family's error envelope (ACK's XML included). */
+export function errorCodeOf(family: FamilyName, a: Answer): string | undefined {
+  const j = a.json;
+  switch (family) {
+    case 'native':
+      return j?.error?.code;
+    case 'ack':
+      return j?.code ?? /<code>([^<]*)<\/code>/i.exec(a.body)?.[1];
+    case 'hologres':
+      return j?.Code;
+    case 'css':
+    case 'gaussdb':
+      return j?.error_code;
+    case 'obshell':
+      return j?.error?.errCode;
+  }
+}
