@@ -16,7 +16,7 @@ let server: Server;
 let b: Browsing;
 let cleanupBuild: () => void;
 
-async function until<T>(fn: () => Promise<T | false | null | undefined>, what: string, ms = 20_000): Promise<T> {
+async function until<T>(fn: () => Promise<T | false | null | undefined>, what: string, ms = 60_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await fn();
@@ -278,7 +278,7 @@ test('the console: log in, fleet, start an upgrade, watch it live, pause, resume
 
   // ---- live: steps change on the page without a reload ----
   const before = await pageSteps(page);
-  await page.locator('.tl-running').first().waitFor({ timeout: 10_000 });
+  await page.locator('.tl-running').first().waitFor({ timeout: 60_000 });
   await until(async () => {
     const now = await pageSteps(page);
     return (

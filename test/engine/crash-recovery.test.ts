@@ -81,11 +81,15 @@ forEachDialect('crash recovery', (dialect) => {
       await waitUp(port);
       assert.equal((await api(port, 'POST', '/v1/projects', { id: 'p1' })).status, 201);
       for (const v of ['1.0.0', '1.1.0']) await api(port, 'POST', '/v1/catalog/sim/versions', { version: v, release: `r${v}` });
-      const at = new Date(Date.now() + 1500).toISOString();
-      const ids: string[] = [];
       for (const t of ['a', 'b', 'c']) {
         const r = await api(port, 'POST', '/v1/projects/p1/targets', simCluster(t));
         assert.equal(r.status, 201);
+      }
+      // all three start together, after the last one is created (the fault point may be reached
+      // only once every upgrade exists, however slow the machine)
+      const at = new Date(Date.now() + 3000).toISOString();
+      const ids: string[] = [];
+      for (const t of ['a', 'b', 'c']) {
         const u = await api(port, 'POST', '/v1/projects/p1/upgrades', {
           targetId: t,
           toVersion: '1.1.0',

@@ -113,11 +113,15 @@ export async function stopBackground(t: TestApp): Promise<void> {
   await t.ctx.webhooks.stop();
 }
 
-/** Polls until fn returns a truthy value (or throws after `tries`). */
+/**
+ * Polls until fn returns a truthy value (or throws after `tries`). The default bound (a minute
+ * and more) is far above what any wait takes on a quiet machine: a bound only ends a wait that
+ * would never end, and must not fail a slow but correct run on a loaded one.
+ */
 export async function until<T>(
   fn: () => Promise<T | null | undefined | false>,
   what: string,
-  tries = 500,
+  tries = 3000,
   everyMs = 20,
 ): Promise<T> {
   for (let i = 0; i < tries; i++) {

@@ -147,6 +147,6 @@ forEachDialect('postgres driver through the engine', (dialect) => {
     assert.equal((await x!.t.call('GET', `/v1/projects/${PROJECT}/targets/pg-del`)).status, 404);
     assert.equal(existsSync(root), false);
     // a postmaster removes its pid file just before it exits: allow it that moment
-    await until(async () => pids.every((p) => !processAlive(p)), `servers ${pids.join(', ')} to exit`, 250, 20);
+    await until(async () => pids.every((p) => !processAlive(p)), `servers ${pids.join(', ')} to exit`, 3000, 20);
   });
 });
