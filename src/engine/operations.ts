@@ -1,7 +1,8 @@
 // Operator actions on an upgrade. Each is one transaction of guarded transitions plus an event
 // naming who did what; the executor then carries on from the new state.
-//   pause     running|prechecking -> paused   (running steps finish, nothing new starts)
-//   resume    paused -> running|prechecking
+//   pause     ready|prechecking|running -> paused   (running steps finish, nothing new starts;
+//             an upgrade paused before the executor started it stays unstarted)
+//   resume    paused -> prechecking|running, or ready when it had not started
 //   cancel    scheduled|ready|prechecking|running|paused|failed -> cancelled (pending steps cancelled)
 //   retry     failed -> running|prechecking   (failed steps pending again; succeeded ones kept)
 //   skip      failed -> running|prechecking   (failed steps skipped)
@@ -20,7 +21,7 @@ import { UPGRADE_ACTIONS, type UpgradeAction } from '../domain/types.ts';
 export { UPGRADE_ACTIONS, type UpgradeAction };
 
 const ALLOWED_FROM: Record<UpgradeAction, readonly UpgradeState[]> = {
-  pause: ['running', 'prechecking'],
+  pause: ['ready', 'prechecking', 'running'],
   resume: ['paused'],
   cancel: ['scheduled', 'ready', 'prechecking', 'running', 'paused', 'failed'],
   retry: ['failed'],
@@ -83,7 +84,8 @@ export async function applyAction(
         to = 'paused';
         break;
       case 'resume':
-        to = runState(u);
+        // paused between its creation and its start: the executor starts it as it would have
+        to = u.startedAt ? runState(u) : 'ready';
         break;
       case 'cancel':
         to = 'cancelled';

@@ -42,7 +42,7 @@ before(async () => {
 });
 after(async () => {
   killAll([server]);
-  await server.exited;
+  await server.ended();
   await store.cleanup();
   build.cleanup();
 });

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { destroyCluster } from '../../src/drivers/postgres/cluster.ts';
 import { isRunning } from '../../src/drivers/postgres/server.ts';
-import { until } from '../helpers/harness.ts';
+import { until, within } from '../helpers/harness.ts';
 
 const TOKEN = 'serve-lifecycle-token';
 
@@ -95,7 +95,7 @@ test('folders the PostgreSQL service user cannot reach are named with what to ch
       assert.match(skipped.out(), /the demo fleet has no PostgreSQL cluster \(see above\)/);
       assert.doesNotMatch(skipped.out(), /EACCES/);
       skipped.proc.kill('SIGTERM');
-      assert.equal(await skipped.exited, 0, skipped.out());
+      assert.equal(await within(skipped.exited, 300_000, () => skipped.out()), 0, skipped.out());
     }
     chmodSync(outer, 0o711);
     const first = await serve(data, env);
@@ -103,14 +103,14 @@ test('folders the PostgreSQL service user cannot reach are named with what to ch
     assert.match(first.out(), /created the demo PostgreSQL cluster pg-demo/);
     assert.deepEqual(nodesRunning(), [true, true, true]);
     first.proc.kill('SIGTERM');
-    assert.equal(await first.exited, 0, first.out());
+    assert.equal(await within(first.exited, 300_000, () => first.out()), 0, first.out());
     assert.deepEqual(nodesRunning(), [false, false, false], first.out());
 
     if (asRoot) {
       // the store now holds a postgres cluster: a folder it cannot reach is refused at start
       chmodSync(outer, 0o700);
       const refused = await serve(data, env);
-      assert.equal(await refused.exited, 1, refused.out());
+      assert.equal(await within(refused.exited, 300_000, () => refused.out()), 1, refused.out());
       assert.match(
         refused.out(),
         /cannot start: the PostgreSQL clusters of the postgres driver run as the system user liftgate-pg/,
@@ -128,7 +128,7 @@ test('folders the PostgreSQL service user cannot reach are named with what to ch
       JSON.stringify(t.nodes),
     );
     second.proc.kill('SIGTERM');
-    assert.equal(await second.exited, 0, second.out());
+    assert.equal(await within(second.exited, 300_000, () => second.out()), 0, second.out());
     assert.deepEqual(nodesRunning(), [false, false, false]);
   } finally {
     await destroyCluster(root).catch(() => undefined);
@@ -182,7 +182,7 @@ test('SIGTERM ends a server with a hung step within its bound; the next start re
     assert.ok(logLine?.reqId, s.out().slice(0, 2000));
 
     s.proc.kill('SIGTERM');
-    assert.equal(await s.exited, 0, s.out());
+    assert.equal(await within(s.exited, 300_000, () => s.out()), 0, s.out());
     assert.match(s.out(), /left to recovery/);
 
     const again = await serve(data, env);
@@ -198,7 +198,7 @@ test('SIGTERM ends a server with a hung step within its bound; the next start re
     );
     assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
     again.proc.kill('SIGTERM');
-    assert.equal(await again.exited, 0, again.out());
+    assert.equal(await within(again.exited, 300_000, () => again.out()), 0, again.out());
   } finally {
     rmSync(data, { recursive: true, force: true });
   }

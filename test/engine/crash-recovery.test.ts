@@ -6,7 +6,7 @@ import net from 'node:net';
 import { after, test } from 'node:test';
 import { openStore, type Store } from '../../src/store/open.ts';
 import { STEP_FAULT_POINTS } from '../../src/engine/fault-points.ts';
-import { forEachDialect, freshStore, until, type StoreConfig } from '../helpers/harness.ts';
+import { forEachDialect, freshStore, until, within, type StoreConfig } from '../helpers/harness.ts';
 import { simCluster } from '../helpers/servers.ts';
 
 const TOKEN = 'crash-test-token';
@@ -98,7 +98,11 @@ forEachDialect('crash recovery', (dialect) => {
         assert.equal(u.status, 202);
         ids.push(u.json.id);
       }
-      const how = await first.exited;
+      const how = await within(
+        first.exited,
+        300_000,
+        () => `the server was not killed at ${point}; output:\n${first.output().slice(-4000)}`,
+      );
       assert.equal(how, 'SIGKILL', `the server should have been killed at ${point}; output:\n${first.output()}`);
 
       const second = startServer(store, port);
@@ -113,7 +117,7 @@ forEachDialect('crash recovery', (dialect) => {
         );
       }
       second.child.kill('SIGTERM');
-      await second.exited;
+      await within(second.exited, 300_000, () => `the server did not stop; output:\n${second.output().slice(-4000)}`);
 
       const s: Store = await openStore(store.config);
       try {

@@ -111,6 +111,34 @@ forEachDialect('operators', (dialect) => {
     await waitState(id, 'succeeded');
   });
 
+  test('an upgrade paused before the executor started it stays unstarted; resume makes it ready again', async () => {
+    await seedSim(t, { target: 'pause-3' });
+    // the executor is stopped, so the upgrade is certainly still `ready` when the pause arrives
+    await t.ctx.executor.stop();
+    let id: string;
+    try {
+      id = await start('pause-3');
+      assert.equal((await get(id)).state, 'ready');
+      const paused = await act(id, 'pause');
+      assert.equal(paused.status, 200, paused.body);
+      assert.equal(paused.json.state, 'paused');
+      const u = await get(id);
+      assert.equal(u.startedAt, null);
+      assert.deepEqual(u.allowedActions, ['resume', 'cancel', 'rollback']);
+      assert.ok(u.stages.every((s: any) => s.state === 'pending'));
+      const resumed = await act(id, 'resume');
+      assert.equal(resumed.status, 200, resumed.body);
+      assert.equal(resumed.json.state, 'ready');
+    } finally {
+      t.ctx.executor.start();
+    }
+    const done = await waitState(id, 'succeeded');
+    assert.ok(done.startedAt);
+    const types = (await t.call('GET', `/v1/projects/acme/events?upgrade=${id}&limit=1000`)).json.items.map((e: any) => e.type);
+    const at = (type: string) => types.indexOf(type);
+    assert.ok(at('upgrade.pause') >= 0 && at('upgrade.pause') < at('upgrade.resume'));
+    assert.ok(at('upgrade.resume') < at('upgrade.started'), 'started only after the resume');
+  });
   test('retry re-runs only the failed step; succeeded ones keep their single effect', async () => {
     await seedSim(t, { target: 'retry-1' });
     await fault('retry-1', { node: 'retry-1-3', step: 'start', kind: 'fail', times: 2 });

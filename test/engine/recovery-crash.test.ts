@@ -43,10 +43,10 @@ forEachDialect('recovery crash', (dialect) => {
         assert.equal(u.status, 202);
         ids.push(u.json.id);
       }
-      assert.equal(await first.exited, 'SIGKILL', `killed after an install's effect; output:\n${first.output()}`);
+      assert.equal(await first.ended(), 'SIGKILL', `killed after an install's effect; output:\n${first.output()}`);
 
       const second = await start(store, `${point}:1@install`);
-      assert.equal(await second.exited, 'SIGKILL', `killed at ${point}; output:\n${second.output()}`);
+      assert.equal(await second.ended(), 'SIGKILL', `killed at ${point}; output:\n${second.output()}`);
 
       const third = await start(store);
       await third.waitUp();
@@ -59,7 +59,7 @@ forEachDialect('recovery crash', (dialect) => {
         );
       }
       third.child.kill('SIGTERM');
-      await third.exited;
+      await third.ended();
 
       const s = await openStore(store.config);
       try {

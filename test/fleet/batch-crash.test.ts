@@ -64,7 +64,7 @@ forEachDialect('batch crash', (dialect) => {
       20,
     );
     first.child.kill('SIGKILL');
-    assert.equal(await first.exited, 'SIGKILL');
+    assert.equal(await first.ended(), 'SIGKILL');
 
     const second = await startServer(store, ENV);
     servers.push(second);
@@ -80,7 +80,7 @@ forEachDialect('batch crash', (dialect) => {
     );
     assert.equal(done.state, 'succeeded', second.output());
     second.child.kill('SIGTERM');
-    await second.exited;
+    await second.ended();
 
     const s = await openStore(store.config);
     try {

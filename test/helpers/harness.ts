@@ -132,6 +132,23 @@ export async function until<T>(
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/**
+ * Waits for p, but fails after ms with what() in the message (e.g. a process's output): a wait
+ * for something that never happens (a server that is never killed at its fault point) then fails
+ * in minutes and says why, instead of holding the run until the runner's own bound.
+ */
+export async function within<T>(p: Promise<T>, ms: number, what: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still waiting after ${ms / 1000} s: ${what()}`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A project with a sim catalog and target, ready to upgrade. */
 export async function seedSim(
   t: TestApp,

@@ -2,7 +2,7 @@
 // their output kept for failure messages, killed (SIGKILL) or frozen (SIGSTOP) by the test.
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { until, type StoreConfig } from './harness.ts';
+import { until, within, type StoreConfig } from './harness.ts';
 
 export const SERVER_TOKEN = 'server-test-token';
 
@@ -21,6 +21,8 @@ export interface Server {
   pid: number;
   /** resolves with the signal or exit code */
   exited: Promise<NodeJS.Signals | number | null>;
+  /** `exited`, failing with the server's output if it has not exited within ms (default 5 min) */
+  ended(ms?: number): Promise<NodeJS.Signals | number | null>;
   output(): string;
   api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }>;
   waitUp(): Promise<void>;
@@ -68,6 +70,7 @@ export async function startServer(
     child,
     pid: child.pid as number,
     exited,
+    ended: (ms = 300_000) => within(exited, ms, () => `server ${child.pid} has not exited; output:\n${out.slice(-4000)}`),
     output: () => out,
     api,
     alive,

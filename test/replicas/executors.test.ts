@@ -80,7 +80,7 @@ test('replicas register, one leads, a frozen one is declared lost and rejoins un
 
   // a clean stop says stopped
   other.child.kill('SIGTERM');
-  assert.equal(await other.exited, 0);
+  assert.equal(await other.ended(), 0);
   const stopped = await until(async () => {
     const items = await list(frozen);
     const o = items.find((e) => e.pid === other.pid) as Executor;

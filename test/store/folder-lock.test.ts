@@ -23,7 +23,7 @@ test('a second server on the same SQLite folder is refused at once; SIGKILL of t
 
   const second = await startServer(store);
   servers.push(second);
-  const how = await second.exited;
+  const how = await second.ended();
   assert.equal(how, 1, `the second server should exit with status 1; output:\n${second.output()}`);
   assert.match(second.output(), /DATA_DIR_LOCKED|in use by another Liftgate process/);
   assert.ok(second.output().includes(store.dataDir), `the message names the folder:\n${second.output()}`);
@@ -32,12 +32,12 @@ test('a second server on the same SQLite folder is refused at once; SIGKILL of t
   assert.equal((await first.api('GET', '/healthz')).status, 200);
 
   first.child.kill('SIGKILL');
-  assert.equal(await first.exited, 'SIGKILL');
+  assert.equal(await first.ended(), 'SIGKILL');
   const third = await startServer(store);
   servers.push(third);
   await third.waitUp();
   third.child.kill('SIGTERM');
-  assert.equal(await third.exited, 0);
+  assert.equal(await third.ended(), 0);
 
   // a clean stop releases it too
   const lock = lockDataFolder(store.dataDir);

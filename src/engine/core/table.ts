@@ -107,14 +107,20 @@ export const UPGRADE_RULES = {
     event: 'upgrade.failed',
     why: 'a step (or the reversal of one) failed',
   },
-  pause: { from: ACTIVE, to: ['paused'], by: ['operator'], event: 'upgrade.pause', why: 'an operator (or its batch) paused it' },
+  pause: {
+    from: ['ready', ...ACTIVE],
+    to: ['paused'],
+    by: ['operator'],
+    event: 'upgrade.pause',
+    why: 'an operator (or its batch) paused it, started or not yet',
+  },
   window_close: { from: ACTIVE, to: ['paused'], by: ['scheduler'], event: 'upgrade.window_closed', why: 'its window closed' },
   resume: {
     from: ['paused'],
-    to: ACTIVE,
+    to: ['ready', ...ACTIVE],
     by: ['operator'],
     event: 'upgrade.resume',
-    why: 'an operator (or its batch) resumed it',
+    why: 'an operator (or its batch) resumed it (ready again if it had not started)',
   },
   window_open: {
     from: ['paused'],
