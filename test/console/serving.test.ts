@@ -62,7 +62,8 @@ test('an unbuilt console answers with a page that says how to build it', async (
 test('events newest first, paged back with before; upgrades list the actions their state allows', async () => {
   await seedSim(t, { target: 'c-1' });
   const u = await t.call('POST', '/v1/projects/acme/upgrades', { targetId: 'c-1', toVersion: '7.10.3' });
-  assert.deepEqual(u.json.allowedActions, ['cancel'], 'a ready upgrade can only be cancelled');
+  assert.equal(u.json.state, 'ready');
+  assert.deepEqual(u.json.allowedActions, ['pause', 'cancel'], 'an upgrade not yet started can be paused or cancelled');
   await until(async () => (await t.call('GET', `/v1/projects/acme/upgrades/${u.json.id}`)).json.state === 'succeeded', 'upgrade');
   const done = await t.call('GET', `/v1/projects/acme/upgrades/${u.json.id}`);
   assert.deepEqual(done.json.allowedActions, []);
