@@ -208,4 +208,67 @@ forEachDialect('clock and fence', (dialect) => {
     const effects = await ctx.store.db.selectFrom('sim_effects').selectAll().where('step_id', '=', step.id).execute();
     assert.equal(effects.length, 1);
   });
+
+  test('recovery fences a slow holder out before it asks the driver: an effect that arrives after reconcile is refused', async () => {
+    clock.set('2026-01-06T10:00:00.000Z');
+    await target('x');
+    const u = await createUpgrade(ctx, 'p', { targetId: 'x', toVersion: '1.1.0', mode: 'rolling' }, 't');
+    const install = toStep(
+      await ctx.store.db
+        .selectFrom('steps')
+        .selectAll()
+        .where('upgrade_id', '=', u.id)
+        .where('action', '=', 'install')
+        .orderBy('seq')
+        .executeTakeFirstOrThrow(),
+    );
+    // the fixture: the install (not idempotent) runs under holder 'slow' at fence 1, whose lease
+    // has run out; the holder is not dead, only late
+    await ctx.store.db
+      .updateTable('upgrades')
+      .set({ state: 'running', current_stage: install.stageIndex })
+      .where('id', '=', u.id)
+      .execute();
+    await ctx.store.db
+      .updateTable('stages')
+      .set({ state: 'running' })
+      .where('upgrade_id', '=', u.id)
+      .where('idx', '=', install.stageIndex)
+      .execute();
+    await ctx.store.db
+      .updateTable('steps')
+      .set({ state: 'running', lease_owner: 'slow', fence: 1, lease_expires_at: isoIn(clock, -1000) })
+      .where('id', '=', install.id)
+      .execute();
+    // the late holder reaches its effect just after recovery asked whether it had taken effect
+    const sim = ctx.drivers.get('sim') as SimDriver;
+    const reconcile = sim.reconcile.bind(sim);
+    let late: string | undefined;
+    sim.reconcile = async (c) => {
+      const verdict = await reconcile(c);
+      late = await sim.execute({ ...c, fence: 1, owner: 'slow' }).then(
+        () => 'applied',
+        (e: Error & { code?: string }) => e.code ?? e.message,
+      );
+      return verdict;
+    };
+    try {
+      await ctx.executor.housekeeping();
+    } finally {
+      sim.reconcile = reconcile;
+    }
+    assert.equal(late, 'FENCED', 'the late holder was refused');
+    const now = await ctx.store.db.selectFrom('steps').selectAll().where('id', '=', install.id).executeTakeFirstOrThrow();
+    assert.equal(now.state, 'pending', 'not applied, so re-queued');
+    assert.ok(now.fence >= 2);
+    assert.equal(
+      (await ctx.store.db.selectFrom('sim_effects').selectAll().where('step_id', '=', install.id).execute()).length,
+      0,
+    );
+    const calls = await ctx.store.db.selectFrom('sim_invocations').selectAll().where('step_id', '=', install.id).execute();
+    assert.deepEqual(
+      calls.map((c) => [c.fence, c.owner, c.outcome]),
+      [[1, 'slow', 'fenced']],
+    );
+  });
 });

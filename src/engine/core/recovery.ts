@@ -14,7 +14,8 @@
 // Every recovery counts in steps.recoveries. A step that would be re-queued after `limit`
 // recoveries (LIFTGATE_STEP_RECOVERY_LIMIT, default 5) fails with STEP_RECOVERY_LIMIT instead:
 // something about it keeps killing its executor. The driver is asked before the transaction
-// starts (it may be slow); fault points mark the three places a crash can fall.
+// starts (it may be slow), after the step's fence has moved on (fenceOut), so a holder that is
+// still alive can no longer apply its effect; fault points mark the three places a crash can fall.
 import { DriverError, type Driver, type StepContext } from '../../drivers/driver.ts';
 import type { Step, Target, Upgrade } from '../../domain/types.ts';
 import { isoNow } from '../../domain/clock.ts';
@@ -22,7 +23,7 @@ import type { Store } from '../../store/open.ts';
 import { applyNodeFacts } from '../../store/targets-repo.ts';
 import type { FaultPoints } from '../fault-points.ts';
 import { recordFailure, recordReversalFailure, recordSuccess, lock, type CoreEnv } from './progress.ts';
-import { moveStep } from './writes.ts';
+import { fenceOut, moveStep } from './writes.ts';
 
 export const DEFAULT_STEP_RECOVERY_LIMIT = 5;
 
@@ -50,7 +51,8 @@ export interface RecoveryDeps {
 type Verdict = 'reverse_again' | 'requeue' | 'not_applied' | 'applied' | 'unknown';
 
 /** Recovers one orphaned step; returns whether this call recorded the recovery. */
-export async function recoverStep(d: RecoveryDeps, step: Step): Promise<boolean> {
+export async function recoverStep(d: RecoveryDeps, orphan: Step): Promise<boolean> {
+  let step = orphan;
   d.faults.hit('recovery.started', step.action);
   const c = await d.context(step);
   if (!c) return false;
@@ -59,6 +61,11 @@ export async function recoverStep(d: RecoveryDeps, step: Step): Promise<boolean>
   if (step.state === 'rolling_back') verdict = 'reverse_again';
   else if (c.driver.stepPolicy(step.action, c.target).idempotent || step.action === 'precheck') verdict = 'requeue';
   else {
+    // Fence the holder out before asking: a holder that is only slow (frozen, cut off) could
+    // otherwise apply its effect after reconcile() said not_applied, and the re-queued step
+    // would then apply it a second time. Another recovery that got here first wins.
+    if (!(await d.store.unit.run((trx) => fenceOut(trx, step)))) return false;
+    step = { ...step, fence: step.fence + 1 };
     verdict = c.driver.reconcile ? await c.driver.reconcile(d.stepContext(step, c.upgrade, c.target)) : 'unknown';
     // it took effect before the crash: record it with the topology as it is now
     if (verdict === 'applied') nodes = (await c.driver.inspect(c.target).catch(() => ({ nodes: [] }))).nodes;

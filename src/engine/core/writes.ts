@@ -376,6 +376,24 @@ export async function moveSteps(db: Db, clock: Clock, rule: StepRule, m: StepsMo
   return rows.length;
 }
 
+/**
+ * Moves a running step's fence on, guarded on its holder and fence: recovery does this before it
+ * asks the driver whether the holder's effect landed. A driver checks the fence under the step's
+ * row lock as its effect commits, so from then on the old holder's effect is refused, and what
+ * reconcile() sees is all that holder will ever have done. No state changes, so no event.
+ */
+export async function fenceOut(db: Db, step: { id: string; fence: number; leaseOwner: string | null }): Promise<boolean> {
+  const res = await db
+    .updateTable('steps')
+    .set({ fence: step.fence + 1 })
+    .where('id', '=', step.id)
+    .where('state', '=', 'running')
+    .where('fence', '=', step.fence)
+    .where('lease_owner', step.leaseOwner === null ? 'is' : '=', step.leaseOwner)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
 /** Renews a running step's lease while its holder (and claim) still own it. */
 export async function renewLease(db: Db, step: { id: string; fence: number }, owner: string, until: string): Promise<void> {
   await db
