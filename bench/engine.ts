@@ -2,9 +2,8 @@
 // upgrade each, on SQLite and on PostgreSQL. Prints step transitions per second and peak RSS.
 // Usage: npm run bench [-- --targets 1000,10000 --dialects sqlite,postgres]
 import { parseArgs } from 'node:util';
-import { createContext } from '../src/service/context.ts';
 import { freshStore, type Dialect } from '../test/helpers/harness.ts';
-import { machine, rssPeak, seedFleet } from './lib/fleet.ts';
+import { machine, runSeededFleet } from './lib/fleet.ts';
 
 const { values } = parseArgs({
   options: { targets: { type: 'string', default: '1000,10000' }, dialects: { type: 'string', default: 'sqlite,postgres' } },
@@ -12,38 +11,25 @@ const { values } = parseArgs({
 
 async function run(dialect: Dialect, n: number) {
   const store = await freshStore(dialect);
-  const ctx = await createContext({
-    ...store.config,
-    simTimeScale: 0,
-    noExecutor: true,
-    executor: { concurrency: 256, pollMs: 5 },
-  });
   try {
-    await seedFleet(ctx, n);
-    global.gc?.();
-    const rss = rssPeak();
-    const t0 = performance.now();
-    ctx.executor.start();
-    await ctx.executor.idle();
-    const secs = (performance.now() - t0) / 1000;
-    const peakRssMb = rss.stop();
-    const done = await ctx.store.db
-      .selectFrom('upgrades')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('state', '=', 'succeeded')
-      .executeTakeFirstOrThrow();
-    const transitions = ctx.executor.transitions;
-    return {
-      dialect,
-      targets: n,
-      succeeded: Number(done.n),
-      transitions,
-      secs,
-      perSec: transitions / secs,
-      peakRssMb,
-    };
+    return await runSeededFleet(store, n, 256, async (ctx, { secs, peakRssMb }) => {
+      const done = await ctx.store.db
+        .selectFrom('upgrades')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('state', '=', 'succeeded')
+        .executeTakeFirstOrThrow();
+      const transitions = ctx.executor.transitions;
+      return {
+        dialect,
+        targets: n,
+        succeeded: Number(done.n),
+        transitions,
+        secs,
+        perSec: transitions / secs,
+        peakRssMb,
+      };
+    });
   } finally {
-    await ctx.close();
     await store.cleanup();
   }
 }

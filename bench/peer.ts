@@ -10,9 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { Logger, makeWorkerUtils, run, type Task } from 'graphile-worker';
-import { createContext } from '../src/service/context.ts';
 import { freshStore, PG_URL, type Dialect } from '../test/helpers/harness.ts';
-import { machine, rssPeak, seedFleet, STEPS_PER_UPGRADE } from './lib/fleet.ts';
+import { machine, rssPeak, runSeededFleet, STEPS_PER_UPGRADE } from './lib/fleet.ts';
 
 const { values } = parseArgs({
   options: {
@@ -37,35 +36,22 @@ interface Result {
 
 async function liftgate(dialect: Dialect): Promise<Result> {
   const store = await freshStore(dialect);
-  const ctx = await createContext({
-    ...store.config,
-    simTimeScale: 0,
-    noExecutor: true,
-    executor: { concurrency: Number(values.concurrency), pollMs: 5 },
-  });
   try {
-    await seedFleet(ctx, chains);
-    global.gc?.();
-    const rss = rssPeak();
-    const t0 = performance.now();
-    ctx.executor.start();
-    await ctx.executor.idle();
-    const secs = (performance.now() - t0) / 1000;
-    const peakRssMb = rss.stop();
-    const done = await ctx.store.db
-      .selectFrom('steps')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('state', '=', 'succeeded')
-      .executeTakeFirstOrThrow();
-    return {
-      system: `liftgate ${dialect}`,
-      steps: Number(done.n),
-      secs,
-      peakRssMb,
-      note: `executor concurrency ${values.concurrency}`,
-    };
+    return await runSeededFleet(store, chains, Number(values.concurrency), async (ctx, { secs, peakRssMb }) => {
+      const done = await ctx.store.db
+        .selectFrom('steps')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('state', '=', 'succeeded')
+        .executeTakeFirstOrThrow();
+      return {
+        system: `liftgate ${dialect}`,
+        steps: Number(done.n),
+        secs,
+        peakRssMb,
+        note: `executor concurrency ${values.concurrency}`,
+      };
+    });
   } finally {
-    await ctx.close();
     await store.cleanup();
   }
 }

@@ -4,7 +4,8 @@
 // (which upgrades them in a batch).
 import fs from 'node:fs';
 import os from 'node:os';
-import type { AppContext } from '../../src/service/context.ts';
+import { createContext, type AppContext } from '../../src/service/context.ts';
+import type { StoreConfig } from '../../test/helpers/harness.ts';
 import { addCatalogVersion } from '../../src/service/catalog.ts';
 import { createProject } from '../../src/service/projects.ts';
 import { createTarget } from '../../src/service/targets.ts';
@@ -74,6 +75,37 @@ export function rssPeak(): { stop(): number } {
       return Math.max(peak, process.memoryUsage().rss) / 1048576;
     },
   };
+}
+
+/**
+ * Seeds `n` clusters into a fresh context on `store` (executor idle), then runs the executor
+ * until nothing can move: the seconds it took and the peak RSS. `measure` reads the context
+ * after the run, before it closes.
+ */
+export async function runSeededFleet<T>(
+  store: StoreConfig,
+  n: number,
+  concurrency: number,
+  measure: (ctx: AppContext, run: { secs: number; peakRssMb: number }) => Promise<T>,
+): Promise<T> {
+  const ctx = await createContext({
+    ...store.config,
+    simTimeScale: 0,
+    noExecutor: true,
+    executor: { concurrency, pollMs: 5 },
+  });
+  try {
+    await seedFleet(ctx, n);
+    global.gc?.();
+    const rss = rssPeak();
+    const t0 = performance.now();
+    ctx.executor.start();
+    await ctx.executor.idle();
+    const secs = (performance.now() - t0) / 1000;
+    return await measure(ctx, { secs, peakRssMb: rss.stop() });
+  } finally {
+    await ctx.close();
+  }
 }
 
 export function machine(): string {
