@@ -159,8 +159,9 @@ test('three replicas through SIGKILL and SIGSTOP/SIGCONT: every upgrade finishes
       await obs.db
         .selectFrom('events')
         .select('step_id')
-        .where('type', '=', 'step.recovered')
-        .where('to_state', '=', 'succeeded')
+        // recovery found the effect and recorded the step done (an outcome of the recovery)
+        .where('type', '=', 'step.succeeded')
+        .where('actor', '=', 'recovery')
         .execute()
     ).map((r) => r.step_id as string),
   );
