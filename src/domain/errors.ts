@@ -7,6 +7,13 @@ export const ERROR_CATALOGUE = {
   INVALID_VERSION: { status: 400, description: 'A version string is malformed.' },
   INVALID_WINDOW: { status: 400, description: 'A maintenance window or exclusion is malformed.' },
   INVALID_MODE: { status: 400, description: 'The upgrade mode is unknown or does not suit the target.' },
+  AZ_SOURCE_REQUIRED: {
+    status: 400,
+    description: 'An AZ migration of a target in several zones must name the zone to move (sourceAz).',
+  },
+  AZ_SOURCE_EMPTY: { status: 400, description: 'The zone named to move (sourceAz) holds no node of the target.' },
+  AZ_SAME_ZONE: { status: 400, description: 'An AZ migration names the same zone as source and target.' },
+  AZ_ZONE_REDUCTION: { status: 400, description: 'The AZ migration would leave fewer zones; allowZoneReduction accepts that.' },
   INVALID_ACTION: { status: 400, description: 'The upgrade action is unknown.' },
   INVALID_SCHEDULE: { status: 400, description: 'The schedule is malformed or lies in the past.' },
   BAD_REQUEST: { status: 400, description: 'The request is malformed (e.g. the body is not valid JSON).' },

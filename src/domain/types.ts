@@ -246,6 +246,8 @@ export interface PrecheckItem {
   status: FindingStatus;
   message: string;
   node?: string;
+  /** zone -> node names before and after (the zone_layout item of an AZ migration) */
+  zones?: { before: Record<string, string[]>; after: Record<string, string[]> };
 }
 
 export interface FlightingStat {

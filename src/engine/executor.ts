@@ -14,7 +14,8 @@ import { applyNodeFacts, loadTargets, targetKey, type NodeFacts } from '../store
 import { anyRollingBack } from './claims.ts';
 import { FaultPoints } from './fault-points.ts';
 import { housekeepWindows } from './windows.ts';
-import { createReport, finishReport } from './prechecks.ts';
+import { createReport, finishReport, runPrecheck } from './prechecks.ts';
+import { ZONE_LAYOUT_CHECK } from '../domain/zones.ts';
 import { isoIn, isoNow, systemClock, type Clock } from '../domain/clock.ts';
 import type { Db } from './transitions.ts';
 import {
@@ -491,7 +492,7 @@ export class Executor {
     await updateUpgrade(this.db, this.clock, upgrade.id, ['prechecking'], { precheck_report_id: reportId });
     let report;
     try {
-      const result = await driver.precheck({
+      const result = await runPrecheck(driver, {
         target,
         toVersion: upgrade.toVersion,
         hops: upgrade.hops,
@@ -504,8 +505,10 @@ export class Executor {
       throw err;
     }
     for (const item of report.items) ctx.log(`${item.status.toUpperCase()} ${item.name}: ${item.message}`);
-    const failed = report.items.filter((i) => i.status === 'fail');
-    if (failed.length > 0 && !upgrade.force) {
+    // force runs past the driver's findings, never past a zone layout that would collapse zones:
+    // only allowZoneReduction accepts fewer zones
+    const failed = report.items.filter((i) => i.status === 'fail' && (!upgrade.force || i.name === ZONE_LAYOUT_CHECK));
+    if (failed.length > 0) {
       throw new DriverError('PRECHECK_FAILED', `precheck failed: ${failed.map((i) => i.message).join('; ')}`);
     }
     return { data: { reportId } };

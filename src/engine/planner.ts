@@ -4,6 +4,7 @@
 import { AppError } from '../domain/errors.ts';
 import type { Hop, StepAction, Target, TargetNode, UpgradeMode } from '../domain/types.ts';
 import type { DriverCapabilities } from '../drivers/driver.ts';
+import { resolveAzMove } from '../domain/zones.ts';
 
 export interface PlannedStep {
   lane: string;
@@ -26,9 +27,14 @@ export interface PlanOptions {
   parallelism?: number;
   /** ACK master_only: upgrade only the control-plane nodes */
   masterOnly?: boolean;
-  /** az_migration: move the nodes of sourceAz (all nodes when absent) to targetAz */
+  /**
+   * az_migration: move the nodes of sourceAz to targetAz; sourceAz may be left out only when the
+   * target lies in one zone (src/domain/zones.ts has the rules)
+   */
   sourceAz?: string;
   targetAz?: string;
+  /** az_migration: accept a move that leaves the target in fewer zones */
+  allowZoneReduction?: boolean;
 }
 
 export interface PlanInput {
@@ -217,13 +223,8 @@ function azMigration(input: PlanInput): PlannedStage[] {
   if (!capabilities.azMigration) {
     throw new AppError('UPGRADE_MODE_NOT_SUPPORTED', 'the target\u2019s driver cannot move nodes between zones');
   }
-  if (!options.targetAz) throw new AppError('INVALID_MODE', 'az_migration needs options.targetAz');
-  const movable = target.nodes.filter(
-    (n) => n.zone !== options.targetAz && (options.sourceAz === undefined || n.zone === options.sourceAz),
-  );
-  if (movable.length === 0) {
-    throw new AppError('INVALID_MODE', `no node lies in zone ${options.sourceAz ?? '(any)'} to move to ${options.targetAz}`);
-  }
+  // Only the nodes of the source zone get steps: the other zones are not touched.
+  const { moving: movable, targetAz } = resolveAzMove(target, options);
   const stages: PlannedStage[] = [];
   const moved = new Set<string>();
   for (const n of rollingOrder(target.engine, movable)) {
@@ -237,7 +238,7 @@ function azMigration(input: PlanInput): PlannedStage[] {
       if (successor) stages.push(switchoverStage(n, successor, 0));
     }
     moved.add(n.name);
-    stages.push(moveStage(n, options.targetAz));
+    stages.push(moveStage(n, targetAz));
   }
   return stages;
 }

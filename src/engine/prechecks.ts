@@ -1,7 +1,8 @@
 // Precheck reports: created before an upgrade (on request) and as stage 0 of every upgrade.
 import { randomBytes } from 'node:crypto';
-import type { Hop, PrecheckReport, Target, UpgradeMode } from '../domain/types.ts';
-import type { Driver, PrecheckResult } from '../drivers/driver.ts';
+import type { PrecheckReport } from '../domain/types.ts';
+import { azMoveOptionsOf, zoneLayoutItem } from '../domain/zones.ts';
+import type { Driver, PrecheckInput, PrecheckResult } from '../drivers/driver.ts';
 import { toReport } from '../store/mappers.ts';
 import { now, type Db } from './transitions.ts';
 
@@ -59,13 +60,13 @@ export async function finishReport(db: Db, id: string, result: PrecheckResult | 
   return toReport(await db.selectFrom('precheck_reports').selectAll().where('id', '=', id).executeTakeFirstOrThrow());
 }
 
-export async function runDriverPrecheck(
-  driver: Driver,
-  target: Target,
-  toVersion: string,
-  hops: Hop[],
-  mode: UpgradeMode,
-  options: Record<string, unknown>,
-): Promise<PrecheckResult> {
-  return driver.precheck({ target, toVersion, hops, mode, options });
+/**
+ * The precheck of an upgrade, before it (on request) and as its stage 0: the driver's findings,
+ * then the engine's own. An AZ migration adds its zone layout before and after (zone_layout,
+ * src/domain/zones.ts), so the report shows what the move does to the target's zones.
+ */
+export async function runPrecheck(driver: Driver, input: PrecheckInput): Promise<PrecheckResult> {
+  const result = await driver.precheck(input);
+  if (input.mode !== 'az_migration') return result;
+  return { ...result, items: [...result.items, zoneLayoutItem(input.target, azMoveOptionsOf(input.options))] };
 }

@@ -78,6 +78,13 @@ async function resolveTargets(ctx: AppContext, projectId: string, req: BatchRequ
 }
 
 export async function createBatch(ctx: AppContext, projectId: string, req: BatchRequest, actor: string): Promise<BatchView> {
+  if (req.mode === 'az_migration') {
+    // which zone moves where is a question about one target's layout (docs/az-migration.md)
+    throw new AppError(
+      'UPGRADE_MODE_NOT_SUPPORTED',
+      'a batch cannot move zones: start an az_migration per target (POST .../upgrades with options.sourceAz and options.targetAz)',
+    );
+  }
   const schedule = req.schedule ?? { kind: 'now' };
   if (schedule.kind === 'at') {
     const at = Date.parse(schedule.at ?? '');

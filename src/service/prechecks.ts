@@ -1,11 +1,13 @@
 import { AppError } from '../domain/errors.ts';
 import type { PrecheckReport, UpgradeMode } from '../domain/types.ts';
 import { planRoute } from '../domain/versions.ts';
-import { createReport, finishReport } from '../engine/prechecks.ts';
+import type { PlanOptions } from '../engine/planner.ts';
+import { createReport, finishReport, runPrecheck } from '../engine/prechecks.ts';
 import { toReport } from '../store/mappers.ts';
 import { listCatalog } from './catalog.ts';
 import { changed, type AppContext } from './context.ts';
 import { getTarget } from './targets.ts';
+import { azOptions } from './upgrades.ts';
 
 /**
  * Starts a precheck of a target against a version and answers the report at once (state
@@ -15,24 +17,30 @@ export async function startPrecheck(
   ctx: AppContext,
   projectId: string,
   targetId: string,
-  input: { toVersion: string; mode?: UpgradeMode; options?: Record<string, unknown>; wait?: boolean },
+  input: { toVersion?: string; mode?: UpgradeMode; options?: PlanOptions & Record<string, unknown>; wait?: boolean },
 ): Promise<PrecheckReport> {
   const target = await getTarget(ctx, projectId, targetId);
   const driver = ctx.drivers.get(target.driver);
   if (!driver) throw new AppError('DRIVER_NOT_FOUND', `driver ${target.driver} is not installed`);
   const mode = input.mode ?? 'rolling';
+  // Everything a request can get wrong is refused here, before the report row is written.
+  const toVersion = mode === 'az_migration' ? (input.toVersion ?? target.version) : input.toVersion;
+  if (!toVersion) throw new AppError('VALIDATION_FAILED', 'toVersion is required for a version upgrade');
+  if (mode === 'az_migration' && toVersion !== target.version) {
+    throw new AppError('INVALID_MODE', 'an az_migration keeps the version; leave toVersion out or equal to the current version');
+  }
+  const options = azOptions(target, mode, input.options, driver);
   const hops =
     mode === 'az_migration'
       ? []
       : planRoute({
           engine: target.engine,
           from: target.version,
-          to: input.toVersion,
+          to: toVersion,
           catalog: await listCatalog(ctx, target.engine),
         });
-  const id = await createReport(ctx.store.db, { projectId, targetId, upgradeId: null, toVersion: input.toVersion });
-  const run = driver
-    .precheck({ target, toVersion: input.toVersion, hops, mode, options: input.options ?? {} })
+  const id = await createReport(ctx.store.db, { projectId, targetId, upgradeId: null, toVersion });
+  const run = runPrecheck(driver, { target, toVersion, hops, mode, options })
     .then((r) => finishReport(ctx.store.db, id, r))
     .catch((err: unknown) => finishReport(ctx.store.db, id, err instanceof Error ? err : new Error(String(err))))
     .finally(() => changed(ctx));

@@ -14,6 +14,8 @@ import { isUniqueViolation } from './db-errors.ts';
 import { loadTarget } from '../store/targets-repo.ts';
 import { heldReason } from './batch-view.ts';
 import { getTarget } from './targets.ts';
+import type { Driver } from '../drivers/driver.ts';
+import { NATIVE_AZ_PARAMS, resolveAzMove, type AzParamNames } from '../domain/zones.ts';
 
 export interface UpgradeInput {
   targetId: string;
@@ -27,6 +29,8 @@ export interface UpgradeInput {
   /** its wave in the batch; the batch releases it */
   waveIndex?: number;
   pendingReason?: string;
+  /** how the calling API spells the az_migration options, so its refusals name them (default: native) */
+  azParams?: AzParamNames;
 }
 
 interface InitialSchedule {
@@ -57,6 +61,39 @@ function initialSchedule(ctx: AppContext, target: Target, schedule: UpgradeSched
   if (g.go && schedule.kind === 'now') return { state: 'ready', notBefore: null, runUntil: g.runUntil, hold: null, reason: null };
   // a window upgrade whose window is open now is due at once (the scheduler starts it)
   return { state: 'scheduled', notBefore: g.notBefore, runUntil: null, hold: null, reason: g.reason };
+}
+
+const AZ_OPTIONS = ['sourceAz', 'targetAz', 'allowZoneReduction'] as const;
+
+/**
+ * The options of an upgrade with its zones checked: an az_migration's move is resolved (the one
+ * zone of a single-zone target stands in for a missing sourceAz, so the upgrade records the zone
+ * it moves) and refused when it would collapse zones (src/domain/zones.ts); the zone options of
+ * a version upgrade are refused, since it would ignore them.
+ */
+export function azOptions<O extends PlanOptions>(
+  target: Target,
+  mode: UpgradeMode,
+  options: O | undefined,
+  driver: Driver,
+  names: AzParamNames = NATIVE_AZ_PARAMS,
+): O {
+  const given = options ?? ({} as O);
+  if (mode !== 'az_migration') {
+    const stray = AZ_OPTIONS.filter((k) => given[k] !== undefined);
+    if (stray.length > 0) {
+      throw new AppError(
+        'INVALID_MODE',
+        `${stray.map((k) => (k === 'allowZoneReduction' ? names.allowZoneReduction : names[k]) ?? k).join(', ')} belong${stray.length === 1 ? 's' : ''} to an az_migration; a ${mode} upgrade does not move nodes between zones: leave ${stray.length === 1 ? 'it' : 'them'} out or use mode az_migration`,
+      );
+    }
+    return given;
+  }
+  if (!driver.capabilities.azMigration) {
+    throw new AppError('UPGRADE_MODE_NOT_SUPPORTED', `the ${driver.name} driver cannot move nodes between zones`);
+  }
+  const move = resolveAzMove(target, given, names);
+  return { ...given, sourceAz: move.sourceAz };
 }
 
 export type UpgradeDetail = Upgrade & { num: number; stages: (Stage & { steps: Step[] })[] };
@@ -92,10 +129,8 @@ export async function insertUpgrade(ctx: AppContext, projectId: string, input: U
       `${target.engine} ${toVersion} has release ${hops[hops.length - 1].release}, not ${input.release}`,
     );
   }
-  if (input.mode === 'az_migration' && !driver.capabilities.azMigration) {
-    throw new AppError('UPGRADE_MODE_NOT_SUPPORTED', `the ${driver.name} driver cannot move nodes between zones`);
-  }
-  const stages = plan({ target, hops, mode: input.mode, capabilities: driver.capabilities, options: input.options });
+  const options = azOptions(target, input.mode, input.options, driver, input.azParams);
+  const stages = plan({ target, hops, mode: input.mode, capabilities: driver.capabilities, options });
   const schedule = input.schedule ?? { kind: 'now' };
   const start = initialSchedule(ctx, target, schedule, input.batchId ? 'batch' : null);
   const id = randomUUID();
@@ -163,7 +198,7 @@ export async function insertUpgrade(ctx: AppContext, projectId: string, input: U
           stage_count: stages.length,
           hops: JSON.stringify(hops),
           force: input.force ? 1 : 0,
-          options: JSON.stringify({ ...input.options, fromRelease: target.release }),
+          options: JSON.stringify({ ...options, fromRelease: target.release }),
           schedule: JSON.stringify(schedule),
           not_before: start.notBefore,
           batch_id: input.batchId ?? null,

@@ -185,6 +185,89 @@ test('az_migration: nodes of the source zone move one by one; refused without th
         capabilities: caps,
         options: { sourceAz: 'z9', targetAz: 'z3' },
       }),
-    (e: AppError) => e.code === 'INVALID_MODE',
+    (e: AppError) => e.code === 'AZ_SOURCE_EMPTY',
+  );
+});
+
+test('az_migration on az1/az2/az3: sourceAz is required, and only its nodes get steps', () => {
+  const nodes = [node('n1', 'leader', 'az1'), node('n2', 'follower', 'az2'), node('n3', 'follower', 'az3')];
+  const planAz = (options: Record<string, unknown>) =>
+    plan({ target: { engine: 'e', kind: 'cluster', nodes }, hops: [], mode: 'az_migration', capabilities: caps, options });
+  const refused = (options: Record<string, unknown>, code: string, message: RegExp) =>
+    assert.throws(
+      () => planAz(options),
+      (e: AppError) => {
+        assert.equal(e.code, code);
+        assert.match(e.message, message);
+        assert.equal(e.status, 400);
+        return true;
+      },
+    );
+
+  // The issue's case: targetAz alone would have moved every node into az4.
+  refused(
+    { targetAz: 'az4' },
+    'AZ_SOURCE_REQUIRED',
+    /^this cluster spans az1, az2, az3: name the zone to move with options\.sourceAz$/,
+  );
+  refused({ sourceAz: 'az9', targetAz: 'az4' }, 'AZ_SOURCE_EMPTY', /no node of this cluster is in az9 .*spans az1, az2, az3/);
+  refused({ sourceAz: 'az1', targetAz: 'az1' }, 'AZ_SAME_ZONE', /both az1/);
+  refused(
+    { sourceAz: 'az1', targetAz: 'az2' },
+    'AZ_ZONE_REDUCTION',
+    /in 2 zones \(az2, az3\) instead of 3 \(az1, az2, az3\), because az2 already holds n2: .*options\.allowZoneReduction: true/,
+  );
+  refused({ sourceAz: 'az1', targetAz: 'az2', allowZoneReduction: false }, 'AZ_ZONE_REDUCTION', /allowZoneReduction/);
+  refused({ sourceAz: 'az1' }, 'INVALID_MODE', /options\.targetAz/);
+
+  // Moving the leader's zone: the leader hands over first, to a node of a zone that stays; no
+  // node of az2 or az3 is drained, stopped or moved.
+  const moved = planAz({ sourceAz: 'az1', targetAz: 'az4' });
+  assert.deepEqual(shape(moved), [
+    'precheck',
+    'switchover',
+    'drain@n1 stop@n1 relocate@n1 start@n1 verify@n1 rejoin@n1',
+    'finalize',
+  ]);
+  assert.deepEqual(moved[1]?.steps[0]?.params, { from: 'n1', to: 'n2' });
+  assert.deepEqual(moved[2]?.steps[2]?.params, { fromZone: 'az1', toZone: 'az4' });
+
+  const other = planAz({ sourceAz: 'az3', targetAz: 'az4' });
+  assert.deepEqual(shape(other), ['precheck', 'drain@n3 stop@n3 relocate@n3 start@n3 verify@n3 rejoin@n3', 'finalize']);
+
+  // Fewer zones only when asked for
+  const reduced = planAz({ sourceAz: 'az3', targetAz: 'az2', allowZoneReduction: true });
+  assert.deepEqual(shape(reduced), ['precheck', 'drain@n3 stop@n3 relocate@n3 start@n3 verify@n3 rejoin@n3', 'finalize']);
+  assert.deepEqual(reduced[1]?.steps[2]?.params, { fromZone: 'az3', toZone: 'az2' });
+});
+
+test('az_migration of a single-zone target: sourceAz defaults to its zone; every node moves, the leader last', () => {
+  const nodes = [node('n1', 'leader', 'az1'), node('n2', 'follower', 'az1'), node('n3', 'follower', 'az1')];
+  const stages = plan({
+    target: { engine: 'e', kind: 'instance', nodes },
+    hops: [],
+    mode: 'az_migration',
+    capabilities: caps,
+    options: { targetAz: 'az4' },
+  });
+  assert.deepEqual(shape(stages), [
+    'precheck',
+    'drain@n2 stop@n2 relocate@n2 start@n2 verify@n2 rejoin@n2',
+    'drain@n3 stop@n3 relocate@n3 start@n3 verify@n3 rejoin@n3',
+    'switchover',
+    'drain@n1 stop@n1 relocate@n1 start@n1 verify@n1 rejoin@n1',
+    'finalize',
+  ]);
+  assert.deepEqual(stages[3]?.steps[0]?.params, { from: 'n1', to: 'n2' }, 'the leader hands over to a node already in az4');
+  assert.throws(
+    () =>
+      plan({
+        target: { engine: 'e', kind: 'instance', nodes },
+        hops: [],
+        mode: 'az_migration',
+        capabilities: caps,
+        options: { sourceAz: 'az2', targetAz: 'az4' },
+      }),
+    (e: AppError) => e.code === 'AZ_SOURCE_EMPTY' && /this instance .*spans az1/.test(e.message),
   );
 });

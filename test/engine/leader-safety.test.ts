@@ -14,6 +14,8 @@ interface Case {
   engine: string;
   roles: [string, string];
   nodes: number;
+  /** each node's zone (default z1, z2, ...) */
+  zones?: string[];
   toVersion: string;
   mode: 'rolling' | 'az_migration' | 'stop_service';
   options?: Record<string, unknown>;
@@ -78,10 +80,11 @@ const CASES: Case[] = [
     hops: 0,
   },
   {
-    name: 'az_migration of every zone',
+    name: 'az_migration of a single-zone cluster (every node moves)',
     engine: 'oceanbase',
     roles: ['leader', 'follower'],
     nodes: 3,
+    zones: ['z1', 'z1', 'z1'],
     toVersion: '4.2.1.0',
     mode: 'az_migration',
     options: { targetAz: 'z9' },
@@ -120,7 +123,7 @@ forEachDialect('leader safety', (dialect) => {
       const nodes = Array.from({ length: c.nodes }, (_, k) => ({
         name: `${id}-${k + 1}`,
         role: k === 0 ? c.roles[0] : c.roles[1],
-        zone: `z${k + 1}`,
+        zone: c.zones?.[k] ?? `z${k + 1}`,
       }));
       const created = await t.call('POST', '/v1/projects/acme/targets', {
         id,

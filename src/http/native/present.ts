@@ -2,6 +2,7 @@
 // stages[].name/state/steps[].name/node/state/attempts/startedAt/endedAt) never change; fields
 // may be added.
 import type { Step, Upgrade } from '../../domain/types.ts';
+import { azMoveOptionsOf } from '../../domain/zones.ts';
 import { allowedActions } from '../../engine/operations.ts';
 import type { UpgradeDetail } from '../../service/upgrades.ts';
 
@@ -25,6 +26,12 @@ export function presentStep(s: Step, withLog: boolean) {
   };
 }
 
+/** the zone move of an az_migration: which zone's nodes go where (sourceAz as resolved at creation) */
+function azMigrationOf(o: Record<string, unknown>) {
+  const az = azMoveOptionsOf(o);
+  return { sourceAz: az.sourceAz ?? null, targetAz: az.targetAz ?? null, allowZoneReduction: az.allowZoneReduction === true };
+}
+
 export function presentUpgrade(u: Upgrade & { num?: number }) {
   return {
     id: u.id,
@@ -34,6 +41,7 @@ export function presentUpgrade(u: Upgrade & { num?: number }) {
     toVersion: u.toVersion,
     release: u.release,
     mode: u.mode,
+    ...(u.mode === 'az_migration' ? { azMigration: azMigrationOf(u.options) } : {}),
     state: u.state,
     allowedActions: allowedActions(u.state),
     currentStage: u.currentStage,

@@ -117,6 +117,23 @@ export const TargetPatchBody = Type.Object(
 export const Mode = Type.Union(UPGRADE_MODES.map((m) => Type.Literal(m)));
 export const UpgradeStateT = Type.Union(UPGRADE_STATES.map((s) => Type.Literal(s)));
 
+/** the options of an az_migration (src/domain/zones.ts, docs/az-migration.md) */
+const AzOptions = {
+  sourceAz: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 64,
+      description: 'az_migration: the zone whose nodes move; required when the target spans more than one zone',
+    }),
+  ),
+  targetAz: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'az_migration: the zone the nodes move to' })),
+  allowZoneReduction: Type.Optional(
+    Type.Boolean({
+      description: 'az_migration: accept a move that leaves the target in fewer zones (targetAz already holds nodes)',
+    }),
+  ),
+};
+
 export const UpgradeBody = Type.Object(
   {
     targetId: Id,
@@ -138,8 +155,7 @@ export const UpgradeBody = Type.Object(
         {
           parallelism: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
           masterOnly: Type.Optional(Type.Boolean()),
-          sourceAz: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-          targetAz: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+          ...AzOptions,
           stepTimeoutSeconds: Type.Optional(
             Type.Integer({ minimum: 1, maximum: 86400, description: 'seconds a step may run (actions not in timeouts)' }),
           ),
@@ -192,11 +208,15 @@ export const UpgradeListQuery = Type.Object(
 
 export const PrecheckBody = Type.Object(
   {
-    toVersion: Version,
+    /** required for a version upgrade; an az_migration keeps the version */
+    toVersion: Type.Optional(Version),
     mode: Type.Optional(Mode),
     wait: Type.Optional(Type.Boolean()),
     options: Type.Optional(
-      Type.Object({ flightingSql: Type.Optional(Type.String({ maxLength: 1_000_000 })) }, { additionalProperties: false }),
+      Type.Object(
+        { flightingSql: Type.Optional(Type.String({ maxLength: 1_000_000 })), ...AzOptions },
+        { additionalProperties: false },
+      ),
     ),
   },
   { additionalProperties: false },
