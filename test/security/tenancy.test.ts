@@ -127,7 +127,8 @@ const BODIES: Record<string, (w: World) => unknown> = {
   }),
   'POST /v1.0/:project_id/clusters/:cluster_id/inst-type/:inst_type/azmigrate': () => ({
     source_az: 'zone1',
-    target_az: 'zone2',
+    // a zone the cluster does not use: moving into zone2 would collapse two zones into one (refused)
+    target_az: 'zone9',
     migrate_type: 'az_migrate',
     agency: 'probe',
   }),

@@ -337,6 +337,57 @@ forEachDialect('Huawei CSS family', (dialect) => {
     assert.equal(several.errorCode, 'CSS.0001');
   });
 
+  test('azmigrate never collapses zones: a move into a zone the cluster uses, an empty or same source_az are refused in CSS\u2019s envelope; others are untouched', async () => {
+    const cluster = 'css-az-guard';
+    await env.addCluster(cluster); // nodes 1 and 3 in cn-north-4a, node 2 in cn-north-4b
+    const az = (data: Record<string, unknown>) => ({
+      method: 'POST',
+      url: '/v1.0/{project_id}/clusters/{cluster_id}/inst-type/{inst_type}/azmigrate',
+      pathParams: { cluster_id: cluster, inst_type: 'all' },
+      data: { migrate_type: 'az_migrate', agency: 'css_test_agency', ...data },
+    });
+    const zonesNow = async () =>
+      (await env.native('GET', `/v1/projects/${PROJECT}/targets/${cluster}`)).json.nodes.map((n: { zone: string }) => n.zone);
+
+    const collapse = await sdkError(env.sdk(az({ source_az: 'cn-north-4a', target_az: 'cn-north-4b' })));
+    assert.equal(collapse.httpStatusCode, 400);
+    assert.equal(collapse.errorCode, 'CSS.0001');
+    assert.equal(
+      collapse.errorMsg,
+      `moving cn-north-4a to cn-north-4b would leave this cluster in 1 zone (cn-north-4b) instead of 2 (cn-north-4a, cn-north-4b), because cn-north-4b already holds ${cluster}-2: name a target_az this cluster does not use (this API cannot accept fewer zones; the native API can, with options.allowZoneReduction)`,
+    );
+    const empty = await sdkError(env.sdk(az({ source_az: 'cn-north-4z', target_az: 'cn-north-4c' })));
+    assert.deepEqual(
+      [empty.httpStatusCode, empty.errorCode, empty.errorMsg],
+      [
+        400,
+        'CSS.0001',
+        'no node of this cluster is in cn-north-4z (source_az); it spans cn-north-4a, cn-north-4b: name one of them',
+      ],
+    );
+    const same = await sdkError(env.sdk(az({ source_az: 'cn-north-4b', target_az: 'cn-north-4b' })));
+    assert.deepEqual([same.httpStatusCode, same.errorCode], [400, 'CSS.0001']);
+    assert.match(same.errorMsg, /^source_az and target_az are both cn-north-4b/);
+    // nothing was created by the refusals
+    assert.deepEqual(await env.sdk(detail(cluster, { action_mode: 'AZ_MIGRATION' })), { totalSize: 0, detailList: [] });
+    assert.equal((await env.native('GET', `/v1/projects/${PROJECT}/upgrades?target=${cluster}`)).json.total, 0);
+    assert.deepEqual(await zonesNow(), ['cn-north-4a', 'cn-north-4b', 'cn-north-4a']);
+
+    // source_az names the zone that moves; the nodes of cn-north-4a keep their zone and get no step
+    assert.deepEqual(await env.sdk(az({ source_az: 'cn-north-4b', target_az: 'cn-north-4c' })), {});
+    const res = await waitDetail(cluster, (x) => x.status === 'SUCCESS', { action_mode: 'AZ_MIGRATION' });
+    const d = res.detailList[0];
+    assert.equal(d.totalNodes, `${cluster}-2`);
+    assert.deepEqual(JSON.parse(d.migrateParam), {
+      instType: 'all',
+      migrateType: 'az_migrate',
+      sourceAz: 'cn-north-4b',
+      targetAz: 'cn-north-4c',
+    });
+    assert.deepEqual(JSON.parse(d.finalAzInfoMap), { 'cn-north-4a': `${cluster}-1,${cluster}-3`, 'cn-north-4c': `${cluster}-2` });
+    assert.deepEqual(await zonesNow(), ['cn-north-4a', 'cn-north-4c', 'cn-north-4a']);
+  });
+
   test('an upgrade started through the native API shows up in upgrade/detail', async () => {
     const cluster = 'css-native';
     await env.addCluster(cluster);

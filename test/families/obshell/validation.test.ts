@@ -34,6 +34,20 @@ forEachDialect('OBShell upgrade prechecks', (dialect) => {
     assert.deepEqual(await unfinished(), []);
   });
 
+  it('OBShell\u2019s upgrade has no zone migration: an AZ mode is OB.Upgrade.Mode.NotSupported and moves nothing', async () => {
+    // Zone moves are started through the native API or CSS (which guard the zones); OBShell
+    // only shows them ("OB zone migration" DAGs).
+    for (const mode of ['AZ_MIGRATION', 'ZONE_MIGRATION', 'az_migration']) {
+      const e = errorOf(await upgrade({ ...NEXT, mode }));
+      assert.deepEqual(e, {
+        status: 400,
+        errCode: 'OB.Upgrade.Mode.NotSupported',
+        message: `Upgrade mode '${mode.toUpperCase()}' is not supported`,
+      });
+    }
+    assert.deepEqual(await unfinished(), []);
+  });
+
   it('rolling on fewer than 3 zones is OB.Upgrade.UnableToRollingUpgrade; stop service is fine there', async () => {
     const e = errorOf(await upgrade({ ...NEXT, mode: 'ROLLING' }, env.other));
     assert.equal(e.status, 400);

@@ -6,6 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { AppError } from '../../../domain/errors.ts';
 import type { UpgradeMode } from '../../../domain/types.ts';
+import type { AzParamNames } from '../../../domain/zones.ts';
 import { compareVersions, upgradeCandidates } from '../../../domain/versions.ts';
 import { findCatalogVersion, listCatalog } from '../../../service/catalog.ts';
 import type { AppContext } from '../../../service/context.ts';
@@ -53,6 +54,8 @@ const AzBody = Type.Object(
   },
   { additionalProperties: false },
 );
+/** CSS's names for the AZ options; CSS has no way to accept a move that leaves fewer zones */
+const CSS_AZ_PARAMS: AzParamNames = { sourceAz: 'source_az', targetAz: 'target_az', allowZoneReduction: null };
 const INST_TYPES = ['all', 'ess', 'ess-cold', 'ess-client', 'ess-master'];
 
 const MODES: Record<'UPGRADING' | 'AZ_MIGRATION', UpgradeMode[]> = {
@@ -207,6 +210,7 @@ export async function cssRoutes(app: FastifyInstance, opts: { ctx: AppContext })
             instType: req.params.inst_type,
             migrateType: b.migrate_type,
           },
+          azParams: CSS_AZ_PARAMS,
         },
         actor,
       );
