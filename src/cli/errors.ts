@@ -82,6 +82,10 @@ const HINTS: Record<string, string> = {
   TARGET_HAS_UPGRADES: 'cancel the upgrade first: `liftgate upgrade cancel <upgrade>`',
   INVALID_STATE: 'see its state with `liftgate upgrade status <upgrade>` (or `liftgate batch status <batch>`)',
   ROUTE_NOT_FOUND: 'the server may be older than this CLI; check --url',
+  AZ_SOURCE_REQUIRED: 'name the zone to move with --source-az (`liftgate targets show <target>` lists the zones)',
+  AZ_SOURCE_EMPTY: 'name a zone the target uses with --source-az (`liftgate targets show <target>` lists them)',
+  AZ_SAME_ZONE: 'name the zone to move the nodes to with --target-az',
+  AZ_ZONE_REDUCTION: 'name a --target-az the target does not use, or add --allow-zone-reduction to accept fewer zones',
 };
 
 function hintFor(code: string): string | undefined {

@@ -433,3 +433,56 @@ test('errors say what to do next, with the documented exit codes', async () => {
   assert.equal(badFile.code, 2);
   assert.match(badFile.stderr, /cannot read \/nonexistent\/t\.yaml/);
 });
+
+test('zone moves: --source-az and --target-az; a missing source zone or a collapse is refused with what to type; the precheck shows the zones', async () => {
+  await seedSim(t, { target: 'cli-az' }); // cli-az-1 in az1 (leader), cli-az-2 in az2, cli-az-3 in az3
+  const noSource = await cli('upgrade', 'start', 'cli-az', '--mode', 'az_migration', '--target-az', 'az4');
+  assert.equal(noSource.code, 1, noSource.stderr);
+  assert.equal(
+    noSource.stderr,
+    'error: AZ_SOURCE_REQUIRED: this cluster spans az1, az2, az3: name the zone to move with options.sourceAz\n' +
+      'hint: name the zone to move with --source-az (`liftgate targets show <target>` lists the zones)\n',
+  );
+  const collapse = await cli('precheck', 'cli-az', '--mode', 'az_migration', '--source-az', 'az1', '--target-az', 'az2');
+  assert.equal(collapse.code, 1, collapse.stderr);
+  assert.match(collapse.stderr, /^error: AZ_ZONE_REDUCTION: moving az1 to az2 would leave this cluster in 2 zones/);
+  assert.match(collapse.stderr, /\nhint: name a --target-az the target does not use, or add --allow-zone-reduction/);
+  // zone flags without the mode, and the mode without a target zone, are usage errors
+  const noMode = await cli('upgrade', 'start', 'cli-az', '--source-az', 'az1', '--target-az', 'az4');
+  assert.equal(noMode.code, 2);
+  assert.match(noMode.stderr, /--source-az, --target-az and --allow-zone-reduction go with --mode az_migration/);
+  const noTarget = await cli('upgrade', 'start', 'cli-az', '--mode', 'az_migration', '--source-az', 'az1');
+  assert.equal(noTarget.code, 2);
+  assert.match(noTarget.stderr, /--mode az_migration needs --target-az <zone>/);
+  const noVersion = await cli('precheck', 'cli-az');
+  assert.equal(noVersion.code, 2);
+  assert.match(noVersion.stderr, /a precheck needs the version to upgrade to/);
+  // none of them created anything
+  assert.equal((await t.call('GET', '/v1/projects/acme/upgrades?target=cli-az')).json.total, 0);
+  assert.deepEqual((await t.call('GET', '/v1/projects/acme/targets/cli-az/prechecks')).json.items, []);
+
+  const pre = await cli('precheck', 'cli-az', '--mode', 'az_migration', '--source-az', 'az1', '--target-az', 'az4');
+  assert.equal(pre.code, 0, pre.stderr);
+  assert.match(pre.stdout, /^PASS\s+zone_layout\s+moving az1 to az4 \(cli-az-1\) keeps 3 zones: before az1 \[cli-az-1\]/m);
+  assert.match(
+    pre.stdout,
+    /^ZONE\s+BEFORE\s+AFTER\naz1\s+cli-az-1\s+-\naz2\s+cli-az-2\s+cli-az-2\naz3\s+cli-az-3\s+cli-az-3\naz4\s+-\s+cli-az-1$/m,
+  );
+  const asJson = await json('precheck', 'cli-az', '--mode', 'az_migration', '--source-az', 'az1', '--target-az', 'az4');
+  assert.deepEqual(asJson.items.find((i: { name: string }) => i.name === 'zone_layout').zones.after, {
+    az2: ['cli-az-2'],
+    az3: ['cli-az-3'],
+    az4: ['cli-az-1'],
+  });
+
+  const started = await cli('upgrade', 'start', 'cli-az', '--mode', 'az_migration', '--source-az', 'az1', '--target-az', 'az4');
+  assert.equal(started.code, 0, started.stderr);
+  const id = /^upgrade ([0-9a-f-]{36}) \S+: cli-az moves the nodes of az1 to az4$/m.exec(started.stdout)?.[1];
+  assert.ok(id, started.stdout);
+  await settle(id, 'succeeded');
+  const nodes = (await t.call('GET', '/v1/projects/acme/targets/cli-az')).json.nodes;
+  assert.deepEqual(
+    nodes.map((n: { name: string; zone: string }) => `${n.name}:${n.zone}`),
+    ['cli-az-1:az4', 'cli-az-2:az2', 'cli-az-3:az3'],
+  );
+});

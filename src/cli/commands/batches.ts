@@ -180,7 +180,7 @@ export function registerBatches(program: Command, cli: Cli): void {
     .option('--from-version <version>', 'select targets on this version')
     .option('--label <key=value>', 'select targets with this label (repeatable)', collectPairs)
     .option('--target <target>', 'this target (id or name; repeatable) instead of a selector', collect)
-    .addOption(new Option('--mode <mode>', 'upgrade mode').choices(['rolling', 'stop_service', 'az_migration']))
+    .addOption(new Option('--mode <mode>', 'upgrade mode').choices(['rolling', 'stop_service']))
     .option('--window', 'each target in its maintenance window')
     .option('--at <time>', 'start at an ISO-8601 time')
     .option(

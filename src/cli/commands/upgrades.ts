@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander';
 import { UPGRADE_ACTIONS } from '../../domain/types.ts';
 import type { Cli } from '../cli-context.ts';
-import { EXIT } from '../errors.ts';
+import { CliError, EXIT } from '../errors.ts';
 import { integer } from '../input.ts';
 import { duration, fields, shortId, stateStyle, table, when } from '../output.ts';
 import { resolveTarget, resolveUpgrade } from '../resolve.ts';
@@ -21,6 +21,61 @@ interface UpgradeRow {
   endedAt: string | null;
   pendingReason?: string | null;
   batchId?: string | null;
+  azMigration?: { sourceAz: string | null; targetAz: string | null; allowZoneReduction: boolean };
+}
+
+interface AzFlags {
+  mode: string;
+  sourceAz?: string;
+  targetAz?: string;
+  allowZoneReduction?: boolean;
+}
+
+type ZoneLayout = { before: Record<string, string[]>; after: Record<string, string[]> };
+
+interface PrecheckItem {
+  name: string;
+  status: string;
+  message: string;
+  zones?: ZoneLayout;
+}
+
+/** The az_migration options from the flags; a zone flag without --mode az_migration is a usage error. */
+function azOptions(o: AzFlags): { sourceAz?: string; targetAz?: string; allowZoneReduction?: boolean } | undefined {
+  const given = o.sourceAz !== undefined || o.targetAz !== undefined || o.allowZoneReduction !== undefined;
+  if (o.mode !== 'az_migration') {
+    if (given) {
+      throw new CliError(
+        '--source-az, --target-az and --allow-zone-reduction go with --mode az_migration',
+        EXIT.USAGE,
+        'add --mode az_migration to move the nodes of a zone, or leave the zone flags out',
+      );
+    }
+    return undefined;
+  }
+  if (!o.targetAz) {
+    throw new CliError(
+      '--mode az_migration needs --target-az <zone>, the zone to move the nodes to',
+      EXIT.USAGE,
+      'and --source-az <zone>, the zone to move, when the target spans several zones (`liftgate targets show <target>` lists them)',
+    );
+  }
+  return {
+    ...(o.sourceAz !== undefined ? { sourceAz: o.sourceAz } : {}),
+    targetAz: o.targetAz,
+    ...(o.allowZoneReduction ? { allowZoneReduction: true } : {}),
+  };
+}
+
+/** The zone layout of an az_migration precheck: each zone's nodes before and after the move. */
+function zoneTable(cli: Cli, z: ZoneLayout): string {
+  const zones = [...new Set([...Object.keys(z.before), ...Object.keys(z.after)])].sort();
+  const names = (m: Record<string, string[]>, zone: string) => (m[zone]?.length ? (m[zone] ?? []).join(', ') : '-');
+  return table(
+    ['ZONE', 'BEFORE', 'AFTER'],
+    zones.map((zone) => [zone, names(z.before, zone), names(z.after, zone)]),
+    cli.paint,
+  );
 }
 
 interface StepDetail extends WatchedStep {
@@ -110,18 +165,30 @@ async function status(cli: Cli, ref: string): Promise<void> {
 
 export function registerUpgrades(program: Command, cli: Cli): void {
   program
-    .command('precheck <target> <version>')
-    .description('check a target (id or name) before upgrading it to a version')
+    .command('precheck <target> [version]')
+    .description('check a target (id or name) before upgrading it to a version, or before moving a zone')
     .addOption(
       new Option('--mode <mode>', 'upgrade mode').choices(['rolling', 'stop_service', 'az_migration']).default('rolling'),
     )
-    .action(async (ref: string, version: string, o: { mode: string }) => {
+    .option('--source-az <zone>', 'az_migration: the zone whose nodes move (required when the target spans several)')
+    .option('--target-az <zone>', 'az_migration: the zone the nodes move to')
+    .option('--allow-zone-reduction', 'az_migration: accept a move that leaves the target in fewer zones')
+    .action(async (ref: string, version: string | undefined, o: { mode: string } & AzFlags) => {
+      const options = azOptions(o);
+      if (!version && o.mode !== 'az_migration') {
+        throw new CliError('a precheck needs the version to upgrade to', EXIT.USAGE, 'liftgate precheck <target> <version>');
+      }
       const target = await resolveTarget(cli, ref);
       const report = await cli.api.post<{
         id: string;
         state: string;
-        items: { name: string; status: string; message: string }[];
-      }>(cli.p(`/targets/${encodeURIComponent(target)}/prechecks`), { toVersion: version, mode: o.mode, wait: true });
+        items: PrecheckItem[];
+      }>(cli.p(`/targets/${encodeURIComponent(target)}/prechecks`), {
+        ...(version ? { toVersion: version } : {}),
+        mode: o.mode,
+        wait: true,
+        ...(options ? { options } : {}),
+      });
       await cli.print(report, () =>
         [
           `precheck ${report.id}: ${cli.paint.state(report.state)}`,
@@ -130,6 +197,7 @@ export function registerUpgrades(program: Command, cli: Cli): void {
             report.items.map((i) => [cli.paint.style(i.status.toUpperCase(), stateStyle(i.status)), i.name, i.message]),
             cli.paint,
           ),
+          ...report.items.filter((i) => i.zones).map((i) => `\n${zoneTable(cli, i.zones as ZoneLayout)}`),
         ].join('\n'),
       );
       if (report.state === 'failed') process.exitCode = EXIT.UNSUCCESSFUL;
@@ -142,6 +210,9 @@ export function registerUpgrades(program: Command, cli: Cli): void {
     .addOption(
       new Option('--mode <mode>', 'upgrade mode').choices(['rolling', 'stop_service', 'az_migration']).default('rolling'),
     )
+    .option('--source-az <zone>', 'az_migration: the zone whose nodes move (required when the target spans several)')
+    .option('--target-az <zone>', 'az_migration: the zone the nodes move to')
+    .option('--allow-zone-reduction', 'az_migration: accept a move that leaves the target in fewer zones')
     .option('--release <release>', 'the release to go to (when a version has several)')
     .option('--force', 'run even if the precheck finds blocking problems')
     .option('--parallelism <n>', 'nodes upgraded at once in rolling mode', integer('--parallelism'))
@@ -162,12 +233,14 @@ export function registerUpgrades(program: Command, cli: Cli): void {
           window?: boolean;
           at?: string;
           watch?: boolean;
-        },
+        } & AzFlags,
       ) => {
+        const az = azOptions(o);
         const targetId = await resolveTarget(cli, ref);
         const options = {
           ...(o.parallelism ? { parallelism: o.parallelism } : {}),
           ...(o.stepTimeout ? { stepTimeoutSeconds: o.stepTimeout } : {}),
+          ...az,
         };
         const body = {
           targetId,
@@ -180,10 +253,10 @@ export function registerUpgrades(program: Command, cli: Cli): void {
         };
         const u = await cli.api.post<UpgradeRow>(cli.p('/upgrades'), body);
         if (!o.watch || cli.format === 'table') {
-          await cli.print(
-            u,
-            () => `upgrade ${u.id} ${cli.paint.state(u.state)}: ${u.targetId} ${u.fromVersion} -> ${u.toVersion}`,
-          );
+          const what = u.azMigration
+            ? `moves the nodes of ${u.azMigration.sourceAz} to ${u.azMigration.targetAz}`
+            : `${u.fromVersion} -> ${u.toVersion}`;
+          await cli.print(u, () => `upgrade ${u.id} ${cli.paint.state(u.state)}: ${u.targetId} ${what}`);
         }
         if (o.watch) process.exitCode = await watchUpgrade(cli, u.id);
       },
