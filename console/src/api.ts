@@ -111,6 +111,13 @@ export interface PrecheckItem {
   status: 'pass' | 'warn' | 'fail';
   message: string;
   node?: string;
+  /** zone -> node names before and after an AZ migration (the zone_layout item) */
+  zones?: ZoneLayout;
+}
+
+export interface ZoneLayout {
+  before: Record<string, string[]>;
+  after: Record<string, string[]>;
 }
 
 export interface Report {

@@ -381,3 +381,63 @@ test('the console: log in, fleet, start an upgrade, watch it live, pause, resume
   phase('dark and phone views');
   assert.deepEqual(b.errors, [], 'no errors in the browser console');
 });
+
+test('a zone migration from the target page: a collapse refused with the server\u2019s reason; the precheck shows the zones before and after', async () => {
+  const { context, page } = await b.newPage();
+  await login(page, '/projects/shop/targets/search-3');
+  await page.locator('tr[data-node]').first().waitFor();
+  // search-3 runs the newest version: a zone migration is what is left to offer
+  assert.deepEqual(await page.$$eval('select[name="mode"] option', (os) => os.map((o) => (o as HTMLOptionElement).value)), [
+    'az_migration',
+  ]);
+  assert.equal(await page.locator('select[name="version"]').count(), 0, 'a zone migration keeps the version');
+  const precheck = async (targetAz: string) => {
+    await page.locator('input[name="targetAz"]').fill(targetAz);
+    await page.getByRole('button', { name: 'Run precheck' }).click();
+    const dialog = page.getByRole('dialog');
+    assert.match(await dialog.innerText(), new RegExp(`Run a precheck for moving zone-a to ${targetAz}\\?`));
+    await dialog.getByRole('button', { name: 'Run precheck' }).click();
+    return dialog;
+  };
+  await page.locator('select[name="sourceAz"]').selectOption('zone-a');
+
+  // zone-b already holds es3-2: three zones would become two
+  const seen = b.errors.length;
+  const refused = await precheck('zone-b');
+  assert.match(
+    await refused.getByRole('alert').innerText(),
+    /^moving zone-a to zone-b would leave this cluster in 2 zones \(zone-b, zone-c\) instead of 3/,
+  );
+  await refused.getByRole('button', { name: 'Cancel' }).click();
+  await refused.waitFor({ state: 'hidden' });
+  const expected = b.errors.splice(seen);
+  assert.ok(expected.length > 0 && expected.every((e) => /400/.test(e)), expected.join('\n'));
+  assert.deepEqual((await server.api('GET', '/v1/projects/shop/targets/search-3/prechecks')).json.items, [], 'nothing written');
+
+  const ok = await precheck('zone-d');
+  await ok.waitFor({ state: 'hidden' });
+  const layout = page.locator('[data-zone-layout]');
+  await layout.waitFor();
+  const report = await until(async () => {
+    const r = (await server.api('GET', '/v1/projects/shop/targets/search-3/prechecks')).json.items[0];
+    return r && r.state !== 'running' ? r : null;
+  }, 'the precheck report');
+  const item = report.items.find((i: any) => i.name === 'zone_layout');
+  assert.equal(item.status, 'pass');
+  await until(async () => (await layout.getAttribute('data-zone-layout')) === 'pass', 'the page to show the finished report');
+  const shown = await layout
+    .locator('tr[data-zone]')
+    .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+  const cell = (m: Record<string, string[]>, z: string) => (m[z]?.length ? m[z].join(', ') : '–');
+  const zones = [...new Set([...Object.keys(item.zones.before), ...Object.keys(item.zones.after)])].sort();
+  assert.deepEqual(
+    shown,
+    zones.map((z) => [z, cell(item.zones.before, z), cell(item.zones.after, z)]),
+  );
+  assert.deepEqual(shown[0], ['zone-a', 'es3-1', '–']);
+  assert.deepEqual(shown.at(-1), ['zone-d', '–', 'es3-1']);
+  assert.match(await layout.locator('caption').innerText(), /Zones: 3 before, 3 after/);
+  assert.match(await page.locator('table[aria-label="Precheck items"]').innerText(), /zone_layout[\s\S]*keeps 3 zones/);
+  await context.close();
+  assert.deepEqual(b.errors, [], 'no other errors in the browser console');
+});

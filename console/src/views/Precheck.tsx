@@ -1,6 +1,6 @@
 // A precheck report: its items (pass / warn / fail), the flighting (SQL replay) statistics and the
 // per-phase estimate, as the target and upgrade views show it.
-import type { Report } from '../api.ts';
+import type { Report, ZoneLayout } from '../api.ts';
 import { Badge, Empty } from '../components.tsx';
 import { duration, when } from '../format.ts';
 
@@ -49,6 +49,11 @@ export function PrecheckReport({ report }: { report: Report }) {
           </table>
         </div>
       )}
+      {report.items
+        .filter((i) => i.zones)
+        .map((i, n) => (
+          <ZoneLayoutTable key={n} layout={i.zones as ZoneLayout} status={i.status} />
+        ))}
       <div className="report-extra">
         {report.flighting ? (
           <dl className="facts">
@@ -85,6 +90,38 @@ export function PrecheckReport({ report }: { report: Report }) {
           </dl>
         ) : null}
       </div>
+    </div>
+  );
+}
+
+/** An AZ migration's zones before and after the move, one row per zone. */
+function ZoneLayoutTable({ layout, status }: { layout: ZoneLayout; status: string }) {
+  const zones = [...new Set([...Object.keys(layout.before), ...Object.keys(layout.after)])].sort();
+  const names = (m: Record<string, string[]>, z: string) => (m[z]?.length ? m[z].join(', ') : '–');
+  const count = (m: Record<string, string[]>) => Object.values(m).filter((v) => v.length > 0).length;
+  return (
+    <div className="table-wrap" data-zone-layout={status}>
+      <table className="table compact" aria-label="Zones before and after">
+        <caption className="sub">
+          Zones: {count(layout.before)} before, {count(layout.after)} after
+        </caption>
+        <thead>
+          <tr>
+            <th scope="col">Zone</th>
+            <th scope="col">Before</th>
+            <th scope="col">After</th>
+          </tr>
+        </thead>
+        <tbody>
+          {zones.map((z) => (
+            <tr key={z} data-zone={z}>
+              <td className="mono">{z}</td>
+              <td className="mono">{names(layout.before, z)}</td>
+              <td className="mono">{names(layout.after, z)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </div>
   );
 }

@@ -44,6 +44,13 @@ export function TargetView({ project, target }: { project: string; target: strin
   const res = useResource(() => loadTarget(project, target), [project, target]);
   useLiveReload(res.reload, (e) => e.targetId === target, 500);
   const d = res.data;
+  // A precheck records its findings without an event: look again while one is still running.
+  const running = d?.reports.some((r) => r.state === 'running') ?? false;
+  useEffect(() => {
+    if (!running) return;
+    const timer = setTimeout(res.reload, 1000);
+    return () => clearTimeout(timer);
+  }, [running, d, res.reload]);
   if (!d) {
     return (
       <div className="page">
@@ -176,8 +183,14 @@ function StartUpgrade({
   const t = data.target;
   const cat = data.catalog as unknown as DomainCatalogVersion[];
   const candidates = upgradeCandidates(t.engine, t.version, cat);
+  const zones = [...new Set(t.nodes.map((n) => n.zone))].sort();
+  // A target on the newest version can still move the nodes of a zone.
+  const modes = candidates.length > 0 ? ['rolling', 'stop_service', 'az_migration'] : ['az_migration'];
   const [version, setVersion] = useState(candidates[0]?.version ?? '');
-  const [mode, setMode] = useState('rolling');
+  const [mode, setMode] = useState(modes[0] ?? 'rolling');
+  const [sourceAz, setSourceAz] = useState(zones.length === 1 ? (zones[0] ?? '') : '');
+  const [targetAz, setTargetAz] = useState('');
+  const [allowZoneReduction, setAllowZoneReduction] = useState(false);
   const [schedule, setSchedule] = useState<'now' | 'window'>('now');
   const [ask, setAsk] = useState<Confirmation | null>(null);
   const [pending, setPending] = useState<'precheck' | 'upgrade' | null>(null);
@@ -186,29 +199,51 @@ function StartUpgrade({
   useEffect(() => {
     if (!candidates.some((c) => c.version === version)) setVersion(candidates[0]?.version ?? '');
   }, [candidates, version]);
+  useEffect(() => {
+    if (!modes.includes(mode)) setMode(modes[0] ?? 'rolling');
+  }, [modes, mode]);
 
   const base = projectPath(project);
+  const az = mode === 'az_migration';
   let route: string[] = [];
   try {
-    if (version)
+    if (version && !az)
       route = [t.version, ...planRoute({ engine: t.engine, from: t.version, to: version, catalog: cat }).map((h) => h.toVersion)];
   } catch {
     route = [];
   }
   const hasWindow = !!t.maintenanceWindow;
   const access = useAccess();
+  // The server decides (and refuses what would collapse zones); these fields are only what it needs.
+  const body = az
+    ? {
+        mode,
+        options: {
+          ...(sourceAz ? { sourceAz } : {}),
+          targetAz: targetAz.trim(),
+          ...(allowZoneReduction ? { allowZoneReduction: true } : {}),
+        },
+      }
+    : { toVersion: version, mode };
+  const subject = az ? `moving ${sourceAz || 'a zone'} to ${targetAz.trim() || '…'}` : version;
 
   const confirmUpgrade = () => {
     setError(null);
     setPending('upgrade');
     setAsk({
-      title: `Upgrade ${t.name || t.id} to ${version}?`,
+      title: az
+        ? `Move the nodes of ${sourceAz || '…'} to ${targetAz.trim() || '…'}?`
+        : `Upgrade ${t.name || t.id} to ${version}?`,
       body: (
         <>
-          <p>
-            Route: <span className="mono">{route.join(' → ')}</span>
-            {route.length > 2 ? ` (${route.length - 1} hops through barrier versions)` : ''}.
-          </p>
+          {az ? (
+            <p>{zoneMoveText(t, sourceAz, targetAz.trim())}</p>
+          ) : (
+            <p>
+              Route: <span className="mono">{route.join(' → ')}</span>
+              {route.length > 2 ? ` (${route.length - 1} hops through barrier versions)` : ''}.
+            </p>
+          )}
           <p>{modeText(mode, t.nodes.length)}</p>
           <p>
             {schedule === 'now'
@@ -217,7 +252,7 @@ function StartUpgrade({
           </p>
         </>
       ),
-      confirm: 'Start upgrade',
+      confirm: az ? 'Start zone migration' : 'Start upgrade',
     });
   };
   const run = async () => {
@@ -227,12 +262,12 @@ function StartUpgrade({
       if (pending === 'upgrade') {
         const u = await api<Upgrade>(`${base}/upgrades`, {
           method: 'POST',
-          body: { targetId: t.id, toVersion: version, mode, schedule: { kind: schedule } },
+          body: { targetId: t.id, ...body, schedule: { kind: schedule } },
         });
         setAsk(null);
         navigate(href.upgrade(project, u.id));
       } else {
-        await api<Report>(`${base}/targets/${enc(t.id)}/prechecks`, { method: 'POST', body: { toVersion: version, mode } });
+        await api<Report>(`${base}/targets/${enc(t.id)}/prechecks`, { method: 'POST', body });
         setAsk(null);
         onChange();
       }
@@ -255,73 +290,138 @@ function StartUpgrade({
           </Link>{' '}
           <Badge state={active.state} />
         </p>
-      ) : candidates.length === 0 ? (
-        <Empty title="Up to date">
-          No newer version of {t.engine} in the catalog can be reached from {t.version}.
-        </Empty>
       ) : (
-        <form
-          className="form-row"
-          onSubmit={(e) => {
-            e.preventDefault();
-            confirmUpgrade();
-          }}
-        >
-          <label>
-            To version
-            <select name="version" value={version} onChange={(e) => setVersion(e.target.value)}>
-              {candidates.map((c) => (
-                <option key={c.version} value={c.version}>
-                  {c.version}
-                  {c.barrier ? ' (barrier)' : ''}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label>
-            Mode
-            <select name="mode" value={mode} onChange={(e) => setMode(e.target.value)}>
-              <option value="rolling">rolling</option>
-              <option value="stop_service">stop service</option>
-              <option value="az_migration">zone migration</option>
-            </select>
-          </label>
-          <label>
-            When
-            <select name="schedule" value={schedule} onChange={(e) => setSchedule(e.target.value as 'now' | 'window')}>
-              <option value="now">now</option>
-              {hasWindow ? <option value="window">in the maintenance window</option> : null}
-            </select>
-          </label>
-          <div className="form-actions">
-            <button
-              type="button"
-              onClick={() => {
-                setPending('precheck');
-                setError(null);
-                setAsk({
-                  title: `Run a precheck for ${version}?`,
-                  body: <p>It inspects every node (health, replication lag, disk) and the version route. Nothing is changed.</p>,
-                  confirm: 'Run precheck',
-                });
-              }}
-            >
-              Run precheck
-            </button>
-            <button type="submit" className="primary">
-              Start upgrade…
-            </button>
-          </div>
-          {route.length > 0 ? (
-            <p className="sub form-note">
-              Route <span className="mono">{route.join(' → ')}</span>
-            </p>
+        <>
+          {candidates.length === 0 ? (
+            <Empty title="Up to date">
+              No newer version of {t.engine} in the catalog can be reached from {t.version}. The nodes of a zone can still be
+              moved to another.
+            </Empty>
           ) : null}
-        </form>
+          <form
+            className="form-row"
+            onSubmit={(e) => {
+              e.preventDefault();
+              confirmUpgrade();
+            }}
+          >
+            {az ? (
+              <>
+                <label>
+                  From zone
+                  <select name="sourceAz" value={sourceAz} onChange={(e) => setSourceAz(e.target.value)} required>
+                    {zones.length > 1 ? <option value="">choose the zone to move</option> : null}
+                    {zones.map((z) => (
+                      <option key={z} value={z}>
+                        {z} ({t.nodes.filter((n) => n.zone === z).length})
+                      </option>
+                    ))}
+                  </select>
+                </label>
+                <label>
+                  To zone
+                  <input
+                    name="targetAz"
+                    value={targetAz}
+                    onChange={(e) => setTargetAz(e.target.value)}
+                    required
+                    maxLength={64}
+                    autoComplete="off"
+                  />
+                </label>
+                <label className="check">
+                  <input
+                    type="checkbox"
+                    name="allowZoneReduction"
+                    checked={allowZoneReduction}
+                    onChange={(e) => setAllowZoneReduction(e.target.checked)}
+                  />
+                  Allow fewer zones
+                </label>
+              </>
+            ) : (
+              <label>
+                To version
+                <select name="version" value={version} onChange={(e) => setVersion(e.target.value)}>
+                  {candidates.map((c) => (
+                    <option key={c.version} value={c.version}>
+                      {c.version}
+                      {c.barrier ? ' (barrier)' : ''}
+                    </option>
+                  ))}
+                </select>
+              </label>
+            )}
+            <label>
+              Mode
+              <select name="mode" value={mode} onChange={(e) => setMode(e.target.value)}>
+                {modes.map((m) => (
+                  <option key={m} value={m}>
+                    {MODE_LABELS[m] ?? m}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <label>
+              When
+              <select name="schedule" value={schedule} onChange={(e) => setSchedule(e.target.value as 'now' | 'window')}>
+                <option value="now">now</option>
+                {hasWindow ? <option value="window">in the maintenance window</option> : null}
+              </select>
+            </label>
+            <div className="form-actions">
+              <button
+                type="button"
+                onClick={(e) => {
+                  if (!e.currentTarget.form?.reportValidity()) return;
+                  setPending('precheck');
+                  setError(null);
+                  setAsk({
+                    title: `Run a precheck for ${subject}?`,
+                    body: az ? (
+                      <p>
+                        It inspects every node (health, replication lag, disk) and shows the zones before and after the move.
+                        Nothing is changed.
+                      </p>
+                    ) : (
+                      <p>It inspects every node (health, replication lag, disk) and the version route. Nothing is changed.</p>
+                    ),
+                    confirm: 'Run precheck',
+                  });
+                }}
+              >
+                Run precheck
+              </button>
+              <button type="submit" className="primary">
+                {az ? 'Start zone migration…' : 'Start upgrade…'}
+              </button>
+            </div>
+            {route.length > 0 ? (
+              <p className="sub form-note">
+                Route <span className="mono">{route.join(' → ')}</span>
+              </p>
+            ) : null}
+          </form>
+        </>
       )}
       <ConfirmDialog ask={ask} busy={busy} error={error} onConfirm={run} onCancel={() => setAsk(null)} />
     </Section>
   );
+}
+
+const MODE_LABELS: Record<string, string> = {
+  rolling: 'rolling',
+  stop_service: 'stop service',
+  az_migration: 'zone migration',
+};
+
+/** What a zone move does to the target's zones, as the confirmation says it (the server checks it again). */
+function zoneMoveText(t: Target, sourceAz: string, targetAz: string): string {
+  const zones = [...new Set(t.nodes.map((n) => n.zone))];
+  const moving = t.nodes.filter((n) => n.zone === sourceAz).map((n) => n.name);
+  const after = new Set(t.nodes.map((n) => (n.zone === sourceAz ? targetAz : n.zone)));
+  const count = (n: number) => `${n} zone${n === 1 ? '' : 's'}`;
+  return `${moving.join(', ') || 'No node'} move${moving.length === 1 ? 's' : ''} from ${sourceAz} to ${targetAz}; the other zones are not touched. The target goes from ${count(zones.length)} to ${count(after.size)}.`;
 }
 
 function modeText(mode: string, nodes: number): string {
