@@ -82,6 +82,9 @@ const HINTS: Record<string, string> = {
   TARGET_HAS_UPGRADES: 'cancel the upgrade first: `liftgate upgrade cancel <upgrade>`',
   INVALID_STATE: 'see its state with `liftgate upgrade status <upgrade>` (or `liftgate batch status <batch>`)',
   ROUTE_NOT_FOUND: 'the server may be older than this CLI; check --url',
+  ADMIN_TOKEN_NOT_FOUND: 'list them with `liftgate admin-tokens list`',
+  LAST_ADMIN_TOKEN:
+    'mint another first (`liftgate admin-tokens create`) and move its users to it, or give this one a new secret (`liftgate admin-tokens rotate`)',
 };
 
 function hintFor(code: string): string | undefined {
