@@ -86,6 +86,9 @@ const HINTS: Record<string, string> = {
   AZ_SOURCE_EMPTY: 'name a zone the target uses with --source-az (`liftgate targets show <target>` lists them)',
   AZ_SAME_ZONE: 'name the zone to move the nodes to with --target-az',
   AZ_ZONE_REDUCTION: 'name a --target-az the target does not use, or add --allow-zone-reduction to accept fewer zones',
+  ADMIN_TOKEN_NOT_FOUND: 'list them with `liftgate admin-tokens list`',
+  LAST_ADMIN_TOKEN:
+    'mint another first (`liftgate admin-tokens create`) and move its users to it, or give this one a new secret (`liftgate admin-tokens rotate`)',
 };
 
 function hintFor(code: string): string | undefined {

@@ -4,6 +4,7 @@
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { Cli } from './cli-context.ts';
+import { registerAdminTokens } from './commands/admin-tokens.ts';
 import { registerBatches } from './commands/batches.ts';
 import { registerCatalog } from './commands/catalog.ts';
 import { registerCredentials } from './commands/credentials.ts';
@@ -51,6 +52,7 @@ registerUpgrades(program, cli);
 registerEvents(program, cli);
 registerBatches(program, cli);
 registerCredentials(program, cli);
+registerAdminTokens(program, cli);
 
 // every subcommand reports wrong use the same way (exit 2) and knows the global options
 for (const c of program.commands) c.exitOverride().showHelpAfterError('(add --help for usage)');

@@ -52,11 +52,20 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
     }
     console.log(`liftgate: the postgres driver cannot create clusters here: ${placement}`);
   }
-  const { createdToken: created, seededDemo } = await firstStart(ctx, {
+  // a LIFTGATE_ADMIN_TOKEN that was revoked or rotated away is refused here, with what to change
+  const {
+    createdToken: created,
+    warnings,
+    seededDemo,
+  } = await firstStart(ctx, {
     adminToken: process.env.LIFTGATE_ADMIN_TOKEN || undefined,
     demo: process.env.LIFTGATE_DEMO !== '0',
     noPostgresDemo: placement ?? undefined,
+  }).catch(async (err: unknown) => {
+    await ctx.close();
+    throw err;
   });
+  for (const w of warnings) console.log(`liftgate: ${w}`);
   if (seededDemo) console.log('liftgate: created the demo project "demo" with a simulated fleet');
   // the clusters this process brings up (or creates now) are the ones it stops when it stops
   const clusters = await startPostgresClusters(ctx, console.log);

@@ -56,6 +56,8 @@ export const ERROR_CATALOGUE = {
   PASSWORD_IN_USE: { status: 409, description: 'Another cluster already uses this password; each needs its own.' },
   TOKEN_NOT_FOUND: { status: 404, description: 'No such token in this project.' },
   ACCESS_KEY_NOT_FOUND: { status: 404, description: 'No such access key in this project.' },
+  ADMIN_TOKEN_NOT_FOUND: { status: 404, description: 'No such admin token.' },
+  LAST_ADMIN_TOKEN: { status: 409, description: 'The last admin token that works cannot be revoked; mint another or rotate it.' },
   WEBHOOK_NOT_FOUND: { status: 404, description: 'No such webhook in this project.' },
   WEBHOOK_URL_NOT_ALLOWED: {
     status: 400,

@@ -2,6 +2,15 @@ import type { UpgradeEvent } from '../domain/types.ts';
 import { toEvent } from '../store/mappers.ts';
 import type { AppContext } from './context.ts';
 
+/**
+ * The project id under which events of no project are stored: the admin credential's audit trail
+ * (src/service/admin-tokens.ts), read through GET /v1/system/events. events.project_id is NOT
+ * NULL, and relaxing it would rebuild the whole table on SQLite; no project can have this id
+ * (project ids start with a letter or a digit), so no project's reader, webhook or stream sees
+ * these events.
+ */
+export const NO_PROJECT = '_system';
+
 export interface EventFilter {
   afterId?: number;
   /** only events up to this id (a reader following new events stops at the store's horizon) */

@@ -11,6 +11,8 @@ import { ensureAdminToken } from './tokens.ts';
 export interface FirstStart {
   /** the admin token generated now (print it once), or null */
   createdToken: string | null;
+  /** about the admin token: one that has expired, or none that works */
+  warnings: string[];
   /** whether the demo project was created now */
   seededDemo: boolean;
 }
@@ -24,8 +26,8 @@ export function firstStart(
   },
 ): Promise<FirstStart> {
   return withStoreLock(ctx.store, 'first-start', async () => {
-    const createdToken = await ensureAdminToken(ctx, opts.adminToken);
+    const { created, warnings } = await ensureAdminToken(ctx, opts.adminToken);
     const seededDemo = opts.demo ? await seedDemo(ctx, opts.noPostgresDemo) : false;
-    return { createdToken, seededDemo };
+    return { createdToken: created, warnings, seededDemo };
   });
 }

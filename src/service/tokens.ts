@@ -6,6 +6,7 @@ import { AppError } from '../domain/errors.ts';
 import { appendEvent, now } from '../engine/transitions.ts';
 import type { ApiTokenRow } from '../store/schema.ts';
 import type { AppContext } from './context.ts';
+import { NO_PROJECT } from './events.ts';
 import { getProject } from './projects.ts';
 import { assertCanGrant, roleOf, type Role } from './roles.ts';
 
@@ -27,7 +28,7 @@ export interface TokenInfo {
 
 export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
 
-const newToken = (prefix: string): string => `${prefix}_${randomBytes(24).toString('base64url')}`;
+export const newToken = (prefix: string): string => `${prefix}_${randomBytes(24).toString('base64url')}`;
 
 /** How a principal appears in events: the token's id, never the token. */
 export const actorOf = (p: Principal): string => `${p.kind === 'admin' ? 'admin' : 'token'}:${p.id}`;
@@ -53,35 +54,90 @@ export function parseExpiry(expiresAt: string | undefined): string | null {
   return new Date(t).toISOString();
 }
 
+/** What a start did about the admin token, for the server to print. */
+export interface AdminTokenAtStart {
+  /** the admin token generated now (print it once), or null */
+  created: string | null;
+  /** things the operator should know (an admin token that has expired, none that works) */
+  warnings: string[];
+}
+
 /**
- * Makes sure an admin token exists. With `fromEnv` it is that token (registered if new);
- * otherwise one is generated on first start only. Returns the token when it was just created.
+ * Makes sure an admin token exists. With `fromEnv` (LIFTGATE_ADMIN_TOKEN) it is that token,
+ * registered if new; otherwise one is generated when the store has none (the first start). A
+ * value that an admin token no longer has (revoked, or replaced by a rotation) is refused: a
+ * restart must not bring back a secret an operator took away. Registering is audited.
  */
-export async function ensureAdminToken(ctx: AppContext, fromEnv?: string): Promise<string | null> {
+export async function ensureAdminToken(ctx: AppContext, fromEnv?: string): Promise<AdminTokenAtStart> {
   const db = ctx.store.db;
-  const store = async (name: string, token: string) =>
-    db
-      .insertInto('api_tokens')
-      .values({
-        id: randomUUID(),
-        project_id: null,
-        kind: 'admin',
-        role: 'admin',
-        name,
-        token_hash: hashToken(token),
-        created_at: now(),
-      })
-      .execute();
+  const warnings: string[] = [];
+  const register = async (name: string, token: string, source: string) => {
+    const id = randomUUID();
+    await db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('api_tokens')
+        .values({
+          id,
+          project_id: null,
+          kind: 'admin',
+          role: 'admin',
+          name,
+          token_hash: hashToken(token),
+          created_at: now(),
+          created_by: 'system',
+        })
+        .execute();
+      await appendEvent(trx, {
+        projectId: NO_PROJECT,
+        actor: 'system',
+        type: 'credential.created',
+        message: `admin token ${id} registered at start (${source})`,
+        data: { credential: 'admin_token', id, name, source, expiresAt: null },
+      });
+    });
+  };
   if (fromEnv) {
-    const found = await db.selectFrom('api_tokens').select('id').where('token_hash', '=', hashToken(fromEnv)).executeTakeFirst();
-    if (!found) await store('LIFTGATE_ADMIN_TOKEN', fromEnv);
-    return null;
+    const hash = hashToken(fromEnv);
+    const found = await db.selectFrom('api_tokens').selectAll().where('token_hash', '=', hash).executeTakeFirst();
+    if (found && found.kind !== 'admin') {
+      throw new Error(
+        'cannot start: LIFTGATE_ADMIN_TOKEN holds the secret of a project token, not of an admin token; set it to an admin token or to a new secret, or unset it',
+      );
+    }
+    if (found) {
+      if (found.expires_at !== null && found.expires_at <= now())
+        warnings.push(`LIFTGATE_ADMIN_TOKEN is admin token ${found.id}, which expired at ${found.expires_at}: it does not work`);
+    } else {
+      const retired = await db.selectFrom('retired_admin_tokens').selectAll().where('token_hash', '=', hash).executeTakeFirst();
+      if (retired) {
+        const what = retired.reason === 'rotated' ? 'the old secret of' : 'the secret of revoked';
+        throw new Error(
+          `cannot start: LIFTGATE_ADMIN_TOKEN holds ${what} admin token ${retired.token_id} (${retired.reason} at ${retired.retired_at} by ${retired.retired_by}); ` +
+            'set LIFTGATE_ADMIN_TOKEN to a working admin token (`liftgate admin-tokens list`), or to a new secret to register one, or unset it',
+        );
+      }
+      await register('LIFTGATE_ADMIN_TOKEN', fromEnv, 'LIFTGATE_ADMIN_TOKEN');
+    }
+  } else {
+    const any = await db.selectFrom('api_tokens').select('id').where('kind', '=', 'admin').executeTakeFirst();
+    if (!any) {
+      const token = newToken('lg_admin');
+      await register('first admin token', token, 'first start');
+      return { created: token, warnings };
+    }
   }
-  const any = await db.selectFrom('api_tokens').select('id').where('kind', '=', 'admin').executeTakeFirst();
-  if (any) return null;
-  const token = newToken('lg_admin');
-  await store('first admin token', token);
-  return token;
+  const live = await db
+    .selectFrom('api_tokens')
+    .select('id')
+    .where('kind', '=', 'admin')
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now())]))
+    .executeTakeFirst();
+  if (!live) {
+    warnings.push(
+      'no admin token works (every one has expired): set LIFTGATE_ADMIN_TOKEN to a new secret and start again to register one',
+    );
+  }
+  return { created: null, warnings };
 }
 
 export interface NewToken {
@@ -115,6 +171,7 @@ export async function createProjectToken(
     created_at: now(),
     created_by: actorOf(by),
     expires_at: expiresAt,
+    rotated_at: null,
   };
   await ctx.store.db.transaction().execute(async (trx) => {
     await trx.insertInto('api_tokens').values(row).execute();
@@ -167,16 +224,42 @@ export async function revokeToken(ctx: AppContext, projectId: string, id: string
   });
 }
 
+/**
+ * How often one server records that an admin token's secret was used: `lastUsedAt` is coarse
+ * (up to this much older than the latest use), and a busy token costs one write per server in
+ * this time instead of one per request.
+ */
+export const LAST_USED_EVERY_MS = 10 * 60_000;
+const usesRecorded = new WeakMap<AppContext, Map<string, number>>();
+
+/** Records a use of a secret (by its hash) unless this server did so less than LAST_USED_EVERY_MS ago. */
+async function recordUse(ctx: AppContext, hash: string): Promise<void> {
+  let seen = usesRecorded.get(ctx);
+  if (!seen) usesRecorded.set(ctx, (seen = new Map()));
+  const t = Date.now();
+  const last = seen.get(hash);
+  if (last !== undefined && t - last < LAST_USED_EVERY_MS) return;
+  if (seen.size >= 10_000) seen.clear();
+  seen.set(hash, t);
+  const at = new Date(t).toISOString();
+  // moves only forward: another server may have recorded a later use
+  await ctx.store.db
+    .insertInto('token_uses')
+    .values({ token_hash: hash, last_used_at: at })
+    .onConflict((oc) => oc.column('token_hash').doUpdateSet({ last_used_at: at }).where('token_uses.last_used_at', '<', at))
+    .execute();
+}
+
 export async function verifyToken(ctx: AppContext, token: string): Promise<Principal | null> {
   if (!token) return null;
-  const row = await ctx.store.db
-    .selectFrom('api_tokens')
-    .selectAll()
-    .where('token_hash', '=', hashToken(token))
-    .executeTakeFirst();
+  const hash = hashToken(token);
+  const row = await ctx.store.db.selectFrom('api_tokens').selectAll().where('token_hash', '=', hash).executeTakeFirst();
   if (!row) return null;
   if (row.expires_at !== null && row.expires_at <= now()) return null;
-  if (row.kind === 'admin') return { kind: 'admin', id: row.id, role: 'admin', expiresAt: row.expires_at };
+  if (row.kind === 'admin') {
+    await recordUse(ctx, hash);
+    return { kind: 'admin', id: row.id, role: 'admin', expiresAt: row.expires_at };
+  }
   return { kind: 'project', id: row.id, projectId: row.project_id as string, role: roleOf(row.role), expiresAt: row.expires_at };
 }
 

@@ -598,6 +598,31 @@ function m007(caps: DialectCapabilities): Migration {
   };
 }
 
+/**
+ * The admin credential's lifecycle (migration 014): when an admin token's secret was last
+ * replaced; the secrets admin tokens no longer have (revoked or rotated away), so a start with
+ * LIFTGATE_ADMIN_TOKEN still set to one is refused rather than bringing it back; and when a
+ * token's current secret was last used (by its hash, so a rotation starts afresh).
+ */
+const m014: Migration = {
+  async up(db: Db) {
+    await db.schema.alterTable('api_tokens').addColumn('rotated_at', 'text').execute();
+    await db.schema
+      .createTable('retired_admin_tokens')
+      .addColumn('token_hash', 'text', (c) => c.primaryKey())
+      .addColumn('token_id', 'text', (c) => c.notNull())
+      .addColumn('reason', 'text', (c) => c.notNull())
+      .addColumn('retired_at', 'text', (c) => c.notNull())
+      .addColumn('retired_by', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('token_uses')
+      .addColumn('token_hash', 'text', (c) => c.primaryKey())
+      .addColumn('last_used_at', 'text', (c) => c.notNull())
+      .execute();
+  },
+};
+
 export function migrations(caps: DialectCapabilities): Record<string, Migration> {
   return {
     '001_initial': m001(caps),
@@ -611,5 +636,6 @@ export function migrations(caps: DialectCapabilities): Record<string, Migration>
     '009_rate_limit_counters': m009,
     '010_batch_counts_index': m010,
     '011_event_retention': m011,
+    '014_admin_token_lifecycle': m014,
   };
 }

@@ -221,6 +221,28 @@ export interface ApiTokenRow {
   expires_at: string | null;
   /** the actor that minted it; null for tokens from before 006 and the bootstrap admin token */
   created_by: string | null;
+  /** when its secret was last replaced (admin tokens, migration 014) */
+  rotated_at: string | null;
+}
+
+/**
+ * A secret an admin token no longer has (revoked, or replaced by a rotation), kept so that a
+ * start with LIFTGATE_ADMIN_TOKEN still set to it is refused instead of registering it again
+ * (migration 014).
+ */
+export interface RetiredAdminTokenRow {
+  token_hash: string;
+  token_id: string;
+  /** revoked | rotated */
+  reason: string;
+  retired_at: string;
+  retired_by: string;
+}
+
+/** When a token's current secret was last used, recorded coarsely (migration 014). */
+export interface TokenUseRow {
+  token_hash: string;
+  last_used_at: string;
 }
 
 export interface AccessKeyRow {
@@ -423,6 +445,8 @@ export interface Database {
   target_labels: TargetLabelRow;
   events: EventRow;
   api_tokens: ApiTokenRow;
+  retired_admin_tokens: RetiredAdminTokenRow;
+  token_uses: TokenUseRow;
   access_keys: AccessKeyRow;
   secrets: SecretRow;
   target_credentials: TargetCredentialRow;

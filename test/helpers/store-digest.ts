@@ -12,6 +12,7 @@ export type StoreDigest = Map<string, string>;
 export const UNDIGESTED: Record<string, string> = {
   replay_nonces: 'every signed write records its nonce or signature before its input is judged: that is the replay guard',
   rate_limit_counters: 'a refused request still counts against its rate limits',
+  token_uses: 'a request records when its admin token was last used (at most every 10 minutes per token and server)',
 };
 
 interface Table {

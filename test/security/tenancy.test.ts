@@ -63,6 +63,10 @@ const FIXED: Record<string, (route: ApiRoute) => string> = {
 const EXEMPT: Record<string, string> = {
   'GET /v1/catalog/:engine/versions': 'the catalog is shared by every project; an engine is no project resource',
   'POST /v1/catalog/:engine/versions': 'the catalog is shared by every project, and only the admin token may add to it',
+  'POST /v1/admin-tokens/:adminToken/rotate':
+    'admin tokens belong to no project; a project token of any role is refused with 403 (test/api/admin-tokens.test.ts)',
+  'DELETE /v1/admin-tokens/:adminToken':
+    'admin tokens belong to no project; a project token of any role is refused with 403 (test/api/admin-tokens.test.ts)',
 };
 
 function valueOf(route: ApiRoute, name: string, w: World): string {

@@ -16,6 +16,7 @@ import { assertRole, requiredRole } from '../../service/roles.ts';
 import { actorOf as principalActor, canAccessProject, verifyToken, type Principal } from '../../service/tokens.ts';
 import { rescheduleUpgrade } from '../../service/reschedule.ts';
 import { createUpgrade, getUpgrade, listUpgrades, upgradeAction } from '../../service/upgrades.ts';
+import { adminTokenRoutes } from './admin-token-routes.ts';
 import { batchRoutes } from './batch-routes.ts';
 import { credentialRoutes } from './credential-routes.ts';
 import { upgradeEstimate } from '../../service/estimates.ts';
@@ -86,6 +87,7 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
     return getProject(ctx, req.params.project);
   });
   await app.register(credentialRoutes, { ctx });
+  await app.register(adminTokenRoutes, { ctx });
 
   // ---- executors (replicas) ----
   r.get('/executors', { schema: { ...tags('ops'), response: { 200: S.ExecutorList, ...S.errorResponses } } }, async (req) => {
