@@ -38,6 +38,8 @@ export interface Target {
   maintenanceWindow?: MaintenanceWindow | null;
   maintenanceExclusions?: { from: string; to: string; reason?: string }[];
   labels?: Record<string, string>;
+  /** an OceanBase cluster's own OBShell agent address, once it has an OBShell password */
+  obshellAgent?: { host: string; port: number } | null;
   createdAt: string;
 }
 

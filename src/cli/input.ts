@@ -85,6 +85,20 @@ export function parseSince(value: string, now = Date.now()): string {
   return new Date(t).toISOString();
 }
 
+/** A secret from stdin (its first line, without the line end): never from an argument or the history. */
+export function readSecretLine(): string {
+  let text: string;
+  try {
+    text = fs.readFileSync(0, 'utf8');
+  } catch (e) {
+    throw new CliError(`cannot read stdin: ${(e as Error).message}`, EXIT.USAGE);
+  }
+  const line = text.split(/\r?\n/)[0] ?? '';
+  if (line === '')
+    throw new CliError('stdin held no password', EXIT.USAGE, 'e.g. printf \'%s\\n\' "$PASSWORD" | liftgate ... --password-stdin');
+  return line;
+}
+
 /** Asks a yes/no question on the terminal; without one, `--yes` is required. */
 export async function confirm(question: string, yes: boolean | undefined): Promise<void> {
   if (yes) return;

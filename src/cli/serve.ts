@@ -6,9 +6,9 @@ import { webhookSettingsFromEnv } from '../webhooks/settings.ts';
 import { firstStart } from '../service/first-start.ts';
 import { loadFamilies } from '../http/families.ts';
 import { loadExtraDrivers, postgresPlacementProblem } from '../drivers/registry.ts';
-import { countLegacyObshellPasswords } from '../service/obshell-passwords.ts';
 import { postgresRootOf, startPostgresClusters, stopPostgresClusters } from '../service/postgres-clusters.ts';
 import type { FolderLock } from '../store/folder-lock.ts';
+import { parseObshellPorts } from '../service/obshell-agents.ts';
 
 export interface ServeOptions {
   port?: number;
@@ -32,11 +32,16 @@ export function configFromEnv(env = process.env): AppConfig {
     extraDrivers: (store) => loadExtraDrivers(store, dataDir),
     metricsToken: env.LIFTGATE_METRICS_TOKEN || undefined,
     webhooks: webhookSettingsFromEnv(env),
+    obshell: { ports: parseObshellPorts(env.LIFTGATE_OBSHELL_PORTS) },
   };
 }
 
 export async function serve(opts: ServeOptions = {}): Promise<void> {
-  const config = { ...configFromEnv(), folderLock: opts.folderLock };
+  const port = opts.port ?? Number(process.env.PORT ?? 8080);
+  const host = opts.host ?? process.env.HOST ?? 'localhost';
+  const fromEnv = configFromEnv();
+  // the OBShell agents listen on the interfaces the API listens on
+  const config = { ...fromEnv, obshell: { ...fromEnv.obshell, host }, folderLock: opts.folderLock };
   if (!Number.isFinite(config.simTimeScale) || (config.simTimeScale as number) < 0) {
     throw new Error('LIFTGATE_SIM_TIME_SCALE must be a number >= 0');
   }
@@ -71,11 +76,6 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
   const clusters = await startPostgresClusters(ctx, console.log);
   const demoRoot = seededDemo ? await postgresRootOf(ctx, 'demo', 'pg-demo') : null;
   if (demoRoot && !clusters.includes(demoRoot)) clusters.push(demoRoot);
-  const legacy = await countLegacyObshellPasswords(ctx);
-  if (legacy > 0)
-    console.log(
-      `liftgate: ${legacy} OBShell password(s) from before migration 006 get their lookup hash at first use; set them again to skip the slow path now`,
-    );
   const app = await buildApp(ctx, {
     logger: logLevel(),
     families: await loadFamilies(),
@@ -108,11 +108,11 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
-  const port = opts.port ?? Number(process.env.PORT ?? 8080);
-  const host = opts.host ?? process.env.HOST ?? 'localhost';
   await app.listen({ port, host });
   const url = `http://${host === '0.0.0.0' || host === '::' ? 'localhost' : host}:${port}`;
   console.log(`liftgate: listening on ${url} (store: ${ctx.store.describe}; console at ${url}/, API docs at ${url}/docs)`);
+  const agents = ctx.obshellAgents.listening();
+  if (agents.length > 0) console.log(`liftgate: OBShell agents of ${agents.length} cluster(s) on port(s) ${agents.join(', ')}`);
   if (created) {
     console.log('liftgate: first admin token (shown once, only its hash is stored):');
     console.log(`  ${created}`);

@@ -53,7 +53,10 @@ export const ERROR_CATALOGUE = {
   STORE_NEWER_THAN_CODE: { status: 500, description: 'The database was migrated by a newer Liftgate.' },
   DATA_DIR_LOCKED: { status: 500, description: 'Another Liftgate process holds the SQLite data folder (start-up only).' },
   PASSWORD_TOO_WEAK: { status: 400, description: 'The password is too easy to guess; the message says how to improve it.' },
-  PASSWORD_IN_USE: { status: 409, description: 'Another cluster already uses this password; each needs its own.' },
+  OBSHELL_PORTS_EXHAUSTED: {
+    status: 409,
+    description: 'Every port of LIFTGATE_OBSHELL_PORTS serves a cluster or is in use on this host; widen the range.',
+  },
   TOKEN_NOT_FOUND: { status: 404, description: 'No such token in this project.' },
   ACCESS_KEY_NOT_FOUND: { status: 404, description: 'No such access key in this project.' },
   ADMIN_TOKEN_NOT_FOUND: { status: 404, description: 'No such admin token.' },

@@ -1,5 +1,6 @@
 // Builds the HTTP server: the native API, the vendor-compatible API families, OpenAPI, health
 // and metrics. Each API family is a Fastify plugin with its own error envelope.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import swagger from '@fastify/swagger';
@@ -12,6 +13,7 @@ import { renderNativeError } from './errors.ts';
 import { installInputGuards } from './input-guards.ts';
 import { installRateLimits, rateLimitSettingsFromEnv, type RateLimitSettings } from './rate-limits.ts';
 import { metricsRoutes } from './metrics.ts';
+import { AgentServers, agentPortOf } from './obshell-agent-servers.ts';
 import { nativeRoutes } from './native/routes.ts';
 
 export interface AppOptions {
@@ -28,7 +30,13 @@ export interface AppOptions {
 }
 
 export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<FastifyInstance> {
+  // the request handler, kept so that the OBShell agents' ports are served by this same app
+  let handle: ((req: IncomingMessage, res: ServerResponse) => void) | null = null;
   const app = Fastify({
+    serverFactory: (handler) => {
+      handle = handler;
+      return http.createServer(handler);
+    },
     logger: opts.logger
       ? {
           level: typeof opts.logger === 'string' ? opts.logger : 'info',
@@ -76,6 +84,15 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
+  // An OBShell agent's port serves that family's routes and nothing else (the native API, the
+  // other families and the console answer on the main port only).
+  app.addHook('onRequest', async (req, reply) => {
+    if (agentPortOf(req.raw) !== undefined && !req.routeOptions.config?.obshellAgent) {
+      // answered here, in OBShell's envelope (a route's own handler would use its family's)
+      errorHandlerByPath(new AppError('ROUTE_NOT_FOUND', `no endpoint answers ${req.method} at this path`), req, reply);
+      return reply;
+    }
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -111,5 +128,19 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
   app.setNotFoundHandler((req, reply) => {
     errorHandlerByPath(new AppError('ROUTE_NOT_FOUND', `no endpoint answers ${req.method} at this path`), req, reply);
   });
+
+  // Each OBShell cluster's agent port, listened on once the app is ready, closed with it.
+  const agents = new AgentServers(
+    () => {
+      if (!handle) throw new Error('the HTTP server was not created');
+      return handle;
+    },
+    ctx.obshellAgents.settings.host,
+    (err, socket) => clientErrorHandler(err, socket, 'obshell'),
+  );
+  app.addHook('onReady', async () => {
+    await ctx.obshellAgents.attach(agents);
+  });
+  app.addHook('onClose', async () => ctx.obshellAgents.detach(agents));
   return app;
 }

@@ -15,6 +15,7 @@ import { renderCssError } from './families/huawei/css-errors.ts';
 import { renderGaussError } from './families/huawei/gaussdb-messages.ts';
 import { renderObshellError } from './families/obshell/envelope.ts';
 import { renderNativeError } from './errors.ts';
+import { agentPortOf } from './obshell-agent-servers.ts';
 
 export interface ErrorMeta {
   requestId: string;
@@ -72,9 +73,14 @@ export function errorHandler(render: ErrorRenderer) {
   };
 }
 
+/** The family a request is addressed to: every request to an OBShell agent's port is OBShell's. */
+export function familyOfRequest(req: FastifyRequest): FamilyName {
+  return agentPortOf(req.raw) !== undefined ? 'obshell' : familyOf(req.raw.url ?? req.url);
+}
+
 /** The error handler for requests without a route of their own: the family of the path answers. */
 export function errorHandlerByPath(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): void {
-  errorHandler(RENDERERS[familyOf(req.raw.url ?? req.url)])(err, req, reply);
+  errorHandler(RENDERERS[familyOfRequest(req)])(err, req, reply);
 }
 
 /** Node's HTTP parser errors (bad request line, headers too large, ...): no request exists yet. */
@@ -88,7 +94,11 @@ const REASONS: Record<number, string> = { 400: 'Bad Request', 408: 'Request Time
  * Fastify's clientErrorHandler: answers a request the parser refused in the envelope of the family
  * its request line names, when the line could be read, without echoing any of it.
  */
-export function clientErrorHandler(err: Error & { code?: string; rawPacket?: unknown }, socket: Socket): void {
+export function clientErrorHandler(
+  err: Error & { code?: string; rawPacket?: unknown },
+  socket: Socket,
+  family?: FamilyName,
+): void {
   if (socket.destroyed) return;
   if (err.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy(err);
@@ -97,7 +107,7 @@ export function clientErrorHandler(err: Error & { code?: string; rawPacket?: unk
   const known = CLIENT_ERRORS[err.code ?? ''] ?? { code: 'BAD_REQUEST', message: 'the request is not valid HTTP/1.1' };
   const line = Buffer.isBuffer(err.rawPacket) ? err.rawPacket.subarray(0, 512).toString('latin1') : '';
   const path = /^[A-Z]+ (\/\S*)/.exec(line)?.[1] ?? '/';
-  const out = RENDERERS[familyOf(path)](new AppError(known.code, known.message), {
+  const out = RENDERERS[family ?? familyOf(path)](new AppError(known.code, known.message), {
     requestId: randomUUID(),
     headers: {},
     elapsedMs: 0,

@@ -20,6 +20,7 @@ import { WebhookService } from '../webhooks/service.ts';
 import type { WebhookSettings } from '../webhooks/settings.ts';
 import { open as unsealSecret } from './credentials.ts';
 import { runBatchScheduler } from './fleet-batches.ts';
+import { DEFAULT_OBSHELL_PORTS, ObshellAgents, type ObshellAgentSettings } from './obshell-agents.ts';
 
 export interface AppConfig extends StoreOptions {
   /** multiplies simulated step durations; 0 = instant */
@@ -52,6 +53,8 @@ export interface AppConfig extends StoreOptions {
   webhooks?: Partial<WebhookSettings>;
   /** delete events older than this many days (LIFTGATE_EVENT_RETENTION_DAYS); null keeps every event */
   eventRetentionDays?: number | null;
+  /** where OBShell clusters' agents listen (LIFTGATE_OBSHELL_PORTS; the host is the server's) */
+  obshell?: Partial<ObshellAgentSettings>;
 }
 
 export interface AppContext {
@@ -68,6 +71,8 @@ export interface AppContext {
   webhooks: WebhookService;
   /** event retention, when LIFTGATE_EVENT_RETENTION_DAYS is set (run by the housekeeping leader) */
   retention: EventRetention | null;
+  /** each OBShell cluster's own agent port; the HTTP layer lends it the listeners */
+  obshellAgents: ObshellAgents;
   close(): Promise<void>;
 }
 
@@ -149,6 +154,11 @@ export async function createContext(config: AppConfig): Promise<AppContext> {
     estimates,
     webhooks,
     retention: retentionDays === null ? null : new EventRetention({ store, clock, days: retentionDays }),
+    obshellAgents: new ObshellAgents(
+      store.db,
+      { ports: config.obshell?.ports ?? DEFAULT_OBSHELL_PORTS, host: config.obshell?.host ?? 'localhost' },
+      log,
+    ),
     async close() {
       // a step still running after the grace is aborted and left to recovery (a hung driver
       // call must not keep a closing context, a test or an embedding program, waiting forever)
@@ -156,6 +166,7 @@ export async function createContext(config: AppConfig): Promise<AppContext> {
       await housekeeping.stop();
       await estimates.stop();
       await webhooks.stop();
+      await ctx.obshellAgents.detach();
       for (const d of drivers.values()) await d.close?.();
       await store.close();
       folderLock?.release();

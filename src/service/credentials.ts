@@ -3,7 +3,7 @@
 //   secret is stored encrypted (AES-256-GCM) under the master key, never in clear;
 // - OBShell passwords, per target: src/service/obshell-passwords.ts;
 // - replay nonces, in the store so every Liftgate replica sees them.
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { ReplayGuard } from '../auth/replay-guard.ts';
 import { AppError } from '../domain/errors.ts';
@@ -36,14 +36,6 @@ function masterKey(ctx: AppContext): Buffer {
   }
   masterKeys.set(ctx, key);
   return key;
-}
-
-/**
- * A key for one purpose, derived from the master key (HKDF-SHA256), so a key used for lookups
- * can never decrypt a secret and the other way round. Every replica derives the same one.
- */
-export function derivedKey(ctx: AppContext, purpose: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', masterKey(ctx), Buffer.alloc(0), `liftgate ${purpose}`, 32));
 }
 
 export function seal(ctx: AppContext, secret: string): string {

@@ -209,8 +209,11 @@ export async function deleteTarget(ctx: AppContext, projectId: string, id: strin
     await trx.deleteFrom('nodes').where('project_id', '=', projectId).where('target_id', '=', id).execute();
     await setLabels(trx, projectId, id, {});
     await trx.deleteFrom('target_credentials').where('project_id', '=', projectId).where('target_id', '=', id).execute();
+    await trx.deleteFrom('obshell_agents').where('project_id', '=', projectId).where('target_id', '=', id).execute();
     await trx.deleteFrom('targets').where('project_id', '=', projectId).where('id', '=', id).execute();
     await appendEvent(trx, { projectId, targetId: id, actor, type: 'target.deleted', message: `target ${id} deleted` });
   });
   changed(ctx);
+  // its OBShell agent port, if it had one, closes now on this process (on the others at their next pass)
+  void ctx.obshellAgents.sync().catch(() => undefined);
 }

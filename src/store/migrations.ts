@@ -599,6 +599,27 @@ function m007(caps: DialectCapabilities): Migration {
 }
 
 /**
+ * OBShell agent addresses (migration 012): each OBShell cluster is served on its own port, as a
+ * real OBShell agent is, so a request reaches one cluster by its address and its password is
+ * checked against that cluster alone. Passwords no longer select a cluster, so two clusters may
+ * share one: the unique lookup hash of 006 goes (docs/SECURITY.md).
+ */
+const m012: Migration = {
+  async up(db: Db) {
+    await db.schema
+      .createTable('obshell_agents')
+      .addColumn('project_id', 'text', (c) => c.notNull())
+      .addColumn('target_id', 'text', (c) => c.notNull())
+      .addColumn('port', 'integer', (c) => c.notNull().unique())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('obshell_agents_pk', ['project_id', 'target_id'])
+      .execute();
+    await db.schema.dropIndex('target_credentials_lookup').execute();
+    await db.schema.alterTable('target_credentials').dropColumn('lookup_hash').execute();
+  },
+};
+
+/**
  * The admin credential's lifecycle (migration 014): when an admin token's secret was last
  * replaced; the secrets admin tokens no longer have (revoked or rotated away), so a start with
  * LIFTGATE_ADMIN_TOKEN still set to one is refused rather than bringing it back; and when a
@@ -636,6 +657,7 @@ export function migrations(caps: DialectCapabilities): Record<string, Migration>
     '009_rate_limit_counters': m009,
     '010_batch_counts_index': m010,
     '011_event_retention': m011,
+    '012_obshell_agents': m012,
     '014_admin_token_lifecycle': m014,
   };
 }

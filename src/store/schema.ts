@@ -269,8 +269,14 @@ export interface TargetCredentialRow {
   kind: string;
   secret_hash: string;
   created_at: string;
-  /** HMAC-SHA256 of the password under a key derived from the master key (migration 006) */
-  lookup_hash: string | null;
+}
+
+/** The port each OBShell cluster is served on (migration 012). */
+export interface ObshellAgentRow {
+  project_id: string;
+  target_id: string;
+  port: number;
+  created_at: string;
 }
 
 export interface ReplayNonceRow {
@@ -450,6 +456,7 @@ export interface Database {
   access_keys: AccessKeyRow;
   secrets: SecretRow;
   target_credentials: TargetCredentialRow;
+  obshell_agents: ObshellAgentRow;
   replay_nonces: ReplayNonceRow;
   rate_limit_counters: RateLimitCounterRow;
   sim_nodes: SimNodeRow;

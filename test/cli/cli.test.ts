@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import YAML from 'yaml';
+import { ObshellClient } from '../../src/clients/obshell-client.ts';
 import { buildCli, runCli } from '../helpers/cli.ts';
 import { ADMIN_TOKEN, seedSim, startApp, until, type TestApp } from '../helpers/harness.ts';
 
@@ -144,6 +145,41 @@ test('catalog list and add, projects list and create', async () => {
   const projects = await cli('projects');
   assert.match(projects.stdout, /^acme\s+acme\s+\*$/m);
   assert.match(projects.stdout, /^team-b\s+Team B$/m);
+});
+
+test("an OceanBase cluster's OBShell password from stdin, and its own agent address in targets show", async () => {
+  const add = await cli(
+    'targets',
+    'add',
+    'ob-cli',
+    '--engine',
+    'oceanbase',
+    '--version',
+    '4.2.1.0',
+    '--node',
+    'ob-cli-1:leader:zone1',
+  );
+  assert.equal(add.code, 0, add.stderr);
+  assert.doesNotMatch((await cli('targets', 'show', 'ob-cli')).stdout, /obshell agent/);
+  const noFlag = await cli('targets', 'obshell-password', 'ob-cli');
+  assert.equal(noFlag.code, 2, noFlag.stderr);
+  const empty = await cliAs(ADMIN_TOKEN, ['targets', 'obshell-password', 'ob-cli', '--password-stdin'], { input: '' });
+  assert.equal(empty.code, 2, empty.stderr);
+  assert.match(empty.stderr, /stdin held no password/);
+
+  const password = 'Copper-Meadow-Lantern-88';
+  const set = await cliAs(ADMIN_TOKEN, ['targets', 'obshell-password', 'ob-cli', '--password-stdin'], { input: `${password}\n` });
+  assert.equal(set.code, 0, set.stderr);
+  const m = /point OBShell clients at 127\.0\.0\.1:(\d+) \(this cluster's own agent address\)/.exec(set.stdout);
+  assert.ok(m, set.stdout);
+  assert.ok(!set.stdout.includes(password) && !set.stderr.includes(password), 'the password is never printed');
+  const show = await cli('targets', 'show', 'ob-cli');
+  assert.match(show.stdout, new RegExp(`^obshell agent:\\s+127\\.0\\.0\\.1:${m[1]}$`, 'm'));
+  // the address the CLI printed is where an OBShell client reaches this cluster
+  const ob = new ObshellClient({ baseUrl: `http://127.0.0.1:${m[1]}`, password });
+  const unfinished = await ob.request('GET', '/api/v1/task/dag/ob/unfinish');
+  assert.equal(unfinished.status, 200, JSON.stringify(unfinished.json));
+  assert.equal((await cli('targets', 'delete', 'ob-cli', '--yes')).code, 0);
 });
 
 test('tokens and access keys: created once with their secret, and the new token works', async () => {

@@ -52,6 +52,7 @@ async function seed(s: Server) {
     version: '4.2.1.0',
     nodes: nodes('ob', ['leader', 'follower', 'follower']),
   });
+  await ok('PUT', '/v1/projects/shop/targets/orders-ob/obshell-password', { password: 'Orchid-Basalt-Meridian-64' });
   for (const [i, version] of ['7.10.2', '7.10.2', '7.10.3'].entries()) {
     await ok('POST', '/v1/projects/shop/targets', {
       id: `search-${i + 1}`,
@@ -231,6 +232,12 @@ test('the console: log in, fleet, start an upgrade, watch it live, pause, resume
   await page.waitForURL('**/targets/orders-ob');
   const target = (await server.api('GET', '/v1/projects/shop/targets/orders-ob')).json;
   await page.locator('tr[data-node]').first().waitFor();
+  // the cluster's own OBShell agent address, as the API gives it
+  assert.ok(target.obshellAgent?.port > 0, JSON.stringify(target.obshellAgent));
+  assert.equal(
+    await page.locator('dl.facts div', { hasText: 'OBShell agent' }).locator('dd').innerText(),
+    `${target.obshellAgent.host}:${target.obshellAgent.port}`,
+  );
   assert.deepEqual(
     await page.$$eval('tr[data-node]', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent))),
     target.nodes.map((n: any) => [n.name, n.role, n.zone, n.version, n.health]),

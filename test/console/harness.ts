@@ -54,6 +54,7 @@ export async function startServer(consoleDir: string, simTimeScale: number): Pro
       LIFTGATE_ADMIN_TOKEN: ADMIN,
       LIFTGATE_SIM_TIME_SCALE: String(simTimeScale),
       LIFTGATE_CONSOLE_DIR: consoleDir,
+      LIFTGATE_OBSHELL_PORTS: 'auto',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

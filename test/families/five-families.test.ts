@@ -36,13 +36,12 @@ forEachDialect('five families, one upgrade', (dialect) => {
       ],
     });
     assert.equal(created.status, 201, created.body);
-    assert.equal(
-      (await t.call('PUT', `/v1/projects/${P}/targets/${T}/obshell-password`, { password: 'cluster-x-secret' })).status,
-      204,
-    );
+    const set = await t.call('PUT', `/v1/projects/${P}/targets/${T}/obshell-password`, { password: 'cluster-x-secret' });
+    assert.equal(set.status, 200, set.body);
     key = (await t.call('POST', `/v1/projects/${P}/access-keys`)).json;
     token = (await t.call('POST', `/v1/projects/${P}/tokens`, {})).json.token;
-    ob = new ObshellClient({ baseUrl: `http://127.0.0.1:${port}`, password: 'cluster-x-secret' });
+    // the cluster's own OBShell agent address
+    ob = new ObshellClient({ baseUrl: `http://127.0.0.1:${set.json.obshellAgent.port}`, password: 'cluster-x-secret' });
   });
   after(async () => t.close());
 

@@ -1,6 +1,7 @@
 // Requests to every API family through app.inject, each authenticated the way its vendor's clients
 // do it: a bearer token (native), ACS3-HMAC-SHA256 (ACK, Hologres), SDK-HMAC-SHA256 (CSS, GaussDB)
 // and OBShell's encrypted header and body. Used by the fuzz, tenancy, signature and rate-limit tests.
+import http from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { signAcs3 } from '../../src/auth/acs3.ts';
 import { signHuawei } from '../../src/auth/huawei-sdk-hmac.ts';
@@ -21,6 +22,8 @@ export interface ProjectCredentials {
   accessKey: AccessKey;
   /** the OBShell password of one of the project's clusters */
   obshellPassword: string;
+  /** that cluster's own OBShell agent port (on 127.0.0.1) */
+  obshellPort: number;
 }
 
 export interface Answer {
@@ -52,18 +55,39 @@ function answer(res: { statusCode: number; body: string; headers: Record<string,
 const payloadOf = (body: unknown): string | undefined =>
   body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
 
-/** A fetch that goes through app.inject (OBShell's client speaks fetch). */
-export function injectFetch(app: FastifyInstance): typeof fetch {
-  return (async (input: string | URL, init?: RequestInit) => {
-    const url = new URL(String(input));
-    const res = await app.inject({
-      method: (init?.method ?? 'GET') as 'GET',
-      url: url.pathname + url.search,
-      headers: (init?.headers ?? {}) as Record<string, string>,
-      ...(init?.body !== undefined && init.body !== null ? { payload: String(init.body) } : {}),
-    });
-    return new Response(res.body === '' ? null : res.body, { status: res.statusCode, headers: res.headers as HeadersInit });
-  }) as typeof fetch;
+/**
+ * One request over a real socket to 127.0.0.1:port (an OBShell agent's port), its path sent as
+ * given: no client normalises it (`..` stays `..`).
+ */
+export function sendTo(port: number, r: FamilyRequest): Promise<Answer> {
+  const payload = payloadOf(r.body);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: r.method,
+        path: r.url,
+        agent: false,
+        headers: {
+          ...(payload !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
+          ...(r.headers ?? {}),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () =>
+          resolve(
+            answer({ statusCode: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers }),
+          ),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
 }
 
 export class FamilyRequester {
@@ -123,24 +147,19 @@ export class FamilyRequester {
     return this.raw({ ...r, headers: this.huaweiHeaders(r, key, projectId) });
   }
 
-  async obshellRequest(r: FamilyRequest, password: string): Promise<Answer> {
-    let client = this.obshell.get(password);
+  /** An OBShell request, encrypted as its SDKs do, to the cluster's own agent port (a real socket). */
+  async obshellRequest(r: FamilyRequest, password: string, port: number): Promise<Answer> {
+    const key = `${port}/${password}`;
+    let client = this.obshell.get(key);
     if (!client) {
-      client = new ObshellClient({ baseUrl: `http://${HOST}`, password, fetch: injectFetch(this.app) });
-      this.obshell.set(password, client);
+      client = new ObshellClient({ baseUrl: `http://127.0.0.1:${port}`, password });
+      this.obshell.set(key, client);
     }
     const body = typeof r.body === 'string' ? Buffer.from(r.body, 'utf8') : r.body;
     const enc = await client.encrypt(r.url, body);
     const headers: Record<string, string> = { 'x-ocs-header': enc.header, ...(r.headers ?? {}) };
     if (enc.body !== undefined) headers['content-type'] = 'application/json';
-    return answer(
-      await this.app.inject({
-        method: r.method as 'GET',
-        url: r.url,
-        headers,
-        ...(enc.body !== undefined ? { payload: enc.body } : {}),
-      }),
-    );
+    return sendTo(port, { method: r.method, url: r.url, headers, ...(enc.body !== undefined ? { body: enc.body } : {}) });
   }
 
   /** The request, authenticated with the project's credential for the family. */
@@ -155,7 +174,7 @@ export class FamilyRequester {
       case 'gaussdb':
         return this.huawei(r, c.accessKey, c.projectId);
       case 'obshell':
-        return this.obshellRequest(r, c.obshellPassword);
+        return this.obshellRequest(r, c.obshellPassword, c.obshellPort);
     }
   }
 }

@@ -71,7 +71,14 @@ export async function startApp(
   appOptions: Omit<AppOptions, 'families'> = {},
 ): Promise<TestApp> {
   const store = await freshStore(dialect);
-  const ctx = await createContext({ ...store.config, executor: { pollMs: 20, ...extra.executor }, simTimeScale: 0, ...extra });
+  const ctx = await createContext({
+    ...store.config,
+    executor: { pollMs: 20, ...extra.executor },
+    simTimeScale: 0,
+    ...extra,
+    // each OBShell cluster's agent on a port the system picks, on loopback (test files run side by side)
+    obshell: { ports: 'auto', host: '127.0.0.1', ...extra.obshell },
+  });
   await ensureAdminToken(ctx, ADMIN_TOKEN);
   const app = await buildApp(ctx, { ...appOptions, families: await loadFamilies() });
   await app.ready();

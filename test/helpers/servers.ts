@@ -46,6 +46,8 @@ export async function startServer(
       LIFTGATE_DEMO: '0',
       LIFTGATE_ADMIN_TOKEN: SERVER_TOKEN,
       LIFTGATE_SIM_TIME_SCALE: '0',
+      // OBShell agents on ports the system picks: test files run side by side on one machine
+      LIFTGATE_OBSHELL_PORTS: 'auto',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

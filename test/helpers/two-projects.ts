@@ -54,7 +54,8 @@ export async function seedProject(t: TestApp, projectId: string): Promise<Seeded
   await target(instance, 'gaussdb', 'instance', ['primary', 'replica']);
   await target(ob, 'oceanbase', 'cluster', ['leader', 'follower', 'follower']);
   const obshellPassword = `Ob-${randomBytes(12).toString('hex')}`;
-  await ok(t, 'PUT', `/v1/projects/${projectId}/targets/${ob}/obshell-password`, { password: obshellPassword });
+  const set = await ok(t, 'PUT', `/v1/projects/${projectId}/targets/${ob}/obshell-password`, { password: obshellPassword });
+  const obshellPort = set.obshellAgent.port as number;
   const report = await ok(t, 'POST', `/v1/projects/${projectId}/targets/${cluster}/prechecks`, {
     toVersion: CATALOG.elasticsearch![1],
     wait: true,
@@ -69,7 +70,18 @@ export async function seedProject(t: TestApp, projectId: string): Promise<Seeded
     if (['succeeded', 'failed', 'cancelled'].includes(u.state)) break;
     await new Promise((r) => setTimeout(r, 20));
   }
-  return { projectId, token, accessKey, obshellPassword, cluster, instance, ob, upgradeId: upgrade.id, reportId: report.id };
+  return {
+    projectId,
+    token,
+    accessKey,
+    obshellPassword,
+    obshellPort,
+    cluster,
+    instance,
+    ob,
+    upgradeId: upgrade.id,
+    reportId: report.id,
+  };
 }
 
 export interface SeededFleet {

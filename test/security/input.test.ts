@@ -6,7 +6,7 @@ import net from 'node:net';
 import { after, before, it } from 'node:test';
 import type { AddressInfo } from 'node:net';
 import type { FamilyName } from '../../src/http/error-envelopes.ts';
-import { FamilyRequester, isFamilyErrorEnvelope, type Answer } from '../helpers/family-requests.ts';
+import { FamilyRequester, isFamilyErrorEnvelope, sendTo, type Answer, type FamilyRequest } from '../helpers/family-requests.ts';
 import { forEachDialect, startApp, type TestApp } from '../helpers/harness.ts';
 import { seedCatalog, seedProject, type SeededProject } from '../helpers/two-projects.ts';
 
@@ -99,6 +99,7 @@ forEachDialect('no 5xx from input', (dialect) => {
     const ob = await q.obshellRequest(
       { method: 'POST', url: '/api/v1/ob/upgrade', body: { version: `4${nul}`, release: 'r' } },
       a.obshellPassword,
+      a.obshellPort,
     );
     refused('obshell', ob, 400);
     assert.match(ob.json.error.message, /body\.version/);
@@ -127,7 +128,11 @@ forEachDialect('no 5xx from input', (dialect) => {
       'acme',
     );
     refused('css', css, 400);
-    const ob = await q.obshellRequest({ method: 'GET', url: '/api/v1/task/dag/1999999999999999999999' }, a.obshellPassword);
+    const ob = await q.obshellRequest(
+      { method: 'GET', url: '/api/v1/task/dag/1999999999999999999999' },
+      a.obshellPassword,
+      a.obshellPort,
+    );
     refused('obshell', ob, 400);
   });
 
@@ -158,13 +163,15 @@ forEachDialect('no 5xx from input', (dialect) => {
   it('framework failures answer in the family of the path, without echoing the input', async () => {
     for (const family of FAMILIES) {
       const path = PATHS[family];
-      refused(family, await q.raw({ method: 'GET', url: path('%zz-secret') }), 400, 'secret');
-      refused(family, await q.raw({ method: 'GET', url: path('s'.repeat(300)) }), 414, 'sss');
-      refused(family, await q.raw({ method: 'GET', url: `${path('p')}?q=${'u'.repeat(9000)}` }), 414, 'uuu');
-      refused(family, await q.raw({ method: 'GET', url: `${path('p')}/no/such/route/secret-path` }), 404, 'secret-path');
+      // OBShell's paths are served on each cluster's own agent port
+      const raw = (r: FamilyRequest) => (family === 'obshell' ? sendTo(a.obshellPort, r) : q.raw(r));
+      refused(family, await raw({ method: 'GET', url: path('%zz-secret') }), 400, 'secret');
+      refused(family, await raw({ method: 'GET', url: path('s'.repeat(300)) }), 414, 'sss');
+      refused(family, await raw({ method: 'GET', url: `${path('p')}?q=${'u'.repeat(9000)}` }), 414, 'uuu');
+      refused(family, await raw({ method: 'GET', url: `${path('p')}/no/such/route/secret-path` }), 404, 'secret-path');
       // The native API authenticates before it reads a body; the vendor families read it first (it is signed).
       const big = { method: 'POST', url: path('p'), body: `{"a":"${'x'.repeat(3 * 1024 * 1024)}"}` };
-      refused(family, family === 'native' ? await q.native(big, a.token) : await q.raw(big), 413);
+      refused(family, family === 'native' ? await q.native(big, a.token) : await raw(big), 413);
     }
     // Body parse failures and content types in the native API: fixed messages, no parser text.
     const badJson = await q.native({ method: 'POST', url: '/v1/projects', body: '{"id":"secret-fragment' }, 'test-admin-token');
@@ -198,6 +205,7 @@ forEachDialect('no 5xx from input', (dialect) => {
     const res = await q.obshellRequest(
       { method: 'POST', url: '/api/v1/ob/upgrade', body: '{"version": secret-in-body' },
       a.obshellPassword,
+      a.obshellPort,
     );
     refused('obshell', res, 400, 'secret-in-body');
     assert.equal(res.json.error.errCode, 'Common.BindJsonFailed');

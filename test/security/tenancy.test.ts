@@ -188,12 +188,13 @@ async function obshellUpgrade(q: FamilyRequester, p: SeededProject): Promise<{ d
   const started = await q.obshellRequest(
     { method: 'POST', url: '/api/v1/ob/upgrade', body: { version: '4.2.1.1', release: 'r4.2.1.1', mode: 'ROLLING' } },
     p.obshellPassword,
+    p.obshellPort,
   );
   assert.equal(started.status, 200, started.body);
   const id = String(started.json.data.id);
   const done = await until(
     async () => {
-      const d = await q.obshellRequest({ method: 'GET', url: `/api/v1/task/dag/${id}` }, p.obshellPassword);
+      const d = await q.obshellRequest({ method: 'GET', url: `/api/v1/task/dag/${id}` }, p.obshellPassword, p.obshellPort);
       return ['SUCCEED', 'FAILED'].includes(d.json?.data?.state) ? d.json.data : null;
     },
     `the OBShell upgrade of ${p.ob}`,

@@ -77,6 +77,16 @@ export function TargetView({ project, target }: { project: string; target: strin
         <Fact k="Region" v={t.region || '-'} />
         <Fact k="Driver" v={t.driver} />
         <Fact k="Maintenance window" v={windowText(t)} />
+        {t.obshellAgent ? (
+          <Fact
+            k="OBShell agent"
+            v={
+              <span className="mono" title="point OBShell clients (the OBShell SDK) at this host and port">
+                {t.obshellAgent.host}:{t.obshellAgent.port}
+              </span>
+            }
+          />
+        ) : null}
         {t.labels && Object.keys(t.labels).length > 0 ? (
           <Fact
             k="Labels"

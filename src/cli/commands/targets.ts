@@ -1,8 +1,18 @@
-// `liftgate targets list|show|add|update|delete` and `liftgate faults add`.
+// `liftgate targets list|show|add|update|delete|obshell-password` and `liftgate faults add`.
 import { Option, type Command } from 'commander';
 import type { Cli } from '../cli-context.ts';
 import { CliError, EXIT } from '../errors.ts';
-import { asObject, collect, collectPairs, confirm, integer, parseNode, parseWindow, readDocument } from '../input.ts';
+import {
+  asObject,
+  collect,
+  collectPairs,
+  confirm,
+  integer,
+  parseNode,
+  parseWindow,
+  readDocument,
+  readSecretLine,
+} from '../input.ts';
 import { fields, table, when } from '../output.ts';
 import { resolveTarget } from '../resolve.ts';
 
@@ -19,6 +29,8 @@ export interface TargetView {
   maintenanceWindow?: Record<string, unknown> | null;
   nodes: { name: string; role: string; zone: string; version: string; health: string }[];
   endpoint?: { host: string; port: number } | null;
+  /** the cluster's own OBShell agent address, once it has an OBShell password */
+  obshellAgent?: { host: string; port: number } | null;
   createdAt?: string;
   updatedAt?: string;
 }
@@ -45,6 +57,7 @@ export async function showTarget(cli: Cli, id: string): Promise<void> {
         ['labels', labels.length ? labels.join(', ') : undefined],
         ['window', describeWindow(t.maintenanceWindow)],
         ['endpoint', t.endpoint ? `${t.endpoint.host}:${t.endpoint.port}` : undefined],
+        ['obshell agent', t.obshellAgent ? `${t.obshellAgent.host}:${t.obshellAgent.port}` : undefined],
         ['updated', when(t.updatedAt)],
       ],
       cli.paint,
@@ -206,6 +219,25 @@ export function registerTargets(program: Command, cli: Cli): void {
       await confirm(`delete target ${id}`, o.yes);
       await cli.api.delete(cli.p(`/targets/${encodeURIComponent(id)}`));
       await cli.print({ id, deleted: true }, () => `target ${id} deleted`);
+    });
+
+  targets
+    .command('obshell-password <target>')
+    .description("set an OceanBase cluster's OBShell password (read from stdin) and show its own OBShell agent address")
+    .requiredOption('--password-stdin', 'read the password from stdin (its first line), so it stays out of the shell history')
+    .action(async (ref: string) => {
+      const id = await resolveTarget(cli, ref);
+      const password = readSecretLine();
+      const res = await cli.api.put<{ targetId: string; obshellAgent: { host: string; port: number } | null }>(
+        cli.p(`/targets/${encodeURIComponent(id)}/obshell-password`),
+        { password },
+      );
+      const a = res.obshellAgent;
+      await cli.print(res, () =>
+        a
+          ? `OBShell password of ${id} set; point OBShell clients at ${a.host}:${a.port} (this cluster's own agent address)`
+          : `OBShell password of ${id} set; its agent address is given when a server of this store listens for it`,
+      );
     });
 
   const faults = program.command('faults').description('inject faults into simulated targets (the sim driver)');

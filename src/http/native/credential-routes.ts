@@ -3,10 +3,11 @@
 // project; any token may revoke itself (a console's log-out).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Type, type TSchema } from '@sinclair/typebox';
+import type { TSchema } from '@sinclair/typebox';
 import type { AppContext } from '../../service/context.ts';
 import { createAccessKey, getAccessKeyInfo, listAccessKeys, revokeAccessKey } from '../../service/credentials.ts';
 import { setObshellPassword } from '../../service/obshell-passwords.ts';
+import { agentAddress } from './present.ts';
 import { assertRole, type Role } from '../../service/roles.ts';
 import {
   canAccessProject,
@@ -89,13 +90,12 @@ export async function credentialRoutes(app: FastifyInstance, opts: { ctx: AppCon
     '/projects/:project/targets/:target/obshell-password',
     {
       config: admin,
-      schema: { ...tags, params: TargetParams, body: C.PasswordBody, response: { 204: Type.Null(), ...C.credentialErrors } },
+      schema: { ...tags, params: TargetParams, body: C.PasswordBody, response: { 200: C.PasswordSet, ...C.credentialErrors } },
     },
-    async (req, reply) => {
+    async (req) => {
       const by = principalIn(req, req.params.project);
-      await setObshellPassword(ctx, req.params.project, req.params.target, req.body.password, by);
-      reply.code(204);
-      return null;
+      const { port } = await setObshellPassword(ctx, req.params.project, req.params.target, req.body.password, by);
+      return { targetId: req.params.target, obshellAgent: port === null ? null : agentAddress(req, port) };
     },
   );
 }

@@ -2,7 +2,7 @@
 // Secrets appear only in the answer to a create (TokenCreated, AccessKeyCreated), never again.
 import { Type, type TUnsafe } from '@sinclair/typebox';
 import { ROLES, type Role as RoleName } from '../../service/roles.ts';
-import { ErrorBody, Id } from './schemas.ts';
+import { ErrorBody, Id, ObshellAgentOut } from './schemas.ts';
 
 const roleSchema = (description: string): TUnsafe<RoleName> =>
   Type.Unsafe<RoleName>({ type: 'string', enum: [...ROLES], description });
@@ -56,10 +56,17 @@ export const PasswordBody = Type.Object(
     password: Type.String({
       minLength: 12,
       maxLength: 128,
-      description: 'at least 12 characters, hard to guess (zxcvbn score 3 of 4), used by no other cluster',
+      description: 'at least 12 characters, hard to guess (zxcvbn score 3 of 4)',
     }),
   },
   { additionalProperties: false },
 );
+
+export const PasswordSet = Type.Object({
+  targetId: Type.String(),
+  obshellAgent: Type.Union([ObshellAgentOut, Type.Null()], {
+    description: 'the cluster\u2019s own OBShell agent address; null until a server of this store listens for it',
+  }),
+});
 
 export const credentialErrors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };

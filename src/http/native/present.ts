@@ -81,3 +81,11 @@ export function presentUpgradeDetail(u: UpgradeDetail, withLog = true) {
     })),
   };
 }
+
+/**
+ * Where OBShell clients reach a cluster: its agent port on the host name the caller reached this
+ * API by (the agents listen on the same interfaces as the API), as an SDK is pointed at it.
+ */
+export function agentAddress(req: { hostname: string }, port: number): { host: string; port: number } {
+  return { host: req.hostname || 'localhost', port };
+}

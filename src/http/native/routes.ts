@@ -22,7 +22,7 @@ import { credentialRoutes } from './credential-routes.ts';
 import { upgradeEstimate } from '../../service/estimates.ts';
 import { estimateRoutes } from './estimate-routes.ts';
 import { webhookRoutes } from './webhook-routes.ts';
-import { presentUpgrade, presentUpgradeDetail } from './present.ts';
+import { agentAddress, presentUpgrade, presentUpgradeDetail } from './present.ts';
 import * as S from './schemas.ts';
 import { EventStreams, streamEvents } from './sse.ts';
 
@@ -143,7 +143,8 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
     async (req) => {
       scope(req, req.params.project);
       const t = await getTarget(ctx, req.params.project, req.params.target);
-      return { ...t, endpoint: endpointOf(t) };
+      const port = (await ctx.obshellAgents.portsOf(t.projectId, [t.id])).get(t.id);
+      return { ...t, endpoint: endpointOf(t), obshellAgent: port === undefined ? null : agentAddress(req, port) };
     },
   );
   r.patch(

@@ -338,6 +338,14 @@ export const NodeOut = Open({
   health: Type.String(),
 });
 
+export const ObshellAgentOut = Type.Object(
+  {
+    host: Type.String({ description: 'the host name this request reached Liftgate by' }),
+    port: Type.Integer({ description: 'the port of this cluster\u2019s own OBShell agent (LIFTGATE_OBSHELL_PORTS)' }),
+  },
+  { description: 'where OBShell clients reach this cluster (point the SDK at host and port); null: no OBShell password set' },
+);
+
 export const TargetOut = Open({
   id: Type.String(),
   name: Type.String(),
@@ -346,6 +354,7 @@ export const TargetOut = Open({
   version: Type.String(),
   driver: Type.String(),
   nodes: Type.Array(NodeOut),
+  obshellAgent: Type.Optional(Nullable(ObshellAgentOut)),
 });
 
 export const ReportOut = Open({

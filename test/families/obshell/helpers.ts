@@ -1,5 +1,6 @@
 // Shared setup for the OBShell family tests: the app listening on a real port, an
-// OceanBase-like sim cluster with three zones, its catalog, and our OBShell client.
+// OceanBase-like sim cluster with three zones, its catalog, and our OBShell client pointed at
+// that cluster's own agent address (each OBShell cluster has its own port).
 import assert from 'node:assert/strict';
 import { ObshellClient, type ObshellResponse } from '../../../src/clients/obshell-client.ts';
 import { startApp, until, type Dialect, type TestApp } from '../../helpers/harness.ts';
@@ -15,7 +16,12 @@ export const UNREACHABLE = { version: '4.3.0.0', release: '100000152024041618.el
 
 export interface ObshellEnv {
   t: TestApp;
+  /** the main port (native API and the other families) */
+  mainUrl: string;
+  /** ob-1's own OBShell agent address */
   baseUrl: string;
+  /** ob-2's own OBShell agent address */
+  otherUrl: string;
   client: ObshellClient;
   /** a client of the two-zone cluster ob-2 in the same project */
   other: ObshellClient;
@@ -27,15 +33,27 @@ export async function startObshell(dialect: Dialect): Promise<ObshellEnv> {
   await t.app.listen({ port: 0, host: '127.0.0.1' });
   const addr = t.app.server.address();
   if (!addr || typeof addr === 'string') throw new Error('no listening address');
-  const baseUrl = `http://127.0.0.1:${addr.port}`;
-  await seedOceanBase(t);
+  const { ports } = await seedOceanBase(t);
+  const baseUrl = `http://127.0.0.1:${ports['ob-1']}`;
+  const otherUrl = `http://127.0.0.1:${ports['ob-2']}`;
   return {
     t,
+    mainUrl: `http://127.0.0.1:${addr.port}`,
     baseUrl,
+    otherUrl,
     client: new ObshellClient({ baseUrl, password: PASSWORD }),
-    other: new ObshellClient({ baseUrl, password: OTHER_PASSWORD }),
+    other: new ObshellClient({ baseUrl: otherUrl, password: OTHER_PASSWORD }),
     close: () => t.close(),
   };
+}
+
+/** Sets a cluster's OBShell password and answers its own agent port. */
+export async function setPassword(t: TestApp, project: string, target: string, password: string): Promise<number> {
+  const res = await t.call('PUT', `/v1/projects/${project}/targets/${target}/obshell-password`, { password });
+  assert.equal(res.status, 200, res.body);
+  const port = res.json.obshellAgent?.port;
+  assert.ok(Number.isInteger(port) && port > 0, res.body);
+  return port as number;
 }
 
 async function ok(p: Promise<{ status: number; body: string }>, what: string): Promise<void> {
@@ -43,7 +61,7 @@ async function ok(p: Promise<{ status: number; body: string }>, what: string): P
   assert.ok(res.status < 300, `${what}: ${res.status} ${res.body}`);
 }
 
-export async function seedOceanBase(t: TestApp): Promise<void> {
+export async function seedOceanBase(t: TestApp): Promise<{ ports: Record<string, number> }> {
   await ok(t.call('POST', '/v1/projects', { id: 'acme', name: 'acme' }), 'project');
   const versions = [
     CURRENT,
@@ -86,8 +104,12 @@ export async function seedOceanBase(t: TestApp): Promise<void> {
     }),
     'target ob-2',
   );
-  await ok(t.call('PUT', '/v1/projects/acme/targets/ob-1/obshell-password', { password: PASSWORD }), 'password ob-1');
-  await ok(t.call('PUT', '/v1/projects/acme/targets/ob-2/obshell-password', { password: OTHER_PASSWORD }), 'password ob-2');
+  return {
+    ports: {
+      'ob-1': await setPassword(t, 'acme', 'ob-1', PASSWORD),
+      'ob-2': await setPassword(t, 'acme', 'ob-2', OTHER_PASSWORD),
+    },
+  };
 }
 
 export type Json = any;

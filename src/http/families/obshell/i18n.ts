@@ -56,6 +56,13 @@ export const OBSHELL_ERRORS = {
     10008,
   ),
   bodyDecryptFailed: def('Security.DecryptFailed', 400, 'Decrypt failed: %s', '解密失败：%s'),
+  // Liftgate's addition: one Liftgate serves many clusters, each on its own agent address.
+  misdirected: def(
+    'Request.Misdirected',
+    421,
+    "This address serves no OceanBase cluster: each cluster has its own OBShell agent address (host:port). Find it with 'liftgate targets show <cluster>' or GET /v1/projects/{project}/targets/{cluster} (obshellAgent), and point the client there",
+    "此地址不服务任何 OceanBase 集群：每个集群都有自己的 OBShell agent 地址（host:port）。请用 'liftgate targets show <cluster>' 或 GET /v1/projects/{project}/targets/{cluster}（obshellAgent）查到它，并让客户端连接该地址",
+  ),
   replayGuardFull: def('Common.Unexpected', 503, 'Unexpected error: %s', '非预期错误：%s'),
   // upgrade prechecks
   serverUnavailable: def('OB.Server.Unavailable', 409, "Observer '%s' is not available", "observer '%s' 不可用"),

@@ -12,7 +12,7 @@ import { ObshellServerCrypto } from '../../../auth/obshell-crypto.ts';
 import { ReplayGuardFullError } from '../../../auth/replay-guard.ts';
 import type { AppContext } from '../../../service/context.ts';
 import { storeReplayGuard } from '../../../service/credentials.ts';
-import { findObshellTarget } from '../../../service/obshell-passwords.ts';
+import { verifyObshellPassword } from '../../../service/obshell-passwords.ts';
 import { assertCleanInput } from '../../input-guards.ts';
 import { readOrCreateKeyFile } from '../../../store/key-file.ts';
 import { ObshellError, type ObshellErrorKey } from './i18n.ts';
@@ -54,28 +54,32 @@ export interface ObshellCaller {
 }
 
 /**
- * Verifies X-OCS-Header against the raw request URI, finds the cluster its password
- * belongs to, and decrypts and parses the body. Throws ObshellError on any failure.
+ * Verifies X-OCS-Header against the raw request URI and the password of the one cluster the
+ * agent port serves (`cluster`, null when the port serves none now), and decrypts and parses the
+ * body. Throws ObshellError on any failure.
  */
-export async function authenticate(ctx: AppContext, crypto: ObshellServerCrypto, req: FastifyRequest): Promise<ObshellCaller> {
-  let found: { projectId: string; targetId: string } | null = null;
+export async function authenticate(
+  ctx: AppContext,
+  crypto: ObshellServerCrypto,
+  req: FastifyRequest,
+  cluster: { projectId: string; targetId: string } | null,
+): Promise<ObshellCaller> {
   const header = req.headers['x-ocs-header'];
   let result;
   try {
     result = await crypto.decryptHeader(Array.isArray(header) ? header[0] : header, {
       requestUri: req.raw.url ?? req.url,
-      verifyAuth: async (auth) => {
-        found = await findObshellTarget(ctx, auth);
-        return found !== null;
-      },
+      // the password proves who the caller is; it never chooses the cluster
+      verifyAuth: async (auth) =>
+        cluster !== null && (await verifyObshellPassword(ctx, cluster.projectId, cluster.targetId, auth)),
     });
   } catch (err) {
     if (err instanceof ReplayGuardFullError) throw new ObshellError('replayGuardFull', ['too many requests in flight']);
     throw err;
   }
   if (!result.ok) throw toError(result);
-  const caller = found as { projectId: string; targetId: string } | null;
-  if (!caller) throw new ObshellError('unauthorized');
+  if (!cluster) throw new ObshellError('unauthorized');
+  const caller = { projectId: cluster.projectId, targetId: cluster.targetId };
 
   const raw = req.body;
   const text = Buffer.isBuffer(raw) ? raw.toString('utf8') : typeof raw === 'string' ? raw : '';

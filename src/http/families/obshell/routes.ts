@@ -1,7 +1,10 @@
 // The OceanBase OBShell-style API family (seed 002): POST /api/v1/ob/upgrade and the task
-// endpoints a client needs to drive the upgrade DAG. One agent serves one cluster, so the
-// password inside X-OCS-Header selects the target. Every route but /api/v1/secret is
-// authenticated; bodies arrive AES-encrypted, so this scope parses them as raw bytes.
+// endpoints a client needs to drive the upgrade DAG. One OBShell agent serves one cluster, so
+// each cluster has its own agent port (src/service/obshell-agents.ts): the port a request arrives
+// on selects the cluster, and the password inside X-OCS-Header is checked against that cluster's
+// alone. On the main port these paths answer 421 with where to look up a cluster's address. Every
+// route but /api/v1/secret is authenticated; bodies arrive AES-encrypted, so this scope parses
+// them as raw bytes.
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { isAppError } from '../../../domain/errors.ts';
 import { ACTIVE_UPGRADE_STATES, type Target } from '../../../domain/types.ts';
@@ -20,6 +23,7 @@ import {
   type UpgradeDetail,
 } from '../../../service/upgrades.ts';
 import { errorHandler } from '../../error-envelopes.ts';
+import { agentPortOf } from '../../obshell-agent-servers.ts';
 import { actionForOperator, DAG_MAP, type DagOperator } from './dag-map.ts';
 import { obshellEnvelope, renderObshellError } from './envelope.ts';
 import { ObshellError, type ObshellErrorKey } from './i18n.ts';
@@ -58,6 +62,14 @@ export const obshellFamily: FastifyPluginAsync<{ ctx: AppContext }> = async (app
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   app.setErrorHandler(errorHandler(renderObshellError));
+  // these routes are the ones an agent's port serves (src/http/app.ts refuses the rest there)
+  app.addHook('onRoute', (route) => {
+    route.config = { ...route.config, obshellAgent: true };
+  });
+  // the main port serves no cluster: say where a cluster's own address is found
+  app.addHook('onRequest', async (req) => {
+    if (agentPortOf(req.raw) === undefined) throw new ObshellError('misdirected');
+  });
 
   app.get('/api/v1/secret', async (req, reply) => send(req, reply, 200, { public_key: crypto.publicKeyBase64() }));
 
@@ -98,7 +110,8 @@ export const obshellFamily: FastifyPluginAsync<{ ctx: AppContext }> = async (app
 
   await app.register(async (r) => {
     r.addHook('preHandler', async (req) => {
-      const c = await authenticate(ctx, crypto, req);
+      const cluster = await ctx.obshellAgents.clusterAt(agentPortOf(req.raw) as number);
+      const c = await authenticate(ctx, crypto, req, cluster);
       callers.set(req, c);
       req.credential = `obshell:${c.projectId}/${c.targetId}`;
     });
