@@ -115,7 +115,12 @@ forEachDialect('OBShell addressing and passwords', (dialect) => {
     }
     const messages = new Set(answers.map((a) => (a.json as Json).error.message));
     assert.equal(messages.size, 1, 'one answer whatever the password');
-    assert.deepEqual(changedTables(before, await storeDigest(env.t.ctx)), []);
+    // nothing but the replicas' own heartbeats (they run beside the test) changed
+    const heartbeats = ['executors', 'leader_leases'];
+    assert.deepEqual(
+      changedTables(before, await storeDigest(env.t.ctx)).filter((t) => !heartbeats.includes(t)),
+      [],
+    );
   });
 
   it("an agent's port serves OBShell and nothing else", async () => {
