@@ -12,7 +12,8 @@ export type StoreDigest = Map<string, string>;
 /** Tables the digest leaves out, and why. */
 export const UNDIGESTED: Record<string, string> = {
   replay_nonces: 'every signed write records its nonce or signature before its input is judged: that is the replay guard',
-  rate_limit_counters: 'a refused request still counts against its rate limits',
+  rate_limit_counters:
+    'a refused request still counts against its rate limits, and a refused authentication against the failed-authentication limit',
 };
 
 /**
