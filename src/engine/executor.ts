@@ -179,6 +179,11 @@ export class Executor {
     this.wakeUp?.();
   }
 
+  /** Steps this process runs now (claimed, their outcome not yet handed to the core). */
+  get stepsInFlight(): number {
+    return this.inflight.size;
+  }
+
   /** Resolves once no upgrade can make progress without outside help (tests, CLI). */
   async idle(): Promise<void> {
     for (;;) {

@@ -12,6 +12,8 @@ import type { Upgrade, UpgradeState } from '../domain/types.ts';
 import type { Driver } from '../drivers/driver.ts';
 import { toUpgrade } from '../store/mappers.ts';
 import type { Store } from '../store/open.ts';
+import type { Database } from '../store/schema.ts';
+import type { Transaction } from 'kysely';
 import type { Clock } from '../domain/clock.ts';
 import { isoNow } from '../domain/clock.ts';
 import { advance, finishRollbackIfDone, prepareRollback, RollbackRefused, type CoreEnv } from './core/progress.ts';
@@ -52,6 +54,12 @@ export async function applyAction(
   actor: string,
   /** who the table says causes it: an operator, or the batch scheduler acting on its own rules */
   cause: 'operator' | 'scheduler' = 'operator',
+  /**
+   * the caller's transaction, when the action is one of several that stand or fall together (a
+   * batch retry, cancelling several jobs): a refusal of any rolls back all; the caller tells the
+   * executor (touch) once it committed
+   */
+  within?: Transaction<Database>,
 ): Promise<Upgrade> {
   const { store } = deps;
   const env: CoreEnv = {
@@ -61,7 +69,7 @@ export async function applyAction(
     drivers: deps.drivers,
   };
   const by: By = { by: cause, actor };
-  await store.db.transaction().execute(async (trx) => {
+  const apply = async (trx: Transaction<Database>) => {
     const row = await trx
       .selectFrom('upgrades')
       .selectAll()
@@ -148,8 +156,10 @@ export async function applyAction(
     if (!ok) throw new AppError('INVALID_STATE', `the upgrade changed state while ${action} was applied; try again`);
     if (action === 'resume' || action === 'skip') await advance(trx, env, u.id, by);
     if (action === 'rollback') await finishRollbackIfDone(trx, env, { ...u, state: 'rolling_back' }, by);
-  });
-  deps.executor?.touch(upgradeId);
-  const row = await store.db.selectFrom('upgrades').selectAll().where('id', '=', upgradeId).executeTakeFirstOrThrow();
+  };
+  if (within) await apply(within);
+  else await store.db.transaction().execute(apply);
+  if (!within) deps.executor?.touch(upgradeId);
+  const row = await (within ?? store.db).selectFrom('upgrades').selectAll().where('id', '=', upgradeId).executeTakeFirstOrThrow();
   return toUpgrade(row);
 }

@@ -263,11 +263,13 @@ export async function batchAction(
       if (!['halted', 'failed', 'running', 'baking'].includes(state)) refuse(['halted', 'failed']);
       if (failed.length === 0 && unhealthy.length === 0)
         throw new AppError('INVALID_STATE', 'the batch has no failed target to retry');
-      for (const u of failed) await applyAction(ctx, projectId, u.id, 'retry', actor);
+      // every failed upgrade is retried, or none is: one that refuses (its rollback failed) rolls
+      // back the others with it, so the refused request leaves the batch as it was
       await db.transaction().execute(async (trx) => {
+        for (const u of failed) await applyAction(ctx, projectId, u.id, 'retry', actor, 'operator', trx);
         await trx.updateTable('batch_waves').set({ health_failures: '[]' }).where('batch_id', '=', id).execute();
         if (state === 'halted' || state === 'failed') {
-          await transitionBatch(trx, {
+          const ok = await transitionBatch(trx, {
             ...base,
             from: state,
             to: 'running',
@@ -275,6 +277,7 @@ export async function batchAction(
             set: { pending_reason: null, ended_at: null },
             data: { retried: failed.length },
           });
+          if (!ok) throw new AppError('INVALID_STATE', 'the batch changed state meanwhile; try again');
           await transitionWave(trx, {
             batchId: id,
             idx: cur,
@@ -284,6 +287,7 @@ export async function batchAction(
           });
         }
       });
+      for (const u of failed) ctx.executor.touch(u.id);
       break;
     }
   }

@@ -3,9 +3,12 @@
 // once, held by the batch (state `scheduled`, hold `batch`), so the whole plan is visible from
 // the start; the batch scheduler (src/engine/batch-scheduler.ts) releases them wave by wave.
 //
-// All or nothing: the batch row is written in state `creating`, its upgrades are created held, and
-// one transaction moves it to `scheduled`. If creating an upgrade fails, the held ones are deleted
-// (none ever ran) and the batch is recorded as cancelled with the reason.
+// All or nothing: every upgrade is checked and planned first, so a refused batch (a version the
+// catalog lacks, a target already on it, ...) is refused before anything is written. Then the
+// batch row is written in state `creating`, its upgrades are created held, and one transaction
+// moves it to `scheduled`. If storing an upgrade still fails (a concurrent request made its target
+// busy since the check, or the process died), the held ones are deleted (none ever ran) and the
+// batch is recorded as cancelled with the reason.
 import { randomUUID } from 'node:crypto';
 import type { BatchPlan } from '../domain/batch-plan.ts';
 import { AppError } from '../domain/errors.ts';
@@ -16,7 +19,7 @@ import { applyAction } from '../engine/operations.ts';
 import { appendEvent } from '../engine/transitions.ts';
 import { deleteUnstartedUpgrades } from '../engine/core/writes.ts';
 import { changed, type AppContext } from './context.ts';
-import { insertUpgrade } from './upgrades.ts';
+import { planUpgrade, storeUpgrade, type PlannedUpgrade } from './upgrades.ts';
 
 export interface BatchItem {
   target: Target;
@@ -71,6 +74,26 @@ export async function createBatchRecord(
   const at = ctx.clock.now().toISOString();
   const waveOf = new Map<string, number>();
   nb.plan.waves.forEach((w, i) => w.targetIds.forEach((t) => waveOf.set(t, i)));
+  const upgradeSchedule: UpgradeSchedule = nb.schedule.kind === 'window' ? { kind: 'window' } : { kind: 'now' };
+  // every refusal is decided before the first write
+  const planned: PlannedUpgrade[] = [];
+  for (const item of nb.items) {
+    planned.push(
+      await planUpgrade(
+        ctx,
+        projectId,
+        {
+          targetId: item.target.id,
+          toVersion: item.toVersion,
+          mode: nb.mode,
+          schedule: upgradeSchedule,
+          batchId,
+          waveIndex: waveOf.get(item.target.id) ?? 0,
+        },
+        actor,
+      ),
+    );
+  }
   await db.transaction().execute(async (trx) => {
     await trx
       .insertInto('batches')
@@ -115,25 +138,9 @@ export async function createBatchRecord(
       )
       .execute();
   });
-  const upgradeSchedule: UpgradeSchedule = nb.schedule.kind === 'window' ? { kind: 'window' } : { kind: 'now' };
   const created: string[] = [];
   try {
-    for (const item of nb.items) {
-      const id = await insertUpgrade(
-        ctx,
-        projectId,
-        {
-          targetId: item.target.id,
-          toVersion: item.toVersion,
-          mode: nb.mode,
-          schedule: upgradeSchedule,
-          batchId,
-          waveIndex: waveOf.get(item.target.id) ?? 0,
-        },
-        actor,
-      );
-      created.push(id);
-    }
+    for (const p of planned) created.push(await storeUpgrade(ctx, p));
   } catch (err) {
     await discard(ctx, projectId, batchId, created, actor, err);
     throw err;

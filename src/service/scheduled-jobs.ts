@@ -4,8 +4,9 @@
 import { AppError } from '../domain/errors.ts';
 import type { UpgradeMode, UpgradeState } from '../domain/types.ts';
 import { toUpgrade } from '../store/mappers.ts';
-import type { AppContext } from './context.ts';
-import { upgradeAction, withStages, type UpgradeDetail } from './upgrades.ts';
+import { applyAction } from '../engine/operations.ts';
+import { changed, type AppContext } from './context.ts';
+import { withStages, type UpgradeDetail } from './upgrades.ts';
 
 export interface ModeFilter {
   targetId: string;
@@ -57,7 +58,8 @@ export async function listScheduledUpgrades(ctx: AppContext, projectId: string, 
 
 /**
  * Cancels upgrades that are still waiting for their time. Every id is checked first; when any is
- * unknown or no longer waiting, nothing is cancelled and the error names each bad id.
+ * unknown or no longer waiting, nothing is cancelled and the error names each bad id. The cancels
+ * are one transaction: a job that ended between the check and its cancel refuses them all.
  */
 export async function cancelScheduledUpgrades(
   ctx: AppContext,
@@ -81,6 +83,12 @@ export async function cancelScheduledUpgrades(
   if (bad.length > 0) {
     throw new AppError('INVALID_STATE', `cannot cancel: ${bad.map((b) => `${b.id} ${b.reason}`).join('; ')}`, { jobs: bad });
   }
-  for (const id of unique) await upgradeAction(ctx, projectId, id, 'cancel', actor);
+  // all or none: a job that ended since the check refuses its cancel, and the ones cancelled
+  // before it in this request are rolled back with it
+  await ctx.store.db.transaction().execute(async (trx) => {
+    for (const id of unique) await applyAction(ctx, projectId, id, 'cancel', actor, 'operator', trx);
+  });
+  for (const id of unique) ctx.executor.touch(id);
+  changed(ctx);
   return unique;
 }

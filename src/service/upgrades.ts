@@ -1,9 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../domain/errors.ts';
-import type { Stage, Step, Target, Upgrade, UpgradeHold, UpgradeMode, UpgradeSchedule, UpgradeState } from '../domain/types.ts';
+import type {
+  Hop,
+  Stage,
+  Step,
+  Target,
+  Upgrade,
+  UpgradeHold,
+  UpgradeMode,
+  UpgradeSchedule,
+  UpgradeState,
+} from '../domain/types.ts';
 import { planRoute } from '../domain/versions.ts';
 import { applyAction, type UpgradeAction } from '../engine/operations.ts';
-import { plan, type PlanOptions } from '../engine/planner.ts';
+import { plan, type PlannedStage, type PlanOptions } from '../engine/planner.ts';
 import { gateAt, pendingReasonOf } from '../engine/windows.ts';
 import { insertUpgrade as insertUpgradeRows } from '../engine/core/writes.ts';
 import { isoNow } from '../domain/clock.ts';
@@ -109,8 +119,39 @@ export async function createUpgrade(
   return getUpgrade(ctx, projectId, id);
 }
 
+/** An upgrade checked and planned, not stored yet (planUpgrade, then storeUpgrade). */
+export interface PlannedUpgrade {
+  id: string;
+  projectId: string;
+  input: UpgradeInput;
+  actor: string;
+  target: Target;
+  toVersion: string;
+  hops: Hop[];
+  stages: PlannedStage[];
+  schedule: UpgradeSchedule;
+  start: InitialSchedule;
+  release: string;
+  /** the upgrade's options, an az_migration's zones resolved (azOptions) */
+  options: PlanOptions;
+}
+
 /** Plans and stores one upgrade; returns its id (batches create many and read none back). */
 export async function insertUpgrade(ctx: AppContext, projectId: string, input: UpgradeInput, actor: string): Promise<string> {
+  return storeUpgrade(ctx, await planUpgrade(ctx, projectId, input, actor));
+}
+
+/**
+ * Checks and plans one upgrade, reading only: every refusal but a busy target (the store's unique
+ * index decides that as it stores the upgrade) is decided before anything is written. A batch
+ * plans all its upgrades before it stores the first.
+ */
+export async function planUpgrade(
+  ctx: AppContext,
+  projectId: string,
+  input: UpgradeInput,
+  actor: string,
+): Promise<PlannedUpgrade> {
   const target = await getTarget(ctx, projectId, input.targetId);
   const driver = ctx.drivers.get(target.driver);
   if (!driver) throw new AppError('DRIVER_NOT_FOUND', `driver ${target.driver} is not installed`);
@@ -133,9 +174,14 @@ export async function insertUpgrade(ctx: AppContext, projectId: string, input: U
   const stages = plan({ target, hops, mode: input.mode, capabilities: driver.capabilities, options });
   const schedule = input.schedule ?? { kind: 'now' };
   const start = initialSchedule(ctx, target, schedule, input.batchId ? 'batch' : null);
-  const id = randomUUID();
-  const ts = isoNow(ctx.clock);
   const release = hops.length > 0 ? hops[hops.length - 1].release : target.release;
+  return { id: randomUUID(), projectId, input, actor, target, toVersion, hops, stages, schedule, start, release, options };
+}
+
+/** Stores a planned upgrade with its stages, steps and event in one transaction; returns its id. */
+export async function storeUpgrade(ctx: AppContext, p: PlannedUpgrade): Promise<string> {
+  const { id, projectId, input, actor, target, toVersion, hops, stages, schedule, start, release, options } = p;
+  const ts = isoNow(ctx.clock);
   try {
     await ctx.store.db.transaction().execute(async (trx) => {
       const num =

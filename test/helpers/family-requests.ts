@@ -1,6 +1,9 @@
 // Requests to every API family through app.inject, each authenticated the way its vendor's clients
 // do it: a bearer token (native), ACS3-HMAC-SHA256 (ACK, Hologres), SDK-HMAC-SHA256 (CSS, GaussDB)
 // and OBShell's encrypted header and body. Used by the fuzz, tenancy, signature and rate-limit tests.
+// A requester built with socketWire sends the same requests over a real socket with the path as
+// given: app.inject and fetch resolve dot segments (`/v1.0/../clusters`), a raw client need not.
+// OBShell's requests always go over a socket, to the cluster's own agent port.
 import http from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { signAcs3 } from '../../src/auth/acs3.ts';
@@ -52,6 +55,61 @@ function answer(res: { statusCode: number; body: string; headers: Record<string,
   return { status: res.statusCode, body: res.body, json, headers: res.headers };
 }
 
+/** One request as it goes on the wire: the path is sent as given. */
+export interface WireRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  payload?: string;
+}
+
+/** How a requester sends: through app.inject (the default), or over a socket (socketWire). */
+export type Wire = (r: WireRequest) => Promise<Answer>;
+
+export function injectWire(app: FastifyInstance): Wire {
+  return async (r) =>
+    answer(
+      await app.inject({
+        method: r.method as 'GET',
+        url: r.url,
+        headers: r.headers,
+        ...(r.payload !== undefined ? { payload: r.payload } : {}),
+      }),
+    );
+}
+
+/** Over a real TCP connection to a listening server, the path byte for byte as given. */
+export function socketWire(port: number, host = '127.0.0.1'): Wire {
+  return (r) =>
+    new Promise<Answer>((resolve, reject) => {
+      const req = http.request(
+        {
+          host,
+          port,
+          method: r.method,
+          path: r.url,
+          agent: false,
+          headers: {
+            ...r.headers,
+            ...(r.payload !== undefined ? { 'content-length': String(Buffer.byteLength(r.payload)) } : {}),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', reject);
+          res.on('end', () =>
+            resolve(
+              answer({ statusCode: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers }),
+            ),
+          );
+        },
+      );
+      req.on('error', reject);
+      req.end(r.payload);
+    });
+}
+
 const payloadOf = (body: unknown): string | undefined =>
   body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
 
@@ -61,49 +119,32 @@ const payloadOf = (body: unknown): string | undefined =>
  */
 export function sendTo(port: number, r: FamilyRequest): Promise<Answer> {
   const payload = payloadOf(r.body);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: '127.0.0.1',
-        port,
-        method: r.method,
-        path: r.url,
-        agent: false,
-        headers: {
-          ...(payload !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
-          ...(r.headers ?? {}),
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () =>
-          resolve(
-            answer({ statusCode: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers }),
-          ),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
+  return socketWire(port)({
+    method: r.method,
+    url: r.url,
+    headers: { ...(payload !== undefined ? { 'content-type': 'application/json' } : {}), ...(r.headers ?? {}) },
+    ...(payload !== undefined ? { payload } : {}),
   });
 }
 
 export class FamilyRequester {
   private readonly obshell = new Map<string, ObshellClient>();
-  constructor(private readonly app: FastifyInstance) {}
+  private readonly wire: Wire;
+  constructor(
+    private readonly app: FastifyInstance,
+    wire?: Wire,
+  ) {
+    this.wire = wire ?? injectWire(app);
+  }
 
   async raw(r: FamilyRequest): Promise<Answer> {
     const payload = payloadOf(r.body);
-    return answer(
-      await this.app.inject({
-        method: r.method as 'GET',
-        url: r.url,
-        headers: { ...(payload !== undefined ? { 'content-type': 'application/json' } : {}), ...(r.headers ?? {}) },
-        ...(payload !== undefined ? { payload } : {}),
-      }),
-    );
+    return this.wire({
+      method: r.method,
+      url: r.url,
+      headers: { ...(payload !== undefined ? { 'content-type': 'application/json' } : {}), ...(r.headers ?? {}) },
+      ...(payload !== undefined ? { payload } : {}),
+    });
   }
 
   async native(r: FamilyRequest, token: string): Promise<Answer> {
@@ -159,7 +200,7 @@ export class FamilyRequester {
     const enc = await client.encrypt(r.url, body);
     const headers: Record<string, string> = { 'x-ocs-header': enc.header, ...(r.headers ?? {}) };
     if (enc.body !== undefined) headers['content-type'] = 'application/json';
-    return sendTo(port, { method: r.method, url: r.url, headers, ...(enc.body !== undefined ? { body: enc.body } : {}) });
+    return socketWire(port)({ method: r.method, url: r.url, headers, ...(enc.body !== undefined ? { payload: enc.body } : {}) });
   }
 
   /** The request, authenticated with the project's credential for the family. */

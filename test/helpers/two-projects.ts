@@ -1,9 +1,9 @@
 // Two projects, each with every family's credential and one resource of every kind a family names
 // (a CSS/ACK-style cluster, a Hologres/GaussDB-style instance, an OceanBase cluster with an OBShell
-// password, an upgrade, a precheck report). Used by the fuzz, tenancy and rate-limit tests.
+// password, an upgrade, a precheck report). Used by the fuzz, tenancy, refusal and rate-limit tests.
 import { randomBytes } from 'node:crypto';
-import type { TestApp } from './harness.ts';
-import type { AccessKey, ProjectCredentials } from './family-requests.ts';
+import { until, type TestApp } from './harness.ts';
+import type { AccessKey, FamilyRequester, ProjectCredentials } from './family-requests.ts';
 
 export interface SeededProject extends ProjectCredentials {
   cluster: string;
@@ -121,4 +121,28 @@ export async function seedFleet(t: TestApp, p: SeededProject): Promise<SeededFle
   const spareToken = await ok(t, 'POST', `${base}/tokens`, { name: `${p.projectId}-spare` });
   const spareKey = await ok(t, 'POST', `${base}/access-keys`, { name: `${p.projectId}-spare` });
   return { batchTarget, batchId: batch.id, webhookId: webhook.id, spareTokenId: spareToken.id, spareKeyId: spareKey.id };
+}
+
+/** An OceanBase upgrade through OBShell, run to its end; its DAG, a node and a sub task id. */
+export async function obshellUpgrade(
+  q: FamilyRequester,
+  p: SeededProject,
+): Promise<{ dag: string; node: string; subTask: string }> {
+  const started = await q.obshellRequest(
+    { method: 'POST', url: '/api/v1/ob/upgrade', body: { version: '4.2.1.1', release: 'r4.2.1.1', mode: 'ROLLING' } },
+    p.obshellPassword,
+    p.obshellPort,
+  );
+  if (started.status !== 200) throw new Error(`the OBShell upgrade of ${p.ob}: ${started.status} ${started.body}`);
+  const id = String(started.json.data.id);
+  const done = await until(
+    async () => {
+      const d = await q.obshellRequest({ method: 'GET', url: `/api/v1/task/dag/${id}` }, p.obshellPassword, p.obshellPort);
+      return ['SUCCEED', 'FAILED'].includes(d.json?.data?.state) ? d.json.data : null;
+    },
+    `the OBShell upgrade of ${p.ob}`,
+    3000,
+  );
+  const node = done.nodes[0];
+  return { dag: id, node: String(node.id), subTask: String(node.sub_tasks[0].id) };
 }

@@ -16,10 +16,17 @@ import {
   type Answer,
   type FamilyRequest,
 } from '../helpers/family-requests.ts';
-import { forEachDialect, startApp, stopBackground, until, type TestApp } from '../helpers/harness.ts';
+import { forEachDialect, startApp, stopBackground, type TestApp } from '../helpers/harness.ts';
 import { apiRoutes, fillPath, FAMILIES, type ApiRoute } from '../helpers/routes.ts';
 import { changedTables, storeDigest } from '../helpers/store-digest.ts';
-import { seedCatalog, seedFleet, seedProject, type SeededFleet, type SeededProject } from '../helpers/two-projects.ts';
+import {
+  obshellUpgrade,
+  seedCatalog,
+  seedFleet,
+  seedProject,
+  type SeededFleet,
+  type SeededProject,
+} from '../helpers/two-projects.ts';
 
 /** One project's resources, by the role a path parameter plays. */
 interface World {
@@ -181,27 +188,6 @@ function namesOf(w: World, extra: string[]): string[] {
     `${p.projectId}-spare`,
     ...extra,
   ];
-}
-
-/** An OceanBase upgrade through OBShell, run to its end; its DAG, a node and a sub task id. */
-async function obshellUpgrade(q: FamilyRequester, p: SeededProject): Promise<{ dag: string; node: string; subTask: string }> {
-  const started = await q.obshellRequest(
-    { method: 'POST', url: '/api/v1/ob/upgrade', body: { version: '4.2.1.1', release: 'r4.2.1.1', mode: 'ROLLING' } },
-    p.obshellPassword,
-    p.obshellPort,
-  );
-  assert.equal(started.status, 200, started.body);
-  const id = String(started.json.data.id);
-  const done = await until(
-    async () => {
-      const d = await q.obshellRequest({ method: 'GET', url: `/api/v1/task/dag/${id}` }, p.obshellPassword, p.obshellPort);
-      return ['SUCCEED', 'FAILED'].includes(d.json?.data?.state) ? d.json.data : null;
-    },
-    `the OBShell upgrade of ${p.ob}`,
-    3000,
-  );
-  const node = done.nodes[0];
-  return { dag: id, node: String(node.id), subTask: String(node.sub_tasks[0].id) };
 }
 
 forEachDialect('tenancy matrix', (dialect) => {

@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { nextWindowStart } from '../../../src/domain/window.ts';
+import { createBatchRecord } from '../../../src/service/fleet-batches.ts';
+import { getTarget } from '../../../src/service/targets.ts';
 import { forEachDialect, until } from '../../helpers/harness.ts';
 import { GAUSS, GAUSS_FROM, GAUSS_TO, OTHER, PROJECT, setupHuawei, windowAwayFromNow, type HuaweiEnv } from './helpers.ts';
 
@@ -258,8 +260,9 @@ forEachDialect('Huawei GaussDB family', (dialect) => {
     assert.equal((await env.native('GET', `/v1/projects/${PROJECT}/targets/${GAUSS[2]}`)).json.version, GAUSS_TO);
   });
 
-  test('when creating one upgrade of a batch fails after others were created, none remains', async () => {
-    // A node-less instance passes the checks but cannot be planned: the failure comes mid-creation.
+  test('a batch with an instance that cannot be planned is refused before anything is written', async () => {
+    // A node-less instance passes the checks but cannot be planned: every upgrade of a batch is
+    // planned before the first is stored, so the refusal leaves no batch and no upgrade behind.
     const created = await env.native('POST', `/v1/projects/${PROJECT}/targets`, {
       id: 'emptyin07',
       kind: 'instance',
@@ -269,18 +272,51 @@ forEachDialect('Huawei GaussDB family', (dialect) => {
       nodes: [],
     });
     assert.equal(created.status, 201);
-    const before = (await upgradesOf(GAUSS[1])).length;
+    const batchesNow = () => env.t.ctx.store.db.selectFrom('batches').select('id').where('project_id', '=', PROJECT).execute();
+    const before = { upgrades: (await upgradesOf(GAUSS[1])).length, batches: (await batchesNow()).length };
     const res = await env.fetchToken('POST', `/v3/${PROJECT}/instances/database-version/upgrade`, {
       databases_instance_infos: [GAUSS[1], 'emptyin07'].map((instance_id) => ({ instance_id, current_version: GAUSS_FROM })),
       delay: false,
     });
     assert.equal(res.status, 400);
     assert.equal(res.json.error_code, 'DBS.200001');
-    assert.equal((await upgradesOf(GAUSS[1])).length, before, 'the upgrade created first was discarded');
+    assert.equal((await upgradesOf(GAUSS[1])).length, before.upgrades, 'no upgrade was created');
     assert.deepEqual(await upgradesOf('emptyin07'), []);
-    const batches = await env.t.ctx.store.db.selectFrom('batches').select(['state']).where('project_id', '=', PROJECT).execute();
-    assert.ok(
-      batches.some((b) => b.state === 'cancelled'),
+    assert.equal((await batchesNow()).length, before.batches, 'no batch was recorded');
+  });
+
+  test('when storing one upgrade of a batch fails after others were stored, none remains', async () => {
+    // Planned alike, the second upgrade of the same instance meets the first in the store's
+    // one-active-upgrade index, as a concurrent request making the instance busy would.
+    const target = await getTarget(env.t.ctx, PROJECT, GAUSS[1]);
+    const before = (await upgradesOf(GAUSS[1])).length;
+    const item = { target, toVersion: GAUSS_TO };
+    await assert.rejects(
+      createBatchRecord(
+        env.t.ctx,
+        PROJECT,
+        {
+          name: 'twice',
+          kind: 'gaussdb',
+          source: 'test',
+          request: {},
+          items: [item, item],
+          mode: 'rolling',
+          schedule: { kind: 'now' },
+          plan: {
+            waves: [{ name: 'all', targetIds: [GAUSS[1]], maxConcurrency: 2, bakeSeconds: 0, approval: false }],
+            failureLimit: 3,
+          },
+        },
+        'test',
+      ),
+      (err: Error & { code?: string }) => err.code === 'TARGET_BUSY',
+    );
+    assert.equal((await upgradesOf(GAUSS[1])).length, before, 'the upgrade stored first was discarded');
+    const batches = await env.t.ctx.store.db.selectFrom('batches').select(['state']).where('name', '=', 'twice').execute();
+    assert.deepEqual(
+      batches.map((b) => b.state),
+      ['cancelled'],
       'the batch is recorded as not created (cancelled)',
     );
     const events = (await env.native('GET', `/v1/projects/${PROJECT}/events?limit=1000`)).json.items as {
@@ -288,7 +324,7 @@ forEachDialect('Huawei GaussDB family', (dialect) => {
       data: { discarded?: string[] };
     }[];
     const rolledBack = events.find((e) => e.type === 'batch.rolled_back');
-    assert.equal(rolledBack?.data.discarded?.length, 1, 'one upgrade had been created, and was discarded');
+    assert.equal(rolledBack?.data.discarded?.length, 1, 'one upgrade had been stored, and was discarded');
   });
 
   test('wrong credentials get 401; a foreign credential gets 404 (in the asked language); unknown jobs are 404', async () => {
