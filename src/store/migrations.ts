@@ -598,6 +598,19 @@ function m007(caps: DialectCapabilities): Migration {
   };
 }
 
+/**
+ * A cancelled upgrade that brings its nodes back into service (state `cancelling`, migration
+ * 013) still holds its target: no second upgrade may start on nodes being restored, so the
+ * one-active-upgrade index counts that state too.
+ */
+const m013: Migration = {
+  async up(db: Db) {
+    await db.schema.dropIndex('upgrades_one_active').execute();
+    await sql`CREATE UNIQUE INDEX upgrades_one_active ON upgrades (project_id, target_id)
+      WHERE state IN ('scheduled','ready','prechecking','running','paused','failed','cancelling','rolling_back')`.execute(db);
+  },
+};
+
 export function migrations(caps: DialectCapabilities): Record<string, Migration> {
   return {
     '001_initial': m001(caps),
@@ -611,5 +624,6 @@ export function migrations(caps: DialectCapabilities): Record<string, Migration>
     '009_rate_limit_counters': m009,
     '010_batch_counts_index': m010,
     '011_event_retention': m011,
+    '013_cancelling_holds_target': m013,
   };
 }
