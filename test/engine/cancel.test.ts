@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ManualClock } from '../../src/domain/clock.ts';
+import { applyAction } from '../../src/engine/operations.ts';
 import { forEachDialect, seedSim, startApp, until, type TestApp } from '../helpers/harness.ts';
 
 forEachDialect('cancel restores', (dialect) => {
@@ -287,5 +288,49 @@ forEachDialect('cancel restores', (dialect) => {
     clock.advance(5_000);
     await waitState(id, 'cancelled');
     await assertServing(target);
+  });
+});
+
+// A holder in another process learns of the cancel from its lease: here the cancel is applied
+// without telling this process's executor (as a cancel through another replica would be), so only
+// the holder's next lease renewal, which finds the step no longer its own, can stop its call.
+forEachDialect('cancel fences a holder that was not told', (dialect) => {
+  let t: TestApp;
+  const clock = new ManualClock('2026-03-02T10:00:00.000Z');
+  before(async () => {
+    // renewals every 100 ms (a third of the lease); leases read the ManualClock, so none expires
+    t = await startApp(dialect, { clock, executor: { pollMs: 20, leaseMs: 300 } });
+  });
+  after(async () => t.close());
+
+  test('the holder’s heartbeat finds the step cancelled and aborts its call', async () => {
+    await seedSim(t, { target: 'far' });
+    const f = await t.call('POST', '/v1/projects/acme/targets/far/faults', { node: 'far-2', step: 'start', kind: 'hang' });
+    assert.equal(f.status, 201, f.body);
+    const res = await t.call('POST', '/v1/projects/acme/upgrades', { targetId: 'far', toVersion: '7.10.3' });
+    assert.equal(res.status, 202, res.body);
+    const id = res.json.id as string;
+    const get = async () => (await t.call('GET', `/v1/projects/acme/upgrades/${id}`)).json;
+    const hung = await until(
+      async () =>
+        (await get()).stages.flatMap((s: any) => s.steps).find((s: any) => s.action === 'start' && s.state === 'running'),
+      'the hung start',
+    );
+    const executor = t.ctx.executor;
+    await applyAction(
+      { store: t.ctx.store, drivers: t.ctx.drivers, clock, executor: { touch: (u) => executor.touch(u) } },
+      'acme',
+      id,
+      'cancel',
+      'elsewhere',
+    );
+    const calls = await until(async () => {
+      const rows = await t.ctx.store.db.selectFrom('sim_invocations').selectAll().where('step_id', '=', hung.id).execute();
+      return rows.length === 1 && rows[0].outcome !== null && rows;
+    }, 'the hung call to end');
+    assert.equal(calls[0].outcome, 'failed: step aborted');
+    await until(async () => (await get()).state === 'cancelled', 'the cancel to end');
+    const nodes = await t.ctx.store.db.selectFrom('sim_nodes').selectAll().where('target_id', '=', 'far').execute();
+    for (const n of nodes) assert.ok(n.running === 1 && n.health === 'healthy', `${n.node} is ${n.health}`);
   });
 });
