@@ -106,6 +106,16 @@ export interface Upgrade {
 
 export interface UpgradeDetail extends Upgrade {
   stages: Stage[];
+  /** what a cancel did (or does) on each node it found out of service */
+  restores?: Restore[];
+}
+
+export interface Restore {
+  node: string;
+  state: string;
+  reason: string | null;
+  summary: string | null;
+  error: string | null;
 }
 
 export interface PrecheckItem {

@@ -70,6 +70,7 @@ export function tone(state: string): 'ok' | 'bad' | 'run' | 'warn' | 'idle' {
     case 'running':
     case 'prechecking':
     case 'rolling_back':
+    case 'cancelling':
       return 'run';
     case 'paused':
     case 'warn':

@@ -54,7 +54,7 @@ export class Paint {
 export function stateStyle(state: string): Style | undefined {
   if (['succeeded', 'passed', 'pass', 'ok', 'healthy', 'active'].includes(state)) return 'green';
   if (['failed', 'fail', 'halted', 'unhealthy', 'revoked'].includes(state)) return 'red';
-  if (['running', 'prechecking', 'rolling_back', 'baking'].includes(state)) return 'cyan';
+  if (['running', 'prechecking', 'rolling_back', 'cancelling', 'baking'].includes(state)) return 'cyan';
   if (['paused', 'awaiting_approval', 'warn', 'scheduled', 'ready'].includes(state)) return 'yellow';
   if (['cancelled', 'skipped', 'rolled_back', 'pending'].includes(state)) return 'gray';
   return undefined;

@@ -13,6 +13,8 @@ export const FAILURE_CODES = {
   PRECHECK_FAILED: 'The precheck found blocking problems and the upgrade was not forced.',
   POSTCHECK_FAILED: 'After the last stage, a node was not on the new version.',
   ROLLBACK_FAILED: 'A step could not be reversed during a rollback; asking for rollback again continues it.',
+  RESTORE_FAILED:
+    'A cancel could not bring a node it found out of service back into service; asking for cancel again retries it.',
   ABORTED: 'The driver call was aborted (the step was cancelled or timed out).',
   HEALTH_GATE_FAILED: 'A node was not healthy when the health gate checked it.',
   HEALTH_GATE_TIMEOUT: 'A node did not become healthy in time.',

@@ -98,6 +98,7 @@ export const UPGRADE_STATES = [
   'paused',
   'succeeded',
   'failed',
+  'cancelling',
   'cancelled',
   'rolling_back',
   'rolled_back',
@@ -111,6 +112,7 @@ export const ACTIVE_UPGRADE_STATES: readonly UpgradeState[] = [
   'running',
   'paused',
   'failed',
+  'cancelling',
   'rolling_back',
 ];
 export const FINAL_UPGRADE_STATES: readonly UpgradeState[] = ['succeeded', 'cancelled', 'rolled_back'];
@@ -143,6 +145,8 @@ export const STEP_ACTIONS = [
   'switchover',
   'relocate',
   'finalize',
+  // not planned: added when a cancel finds a node out of service (src/engine/core/cancel.ts)
+  'restore',
 ] as const;
 export type StepAction = (typeof STEP_ACTIONS)[number];
 

@@ -35,6 +35,14 @@ export interface StepPolicy {
   idempotent: boolean;
   /** true: rollback() can reverse the step's effect; false blocks an upgrade rollback past it */
   reversible: boolean;
+  /**
+   * What a cancel does with the step while it runs. true: the step is cancelled at once, its
+   * holder fenced out (its later writes are refused) and its call aborted through ctx.signal; a
+   * partial run leaves nothing that the node's restore cannot repair. false: a partial run could
+   * leave the node in a state only the step itself completes (a switchover half done), so the
+   * cancel lets it finish (or time out) and restores the node after.
+   */
+  interruptible: boolean;
 }
 
 export interface StepContext {
@@ -125,7 +133,15 @@ export interface Driver {
   precheck(input: PrecheckInput): Promise<PrecheckResult>;
   /** how long a step of this action usually takes (s), for estimates before any step finished */
   nominalSeconds?(action: StepAction): number | undefined;
+  /**
+   * Runs a step. A `restore` step (added by a cancel, never planned) brings its node back into
+   * service as it is: started on the version it has, a member of the cluster again, healthy. It
+   * reads the node's real state and does only what is missing (a node in service is left alone),
+   * so it is idempotent; its result's data.summary says in a few words what it did
+   * ("started on 7.10.3; it was stopped"), and data.started whether it started the node.
+   */
   execute(ctx: StepContext): Promise<StepResult>;
+  /** reverses a step; for a `restore` step, what it did (a node it started is stopped again) */
   rollback(ctx: StepContext): Promise<StepResult>;
   /** after a crash: did a non-idempotent step that was running take effect? */
   reconcile?(ctx: StepContext): Promise<ReconcileResult>;

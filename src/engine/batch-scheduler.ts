@@ -74,7 +74,7 @@ export async function waveCounts(db: Db, batchId: string): Promise<Map<number, W
 }
 
 /** released, unfinished states besides `scheduled` (the `active` of waveCounts) */
-const RELEASED_STATES = ['ready', 'prechecking', 'running', 'paused', 'rolling_back'] as const;
+const RELEASED_STATES = ['ready', 'prechecking', 'running', 'paused', 'cancelling', 'rolling_back'] as const;
 
 /**
  * Released and not ended upgrades of one wave (the `active` of waveCounts: every state but held,
@@ -408,23 +408,32 @@ async function healthCheck(deps: BatchDeps, b: BatchRow, idx: number): Promise<s
   return bad;
 }
 
-/** A cancelled batch cancels its unfinished upgrades (again after a crash), then records its end. */
+/**
+ * A cancelled batch cancels its unfinished upgrades (again after a crash), then records its end
+ * once none of them is still bringing nodes back (cancelling). One whose restore failed
+ * (RESTORE_FAILED) is left to an operator: cancelling it again on every pass would retry a
+ * node that does not start, forever; the batch ends with it failed.
+ */
 async function cancelRest(deps: BatchDeps, b: BatchRow): Promise<boolean> {
   const open = await deps.store.db
     .selectFrom('upgrades')
-    .select(['id'])
+    .select(['id', 'state', 'error_code'])
     .where('batch_id', '=', b.id)
-    .where('state', 'in', ['scheduled', 'ready', 'prechecking', 'running', 'paused', 'failed'])
+    .where('state', 'in', ['scheduled', 'ready', 'prechecking', 'running', 'paused', 'failed', 'cancelling'])
     .limit(500)
     .execute();
-  for (const u of open) {
+  const cancellable = open.filter(
+    (u) => u.state !== 'cancelling' && !(u.state === 'failed' && u.error_code === 'RESTORE_FAILED'),
+  );
+  for (const u of cancellable) {
     try {
       await deps.act(b.project_id, u.id, 'cancel');
     } catch {
       // it changed state meanwhile (e.g. it just ended); the next pass looks again
     }
   }
-  if (open.length > 0) return true;
+  if (cancellable.length > 0) return true;
+  if (open.some((u) => u.state === 'cancelling')) return false;
   const at = deps.clock.now().toISOString();
   await deps.store.db
     .updateTable('batches')

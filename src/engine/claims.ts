@@ -1,8 +1,15 @@
-// Whether any upgrade is rolling back (the executor then also claims reversals). The claims
-// themselves are guarded transitions of the state core (src/engine/core/writes.ts).
+// Whether any upgrade is rolling back or cancelling (the executor then also claims reversals,
+// or the restore steps of cancelled upgrades). The claims themselves are guarded transitions of
+// the state core (src/engine/core/writes.ts).
 import type { Db } from './transitions.ts';
 
-export async function anyRollingBack(db: Db): Promise<boolean> {
-  const row = await db.selectFrom('upgrades').select('id').where('state', '=', 'rolling_back').limit(1).executeTakeFirst();
-  return row !== undefined;
+export async function specialWork(db: Db): Promise<{ rollingBack: boolean; cancelling: boolean }> {
+  const rows = await db
+    .selectFrom('upgrades')
+    .select('state')
+    .distinct()
+    .where('state', 'in', ['rolling_back', 'cancelling'])
+    .execute();
+  const states = new Set(rows.map((r) => r.state));
+  return { rollingBack: states.has('rolling_back'), cancelling: states.has('cancelling') };
 }

@@ -11,7 +11,7 @@ import { toStep, toUpgrade } from '../store/mappers.ts';
 import type { Store } from '../store/open.ts';
 import type { StepRow } from '../store/schema.ts';
 import { applyNodeFacts, loadTargets, targetKey, type NodeFacts } from '../store/targets-repo.ts';
-import { anyRollingBack } from './claims.ts';
+import { specialWork } from './claims.ts';
 import { FaultPoints } from './fault-points.ts';
 import { housekeepWindows } from './windows.ts';
 import { createReport, finishReport, runPrecheck } from './prechecks.ts';
@@ -28,7 +28,7 @@ import {
   type CoreEnv,
 } from './core/progress.ts';
 import { DEFAULT_STEP_RECOVERY_LIMIT, recoverStep } from './core/recovery.ts';
-import { claimRollbackSteps, claimSteps, renewLease, updateUpgrade } from './core/writes.ts';
+import { claimRestoreSteps, claimRollbackSteps, claimSteps, renewLease, updateUpgrade } from './core/writes.ts';
 import { timeoutOf } from './core/timeouts.ts';
 
 export interface ExecutorOptions {
@@ -76,6 +76,8 @@ export class Executor {
   private readonly env: CoreEnv;
   private readonly inflight = new Map<string, Promise<void>>();
   private readonly deadlines = new Map<string, { at: number; fire: () => void }>();
+  /** the abort of each step this process runs, by step id (a cancel may stop it) */
+  private readonly holding = new Map<string, { fence: number; stop: AbortController }>();
   private deadlineTimer: NodeJS.Timeout | null = null;
   private readonly abort = new AbortController();
   private running = false;
@@ -192,7 +194,7 @@ export class Executor {
       const busy = await this.db
         .selectFrom('upgrades')
         .select('id')
-        .where('state', 'in', ['ready', 'prechecking', 'running', 'rolling_back'])
+        .where('state', 'in', ['ready', 'prechecking', 'running', 'cancelling', 'rolling_back'])
         .limit(1)
         .executeTakeFirst();
       if (!busy) return;
@@ -259,8 +261,10 @@ export class Executor {
     if (full) this.lastFullClaim = t;
     const claimed = await this.claim(free, full ? null : dirty);
     if (full) this.fullClaimMs = performance.now() - t;
-    if (claimed.length < free && (await anyRollingBack(this.db))) {
-      claimed.push(...(await this.claimRollbacks(free - claimed.length)));
+    if (claimed.length < free) {
+      const special = await specialWork(this.db);
+      if (special.cancelling) claimed.push(...(await this.claimRestores(free - claimed.length)));
+      if (special.rollingBack && claimed.length < free) claimed.push(...(await this.claimRollbacks(free - claimed.length)));
     }
     const steps = claimed.map(toStep);
     const contexts = await this.contexts(steps);
@@ -330,6 +334,30 @@ export class Executor {
     });
     this.transitions += rows.length;
     return rows;
+  }
+
+  /** the restore steps of cancelled upgrades (a node each, brought back into service) */
+  private async claimRestores(limit: number): Promise<StepRow[]> {
+    const rows = await claimRestoreSteps(this.store, {
+      owner: this.owner,
+      at: () => this.ts(),
+      leaseUntil: () => this.leaseUntil(),
+      limit,
+      registered: true,
+    });
+    this.transitions += rows.length;
+    return rows;
+  }
+
+  /**
+   * A cancel stopped these steps (their fence moved on): the calls this process still runs for
+   * them are aborted now rather than at their next heartbeat. Their outcomes would be refused.
+   */
+  abortSteps(steps: { id: string; fence: number }[]): void {
+    for (const s of steps) {
+      const h = this.holding.get(s.id);
+      if (h && h.fence <= s.fence) h.stop.abort();
+    }
   }
 
   private async claimRollbacks(limit: number): Promise<StepRow[]> {
@@ -434,12 +462,20 @@ export class Executor {
     this.deadlineTimer.unref();
   }
 
-  /** Renews the lease while a step runs; a lost lease aborts nothing but is logged. */
-  private heartbeat(step: Step): () => void {
+  /**
+   * Renews the lease while a step runs. A renewal that finds the step no longer ours (a cancel
+   * stopped it, or recovery took it after we were declared lost) calls `lost`: the holder stops
+   * acting (its writes would be refused anyway).
+   */
+  private heartbeat(step: Step, lost?: () => void): () => void {
     // bounded to what one timer takes (Node fires a longer interval every 1 ms instead)
     const every = Math.min(2 ** 31 - 1, Math.max(50, Math.floor(this.leaseMs / 3)));
     const timer = setInterval(() => {
-      renewLease(this.db, step, this.owner, this.leaseUntil()).catch((err) => this.onError(err));
+      renewLease(this.db, step, this.owner, this.leaseUntil())
+        .then((held) => {
+          if (!held) lost?.();
+        })
+        .catch((err) => this.onError(err));
     }, every);
     timer.unref();
     return () => clearInterval(timer);
@@ -464,9 +500,18 @@ export class Executor {
       own.abort();
     });
     const ctx = { ...this.makeCtx(step, c.upgrade, c.target, log), signal: own.signal };
-    const stopBeat = this.heartbeat(step);
+    // a cancel that stops the step (or a takeover) aborts the call: this holder must not go on
+    let lost = false;
+    const stop = new AbortController();
+    stop.signal.addEventListener('abort', () => {
+      lost = true;
+      own.abort();
+    });
+    this.holding.set(step.id, { fence: step.fence, stop });
+    const stopBeat = this.heartbeat(step, () => stop.abort());
     const cleanup = () => {
       stopBeat();
+      if (this.holding.get(step.id)?.stop === stop) this.holding.delete(step.id);
       this.deadlines.delete(`${step.id}:${step.fence}`);
       this.abort.signal.removeEventListener('abort', onAbort);
     };
@@ -476,6 +521,7 @@ export class Executor {
     } catch (err) {
       cleanup();
       if (this.abort.signal.aborted) return; // shutting down: the lease expires and recovery decides
+      if (lost) return; // the step is no longer ours: whoever has it now records it
       const e = timedOut ? new DriverError('STEP_TIMEOUT', `${step.name} did not finish within ${timeoutMs / 1000} s`) : err;
       await this.recordFailure(step, c.upgrade, e, log);
       return;

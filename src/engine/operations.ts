@@ -3,7 +3,11 @@
 //   pause     ready|prechecking|running -> paused   (running steps finish, nothing new starts;
 //             an upgrade paused before the executor started it stays unstarted)
 //   resume    paused -> prechecking|running, or ready when it had not started
-//   cancel    scheduled|ready|prechecking|running|paused|failed -> cancelled (pending steps cancelled)
+//   cancel    scheduled|ready|prechecking|running|paused|failed -> cancelling -> cancelled: pending
+//             steps cancelled, running ones stopped (or let finish, by the driver's rules), and
+//             every node left out of service brought back first (src/engine/core/cancel.ts);
+//             straight to cancelled when no node is. From failed after a failed restore
+//             (RESTORE_FAILED): the failed restore steps run again
 //   retry     failed -> running|prechecking   (failed steps pending again; succeeded ones kept)
 //   skip      failed -> running|prechecking   (failed steps skipped)
 //   rollback  failed|paused|cancelled -> rolling_back (completed steps reversed, newest first)
@@ -16,6 +20,7 @@ import type { Database } from '../store/schema.ts';
 import type { Transaction } from 'kysely';
 import type { Clock } from '../domain/clock.ts';
 import { isoNow } from '../domain/clock.ts';
+import { CancelRace, prepareCancel, startRestore, type CancelPlan } from './core/cancel.ts';
 import { advance, finishRollbackIfDone, prepareRollback, RollbackRefused, type CoreEnv } from './core/progress.ts';
 import { moveStages, moveSteps, moveUpgrade, type By } from './core/writes.ts';
 
@@ -35,8 +40,12 @@ export interface ActionDeps {
   store: Store;
   drivers: Map<string, Driver>;
   clock: Clock;
-  /** told which upgrade changed, so it looks there first (the executor); state is in the store alone */
-  executor?: { touch(upgradeId: string): void };
+  /**
+   * told which upgrade changed, so it looks there first (the executor); state is in the store
+   * alone. abortSteps: steps a cancel stopped; a holder in this process aborts its call at once
+   * (one in another process does when its next heartbeat finds the lease gone).
+   */
+  executor?: { touch(upgradeId: string): void; abortSteps?(steps: { id: string; fence: number }[]): void };
 }
 
 /** The actions an operator may request of an upgrade in this state (the API shows them). */
@@ -69,6 +78,7 @@ export async function applyAction(
     drivers: deps.drivers,
   };
   const by: By = { by: cause, actor };
+  let cancel: CancelPlan | null = null;
   const apply = async (trx: Transaction<Database>) => {
     const row = await trx
       .selectFrom('upgrades')
@@ -96,16 +106,13 @@ export async function applyAction(
         to = u.startedAt ? runState(u) : 'ready';
         break;
       case 'cancel':
-        to = 'cancelled';
-        await moveSteps(trx, deps.clock, 'cancel', { ...by, u, from: 'pending', to: 'cancelled' });
-        await moveStages(trx, deps.clock, 'cancel', {
-          ...by,
-          u,
-          idx: 'all',
-          from: ['pending', 'running', 'failed'],
-          to: 'cancelled',
-          stageCount: u.stageCount,
-        });
+        try {
+          cancel = await prepareCancel(trx, env, u, by, actor);
+        } catch (err) {
+          if (err instanceof CancelRace) throw new AppError('INVALID_STATE', err.message);
+          throw err;
+        }
+        to = cancel.to;
         break;
       case 'retry':
       case 'skip': {
@@ -114,6 +121,12 @@ export async function applyAction(
           throw new AppError(
             'INVALID_STATE',
             'the rollback of this upgrade failed; request rollback again to continue it, or cancel',
+          );
+        }
+        if (u.errorCode === 'RESTORE_FAILED') {
+          throw new AppError(
+            'INVALID_STATE',
+            'this upgrade was cancelled and could not bring a node back into service; request cancel again to retry that, or roll back',
           );
         }
         const n =
@@ -141,6 +154,7 @@ export async function applyAction(
         }
         break;
     }
+    const plan = cancel as CancelPlan | null;
     const ok = await moveUpgrade(trx, deps.clock, action, {
       ...by,
       u,
@@ -149,17 +163,26 @@ export async function applyAction(
       set: {
         ...(action === 'retry' || action === 'skip' || action === 'rollback' ? { error: null, error_code: null } : {}),
         ...(to === 'cancelled' ? { ended_at: isoNow(deps.clock) } : {}),
+        ...plan?.set,
       },
       incrementRetries: action === 'retry',
-      message: `${actor} requested ${action}`,
+      message: plan?.message ?? `${actor} requested ${action}`,
+      ...(plan ? { data: plan.data } : {}),
     });
     if (!ok) throw new AppError('INVALID_STATE', `the upgrade changed state while ${action} was applied; try again`);
+    if (plan?.startStage != null) await startRestore(trx, env, u, by, plan.startStage);
     if (action === 'resume' || action === 'skip') await advance(trx, env, u.id, by);
     if (action === 'rollback') await finishRollbackIfDone(trx, env, { ...u, state: 'rolling_back' }, by);
   };
   if (within) await apply(within);
   else await store.db.transaction().execute(apply);
-  if (!within) deps.executor?.touch(upgradeId);
+  if (!within) {
+    // a cancel's stopped steps are aborted here once it committed; inside a caller's transaction
+    // their holders stop at their next lease renewal, which finds their fence moved on
+    const stopped = (cancel as CancelPlan | null)?.stopped ?? [];
+    if (stopped.length > 0) deps.executor?.abortSteps?.(stopped);
+    deps.executor?.touch(upgradeId);
+  }
   const row = await (within ?? store.db).selectFrom('upgrades').selectAll().where('id', '=', upgradeId).executeTakeFirstOrThrow();
   return toUpgrade(row);
 }

@@ -78,6 +78,12 @@ export const STEP_TEXT: Record<StepAction, { name: string; description: string }
     name: 'Task status update',
     description: 'Records the new version and runs the post-upgrade checks; the task is marked as completed.',
   },
+  // never planned: a cancel adds one per node it finds out of service (src/engine/core/cancel.ts)
+  restore: {
+    name: 'Restore service',
+    description:
+      'The upgrade was cancelled while this node was out of service: it is started again on the version it has and returns to the cluster.',
+  },
 };
 
 function step(action: StepAction, node: string | null, hop: number, extra: Partial<PlannedStep> = {}): PlannedStep {

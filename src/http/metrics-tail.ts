@@ -13,6 +13,9 @@ const TYPES = [
   'step.failed',
   'upgrade.failed',
   'upgrade.succeeded',
+  // a cancel ends the upgrade at once (upgrade.cancel to cancelled) or once its nodes are back
+  // (upgrade.cancel to cancelling, then upgrade.cancelled)
+  'upgrade.cancel',
   'upgrade.cancelled',
   'upgrade.rolled_back',
 ];
@@ -114,7 +117,7 @@ export class MetricsTail {
     for (;;) {
       const events = await db
         .selectFrom('events')
-        .select(['id', 'type', 'step_id', 'upgrade_id', 'data', 'created_at'])
+        .select(['id', 'type', 'step_id', 'upgrade_id', 'data', 'created_at', 'to_state'])
         .where('id', '>', this.lastId)
         .where('type', 'in', TYPES)
         .where('created_at', '<', settled)
@@ -140,7 +143,8 @@ export class MetricsTail {
         const data = parse(e.data);
         const code = typeof data.code === 'string' ? data.code : 'UNKNOWN';
         if (e.type.startsWith('upgrade.')) {
-          const state = e.type.slice('upgrade.'.length);
+          if (e.type === 'upgrade.cancel' && e.to_state !== 'cancelled') continue;
+          const state = e.to_state ?? e.type.slice('upgrade.'.length);
           this.upgradesFinished.inc({ engine, state });
           if (state === 'failed') this.upgradeFailures.inc({ engine, code });
           continue;

@@ -10,6 +10,7 @@ import { gateAt } from '../engine/windows.ts';
 import type { BatchRow } from '../store/schema.ts';
 import { loadTarget } from '../store/targets-repo.ts';
 import type { AppContext } from './context.ts';
+import { batchRestores, type RestoreView } from './restores.ts';
 
 export interface WaveView {
   index: number;
@@ -52,6 +53,11 @@ export interface BatchView {
   createdAt: string;
   updatedAt: string | null;
   endedAt: string | null;
+  /**
+   * a cancelled batch: what the cancel did on each node its upgrades had left out of service
+   * (the restore steps, src/engine/core/cancel.ts); empty for other states
+   */
+  restores: RestoreView[];
 }
 
 export async function loadBatch(ctx: AppContext, projectId: string, id: string): Promise<Selectable<BatchRow>> {
@@ -93,7 +99,7 @@ export async function presentBatch(ctx: AppContext, b: Selectable<BatchRow>): Pr
     kind: b.kind ?? 'gaussdb',
     source: b.source,
     state,
-    pendingReason: batchReason(b, waves[cur ?? 0]?.name, now),
+    pendingReason: batchReason(b, waves[cur ?? 0]?.name, now, counts),
     mode: spec.mode ?? 'rolling',
     toVersions: spec.toVersions ?? [],
     schedule: JSON.parse(b.schedule ?? '{"kind":"now"}') as UpgradeSchedule,
@@ -122,11 +128,22 @@ export async function presentBatch(ctx: AppContext, b: Selectable<BatchRow>): Pr
     createdAt: b.created_at,
     updatedAt: b.updated_at,
     endedAt: b.ended_at,
+    restores: state === 'cancelled' ? await batchRestores(db, b.id) : [],
   };
 }
 
-function batchReason(b: Selectable<BatchRow>, waveName: string | undefined, now: Date): string | null {
+function batchReason(
+  b: Selectable<BatchRow>,
+  waveName: string | undefined,
+  now: Date,
+  counts: Map<number, { byState: Record<string, number> }>,
+): string | null {
   switch (b.state) {
+    case 'cancelled': {
+      if (b.ended_at) return null;
+      const n = [...counts.values()].reduce((sum, c) => sum + (c.byState.cancelling ?? 0), 0);
+      return n > 0 ? `cancelling: ${n} upgrade(s) bringing their nodes back into service` : 'cancelling its upgrades';
+    }
     case 'scheduled':
       return b.not_before && Date.parse(b.not_before) > now.getTime()
         ? `starts at ${b.not_before} (in ${formatDuration(Date.parse(b.not_before) - now.getTime())})`
@@ -174,7 +191,7 @@ export async function heldReason(ctx: AppContext, u: Upgrade): Promise<string | 
     case 'creating':
       return 'its batch is being created';
     case 'scheduled':
-      return `waiting for its batch to start: ${batchReason(b, undefined, now)}`;
+      return `waiting for its batch to start: ${batchReason(b, undefined, now, new Map())}`;
     case 'paused':
       return `its batch ${b.name ?? b.id} is paused`;
     case 'halted':

@@ -620,6 +620,19 @@ const m012: Migration = {
 };
 
 /**
+ * A cancelled upgrade that brings its nodes back into service (state `cancelling`, migration
+ * 013) still holds its target: no second upgrade may start on nodes being restored, so the
+ * one-active-upgrade index counts that state too.
+ */
+const m013: Migration = {
+  async up(db: Db) {
+    await db.schema.dropIndex('upgrades_one_active').execute();
+    await sql`CREATE UNIQUE INDEX upgrades_one_active ON upgrades (project_id, target_id)
+      WHERE state IN ('scheduled','ready','prechecking','running','paused','failed','cancelling','rolling_back')`.execute(db);
+  },
+};
+
+/**
  * The admin credential's lifecycle (migration 014): when an admin token's secret was last
  * replaced; the secrets admin tokens no longer have (revoked or rotated away), so a start with
  * LIFTGATE_ADMIN_TOKEN still set to one is refused rather than bringing it back; and when a
@@ -658,6 +671,7 @@ export function migrations(caps: DialectCapabilities): Record<string, Migration>
     '010_batch_counts_index': m010,
     '011_event_retention': m011,
     '012_obshell_agents': m012,
+    '013_cancelling_holds_target': m013,
     '014_admin_token_lifecycle': m014,
   };
 }

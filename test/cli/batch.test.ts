@@ -191,8 +191,19 @@ test('cancel: every unfinished upgrade is cancelled, the targets are free, watch
     'name=rest,targets=100%,approval',
   );
   await waitFor('group c', 'awaiting_approval');
-  const cancelled = await json('batch', 'cancel', started.id);
+  // cancelling is never silent off a terminal: it needs --yes
+  const refused = await cli('batch', 'cancel', 'group c');
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(
+    refused.stderr,
+    /refusing to cancel batch group c \(.+, awaiting_approval, 3 targets\) without confirmation\nhint: add --yes/,
+  );
+  assert.equal((await statusOf('group c')).state, 'awaiting_approval');
+  const cancelled = await json('batch', 'cancel', started.id, '--yes');
   assert.equal(cancelled.state, 'cancelled');
+  // it waited for the end: none of the upgrades had a node out of service
+  assert.ok(cancelled.endedAt);
+  assert.deepEqual(cancelled.restores, []);
   const watched = await cli('batch', 'watch', 'group c', '--json');
   assert.equal(watched.code, 6);
   assert.equal(records(watched.stdout).at(-1).state, 'cancelled');
@@ -211,4 +222,68 @@ test('cancel: every unfinished upgrade is cancelled, the targets are free, watch
   // an unknown batch: exit 5
   const missing = await cli('batch', 'status', 'nope', '--json');
   assert.equal(missing.code, 5, missing.stderr);
+});
+
+test('a batch halted by faults, then cancelled: every node serves again, and the output says what was done per node', async () => {
+  for (const t of ['hx-1', 'hx-2']) {
+    const r = await server.api('POST', '/v1/projects/ops/targets', {
+      id: t,
+      kind: 'cluster',
+      engine: 'elasticsearch',
+      version: '7.10.2',
+      driver: 'sim',
+      labels: { group: 'halt' },
+      nodes: [
+        { name: `${t}-1`, role: 'leader', zone: 'az1' },
+        { name: `${t}-2`, role: 'follower', zone: 'az2' },
+      ],
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.json));
+  }
+  // hx-1-2 is left stopped (its install fails), hx-2-2 stopped on the new version (its start fails)
+  for (const [t, step] of [
+    ['hx-1', 'install'],
+    ['hx-2', 'start'],
+  ]) {
+    const f = await server.api('POST', `/v1/projects/ops/targets/${t}/faults`, { node: `${t}-2`, step, kind: 'fail' });
+    assert.equal(f.status, 201, JSON.stringify(f.json));
+  }
+  await json(
+    'batch',
+    'start',
+    'halting',
+    '--to',
+    '7.10.3',
+    '--label',
+    'group=halt',
+    '--wave',
+    'name=all,targets=100%,maxConcurrency=2',
+    '--failure-threshold',
+    '2',
+  );
+  await waitFor('halting', 'halted');
+  const down = (await server.api('GET', '/v1/projects/ops/targets/hx-1')).json.nodes.find((n: any) => n.name === 'hx-1-2');
+  assert.equal(down.health, 'stopped');
+  const r = await cli('batch', 'cancel', 'halting', '--yes');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^batch \S+ cancelled\n/);
+  assert.match(r.stdout, /^ {2}hx-1:\n {4}hx-1-2: started on 7\.10\.2; it was stopped$/m);
+  assert.match(r.stdout, /^ {2}hx-2:\n {4}hx-2-2: started on 7\.10\.3; it was stopped$/m);
+  for (const t of ['hx-1', 'hx-2']) {
+    const nodes = (await server.api('GET', `/v1/projects/ops/targets/${t}`)).json.nodes;
+    assert.deepEqual(
+      nodes.map((n: any) => [n.name, n.health]),
+      [
+        [`${t}-1`, 'healthy'],
+        [`${t}-2`, 'healthy'],
+      ],
+    );
+  }
+  const b = await statusOf('halting');
+  assert.ok(b.endedAt);
+  const ups = (await server.api('GET', `/v1/projects/ops/batches/${b.id}/upgrades`)).json.items as any[];
+  assert.deepEqual(
+    ups.map((u) => u.state),
+    ['cancelled', 'cancelled'],
+  );
 });

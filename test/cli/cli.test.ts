@@ -316,14 +316,29 @@ test('faults, then retry, skip, pause, resume, cancel and rollback, each by id p
   assert.equal(await upgradeState(second.id), 'paused');
   const resume = await cli('upgrade', 'resume', second.id.slice(0, 8));
   assert.equal(resume.code, 0, resume.stderr);
-  const cancel = await json('upgrade', 'cancel', second.id.slice(0, 8));
-  assert.ok(['cancelled', 'running'].includes(cancel.state), cancel.state);
+  // cancel and rollback ask first; off a terminal they need --yes
+  const refused = await cli('upgrade', 'cancel', second.id.slice(0, 8));
+  assert.equal(refused.code, 2);
+  assert.match(
+    refused.stderr,
+    new RegExp(`refusing to cancel upgrade ${second.id} of target ops-2 \\(running\\) without confirmation\nhint: add --yes`),
+  );
+  assert.equal(await upgradeState(second.id), 'running');
+  // the hung stop is stopped; the cancel waits until its node is back and says what it did
+  const cancel = await cli('upgrade', 'cancel', second.id.slice(0, 8), '--yes');
+  assert.equal(cancel.code, 0, cancel.stderr);
+  assert.equal(cancel.stdout, `upgrade ${second.id} cancelled\n  ops-2-2: in service on 7.10.2; nothing to do\n`);
+  assert.equal(await upgradeState(second.id), 'cancelled');
 
   await seedSim(t, { target: 'ops-3' });
   await cli('faults', 'add', 'ops-3', '--step', 'start', '--node', 'ops-3-2');
   const third = await json('upgrade', 'start', 'ops-3', '7.10.3');
   await settle(third.id, 'failed');
-  const rb = await cli('upgrade', 'rollback', 'ops-3');
+  const rbRefused = await cli('upgrade', 'rollback', 'ops-3');
+  assert.equal(rbRefused.code, 2);
+  assert.match(rbRefused.stderr, /refusing to roll back upgrade \S+ of target ops-3 to 7\.10\.2 without confirmation/);
+  assert.equal(await upgradeState(third.id), 'failed');
+  const rb = await cli('upgrade', 'rollback', 'ops-3', '--yes');
   assert.equal(rb.code, 0, rb.stderr);
   await settle(third.id, 'rolled_back');
 });

@@ -62,7 +62,10 @@ forEachDialect('operators', (dialect) => {
     const res = await t.call('POST', '/v1/projects/acme/upgrades', { targetId: 'busy-1', toVersion: '7.11.0' });
     assert.equal(res.status, 409);
     assert.equal(res.json.error.code, 'TARGET_BUSY');
-    assert.equal((await act(id, 'cancel')).json.state, 'cancelled');
+    // the failed drain may have left its node out of traffic: the cancel brings it back first
+    const cancel = await act(id, 'cancel');
+    assert.ok(['cancelling', 'cancelled'].includes(cancel.json.state), cancel.body);
+    await waitState(id, 'cancelled');
     const again = await t.call('POST', '/v1/projects/acme/upgrades', { targetId: 'busy-1', toVersion: '7.10.3' });
     assert.equal(again.status, 202);
   });
@@ -175,17 +178,34 @@ forEachDialect('operators', (dialect) => {
     );
   });
 
-  test('cancel stops a failed upgrade; pending steps are cancelled', async () => {
+  test('cancel stops a failed upgrade; pending steps are cancelled; the stopped node is started again', async () => {
     await seedSim(t, { target: 'cancel-1' });
     await fault('cancel-1', { node: 'cancel-1-2', step: 'install', kind: 'fail' });
     const id = await start('cancel-1');
     await waitState(id, 'failed');
     const res = await act(id, 'cancel');
-    assert.equal(res.json.state, 'cancelled');
-    const u = await get(id);
-    const states = new Set(u.stages.flatMap((s: any) => s.steps).map((s: any) => s.state));
+    assert.equal(res.status, 200, res.body);
+    assert.ok(['cancelling', 'cancelled'].includes(res.json.state), res.json.state);
+    assert.deepEqual(
+      res.json.restores.map((r: any) => [r.node, r.reason]),
+      [['cancel-1-2', 'after Install 7.10.3 (failed)']],
+    );
+    const u = await waitState(id, 'cancelled');
+    const planned = u.stages.slice(0, -1).flatMap((s: any) => s.steps);
+    const states = new Set(planned.map((s: any) => s.state));
     assert.ok(states.has('cancelled'));
     assert.ok(!states.has('pending'));
+    assert.equal(u.stages.at(-1).name, 'Restore service');
+    assert.equal(u.stageCount, u.stages.length);
+    assert.deepEqual(
+      u.restores.map((r: any) => [r.node, r.state, r.summary]),
+      [['cancel-1-2', 'succeeded', 'started on 7.10.2; it was stopped']],
+    );
+    const nodes = await t.ctx.store.db.selectFrom('sim_nodes').selectAll().where('target_id', '=', 'cancel-1').execute();
+    assert.ok(
+      nodes.every((n) => n.running === 1 && n.health === 'healthy'),
+      JSON.stringify(nodes),
+    );
     assert.equal((await act(id, 'resume')).json.error.code, 'INVALID_STATE');
   });
 

@@ -119,7 +119,20 @@ forEachDialect('transition table', (dialect) => {
     await fault('cancel', { node: 'cancel-2', step: 'install', kind: 'fail' });
     const c = await start('cancel');
     await waitState(c, 'failed');
+    // its restore fails once (the upgrade fails), and a cancel again brings the node back
+    await fault('cancel', { node: 'cancel-2', step: 'restore', kind: 'fail' });
     await act(c, 'cancel');
+    await waitState(c, 'failed');
+    assert.equal((await get(c)).errorCode, 'RESTORE_FAILED');
+    await act(c, 'cancel');
+    await waitState(c, 'cancelled');
+    // a cancel stops a running step (its holder is fenced out) and restores the node
+    await seedSim(t, { target: 'stopped' });
+    await fault('stopped', { node: 'stopped-2', step: 'start', kind: 'hang' });
+    const sc = await start('stopped');
+    await running(sc, 'start');
+    await act(sc, 'cancel');
+    await waitState(sc, 'cancelled');
 
     // scheduled: rescheduled, then cancelled before it started
     await seedSim(t, { target: 'later' });

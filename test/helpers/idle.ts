@@ -6,7 +6,8 @@
 // Liftgate is idle when every one of these holds (each is a check below, named in what busyWith
 // answers):
 //   executor   no step runs in this process, no step is running or rolling back in the store, and
-//              no upgrade is ready, prechecking, running or rolling back (the executor would act)
+//              no upgrade is ready, prechecking, running, cancelling or rolling back (the executor
+//              would act)
 //   windows    no upgrade is due by its schedule: none scheduled (not held) whose not_before has
 //              come, none paused by its window whose window may have opened (the three queries of
 //              src/engine/windows.ts)
@@ -40,7 +41,7 @@ export async function busyWith(ctx: AppContext): Promise<string[]> {
     upgrades: db
       .selectFrom('upgrades')
       .select(sql<string>`'executor: upgrade ' || id || ' is ' || state`.as('what'))
-      .where('state', 'in', ['ready', 'prechecking', 'running', 'rolling_back']),
+      .where('state', 'in', ['ready', 'prechecking', 'running', 'cancelling', 'rolling_back']),
     due: db
       .selectFrom('upgrades')
       .select(sql<string>`'windows: upgrade ' || id || ' is ' || state || ' and due'`.as('what'))

@@ -56,10 +56,17 @@ export interface ApiUpgrade {
   stages: { name: string; steps: ApiStep[] }[];
 }
 
-export async function startPgApp(dialect: Dialect, opts: Omit<PostgresDriverOptions, 'dataDir'> = {}): Promise<PgApp> {
+export async function startPgApp(
+  dialect: Dialect,
+  opts: Omit<PostgresDriverOptions, 'dataDir'> & {
+    /** the driver's class: the real one, or one that injects a fault in front of it */
+    driverClass?: new (o: PostgresDriverOptions) => PostgresDriver;
+  } = {},
+): Promise<PgApp> {
   const dir = mkdtempSync(path.join(tmpdir(), 'liftgate-pg-engine-'));
   chmodSync(dir, 0o755); // the unprivileged service user must reach its data
-  const driver = new PostgresDriver({ ...opts, dataDir: dir });
+  const { driverClass: Driver = PostgresDriver, ...options } = opts;
+  const driver = new Driver({ ...options, dataDir: dir });
   let t: TestApp;
   try {
     t = await startApp(dialect, { extraDrivers: () => [driver] });

@@ -18,7 +18,7 @@ interface FleetData {
   batches: Batch[] | null;
 }
 
-const ACTIVE = ['scheduled', 'ready', 'prechecking', 'running', 'paused', 'failed', 'rolling_back'];
+const ACTIVE = ['scheduled', 'ready', 'prechecking', 'running', 'paused', 'failed', 'cancelling', 'rolling_back'];
 
 async function loadFleet(project: string): Promise<FleetData> {
   const base = projectPath(project);
@@ -95,7 +95,9 @@ export function FleetView({ project }: { project: string }) {
         <Tile label="Upgrade available" value={derived.availableCount} />
         <Tile
           label="Running"
-          value={attention.filter((u) => ['running', 'prechecking', 'rolling_back', 'paused'].includes(u.state)).length}
+          value={
+            attention.filter((u) => ['running', 'prechecking', 'rolling_back', 'cancelling', 'paused'].includes(u.state)).length
+          }
           tone="run"
         />
         <Tile label="Failed" value={attention.filter((u) => u.state === 'failed').length} tone="bad" />

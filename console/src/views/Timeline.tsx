@@ -19,7 +19,7 @@ export function timeRange(u: UpgradeDetail, now: number): { t0: number; t1: numb
       if (st.startedAt && !st.endedAt) ends.push(now);
     }
   const t0 = starts.length ? Math.min(...starts) : u.startedAt ? Date.parse(u.startedAt) : now;
-  const running = !u.endedAt && ['running', 'prechecking', 'rolling_back'].includes(u.state);
+  const running = !u.endedAt && ['running', 'prechecking', 'rolling_back', 'cancelling'].includes(u.state);
   const t1 = Math.max(t0 + 1000, ...ends, running ? now : t0);
   return { t0, t1 };
 }

@@ -13,7 +13,7 @@ import { PrecheckReport } from './Precheck.tsx';
 import { Crumbs } from './Target.tsx';
 import { Timeline } from './Timeline.tsx';
 
-const MOVING = ['running', 'prechecking', 'rolling_back'];
+const MOVING = ['running', 'prechecking', 'rolling_back', 'cancelling'];
 
 interface UpgradeData {
   upgrade: UpgradeDetail;
@@ -73,6 +73,7 @@ export function UpgradeView({ project, id }: { project: string; id: string }) {
         </Section>
         <StepDetail step={selected} now={now} />
       </div>
+      {u.restores?.length ? <Restores u={u} /> : null}
       {u.precheckReportId ? <Precheck project={project} id={u.precheckReportId} upgradeState={u.state} /> : null}
     </div>
   );
@@ -158,6 +159,38 @@ function Summary({ project, u, now, targetName }: { project: string; u: UpgradeD
   );
 }
 
+/** The nodes the cancel found out of service, and what it did (or does) on each. */
+function Restores({ u }: { u: UpgradeDetail }) {
+  return (
+    <Section title="Nodes brought back by the cancel" id="restores">
+      <div className="table-wrap">
+        <table className="table" aria-label="Restored nodes" data-testid="restores">
+          <thead>
+            <tr>
+              <th>Node</th>
+              <th>State</th>
+              <th>Why</th>
+              <th>What was done</th>
+            </tr>
+          </thead>
+          <tbody>
+            {(u.restores ?? []).map((r) => (
+              <tr key={r.node} data-node={r.node}>
+                <td className="mono">{r.node}</td>
+                <td>
+                  <Badge state={r.state} />
+                </td>
+                <td>{r.reason ?? '-'}</td>
+                <td>{r.summary ?? r.error ?? '-'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </Section>
+  );
+}
+
 const stepName = (s: Step) => `${s.name}${s.node ? ` on ${s.node}` : ''}`;
 
 function list(items: string[], max = 3): string {
@@ -201,7 +234,11 @@ function explain(action: string, u: UpgradeDetail): Confirmation {
       return {
         title: 'Cancel this upgrade?',
         body: body(
-          `${n(pending.length, 'pending step')} ${pending.length === 1 ? 'is' : 'are'} cancelled and the target is freed.`,
+          `${n(pending.length, 'pending step')} ${pending.length === 1 ? 'is' : 'are'} cancelled.` +
+            (running.length
+              ? ` The running step (${list(running.map(stepName))}) is stopped, or finishes first if it cannot be stopped halfway.`
+              : ''),
+          'Every node the upgrade took out of service is started again on the version it has, before the upgrade ends cancelled and the target is freed.',
           `The ${n(succeeded.length, 'completed step')} stay as they are; roll back afterwards to reverse them.`,
         ),
         confirm: 'Cancel upgrade',

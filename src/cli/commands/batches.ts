@@ -4,10 +4,11 @@
 import { Option, type Command } from 'commander';
 import type { Cli } from '../cli-context.ts';
 import { CliError, EXIT } from '../errors.ts';
-import { asObject, collect, collectPairs, readDocument } from '../input.ts';
+import { asObject, collect, collectPairs, confirm, readDocument } from '../input.ts';
 import { duration, fields, shortId, table, when } from '../output.ts';
 import { resolveBatch, resolveTarget } from '../resolve.ts';
 import { runWatch } from '../watch.ts';
+import { restoreLines, type RestoreView } from './upgrades.ts';
 
 interface WaveView {
   index: number;
@@ -37,6 +38,8 @@ export interface BatchView {
   estimate?: { completesAt: string; remainingSeconds: number; basis: string } | null;
   createdAt?: string;
   endedAt?: string | null;
+  /** a cancelled batch: what the cancel did on each node its upgrades had left out of service */
+  restores?: RestoreView[];
 }
 
 const FINAL = new Set(['succeeded', 'failed', 'cancelled']);
@@ -45,7 +48,7 @@ const EXPLAIN: Record<(typeof BATCH_ACTIONS)[number], string> = {
   approve: 'let the wave waiting for approval start',
   pause: 'start nothing new; running upgrades finish',
   resume: 'carry on after a pause or a halt',
-  cancel: 'cancel every upgrade that has not finished',
+  cancel: 'cancel every upgrade that has not finished; each one brings back the nodes it left out of service (asks first)',
   retry: 'run the failed targets again',
 };
 
@@ -264,7 +267,14 @@ export function registerBatches(program: Command, cli: Cli): void {
     .action(async (ref: string) => {
       process.exitCode = await watchBatch(cli, await resolveBatch(cli, ref));
     });
+  batch
+    .command('cancel <batch>')
+    .description(`cancel a batch (id, id prefix or name): ${EXPLAIN.cancel}`)
+    .option('-y, --yes', 'do not ask for confirmation')
+    .option('--no-wait', 'return once the cancel is accepted, without waiting for the nodes to be back')
+    .action((ref: string, o: { yes?: boolean; wait: boolean }) => cancelBatch(cli, ref, o));
   for (const action of BATCH_ACTIONS) {
+    if (action === 'cancel') continue;
     batch
       .command(`${action} <batch>`)
       .description(`${action} a batch (id, id prefix or name): ${EXPLAIN[action]}`)
@@ -273,5 +283,43 @@ export function registerBatches(program: Command, cli: Cli): void {
         const b = await cli.api.post<BatchView>(cli.p(`/batches/${id}/actions`), { action });
         await cli.print(b, () => `batch ${b.id} ${cli.paint.state(b.state)}${b.pendingReason ? ` (${b.pendingReason})` : ''}`);
       });
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * `batch cancel`: asks first (on a terminal; --yes otherwise), then waits until every upgrade of
+ * the batch has ended (those that had nodes out of service bring them back first; --no-wait
+ * returns at once) and says per node what was done. A node that could not be brought back exits 6.
+ */
+async function cancelBatch(cli: Cli, ref: string, o: { yes?: boolean; wait: boolean }): Promise<void> {
+  const id = await resolveBatch(cli, ref);
+  if (!o.yes) {
+    const b = await cli.api.get<BatchView>(cli.p(`/batches/${id}`));
+    await confirm(`cancel batch ${b.name} (${id}, ${b.state}, ${b.targets} targets)`, o.yes);
+  }
+  let b = await cli.api.post<BatchView>(cli.p(`/batches/${id}/actions`), { action: 'cancel' });
+  if (o.wait) {
+    while (!b.endedAt) {
+      await sleep(500);
+      b = await cli.api.get<BatchView>(cli.p(`/batches/${id}`));
+    }
+  }
+  const restores = b.restores ?? [];
+  const failed = restores.filter((r) => r.state === 'failed');
+  await cli.print(b, () => {
+    const head = `batch ${b.id} ${cli.paint.state(b.state)}${b.pendingReason ? ` (${b.pendingReason})` : ''}`;
+    if (restores.length === 0) return b.endedAt ? `${head}; no node was out of service` : head;
+    const byTarget = new Map<string, RestoreView[]>();
+    for (const r of restores) byTarget.set(r.targetId, [...(byTarget.get(r.targetId) ?? []), r]);
+    return [head, ...[...byTarget].flatMap(([target, rs]) => [`  ${target}:`, ...restoreLines(cli, rs, '    ')])].join('\n');
+  });
+  if (failed.length > 0) {
+    throw new CliError(
+      `the cancel could not bring ${failed.map((r) => `${r.targetId} ${r.node}`).join(', ')} back into service`,
+      EXIT.UNSUCCESSFUL,
+      'fix what keeps the node down, then `liftgate upgrade cancel <upgrade> --yes` for each (or roll it back)',
+    );
   }
 }

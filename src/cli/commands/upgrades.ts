@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { UPGRADE_ACTIONS } from '../../domain/types.ts';
 import type { Cli } from '../cli-context.ts';
 import { CliError, EXIT } from '../errors.ts';
-import { integer } from '../input.ts';
+import { confirm, integer } from '../input.ts';
 import { duration, fields, shortId, stateStyle, table, when } from '../output.ts';
 import { resolveTarget, resolveUpgrade } from '../resolve.ts';
 import type { WatchedStep, WatchedUpgrade } from '../timeline.ts';
@@ -85,6 +85,73 @@ interface StepDetail extends WatchedStep {
 
 interface UpgradeDetail extends WatchedUpgrade {
   stages: { name: string; state: string; steps: StepDetail[] }[];
+}
+
+/** what a cancel did (or does) on one node it found out of service (the API's `restores`) */
+export interface RestoreView {
+  upgradeId: string;
+  targetId: string;
+  node: string;
+  state: string;
+  reason: string | null;
+  summary: string | null;
+  error: string | null;
+}
+
+/** One line per node a cancel brings back: what it did, or where it stands. */
+export function restoreLines(cli: Cli, restores: RestoreView[], indent = '  '): string[] {
+  return restores.map((r) => {
+    const what =
+      r.state === 'succeeded'
+        ? (r.summary ?? 'back in service')
+        : r.state === 'failed'
+          ? `${cli.paint.state('failed')}: ${r.error ?? 'not brought back'}`
+          : `${cli.paint.state(r.state)} (${r.reason ?? 'out of service'})`;
+    return `${indent}${r.node}: ${what}`;
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * `upgrade cancel`: asks first (on a terminal; --yes otherwise), then waits while the cancel
+ * brings back the nodes it found out of service (--no-wait returns at once) and says per node
+ * what it did. A restore that failed exits 6 with what to do next.
+ */
+async function cancelUpgrade(cli: Cli, ref: string, o: { yes?: boolean; wait: boolean }): Promise<void> {
+  const id = await resolveUpgrade(cli, ref);
+  if (!o.yes) {
+    const u = await cli.api.get<UpgradeRow>(cli.p(`/upgrades/${id}`));
+    await confirm(`cancel upgrade ${id} of target ${u.targetId} (${u.state})`, o.yes);
+  }
+  let u = await cli.api.post<UpgradeRow & { restores?: RestoreView[]; error?: string | null }>(cli.p(`/upgrades/${id}/actions`), {
+    action: 'cancel',
+  });
+  if (o.wait && u.state === 'cancelling') {
+    if (cli.format === 'table' && process.stderr.isTTY) {
+      process.stderr.write(`bringing back ${(u.restores ?? []).map((r) => r.node).join(', ')} ...
+`);
+    }
+    while (u.state === 'cancelling') {
+      await sleep(500);
+      u = await cli.api.get(cli.p(`/upgrades/${id}`));
+    }
+  }
+  const restores = u.restores ?? [];
+  await cli.print(u, () => {
+    const head =
+      u.state === 'failed'
+        ? `upgrade ${u.id} ${cli.paint.state(u.state)}: ${u.error ?? ''}`
+        : `upgrade ${u.id} ${cli.paint.state(u.state)}${restores.length === 0 ? '; no node was out of service' : ''}`;
+    return [head, ...restoreLines(cli, restores)].join('\n');
+  });
+  if (u.state === 'failed') {
+    throw new CliError(
+      'the cancel could not bring every node back into service',
+      EXIT.UNSUCCESSFUL,
+      `fix what keeps the node down, then \`liftgate upgrade cancel ${id} --yes\` again (or roll back)`,
+    );
+  }
 }
 
 const took = (u: { startedAt?: string | null; endedAt?: string | null }) =>
@@ -283,19 +350,34 @@ export function registerUpgrades(program: Command, cli: Cli): void {
   const explain: Record<string, string> = {
     pause: 'the running step finishes, nothing new starts',
     resume: 'continue a paused upgrade',
-    cancel: 'stop it; completed steps stay done',
+    cancel:
+      'stop it; completed steps stay done, and every node it left out of service is started again on the version it has (asks first)',
     retry: 'run the failed steps again; succeeded ones are kept',
-    rollback: 'reverse the completed steps, newest first',
+    rollback: 'reverse the completed steps, newest first (asks first)',
     skip: 'mark the failed step skipped and go on',
   };
   for (const action of UPGRADE_ACTIONS) {
-    upgrade
+    if (action === 'cancel') {
+      upgrade
+        .command('cancel <upgrade>')
+        .description(`cancel an upgrade (id, id prefix or target): ${explain.cancel}`)
+        .option('-y, --yes', 'do not ask for confirmation')
+        .option('--no-wait', 'return once the cancel is accepted, without waiting for the nodes to be back')
+        .action((ref: string, o: { yes?: boolean; wait: boolean }) => cancelUpgrade(cli, ref, o));
+      continue;
+    }
+    const cmd = upgrade
       .command(`${action} <upgrade>`)
-      .description(`${action} an upgrade (id, id prefix or target): ${explain[action] ?? ''}`)
-      .action(async (ref: string) => {
-        const id = await resolveUpgrade(cli, ref);
-        const u = await cli.api.post<UpgradeRow>(cli.p(`/upgrades/${id}/actions`), { action });
-        await cli.print(u, () => `upgrade ${u.id} ${cli.paint.state(u.state)}`);
-      });
+      .description(`${action} an upgrade (id, id prefix or target): ${explain[action] ?? ''}`);
+    if (action === 'rollback') cmd.option('-y, --yes', 'do not ask for confirmation');
+    cmd.action(async (ref: string, o: { yes?: boolean }) => {
+      const id = await resolveUpgrade(cli, ref);
+      if (action === 'rollback' && !o.yes) {
+        const u = await cli.api.get<UpgradeRow>(cli.p(`/upgrades/${id}`));
+        await confirm(`roll back upgrade ${id} of target ${u.targetId} to ${u.fromVersion}`, o.yes);
+      }
+      const u = await cli.api.post<UpgradeRow>(cli.p(`/upgrades/${id}/actions`), { action });
+      await cli.print(u, () => `upgrade ${u.id} ${cli.paint.state(u.state)}`);
+    });
   }
 }

@@ -43,19 +43,24 @@ export interface PostgresDriverOptions {
 }
 
 const POLICY: Record<StepAction, StepPolicy> = {
-  precheck: { idempotent: true, reversible: true },
-  backup: { idempotent: true, reversible: true },
-  drain: { idempotent: true, reversible: true },
-  stop: { idempotent: true, reversible: true },
-  install: { idempotent: true, reversible: true },
-  start: { idempotent: true, reversible: true },
-  verify: { idempotent: true, reversible: true },
-  // a blind re-run could cost a second outage: the executor asks reconcile() first
-  switchover: { idempotent: false, reversible: true },
-  rejoin: { idempotent: true, reversible: true },
-  relocate: { idempotent: false, reversible: false },
+  precheck: { idempotent: true, reversible: true, interruptible: true },
+  backup: { idempotent: true, reversible: true, interruptible: true },
+  drain: { idempotent: true, reversible: true, interruptible: true },
+  stop: { idempotent: true, reversible: true, interruptible: true },
+  // one symlink swap: it is either done or not
+  install: { idempotent: true, reversible: true, interruptible: true },
+  start: { idempotent: true, reversible: true, interruptible: true },
+  verify: { idempotent: true, reversible: true, interruptible: true },
+  // a blind re-run could cost a second outage: the executor asks reconcile() first; stopped
+  // halfway it could leave the old primary stopped and fenced with no new one promoted, so a
+  // cancel lets it finish
+  switchover: { idempotent: false, reversible: true, interruptible: false },
+  rejoin: { idempotent: true, reversible: true, interruptible: true },
+  relocate: { idempotent: false, reversible: false, interruptible: false },
   // finalize drops the backup: past it, the upgrade is committed
-  finalize: { idempotent: true, reversible: false },
+  finalize: { idempotent: true, reversible: false, interruptible: true },
+  // starts a node on the binaries it has: its reversal is left to the reversals before it
+  restore: { idempotent: true, reversible: true, interruptible: true },
 };
 
 export class PostgresDriver implements Driver {
@@ -342,7 +347,31 @@ export class PostgresDriver implements Driver {
       }
       case 'relocate':
         throw new DriverError('UNSUPPORTED', 'the postgres driver cannot move nodes between zones');
+      case 'restore':
+        return this.restoreNode(state, need(), ctx);
     }
+  }
+
+  /**
+   * A cancel found the node out of service: start it again on the binaries it has (the version
+   * it runs, old or new) as a member of the cluster (a standby of the real primary, or the
+   * primary when it is the recorded one and no other node is), and verify it serves: the primary
+   * takes a write, a replica streams and catches up. A node in service is only verified.
+   */
+  private async restoreNode(state: ClusterState, n: cl.NodeLayout, ctx: StepContext): Promise<StepResult> {
+    const version = await cl.linkedVersion(n, this.catalog);
+    if (!version) throw new DriverError('START_FAILED', `${n.name} has no PostgreSQL binaries linked; it cannot be started`);
+    const was = cl.nodeRunning(n) ? 'running' : 'stopped';
+    await ops.startMember(state, n, ctx.log);
+    const v = await ops.verifyMember(state, n, version, this.verifyTimeoutMs, ctx.log, ctx.signal);
+    const summary =
+      was === 'stopped'
+        ? `started on ${version} as ${v.role}; it was stopped`
+        : `in service on ${version} as ${v.role}; nothing to do`;
+    return {
+      node: { name: n.name, version: v.version, role: v.role, health: 'healthy' },
+      data: { summary, started: was === 'stopped' },
+    };
   }
 
   private async doSwitchover(ctx: StepContext, state: ClusterState, to: string | null): Promise<StepResult> {

@@ -38,6 +38,7 @@ export const SIM_DURATIONS: Record<StepAction, number> = {
   switchover: 5,
   relocate: 120,
   finalize: 10,
+  restore: 30,
 };
 
 /** how much a simulated step's duration varies around its nominal length */
@@ -85,6 +86,9 @@ export class SimDriver implements Driver {
     return {
       idempotent: !NON_IDEMPOTENT.has(action),
       reversible: action !== 'finalize' && !irreversible.includes(action),
+      // an effect lands whole or not at all here, but the sim models the real drivers: a step
+      // that is not safe to run twice is not safe to stop halfway either
+      interruptible: !NON_IDEMPOTENT.has(action),
     };
   }
 
@@ -437,7 +441,10 @@ export class SimDriver implements Driver {
       }
       if (!fresh) {
         ctx.log(`effect ${effect} already applied; not applying again`);
-        return result(rows, step);
+        const again = result(rows, step);
+        return action === 'restore' && !reverse
+          ? { ...again, data: { summary: `in service on ${node?.version ?? '?'} (restored before)`, started: false } }
+          : again;
       }
       // keeps the rows read above current, so the result needs no second read
       const set = (name: string, values: Partial<SimNodeRow>) => {
@@ -492,6 +499,24 @@ export class SimDriver implements Driver {
           ctx.log(`${n.node} now in ${zone}`);
           break;
         }
+        case 'restore': {
+          if (reverse) {
+            // undo what the restore did, so the reversals before it find the node as they left it
+            if (step.result?.started === true && n.running) {
+              await set(n.node, { running: 0, health: 'stopped' });
+              ctx.log(`stopped ${n.node} again (its restore had started it)`);
+            } else ctx.log(`${n.node}: its restore changed nothing; nothing to undo`);
+            break;
+          }
+          if (n.running && n.health === 'healthy') {
+            ctx.log(`${n.node} is in service on ${n.version}; nothing to do`);
+            return { ...result(rows, step), data: { summary: `in service on ${n.version}; nothing to do`, started: false } };
+          }
+          const was = n.running ? n.health : n.health === 'unhealthy' ? 'crashed' : 'stopped';
+          await set(n.node, { running: 1, health: 'healthy' });
+          ctx.log(`started ${n.node} on ${n.version} (it was ${was}); healthy, back in the cluster`);
+          return { ...result(rows, step), data: { summary: `started on ${n.version}; it was ${was}`, started: true } };
+        }
         case 'finalize': {
           if (ctx.upgrade.mode !== 'az_migration') {
             const behind = rows.filter((r) => r.version !== ctx.upgrade.toVersion);
@@ -522,6 +547,7 @@ function inverse(action: StepAction): StepAction | 'noop' {
     case 'install':
     case 'switchover':
     case 'relocate':
+    case 'restore':
       return action;
     default:
       return 'noop';

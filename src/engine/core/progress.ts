@@ -9,6 +9,7 @@ import type { Driver } from '../../drivers/driver.ts';
 import { toStep, toUpgrade } from '../../store/mappers.ts';
 import { loadTarget, setTargetVersion } from '../../store/targets-repo.ts';
 import { appendEvent, lockUpgrade, type Db } from '../transitions.ts';
+import { finishCancelIfDone } from './cancel.ts';
 import type { Cause } from './table.ts';
 import {
   advanceStageInOne,
@@ -142,6 +143,22 @@ export async function recordFailure(db: Db, env: CoreEnv, o: Outcome & { code: s
   await moveStages(db, env.clock, 'fail', { by, u: ref(o.upgrade), idx: o.step.stageIndex, from: ['running'], to: 'failed' });
   const current = await db.selectFrom('upgrades').selectAll().where('id', '=', o.upgrade.id).executeTakeFirst();
   const from = current?.state as UpgradeState | undefined;
+  if (from === 'cancelling' && current) {
+    // a step the cancel let finish failed: the restore that follows deals with its node. A
+    // restore step failed: the node is still out of service and an operator must know.
+    if (o.step.stageIndex !== current.current_stage) return true;
+    await moveUpgrade(db, env.clock, 'fail', {
+      by,
+      u: ref(o.upgrade),
+      from,
+      to: 'failed',
+      stepId: o.step.id,
+      set: { error: `could not bring ${o.step.node ?? 'a node'} back into service: ${o.error}`, error_code: 'RESTORE_FAILED' },
+      message: `the cancel could not bring ${o.step.node ?? 'a node'} back into service: ${o.error}`,
+      data: { code: 'RESTORE_FAILED', cause: o.code },
+    });
+    return true;
+  }
   if (!current || !from || !['prechecking', 'running', 'paused'].includes(from)) return true;
   const failed = await moveUpgrade(db, env.clock, 'fail', {
     by,
@@ -170,10 +187,12 @@ export async function advance(
   closed?: { stage: number; upgrade?: Selectable<UpgradeRow> },
 ): Promise<boolean> {
   const row = closed?.upgrade ?? (await db.selectFrom('upgrades').selectAll().where('id', '=', upgradeId).executeTakeFirst());
+  const by: By = typeof cause === 'string' ? { by: cause } : cause;
+  // a cancelled upgrade's restore stage: when it is done, the upgrade is cancelled
+  if (row?.state === 'cancelling') return finishCancelIfDone(db, env, toUpgrade(row), by, closed?.stage);
   if (!row || !RUNNABLE.includes(row.state as UpgradeState)) return false;
   const u = toUpgrade(row);
   if (closed?.stage !== u.currentStage && (await stageOpen(db, u.id, u.currentStage))) return false;
-  const by: By = typeof cause === 'string' ? { by: cause } : cause;
   // a stage that is neither the precheck nor the last only moves the counter on: where the store
   // takes writable CTEs, its three moves and their events are one statement
   if (env.writableCte && u.state === 'running' && u.currentStage + 1 < u.stageCount) {

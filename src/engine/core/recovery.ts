@@ -10,6 +10,8 @@
 //     applied                            -> succeeded, with the topology as it is now; the
 //                                           stage advances in the same transaction
 //     unknown (or no reconcile)          -> failed STEP_OUTCOME_UNKNOWN (an operator decides)
+//   a step of a cancelled upgrade (it is cancelling) that would be re-queued is cancelled
+//   instead: the restore that follows deals with its node
 //
 // Every recovery counts in steps.recoveries. A step that would be re-queued after `limit`
 // recoveries (LIFTGATE_STEP_RECOVERY_LIMIT, default 5) fails with STEP_RECOVERY_LIMIT instead:
@@ -24,6 +26,7 @@ import { applyNodeFacts } from '../../store/targets-repo.ts';
 import type { FaultPoints } from '../fault-points.ts';
 import { recordFailure, recordReversalFailure, recordSuccess, lock, type CoreEnv } from './progress.ts';
 import { fenceOut, moveStep } from './writes.ts';
+import type { Db } from '../transitions.ts';
 
 export const DEFAULT_STEP_RECOVERY_LIMIT = 5;
 
@@ -49,6 +52,16 @@ export interface RecoveryDeps {
 }
 
 type Verdict = 'reverse_again' | 'requeue' | 'not_applied' | 'applied' | 'unknown';
+
+/** The step's upgrade is cancelling and the step is not one of its restore steps. */
+async function cancelledMeanwhile(db: Db, step: Step): Promise<boolean> {
+  const u = await db
+    .selectFrom('upgrades')
+    .select(['state', 'current_stage'])
+    .where('id', '=', step.upgradeId)
+    .executeTakeFirst();
+  return u?.state === 'cancelling' && step.stageIndex !== u.current_stage;
+}
 
 /** Recovers one orphaned step; returns whether this call recorded the recovery. */
 export async function recoverStep(d: RecoveryDeps, orphan: Step): Promise<boolean> {
@@ -113,6 +126,17 @@ export async function recoverStep(d: RecoveryDeps, orphan: Step): Promise<boolea
           });
         }
         await lock(trx, env, c.upgrade.id);
+        if (await cancelledMeanwhile(trx, step)) {
+          return moveStep(trx, env.clock, 'abort', {
+            ...base,
+            u: c.upgrade,
+            from: 'running',
+            to: 'cancelled',
+            error: 'its upgrade was cancelled while it ran',
+            message: 'lease expired; its upgrade is cancelling, so it is not run again',
+            data: { recoveries: step.recoveries + 1 },
+          });
+        }
         return moveStep(trx, env.clock, 'requeue', {
           ...base,
           u: c.upgrade,

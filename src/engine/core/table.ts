@@ -20,15 +20,19 @@
 //   paused        nothing new starts (hold = NULL: an operator; 'window': its window closed;
 //                 'batch': its batch paused); running steps finish
 //   failed        a step failed; retry, skip, rollback or cancel
+//   cancelling    cancelled while it had nodes out of service: one restore step per such node
+//                 brings it back (the stage `Restore service`); running steps the driver lets
+//                 a cancel stop were stopped, the others finish first
 //   rolling_back  completed steps are reversed, newest first
 //   succeeded | cancelled | rolled_back   final
 // Stage states
-//   pending -> running -> succeeded | failed; failed -> running (retry, skip);
+//   pending -> running -> succeeded | failed; failed -> running (retry, skip, cancel again);
 //   any unfinished -> cancelled; any reached -> rolled_back when its upgrade is rolled back
 // Step states
 //   pending -> running (claimed under a lease and a fencing token) -> succeeded | failed;
 //   running -> pending (recovery re-queues an idempotent or not-applied step);
-//   failed -> pending (retry) | skipped (skip); pending -> cancelled;
+//   failed -> pending (retry) | skipped (skip); pending -> cancelled; running -> cancelled (a
+//   cancel stops it: its holder is fenced out);
 //   succeeded -> rolling_back -> rolled_back, or back to succeeded when the reversal fails
 //
 // A row whose `from` is empty is created in that state (no previous state).
@@ -101,11 +105,11 @@ export const UPGRADE_RULES = {
     why: 'its last stage completed',
   },
   fail: {
-    from: ['prechecking', 'running', 'paused', 'rolling_back'],
+    from: ['prechecking', 'running', 'paused', 'cancelling', 'rolling_back'],
     to: ['failed'],
     by: ['executor', 'recovery'],
     event: 'upgrade.failed',
-    why: 'a step (or the reversal of one) failed',
+    why: 'a step (the reversal of one, or the restore of a node) failed',
   },
   pause: {
     from: ['ready', ...ACTIVE],
@@ -131,10 +135,17 @@ export const UPGRADE_RULES = {
   },
   cancel: {
     from: ['scheduled', 'ready', 'prechecking', 'running', 'paused', 'failed'],
-    to: ['cancelled'],
+    to: ['cancelling', 'cancelled'],
     by: ['operator', 'scheduler'],
     event: 'upgrade.cancel',
-    why: 'an operator cancelled it; pending steps are cancelled',
+    why: 'an operator (or its batch) cancelled it; pending steps are cancelled; cancelling while nodes it took out of service are brought back',
+  },
+  cancelled: {
+    from: ['cancelling'],
+    to: ['cancelled'],
+    by: ['executor', 'recovery'],
+    event: 'upgrade.cancelled',
+    why: 'every node its cancel found out of service is back in service',
   },
   retry: { from: ['failed'], to: ACTIVE, by: ['operator'], event: 'upgrade.retry', why: 'its failed steps run again' },
   skip: { from: ['failed'], to: ACTIVE, by: ['operator'], event: 'upgrade.skip', why: 'its failed steps are passed over' },
@@ -181,7 +192,7 @@ export const STAGE_RULES = {
     to: ['running'],
     by: ['operator'],
     event: 'stage.reopened',
-    why: 'retry or skip of its failed steps',
+    why: 'retry or skip of its failed steps (or a cancel again after a failed restore)',
   },
   cancel: {
     from: ['pending', 'running', 'failed'],
@@ -235,7 +246,13 @@ export const STEP_RULES = {
     event: 'step.recovered',
     why: 'its holder died while reversing it; it is reversed again',
   },
-  retry: { from: ['failed'], to: ['pending'], by: ['operator'], event: 'step.retry', why: 'an operator retries it' },
+  retry: {
+    from: ['failed'],
+    to: ['pending'],
+    by: ['operator'],
+    event: 'step.retry',
+    why: 'an operator retries it (a failed restore: cancel again)',
+  },
   skip: { from: ['failed'], to: ['skipped'], by: ['operator'], event: 'step.skipped', why: 'an operator skips it' },
   cancel: {
     from: ['pending'],
@@ -243,6 +260,13 @@ export const STEP_RULES = {
     by: ['operator', 'scheduler', 'policy'],
     event: 'step.cancelled',
     why: 'its upgrade was cancelled or is rolled back',
+  },
+  abort: {
+    from: ['running'],
+    to: ['cancelled'],
+    by: ['operator', 'scheduler', 'recovery'],
+    event: 'step.cancelled',
+    why: 'its upgrade was cancelled while it ran and its driver lets a cancel stop it (or its holder died); the holder is fenced out',
   },
   reverse: {
     from: ['succeeded'],

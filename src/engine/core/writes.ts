@@ -54,6 +54,7 @@ type UpgradeSet = Partial<
   Pick<
     Updateable<UpgradeRow>,
     | 'current_stage'
+    | 'stage_count'
     | 'error'
     | 'error_code'
     | 'started_at'
@@ -238,6 +239,8 @@ export interface StepMove extends By {
   result?: Record<string, unknown>;
   /** recovery: the step is taken from its holder, so its fence moves on and the count grows */
   recovered?: boolean;
+  /** a cancel takes the step from a live holder: its fence moves on (no recovery counted) */
+  fenceHolder?: boolean;
   message?: string;
   data?: Record<string, unknown>;
 }
@@ -257,6 +260,7 @@ function stepOutcome(db: Db, clock: Clock, rule: StepRule, m: StepMove) {
       ...(m.log !== undefined ? { log: JSON.stringify(m.log) } : {}),
       ...(m.result !== undefined ? { result: JSON.stringify(m.result) } : {}),
       ...(m.recovered ? { fence: m.fence + 1, recoveries: sql<number>`recoveries + 1` } : {}),
+      ...(m.fenceHolder && !m.recovered ? { fence: m.fence + 1 } : {}),
     })
     .where('id', '=', m.step.id)
     .where('state', '=', m.from)
@@ -394,16 +398,20 @@ export async function fenceOut(db: Db, step: { id: string; fence: number; leaseO
   return Number(res.numUpdatedRows) === 1;
 }
 
-/** Renews a running step's lease while its holder (and claim) still own it. */
-export async function renewLease(db: Db, step: { id: string; fence: number }, owner: string, until: string): Promise<void> {
-  await db
+/**
+ * Renews a running step's lease while its holder (and claim) still own it; false when they no
+ * longer do (a cancel stopped the step, or recovery took it): the holder must stop acting.
+ */
+export async function renewLease(db: Db, step: { id: string; fence: number }, owner: string, until: string): Promise<boolean> {
+  const res = await db
     .updateTable('steps')
     .set({ lease_expires_at: until })
     .where('id', '=', step.id)
     .where('lease_owner', '=', owner)
     .where('fence', '=', step.fence)
     .where('state', 'in', ['running', 'rolling_back'])
-    .execute();
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
 }
 
 /** The reversal order of completed steps (1 = reversed first), set when a rollback is accepted. */
@@ -507,6 +515,35 @@ export async function claimSteps(store: Store, r: ClaimRequest): Promise<StepRow
   }));
 }
 
+/**
+ * pending -> running for the restore steps of cancelling upgrades (their current stage is the
+ * `Restore service` stage a cancel added). They wait while any other step of the upgrade still
+ * runs (one the driver did not let the cancel stop), and ignore the maintenance window: bringing
+ * a node back into service is never held for a window.
+ */
+export async function claimRestoreSteps(store: Store, r: ClaimRequest): Promise<StepRow[]> {
+  checkRule('step', 'claim', ['pending'], 'running', 'executor');
+  const skipLocked = store.caps.supportsSkipLocked ? sql`FOR UPDATE OF s SKIP LOCKED` : sql``;
+  return claimWith(store, r, (at, leaseUntil) => ({
+    update: sql`
+    UPDATE steps SET state = 'running', lease_owner = ${r.owner}, lease_expires_at = ${leaseUntil},
+      attempts = attempts + 1, fence = fence + 1, started_at = ${at}, ended_at = NULL
+    WHERE id IN (
+      SELECT s.id FROM upgrades u
+      JOIN steps s ON s.upgrade_id = u.id AND s.stage_index = u.current_stage
+      WHERE u.state = 'cancelling' AND (s.state || '') = 'pending' ${ownerRunning(r)}
+        AND NOT EXISTS (
+          SELECT 1 FROM steps p
+          WHERE p.upgrade_id = s.upgrade_id AND p.stage_index = s.stage_index AND p.lane = s.lane
+            AND p.ord < s.ord AND p.state NOT IN ('succeeded', 'skipped'))
+        AND NOT EXISTS (SELECT 1 FROM steps o WHERE o.upgrade_id = s.upgrade_id AND o.state = 'running')
+      ORDER BY u.num, s.seq
+      LIMIT ${r.limit} ${skipLocked})
+    AND state = 'pending'`,
+    events: claimEvents('step.started', 'pending', 'running', r.owner, at),
+  }));
+}
+
 /** succeeded -> rolling_back for the newest not-yet-reversed step of each rolling-back upgrade */
 export async function claimRollbackSteps(store: Store, r: ClaimRequest): Promise<StepRow[]> {
   checkRule('step', 'reverse', ['succeeded'], 'rolling_back', 'executor');
@@ -565,6 +602,20 @@ export async function insertUpgrade(db: Db, clock: Clock, n: NewUpgrade): Promis
     },
     clock,
   );
+}
+
+/**
+ * Adds the `Restore service` stage a cancel plans (src/engine/core/cancel.ts) after the upgrade's
+ * last stage, with its steps, all pending; the cancel's own transitions start it in the same
+ * transaction (and record the new stage count), and its upgrade.cancel event names the nodes.
+ */
+export async function insertRestoreStage(
+  db: Db,
+  stage: Insertable<StageRow> & { state: 'pending' },
+  steps: (Insertable<StepRow> & { state: 'pending'; action: 'restore' })[],
+): Promise<void> {
+  await db.insertInto('stages').values(stage).execute();
+  if (steps.length > 0) await db.insertInto('steps').values(steps).execute();
 }
 
 /** Removes held upgrades that never started (a batch that could not be created whole). */

@@ -4,6 +4,7 @@
 import type { Step, Upgrade } from '../../domain/types.ts';
 import { azMoveOptionsOf } from '../../domain/zones.ts';
 import { allowedActions } from '../../engine/operations.ts';
+import { upgradeRestores } from '../../service/restores.ts';
 import type { UpgradeDetail } from '../../service/upgrades.ts';
 
 export function presentStep(s: Step, withLog: boolean) {
@@ -79,6 +80,11 @@ export function presentUpgradeDetail(u: UpgradeDetail, withLog = true) {
       endedAt: s.endedAt,
       steps: s.steps.map((st) => presentStep(st, withLog)),
     })),
+    // what a cancel did (or does) on each node it found out of service; empty when none
+    restores: upgradeRestores(
+      u,
+      u.stages.flatMap((s) => s.steps),
+    ),
   };
 }
 

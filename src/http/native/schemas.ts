@@ -326,9 +326,30 @@ export const UpgradeOut = Open(
   'an upgrade (a DAG run)',
 );
 
-export const UpgradeDetailOut = Type.Composite([UpgradeOut, Type.Object({ stages: Type.Array(StageOut) })], {
-  additionalProperties: true,
+export const RestoreOut = Open({
+  upgradeId: Type.String(),
+  targetId: Type.String(),
+  node: Type.String(),
+  state: Type.String({ description: 'the restore step: pending, running, succeeded (back in service) or failed' }),
+  reason: Nullable(Type.String({ description: 'why the node was out of service: the last step that touched it' })),
+  summary: Nullable(Type.String({ description: 'what the driver did, e.g. "started on 7.10.3; it was stopped"' })),
+  error: Nullable(Type.String()),
 });
+
+export const UpgradeDetailOut = Type.Composite(
+  [
+    UpgradeOut,
+    Type.Object({
+      stages: Type.Array(StageOut),
+      restores: Type.Optional(
+        Type.Array(RestoreOut, {
+          description: 'what a cancel did on each node it found out of service (stage Restore service); empty when none',
+        }),
+      ),
+    }),
+  ],
+  { additionalProperties: true },
+);
 
 export const NodeOut = Open({
   name: Type.String(),

@@ -127,6 +127,8 @@ forEachDialect('ACK family with the official SDK', (dialect) => {
     );
     await env.waitState(taskId, 'failed');
     await cs.cancelClusterUpgrade('c-cancel');
+    // the failed drain's node is brought back into traffic first (running/upgrading meanwhile)
+    await env.waitState(taskId, 'cancelled');
     const s = (await cs.getUpgradeStatus('c-cancel')).body!;
     assertSeedShape(s.toMap());
     assert.equal(s.status, 'fail');

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ERROR_CATALOGUE, type ErrorCode } from '../../../src/domain/errors.ts';
-import type { StepState, UpgradeState } from '../../../src/domain/types.ts';
+import { UPGRADE_STATES, type StepState, type UpgradeState } from '../../../src/domain/types.ts';
 import { ALIBABA_ERROR_CODES } from '../../../src/http/families/alibaba/errors.ts';
 import {
   ackEventReason,
@@ -18,7 +18,7 @@ import {
 const ALL_STATES = Object.keys(UPGRADE_STATE_MAP) as UpgradeState[];
 
 test('every upgrade state maps onto the vendors\u2019 documented enums', () => {
-  assert.equal(ALL_STATES.length, 10);
+  assert.deepEqual([...ALL_STATES].sort(), [...UPGRADE_STATES].sort());
   for (const s of ALL_STATES) {
     const row = UPGRADE_STATE_MAP[s];
     assert.ok(['success', 'fail', 'pause', 'running'].includes(row.ack), s);
@@ -43,6 +43,11 @@ test('the mapping agrees with itself: status, step and task status tell one stor
   assert.equal(ackUpgradeStep('failed', 0), 'prechecking');
   assert.equal(ackUpgradeStep('failed', 4), 'upgrading');
   for (const s of ['failed', 'cancelled', 'rolled_back'] as const) assert.equal(UPGRADE_STATE_MAP[s].ack, 'fail');
+  // a cancel still bringing nodes back is at work, not ended
+  assert.deepEqual(
+    [UPGRADE_STATE_MAP.cancelling.ack, ackUpgradeStep('cancelling', 6), hologresDagStatus('cancelling', false)],
+    ['running', 'upgrading', 'running'],
+  );
 });
 
 test('Hologres: only finished runs that are not the newest are archived', () => {

@@ -22,6 +22,8 @@ test('CSS task status: every upgrade state, only RUNNING|SUCCESS|FAILED|PARTIAL_
   assert.equal(CSS_TASK_STATUS.failed.noNodeDone, 'FAILED');
   assert.equal(CSS_TASK_STATUS.paused.noNodeDone, 'RUNNING');
   assert.equal(CSS_TASK_STATUS.succeeded.someNodesDone, 'SUCCESS');
+  // a cancel still bringing nodes back has not ended
+  assert.deepEqual(CSS_TASK_STATUS.cancelling, { noNodeDone: 'RUNNING', someNodesDone: 'RUNNING' });
 });
 
 test('CSS step status: every step state, only WAITING|RUNNING|SUCCESS|FAILED', () => {
@@ -36,6 +38,7 @@ test('GaussDB job status: every upgrade state, GaussDB words, and the status fil
   assert.deepEqual(new Set(Object.values(GAUSS_JOB_STATUS)), new Set(['Pending', 'Running', 'Completed', 'Failed', 'Canceled']));
   assert.deepEqual(statesForGaussStatus('Pending'), ['scheduled']);
   assert.deepEqual(statesForGaussStatus('Canceled'), ['cancelled']);
+  assert.equal(GAUSS_JOB_STATUS.cancelling, 'Running');
   assert.deepEqual(statesForGaussStatus('Failed').sort(), ['failed', 'rolled_back']);
   assert.deepEqual(statesForGaussStatus('Nonsense'), []);
   for (const s of UPGRADE_STATES) assert.ok(statesForGaussStatus(GAUSS_JOB_STATUS[s]).includes(s));

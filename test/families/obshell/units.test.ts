@@ -34,6 +34,7 @@ describe('OBShell state/operator mapping table', () => {
       paused: 'PENDING/-',
       succeeded: 'SUCCEED/-',
       failed: 'FAILED/-',
+      cancelling: 'RUNNING/CANCEL',
       cancelled: 'FAILED/CANCEL',
       rolling_back: 'RUNNING/ROLLBACK',
       rolled_back: 'SUCCEED/ROLLBACK',

@@ -36,6 +36,8 @@ function taskMessage(u: UpgradeDetail): string {
       return `upgraded from ${u.fromVersion} to ${u.toVersion}`;
     case 'failed':
       return u.error ?? `failed at ${stageLabel(u)}`;
+    case 'cancelling':
+      return 'cancelling: bringing the nodes it took out of service back';
     case 'cancelled':
       return 'the upgrade was cancelled';
     case 'rolling_back':

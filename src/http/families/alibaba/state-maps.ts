@@ -15,6 +15,9 @@
 // - Hologres' Status is "the state of the Airflow DAG that upgrades the instance". We use
 //   Airflow's DagRunState vocabulary (queued, running, success, failed) plus the seed's
 //   "archived": a finished run that is no longer the newest of its instance.
+// - A cancelling upgrade is still at work (it brings the nodes it took out of service back):
+//   ACK running/upgrading, Hologres running with StatusCode Cancelling. It has left the
+//   upgrade, so its Hologres phase is Finished, as a cancelled one's is.
 import type { NodeHealth, StageState, StepAction, StepState, UpgradeState } from '../../../domain/types.ts';
 
 export type AckStatus = 'running' | 'pause' | 'fail' | 'success';
@@ -99,6 +102,15 @@ export const UPGRADE_STATE_MAP: Record<UpgradeState, UpgradeRow> = {
     dag: 'failed',
     statusCode: 'Failed',
     phase: null,
+  },
+  cancelling: {
+    ack: 'running',
+    ackStep: 'upgrading',
+    ackTask: 'running',
+    ackTaskState: 'running',
+    dag: 'running',
+    statusCode: 'Cancelling',
+    phase: 'Finished',
   },
   cancelled: {
     ack: 'fail',
@@ -203,6 +215,8 @@ export const HOLOGRES_STEP_GROUP: Record<StepAction, 'Stop' | 'Backup' | 'DoUpgr
   switchover: 'DoUpgrade',
   relocate: 'DoUpgrade',
   finalize: 'DoUpgrade',
+  // bringing a node back after a cancel restarts it, as the upgrade's own start does
+  restore: 'DoUpgrade',
 };
 
 /** Verb of a failed step in a Hologres StatusCode such as the seed's "LeaderRestartFailed". */
@@ -218,6 +232,7 @@ export const HOLOGRES_FAILED_VERB: Record<StepAction, string> = {
   switchover: 'Switchover',
   relocate: 'Relocate',
   finalize: 'Finalize',
+  restore: 'Restore',
 };
 
 /** Hologres instance status for a node's health. */

@@ -19,6 +19,8 @@ export const CSS_TASK_STATUS: Record<UpgradeState, { noNodeDone: CssTaskStatus; 
   rolling_back: { noNodeDone: 'RUNNING', someNodesDone: 'RUNNING' },
   succeeded: { noNodeDone: 'SUCCESS', someNodesDone: 'SUCCESS' },
   failed: { noNodeDone: 'FAILED', someNodesDone: 'PARTIAL_FAILED' },
+  // still at work: the nodes it took out of service are brought back before it ends
+  cancelling: { noNodeDone: 'RUNNING', someNodesDone: 'RUNNING' },
   cancelled: { noNodeDone: 'FAILED', someNodesDone: 'PARTIAL_FAILED' },
   rolled_back: { noNodeDone: 'FAILED', someNodesDone: 'FAILED' },
 };
@@ -50,6 +52,8 @@ export const GAUSS_JOB_STATUS: Record<UpgradeState, GaussJobStatus> = {
   succeeded: 'Completed',
   failed: 'Failed',
   rolled_back: 'Failed',
+  // the job still runs (its nodes are brought back); Canceled once they are
+  cancelling: 'Running',
   cancelled: 'Canceled',
 };
 

@@ -6,7 +6,9 @@
 // cancelled DAG as FAILED with operator CANCEL, and a rolled-back DAG as SUCCEED with
 // operator ROLLBACK (the rollback itself succeeded); we map ours the same way.
 // Liftgate's `paused` has no OBShell state: a paused upgrade starts nothing new and
-// waits for an operator, which OBShell shows as PENDING.
+// waits for an operator, which OBShell shows as PENDING. A cancelling upgrade (its nodes are
+// brought back into service before it ends) is RUNNING under the CANCEL operator, as OBShell
+// shows a DAG whose cancel is still being carried out.
 import type { StageState, StepState, UpgradeState } from '../../../domain/types.ts';
 import type { UpgradeAction } from '../../../engine/operations.ts';
 
@@ -40,6 +42,7 @@ export const DAG_MAP: {
     paused: { state: 'PENDING', operator: null },
     succeeded: { state: 'SUCCEED', operator: null },
     failed: { state: 'FAILED', operator: null },
+    cancelling: { state: 'RUNNING', operator: 'CANCEL' },
     cancelled: { state: 'FAILED', operator: 'CANCEL' },
     rolling_back: { state: 'RUNNING', operator: 'ROLLBACK' },
     rolled_back: { state: 'SUCCEED', operator: 'ROLLBACK' },
