@@ -96,13 +96,11 @@ export async function createAdminToken(
   };
   await ctx.store.db.transaction().execute(async (trx) => {
     await trx.insertInto('api_tokens').values(row).execute();
-    await audit(
-      trx,
-      by,
-      'credential.created',
-      `admin token ${row.id} created${expiresAt ? ` (expires ${expiresAt})` : ''}`,
-      { id: row.id, name: row.name, expiresAt },
-    );
+    await audit(trx, by, 'credential.created', `admin token ${row.id} created${expiresAt ? ` (expires ${expiresAt})` : ''}`, {
+      id: row.id,
+      name: row.name,
+      expiresAt,
+    });
   });
   return { ...toInfo(row, null), token };
 }

@@ -140,7 +140,9 @@ export function registerAdminTokens(program: Command, cli: Cli): void {
 
   group
     .command('revoke <token>')
-    .description('revoke an admin token (id, unique id prefix or name); it stops working at once. The last one that works is kept')
+    .description(
+      'revoke an admin token (id, unique id prefix or name); it stops working at once. The last one that works is kept',
+    )
     .option('-y, --yes', 'do not ask for confirmation')
     .action(async (ref: string, o: { yes?: boolean }) => {
       const [t, me] = await Promise.all([resolve(cli, ref), whoami(cli)]);
