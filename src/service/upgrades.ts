@@ -17,7 +17,7 @@ import { plan, type PlannedStage, type PlanOptions } from '../engine/planner.ts'
 import { gateAt, pendingReasonOf } from '../engine/windows.ts';
 import { insertUpgrade as insertUpgradeRows } from '../engine/core/writes.ts';
 import { isoNow } from '../domain/clock.ts';
-import { toStage, toStep, toUpgrade } from '../store/mappers.ts';
+import { newStepRow, toStage, toStep, toUpgrade } from '../store/mappers.ts';
 import { listCatalog } from './catalog.ts';
 import { changed, type AppContext } from './context.ts';
 import { isUniqueViolation } from './db-errors.ts';
@@ -201,7 +201,7 @@ export async function storeUpgrade(ctx: AppContext, p: PlannedUpgrade): Promise<
         return s.steps.map((st) => {
           const ord = ords.get(st.lane) ?? 0;
           ords.set(st.lane, ord + 1);
-          return {
+          return newStepRow({
             id: randomUUID(),
             upgrade_id: id,
             stage_index: idx,
@@ -214,19 +214,7 @@ export async function storeUpgrade(ctx: AppContext, p: PlannedUpgrade): Promise<
             node: st.node,
             hop: st.hop,
             params: JSON.stringify(st.params),
-            state: 'pending',
-            attempts: 0,
-            lease_owner: null,
-            lease_expires_at: null,
-            started_at: null,
-            ended_at: null,
-            error: null,
-            log: '[]',
-            rollback_order: null,
-            result: null,
-            fence: 0,
-            recoveries: 0,
-          };
+          });
         });
       });
       await insertUpgradeRows(trx, ctx.clock, {

@@ -33,6 +33,31 @@ import type {
   UpgradeRow,
 } from './schema.ts';
 
+/** What a planned step brings; newStepRow adds the state of a step that has not run. */
+export type PlannedStepRow = Pick<
+  StepRow,
+  'id' | 'upgrade_id' | 'stage_index' | 'lane' | 'ord' | 'seq' | 'action' | 'name' | 'description' | 'node' | 'hop' | 'params'
+>;
+
+/** The row of a step not run yet: pending, never claimed, no log, no result. */
+export function newStepRow<A extends string>(p: PlannedStepRow & { action: A }): StepRow & { state: 'pending'; action: A } {
+  return {
+    ...p,
+    state: 'pending',
+    attempts: 0,
+    lease_owner: null,
+    lease_expires_at: null,
+    started_at: null,
+    ended_at: null,
+    error: null,
+    log: '[]',
+    rollback_order: null,
+    result: null,
+    fence: 0,
+    recoveries: 0,
+  };
+}
+
 export function parseJson<T>(text: string | null, fallback: T): T {
   if (text === null || text === '') return fallback;
   return JSON.parse(text) as T;

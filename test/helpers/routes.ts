@@ -93,3 +93,33 @@ export function apiRoutes(app: FastifyInstance): ApiRoute[] {
 export function fillPath(route: ApiRoute, values: Record<string, string>): string {
   return route.path.replace(/:([A-Za-z_]\w*)/g, (_, name: string) => values[name] ?? 'x');
 }
+
+/** What each path parameter of the API names: a project, or one of a project's resources. */
+export const TENANT_PARAMS = {
+  project: 'project',
+  project_id: 'project',
+  target: 'target',
+  ClusterId: 'cluster',
+  cluster_id: 'cluster',
+  instanceId: 'instance',
+  instance_id: 'instance',
+  upgrade: 'upgrade',
+  task_id: 'upgrade',
+  action_id: 'upgrade',
+  report: 'report',
+  check_id: 'report',
+  batch: 'batch',
+  webhook: 'webhook',
+  token: 'token',
+  accessKey: 'accessKey',
+} as const;
+
+export type TenantResource = (typeof TENANT_PARAMS)[keyof typeof TENANT_PARAMS];
+
+/** Path parameters that name no project's resource: a fixed value the route accepts. */
+export const FIXED_PARAMS: Record<string, (route: ApiRoute) => string> = {
+  engine: () => 'elasticsearch',
+  upgrade_type: () => 'same',
+  // CSS upgrades whole clusters (`all`); an AZ migration moves one instance type
+  inst_type: (route) => (route.path.endsWith('/azmigrate') ? 'ess' : 'all'),
+};

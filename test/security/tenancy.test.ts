@@ -17,7 +17,15 @@ import {
   type FamilyRequest,
 } from '../helpers/family-requests.ts';
 import { forEachDialect, startApp, stopBackground, type TestApp } from '../helpers/harness.ts';
-import { apiRoutes, fillPath, FAMILIES, type ApiRoute } from '../helpers/routes.ts';
+import {
+  apiRoutes,
+  fillPath,
+  FAMILIES,
+  FIXED_PARAMS,
+  TENANT_PARAMS,
+  type ApiRoute,
+  type TenantResource,
+} from '../helpers/routes.ts';
 import { changedTables, storeDigest } from '../helpers/store-digest.ts';
 import {
   obshellUpgrade,
@@ -38,33 +46,10 @@ interface World {
   subTask: string;
 }
 
-type Role = 'project' | 'target' | 'cluster' | 'instance' | 'upgrade' | 'report' | 'batch' | 'webhook' | 'token' | 'accessKey';
+type Role = TenantResource;
 
-const ROLES: Record<string, Role> = {
-  project: 'project',
-  project_id: 'project',
-  target: 'target',
-  ClusterId: 'cluster',
-  cluster_id: 'cluster',
-  instanceId: 'instance',
-  instance_id: 'instance',
-  upgrade: 'upgrade',
-  task_id: 'upgrade',
-  action_id: 'upgrade',
-  report: 'report',
-  check_id: 'report',
-  batch: 'batch',
-  webhook: 'webhook',
-  token: 'token',
-  accessKey: 'accessKey',
-};
-
-/** Path parameters that name no project's resource: a fixed value that the route accepts. */
-const FIXED: Record<string, (route: ApiRoute) => string> = {
-  upgrade_type: () => 'same',
-  // CSS upgrades whole clusters (`all`); an AZ migration moves one instance type
-  inst_type: (route) => (route.path.endsWith('/azmigrate') ? 'ess' : 'all'),
-};
+const ROLES: Record<string, Role> = TENANT_PARAMS;
+const FIXED = FIXED_PARAMS;
 
 /** Routes with a resource parameter that the matrix leaves out, each with its reason. */
 const EXEMPT: Record<string, string> = {

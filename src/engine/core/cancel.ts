@@ -23,7 +23,7 @@ import { randomUUID } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import { isoNow } from '../../domain/clock.ts';
 import type { Step, StepState, TargetNode, Upgrade } from '../../domain/types.ts';
-import { toStep } from '../../store/mappers.ts';
+import { newStepRow, toStep } from '../../store/mappers.ts';
 import type { StageRow, StepRow, UpgradeRow } from '../../store/schema.ts';
 import { loadTarget } from '../../store/targets-repo.ts';
 import { STEP_TEXT } from '../planner.ts';
@@ -243,32 +243,22 @@ export async function prepareCancel(db: Db, env: CoreEnv, u: Upgrade, by: By, ac
     started_at: null,
     ended_at: null,
   };
-  const steps = restore.map((r, i) => ({
-    id: randomUUID(),
-    upgrade_id: u.id,
-    stage_index: idx,
-    lane: 'restore',
-    ord: i,
-    seq: seq0 + i,
-    action: 'restore' as const,
-    name: STEP_TEXT.restore.name,
-    description: `${STEP_TEXT.restore.description} It was left ${r.why}.`,
-    node: r.node,
-    hop: r.hop,
-    params: JSON.stringify({ reason: r.why }),
-    state: 'pending' as const,
-    attempts: 0,
-    lease_owner: null,
-    lease_expires_at: null,
-    started_at: null,
-    ended_at: null,
-    error: null,
-    log: '[]',
-    rollback_order: null,
-    result: null,
-    fence: 0,
-    recoveries: 0,
-  }));
+  const steps = restore.map((r, i) =>
+    newStepRow({
+      id: randomUUID(),
+      upgrade_id: u.id,
+      stage_index: idx,
+      lane: 'restore',
+      ord: i,
+      seq: seq0 + i,
+      action: 'restore' as const,
+      name: STEP_TEXT.restore.name,
+      description: `${STEP_TEXT.restore.description} It was left ${r.why}.`,
+      node: r.node,
+      hop: r.hop,
+      params: JSON.stringify({ reason: r.why }),
+    }),
+  );
   await insertRestoreStage(db, stage, steps);
   return {
     to: 'cancelling',

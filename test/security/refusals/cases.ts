@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { FamilyName } from '../../../src/http/error-envelopes.ts';
 import { sendTo, type Answer, type FamilyRequest, type FamilyRequester } from '../../helpers/family-requests.ts';
 import { ADMIN_TOKEN } from '../../helpers/harness.ts';
-import { fillPath, type ApiRoute, type JsonSchema } from '../../helpers/routes.ts';
+import { fillPath, FIXED_PARAMS, TENANT_PARAMS, type ApiRoute, type JsonSchema } from '../../helpers/routes.ts';
 import { strongPassword, type Ghost, type Tenant } from './world.ts';
 
 export type Kind =
@@ -114,33 +114,8 @@ const ghostNames = (g: Ghost): Names => ({ ...g, cluster: g.target });
 type Resource = Exclude<keyof Names, 'dag' | 'node' | 'subTask'> | 'obshell';
 
 /** What each path parameter names. */
-const ROLES: Record<string, Resource> = {
-  project: 'project',
-  project_id: 'project',
-  target: 'target',
-  ClusterId: 'cluster',
-  cluster_id: 'cluster',
-  instanceId: 'instance',
-  instance_id: 'instance',
-  upgrade: 'upgrade',
-  task_id: 'upgrade',
-  action_id: 'upgrade',
-  report: 'report',
-  check_id: 'report',
-  batch: 'batch',
-  webhook: 'webhook',
-  token: 'token',
-  accessKey: 'accessKey',
-  adminToken: 'adminToken',
-  id: 'obshell',
-};
-
-/** Path parameters that name no project's resource: a fixed value the route accepts. */
-const FIXED: Record<string, (route: ApiRoute) => string> = {
-  engine: () => 'elasticsearch',
-  upgrade_type: () => 'same',
-  inst_type: (route) => (route.path.endsWith('/azmigrate') ? 'ess' : 'all'),
-};
+const ROLES: Record<string, Resource> = { ...TENANT_PARAMS, adminToken: 'adminToken', id: 'obshell' };
+const FIXED = FIXED_PARAMS;
 
 function paramValue(route: ApiRoute, name: string, n: Names): string {
   if (name in FIXED) return FIXED[name](route);
