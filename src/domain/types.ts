@@ -252,6 +252,8 @@ export interface PrecheckItem {
   node?: string;
   /** zone -> node names before and after (the zone_layout item of an AZ migration) */
   zones?: { before: Record<string, string[]>; after: Record<string, string[]> };
+  /** false: a failure that `force` does not run past (a zone layout that would collapse zones) */
+  forceable?: false;
 }
 
 export interface FlightingStat {

@@ -144,6 +144,8 @@ export function zoneLayoutItem(target: { kind: string; nodes: readonly TargetNod
       status: 'fail',
       message: `${message}; zones now: ${layoutText(before)}`,
       zones: { before, after: before },
+      // only allowZoneReduction accepts fewer zones, never force
+      forceable: false,
     };
   }
   const n = Object.keys(move.before).length;

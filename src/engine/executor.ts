@@ -15,7 +15,6 @@ import { specialWork } from './claims.ts';
 import { FaultPoints } from './fault-points.ts';
 import { housekeepWindows } from './windows.ts';
 import { createReport, finishReport, runPrecheck } from './prechecks.ts';
-import { ZONE_LAYOUT_CHECK } from '../domain/zones.ts';
 import { isoIn, isoNow, systemClock, type Clock } from '../domain/clock.ts';
 import type { Db } from './transitions.ts';
 import {
@@ -28,7 +27,14 @@ import {
   type CoreEnv,
 } from './core/progress.ts';
 import { DEFAULT_STEP_RECOVERY_LIMIT, recoverStep } from './core/recovery.ts';
-import { claimRestoreSteps, claimRollbackSteps, claimSteps, renewLease, updateUpgrade } from './core/writes.ts';
+import {
+  claimRestoreSteps,
+  claimRollbackSteps,
+  claimSteps,
+  renewLease,
+  updateUpgrade,
+  type ClaimRequest,
+} from './core/writes.ts';
 import { timeoutOf } from './core/timeouts.ts';
 
 export interface ExecutorOptions {
@@ -259,12 +265,13 @@ export class Executor {
     const full = t - this.lastFullClaim >= Math.max(this.pollMs, 250, this.fullClaimMs * 10);
     if (!full && dirty.length === 0) return worked;
     if (full) this.lastFullClaim = t;
-    const claimed = await this.claim(free, full ? null : dirty);
+    const claimed = await this.claimBy(claimSteps, free, full ? null : dirty);
     if (full) this.fullClaimMs = performance.now() - t;
     if (claimed.length < free) {
       const special = await specialWork(this.db);
-      if (special.cancelling) claimed.push(...(await this.claimRestores(free - claimed.length)));
-      if (special.rollingBack && claimed.length < free) claimed.push(...(await this.claimRollbacks(free - claimed.length)));
+      if (special.cancelling) claimed.push(...(await this.claimBy(claimRestoreSteps, free - claimed.length)));
+      if (special.rollingBack && claimed.length < free)
+        claimed.push(...(await this.claimBy(claimRollbackSteps, free - claimed.length)));
     }
     const steps = claimed.map(toStep);
     const contexts = await this.contexts(steps);
@@ -323,26 +330,18 @@ export class Executor {
     return isoIn(this.clock, this.leaseMs);
   }
 
-  private async claim(limit: number, only: string[] | null): Promise<StepRow[]> {
-    const rows = await claimSteps(this.store, {
+  /** Claims with one of the state core's claim statements; counts the transitions. */
+  private async claimBy(
+    claim: (store: Store, r: ClaimRequest) => Promise<StepRow[]>,
+    limit: number,
+    only: string[] | null = null,
+  ): Promise<StepRow[]> {
+    const rows = await claim(this.store, {
       owner: this.owner,
       at: () => this.ts(),
       leaseUntil: () => this.leaseUntil(),
       limit,
       only,
-      registered: true,
-    });
-    this.transitions += rows.length;
-    return rows;
-  }
-
-  /** the restore steps of cancelled upgrades (a node each, brought back into service) */
-  private async claimRestores(limit: number): Promise<StepRow[]> {
-    const rows = await claimRestoreSteps(this.store, {
-      owner: this.owner,
-      at: () => this.ts(),
-      leaseUntil: () => this.leaseUntil(),
-      limit,
       registered: true,
     });
     this.transitions += rows.length;
@@ -358,18 +357,6 @@ export class Executor {
       const h = this.holding.get(s.id);
       if (h && h.fence <= s.fence) h.stop.abort();
     }
-  }
-
-  private async claimRollbacks(limit: number): Promise<StepRow[]> {
-    const rows = await claimRollbackSteps(this.store, {
-      owner: this.owner,
-      at: () => this.ts(),
-      leaseUntil: () => this.leaseUntil(),
-      limit,
-      registered: true,
-    });
-    this.transitions += rows.length;
-    return rows;
   }
 
   // ---- running ----------------------------------------------------------------------------
@@ -556,9 +543,8 @@ export class Executor {
       throw err;
     }
     for (const item of report.items) ctx.log(`${item.status.toUpperCase()} ${item.name}: ${item.message}`);
-    // force runs past the driver's findings, never past a zone layout that would collapse zones:
-    // only allowZoneReduction accepts fewer zones
-    const failed = report.items.filter((i) => i.status === 'fail' && (!upgrade.force || i.name === ZONE_LAYOUT_CHECK));
+    // force runs past the findings that allow it (not past a zone layout that would collapse zones)
+    const failed = report.items.filter((i) => i.status === 'fail' && (!upgrade.force || i.forceable === false));
     if (failed.length > 0) {
       throw new DriverError('PRECHECK_FAILED', `precheck failed: ${failed.map((i) => i.message).join('; ')}`);
     }

@@ -7,13 +7,12 @@
 //     are serialised and the second one sees that it would leave none;
 //   - a secret taken away is remembered (retired_admin_tokens), so a start with
 //     LIFTGATE_ADMIN_TOKEN still set to it is refused (src/service/tokens.ts ensureAdminToken).
-import { randomUUID } from 'node:crypto';
 import { AppError } from '../domain/errors.ts';
 import { appendEvent, now, type Db } from '../engine/transitions.ts';
 import type { ApiTokenRow } from '../store/schema.ts';
 import type { AppContext } from './context.ts';
 import { NO_PROJECT } from './events.ts';
-import { actorOf, hashToken, newToken, parseExpiry, type Principal } from './tokens.ts';
+import { actorOf, hashToken, newToken, newTokenRow, parseExpiry, type Principal } from './tokens.ts';
 
 /** What anyone may see about an admin token: never its secret or its hash. */
 export interface AdminTokenInfo {
@@ -82,18 +81,14 @@ export async function createAdminToken(
 ): Promise<AdminTokenInfo & { token: string }> {
   const expiresAt = parseExpiry(input.expiresAt);
   const token = newToken('lg_admin');
-  const row: ApiTokenRow = {
-    id: randomUUID(),
-    project_id: null,
-    kind: 'admin',
+  const row = newTokenRow({
+    projectId: null,
     role: 'admin',
     name: input.name ?? 'admin token',
-    token_hash: hashToken(token),
-    created_at: now(),
-    created_by: actorOf(by),
-    expires_at: expiresAt,
-    rotated_at: null,
-  };
+    token,
+    createdBy: actorOf(by),
+    expiresAt,
+  });
   await ctx.store.db.transaction().execute(async (trx) => {
     await trx.insertInto('api_tokens').values(row).execute();
     await audit(trx, by, 'credential.created', `admin token ${row.id} created${expiresAt ? ` (expires ${expiresAt})` : ''}`, {

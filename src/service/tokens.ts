@@ -30,6 +30,29 @@ export const hashToken = (token: string): string => createHash('sha256').update(
 
 export const newToken = (prefix: string): string => `${prefix}_${randomBytes(24).toString('base64url')}`;
 
+/** The row of a new token (its secret only as a hash), never rotated. */
+export function newTokenRow(t: {
+  projectId: string | null;
+  role: Role;
+  name: string;
+  token: string;
+  createdBy: string;
+  expiresAt: string | null;
+}): ApiTokenRow {
+  return {
+    id: randomUUID(),
+    project_id: t.projectId,
+    kind: t.projectId === null ? 'admin' : 'project',
+    role: t.role,
+    name: t.name,
+    token_hash: hashToken(t.token),
+    created_at: now(),
+    created_by: t.createdBy,
+    expires_at: t.expiresAt,
+    rotated_at: null,
+  };
+}
+
 /** How a principal appears in events: the token's id, never the token. */
 export const actorOf = (p: Principal): string => `${p.kind === 'admin' ? 'admin' : 'token'}:${p.id}`;
 
@@ -72,21 +95,10 @@ export async function ensureAdminToken(ctx: AppContext, fromEnv?: string): Promi
   const db = ctx.store.db;
   const warnings: string[] = [];
   const register = async (name: string, token: string, source: string) => {
-    const id = randomUUID();
+    const row = newTokenRow({ projectId: null, role: 'admin', name, token, createdBy: 'system', expiresAt: null });
+    const id = row.id;
     await db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto('api_tokens')
-        .values({
-          id,
-          project_id: null,
-          kind: 'admin',
-          role: 'admin',
-          name,
-          token_hash: hashToken(token),
-          created_at: now(),
-          created_by: 'system',
-        })
-        .execute();
+      await trx.insertInto('api_tokens').values(row).execute();
       await appendEvent(trx, {
         projectId: NO_PROJECT,
         actor: 'system',
@@ -161,18 +173,7 @@ export async function createProjectToken(
   assertCanGrant(by.role, role);
   const expiresAt = parseExpiry(input.expiresAt);
   const token = newToken('lg');
-  const row: ApiTokenRow = {
-    id: randomUUID(),
-    project_id: projectId,
-    kind: 'project',
-    role,
-    name: input.name ?? 'token',
-    token_hash: hashToken(token),
-    created_at: now(),
-    created_by: actorOf(by),
-    expires_at: expiresAt,
-    rotated_at: null,
-  };
+  const row = newTokenRow({ projectId, role, name: input.name ?? 'token', token, createdBy: actorOf(by), expiresAt });
   await ctx.store.db.transaction().execute(async (trx) => {
     await trx.insertInto('api_tokens').values(row).execute();
     await appendEvent(trx, {

@@ -4,20 +4,14 @@
 // or revoke of the token this CLI calls with, or of the one the server registered from
 // LIFTGATE_ADMIN_TOKEN, it says what to change.
 import type { Command } from 'commander';
+import type { AdminTokenInfo } from '../../service/admin-tokens.ts';
 import type { Cli } from '../cli-context.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { confirm, integer } from '../input.ts';
 import { table, when } from '../output.ts';
 
-interface AdminTokenView {
-  id: string;
-  name: string;
-  createdAt: string;
-  createdBy: string | null;
-  expiresAt: string | null;
-  rotatedAt: string | null;
-  lastUsedAt: string | null;
-}
+/** an admin token as the API shows it (JSON of the service's view) */
+type AdminTokenView = AdminTokenInfo;
 
 interface SystemEventView {
   id: number;

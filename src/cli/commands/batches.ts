@@ -8,7 +8,8 @@ import { asObject, collect, collectPairs, confirm, readDocument } from '../input
 import { duration, fields, shortId, table, when } from '../output.ts';
 import { resolveBatch, resolveTarget } from '../resolve.ts';
 import { runWatch } from '../watch.ts';
-import { restoreLines, type RestoreView } from './upgrades.ts';
+import type { RestoreView } from '../../service/restores.ts';
+import { restoreLines } from './upgrades.ts';
 
 interface WaveView {
   index: number;

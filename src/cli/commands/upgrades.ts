@@ -1,6 +1,7 @@
 // `liftgate precheck` and `liftgate upgrade start|list|status|watch|<action>`.
 import { Option, type Command } from 'commander';
 import { UPGRADE_ACTIONS } from '../../domain/types.ts';
+import type { RestoreView } from '../../service/restores.ts';
 import type { Cli } from '../cli-context.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { confirm, integer } from '../input.ts';
@@ -85,17 +86,6 @@ interface StepDetail extends WatchedStep {
 
 interface UpgradeDetail extends WatchedUpgrade {
   stages: { name: string; state: string; steps: StepDetail[] }[];
-}
-
-/** what a cancel did (or does) on one node it found out of service (the API's `restores`) */
-export interface RestoreView {
-  upgradeId: string;
-  targetId: string;
-  node: string;
-  state: string;
-  reason: string | null;
-  summary: string | null;
-  error: string | null;
 }
 
 /** One line per node a cancel brings back: what it did, or where it stands. */

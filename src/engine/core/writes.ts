@@ -3,7 +3,7 @@
 // state it expects (WHERE id = ? AND state IN (...) [AND lease_owner = ? AND fence = ?]), and
 // appends its event in the caller's transaction. Zero changed rows means the caller lost a race
 // (another executor, an operator, recovery) and must not act as if it had won.
-import { sql, type Insertable, type Selectable, type Updateable } from 'kysely';
+import { sql, type Insertable, type RawBuilder, type Selectable, type Updateable } from 'kysely';
 import { isoNow, type Clock } from '../../domain/clock.ts';
 import type { StageState, StepState, UpgradeState } from '../../domain/types.ts';
 import type { Store } from '../../store/open.ts';
@@ -486,11 +486,12 @@ async function claimWith(store: Store, r: ClaimRequest, build: (at: string, leas
   });
 }
 
-/** pending -> running for steps whose stage is current and whose lane predecessors are done */
-export async function claimSteps(store: Store, r: ClaimRequest): Promise<StepRow[]> {
+/**
+ * pending -> running for the steps of an upgrade's current stage whose lane predecessors are done,
+ * in the upgrades `upgrades` admits (a condition on `u`, given the claim's time).
+ */
+function claimPendingSteps(store: Store, r: ClaimRequest, upgrades: (at: string) => RawBuilder<unknown>): Promise<StepRow[]> {
   checkRule('step', 'claim', ['pending'], 'running', 'executor');
-  const only = r.only && r.only.length <= 500 ? r.only : null;
-  const scope = only ? sql`AND u.id IN (${sql.join(only)})` : sql``;
   const skipLocked = store.caps.supportsSkipLocked ? sql`FOR UPDATE OF s SKIP LOCKED` : sql``;
   return claimWith(store, r, (at, leaseUntil) => ({
     update: sql`
@@ -500,10 +501,8 @@ export async function claimSteps(store: Store, r: ClaimRequest): Promise<StepRow
       SELECT s.id FROM upgrades u
       JOIN steps s ON s.upgrade_id = u.id AND s.stage_index = u.current_stage
       -- (state || '') keeps the planner from driving the search from every pending step of
-      -- the fleet: it must start from the running upgrades and read only their current stage
-      WHERE u.state IN ('prechecking', 'running') ${scope} AND (s.state || '') = 'pending'
-        -- its maintenance window (or an exclusion) closes at run_until: no new step after that
-        AND (u.run_until IS NULL OR u.run_until > ${at}) ${ownerRunning(r)}
+      -- the fleet: it must start from the upgrades and read only their current stage
+      WHERE ${upgrades(at)} AND (s.state || '') = 'pending' ${ownerRunning(r)}
         AND NOT EXISTS (
           SELECT 1 FROM steps p
           WHERE p.upgrade_id = s.upgrade_id AND p.stage_index = s.stage_index AND p.lane = s.lane
@@ -515,33 +514,30 @@ export async function claimSteps(store: Store, r: ClaimRequest): Promise<StepRow
   }));
 }
 
+/** The steps of running upgrades (`r.only`: of these upgrades only), within their window. */
+export async function claimSteps(store: Store, r: ClaimRequest): Promise<StepRow[]> {
+  const only = r.only && r.only.length <= 500 ? r.only : null;
+  const scope = only ? sql`AND u.id IN (${sql.join(only)})` : sql``;
+  // its maintenance window (or an exclusion) closes at run_until: no new step after that
+  return claimPendingSteps(
+    store,
+    r,
+    (at) => sql`u.state IN ('prechecking', 'running') ${scope} AND (u.run_until IS NULL OR u.run_until > ${at})`,
+  );
+}
+
 /**
- * pending -> running for the restore steps of cancelling upgrades (their current stage is the
- * `Restore service` stage a cancel added). They wait while any other step of the upgrade still
- * runs (one the driver did not let the cancel stop), and ignore the maintenance window: bringing
- * a node back into service is never held for a window.
+ * The restore steps of cancelling upgrades (their current stage is the `Restore service` stage a
+ * cancel added). They wait while any other step of the upgrade still runs (one the driver did not
+ * let the cancel stop), and ignore the maintenance window: bringing a node back into service is
+ * never held for a window.
  */
 export async function claimRestoreSteps(store: Store, r: ClaimRequest): Promise<StepRow[]> {
-  checkRule('step', 'claim', ['pending'], 'running', 'executor');
-  const skipLocked = store.caps.supportsSkipLocked ? sql`FOR UPDATE OF s SKIP LOCKED` : sql``;
-  return claimWith(store, r, (at, leaseUntil) => ({
-    update: sql`
-    UPDATE steps SET state = 'running', lease_owner = ${r.owner}, lease_expires_at = ${leaseUntil},
-      attempts = attempts + 1, fence = fence + 1, started_at = ${at}, ended_at = NULL
-    WHERE id IN (
-      SELECT s.id FROM upgrades u
-      JOIN steps s ON s.upgrade_id = u.id AND s.stage_index = u.current_stage
-      WHERE u.state = 'cancelling' AND (s.state || '') = 'pending' ${ownerRunning(r)}
-        AND NOT EXISTS (
-          SELECT 1 FROM steps p
-          WHERE p.upgrade_id = s.upgrade_id AND p.stage_index = s.stage_index AND p.lane = s.lane
-            AND p.ord < s.ord AND p.state NOT IN ('succeeded', 'skipped'))
-        AND NOT EXISTS (SELECT 1 FROM steps o WHERE o.upgrade_id = s.upgrade_id AND o.state = 'running')
-      ORDER BY u.num, s.seq
-      LIMIT ${r.limit} ${skipLocked})
-    AND state = 'pending'`,
-    events: claimEvents('step.started', 'pending', 'running', r.owner, at),
-  }));
+  return claimPendingSteps(
+    store,
+    r,
+    () => sql`u.state = 'cancelling' AND NOT EXISTS (SELECT 1 FROM steps o WHERE o.upgrade_id = u.id AND o.state = 'running')`,
+  );
 }
 
 /** succeeded -> rolling_back for the newest not-yet-reversed step of each rolling-back upgrade */
