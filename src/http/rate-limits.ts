@@ -6,7 +6,7 @@
 //   every replica sees the failures the others saw.
 // A refused request gets RATE_LIMITED, which each family renders in its own envelope and status
 // (Alibaba `Throttling`, Huawei `APIGW.0308`, OBShell `Common.TooManyRequests`, native
-// `RATE_LIMITED`, all 429), with Retry-After. Settings and defaults: README, docs/SECURITY.md.
+// `RATE_LIMITED`, all 429), with Retry-After. Settings and defaults: docs/settings.md, docs/SECURITY.md.
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, isAppError } from '../domain/errors.ts';
@@ -49,7 +49,7 @@ export function parseLimit(name: string, value: string): Limit {
   return { max: Number(m[1]), windowMs: Number(m[2]) * UNITS[m[3]!]! };
 }
 
-/** The settings from the environment (README, "Settings"); anything unset keeps its default. */
+/** The settings from the environment (docs/settings.md); anything unset keeps its default. */
 export function rateLimitSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): RateLimitSettings {
   const s = { ...DEFAULT_RATE_LIMITS };
   const onOff = env.LIFTGATE_RATE_LIMITS;

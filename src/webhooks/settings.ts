@@ -1,4 +1,4 @@
-// Webhook delivery settings (README settings table: LIFTGATE_WEBHOOK_*).
+// Webhook delivery settings (docs/settings.md: LIFTGATE_WEBHOOK_*).
 export interface WebhookSettings {
   /** hosts webhooks may call; empty = any http(s) host, loopback included */
   allowedHosts: string[];

@@ -1,6 +1,7 @@
-// The docs keep up with the code: every LIFTGATE_* setting the code reads is in the README's
-// settings table, and docs/SECURITY.md has a row for every API family saying its credential, what
-// it reaches, its rate limits and how it is revoked, with the rate limits' real defaults.
+// The docs keep up with the code: every LIFTGATE_* setting the code reads is in the settings
+// table (docs/settings.md), and docs/SECURITY.md has a row for every API family saying its
+// credential, what it reaches, its rate limits and how it is revoked, with the rate limits' real
+// defaults.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -50,15 +51,15 @@ function tableAfter(markdown: string, heading: RegExp): string[][] {
 }
 
 describe('docs complete', () => {
-  it("every LIFTGATE_* setting the code reads is in the README's settings table", () => {
+  it('every LIFTGATE_* setting the code reads is in the settings table of docs/settings.md', () => {
     const read_ = new Set(['src', 'bin'].flatMap((d) => sourceFiles(d)).flatMap((f) => settingsRead(read(f))));
     assert.ok(read_.has('LIFTGATE_DATA_DIR') && read_.has('LIFTGATE_RATE_LIMIT_CREDENTIAL'), [...read_].join(', '));
-    const [, ...rows] = tableAfter(read('README.md'), /^### Settings$/);
+    const [, ...rows] = tableAfter(read('docs/settings.md'), /^# Settings$/);
     const listed = new Set(rows.flatMap((r) => [...(r[0] ?? '').matchAll(/LIFTGATE_[A-Z0-9_]+/g)].map((m) => m[0])));
     assert.deepEqual(
       [...read_].filter((v) => !listed.has(v)),
       [],
-      'read in the code but missing from the README settings table',
+      'read in the code but missing from the settings table of docs/settings.md',
     );
   });
 
