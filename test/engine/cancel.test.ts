@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ManualClock } from '../../src/domain/clock.ts';
 import { applyAction } from '../../src/engine/operations.ts';
-import { forEachDialect, seedSim, startApp, until, type TestApp } from '../helpers/harness.ts';
+import { forEachDialect, seedSim, startApp, until, upgradeCalls, type TestApp } from '../helpers/harness.ts';
 
 forEachDialect('cancel restores', (dialect) => {
   let t: TestApp;
@@ -19,20 +19,9 @@ forEachDialect('cancel restores', (dialect) => {
   });
   after(async () => t.close());
 
-  const start = async (target: string, body: Record<string, unknown> = {}) => {
-    const res = await t.call('POST', '/v1/projects/acme/upgrades', { targetId: target, toVersion: '7.10.3', ...body });
-    assert.equal(res.status, 202, res.body);
-    return res.json.id as string;
-  };
-  const get = async (id: string) => (await t.call('GET', `/v1/projects/acme/upgrades/${id}`)).json;
-  const waitState = (id: string, state: string) =>
-    until(async () => {
-      const u = await get(id);
-      return u.state === state ? u : null;
-    }, `upgrade ${id} to be ${state}`);
-  const act = (id: string, action: string) => t.call('POST', `/v1/projects/acme/upgrades/${id}/actions`, { action });
+  const { start, get, waitState, act, ...calls } = upgradeCalls(() => t);
   const fault = async (target: string, f: Record<string, unknown>) => {
-    const res = await t.call('POST', `/v1/projects/acme/targets/${target}/faults`, f);
+    const res = await calls.fault(target, f);
     assert.equal(res.status, 201, res.body);
   };
   const steps = (u: any) => u.stages.flatMap((s: any) => s.steps);

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ManualClock } from '../../src/domain/clock.ts';
-import { forEachDialect, seedSim, startApp, until, type TestApp } from '../helpers/harness.ts';
+import { forEachDialect, seedSim, startApp, until, upgradeCalls, type TestApp } from '../helpers/harness.ts';
 
 forEachDialect('operators', (dialect) => {
   let t: TestApp;
@@ -14,24 +14,7 @@ forEachDialect('operators', (dialect) => {
   });
   after(async () => t.close());
 
-  const start = async (target: string, body: Record<string, unknown> = {}) => {
-    const res = await t.call('POST', '/v1/projects/acme/upgrades', {
-      targetId: target,
-      toVersion: '7.10.3',
-      mode: 'rolling',
-      ...body,
-    });
-    assert.equal(res.status, 202, res.body);
-    return res.json.id as string;
-  };
-  const get = async (id: string) => (await t.call('GET', `/v1/projects/acme/upgrades/${id}`)).json;
-  const waitState = (id: string, state: string) =>
-    until(async () => {
-      const u = await get(id);
-      return u.state === state ? u : null;
-    }, `upgrade ${id} to be ${state}`);
-  const act = (id: string, action: string) => t.call('POST', `/v1/projects/acme/upgrades/${id}/actions`, { action });
-  const fault = (target: string, f: Record<string, unknown>) => t.call('POST', `/v1/projects/acme/targets/${target}/faults`, f);
+  const { start, get, waitState, act, fault } = upgradeCalls(() => t);
   const effects = async (target: string) =>
     t.ctx.store.db.selectFrom('sim_effects').selectAll().where('target_id', '=', target).orderBy('id').execute();
 

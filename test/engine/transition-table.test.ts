@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ManualClock } from '../../src/domain/clock.ts';
 import { RULES, renderTable } from '../../src/engine/core/table.ts';
-import { forEachDialect, seedSim, startApp, until, type TestApp } from '../helpers/harness.ts';
+import { forEachDialect, seedSim, startApp, until, upgradeCalls, type TestApp } from '../helpers/harness.ts';
 import { checkEventsAgainstTable } from '../helpers/transitions.ts';
 
 const STATE_TABLES = '(upgrades|stages|steps)';
@@ -71,19 +71,11 @@ forEachDialect('transition table', (dialect) => {
   });
   after(async () => t.close());
 
-  const start = async (target: string, body: Record<string, unknown> = {}) => {
-    const res = await t.call('POST', '/v1/projects/acme/upgrades', { targetId: target, toVersion: '7.10.3', ...body });
-    assert.equal(res.status, 202, res.body);
-    return res.json.id as string;
-  };
-  const get = async (id: string) => (await t.call('GET', `/v1/projects/acme/upgrades/${id}`)).json;
-  const waitState = (id: string, state: string) =>
-    until(async () => ((await get(id)).state === state ? true : null), `upgrade ${id} to be ${state}`);
+  const { start, get, waitState, fault, ...calls } = upgradeCalls(() => t);
   const act = async (id: string, action: string, extra: Record<string, unknown> = {}) => {
-    const res = await t.call('POST', `/v1/projects/acme/upgrades/${id}/actions`, { action, ...extra });
+    const res = await calls.act(id, action, extra);
     assert.equal(res.status, 200, `${action}: ${res.body}`);
   };
-  const fault = (target: string, f: Record<string, unknown>) => t.call('POST', `/v1/projects/acme/targets/${target}/faults`, f);
   const running = (id: string, action: string) =>
     until(
       async () =>

@@ -186,3 +186,29 @@ export async function seedSim(
   if (res.status !== 201) throw new Error(`seed target failed: ${res.status} ${res.body}`);
   return { project, target, engine };
 }
+
+/**
+ * The native API calls the engine tests make of one project's upgrades (`app` is read at each
+ * call, so a suite can build these before its app starts): start one (asserting it is accepted),
+ * read it, wait for a state, act on it, inject a sim fault.
+ */
+export function upgradeCalls(app: () => TestApp, project = 'acme') {
+  const base = `/v1/projects/${project}`;
+  const get = async (id: string) => (await app().call('GET', `${base}/upgrades/${id}`)).json;
+  return {
+    async start(target: string, body: Record<string, unknown> = {}): Promise<string> {
+      const res = await app().call('POST', `${base}/upgrades`, { targetId: target, toVersion: '7.10.3', ...body });
+      if (res.status !== 202) throw new Error(`starting an upgrade of ${target}: ${res.status} ${res.body}`);
+      return res.json.id as string;
+    },
+    get,
+    waitState: (id: string, state: string) =>
+      until(async () => {
+        const u = await get(id);
+        return u.state === state ? u : null;
+      }, `upgrade ${id} to be ${state}`),
+    act: (id: string, action: string, extra: Record<string, unknown> = {}) =>
+      app().call('POST', `${base}/upgrades/${id}/actions`, { action, ...extra }),
+    fault: (target: string, f: Record<string, unknown>) => app().call('POST', `${base}/targets/${target}/faults`, f),
+  };
+}
