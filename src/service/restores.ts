@@ -17,21 +17,28 @@ export interface RestoreView {
   error: string | null;
 }
 
-const reasonOf = (params: Record<string, unknown>) => (typeof params.reason === 'string' ? params.reason : null);
+/** One restore step as the API shows it (`result` as stored: JSON text or null). */
+function restoreView(
+  upgradeId: string,
+  targetId: string,
+  s: { node: string | null; state: string; params: Record<string, unknown>; result: string | null; error: string | null },
+): RestoreView {
+  return {
+    upgradeId,
+    targetId,
+    node: s.node ?? '',
+    state: s.state,
+    reason: typeof s.params.reason === 'string' ? s.params.reason : null,
+    summary: s.state === 'succeeded' ? summaryOf(s) : null,
+    error: s.error,
+  };
+}
 
 /** The restores of one upgrade, from its steps. */
 export function upgradeRestores(u: { id: string; targetId: string }, steps: readonly Step[]): RestoreView[] {
   return steps
     .filter((s) => s.action === 'restore')
-    .map((s) => ({
-      upgradeId: u.id,
-      targetId: u.targetId,
-      node: s.node ?? '',
-      state: s.state,
-      reason: reasonOf(s.params),
-      summary: s.state === 'succeeded' ? summaryOf({ state: s.state, result: s.result ? JSON.stringify(s.result) : null }) : null,
-      error: s.error,
-    }));
+    .map((s) => restoreView(u.id, u.targetId, { ...s, result: s.result ? JSON.stringify(s.result) : null }));
 }
 
 /** The restores of a batch's upgrades, in upgrade and then plan order. */
@@ -46,13 +53,7 @@ export async function batchRestores(db: Db, batchId: string): Promise<RestoreVie
     .orderBy('u.num')
     .orderBy('s.seq')
     .execute();
-  return rows.map((r) => ({
-    upgradeId: r.upgrade_id,
-    targetId: r.target_id,
-    node: r.node ?? '',
-    state: r.state,
-    reason: reasonOf(JSON.parse(r.params) as Record<string, unknown>),
-    summary: r.state === 'succeeded' ? summaryOf(r) : null,
-    error: r.error,
-  }));
+  return rows.map((r) =>
+    restoreView(r.upgrade_id, r.target_id, { ...r, params: JSON.parse(r.params) as Record<string, unknown> }),
+  );
 }
