@@ -65,6 +65,21 @@ forEachDialect('OBShell contract', (dialect) => {
   });
   after(() => env.close());
 
+  it('GET /api/v1/info answers, without auth, what the official SDKs read to choose their auth', async () => {
+    const res = await fetch(`${env.baseUrl}/api/v1/info`);
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as Json;
+    assertEnvelope(body, 200);
+    // obshell-sdk-python's get_info: an Agentidentity value, a version >= 4.2.3.0 (auth v2), the auths
+    assert.equal(body.data.identity, 'CLUSTER AGENT');
+    assert.match(body.data.version, /^4\.2\.([3-9]|\d{2,})\.\d+$/);
+    assert.deepEqual(body.data.supportedAuth, ['v2']);
+    assert.equal(body.data.security, false);
+    assert.equal(body.data.isObproxyAgent, false);
+    assert.equal(body.data.port, Number(new URL(env.baseUrl).port));
+    assert.doesNotMatch(JSON.stringify(body), /acme|ob-1/, 'it names no project or cluster');
+  });
+
   it('GET /api/v1/secret answers a 1024-bit PKCS#1 public key without auth', async () => {
     const res = await fetch(`${env.baseUrl}/api/v1/secret`);
     assert.equal(res.status, 200);

@@ -51,6 +51,7 @@ export const PUBLIC: Record<string, string> = {
   'GET /healthz': 'the load balancer probe',
   'GET /metrics': 'Prometheus scrapes it; LIFTGATE_METRICS_TOKEN puts it behind a bearer token',
   'GET /api/v1/secret': "OBShell's public key, which a client needs before it can authenticate",
+  'GET /api/v1/info': "the OBShell agent's version, from which its SDKs choose how to authenticate",
 };
 
 /** Routes that need the admin role where the one rule says operator (src/service/roles.ts). */

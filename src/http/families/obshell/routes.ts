@@ -3,7 +3,7 @@
 // each cluster has its own agent port (src/service/obshell-agents.ts): the port a request arrives
 // on selects the cluster, and the password inside X-OCS-Header is checked against that cluster's
 // alone. On the main port these paths answer 421 with where to look up a cluster's address. Every
-// route but /api/v1/secret is authenticated; bodies arrive AES-encrypted, so this scope parses
+// route but /api/v1/secret and /api/v1/info is authenticated; bodies arrive AES-encrypted, so this scope parses
 // them as raw bytes.
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { isAppError } from '../../../domain/errors.ts';
@@ -42,6 +42,10 @@ import {
 } from './present.ts';
 import { assertNotUnderMaintenance, parseUpgradeBody, precheckUpgrade } from './prechecks.ts';
 
+/** Each cluster's agent speaks as one OBShell agent of a cluster, of a version whose auth is v2. */
+const AGENT_IDENTITY = 'CLUSTER AGENT';
+const AGENT_VERSION = '4.2.4.0';
+
 function send(req: FastifyRequest, reply: FastifyReply, status: number, data: unknown) {
   reply.code(status).send(obshellEnvelope(status, String(req.id), reply.elapsedTime, data));
 }
@@ -72,6 +76,19 @@ export const obshellFamily: FastifyPluginAsync<{ ctx: AppContext }> = async (app
   });
 
   app.get('/api/v1/secret', async (req, reply) => send(req, reply, 200, { public_key: crypto.publicKeyBase64() }));
+  // What the official SDKs ask first (no auth, as OBShell's agent): the agent's version decides the
+  // auth scheme they use (v2: X-OCS-Header). It names no project or cluster.
+  app.get('/api/v1/info', async (req, reply) =>
+    send(req, reply, 200, {
+      ip: req.hostname,
+      port: agentPortOf(req.raw),
+      identity: AGENT_IDENTITY,
+      version: AGENT_VERSION,
+      supportedAuth: ['v2'],
+      security: false,
+      isObproxyAgent: false,
+    }),
+  );
 
   const caller = (req: FastifyRequest): ObshellCaller => {
     const c = callers.get(req);
