@@ -171,7 +171,7 @@ forEachDialect('OBShell contract', (dialect) => {
     assert.deepEqual((t.json as Json).data, task);
     const logs = await env.client.request('GET', `/api/v1/task/sub_task/${task.id}/logs`);
     assert.equal(logs.status, 200);
-    const lines = (logs.json as Json).data as Json[];
+    const lines = (logs.json as Json).data.contents as Json[];
     assert.equal(lines.length, task.task_logs.length);
     for (const [i, l] of lines.entries()) {
       assert.deepEqual(Object.keys(l).sort(), [
@@ -193,15 +193,15 @@ forEachDialect('OBShell contract', (dialect) => {
   it('GET /api/v1/task/dag/ob/unfinish lists only unfinished DAGs of this cluster', async () => {
     const empty = await env.client.request('GET', '/api/v1/task/dag/ob/unfinish');
     assert.equal(empty.status, 200);
-    assert.deepEqual((empty.json as Json).data, []);
+    assert.deepEqual((empty.json as Json).data, { contents: [] });
     const running = await startUpgrade(env.client, { version: '4.2.5.1', release: '101000112024121917.el7' }, 'stopservice');
     assert.equal(running.name, 'OB stop service upgrade 4.2.5.1-101000112024121917.el7');
     const list = await env.client.request('GET', '/api/v1/task/dag/ob/unfinish?show_details=false');
-    const ids = ((list.json as Json).data as Json[]).map((d) => d.id);
+    const ids = ((list.json as Json).data.contents as Json[]).map((d) => d.id);
     // It may already have finished (the sim is instant); if listed, it is the one we started.
     for (const id of ids) assert.equal(id, running.id);
     const other = await env.other.request('GET', '/api/v1/task/dag/ob/unfinish');
-    assert.deepEqual((other.json as Json).data, [], 'another cluster does not see it');
+    assert.deepEqual((other.json as Json).data, { contents: [] }, 'another cluster does not see it');
     const end = await waitDag(env.client, running.id, ['SUCCEED', 'FAILED']);
     assert.equal(end.state, 'SUCCEED');
     assert.deepEqual(
@@ -231,7 +231,7 @@ forEachDialect('OBShell contract', (dialect) => {
     const one = await other.request('GET', `/api/v1/task/sub_task/${sub.id}`);
     assert.deepEqual((one.json as Json).data, sub);
     // The check does not put the cluster under maintenance, and the other cluster cannot see it.
-    assert.deepEqual(((await other.request('GET', '/api/v1/task/dag/ob/unfinish')).json as Json).data, []);
+    assert.deepEqual(((await other.request('GET', '/api/v1/task/dag/ob/unfinish')).json as Json).data, { contents: [] });
     assert.equal((await env.client.request('GET', `/api/v1/task/dag/${d.id}`)).status, 404);
   });
 });

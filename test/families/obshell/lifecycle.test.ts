@@ -52,7 +52,7 @@ forEachDialect('OBShell upgrade lifecycle', (dialect) => {
     assert.equal(again.state, 'SUCCEED');
     assert.equal(again.execute_times, 2);
     assert.equal(again.operator, 'RETRY');
-    const logs = ((await env.client.request('GET', `/api/v1/task/sub_task/${bad.id}/logs`)).json as Json).data as Json[];
+    const logs = ((await env.client.request('GET', `/api/v1/task/sub_task/${bad.id}/logs`)).json as Json).data.contents as Json[];
     assert.deepEqual([...new Set(logs.map((l) => l.execute_times))], [1, 2], 'log lines carry their attempt');
     assert.equal(await targetVersion(), NEXT.version);
 
@@ -83,7 +83,7 @@ forEachDialect('OBShell upgrade lifecycle', (dialect) => {
     await injectFault(env.t, { step: 'backup', kind: 'fail' });
     const dag = await startUpgrade(env.client, LATEST);
     await waitDag(env.client, dag.id, ['FAILED']);
-    const unfinished = ((await env.client.request('GET', '/api/v1/task/dag/ob/unfinish')).json as Json).data as Json[];
+    const unfinished = ((await env.client.request('GET', '/api/v1/task/dag/ob/unfinish')).json as Json).data.contents as Json[];
     assert.deepEqual(
       unfinished.map((d) => d.id),
       [dag.id],
@@ -95,7 +95,7 @@ forEachDialect('OBShell upgrade lifecycle', (dialect) => {
     assert.equal(after.operator, 'CANCEL');
     assert.notEqual(after.end_time, '0001-01-01T00:00:00Z');
     assert.ok(tasks(after).some((s) => s.operator === 'CANCEL'));
-    assert.deepEqual(((await env.client.request('GET', '/api/v1/task/dag/ob/unfinish')).json as Json).data, []);
+    assert.deepEqual(((await env.client.request('GET', '/api/v1/task/dag/ob/unfinish')).json as Json).data, { contents: [] });
     assert.equal(await targetVersion(), '4.2.2.0');
     // The native API sees the same upgrade, cancelled.
     const native = await env.t.call('GET', `/v1/projects/acme/upgrades?target=ob-1`);

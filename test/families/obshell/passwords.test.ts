@@ -75,7 +75,7 @@ forEachDialect('OBShell addressing and passwords', (dialect) => {
     // A's address shows A's cluster only: no DAG, and B's DAG id is not found there
     const aView = await at(portA, shared).request('GET', URI);
     assert.equal(aView.status, 200);
-    assert.deepEqual((aView.json as Json).data, []);
+    assert.deepEqual((aView.json as Json).data, { contents: [] });
     assert.equal(errorOf(await at(portA, shared).request('GET', `/api/v1/task/dag/${dagB.id}`)).errCode, 'Task.NotFound');
     // tenant A's client at A's address starts its own upgrade, in A's project
     const dagA = await startUpgrade(at(portA, shared), NEXT);

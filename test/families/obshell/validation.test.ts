@@ -25,7 +25,8 @@ forEachDialect('OBShell upgrade prechecks', (dialect) => {
   after(() => env.close());
 
   const upgrade = (body: Record<string, unknown>, client = env.client) => client.request('POST', '/api/v1/ob/upgrade', body);
-  const unfinished = async () => ((await env.client.request('GET', '/api/v1/task/dag/ob/unfinish')).json as Json).data as Json[];
+  const unfinished = async () =>
+    ((await env.client.request('GET', '/api/v1/task/dag/ob/unfinish')).json as Json).data.contents as Json[];
 
   it('an unknown mode is OB.Upgrade.Mode.NotSupported; the mode is case-insensitive', async () => {
     const e = errorOf(await upgrade({ ...NEXT, mode: 'hot' }));
@@ -139,7 +140,7 @@ forEachDialect('OBShell upgrade prechecks', (dialect) => {
 
   it('an unavailable observer is OB.Server.Unavailable', async () => {
     // ob-2's upgrade above was started; wait for it, then crash a node of ob-2 through a failed step.
-    const list = ((await env.other.request('GET', '/api/v1/task/dag/ob/unfinish')).json as Json).data as Json[];
+    const list = ((await env.other.request('GET', '/api/v1/task/dag/ob/unfinish')).json as Json).data.contents as Json[];
     for (const d of list) await waitDag(env.other, d.id, ['SUCCEED', 'FAILED']);
     await env.t.call('POST', '/v1/projects/acme/targets/ob-2/faults', { node: 'ob-2-z1', step: 'stop', kind: 'crash', times: 1 });
     const d = await env.other.request('POST', '/api/v1/ob/upgrade', { ...LATEST, mode: 'stopservice' });

@@ -25,7 +25,8 @@ export function obshellEnvelope(
     status,
     // OBShell trace ids are 16 hex digits; the request id keeps log lines joinable.
     traceId: requestId.replace(/-/g, '').slice(0, 16),
-    ...(data !== undefined && data !== null ? { data } : {}),
+    // a list is OBShell's IterableData, `{contents: [...]}`, as its SDKs read it
+    ...(data !== undefined && data !== null ? { data: Array.isArray(data) ? { contents: data } : data } : {}),
     ...(error ? { error } : {}),
   };
 }
