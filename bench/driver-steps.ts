@@ -70,6 +70,7 @@ export function planRolling(upgrade: Upgrade, nodes: TargetNode[]): Step[] {
       error: null,
       log: [],
       result: null,
+      progress: null,
       fence: 1,
       recoveries: 0,
     });

@@ -63,7 +63,19 @@ export interface Step {
   endedAt: string | null;
   error: string | null;
   result?: Record<string, unknown> | null;
+  /** what the driver reports while the step runs (a blue/green copy's bytes, a catch-up's lag) */
+  progress?: Record<string, unknown> | null;
   log?: string[];
+}
+
+/** blue_green: how long the old cluster is kept in step after the switch */
+export interface RollbackWindow {
+  state: string;
+  retentionSeconds: number | null;
+  until: string | null;
+  secondsLeft: number | null;
+  rollbackPossible: boolean;
+  message: string;
 }
 
 export interface Stage {
@@ -106,6 +118,7 @@ export interface Upgrade {
 
 export interface UpgradeDetail extends Upgrade {
   stages: Stage[];
+  rollbackWindow?: RollbackWindow | null;
   /** what a cancel did (or does) on each node it found out of service */
   restores?: Restore[];
 }

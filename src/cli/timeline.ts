@@ -11,6 +11,9 @@ export interface WatchedStep {
   startedAt: string | null;
   endedAt: string | null;
   error: string | null;
+  action?: string;
+  /** what the driver reports while the step runs (a blue/green copy's bytes, a catch-up's lag) */
+  progress?: Record<string, unknown> | null;
 }
 
 export interface WatchedUpgrade {
@@ -29,6 +32,7 @@ export interface WatchedUpgrade {
   pendingReason?: string | null;
   estimate?: { completesAt?: string; remainingSeconds?: number; basis?: string } | null;
   stages: { name: string; description?: string; state: string; steps: WatchedStep[] }[];
+  rollbackWindow?: { state: string; until: string | null; secondsLeft: number | null; message?: string } | null;
 }
 
 export const FINAL_UPGRADE_STATES = new Set(['succeeded', 'failed', 'cancelled', 'rolled_back']);
@@ -50,13 +54,45 @@ const PRIORITY = ['failed', 'running', 'rolling_back', 'succeeded', 'rolled_back
 
 const ms = (iso: string | null | undefined): number | null => (iso ? Date.parse(iso) : null);
 
+/** one row per node; a blue/green upgrade (whole clusters, no node steps) gets one row per stage */
 function rows(u: WatchedUpgrade): Map<string, WatchedStep[]> {
   const out = new Map<string, WatchedStep[]>();
-  for (const st of u.stages.flatMap((s) => s.steps)) {
-    const key = st.node ?? TARGET_ROW;
-    out.set(key, [...(out.get(key) ?? []), st]);
+  for (const s of u.stages) {
+    for (const st of s.steps) {
+      const key = u.mode === 'blue_green' ? s.name : (st.node ?? TARGET_ROW);
+      out.set(key, [...(out.get(key) ?? []), st]);
+    }
   }
   return out;
+}
+
+const mib = (b: number): string => `${(b / 1048576).toFixed(1)} MiB`;
+const num = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+
+/** what a running step reports, in words: a copy's bytes done of total, rate and time left; a lag */
+export function progressText(st: WatchedStep): string | null {
+  const p = st.progress;
+  if (!p) return null;
+  const done = num(p.bytesDone);
+  const total = num(p.bytesTotal);
+  if (done !== null && total !== null) {
+    const pct = total > 0 ? Math.floor((done / total) * 100) : 100;
+    const rate = num(p.rateBytesPerSecond);
+    const eta = num(p.etaSeconds);
+    return [
+      `copied ${mib(done)} of ${mib(total)} (${pct}%)`,
+      num(p.tablesTotal) !== null ? `${String(p.tablesDone)}/${String(p.tablesTotal)} tables` : null,
+      rate ? `${mib(rate)}/s` : null,
+      eta !== null ? `about ${duration(eta * 1000)} left` : null,
+    ]
+      .filter(Boolean)
+      .join(', ');
+  }
+  const lag = num(p.lagBytes);
+  if (lag !== null) return `behind by ${lag} bytes (bound ${String(p.boundBytes)})`;
+  const left = num(p.secondsLeft);
+  if (left !== null) return `rollback window: ${duration(left * 1000)} left${typeof p.until === 'string' ? ` (until ${p.until})` : ''}`;
+  return null;
 }
 
 function bar(steps: WatchedStep[], t0: number, t1: number, width: number, paint: Paint): string {
@@ -130,6 +166,17 @@ export function renderTimeline(u: WatchedUpgrade, now: number, paint: Paint, col
       `  ${node.padEnd(nameWidth)}  ${bar(list, start, end, barWidth, paint)}  ${`${done}/${list.length}`.padStart(countWidth)}  ${label}`,
     );
   }
+  const running = u.stages.flatMap((s) => s.steps).find((s) => s.state === 'running' && s.progress);
+  const text = running ? progressText(running) : null;
+  if (text) lines.push(`  ${running!.name}: ${text}`);
+  if (u.rollbackWindow?.state === 'open') {
+    lines.push(
+      paint.style(
+        `rollback window open${u.rollbackWindow.until ? ` until ${u.rollbackWindow.until}` : ''}: liftgate upgrade rollback ${shortId(u.id)} returns to ${u.fromVersion}; liftgate upgrade finalize ${shortId(u.id)} keeps ${u.toVersion}`,
+        'yellow',
+      ),
+    );
+  }
   if (u.error) lines.push(paint.style(`error: ${u.error}`, 'red'));
   return lines.map((l) => fit(l, columns));
 }
@@ -157,8 +204,25 @@ export function changes(before: WatchedUpgrade | null, after: WatchedUpgrade, pa
       if (st.state !== was && st.state !== 'pending') {
         out.push(`${stamp} ${st.node ?? TARGET_ROW}: ${st.name} ${paint.state(st.state)}${st.error ? `: ${st.error}` : ''}`);
       }
+      // a running step's progress, when its words change (a copy: every tenth of it)
+      const text = st.state === 'running' ? progressText(st) : null;
+      const prev = before?.stages[i]?.steps[j];
+      const prevText = prev && prev.state === 'running' ? progressText(prev) : null;
+      if (text && coarse(text) !== (prevText ? coarse(prevText) : null)) out.push(`${stamp} ${st.name}: ${text}`);
     }),
   );
   if (moved && ended) out.push(upgradeLine);
+  if (after.rollbackWindow?.state === 'open' && before?.rollbackWindow?.state !== 'open') {
+    out.push(`${stamp} rollback window open${after.rollbackWindow.until ? ` until ${after.rollbackWindow.until}` : ''}: rollback returns to ${after.fromVersion}, finalize keeps ${after.toVersion}`);
+  }
   return out;
+}
+
+/** a copy's words without the parts that change every second, so a pipe gets a line per tenth */
+function coarse(text: string): string {
+  const m = /\((\d+)%\)/.exec(text);
+  if (m) return `copy ${Math.floor(Number(m[1]) / 10)}`;
+  if (text.startsWith('rollback window')) return 'window';
+  if (text.startsWith('behind')) return 'lag';
+  return text;
 }

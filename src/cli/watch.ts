@@ -89,14 +89,25 @@ export function watchUpgrade(cli: Cli, id: string): Promise<number> {
         stage: u.currentStage ?? null,
         done: steps.filter((s) => ['succeeded', 'skipped', 'rolled_back'].includes(s.state)).length,
         total: steps.length,
-        current: current ? { name: current.name, node: current.node, state: current.state } : null,
+        current: current
+          ? { name: current.name, node: current.node, state: current.state, progress: current.progress ?? null }
+          : null,
+        rollbackWindow: u.rollbackWindow ?? null,
         pendingReason: u.pendingReason ?? null,
         estimate: u.estimate ?? null,
         error: u.error,
       };
     },
+    // a blue/green upgrade's watch ends when it has switched: the rollback window may last hours
     ended: (u) =>
-      u.state === 'succeeded' || u.state === 'paused' ? EXIT.OK : FINAL_UPGRADE_STATES.has(u.state) ? EXIT.UNSUCCESSFUL : null,
-    summary: (u) => `upgrade ${u.id}: ${cli.paint.state(u.state)}${u.error ? ` (${u.error})` : ''}`,
+      u.state === 'succeeded' || u.state === 'paused' || u.rollbackWindow?.state === 'open'
+        ? EXIT.OK
+        : FINAL_UPGRADE_STATES.has(u.state)
+          ? EXIT.UNSUCCESSFUL
+          : null,
+    summary: (u) =>
+      u.rollbackWindow?.state === 'open'
+        ? `upgrade ${u.id}: switched to ${u.toVersion}; rollback window open${u.rollbackWindow.until ? ` until ${u.rollbackWindow.until}` : ''} (liftgate upgrade rollback ${u.id} | liftgate upgrade finalize ${u.id})`
+        : `upgrade ${u.id}: ${cli.paint.state(u.state)}${u.error ? ` (${u.error})` : ''}`,
   });
 }

@@ -25,6 +25,13 @@ export const FAILURE_CODES = {
   SIM_FAULT: 'A failure injected into the simulated fleet.',
   NO_SWITCHOVER_CANDIDATE: 'No healthy, caught-up replica could take over the primary role.',
   SWITCHOVER_FAILED: 'The switchover did not complete.',
+  CUTOVER_TIMEOUT:
+    'A blue/green cutover did not finish within its switchover timeout; it was undone and clients resumed on the old cluster.',
+  CUTOVER_FAILED: 'A blue/green cutover failed; it was undone and clients resumed on the old cluster.',
+  SCHEMA_COPY_FAILED: 'The schema could not be copied to the new cluster (an object the copy refuses, or a statement that failed).',
+  SCHEMA_MISMATCH: 'After the schema copy, the catalogs of the old and the new cluster differ.',
+  REPLICATION_FAILED: 'Logical replication between the old and the new cluster failed or did not catch up in time.',
+  BLUE_GREEN_IN_PROGRESS: 'Another blue/green upgrade left its new cluster beside this one; finish or roll it back first.',
   PRIMARY_STOP_REFUSED: 'The driver refused to stop a node that is still the primary.',
   POOLER_NOT_INSTALLED: 'The target asks for a connection pooler that is not installed.',
   PROVISION_FAILED: 'The driver could not create the target\u2019s resources.',

@@ -83,10 +83,15 @@ export interface CatalogVersion {
 }
 
 /** the operator actions on an upgrade (the engine's operations.ts says what each may do) */
-export const UPGRADE_ACTIONS = ['pause', 'resume', 'cancel', 'retry', 'rollback', 'skip'] as const;
+export const UPGRADE_ACTIONS = ['pause', 'resume', 'cancel', 'retry', 'rollback', 'skip', 'finalize'] as const;
 export type UpgradeAction = (typeof UPGRADE_ACTIONS)[number];
 
-export const UPGRADE_MODES = ['rolling', 'stop_service', 'az_migration'] as const;
+/**
+ * rolling: node by node in place; stop_service: every node at once; az_migration: nodes move to
+ * another zone; blue_green: a new cluster on the new version is built beside the old one, kept in
+ * step by replication, and traffic is switched to it (with a way back for a rollback window)
+ */
+export const UPGRADE_MODES = ['rolling', 'stop_service', 'az_migration', 'blue_green'] as const;
 export type UpgradeMode = (typeof UPGRADE_MODES)[number];
 
 /** every upgrade state; the one list that schemas, mapping tables and their tests share */
@@ -145,6 +150,15 @@ export const STEP_ACTIONS = [
   'switchover',
   'relocate',
   'finalize',
+  // blue/green (mode blue_green): a second cluster on the new version, then a switch of traffic
+  'logical_decoding',
+  'provision_green',
+  'copy_schema',
+  'initial_copy',
+  'catch_up',
+  'cutover',
+  'rollback_window',
+  'decommission',
   // not planned: added when a cancel finds a node out of service (src/engine/core/cancel.ts)
   'restore',
 ] as const;
@@ -182,6 +196,8 @@ export interface Step {
   log: string[];
   /** what the driver reported when the step succeeded (e.g. a switchover's write outage) */
   result: Record<string, unknown> | null;
+  /** what the driver reports while the step runs (a data copy's bytes done of total, rate, estimate) */
+  progress: Record<string, unknown> | null;
   /** fencing token: incremented by every claim; the holder's writes must name it */
   fence: number;
   /** how often recovery took the step back from a holder that died */

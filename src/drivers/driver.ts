@@ -23,6 +23,8 @@ export interface DriverCapabilities {
   faults: boolean;
   /** creates the target's real resources when it is registered with driverConfig.provision */
   provision: boolean;
+  /** can build a second cluster on the new version and switch traffic to it (mode blue_green) */
+  blueGreen?: boolean;
 }
 
 /** How a step behaves when it may have to run again (after a crash, or on retry). */
@@ -43,6 +45,11 @@ export interface StepPolicy {
    * cancel lets it finish (or time out) and restores the node after.
    */
   interruptible: boolean;
+  /**
+   * true: the step only waits (a blue/green rollback window). An operator's finalize ends it as
+   * done; a rollback stops it at once (its holder fenced out) and reverses the steps before it.
+   */
+  waits?: boolean;
 }
 
 export interface StepContext {
@@ -54,6 +61,12 @@ export interface StepContext {
   log(line: string): void;
   /** aborted when the executor shuts down; a driver should stop waiting and throw */
   signal: AbortSignal;
+  /**
+   * Reports how a long step is going (a data copy's bytes done of total, rate and estimate); the
+   * latest report is written with the log so far at most about once a second, and the API, the
+   * CLI and the console show it while the step runs.
+   */
+  progress?(data: Record<string, unknown>): void;
   /**
    * The fencing token of this claim of the step (it grows with every claim). A driver that can
    * should refuse an effect whose fence is lower than one it has already seen for the step: the
@@ -69,6 +82,10 @@ export interface StepResult {
   node?: Partial<TargetNode> & { name: string };
   /** nodes whose role changed (switchover) */
   nodes?: (Partial<TargetNode> & { name: string })[];
+  /** the target's whole node list now (a blue/green cutover moves it onto other nodes) */
+  replaceNodes?: TargetNode[];
+  /** driverConfig keys that changed (merged into the target's driverConfig) */
+  driverConfig?: Record<string, unknown>;
   data?: Record<string, unknown>;
 }
 
@@ -97,6 +114,8 @@ export interface DriverCatalogEntry {
   description?: string;
   /** patterns of versions allowed to upgrade to this one ("16.*"); empty = any older version */
   upgradableFrom?: string[];
+  /** an entry an older Liftgate added with this description is brought up to date (an operator's edit is kept) */
+  supersedesDescription?: string;
 }
 
 export interface Topology {
@@ -128,6 +147,11 @@ export interface Driver {
   destroy?(target: Target): Promise<void>;
   /** versions this driver can run on this machine; added to the catalog at start when missing */
   catalogEntries?(): DriverCatalogEntry[];
+  /**
+   * null when the driver can take this route in this mode; else why not, in words that name the
+   * mode that can (the API answers UPGRADE_NO_ROUTE with it)
+   */
+  routeRefusal?(hops: Hop[], mode: UpgradeMode): string | null;
   /** read the target's real topology */
   inspect(target: Target): Promise<Topology>;
   precheck(input: PrecheckInput): Promise<PrecheckResult>;

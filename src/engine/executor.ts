@@ -10,7 +10,7 @@ import { DriverError, type Driver, type StepContext, type StepResult } from '../
 import { toStep, toUpgrade } from '../store/mappers.ts';
 import type { Store } from '../store/open.ts';
 import type { StepRow } from '../store/schema.ts';
-import { applyNodeFacts, loadTargets, targetKey, type NodeFacts } from '../store/targets-repo.ts';
+import { applyNodeFacts, loadTargets, patchDriverConfig, replaceNodes, targetKey, type NodeFacts } from '../store/targets-repo.ts';
 import { specialWork } from './claims.ts';
 import { FaultPoints } from './fault-points.ts';
 import { housekeepWindows } from './windows.ts';
@@ -31,6 +31,7 @@ import {
   claimRestoreSteps,
   claimRollbackSteps,
   claimSteps,
+  recordProgress,
   renewLease,
   updateUpgrade,
   type ClaimRequest,
@@ -84,6 +85,8 @@ export class Executor {
   private readonly deadlines = new Map<string, { at: number; fire: () => void }>();
   /** the abort of each step this process runs, by step id (a cancel may stop it) */
   private readonly holding = new Map<string, { fence: number; stop: AbortController }>();
+  /** the pending progress report of each running step, written before its outcome */
+  private readonly progressFlush = new Map<string, () => Promise<void>>();
   private deadlineTimer: NodeJS.Timeout | null = null;
   private readonly abort = new AbortController();
   private running = false;
@@ -424,7 +427,42 @@ export class Executor {
       fence: step.fence,
       owner: this.owner,
       log: (line) => log.push(`${this.ts()} ${line}`),
+      progress: this.progressWriter(step, log),
     };
+  }
+
+  /**
+   * A step's progress reports, written with the log so far at most once a second (the latest
+   * wins; a report that arrives while one is written waits for the next round).
+   */
+  private progressWriter(step: Step, log: string[]): (data: Record<string, unknown>) => void {
+    let latest: Record<string, unknown> | null = null;
+    let timer: NodeJS.Timeout | null = null;
+    let last = 0;
+    const flush = async (): Promise<void> => {
+      if (timer) clearTimeout(timer);
+      timer = null;
+      const data = latest;
+      if (!data) return;
+      latest = null;
+      last = Date.now();
+      await recordProgress(this.db, step, this.owner, data, log).catch((err) => this.onError(err));
+    };
+    // the step's last report is written before its outcome, so the figures it ended on stay
+    this.progressFlush.set(step.id, flush);
+    return (data) => {
+      latest = data;
+      if (timer) return;
+      timer = setTimeout(() => void flush(), Math.max(0, 1000 - (Date.now() - last)));
+      timer.unref();
+    };
+  }
+
+  /** writes a step's pending progress report now (before its outcome is recorded) */
+  private async flushProgress(stepId: string): Promise<void> {
+    const flush = this.progressFlush.get(stepId);
+    this.progressFlush.delete(stepId);
+    await flush?.();
   }
 
   /**
@@ -474,7 +512,7 @@ export class Executor {
     const driver = this.driverOf(c.target);
     const log = [...step.log, `${this.ts()} attempt ${step.attempts} on ${this.owner}`];
     // A step may not run forever: a hung driver call is aborted and the step fails.
-    const timeoutMs = timeoutOf(c.upgrade.options, step.action) * 1000;
+    const timeoutMs = timeoutOf(c.upgrade.options, step.action, step.params) * 1000;
     const own = new AbortController();
     const onAbort = () => own.abort();
     this.abort.signal.addEventListener('abort', onAbort, { once: true });
@@ -507,6 +545,7 @@ export class Executor {
       result = step.action === 'precheck' ? await this.precheck(ctx, driver) : await driver.execute(ctx);
     } catch (err) {
       cleanup();
+      await this.flushProgress(step.id);
       if (this.abort.signal.aborted) return; // shutting down: the lease expires and recovery decides
       if (lost) return; // the step is no longer ours: whoever has it now records it
       const e = timedOut ? new DriverError('STEP_TIMEOUT', `${step.name} did not finish within ${timeoutMs / 1000} s`) : err;
@@ -514,6 +553,7 @@ export class Executor {
       return;
     }
     cleanup();
+    await this.flushProgress(step.id);
     this.faults.hit('step.driver_done', step.action);
     await this.recordSuccess(step, c.upgrade, result, log, c.target);
     this.faults.hit('step.recorded', step.action);
@@ -580,7 +620,9 @@ export class Executor {
       const n = known?.nodes.find((x) => x.name === f.name);
       return !n || (Object.keys(f) as (keyof NodeFacts)[]).some((k) => f[k] !== undefined && f[k] !== n[k]);
     });
-    if (facts.length > 0) await applyNodeFacts(db, upgrade.projectId, upgrade.targetId, facts);
+    if (result.replaceNodes) await replaceNodes(db, upgrade.projectId, upgrade.targetId, result.replaceNodes);
+    else if (facts.length > 0) await applyNodeFacts(db, upgrade.projectId, upgrade.targetId, facts);
+    if (result.driverConfig) await patchDriverConfig(db, upgrade.projectId, upgrade.targetId, result.driverConfig);
   }
 
   private async recordFailure(step: Step, upgrade: Upgrade, err: unknown, log: string[]): Promise<void> {
@@ -615,6 +657,7 @@ export class Executor {
     try {
       result = step.action === 'precheck' ? {} : await driver.rollback(ctx);
     } catch (err) {
+      this.progressFlush.delete(step.id);
       stopBeat();
       const message = err instanceof Error ? err.message : String(err);
       log.push(`${this.ts()} ROLLBACK FAILED: ${message}`);
@@ -633,6 +676,7 @@ export class Executor {
       this.onChange();
       return;
     }
+    await this.flushProgress(step.id);
     stopBeat();
     this.faults.hit('step.driver_done', step.action);
     const ok = await this.store.unit.run((trx) =>

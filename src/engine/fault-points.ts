@@ -18,7 +18,17 @@ export const RECOVERY_FAULT_POINTS = [
   'recovery.recorded', // the recovery's transaction committed
 ] as const;
 
-export const FAULT_POINTS = [...STEP_FAULT_POINTS, ...RECOVERY_FAULT_POINTS] as const;
+/** points inside the postgres driver's blue/green steps (src/drivers/postgres/blue-green.ts) */
+export const DRIVER_FAULT_POINTS = [
+  'bg.green_built', // green's servers run, the blue/green state does not record them yet
+  'bg.schema_copied', // a database's schema is on green, the step is not done
+  'bg.copy_started', // green subscribes to blue and copies, the step is not done
+  'bg.cutover_paused', // the pooler holds clients, green has not caught up
+  'bg.cutover_switching', // replication is being reversed, the pooler still points at blue
+  'bg.cutover_repointed', // the pooler points at green, clients are still held
+] as const;
+
+export const FAULT_POINTS = [...STEP_FAULT_POINTS, ...RECOVERY_FAULT_POINTS, ...DRIVER_FAULT_POINTS] as const;
 export type FaultPoint = (typeof FAULT_POINTS)[number];
 
 export class FaultPoints {
@@ -36,6 +46,11 @@ export class FaultPoints {
       throw new Error(`unknown fault point ${point}; known: ${FAULT_POINTS.join(', ')}`);
     }
     return new FaultPoints({ point, at: n ? Number(n) : 1, ...(action ? { action } : {}) });
+  }
+
+  /** a point inside a driver's step (named in DRIVER_FAULT_POINTS) */
+  hitDriver(point: string): void {
+    this.hit(point as FaultPoint);
   }
 
   hit(point: FaultPoint, action?: string): void {

@@ -10,7 +10,10 @@
 //             (RESTORE_FAILED): the failed restore steps run again
 //   retry     failed -> running|prechecking   (failed steps pending again; succeeded ones kept)
 //   skip      failed -> running|prechecking   (failed steps skipped)
-//   rollback  failed|paused|cancelled -> rolling_back (completed steps reversed, newest first)
+//   rollback  failed|paused|cancelled -> rolling_back (completed steps reversed, newest first);
+//             also running in a rollback window: the waiting step stops first
+//   finalize  running -> running, only in a rollback window (a blue/green upgrade's step that only
+//             waits runs): the wait ends now, and the next stage (decommission) starts
 import { AppError } from '../domain/errors.ts';
 import type { Upgrade, UpgradeState } from '../domain/types.ts';
 import type { Driver } from '../drivers/driver.ts';
@@ -22,7 +25,10 @@ import type { Clock } from '../domain/clock.ts';
 import { isoNow } from '../domain/clock.ts';
 import { CancelRace, prepareCancel, startRestore, type CancelPlan } from './core/cancel.ts';
 import { advance, finishRollbackIfDone, prepareRollback, RollbackRefused, type CoreEnv } from './core/progress.ts';
-import { moveStages, moveSteps, moveUpgrade, type By } from './core/writes.ts';
+import { moveStages, moveStep, moveSteps, moveUpgrade, type By } from './core/writes.ts';
+import { toStep } from '../store/mappers.ts';
+import { loadTarget } from '../store/targets-repo.ts';
+import type { Step } from '../domain/types.ts';
 
 import { UPGRADE_ACTIONS, type UpgradeAction } from '../domain/types.ts';
 export { UPGRADE_ACTIONS, type UpgradeAction };
@@ -34,7 +40,12 @@ const ALLOWED_FROM: Record<UpgradeAction, readonly UpgradeState[]> = {
   retry: ['failed'],
   skip: ['failed'],
   rollback: ['failed', 'paused', 'cancelled'],
+  // only in a rollback window (see inWindow)
+  finalize: [],
 };
+
+/** in a rollback window only these are offered: return to the old version, or keep the new one */
+const WINDOW_ACTIONS: readonly UpgradeAction[] = ['rollback', 'finalize'];
 
 export interface ActionDeps {
   store: Store;
@@ -48,9 +59,26 @@ export interface ActionDeps {
   executor?: { touch(upgradeId: string): void; abortSteps?(steps: { id: string; fence: number }[]): void };
 }
 
-/** The actions an operator may request of an upgrade in this state (the API shows them). */
-export function allowedActions(state: UpgradeState): UpgradeAction[] {
+/**
+ * The actions an operator may request of an upgrade in this state (the API shows them);
+ * inWindow: a step that only waits (a blue/green rollback window) is running.
+ */
+export function allowedActions(state: UpgradeState, inWindow = false): UpgradeAction[] {
+  if (inWindow && state === 'running') return [...WINDOW_ACTIONS];
   return UPGRADE_ACTIONS.filter((a) => ALLOWED_FROM[a].includes(state));
+}
+
+/** the running steps of an upgrade that only wait (its rollback window), when every running step does */
+async function waitingSteps(db: Transaction<Database>, u: Upgrade, drivers: Map<string, Driver>): Promise<Step[]> {
+  if (u.state !== 'running') return [];
+  const running = (
+    await db.selectFrom('steps').selectAll().where('upgrade_id', '=', u.id).where('state', '=', 'running').execute()
+  ).map(toStep);
+  if (running.length === 0) return [];
+  const target = await loadTarget(db, u.projectId, u.targetId);
+  const driver = target ? drivers.get(target.driver) : undefined;
+  if (!target || !driver) return [];
+  return running.every((s) => driver.stepPolicy(s.action, target).waits === true) ? running : [];
 }
 
 const runState = (u: Upgrade): UpgradeState => (u.currentStage === 0 ? 'prechecking' : 'running');
@@ -79,6 +107,7 @@ export async function applyAction(
   };
   const by: By = { by: cause, actor };
   let cancel: CancelPlan | null = null;
+  let stoppedWaits: { id: string; fence: number }[] = [];
   const apply = async (trx: Transaction<Database>) => {
     const row = await trx
       .selectFrom('upgrades')
@@ -89,13 +118,41 @@ export async function applyAction(
       .executeTakeFirst();
     if (!row) throw new AppError('UPGRADE_NOT_FOUND', `upgrade ${upgradeId} does not exist in project ${projectId}`);
     const u = toUpgrade(row);
-    if (!ALLOWED_FROM[action].includes(u.state)) {
+    const waiting = await waitingSteps(trx, u, deps.drivers);
+    if (!allowedActions(u.state, waiting.length > 0).includes(action)) {
       throw new AppError(
         'INVALID_STATE',
-        `cannot ${action} an upgrade that is ${u.state}; ${action} is allowed when it is ${ALLOWED_FROM[action].join(' or ')}`,
+        waiting.length > 0
+          ? `the upgrade is in its rollback window: ${action} is not possible now; rollback returns to ${u.fromVersion} with every write made since the switch, finalize keeps ${u.toVersion} and ends the window`
+          : action === 'finalize'
+            ? 'finalize ends the rollback window of a blue/green upgrade; this upgrade is not in one'
+            : `cannot ${action} an upgrade that is ${u.state}; ${action} is allowed when it is ${ALLOWED_FROM[action].join(' or ')}`,
         { state: u.state, action },
       );
     }
+    // the waiting steps a finalize or a rollback takes from their holder (fenced out, then aborted)
+    const ended: { id: string; fence: number }[] = [];
+    const takeWaiting = async (rule: 'end_wait' | 'abort') => {
+      const ts = isoNow(deps.clock);
+      for (const s of waiting) {
+        const ok = await moveStep(trx, deps.clock, rule, {
+          ...by,
+          u: { id: u.id, projectId: u.projectId, targetId: u.targetId },
+          step: s,
+          from: 'running',
+          to: rule === 'end_wait' ? 'succeeded' : 'cancelled',
+          leaseOwner: s.leaseOwner,
+          fence: s.fence,
+          fenceHolder: true,
+          log: [...s.log, `${ts} ${rule === 'end_wait' ? 'finalized' : 'stopped for a rollback'} by ${actor}`],
+          ...(rule === 'end_wait' ? { result: { finalizedBy: actor, at: ts } } : { error: 'stopped: the upgrade is rolled back' }),
+          message: `${s.name} ${rule === 'end_wait' ? 'ended by a finalize' : 'stopped by a rollback'}`,
+          data: { fence: s.fence + 1 },
+        });
+        if (!ok) throw new AppError('INVALID_STATE', `the upgrade changed while ${action} was applied; try again`);
+        ended.push({ id: s.id, fence: s.fence });
+      }
+    };
     let to: UpgradeState;
     switch (action) {
       case 'pause':
@@ -144,8 +201,13 @@ export async function applyAction(
         });
         break;
       }
+      case 'finalize':
+        to = 'running';
+        await takeWaiting('end_wait');
+        break;
       case 'rollback':
         to = 'rolling_back';
+        await takeWaiting('abort');
         try {
           await prepareRollback(trx, env, u, by);
         } catch (err) {
@@ -171,7 +233,8 @@ export async function applyAction(
     });
     if (!ok) throw new AppError('INVALID_STATE', `the upgrade changed state while ${action} was applied; try again`);
     if (plan?.startStage != null) await startRestore(trx, env, u, by, plan.startStage);
-    if (action === 'resume' || action === 'skip') await advance(trx, env, u.id, by);
+    if (action === 'resume' || action === 'skip' || action === 'finalize') await advance(trx, env, u.id, by);
+    stoppedWaits = ended;
     if (action === 'rollback') await finishRollbackIfDone(trx, env, { ...u, state: 'rolling_back' }, by);
   };
   if (within) await apply(within);
@@ -179,7 +242,7 @@ export async function applyAction(
   if (!within) {
     // a cancel's stopped steps are aborted here once it committed; inside a caller's transaction
     // their holders stop at their next lease renewal, which finds their fence moved on
-    const stopped = (cancel as CancelPlan | null)?.stopped ?? [];
+    const stopped = [...((cancel as CancelPlan | null)?.stopped ?? []), ...stoppedWaits];
     if (stopped.length > 0) deps.executor?.abortSteps?.(stopped);
     deps.executor?.touch(upgradeId);
   }

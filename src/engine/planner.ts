@@ -35,7 +35,12 @@ export interface PlanOptions {
   targetAz?: string;
   /** az_migration: accept a move that leaves the target in fewer zones */
   allowZoneReduction?: boolean;
+  /** blue_green: seconds blue is kept in step after the switch (the rollback window) */
+  retentionSeconds?: number;
 }
+
+/** blue_green: the rollback window when the upgrade does not set one */
+export const DEFAULT_RETENTION_SECONDS = 3600;
 
 export interface PlanInput {
   target: Pick<Target, 'engine' | 'nodes' | 'kind'>;
@@ -77,6 +82,42 @@ export const STEP_TEXT: Record<StepAction, { name: string; description: string }
   finalize: {
     name: 'Task status update',
     description: 'Records the new version and runs the post-upgrade checks; the task is marked as completed.',
+  },
+  logical_decoding: {
+    name: 'Enable logical decoding',
+    description:
+      'Sets wal_level = logical where it is not yet: each node restarts once, replicas first, then a switchover, so clients see no error.',
+  },
+  provision_green: {
+    name: 'Provision green',
+    description: 'Creates the new cluster (green) on the new version with as many replicas as the current one (blue).',
+  },
+  copy_schema: {
+    name: 'Copy roles and schema',
+    description:
+      'Copies the roles and the schema of every database from blue to green, read from the catalog, and compares both catalogs before any data moves.',
+  },
+  initial_copy: {
+    name: 'Initial data copy',
+    description: 'Logical replication copies every table from blue to green; its progress shows bytes done of total, rate and estimate.',
+  },
+  catch_up: {
+    name: 'Catch-up',
+    description: 'Waits until green has applied blue\u2019s changes to within the lag bound, and refreshes materialized views on green.',
+  },
+  cutover: {
+    name: 'Cutover',
+    description:
+      'Holds clients at the pooler, lets green apply the last changes, copies sequence values, reverses replication (green to blue) and points the pooler at green.',
+  },
+  rollback_window: {
+    name: 'Rollback window',
+    description:
+      'Blue stays in step with green (reverse replication) until the window ends or an operator finalizes; a rollback switches back to blue with every write made on green.',
+  },
+  decommission: {
+    name: 'Decommission blue',
+    description: 'Stops replication to blue and removes the old cluster; past this step the upgrade cannot be rolled back.',
   },
   // never planned: a cancel adds one per node it finds out of service (src/engine/core/cancel.ts)
   restore: {
@@ -268,12 +309,51 @@ function moveStage(n: TargetNode, targetAz: string): PlannedStage {
   };
 }
 
+/**
+ * Blue/green: a second cluster (green) on the new version beside the current one (blue), kept in
+ * step by replication, then traffic switched to it. Every stage is one target-level step: the
+ * driver acts on whole clusters. Many hops make one: green is built on the last version directly.
+ */
+function blueGreen(input: PlanInput): PlannedStage[] {
+  const { hops, capabilities, target, options = {} } = input;
+  if (!capabilities.blueGreen) {
+    throw new AppError('UPGRADE_MODE_NOT_SUPPORTED', 'the target\u2019s driver cannot build a second cluster beside it (blue_green)');
+  }
+  const to = hops[hops.length - 1]?.toVersion ?? '';
+  const retention = options.retentionSeconds ?? DEFAULT_RETENTION_SECONDS;
+  const one = (action: StepAction, name: string, extra: Partial<PlannedStep> = {}): PlannedStage => ({
+    name,
+    description: STEP_TEXT[action].description,
+    steps: [step(action, null, 0, extra)],
+  });
+  return [
+    one('logical_decoding', 'Enable logical decoding'),
+    one('provision_green', `Provision green (${to}, ${target.nodes.length} nodes)`, {
+      params: { version: to, nodes: target.nodes.length },
+    }),
+    one('copy_schema', 'Copy roles and schema'),
+    one('initial_copy', 'Initial data copy', { params: { timeoutSeconds: 86400 } }),
+    one('catch_up', 'Catch-up'),
+    one('cutover', 'Cutover'),
+    one('rollback_window', 'Rollback window', {
+      params: { retentionSeconds: retention, timeoutSeconds: retention + 3600 },
+      // the step lasts the window: its own timeout is the window and an hour more
+      description: `${STEP_TEXT.rollback_window.description} Window: ${retention} s.`,
+    }),
+    one('decommission', 'Decommission blue'),
+  ];
+}
+
 export function plan(input: PlanInput): PlannedStage[] {
   const { mode, hops, target } = input;
   if (target.nodes.length === 0) throw new AppError('INVALID_MODE', 'the target has no nodes to upgrade');
   const stages: PlannedStage[] = [
     { name: 'Precheck', description: STEP_TEXT.precheck.description, steps: [step('precheck', null, 0)] },
   ];
+  if (mode === 'blue_green') {
+    if (hops.length === 0) throw new AppError('UPGRADE_SAME_VERSION', 'nothing to upgrade');
+    return [...stages, ...blueGreen(input)];
+  }
   if (mode === 'az_migration') {
     stages.push(...azMigration(input));
   } else {

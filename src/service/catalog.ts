@@ -54,9 +54,21 @@ export async function registerDriverVersions(ctx: AppContext): Promise<string[]>
   const added: string[] = [];
   for (const driver of ctx.drivers.values()) {
     for (const e of driver.catalogEntries?.() ?? []) {
-      if (await findCatalogVersion(ctx, e.engine, { version: e.version })) continue;
+      const found = await findCatalogVersion(ctx, e.engine, { version: e.version });
+      if (found) {
+        if (e.supersedesDescription !== undefined && found.description === e.supersedesDescription) {
+          await ctx.store.db
+            .updateTable('catalog_versions')
+            .set({ description: e.description ?? '', upgradable_from: JSON.stringify(e.upgradableFrom ?? []) })
+            .where('engine', '=', e.engine)
+            .where('version', '=', e.version)
+            .where('description', '=', e.supersedesDescription)
+            .execute();
+        }
+        continue;
+      }
       try {
-        const { engine, ...input } = e;
+        const { engine, supersedesDescription: _old, ...input } = e;
         await addCatalogVersion(ctx, engine, input);
         added.push(`${engine} ${e.version}`);
       } catch (err) {

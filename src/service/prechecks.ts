@@ -1,13 +1,11 @@
 import { AppError } from '../domain/errors.ts';
 import type { PrecheckReport, UpgradeMode } from '../domain/types.ts';
-import { planRoute } from '../domain/versions.ts';
 import type { PlanOptions } from '../engine/planner.ts';
 import { createReport, finishReport, runPrecheck } from '../engine/prechecks.ts';
 import { toReport } from '../store/mappers.ts';
-import { listCatalog } from './catalog.ts';
 import { changed, type AppContext } from './context.ts';
 import { getTarget } from './targets.ts';
-import { azOptions } from './upgrades.ts';
+import { azOptions, upgradeRoute } from './upgrades.ts';
 
 /**
  * Starts a precheck of a target against a version and answers the report at once (state
@@ -30,15 +28,7 @@ export async function startPrecheck(
     throw new AppError('INVALID_MODE', 'an az_migration keeps the version; leave toVersion out or equal to the current version');
   }
   const options = azOptions(target, mode, input.options, driver);
-  const hops =
-    mode === 'az_migration'
-      ? []
-      : planRoute({
-          engine: target.engine,
-          from: target.version,
-          to: toVersion,
-          catalog: await listCatalog(ctx, target.engine),
-        });
+  const hops = await upgradeRoute(ctx, target, driver, mode, toVersion, input.options);
   const id = await createReport(ctx.store.db, { projectId, targetId, upgradeId: null, toVersion });
   const run = runPrecheck(driver, { target, toVersion, hops, mode, options })
     .then((r) => finishReport(ctx.store.db, id, r))

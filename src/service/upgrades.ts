@@ -106,6 +106,55 @@ export function azOptions<O extends PlanOptions>(
   return { ...given, sourceAz: move.sourceAz };
 }
 
+const BLUE_GREEN_OPTIONS = [
+  'retentionSeconds',
+  'switchoverTimeoutSeconds',
+  'maxLagBytes',
+  'allowReplicaIdentityFull',
+  'maxTransactionSeconds',
+] as const;
+
+/**
+ * The hops of an upgrade: the catalog's route, refused when the driver cannot take it in this
+ * mode (a major PostgreSQL version in place), and one hop for blue_green (the new cluster is
+ * built on the last version directly).
+ */
+export async function upgradeRoute(
+  ctx: AppContext,
+  target: Target,
+  driver: Driver,
+  mode: UpgradeMode,
+  toVersion: string,
+  options: object | undefined,
+): Promise<Hop[]> {
+  if (mode !== 'blue_green') {
+    const stray = BLUE_GREEN_OPTIONS.filter((k) => (options as Record<string, unknown> | undefined)?.[k] !== undefined);
+    if (stray.length > 0) {
+      throw new AppError(
+        'INVALID_MODE',
+        `${stray.join(', ')} belong${stray.length === 1 ? 's' : ''} to a blue_green upgrade; leave ${stray.length === 1 ? 'it' : 'them'} out of a ${mode} upgrade or use mode blue_green`,
+      );
+    }
+  }
+  if (mode === 'az_migration') return [];
+  let hops: Hop[];
+  try {
+    hops = planRoute({ engine: target.engine, from: target.version, to: toVersion, catalog: await listCatalog(ctx, target.engine) });
+  } catch (err) {
+    if (err instanceof AppError && err.code === 'UPGRADE_NO_ROUTE' && mode !== 'blue_green' && driver.capabilities.blueGreen) {
+      throw new AppError('UPGRADE_NO_ROUTE', `${err.message}; a version the ${mode} mode cannot reach may be reached with mode "blue_green"`, err.details);
+    }
+    throw err;
+  }
+  const refusal = driver.routeRefusal?.(hops, mode);
+  if (refusal) throw new AppError('UPGRADE_NO_ROUTE', refusal, { from: target.version, to: toVersion, mode, use: 'blue_green' });
+  if (mode === 'blue_green' && hops.length > 1) {
+    const last = hops[hops.length - 1]!;
+    return [{ fromVersion: target.version, toVersion: last.toVersion, release: last.release }];
+  }
+  return hops;
+}
+
 export type UpgradeDetail = Upgrade & { num: number; stages: (Stage & { steps: Step[] })[] };
 
 export async function createUpgrade(
@@ -160,10 +209,7 @@ export async function planUpgrade(
   if (input.mode === 'az_migration' && toVersion !== target.version) {
     throw new AppError('INVALID_MODE', 'an az_migration keeps the version; leave toVersion out or equal to the current version');
   }
-  const hops =
-    input.mode === 'az_migration'
-      ? []
-      : planRoute({ engine: target.engine, from: target.version, to: toVersion, catalog: await listCatalog(ctx, target.engine) });
+  const hops = await upgradeRoute(ctx, target, driver, input.mode, toVersion, input.options);
   if (input.release && hops.length > 0 && hops[hops.length - 1].release && input.release !== hops[hops.length - 1].release) {
     throw new AppError(
       'VERSION_NOT_FOUND',

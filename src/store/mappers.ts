@@ -53,6 +53,7 @@ export function newStepRow<A extends string>(p: PlannedStepRow & { action: A }):
     log: '[]',
     rollback_order: null,
     result: null,
+    progress: null,
     fence: 0,
     recoveries: 0,
   };
@@ -173,6 +174,7 @@ export const toStep = (r: StepRow): Step => ({
   error: r.error,
   log: parseJson(r.log, []),
   result: parseJson(r.result, null),
+  progress: parseJson(r.progress, null),
   fence: r.fence,
   recoveries: r.recoveries,
 });

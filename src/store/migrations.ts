@@ -657,6 +657,17 @@ const m014: Migration = {
   },
 };
 
+/**
+ * A step's live progress (migration 015): what the driver reports while a long step runs (a
+ * blue/green data copy's bytes done of total, its rate and estimate; a catch-up's lag), with the
+ * log so far, so the API, the CLI and the console show it before the step ends.
+ */
+const m015: Migration = {
+  async up(db: Db) {
+    await db.schema.alterTable('steps').addColumn('progress', 'text').execute();
+  },
+};
+
 export function migrations(caps: DialectCapabilities): Record<string, Migration> {
   return {
     '001_initial': m001(caps),
@@ -673,5 +684,6 @@ export function migrations(caps: DialectCapabilities): Record<string, Migration>
     '012_obshell_agents': m012,
     '013_cancelling_holds_target': m013,
     '014_admin_token_lifecycle': m014,
+    '015_step_progress': m015,
   };
 }

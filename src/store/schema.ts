@@ -126,6 +126,7 @@ export interface StepRow {
   rollback_order: number | null;
   /** JSON of the driver's StepResult.data (migration 003) */
   result: string | null;
+  progress: string | null;
   /** incremented by every claim; later writes of the step check it (migration 004) */
   fence: number;
   /** how often recovery took the step back from a dead holder (migration 004) */

@@ -138,6 +138,35 @@ export async function insertNodes(db: Db, projectId: string, targetId: string, n
 
 export type NodeFacts = Partial<TargetNode> & { name: string };
 
+/** A target moved onto other nodes (a blue/green cutover): its node list is replaced as a whole. */
+export async function replaceNodes(db: Db, projectId: string, targetId: string, nodes: TargetNode[]): Promise<void> {
+  await db.deleteFrom('nodes').where('project_id', '=', projectId).where('target_id', '=', targetId).execute();
+  await insertNodes(db, projectId, targetId, nodes);
+}
+
+/** Merges keys a driver changed into a target's driverConfig. */
+export async function patchDriverConfig(
+  db: Db,
+  projectId: string,
+  targetId: string,
+  patch: Record<string, unknown>,
+): Promise<void> {
+  const row = await db
+    .selectFrom('targets')
+    .select('driver_config')
+    .where('project_id', '=', projectId)
+    .where('id', '=', targetId)
+    .executeTakeFirst();
+  if (!row) return;
+  const cfg = { ...(JSON.parse(row.driver_config) as Record<string, unknown>), ...patch };
+  await db
+    .updateTable('targets')
+    .set({ driver_config: JSON.stringify(cfg), updated_at: now() })
+    .where('project_id', '=', projectId)
+    .where('id', '=', targetId)
+    .execute();
+}
+
 /** Records what a driver reported about nodes after a step. */
 export async function applyNodeFacts(db: Db, projectId: string, targetId: string, facts: NodeFacts[]): Promise<void> {
   for (const f of facts) {

@@ -65,6 +65,7 @@ export function UpgradeView({ project, id }: { project: string; id: string }) {
       </div>
       {res.error ? <ErrorBox error={res.error} retry={res.reload} /> : null}
       <Summary project={project} u={u} now={now} targetName={targetName} />
+      {u.mode === 'blue_green' ? <BlueGreen u={u} now={now} /> : null}
       <Actions project={project} u={u} onDone={res.reload} />
 
       <div className="split">
@@ -156,6 +157,50 @@ function Summary({ project, u, now, targetName }: { project: string; u: UpgradeD
         </div>
       </dl>
     </>
+  );
+}
+
+const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
+const num = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+
+/**
+ * A blue/green upgrade: the stage that runs now with what its driver reports (the initial copy's
+ * bytes done of total, rate and time left; the catch-up's lag), and the rollback window.
+ */
+function BlueGreen({ u, now }: { u: UpgradeDetail; now: number }) {
+  const running = u.stages.flatMap((s) => s.steps).find((s) => s.state === 'running' && s.progress);
+  const p = running?.progress ?? null;
+  const done = num(p?.bytesDone);
+  const total = num(p?.bytesTotal);
+  const rate = num(p?.rateBytesPerSecond);
+  const eta = num(p?.etaSeconds);
+  const lag = num(p?.lagBytes);
+  const w = u.rollbackWindow;
+  const left = w?.state === 'open' && w.until ? Math.max(0, Math.round((Date.parse(w.until) - now) / 1000)) : null;
+  return (
+    <Section title="Blue/green" id="blue-green">
+      {running && done !== null && total !== null ? (
+        <div className="bg-progress" data-testid="copy-progress">
+          <div>
+            <strong>{running.name}</strong>: {mib(done)} of {mib(total)} ({total > 0 ? Math.floor((done / total) * 100) : 100}%)
+            {num(p?.tablesTotal) !== null ? ` · ${String(p?.tablesDone)}/${String(p?.tablesTotal)} tables` : ''}
+            {rate ? ` · ${mib(rate)}/s` : ''}
+            {eta !== null ? ` · about ${duration(eta)} left` : ''}
+          </div>
+          <progress max={Math.max(total, 1)} value={done} />
+        </div>
+      ) : running && lag !== null ? (
+        <p data-testid="catch-up-lag">
+          <strong>{running.name}</strong>: green is {lag} bytes behind (bound {String(p?.boundBytes)})
+        </p>
+      ) : null}
+      {w ? (
+        <p className={w.state === 'open' ? 'notice' : 'muted'} role="status" data-testid="rollback-window">
+          Rollback window: {w.state === 'open' ? `open, ${duration(left ?? w.secondsLeft ?? 0)} left (until ${when(w.until)}). ` : `${stateLabel(w.state)}. `}
+          {w.message}
+        </p>
+      ) : null}
+    </Section>
   );
 }
 
@@ -277,6 +322,16 @@ function explain(action: string, u: UpgradeDetail): Confirmation {
         danger: true,
       };
     }
+    case 'finalize':
+      return {
+        title: 'Finalize this upgrade?',
+        body: body(
+          `The rollback window ends now: the old cluster (${u.fromVersion}) stops receiving the writes made on ${u.toVersion} and is decommissioned.`,
+          'After this the upgrade cannot be rolled back.',
+        ),
+        confirm: 'Finalize',
+        danger: true,
+      };
     default:
       return { title: `${action}?`, body: null, confirm: action };
   }
@@ -289,6 +344,7 @@ const ACTION_LABEL: Record<string, string> = {
   retry: 'Retry',
   skip: 'Skip',
   rollback: 'Roll back',
+  finalize: 'Finalize',
 };
 
 function Actions({ project, u, onDone }: { project: string; u: UpgradeDetail; onDone: () => void }) {

@@ -1,6 +1,6 @@
 // `liftgate precheck` and `liftgate upgrade start|list|status|watch|<action>`.
 import { Option, type Command } from 'commander';
-import { UPGRADE_ACTIONS } from '../../domain/types.ts';
+import { UPGRADE_ACTIONS, UPGRADE_MODES } from '../../domain/types.ts';
 import type { RestoreView } from '../../service/restores.ts';
 import type { Cli } from '../cli-context.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -225,7 +225,7 @@ export function registerUpgrades(program: Command, cli: Cli): void {
     .command('precheck <target> [version]')
     .description('check a target (id or name) before upgrading it to a version, or before moving a zone')
     .addOption(
-      new Option('--mode <mode>', 'upgrade mode').choices(['rolling', 'stop_service', 'az_migration']).default('rolling'),
+      new Option('--mode <mode>', 'upgrade mode').choices([...UPGRADE_MODES]).default('rolling'),
     )
     .option('--source-az <zone>', 'az_migration: the zone whose nodes move (required when the target spans several)')
     .option('--target-az <zone>', 'az_migration: the zone the nodes move to')
@@ -265,7 +265,7 @@ export function registerUpgrades(program: Command, cli: Cli): void {
     .command('start <target> [version]')
     .description('start an upgrade of a target (id or name); rolling by default')
     .addOption(
-      new Option('--mode <mode>', 'upgrade mode').choices(['rolling', 'stop_service', 'az_migration']).default('rolling'),
+      new Option('--mode <mode>', 'upgrade mode').choices([...UPGRADE_MODES]).default('rolling'),
     )
     .option('--source-az <zone>', 'az_migration: the zone whose nodes move (required when the target spans several)')
     .option('--target-az <zone>', 'az_migration: the zone the nodes move to')
@@ -274,6 +274,8 @@ export function registerUpgrades(program: Command, cli: Cli): void {
     .option('--force', 'run even if the precheck finds blocking problems')
     .option('--parallelism <n>', 'nodes upgraded at once in rolling mode', integer('--parallelism'))
     .option('--step-timeout <seconds>', 'fail a step that runs longer than this', integer('--step-timeout'))
+    .option('--retention <seconds>', 'blue_green: how long the old cluster is kept for a rollback after the switch (default 3600)', integer('--retention'))
+    .option('--switchover-timeout <seconds>', 'blue_green: the longest clients are held at cutover (default 30)', integer('--switchover-timeout'))
     .option('--window', 'wait for the target\u2019s maintenance window')
     .option('--at <time>', 'start at an ISO-8601 time')
     .option('-w, --watch', 'follow it until it ends')
@@ -287,6 +289,8 @@ export function registerUpgrades(program: Command, cli: Cli): void {
           force?: boolean;
           parallelism?: number;
           stepTimeout?: number;
+          retention?: number;
+          switchoverTimeout?: number;
           window?: boolean;
           at?: string;
           watch?: boolean;
@@ -297,6 +301,8 @@ export function registerUpgrades(program: Command, cli: Cli): void {
         const options = {
           ...(o.parallelism ? { parallelism: o.parallelism } : {}),
           ...(o.stepTimeout ? { stepTimeoutSeconds: o.stepTimeout } : {}),
+          ...(o.retention !== undefined ? { retentionSeconds: o.retention } : {}),
+          ...(o.switchoverTimeout !== undefined ? { switchoverTimeoutSeconds: o.switchoverTimeout } : {}),
           ...az,
         };
         const body = {
@@ -345,6 +351,7 @@ export function registerUpgrades(program: Command, cli: Cli): void {
     retry: 'run the failed steps again; succeeded ones are kept',
     rollback: 'reverse the completed steps, newest first (asks first)',
     skip: 'mark the failed step skipped and go on',
+    finalize: 'blue_green: end the rollback window now and decommission the old cluster (no rollback after it)',
   };
   for (const action of UPGRADE_ACTIONS) {
     if (action === 'cancel') {

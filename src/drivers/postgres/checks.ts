@@ -23,14 +23,16 @@ export async function clusterChecks(
   hops: Hop[],
   catalog: BinaryCatalog,
   limits: CheckLimits,
+  /** blue_green: a major route is fine, and no backup or flighting copy is taken */
+  blueGreen = false,
 ): Promise<PrecheckItem[]> {
   const items: PrecheckItem[] = [];
   for (const hop of hops) {
-    if (majorOf(hop.fromVersion) !== majorOf(hop.toVersion)) {
+    if (!blueGreen && majorOf(hop.fromVersion) !== majorOf(hop.toVersion)) {
       items.push({
         name: 'version_path',
         status: 'fail',
-        message: `${hop.fromVersion} -> ${hop.toVersion} crosses a major version: only minor upgrades within a major are supported (no pg_upgrade in the installed binaries)`,
+        message: `${hop.fromVersion} -> ${hop.toVersion} crosses a major version: a rolling upgrade cannot (no pg_upgrade in the installed binaries); use mode blue_green`,
       });
     }
     if (!catalog.has(hop.toVersion)) {
@@ -96,6 +98,7 @@ export async function clusterChecks(
     }
   }
 
+  if (blueGreen) return poolerCheck(state, items);
   const dataBytes = await server.dirSizeBytes(cl.dataDir(primary));
   const fs = await statfs(state.root);
   const free = fs.bavail * fs.bsize;
@@ -107,6 +110,10 @@ export async function clusterChecks(
     message: `${(free / 1073741824).toFixed(1)} GiB free, need ${(need / 1073741824).toFixed(2)} GiB`,
   });
 
+  return poolerCheck(state, items);
+}
+
+function poolerCheck(state: ClusterState, items: PrecheckItem[]): PrecheckItem[] {
   if (state.pooler) {
     const up = pooler.poolerRunning(state.root);
     items.push({

@@ -30,6 +30,8 @@ export interface ClusterState {
   /** the primary before the last switchover, so a switchover can be reversed */
   previousPrimary: string | null;
   pooler: { port: number } | null;
+  /** logical once a blue/green upgrade enabled logical decoding (or the cluster was built so) */
+  walLevel?: 'replica' | 'logical';
 }
 
 export const dataDir = (n: NodeLayout): string => path.join(n.dir, 'data');
@@ -216,6 +218,7 @@ export async function createCluster(
   catalog: BinaryCatalog,
   names: string[],
   log: (l: string) => void = () => undefined,
+  walLevel: 'replica' | 'logical' = 'replica',
 ): Promise<ClusterState> {
   await mkdir(root, { recursive: true, mode: 0o755 });
   const nodes: NodeLayout[] = [];
@@ -226,11 +229,11 @@ export async function createCluster(
     await linkBinaries(n, catalog.nativeDir(version));
     nodes.push(n);
   }
-  const state: ClusterState = { root, version, nodes, primary: nodes[0]!.name, previousPrimary: null, pooler: null };
+  const state: ClusterState = { root, version, nodes, primary: nodes[0]!.name, previousPrimary: null, pooler: null, walLevel };
   await saveCluster(state);
   const primary = nodes[0]!;
   log(await server.initdb(binLink(primary), dataDir(primary)));
-  await server.writeNodeConfig(dataDir(primary), primary.port);
+  await server.writeNodeConfig(dataDir(primary), primary.port, walLevel);
   await startNode(primary);
   log(`${primary.name}: started primary on port ${primary.port}`);
   for (const r of nodes.slice(1)) {
@@ -245,7 +248,7 @@ export async function addReplica(state: ClusterState, r: NodeLayout, log: (l: st
   const primary = await findPrimary(state);
   await server.stopServer(dataDir(r), 'immediate').catch(() => false);
   const res = await onlineClone(primary.port, dataDir(primary), dataDir(r), { slot: slotName(r.name), log });
-  await server.writeNodeConfig(dataDir(r), r.port);
+  await server.writeNodeConfig(dataDir(r), r.port, state.walLevel ?? 'replica');
   await configureStandby(r, primary);
   await startNode(r);
   log(`${r.name}: cloned from ${primary.name} in ${res.ms} ms, started as replica on port ${r.port}`);
@@ -258,10 +261,13 @@ export async function destroyCluster(root: string): Promise<void> {
   } catch {
     /* nothing recorded: just remove the folder */
   }
-  if (state) {
-    for (const n of state.nodes) await server.stopServer(dataDir(n), 'immediate', 10_000).catch(() => false);
-    server.closeSessions(state.nodes.map((n) => n.port));
-  }
+  // a blue/green upgrade under way has a second cluster in the folder (blue-green.ts)
+  const both = await readFile(path.join(root, 'bluegreen.json'), 'utf8')
+    .then((t) => JSON.parse(t) as { blue?: ClusterState; green?: ClusterState | null })
+    .catch(() => null);
+  const nodes = [state, both?.blue, both?.green].flatMap((c) => c?.nodes ?? []);
+  for (const n of nodes) await server.stopServer(dataDir(n), 'immediate', 10_000).catch(() => false);
+  server.closeSessions(nodes.map((n) => n.port));
   await stopPooler(root).catch(() => undefined);
   await rm(root, { recursive: true, force: true });
 }

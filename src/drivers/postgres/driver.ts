@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { FlightingStat, NodeHealth, StepAction, Target, TargetNode } from '../../domain/types.ts';
+import type { FlightingStat, Hop, NodeHealth, StepAction, Target, TargetNode, UpgradeMode } from '../../domain/types.ts';
 import {
   DriverError,
   type Driver,
@@ -28,6 +28,8 @@ import { loadWorkload, runFlighting, topStatements } from './flighting.ts';
 import * as ops from './node-ops.ts';
 import * as pooler from './pooler.ts';
 import { switchover } from './switchover.ts';
+import * as bgx from './blue-green.ts';
+import { FaultPoints } from '../../engine/fault-points.ts';
 
 export interface PostgresDriverOptions {
   /** folder holding one sub-folder per target (default $LIFTGATE_DATA_DIR/pg or ./data/pg) */
@@ -61,11 +63,35 @@ const POLICY: Record<StepAction, StepPolicy> = {
   finalize: { idempotent: true, reversible: false, interruptible: true },
   // starts a node on the binaries it has: its reversal is left to the reversals before it
   restore: { idempotent: true, reversible: true, interruptible: true },
+  // blue/green (blue-green.ts): every step reads bluegreen.json and the servers, and does what is missing
+  // a rolling restart with a switchover inside: a cancel lets it finish
+  logical_decoding: { idempotent: true, reversible: true, interruptible: false },
+  provision_green: { idempotent: true, reversible: true, interruptible: true },
+  copy_schema: { idempotent: true, reversible: true, interruptible: true },
+  initial_copy: { idempotent: true, reversible: true, interruptible: true },
+  catch_up: { idempotent: true, reversible: true, interruptible: true },
+  // clients are held while it runs: never re-run blindly (reconcile reads the cutover's mark), never cut short
+  cutover: { idempotent: false, reversible: true, interruptible: false },
+  rollback_window: { idempotent: true, reversible: true, interruptible: true, waits: true },
+  // removes the old cluster: past it there is no way back
+  decommission: { idempotent: true, reversible: false, interruptible: false },
 };
+
+/** the description the driver's catalog entries carry (older ones, with minor routes only, are updated) */
+export const CATALOG_DESCRIPTION =
+  'Installed PostgreSQL binaries (postgres driver): minor upgrades in place (rolling), major upgrades by blue_green.';
+export const OLD_CATALOG_DESCRIPTION = 'Installed PostgreSQL binaries (postgres driver); minor upgrades within the major version.';
 
 export class PostgresDriver implements Driver {
   readonly name = 'postgres';
-  readonly capabilities: DriverCapabilities = { switchover: true, azMigration: false, faults: false, provision: true };
+  readonly capabilities: DriverCapabilities = {
+    switchover: true,
+    azMigration: false,
+    faults: false,
+    provision: true,
+    blueGreen: true,
+  };
+  private readonly faults = FaultPoints.fromEnv();
   readonly catalog: BinaryCatalog;
   private readonly dataDir: string;
   private readonly verifyTimeoutMs: number;
@@ -85,16 +111,28 @@ export class PostgresDriver implements Driver {
     return this.catalog.versions();
   }
 
-  /** the catalog entries for those versions: minor upgrades within a major only (no pg_upgrade) */
+  /**
+   * the catalog entries for those versions: any older version may upgrade to each; a route that
+   * crosses a major version runs as blue_green (routeRefusal says so for the other modes)
+   */
   catalogEntries(): DriverCatalogEntry[] {
     return this.installedVersions().map((version) => ({
       engine: 'postgresql',
       version,
       release: version,
       displayName: `PostgreSQL ${version}`,
-      description: 'Installed PostgreSQL binaries (postgres driver); minor upgrades within the major version.',
-      upgradableFrom: [`${majorOf(version)}.*`],
+      description: CATALOG_DESCRIPTION,
+      upgradableFrom: [],
+      supersedesDescription: OLD_CATALOG_DESCRIPTION,
     }));
+  }
+
+  /** a major version cannot be upgraded in place (no pg_upgrade in the binaries): only blue_green */
+  routeRefusal(hops: Hop[], mode: UpgradeMode): string | null {
+    if (mode === 'blue_green' || mode === 'az_migration') return null;
+    const major = hops.find((h) => majorOf(h.fromVersion) !== majorOf(h.toVersion));
+    if (!major) return null;
+    return `${hops[0]!.fromVersion} -> ${hops[hops.length - 1]!.toVersion} crosses a major version, which a ${mode} upgrade cannot do (the installed binaries ship no pg_upgrade): request mode "blue_green", which builds a new cluster on ${hops[hops.length - 1]!.toVersion} beside this one, copies the data by logical replication and switches clients over with a way back`;
   }
 
   stepPolicy(action: StepAction): StepPolicy {
@@ -201,10 +239,15 @@ export class PostgresDriver implements Driver {
 
   async precheck(input: PrecheckInput): Promise<PrecheckResult> {
     const state = await this.state(input.target);
-    const items = await clusterChecks(state, input.hops, this.catalog, { maxLagBytes: this.maxLagBytes });
+    const blueGreen = input.mode === 'blue_green';
     const last = input.hops[input.hops.length - 1];
+    const items = await clusterChecks(state, input.hops, this.catalog, { maxLagBytes: this.maxLagBytes }, blueGreen);
+    if (blueGreen && last && this.catalog.has(last.toVersion) && (await bgx.loadBg(state.root)) === null) {
+      items.push(...(await bgx.blueGreenChecks(state, last.toVersion, this.catalog, bgx.bgOptions(input.options))));
+    }
     let flighting: FlightingStat | null = null;
-    if (last && !items.some((i) => i.status === 'fail')) {
+    // flighting replays the workload on a copy of the data on the new binaries: within a major only
+    if (last && !blueGreen && !items.some((i) => i.status === 'fail')) {
       const lines: string[] = [];
       try {
         flighting = await this.flight(state, input.hops[0]!.fromVersion, last.toVersion, input.options, (l) => lines.push(l));
@@ -349,7 +392,54 @@ export class PostgresDriver implements Driver {
         throw new DriverError('UNSUPPORTED', 'the postgres driver cannot move nodes between zones');
       case 'restore':
         return this.restoreNode(state, need(), ctx);
+      case 'logical_decoding':
+        return bgx.enableLogical(state, this.bgEnv(), ctx);
+      case 'provision_green':
+        return bgx.provisionGreen(state.root, this.bgEnv(), ctx, ctx.target.id);
+      case 'copy_schema':
+        return bgx.copySchema(state.root, this.bgEnv(), ctx);
+      case 'initial_copy':
+        return bgx.initialCopy(state.root, this.bgEnv(), ctx);
+      case 'catch_up':
+        return bgx.catchUp(state.root, ctx);
+      case 'cutover':
+        return this.cutover(ctx, state.root, 'green');
+      case 'rollback_window':
+        return bgx.rollbackWindow(state.root, ctx);
+      case 'decommission': {
+        const r = await bgx.decommission(state.root, ctx);
+        const topo = await this.inspect(ctx.target);
+        return { ...r, replaceNodes: topo.nodes };
+      }
     }
+  }
+
+  private bgEnv(): bgx.BgEnv {
+    return {
+      catalog: this.catalog,
+      verifyTimeoutMs: this.verifyTimeoutMs,
+      pauseTimeoutMs: this.pauseTimeoutMs,
+      fault: (point) => this.faults.hitDriver(point),
+    };
+  }
+
+  /** a blue/green switch of clients to `to`; the target's nodes become that side's */
+  private async cutover(ctx: StepContext, root: string, to: bgx.Side): Promise<StepResult> {
+    const r = await bgx.switchSides(root, this.bgEnv(), ctx, to);
+    const bg = await bgx.loadBg(root);
+    const side = bg ? await bgx.nodesOf(bg, to) : null;
+    return {
+      ...(side
+        ? {
+            replaceNodes: side.nodes,
+            driverConfig: {
+              nodes: (bg ? bgx.clusterOf(bg, to).nodes : []).map((n) => ({ name: n.name, port: n.port, dataDir: cl.dataDir(n) })),
+              endpoint: { host: '127.0.0.1', port: side.endpointPort },
+            },
+          }
+        : {}),
+      data: { ...r },
+    };
   }
 
   /**
@@ -437,6 +527,21 @@ export class PostgresDriver implements Driver {
         await rm(path.join(state.root, 'backups', ctx.upgrade.id), { recursive: true, force: true });
         log(`backup ${ctx.upgrade.id} removed`);
         return {};
+      case 'cutover':
+        // a second cutover, back to blue: every write made on green is on blue by then
+        return this.cutover(ctx, state.root, 'blue');
+      case 'initial_copy':
+        await bgx.undoInitialCopy(state.root, log);
+        return {};
+      case 'copy_schema':
+        await bgx.undoCopySchema(state.root, log);
+        return {};
+      case 'provision_green':
+        await bgx.undoProvisionGreen(state.root, log);
+        return {};
+      case 'logical_decoding':
+        log('wal_level stays logical (it costs little; a later blue/green upgrade needs it)');
+        return {};
       default:
         log(`${step.action}: nothing to undo`);
         return {};
@@ -444,6 +549,20 @@ export class PostgresDriver implements Driver {
   }
 
   async reconcile(ctx: StepContext): Promise<ReconcileResult> {
+    if (ctx.step.action === 'cutover') {
+      // the mark says how far the cutover got: switched is done (the pooler is released); anything
+      // short of it is undone, so the step runs again from the start
+      const root = this.rootOf(ctx.target);
+      const bg = await bgx.loadBg(root);
+      if (!bg) return 'unknown';
+      const want: bgx.Side = ctx.step.state === 'rolling_back' ? 'blue' : 'green';
+      if (bg.active === want) {
+        if (bg.cutover?.phase === 'switched' && bg.blue.pooler) await pooler.resume(bg.blue.pooler.port).catch(() => undefined);
+        return 'applied';
+      }
+      await bgx.undoSwitch(root, ctx.log);
+      return 'not_applied';
+    }
     if (ctx.step.action !== 'switchover') return 'unknown';
     const state = await this.state(ctx.target);
     const primary = await cl.findPrimary(state);

@@ -75,13 +75,14 @@ export async function initdb(nativeDir: string, dataDir: string): Promise<string
 }
 
 /** the settings every node carries; replication settings live in liftgate-replication.conf */
-export async function writeNodeConfig(dataDir: string, port: number): Promise<void> {
+export async function writeNodeConfig(dataDir: string, port: number, walLevel: 'replica' | 'logical' = 'replica'): Promise<void> {
   const conf = [
     '# written by the Liftgate postgres driver',
     `port = ${port}`,
     "listen_addresses = '127.0.0.1'",
     "unix_socket_directories = ''",
-    'wal_level = replica',
+    // logical: a blue/green upgrade replicates tables between clusters of different majors
+    `wal_level = ${walLevel}`,
     'max_wal_senders = 10',
     'max_replication_slots = 10',
     'hot_standby = on',

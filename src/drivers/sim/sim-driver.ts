@@ -38,6 +38,14 @@ export const SIM_DURATIONS: Record<StepAction, number> = {
   switchover: 5,
   relocate: 120,
   finalize: 10,
+  logical_decoding: 60,
+  provision_green: 120,
+  copy_schema: 20,
+  initial_copy: 600,
+  catch_up: 30,
+  cutover: 5,
+  rollback_window: 3600,
+  decommission: 30,
   restore: 30,
 };
 

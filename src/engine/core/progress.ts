@@ -112,7 +112,8 @@ export async function recordSuccess(
   });
   if (!moved.moved) return { recorded: false, advanced: false };
   await effects?.(db);
-  if (o.step.action === 'finalize') {
+  // the target runs the new version from here: its last step, or the cutover of a blue/green upgrade
+  if (o.step.action === 'finalize' || o.step.action === 'cutover') {
     await setTargetVersion(db, o.upgrade.projectId, o.upgrade.targetId, o.upgrade.toVersion, o.upgrade.release);
   }
   // most steps are not the last of their stage

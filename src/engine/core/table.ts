@@ -20,6 +20,8 @@
 //   paused        nothing new starts (hold = NULL: an operator; 'window': its window closed;
 //                 'batch': its batch paused); running steps finish
 //   failed        a step failed; retry, skip, rollback or cancel
+//   (running in a rollback window: a blue/green upgrade's step that only waits runs; the
+//   operator may finalize (end it now) or roll back, nothing else)
 //   cancelling    cancelled while it had nodes out of service: one restore step per such node
 //                 brings it back (the stage `Restore service`); running steps the driver lets
 //                 a cancel stop were stopped, the others finish first
@@ -31,6 +33,7 @@
 // Step states
 //   pending -> running (claimed under a lease and a fencing token) -> succeeded | failed;
 //   running -> pending (recovery re-queues an idempotent or not-applied step);
+//   running -> succeeded by an operator: finalize ends a step that only waits (a rollback window);
 //   failed -> pending (retry) | skipped (skip); pending -> cancelled; running -> cancelled (a
 //   cancel stops it: its holder is fenced out);
 //   succeeded -> rolling_back -> rolled_back, or back to succeeded when the reversal fails
@@ -150,11 +153,18 @@ export const UPGRADE_RULES = {
   retry: { from: ['failed'], to: ACTIVE, by: ['operator'], event: 'upgrade.retry', why: 'its failed steps run again' },
   skip: { from: ['failed'], to: ACTIVE, by: ['operator'], event: 'upgrade.skip', why: 'its failed steps are passed over' },
   rollback: {
-    from: ['failed', 'paused', 'cancelled'],
+    from: ['failed', 'paused', 'cancelled', 'running'],
     to: ['rolling_back'],
     by: ['operator', 'policy'],
     event: 'upgrade.rollback',
-    why: 'an operator, or its onFailure policy, asked to reverse it',
+    why: 'an operator, or its onFailure policy, asked to reverse it (running: only in a rollback window, whose wait stops)',
+  },
+  finalize: {
+    from: ['running'],
+    to: ['running'],
+    by: ['operator'],
+    event: 'upgrade.finalize',
+    why: 'an operator ended its rollback window early: the old cluster is decommissioned next (same state)',
   },
   rolled_back: {
     from: ['rolling_back'],
@@ -267,6 +277,13 @@ export const STEP_RULES = {
     by: ['operator', 'scheduler', 'recovery'],
     event: 'step.cancelled',
     why: 'its upgrade was cancelled while it ran and its driver lets a cancel stop it (or its holder died); the holder is fenced out',
+  },
+  end_wait: {
+    from: ['running'],
+    to: ['succeeded'],
+    by: ['operator'],
+    event: 'step.succeeded',
+    why: 'a step that only waits (a rollback window) ended by an operator\u2019s finalize; its holder is fenced out',
   },
   reverse: {
     from: ['succeeded'],

@@ -414,6 +414,28 @@ export async function renewLease(db: Db, step: { id: string; fence: number }, ow
   return Number(res.numUpdatedRows) === 1;
 }
 
+/**
+ * A running step's live progress and its log so far, guarded on its holder and fence like a
+ * lease renewal (no state changes, so no event); false when the step is no longer the holder's.
+ */
+export async function recordProgress(
+  db: Db,
+  step: { id: string; fence: number },
+  owner: string,
+  progress: Record<string, unknown>,
+  log: readonly string[],
+): Promise<boolean> {
+  const res = await db
+    .updateTable('steps')
+    .set({ progress: JSON.stringify(progress), log: JSON.stringify(log) })
+    .where('id', '=', step.id)
+    .where('lease_owner', '=', owner)
+    .where('fence', '=', step.fence)
+    .where('state', 'in', ['running', 'rolling_back'])
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
 /** The reversal order of completed steps (1 = reversed first), set when a rollback is accepted. */
 export async function setRollbackOrder(db: Db, ids: readonly string[]): Promise<void> {
   let order = 1;

@@ -23,6 +23,8 @@ export function presentStep(s: Step, withLog: boolean) {
     error: s.error,
     params: s.params,
     result: s.result,
+    // what the driver reports while the step runs (a data copy's bytes done of total, rate, estimate)
+    progress: s.progress,
     ...(withLog ? { log: s.log } : {}),
   };
 }
@@ -44,7 +46,7 @@ export function presentUpgrade(u: Upgrade & { num?: number }) {
     mode: u.mode,
     ...(u.mode === 'az_migration' ? { azMigration: azMigrationOf(u.options) } : {}),
     state: u.state,
-    allowedActions: allowedActions(u.state),
+    allowedActions: allowedActions(u.state, inRollbackWindow(u)),
     currentStage: u.currentStage,
     stageCount: u.stageCount,
     hops: u.hops,
@@ -68,9 +70,59 @@ export function presentUpgrade(u: Upgrade & { num?: number }) {
   };
 }
 
+/**
+ * A blue/green upgrade's rollback window: its stage runs while the old cluster is kept in step
+ * (its plan puts it second to last, before the decommission).
+ */
+function inRollbackWindow(u: Upgrade): boolean {
+  return u.mode === 'blue_green' && u.state === 'running' && u.currentStage === u.stageCount - 2;
+}
+
+/** the rollback window of a blue/green upgrade: when it ends, and whether a rollback is still possible */
+export function rollbackWindowOf(u: UpgradeDetail, now = Date.now()) {
+  if (u.mode !== 'blue_green') return null;
+  const steps = u.stages.flatMap((s) => s.steps);
+  const win = steps.find((s) => s.action === 'rollback_window');
+  const decommission = steps.find((s) => s.action === 'decommission');
+  if (!win) return null;
+  const retention = typeof win.params.retentionSeconds === 'number' ? win.params.retentionSeconds : null;
+  const until =
+    typeof win.progress?.until === 'string'
+      ? win.progress.until
+      : win.startedAt && retention !== null
+        ? new Date(Date.parse(win.startedAt) + retention * 1000).toISOString()
+        : null;
+  const state =
+    decommission?.state === 'succeeded'
+      ? 'closed'
+      : win.state === 'running'
+        ? 'open'
+        : win.state === 'succeeded'
+          ? 'ended'
+          : win.state === 'pending'
+            ? 'not_started'
+            : win.state;
+  return {
+    state,
+    retentionSeconds: retention,
+    until,
+    secondsLeft: state === 'open' && until ? Math.max(0, Math.round((Date.parse(until) - now) / 1000)) : null,
+    rollbackPossible: state !== 'closed' && decommission?.state !== 'running',
+    message:
+      state === 'open'
+        ? `the old cluster keeps every write made on ${u.toVersion}; rollback returns to ${u.fromVersion}, finalize ends the window now`
+        : state === 'closed'
+          ? `the old cluster (${u.fromVersion}) is decommissioned: the upgrade can no longer be rolled back`
+          : state === 'not_started'
+            ? 'opens at the cutover'
+            : `the window is ${state}`,
+  };
+}
+
 export function presentUpgradeDetail(u: UpgradeDetail, withLog = true) {
   return {
     ...presentUpgrade(u),
+    ...(u.mode === 'blue_green' ? { rollbackWindow: rollbackWindowOf(u) } : {}),
     stages: u.stages.map((s) => ({
       index: s.index,
       name: s.name,

@@ -118,6 +118,35 @@ export const Mode = Type.Union(UPGRADE_MODES.map((m) => Type.Literal(m)));
 export const UpgradeStateT = Type.Union(UPGRADE_STATES.map((s) => Type.Literal(s)));
 
 /** the options of an az_migration (src/domain/zones.ts, docs/az-migration.md) */
+/** options of a blue_green upgrade (docs/postgres-driver.md, "Major versions: blue/green") */
+const BlueGreenOptions = {
+  retentionSeconds: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: 30 * 86400,
+      description: 'blue_green: how long the old cluster is kept in step after the switch, so a rollback can return to it (default 3600)',
+    }),
+  ),
+  switchoverTimeoutSeconds: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: 600,
+      description: 'blue_green: the longest clients may be held at cutover; past it the cutover is undone (default 30)',
+    }),
+  ),
+  maxLagBytes: Type.Optional(
+    Type.Integer({ minimum: 0, description: 'blue_green: the replication lag under which catch-up ends and cutover may start (default 1 MiB)' }),
+  ),
+  allowReplicaIdentityFull: Type.Optional(
+    Type.Boolean({
+      description: 'blue_green: give tables without a primary key REPLICA IDENTITY FULL for the replication window (default true); false makes the precheck fail naming them',
+    }),
+  ),
+  maxTransactionSeconds: Type.Optional(
+    Type.Integer({ minimum: 1, description: 'blue_green: the oldest open transaction the precheck accepts (default 300)' }),
+  ),
+} as const;
+
 const AzOptions = {
   sourceAz: Type.Optional(
     Type.String({
@@ -171,6 +200,7 @@ export const UpgradeBody = Type.Object(
             }),
           ),
           flightingSql: Type.Optional(Type.String({ maxLength: 1_000_000 })),
+          ...BlueGreenOptions,
         },
         { additionalProperties: false },
       ),
@@ -214,7 +244,7 @@ export const PrecheckBody = Type.Object(
     wait: Type.Optional(Type.Boolean()),
     options: Type.Optional(
       Type.Object(
-        { flightingSql: Type.Optional(Type.String({ maxLength: 1_000_000 })), ...AzOptions },
+        { flightingSql: Type.Optional(Type.String({ maxLength: 1_000_000 })), ...AzOptions, ...BlueGreenOptions },
         { additionalProperties: false },
       ),
     ),
@@ -286,6 +316,14 @@ export const StepOut = Open({
   startedAt: Nullable(Type.String()),
   endedAt: Nullable(Type.String()),
   error: Nullable(Type.String()),
+  progress: Type.Optional(
+    Nullable(
+      Open(
+        {},
+        'what the driver reports while the step runs: a blue/green initial copy has bytesDone, bytesTotal, tablesDone, tablesTotal, rateBytesPerSecond, etaSeconds; a catch-up lagBytes and boundBytes; a rollback window until and secondsLeft',
+      ),
+    ),
+  ),
   log: Type.Optional(Type.Array(Type.String())),
 });
 
@@ -341,6 +379,19 @@ export const UpgradeDetailOut = Type.Composite(
     UpgradeOut,
     Type.Object({
       stages: Type.Array(StageOut),
+      rollbackWindow: Type.Optional(
+        Nullable(
+          Open(
+            {
+              state: Type.String({ description: 'not_started, open, ended (finalized or run out) or closed (the old cluster is decommissioned)' }),
+              until: Nullable(Type.String()),
+              secondsLeft: Nullable(Type.Integer()),
+              rollbackPossible: Type.Boolean(),
+            },
+            'blue_green: how long the old cluster is kept in step, so a rollback can return to it',
+          ),
+        ),
+      ),
       restores: Type.Optional(
         Type.Array(RestoreOut, {
           description: 'what a cancel did on each node it found out of service (stage Restore service); empty when none',

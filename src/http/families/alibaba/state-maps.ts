@@ -215,6 +215,15 @@ export const HOLOGRES_STEP_GROUP: Record<StepAction, 'Stop' | 'Backup' | 'DoUpgr
   switchover: 'DoUpgrade',
   relocate: 'DoUpgrade',
   finalize: 'DoUpgrade',
+  // blue/green: building the new cluster is the upgrade itself
+  logical_decoding: 'DoUpgrade',
+  provision_green: 'DoUpgrade',
+  copy_schema: 'DoUpgrade',
+  initial_copy: 'DoUpgrade',
+  catch_up: 'DoUpgrade',
+  cutover: 'DoUpgrade',
+  rollback_window: 'DoUpgrade',
+  decommission: 'DoUpgrade',
   // bringing a node back after a cancel restarts it, as the upgrade's own start does
   restore: 'DoUpgrade',
 };
@@ -232,6 +241,14 @@ export const HOLOGRES_FAILED_VERB: Record<StepAction, string> = {
   switchover: 'Switchover',
   relocate: 'Relocate',
   finalize: 'Finalize',
+  logical_decoding: 'LogicalDecoding',
+  provision_green: 'ProvisionGreen',
+  copy_schema: 'CopySchema',
+  initial_copy: 'InitialCopy',
+  catch_up: 'CatchUp',
+  cutover: 'Cutover',
+  rollback_window: 'RollbackWindow',
+  decommission: 'Decommission',
   restore: 'Restore',
 };
 
