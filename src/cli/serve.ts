@@ -5,8 +5,8 @@ import { createContext, type AppConfig } from '../service/context.ts';
 import { webhookSettingsFromEnv } from '../webhooks/settings.ts';
 import { firstStart } from '../service/first-start.ts';
 import { loadFamilies } from '../http/families.ts';
-import { loadExtraDrivers, postgresPlacementProblem } from '../drivers/registry.ts';
-import { postgresRootOf, startPostgresClusters, stopPostgresClusters } from '../service/postgres-clusters.ts';
+import { loadExtraDrivers } from '../drivers/registry.ts';
+import { postgresPlacement, postgresRootOf, startPostgresClusters, stopPostgresClusters } from '../service/postgres-clusters.ts';
 import type { FolderLock } from '../store/folder-lock.ts';
 import { parseObshellPorts } from '../service/obshell-agents.ts';
 
@@ -46,12 +46,14 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
     throw new Error('LIFTGATE_SIM_TIME_SCALE must be a number >= 0');
   }
   const ctx = await createContext(config);
-  // Clusters the service user cannot reach fail with a bare EACCES: refuse to start when the store
-  // holds clusters of the postgres driver; otherwise say so once (the demo skips pg-demo with it).
-  const placement = await postgresPlacementProblem(config.dataDir as string);
+  // Where the postgres driver keeps clusters when not where configured, said once. Clusters the
+  // service user cannot reach fail with a bare EACCES: refuse to start when the store holds
+  // clusters of the driver; otherwise say so once (the demo skips pg-demo with it).
+  const pg = await postgresPlacement(ctx);
+  if (pg.note) console.log(`liftgate: ${pg.note}`);
+  const placement = pg.problem;
   if (placement) {
-    const held = await ctx.store.db.selectFrom('targets').select('id').where('driver', '=', 'postgres').limit(1).execute();
-    if (held.length > 0) {
+    if (pg.held) {
       await ctx.close();
       throw new Error(`cannot start: ${placement}`);
     }
