@@ -6,7 +6,12 @@ import { webhookSettingsFromEnv } from '../webhooks/settings.ts';
 import { firstStart } from '../service/first-start.ts';
 import { loadFamilies } from '../http/families.ts';
 import { loadExtraDrivers } from '../drivers/registry.ts';
-import { postgresPlacement, postgresRootOf, startPostgresClusters, stopPostgresClusters } from '../service/postgres-clusters.ts';
+import {
+  postgresClustersMadeHere,
+  postgresPlacement,
+  startPostgresClusters,
+  stopPostgresClusters,
+} from '../service/postgres-clusters.ts';
 import type { FolderLock } from '../store/folder-lock.ts';
 import { parseObshellPorts } from '../service/obshell-agents.ts';
 
@@ -74,10 +79,9 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
   });
   for (const w of warnings) console.log(`liftgate: ${w}`);
   if (seededDemo) console.log('liftgate: created the demo project "demo" with a simulated fleet');
-  // the clusters this process brings up (or creates now) are the ones it stops when it stops
+  // the clusters this process brings up, and the ones it creates (pg-demo, `cluster create`), are
+  // the ones it stops when it stops
   const clusters = await startPostgresClusters(ctx, console.log);
-  const demoRoot = seededDemo ? await postgresRootOf(ctx, 'demo', 'pg-demo') : null;
-  if (demoRoot && !clusters.includes(demoRoot)) clusters.push(demoRoot);
   const app = await buildApp(ctx, {
     logger: logLevel(),
     families: await loadFamilies(),
@@ -102,7 +106,7 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
     }, bound);
     await app.close().catch((err: unknown) => console.error(`liftgate: closing the HTTP server: ${String(err)}`));
     await ctx.executor.stop().catch((err: unknown) => console.error(`liftgate: stopping the executor: ${String(err)}`));
-    await stopPostgresClusters(clusters, console.log);
+    await stopPostgresClusters([...new Set([...clusters, ...postgresClustersMadeHere(ctx)])], console.log);
     await ctx.close().catch((err: unknown) => console.error(`liftgate: closing the store: ${String(err)}`));
     clearTimeout(timer);
     console.log('liftgate: stopped');

@@ -1,5 +1,5 @@
 // `liftgate serve` brings the clusters of the `postgres` driver up at start and stops the ones it
-// brought up (or created) when it stops, so a restart or a reboot finds them as it left them.
+// brought up or created when it stops, so a restart or a reboot finds them as it left them.
 // A cluster whose target has an active upgrade is left to the upgrade: its steps (and recovery
 // after a crash) decide which of its servers should run.
 import { ACTIVE_UPGRADE_STATES } from '../domain/types.ts';
@@ -67,16 +67,9 @@ export async function postgresPlacement(ctx: AppContext): Promise<PostgresPlacem
   return { note: driver.placementNote, problem: driver.reachProblem(clusters), held: rows.length > 0 };
 }
 
-/** The root of a target's cluster, for one created during this run (e.g. the demo's pg-demo). */
-export async function postgresRootOf(ctx: AppContext, projectId: string, targetId: string): Promise<string | null> {
-  const driver = driverOf(ctx);
-  if (!driver) return null;
-  try {
-    const t = await getTarget(ctx, projectId, targetId);
-    return t.driver === 'postgres' ? driver.rootOf(t) : null;
-  } catch {
-    return null;
-  }
+/** The roots of the clusters created during this run (the demo's pg-demo, `cluster create`): this process's to stop. */
+export function postgresClustersMadeHere(ctx: AppContext): string[] {
+  return driverOf(ctx)?.madeHere() ?? [];
 }
 
 export async function stopPostgresClusters(roots: string[], log: (l: string) => void): Promise<void> {

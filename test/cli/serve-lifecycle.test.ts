@@ -1,7 +1,7 @@
 // `liftgate serve` as a real process: with a data folder the PostgreSQL service user cannot reach
 // (a clone in /root), the demo cluster goes to the driver's own folder under /var/lib/liftgate;
 // clusters it cannot reach are refused with what to change; the demo PostgreSQL cluster is stopped
-// with the server and started again with it; SIGTERM ends a server with a hung step within its
+// with the server and started again with it, and one created while it runs stops with it; SIGTERM ends a server with a hung step within its
 // bound, and the step is recovered by the next start; request logs are on by default.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -80,6 +80,7 @@ test('a data folder the PostgreSQL service user cannot reach: the demo cluster g
   const outer = tmp('demo');
   const data = path.join(outer, 'data');
   const root = path.join(data, 'pg', 'demo', 'pg-demo');
+  const madeRoot = path.join(data, 'pg', 'demo', 'pg-made');
   let ownRoot: string | null = null;
   const nodesRunning = (at = root) => {
     const state = JSON.parse(readFileSync(path.join(at, 'cluster.json'), 'utf8')) as { nodes: { dir: string }[] };
@@ -136,11 +137,23 @@ test('a data folder the PostgreSQL service user cannot reach: the demo cluster g
       t.nodes.every((n: { health: string }) => n.health === 'healthy'),
       JSON.stringify(t.nodes),
     );
+    // a cluster created while it runs is this process's too: it stops with it
+    await api(second, 'POST', '/v1/projects/demo/targets', {
+      id: 'pg-made',
+      kind: 'cluster',
+      engine: 'postgresql',
+      version: '16.13',
+      driver: 'postgres',
+      driverConfig: { provision: true, replicas: 0, pooler: false },
+    });
+    assert.deepEqual(nodesRunning(madeRoot), [true]);
     second.proc.kill('SIGTERM');
     assert.equal(await within(second.exited, 300_000, () => second.out()), 0, second.out());
     assert.deepEqual(nodesRunning(), [false, false, false]);
+    assert.deepEqual(nodesRunning(madeRoot), [false], second.out());
   } finally {
     await destroyCluster(root).catch(() => undefined);
+    await destroyCluster(madeRoot).catch(() => undefined);
     if (ownRoot) {
       await destroyCluster(ownRoot).catch(() => undefined);
       rmSync(path.dirname(path.dirname(path.dirname(ownRoot))), { recursive: true, force: true });

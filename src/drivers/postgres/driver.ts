@@ -84,6 +84,8 @@ export class PostgresDriver implements Driver {
   readonly placementNote: string | null;
   private readonly configuredDataDir: string;
   private readonly ownDataDir: boolean;
+  /** the clusters this driver created and has not destroyed: its process stops them when it stops */
+  private readonly made = new Set<string>();
   private readonly verifyTimeoutMs: number;
   private readonly maxLagBytes: number;
   private readonly pauseTimeoutMs: number;
@@ -142,6 +144,11 @@ export class PostgresDriver implements Driver {
       })),
       ...clusters.map((c): ReachPath => ({ what: `cluster ${c.name}`, path: c.root, kind: 'cluster' })),
     ]);
+  }
+
+  /** roots of the clusters this driver (this process) created and has not destroyed */
+  madeHere(): string[] {
+    return [...this.made];
   }
 
   rootOf(target: Target): string {
@@ -207,6 +214,7 @@ export class PostgresDriver implements Driver {
       }
       const topo = await this.inspect({ ...target, driverConfig: { ...cfg, root } });
       const primary = cl.nodeOf(state, state.primary);
+      this.made.add(root);
       return {
         nodes: topo.nodes,
         driverConfig: {
@@ -225,6 +233,7 @@ export class PostgresDriver implements Driver {
 
   async destroy(target: Target): Promise<void> {
     await cl.destroyCluster(this.rootOf(target));
+    this.made.delete(this.rootOf(target));
   }
 
   async inspect(target: Target): Promise<Topology> {
