@@ -2,6 +2,8 @@
 // brought up or created when it stops, so a restart or a reboot finds them as it left them.
 // A cluster whose target has an active upgrade is left to the upgrade: its steps (and recovery
 // after a crash) decide which of its servers should run.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { ACTIVE_UPGRADE_STATES } from '../domain/types.ts';
 import { bringDown, bringUp } from '../drivers/postgres/lifecycle.ts';
 import type { PostgresDriver } from '../drivers/postgres/driver.ts';
@@ -75,6 +77,8 @@ export function postgresClustersMadeHere(ctx: AppContext): string[] {
 export async function stopPostgresClusters(roots: string[], log: (l: string) => void): Promise<void> {
   await Promise.all(
     roots.map(async (root) => {
+      // deleted while it ran (`liftgate cluster delete`): its servers went with it
+      if (!existsSync(path.join(root, 'cluster.json'))) return;
       try {
         await bringDown(root, () => undefined);
         log(`liftgate: stopped postgres cluster ${root}`);
