@@ -59,7 +59,10 @@ export function explain(err: unknown, url: string): CliError {
     if (err.status === 404) {
       return new CliError(`${err.code}: ${err.message}`, EXIT.NOT_FOUND, hintFor(err.code), err.code, err.body);
     }
-    if (err.status >= 500) {
+    // Only an unexpected failure (INTERNAL, or a bare status from something in front of the server)
+    // leaves its reason to the server's log; a coded one, such as a driver that could not create a
+    // cluster (PROVISION_FAILED), says why in its message.
+    if (err.status >= 500 && (err.code === 'INTERNAL' || /^\d+$/.test(err.code))) {
       return new CliError(`${err.code}: ${err.message}`, EXIT.REFUSED, 'the server failed; its log says why', err.code, err.body);
     }
     return new CliError(`${err.code}: ${err.message}`, EXIT.REFUSED, hintFor(err.code), err.code, err.body);

@@ -5,8 +5,13 @@ import { createContext, type AppConfig } from '../service/context.ts';
 import { webhookSettingsFromEnv } from '../webhooks/settings.ts';
 import { firstStart } from '../service/first-start.ts';
 import { loadFamilies } from '../http/families.ts';
-import { loadExtraDrivers, postgresPlacementProblem } from '../drivers/registry.ts';
-import { postgresRootOf, startPostgresClusters, stopPostgresClusters } from '../service/postgres-clusters.ts';
+import { loadExtraDrivers } from '../drivers/registry.ts';
+import {
+  postgresClustersMadeHere,
+  postgresPlacement,
+  startPostgresClusters,
+  stopPostgresClusters,
+} from '../service/postgres-clusters.ts';
 import type { FolderLock } from '../store/folder-lock.ts';
 import { parseObshellPorts } from '../service/obshell-agents.ts';
 
@@ -46,12 +51,14 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
     throw new Error('LIFTGATE_SIM_TIME_SCALE must be a number >= 0');
   }
   const ctx = await createContext(config);
-  // Clusters the service user cannot reach fail with a bare EACCES: refuse to start when the store
-  // holds clusters of the postgres driver; otherwise say so once (the demo skips pg-demo with it).
-  const placement = await postgresPlacementProblem(config.dataDir as string);
+  // Where the postgres driver keeps clusters when not where configured, said once. Clusters the
+  // service user cannot reach fail with a bare EACCES: refuse to start when the store holds
+  // clusters of the driver; otherwise say so once (the demo skips pg-demo with it).
+  const pg = await postgresPlacement(ctx);
+  if (pg.note) console.log(`liftgate: ${pg.note}`);
+  const placement = pg.problem;
   if (placement) {
-    const held = await ctx.store.db.selectFrom('targets').select('id').where('driver', '=', 'postgres').limit(1).execute();
-    if (held.length > 0) {
+    if (pg.held) {
       await ctx.close();
       throw new Error(`cannot start: ${placement}`);
     }
@@ -72,10 +79,9 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
   });
   for (const w of warnings) console.log(`liftgate: ${w}`);
   if (seededDemo) console.log('liftgate: created the demo project "demo" with a simulated fleet');
-  // the clusters this process brings up (or creates now) are the ones it stops when it stops
+  // the clusters this process brings up, and the ones it creates (pg-demo, `cluster create`), are
+  // the ones it stops when it stops
   const clusters = await startPostgresClusters(ctx, console.log);
-  const demoRoot = seededDemo ? await postgresRootOf(ctx, 'demo', 'pg-demo') : null;
-  if (demoRoot && !clusters.includes(demoRoot)) clusters.push(demoRoot);
   const app = await buildApp(ctx, {
     logger: logLevel(),
     families: await loadFamilies(),
@@ -100,7 +106,7 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
     }, bound);
     await app.close().catch((err: unknown) => console.error(`liftgate: closing the HTTP server: ${String(err)}`));
     await ctx.executor.stop().catch((err: unknown) => console.error(`liftgate: stopping the executor: ${String(err)}`));
-    await stopPostgresClusters(clusters, console.log);
+    await stopPostgresClusters([...new Set([...clusters, ...postgresClustersMadeHere(ctx)])], console.log);
     await ctx.close().catch((err: unknown) => console.error(`liftgate: closing the store: ${String(err)}`));
     clearTimeout(timer);
     console.log('liftgate: stopped');

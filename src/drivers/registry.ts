@@ -6,24 +6,13 @@ import type { Driver } from './driver.ts';
 
 export const postgresEnabled = (env = process.env): boolean => env.LIFTGATE_POSTGRES !== '0';
 
-export async function loadExtraDrivers(_store: Store, dataDir: string): Promise<Driver[]> {
-  if (!postgresEnabled()) return [];
-  const { PostgresDriver } = await import('./postgres/driver.ts');
-  return [new PostgresDriver({ dataDir: path.join(dataDir, 'pg') })];
-}
-
 /**
- * Before start: a message saying what to change when the postgres driver's service user cannot
- * reach its clusters' folder or the PostgreSQL binaries; null when it can (or the driver is off).
+ * The postgres driver keeps its clusters in $LIFTGATE_DATA_DIR/pg, or in a folder of its own when
+ * its service user cannot reach that one; LIFTGATE_PG_DATA_DIR names the folder outright.
  */
-export async function postgresPlacementProblem(dataDir: string): Promise<string | null> {
-  if (!postgresEnabled()) return null;
-  const { scanInstalledVersions } = await import('./postgres/binaries.ts');
-  const { serviceUserReach } = await import('./postgres/reach.ts');
-  const installed = scanInstalledVersions();
-  if (installed.length === 0) return null;
-  return serviceUserReach([
-    { what: 'data folder', path: path.join(dataDir, 'pg') },
-    ...installed.map((v) => ({ what: `PostgreSQL ${v.version} binaries`, path: path.join(v.nativeDir, 'bin', 'postgres') })),
-  ]);
+export async function loadExtraDrivers(_store: Store, dataDir: string, env = process.env): Promise<Driver[]> {
+  if (!postgresEnabled(env)) return [];
+  const { PostgresDriver } = await import('./postgres/driver.ts');
+  const chosen = env.LIFTGATE_PG_DATA_DIR;
+  return [new PostgresDriver(chosen ? { dataDir: chosen, pinDataDir: true } : { dataDir: path.join(dataDir, 'pg') })];
 }

@@ -1,15 +1,18 @@
-// `liftgate serve` as a real process: a data folder the PostgreSQL service user cannot reach is
-// refused with what to change; the demo PostgreSQL cluster is stopped with the server and started
-// again with it; SIGTERM ends a server with a hung step within its bound, and the step is
-// recovered by the next start; request logs are on by default.
+// `liftgate serve` as a real process: with a data folder the PostgreSQL service user cannot reach
+// (a clone in /root), the demo cluster goes to the driver's own folder under /var/lib/liftgate;
+// clusters it cannot reach are refused with what to change; the demo PostgreSQL cluster is stopped
+// with the server and started again with it, one created while it runs stops with it, and one
+// deleted while it runs is not looked for; SIGTERM ends a server with a hung step within its
+// bound, and the step is recovered by the next start; request logs are on by default.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { destroyCluster } from '../../src/drivers/postgres/cluster.ts';
+import { DEFAULT_HOME, ownDataDir } from '../../src/drivers/postgres/placement.ts';
 import { isRunning } from '../../src/drivers/postgres/server.ts';
 import { until, within } from '../helpers/harness.ts';
 
@@ -72,30 +75,37 @@ async function api(s: Server, method: string, url: string, body?: unknown): Prom
 
 const tmp = (name: string) => mkdtempSync(path.join(os.tmpdir(), `liftgate-${name}-`));
 
-test('folders the PostgreSQL service user cannot reach are named with what to change; the demo cluster stops and starts with the server', async () => {
+test('a data folder the PostgreSQL service user cannot reach: the demo cluster goes to the driver own folder; clusters it cannot reach are named with what to change; the demo cluster stops and starts with the server', async () => {
   const asRoot = (process.getuid?.() ?? 1) === 0;
   const privateDir = tmp('private');
   const outer = tmp('demo');
   const data = path.join(outer, 'data');
   const root = path.join(data, 'pg', 'demo', 'pg-demo');
-  const nodesRunning = () => {
-    const state = JSON.parse(readFileSync(path.join(root, 'cluster.json'), 'utf8')) as { nodes: { dir: string }[] };
+  const madeRoot = path.join(data, 'pg', 'demo', 'pg-made');
+  let ownRoot: string | null = null;
+  const nodesRunning = (at = root) => {
+    const state = JSON.parse(readFileSync(path.join(at, 'cluster.json'), 'utf8')) as { nodes: { dir: string }[] };
     return state.nodes.map((n) => isRunning(path.join(n.dir, 'data')));
   };
   const env = { LIFTGATE_DEMO: '1', LIFTGATE_LOG: '0' };
   try {
     if (asRoot) {
-      // a first start in a private folder: the server runs, the demo cluster is skipped with a clear message
+      // a first start in a private folder (a clone in /root): the demo cluster is made in the
+      // driver's own folder, said once at start with where and why, and stops with the server
       chmodSync(privateDir, 0o700);
-      const skipped = await serve(path.join(privateDir, 'data'), env);
-      await listening(skipped);
-      assert.ok(skipped.out().includes(`${privateDir} is mode 0700`), skipped.out());
-      // said once, at start; the demo seed only points to it
-      assert.equal(skipped.out().split(`chmod o+x ${privateDir}`).length - 1, 1, skipped.out());
-      assert.match(skipped.out(), /the demo fleet has no PostgreSQL cluster \(see above\)/);
-      assert.doesNotMatch(skipped.out(), /EACCES/);
-      skipped.proc.kill('SIGTERM');
-      assert.equal(await within(skipped.exited, 300_000, () => skipped.out()), 0, skipped.out());
+      const own = ownDataDir(DEFAULT_HOME, path.join(privateDir, 'data', 'pg'));
+      ownRoot = path.join(own, 'demo', 'pg-demo');
+      const moved = await serve(path.join(privateDir, 'data'), env);
+      await listening(moved);
+      const out = moved.out();
+      assert.equal(out.split(`keeps its clusters in ${own}`).length - 1, 1, out);
+      assert.ok(out.includes(`cannot pass ${privateDir} (mode 0700)`), out);
+      assert.match(out, /created the demo PostgreSQL cluster pg-demo/);
+      assert.doesNotMatch(out, /EACCES|cannot create clusters here/);
+      assert.deepEqual(nodesRunning(ownRoot), [true, true, true]);
+      moved.proc.kill('SIGTERM');
+      assert.equal(await within(moved.exited, 300_000, () => moved.out()), 0, moved.out());
+      assert.deepEqual(nodesRunning(ownRoot), [false, false, false]);
     }
     chmodSync(outer, 0o711);
     const first = await serve(data, env);
@@ -115,6 +125,7 @@ test('folders the PostgreSQL service user cannot reach are named with what to ch
         refused.out(),
         /cannot start: the PostgreSQL clusters of the postgres driver run as the system user liftgate-pg/,
       );
+      assert.ok(refused.out().includes(`cluster demo/pg-demo ${root}: ${outer} is mode 0700`), refused.out());
       assert.ok(refused.out().includes(`chmod o+x ${outer}`), refused.out());
       chmodSync(outer, 0o711);
     }
@@ -127,11 +138,30 @@ test('folders the PostgreSQL service user cannot reach are named with what to ch
       t.nodes.every((n: { health: string }) => n.health === 'healthy'),
       JSON.stringify(t.nodes),
     );
+    // a cluster created while it runs is this process's too: it stops with it
+    await api(second, 'POST', '/v1/projects/demo/targets', {
+      id: 'pg-made',
+      kind: 'cluster',
+      engine: 'postgresql',
+      version: '16.13',
+      driver: 'postgres',
+      driverConfig: { provision: true, replicas: 0, pooler: false },
+    });
+    assert.deepEqual(nodesRunning(madeRoot), [true]);
+    // and one it brought up, deleted while it runs, is not looked for when it stops
+    await api(second, 'DELETE', '/v1/projects/demo/targets/pg-demo');
+    assert.ok(!existsSync(root));
     second.proc.kill('SIGTERM');
     assert.equal(await within(second.exited, 300_000, () => second.out()), 0, second.out());
-    assert.deepEqual(nodesRunning(), [false, false, false]);
+    assert.deepEqual(nodesRunning(madeRoot), [false], second.out());
+    assert.doesNotMatch(second.out(), /could not be stopped/);
   } finally {
     await destroyCluster(root).catch(() => undefined);
+    await destroyCluster(madeRoot).catch(() => undefined);
+    if (ownRoot) {
+      await destroyCluster(ownRoot).catch(() => undefined);
+      rmSync(path.dirname(path.dirname(path.dirname(ownRoot))), { recursive: true, force: true });
+    }
     rmSync(outer, { recursive: true, force: true });
     rmSync(privateDir, { recursive: true, force: true });
   }

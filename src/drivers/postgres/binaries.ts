@@ -81,16 +81,30 @@ export function scanInstalledVersions(nodeModules = path.join(repoRoot, 'node_mo
   return [...found.values()].sort((a, b) => compareVersions(a.version, b.version));
 }
 
+/** another folder holding a build of a version (e.g. the original of a copy): known, never chosen */
+export interface KnownBuild {
+  version: string;
+  nativeDir: string;
+}
+
 /**
  * Resolves versions to binary folders. Overrides (version -> native dir) come first: they let an
- * operator point at binaries installed elsewhere, and let tests inject a broken build.
+ * operator point at binaries installed elsewhere, and let tests inject a broken build. `known`
+ * folders are recognised by `versionOf` only, so a node whose link points at one (a copy made on
+ * an earlier start, the original of a copy) still tells its version.
  */
 export class BinaryCatalog {
   private readonly byVersion = new Map<string, string>();
+  private readonly known: KnownBuild[];
 
-  constructor(overrides: Record<string, string> = {}, installed: InstalledVersion[] = scanInstalledVersions()) {
+  constructor(
+    overrides: Record<string, string> = {},
+    installed: InstalledVersion[] = scanInstalledVersions(),
+    known: KnownBuild[] = [],
+  ) {
     for (const v of installed) this.byVersion.set(v.version, v.nativeDir);
     for (const [v, dir] of Object.entries(overrides)) this.byVersion.set(v, dir);
+    this.known = known;
   }
 
   versions(): string[] {
@@ -111,6 +125,7 @@ export class BinaryCatalog {
   versionOf(nativeDir: string): string | null {
     const want = path.resolve(nativeDir);
     for (const [v, dir] of this.byVersion) if (path.resolve(dir) === want) return v;
+    for (const k of this.known) if (path.resolve(k.nativeDir) === want) return k.version;
     return null;
   }
 }

@@ -5,7 +5,7 @@
 //   <root>/<node>/pgbin            symlink to the binaries the node runs: "install" swaps this link
 //   <root>/<node>/server.log
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -220,12 +220,15 @@ export async function createCluster(
   log: (l: string) => void = () => undefined,
   walLevel: 'replica' | 'logical' = 'replica',
 ): Promise<ClusterState> {
+  // the service user passes through these to its data: 0755 whatever root's umask is
   await mkdir(root, { recursive: true, mode: 0o755 });
+  await chmod(root, 0o755);
   const nodes: NodeLayout[] = [];
   for (let i = 0; i <= replicas; i++) {
     const name = names[i]!;
     const n = { name, port: await freePort(), dir: path.join(root, name) };
     await mkdir(n.dir, { recursive: true, mode: 0o755 });
+    await chmod(n.dir, 0o755);
     await linkBinaries(n, catalog.nativeDir(version));
     nodes.push(n);
   }

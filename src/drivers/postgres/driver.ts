@@ -18,10 +18,11 @@ import {
   type StepResult,
   type Topology,
 } from '../driver.ts';
-import { BinaryCatalog, majorOf } from './binaries.ts';
+import { BinaryCatalog, majorOf, scanInstalledVersions } from './binaries.ts';
 import { clusterChecks } from './checks.ts';
 import { onlineBackupTar } from './clone.ts';
-import { serviceUserReach } from './reach.ts';
+import { DEFAULT_HOME, placePostgres, prepareOwnDataDir } from './placement.ts';
+import { serviceUserReach, type ReachPath } from './reach.ts';
 import * as cl from './cluster.ts';
 import type { ClusterState } from './cluster.ts';
 import { loadWorkload, runFlighting, topStatements } from './flighting.ts';
@@ -32,9 +33,19 @@ import * as bgx from './blue-green.ts';
 import { FaultPoints } from '../../engine/fault-points.ts';
 
 export interface PostgresDriverOptions {
-  /** folder holding one sub-folder per target (default $LIFTGATE_DATA_DIR/pg or ./data/pg) */
+  /**
+   * folder holding one sub-folder per target (default $LIFTGATE_DATA_DIR/pg or ./data/pg); when
+   * run as root and the service user cannot reach it, new clusters go to the driver's own folder
+   * under `home` instead (placement.ts)
+   */
   dataDir?: string;
-  /** version -> folder with bin/ lib/ share/, overriding what is found in node_modules */
+  /** keep new clusters in dataDir even out of the service user's reach (an operator's explicit choice) */
+  pinDataDir?: boolean;
+  /** the driver's own location, for clusters and binaries the service user cannot reach where they are */
+  home?: string;
+  /** the node_modules folder searched for binaries (default Liftgate's own) */
+  nodeModules?: string;
+  /** version -> folder with bin/ lib/ share/, overriding what is found in node_modules (used where it is) */
   binaries?: Record<string, string>;
   /** how long verify waits for a replica to reach the primary's LSN */
   verifyTimeoutMs?: number;
@@ -93,14 +104,30 @@ export class PostgresDriver implements Driver {
   };
   private readonly faults = FaultPoints.fromEnv();
   readonly catalog: BinaryCatalog;
-  private readonly dataDir: string;
+  /** where new clusters go */
+  readonly dataDir: string;
+  /** where new clusters go, and which binaries they run, when that is not where configured, and why: for the start log */
+  readonly placementNote: string | null;
+  private readonly configuredDataDir: string;
+  private readonly ownDataDir: boolean;
+  /** the clusters this driver created and has not destroyed: its process stops them when it stops */
+  private readonly made = new Set<string>();
   private readonly verifyTimeoutMs: number;
   private readonly maxLagBytes: number;
   private readonly pauseTimeoutMs: number;
 
   constructor(opts: PostgresDriverOptions = {}) {
-    this.dataDir = path.resolve(opts.dataDir ?? path.join(process.env.LIFTGATE_DATA_DIR ?? 'data', 'pg'));
-    this.catalog = new BinaryCatalog(opts.binaries);
+    this.configuredDataDir = path.resolve(opts.dataDir ?? path.join(process.env.LIFTGATE_DATA_DIR ?? 'data', 'pg'));
+    const placed = placePostgres({
+      dataDir: this.configuredDataDir,
+      pinned: opts.pinDataDir ?? false,
+      home: opts.home ?? DEFAULT_HOME,
+      installed: scanInstalledVersions(opts.nodeModules),
+    });
+    this.dataDir = placed.dataDir;
+    this.ownDataDir = placed.own;
+    this.placementNote = placed.note;
+    this.catalog = new BinaryCatalog(opts.binaries, placed.installed, placed.known);
     this.verifyTimeoutMs = opts.verifyTimeoutMs ?? 30_000;
     this.maxLagBytes = opts.maxLagBytes ?? 16 * 1048576;
     this.pauseTimeoutMs = opts.pauseTimeoutMs ?? 5_000;
@@ -139,6 +166,29 @@ export class PostgresDriver implements Driver {
     return POLICY[action];
   }
 
+  /**
+   * null when the service user can reach the clusters' folder, every version's binaries and the
+   * given clusters; else which folder stops it and what to change
+   */
+  reachProblem(clusters: { name: string; root: string }[] = []): string | null {
+    const versions = this.catalog.versions();
+    if (versions.length === 0) return null;
+    return serviceUserReach([
+      { what: 'data folder', path: this.dataDir, kind: 'data' },
+      ...versions.map((v): ReachPath => ({
+        what: `PostgreSQL ${v} binaries`,
+        path: path.join(this.catalog.nativeDir(v), 'bin', 'postgres'),
+        kind: 'binaries',
+      })),
+      ...clusters.map((c): ReachPath => ({ what: `cluster ${c.name}`, path: c.root, kind: 'cluster' })),
+    ]);
+  }
+
+  /** roots of the clusters this driver (this process) created and has not destroyed */
+  madeHere(): string[] {
+    return [...this.made];
+  }
+
   rootOf(target: Target): string {
     const r = target.driverConfig.root;
     return typeof r === 'string' ? r : path.join(this.dataDir, target.projectId, target.id);
@@ -165,12 +215,20 @@ export class PostgresDriver implements Driver {
       );
     }
     const root = this.rootOf(target);
+    if (this.ownDataDir && root.startsWith(this.dataDir + path.sep)) {
+      try {
+        prepareOwnDataDir(this.dataDir, path.dirname(root), this.configuredDataDir);
+      } catch (e) {
+        throw new DriverError('PROVISION_FAILED', `cannot make ${path.dirname(root)}: ${(e as Error).message}`);
+      }
+    }
     // a folder or binaries the service user cannot reach would fail later as a bare EACCES
     const unreachable = serviceUserReach([
-      { what: 'data folder', path: root },
+      { what: 'data folder', path: root, kind: typeof target.driverConfig.root === 'string' ? 'cluster' : 'data' },
       {
         what: `PostgreSQL ${target.version} binaries`,
         path: path.join(this.catalog.nativeDir(target.version), 'bin', 'postgres'),
+        kind: 'binaries',
       },
     ]);
     if (unreachable) throw new DriverError('PROVISION_FAILED', unreachable);
@@ -194,6 +252,7 @@ export class PostgresDriver implements Driver {
       }
       const topo = await this.inspect({ ...target, driverConfig: { ...cfg, root } });
       const primary = cl.nodeOf(state, state.primary);
+      this.made.add(root);
       return {
         nodes: topo.nodes,
         driverConfig: {
@@ -212,6 +271,7 @@ export class PostgresDriver implements Driver {
 
   async destroy(target: Target): Promise<void> {
     await cl.destroyCluster(this.rootOf(target));
+    this.made.delete(this.rootOf(target));
   }
 
   async inspect(target: Target): Promise<Topology> {
