@@ -91,7 +91,8 @@ export function progressText(st: WatchedStep): string | null {
   const lag = num(p.lagBytes);
   if (lag !== null) return `behind by ${lag} bytes (bound ${String(p.boundBytes)})`;
   const left = num(p.secondsLeft);
-  if (left !== null) return `rollback window: ${duration(left * 1000)} left${typeof p.until === 'string' ? ` (until ${p.until})` : ''}`;
+  if (left !== null)
+    return `rollback window: ${duration(left * 1000)} left${typeof p.until === 'string' ? ` (until ${p.until})` : ''}`;
   return null;
 }
 
@@ -213,7 +214,9 @@ export function changes(before: WatchedUpgrade | null, after: WatchedUpgrade, pa
   );
   if (moved && ended) out.push(upgradeLine);
   if (after.rollbackWindow?.state === 'open' && before?.rollbackWindow?.state !== 'open') {
-    out.push(`${stamp} rollback window open${after.rollbackWindow.until ? ` until ${after.rollbackWindow.until}` : ''}: rollback returns to ${after.fromVersion}, finalize keeps ${after.toVersion}`);
+    out.push(
+      `${stamp} rollback window open${after.rollbackWindow.until ? ` until ${after.rollbackWindow.until}` : ''}: rollback returns to ${after.fromVersion}, finalize keeps ${after.toVersion}`,
+    );
   }
   return out;
 }

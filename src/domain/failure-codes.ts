@@ -28,7 +28,8 @@ export const FAILURE_CODES = {
   CUTOVER_TIMEOUT:
     'A blue/green cutover did not finish within its switchover timeout; it was undone and clients resumed on the old cluster.',
   CUTOVER_FAILED: 'A blue/green cutover failed; it was undone and clients resumed on the old cluster.',
-  SCHEMA_COPY_FAILED: 'The schema could not be copied to the new cluster (an object the copy refuses, or a statement that failed).',
+  SCHEMA_COPY_FAILED:
+    'The schema could not be copied to the new cluster (an object the copy refuses, or a statement that failed).',
   SCHEMA_MISMATCH: 'After the schema copy, the catalogs of the old and the new cluster differ.',
   REPLICATION_FAILED: 'Logical replication between the old and the new cluster failed or did not catch up in time.',
   BLUE_GREEN_IN_PROGRESS: 'Another blue/green upgrade left its new cluster beside this one; finish or roll it back first.',

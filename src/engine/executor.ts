@@ -10,7 +10,14 @@ import { DriverError, type Driver, type StepContext, type StepResult } from '../
 import { toStep, toUpgrade } from '../store/mappers.ts';
 import type { Store } from '../store/open.ts';
 import type { StepRow } from '../store/schema.ts';
-import { applyNodeFacts, loadTargets, patchDriverConfig, replaceNodes, targetKey, type NodeFacts } from '../store/targets-repo.ts';
+import {
+  applyNodeFacts,
+  loadTargets,
+  patchDriverConfig,
+  replaceNodes,
+  targetKey,
+  type NodeFacts,
+} from '../store/targets-repo.ts';
 import { specialWork } from './claims.ts';
 import { FaultPoints } from './fault-points.ts';
 import { housekeepWindows } from './windows.ts';

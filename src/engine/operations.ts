@@ -145,7 +145,9 @@ export async function applyAction(
           fence: s.fence,
           fenceHolder: true,
           log: [...s.log, `${ts} ${rule === 'end_wait' ? 'finalized' : 'stopped for a rollback'} by ${actor}`],
-          ...(rule === 'end_wait' ? { result: { finalizedBy: actor, at: ts } } : { error: 'stopped: the upgrade is rolled back' }),
+          ...(rule === 'end_wait'
+            ? { result: { finalizedBy: actor, at: ts } }
+            : { error: 'stopped: the upgrade is rolled back' }),
           message: `${s.name} ${rule === 'end_wait' ? 'ended by a finalize' : 'stopped by a rollback'}`,
           data: { fence: s.fence + 1 },
         });

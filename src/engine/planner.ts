@@ -99,11 +99,13 @@ export const STEP_TEXT: Record<StepAction, { name: string; description: string }
   },
   initial_copy: {
     name: 'Initial data copy',
-    description: 'Logical replication copies every table from blue to green; its progress shows bytes done of total, rate and estimate.',
+    description:
+      'Logical replication copies every table from blue to green; its progress shows bytes done of total, rate and estimate.',
   },
   catch_up: {
     name: 'Catch-up',
-    description: 'Waits until green has applied blue\u2019s changes to within the lag bound, and refreshes materialized views on green.',
+    description:
+      'Waits until green has applied blue\u2019s changes to within the lag bound, and refreshes materialized views on green.',
   },
   cutover: {
     name: 'Cutover',
@@ -317,7 +319,10 @@ function moveStage(n: TargetNode, targetAz: string): PlannedStage {
 function blueGreen(input: PlanInput): PlannedStage[] {
   const { hops, capabilities, target, options = {} } = input;
   if (!capabilities.blueGreen) {
-    throw new AppError('UPGRADE_MODE_NOT_SUPPORTED', 'the target\u2019s driver cannot build a second cluster beside it (blue_green)');
+    throw new AppError(
+      'UPGRADE_MODE_NOT_SUPPORTED',
+      'the target\u2019s driver cannot build a second cluster beside it (blue_green)',
+    );
   }
   const to = hops[hops.length - 1]?.toVersion ?? '';
   const retention = options.retentionSeconds ?? DEFAULT_RETENTION_SECONDS;

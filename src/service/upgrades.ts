@@ -139,10 +139,19 @@ export async function upgradeRoute(
   if (mode === 'az_migration') return [];
   let hops: Hop[];
   try {
-    hops = planRoute({ engine: target.engine, from: target.version, to: toVersion, catalog: await listCatalog(ctx, target.engine) });
+    hops = planRoute({
+      engine: target.engine,
+      from: target.version,
+      to: toVersion,
+      catalog: await listCatalog(ctx, target.engine),
+    });
   } catch (err) {
     if (err instanceof AppError && err.code === 'UPGRADE_NO_ROUTE' && mode !== 'blue_green' && driver.capabilities.blueGreen) {
-      throw new AppError('UPGRADE_NO_ROUTE', `${err.message}; a version the ${mode} mode cannot reach may be reached with mode "blue_green"`, err.details);
+      throw new AppError(
+        'UPGRADE_NO_ROUTE',
+        `${err.message}; a version the ${mode} mode cannot reach may be reached with mode "blue_green"`,
+        err.details,
+      );
     }
     throw err;
   }

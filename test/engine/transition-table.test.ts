@@ -148,6 +148,18 @@ forEachDialect('transition table', (dialect) => {
     await fault('auto', { node: 'auto-3', step: 'start', kind: 'fail' });
     await waitState(await start('auto', { options: { onFailure: 'rollback' } }), 'rolled_back');
 
+    // blue/green: one rollback window ended by a finalize, another rolled back from its window
+    await seedSim(t, { target: 'bg' });
+    const bg = await start('bg', { mode: 'blue_green', options: { retentionSeconds: 3600 } });
+    await running(bg, 'rollback_window');
+    await act(bg, 'finalize');
+    await waitState(bg, 'succeeded');
+    await seedSim(t, { target: 'bgrb' });
+    const bgrb = await start('bgrb', { mode: 'blue_green', options: { retentionSeconds: 3600 } });
+    await running(bgrb, 'rollback_window');
+    await act(bgrb, 'rollback');
+    await waitState(bgrb, 'rolled_back');
+
     // takeover: this executor is declared lost while a step hangs; recovery re-queues the step
     // (the holder rejoins under a new id and its late outcome is fenced off)
     await seedSim(t, { target: 'lost' });

@@ -76,7 +76,11 @@ for (const point of POINTS) {
 
       // while Liftgate is dead, a client of the pooler gets an answer (the watchdog let it go)
       const version = await throughPooler(endpoint);
-      assert.equal(version, point === 'bg.cutover_repointed' ? '17.10' : '16.13', 'clients were let go on the side the cutover reached');
+      assert.equal(
+        version,
+        point === 'bg.cutover_repointed' ? '17.10' : '16.13',
+        'clients were let go on the side the cutover reached',
+      );
       const greenDirs = readdirSync(root).filter((d) => d.startsWith('bg-'));
 
       const second = await startServer(store);
@@ -106,11 +110,17 @@ for (const point of POINTS) {
       }[];
       if (point === 'bg.green_built') {
         const prov = steps.find((s) => s.action === 'provision_green')!;
-        assert.ok(prov.log.some((l) => l.includes('was built before a restart and serves: kept')), prov.log.join('\n'));
+        assert.ok(
+          prov.log.some((l) => l.includes('was built before a restart and serves: kept')),
+          prov.log.join('\n'),
+        );
       }
       if (point === 'bg.copy_started') {
         const copy = steps.find((s) => s.action === 'initial_copy')!;
-        assert.ok(copy.log.some((l) => l.includes('not started again')), copy.log.join('\n'));
+        assert.ok(
+          copy.log.some((l) => l.includes('not started again')),
+          copy.log.join('\n'),
+        );
       }
       const fin = await second.api('POST', `/v1/projects/p1/upgrades/${id}/actions`, { action: 'finalize' });
       assert.equal(fin.status, 200, JSON.stringify(fin.json));

@@ -107,18 +107,21 @@ async function where(id: string): Promise<string> {
 }
 
 async function windowOpen(id: string): Promise<BgUpgrade> {
-  return explained(id, until(
-    async () => {
-      const u = await upgradeOf(id);
-      if (['failed', 'succeeded', 'cancelled', 'rolled_back'].includes(u.state)) {
-        throw new Error(`upgrade ended ${u.state}: ${u.errorCode ?? ''} ${u.error ?? ''}`);
-      }
-      return u.rollbackWindow?.state === 'open' ? u : null;
-    },
-    `the rollback window of ${id} to open`,
-    1200,
-    100,
-  ));
+  return explained(
+    id,
+    until(
+      async () => {
+        const u = await upgradeOf(id);
+        if (['failed', 'succeeded', 'cancelled', 'rolled_back'].includes(u.state)) {
+          throw new Error(`upgrade ended ${u.state}: ${u.errorCode ?? ''} ${u.error ?? ''}`);
+        }
+        return u.rollbackWindow?.state === 'open' ? u : null;
+      },
+      `the rollback window of ${id} to open`,
+      1200,
+      100,
+    ),
+  );
 }
 
 async function explained<T>(id: string, p: Promise<T>): Promise<T> {
@@ -172,7 +175,10 @@ test('precheck failures name each object: a large object, a table without a key 
     failed.some((i) => i.name === 'schema_copy' && i.message.includes('424242')),
     JSON.stringify(failed),
   );
-  assert.ok(items.some((i) => i.name === 'ddl_freeze'), 'the precheck says DDL is refused during the window');
+  assert.ok(
+    items.some((i) => i.name === 'ddl_freeze'),
+    'the precheck says DDL is refused during the window',
+  );
   assert.equal(res.json.state, 'failed');
 });
 
@@ -219,10 +225,16 @@ test('16 -> 17 blue/green under a writer behind PgBouncer: no client error, ever
     // the target is green now: three nodes on 17.10, new names, the same endpoint
     const green = await getTarget(x!, 'pg-bg');
     assert.equal(green.nodes.length, 3);
-    assert.ok(green.nodes.every((n) => n.version === TO && n.health === 'healthy'), JSON.stringify(green.nodes));
+    assert.ok(
+      green.nodes.every((n) => n.version === TO && n.health === 'healthy'),
+      JSON.stringify(green.nodes),
+    );
     assert.deepEqual(green.nodes.map((n) => n.role).sort(), ['primary', 'replica', 'replica']);
     const blueNames = new Set(blue.nodes.map((n) => n.name));
-    assert.ok(green.nodes.every((n) => !blueNames.has(n.name)), 'green has nodes of its own');
+    assert.ok(
+      green.nodes.every((n) => !blueNames.has(n.name)),
+      'green has nodes of its own',
+    );
     assert.deepEqual(green.endpoint, endpoint);
     const [v] = await sql<{ v: string }>(endpoint.port, `SELECT current_setting('server_version') AS v`);
     assert.equal(v!.v.split(' ')[0], TO, 'clients of the pooler reach green');
@@ -277,7 +289,11 @@ test('16 -> 17 blue/green under a writer behind PgBouncer: no client error, ever
     assert.equal(stats.errors, 0, `client errors: ${JSON.stringify(stats.errorLog)}`);
     const primaryNow = back.nodes.find((n) => n.role === 'primary')!;
     assert.deepEqual(await missingOn(primaryNow.port!, stats.acked), [], 'every acknowledged write is on blue');
-    const [a] = await sql<{ n: string }>(primaryNow.port!, `SELECT count(*)::text AS n FROM audit WHERE what = 'made on green'`, 'shop');
+    const [a] = await sql<{ n: string }>(
+      primaryNow.port!,
+      `SELECT count(*)::text AS n FROM audit WHERE what = 'made on green'`,
+      'shop',
+    );
     assert.equal(a!.n, '1', 'the row written on green is on blue');
     // green is gone, and blue takes DDL again
     assert.ok(!existsSync(path.join(x!.dir, PROJECT, 'pg-bg', `bg-${id}`)), 'green\u2019s files are removed');

@@ -196,7 +196,10 @@ function BlueGreen({ u, now }: { u: UpgradeDetail; now: number }) {
       ) : null}
       {w ? (
         <p className={w.state === 'open' ? 'notice' : 'muted'} role="status" data-testid="rollback-window">
-          Rollback window: {w.state === 'open' ? `open, ${duration(left ?? w.secondsLeft ?? 0)} left (until ${when(w.until)}). ` : `${stateLabel(w.state)}. `}
+          Rollback window:{' '}
+          {w.state === 'open'
+            ? `open, ${duration(left ?? w.secondsLeft ?? 0)} left (until ${when(w.until)}). `
+            : `${stateLabel(w.state)}. `}
           {w.message}
         </p>
       ) : null}

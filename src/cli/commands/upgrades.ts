@@ -224,9 +224,7 @@ export function registerUpgrades(program: Command, cli: Cli): void {
   program
     .command('precheck <target> [version]')
     .description('check a target (id or name) before upgrading it to a version, or before moving a zone')
-    .addOption(
-      new Option('--mode <mode>', 'upgrade mode').choices([...UPGRADE_MODES]).default('rolling'),
-    )
+    .addOption(new Option('--mode <mode>', 'upgrade mode').choices([...UPGRADE_MODES]).default('rolling'))
     .option('--source-az <zone>', 'az_migration: the zone whose nodes move (required when the target spans several)')
     .option('--target-az <zone>', 'az_migration: the zone the nodes move to')
     .option('--allow-zone-reduction', 'az_migration: accept a move that leaves the target in fewer zones')
@@ -264,9 +262,7 @@ export function registerUpgrades(program: Command, cli: Cli): void {
   upgrade
     .command('start <target> [version]')
     .description('start an upgrade of a target (id or name); rolling by default')
-    .addOption(
-      new Option('--mode <mode>', 'upgrade mode').choices([...UPGRADE_MODES]).default('rolling'),
-    )
+    .addOption(new Option('--mode <mode>', 'upgrade mode').choices([...UPGRADE_MODES]).default('rolling'))
     .option('--source-az <zone>', 'az_migration: the zone whose nodes move (required when the target spans several)')
     .option('--target-az <zone>', 'az_migration: the zone the nodes move to')
     .option('--allow-zone-reduction', 'az_migration: accept a move that leaves the target in fewer zones')
@@ -274,8 +270,16 @@ export function registerUpgrades(program: Command, cli: Cli): void {
     .option('--force', 'run even if the precheck finds blocking problems')
     .option('--parallelism <n>', 'nodes upgraded at once in rolling mode', integer('--parallelism'))
     .option('--step-timeout <seconds>', 'fail a step that runs longer than this', integer('--step-timeout'))
-    .option('--retention <seconds>', 'blue_green: how long the old cluster is kept for a rollback after the switch (default 3600)', integer('--retention'))
-    .option('--switchover-timeout <seconds>', 'blue_green: the longest clients are held at cutover (default 30)', integer('--switchover-timeout'))
+    .option(
+      '--retention <seconds>',
+      'blue_green: how long the old cluster is kept for a rollback after the switch (default 3600)',
+      integer('--retention'),
+    )
+    .option(
+      '--switchover-timeout <seconds>',
+      'blue_green: the longest clients are held at cutover (default 30)',
+      integer('--switchover-timeout'),
+    )
     .option('--window', 'wait for the target\u2019s maintenance window')
     .option('--at <time>', 'start at an ISO-8601 time')
     .option('-w, --watch', 'follow it until it ends')

@@ -152,7 +152,6 @@ async function withDb<T>(port: number, database: string, fn: (c: pg.Client) => P
 }
 
 const lit = (s: string): string => `'${s.replace(/'/g, "''")}'`;
-const ident = (s: string): string => `"${s.replace(/"/g, '""')}"`;
 
 export interface BgOptions {
   retentionSeconds: number;
@@ -366,7 +365,14 @@ export async function enableLogical(state: ClusterState, env: BgEnv, ctx: StepCo
       const old = cl.nodeOf(state, r.from);
       await ops.startMember(state, old, log);
       primary = cl.nodeOf(state, r.to);
-      await ops.verifyMember(state, old, (await cl.nodeFacts(old)).version ?? state.version, env.verifyTimeoutMs, log, ctx.signal);
+      await ops.verifyMember(
+        state,
+        old,
+        (await cl.nodeFacts(old)).version ?? state.version,
+        env.verifyTimeoutMs,
+        log,
+        ctx.signal,
+      );
       restarted++;
     }
   }
@@ -450,7 +456,7 @@ async function adoptGreen(
 ): Promise<ClusterState | null> {
   try {
     const green = await cl.loadCluster(greenRoot);
-    if (green.nodes.length !== size || green.nodes.some((n) => !existsSync(path.join(cl.dataDir(n), 'PG_VERSION')))) return null;
+    if (green.nodes.length !== size || green.nodes.some((n) => !existsSync(path.join(cl.dataDir(n), `PG_VERSION`)))) return null;
     for (const n of green.nodes) await ops.startMember(green, n, log);
     for (const n of green.nodes) await ops.verifyMember(green, n, version, env.verifyTimeoutMs, log, signal);
     log(`green (${green.nodes.map((n) => n.name).join(', ')}) was built before a restart and serves: kept`);
@@ -504,7 +510,10 @@ export async function copySchema(root: string, env: BgEnv, ctx: StepContext): Pr
     const noIdentity = await withDb(blue.port, db, tablesWithoutIdentity);
     if (noIdentity.length > 0) {
       if (!opts.allowReplicaIdentityFull) {
-        throw new DriverError('SCHEMA_COPY_FAILED', `${db}: ${noIdentity.join(', ')} ha${noIdentity.length === 1 ? 's' : 've'} no primary key`);
+        throw new DriverError(
+          'SCHEMA_COPY_FAILED',
+          `${db}: ${noIdentity.join(', ')} ha${noIdentity.length === 1 ? 's' : 've'} no primary key`,
+        );
       }
       bg.identityFull[db] = [...new Set([...(bg.identityFull[db] ?? []), ...noIdentity])];
       await saveBg(root, bg);
@@ -600,15 +609,18 @@ async function copyFigures(bg: BgState, sizes: Map<string, number>): Promise<Cop
   let tablesDone = 0;
   const seen = new Set<string>();
   for (const db of bg.databases) {
-    const rows = await withDb(green.port, db, async (c) =>
-      (
-        await c.query<{ rel: string; st: string; size: string }>(
-          `SELECT format('%I.%I', n.nspname, cl.relname) AS rel, r.srsubstate AS st, pg_table_size(r.srrelid)::text AS size
+    const rows = await withDb(
+      green.port,
+      db,
+      async (c) =>
+        (
+          await c.query<{ rel: string; st: string; size: string }>(
+            `SELECT format('%I.%I', n.nspname, cl.relname) AS rel, r.srsubstate AS st, pg_table_size(r.srrelid)::text AS size
              FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid
              JOIN pg_class cl ON cl.oid = r.srrelid JOIN pg_namespace n ON n.oid = cl.relnamespace
             WHERE ${SUB_HERE}`,
-        )
-      ).rows,
+          )
+        ).rows,
     );
     for (const r of rows) {
       const key = `${db}/${r.rel}`;
@@ -643,7 +655,9 @@ export async function initialCopy(root: string, env: BgEnv, ctx: StepContext): P
     });
   }
   const existed = await Promise.all(
-    bg.databases.map((db) => withDb(green.port, db, async (c) => (await c.query(`SELECT 1 FROM pg_subscription s WHERE ${SUB_HERE}`)).rowCount! > 0)),
+    bg.databases.map((db) =>
+      withDb(green.port, db, async (c) => (await c.query(`SELECT 1 FROM pg_subscription s WHERE ${SUB_HERE}`)).rowCount! > 0),
+    ),
   );
   if (existed.every(Boolean)) log('the subscriptions exist: the copy goes on where it is (not started again)');
   await subscribe(bg, 'blue', true, log);
@@ -710,7 +724,10 @@ async function compareSchemas(bg: BgState, log: (l: string) => void): Promise<vo
     const [a, b] = await Promise.all([fingerprint(blue.port, db), fingerprint(green.port, db)]);
     if (a.digest !== b.digest) {
       const diff = sc.fingerprintDiff(a, b);
-      throw new DriverError('SCHEMA_MISMATCH', `${db}: blue and green differ: ${diff.slice(0, 10).join('; ')}${diff.length > 10 ? ` (and ${diff.length - 10} more)` : ''}`);
+      throw new DriverError(
+        'SCHEMA_MISMATCH',
+        `${db}: blue and green differ: ${diff.slice(0, 10).join('; ')}${diff.length > 10 ? ` (and ${diff.length - 10} more)` : ''}`,
+      );
     }
     log(`${db}: catalog fingerprints match (${a.digest.slice(0, 12)}, ${a.lines.length} objects)`);
   }
@@ -729,7 +746,11 @@ async function lagBytes(bg: BgState, publisher: Side): Promise<number> {
        FROM pg_replication_slots WHERE slot_name = ANY($1)`,
     [slots, slots.length],
   );
-  if (r!.missing > 0) throw new DriverError('REPLICATION_FAILED', `${r!.missing} of ${slots.length} replication slot(s) on ${publisher} are missing`);
+  if (r!.missing > 0)
+    throw new DriverError(
+      'REPLICATION_FAILED',
+      `${r!.missing} of ${slots.length} replication slot(s) on ${publisher} are missing`,
+    );
   return Number(r!.lag ?? 0);
 }
 
@@ -827,7 +848,9 @@ export async function switchSides(root: string, env: BgEnv, ctx: StepContext, to
     mark.pausedAt = Date.now();
     mark.phase = 'paused';
     await saveBg(root, bg);
-    log(poolPort ? `pgbouncer :${poolPort}: PAUSE (${lagBytesAtPause} bytes behind at pause)` : 'no pooler: clients are not held');
+    log(
+      poolPort ? `pgbouncer :${poolPort}: PAUSE (${lagBytesAtPause} bytes behind at pause)` : 'no pooler: clients are not held',
+    );
     env.fault('bg.cutover_paused');
     // every commit on `from` before the marker is applied on `to` once the marker shows there
     for (const db of bg.databases) {
@@ -884,13 +907,16 @@ export async function switchSides(root: string, env: BgEnv, ctx: StepContext, to
 async function copySequences(bg: BgState, fromP: NodeLayout, toP: NodeLayout): Promise<number> {
   let n = 0;
   for (const db of bg.databases) {
-    const seqs = await withDb(fromP.port, db, async (c) =>
-      (
-        await c.query<{ s: string; n: string; v: string | null; start: string }>(
-          `SELECT schemaname AS s, sequencename AS n, last_value::text AS v, start_value::text AS start FROM pg_sequences
+    const seqs = await withDb(
+      fromP.port,
+      db,
+      async (c) =>
+        (
+          await c.query<{ s: string; n: string; v: string | null; start: string }>(
+            `SELECT schemaname AS s, sequencename AS n, last_value::text AS v, start_value::text AS start FROM pg_sequences
             WHERE schemaname <> '${OWN_SCHEMA}'`,
-        )
-      ).rows,
+          )
+        ).rows,
     );
     if (seqs.length === 0) continue;
     await withDb(toP.port, db, (c) =>
@@ -1026,7 +1052,9 @@ export async function decommission(root: string, ctx: StepContext): Promise<Step
       for (const t of bg.identityFull[db] ?? []) await c.query(`ALTER TABLE ${t} REPLICA IDENTITY DEFAULT`);
       for (const s of UNGUARD_SQL) await c.query(s);
       // slots of the reverse direction that a dead blue could not drop
-      await c.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'lg_bg_%' AND NOT active`);
+      await c.query(
+        `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'lg_bg_%' AND NOT active`,
+      );
     });
   }
   for (const n of bg.blue.nodes) await cl.stopNode(n).catch(() => false);
@@ -1035,7 +1063,9 @@ export async function decommission(root: string, ctx: StepContext): Promise<Step
   await rm(path.join(root, 'backups'), { recursive: true, force: true });
   const state = await activate(bg, 'green');
   await rm(bgFile(root), { force: true });
-  log(`blue (${bg.blue.nodes.map((n) => n.name).join(', ')}) stopped and removed; DDL allowed again; the cluster is ${state.nodes.map((n) => n.name).join(', ')}`);
+  log(
+    `blue (${bg.blue.nodes.map((n) => n.name).join(', ')}) stopped and removed; DDL allowed again; the cluster is ${state.nodes.map((n) => n.name).join(', ')}`,
+  );
   return { data: { removed: bg.blue.nodes.map((n) => n.name) } };
 }
 
@@ -1064,7 +1094,9 @@ export async function undoInitialCopy(root: string, log: (l: string) => void): P
   for (const db of bg.databases) {
     await withDb(blue.port, db, async (c) => {
       await c.query(`DROP PUBLICATION IF EXISTS ${PUB}`);
-      await c.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'lg_bg_%' AND NOT active`);
+      await c.query(
+        `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'lg_bg_%' AND NOT active`,
+      );
     });
   }
   log('green no longer subscribes to blue; blue publishes nothing');

@@ -91,7 +91,8 @@ const POLICY: Record<StepAction, StepPolicy> = {
 /** the description the driver's catalog entries carry (older ones, with minor routes only, are updated) */
 export const CATALOG_DESCRIPTION =
   'Installed PostgreSQL binaries (postgres driver): minor upgrades in place (rolling), major upgrades by blue_green.';
-export const OLD_CATALOG_DESCRIPTION = 'Installed PostgreSQL binaries (postgres driver); minor upgrades within the major version.';
+export const OLD_CATALOG_DESCRIPTION =
+  'Installed PostgreSQL binaries (postgres driver); minor upgrades within the major version.';
 
 export class PostgresDriver implements Driver {
   readonly name = 'postgres';

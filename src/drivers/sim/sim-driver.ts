@@ -55,7 +55,7 @@ const JITTER = 0.25;
 /** rollback_fail makes the reversal of the step fail; the others act on its execution */
 export type SimFaultKind = 'fail' | 'hang' | 'crash' | 'health_timeout' | 'rollback_fail';
 
-const NON_IDEMPOTENT: ReadonlySet<StepAction> = new Set(['install', 'switchover', 'relocate']);
+const NON_IDEMPOTENT: ReadonlySet<StepAction> = new Set(['install', 'switchover', 'relocate', 'cutover']);
 
 export interface SimDriverOptions {
   db: Kysely<Database>;
@@ -72,7 +72,7 @@ export interface SimDriverOptions {
 
 export class SimDriver implements Driver {
   readonly name = 'sim';
-  readonly capabilities = { switchover: true, azMigration: true, faults: true, provision: true };
+  readonly capabilities = { switchover: true, azMigration: true, faults: true, provision: true, blueGreen: true };
   private readonly db: Kysely<Database>;
   private readonly unit: GroupCommitter | undefined;
   readonly timeScale: number;
@@ -93,10 +93,12 @@ export class SimDriver implements Driver {
     const irreversible = (target?.driverConfig.irreversibleSteps as string[] | undefined) ?? [];
     return {
       idempotent: !NON_IDEMPOTENT.has(action),
-      reversible: action !== 'finalize' && !irreversible.includes(action),
+      reversible: action !== 'finalize' && action !== 'decommission' && !irreversible.includes(action),
       // an effect lands whole or not at all here, but the sim models the real drivers: a step
       // that is not safe to run twice is not safe to stop halfway either
       interruptible: !NON_IDEMPOTENT.has(action),
+      // a blue/green rollback window only waits (for its retention, in real seconds)
+      ...(action === 'rollback_window' ? { waits: true } : {}),
     };
   }
 
@@ -322,6 +324,13 @@ export class SimDriver implements Driver {
       await sleep(24 * 3600 * 1000, ctx.signal);
     }
     await this.wait(step.action, ctx.signal, step.id);
+    if (step.action === 'rollback_window') {
+      // the window is the operator's time, not a simulated duration: it lasts what the upgrade set
+      const seconds = typeof step.params.retentionSeconds === 'number' ? step.params.retentionSeconds : 3600;
+      const until = Date.parse(step.startedAt ?? isoNow(this.clock)) + seconds * 1000;
+      ctx.progress?.({ until: new Date(until).toISOString(), secondsLeft: seconds });
+      await sleep(Math.max(0, until - this.clock.now().getTime()), ctx.signal);
+    }
     if (fault === 'fail')
       throw new DriverError('SIM_FAULT', `injected failure of ${step.action}${step.node ? ` on ${step.node}` : ''}`);
     if (fault === 'crash' && step.node) {
@@ -501,6 +510,13 @@ export class SimDriver implements Driver {
           ctx.log(`${b.node} is now ${roleA}; ${a.node} is now ${roleB}`);
           break;
         }
+        case 'cutover': {
+          // the simulated green is the same nodes on the new version: clients move to it at once
+          const version = reverse ? hop.fromVersion : hop.toVersion;
+          for (const r of rows) await set(r.node, { version });
+          ctx.log(`clients switched to ${version} (${rows.length} nodes)`);
+          break;
+        }
         case 'relocate': {
           const zone = String(reverse ? step.params.fromZone : step.params.toZone);
           await set(n.node, { zone });
@@ -556,6 +572,7 @@ function inverse(action: StepAction): StepAction | 'noop' {
     case 'switchover':
     case 'relocate':
     case 'restore':
+    case 'cutover':
       return action;
     default:
       return 'noop';

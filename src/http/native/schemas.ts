@@ -124,7 +124,8 @@ const BlueGreenOptions = {
     Type.Integer({
       minimum: 0,
       maximum: 30 * 86400,
-      description: 'blue_green: how long the old cluster is kept in step after the switch, so a rollback can return to it (default 3600)',
+      description:
+        'blue_green: how long the old cluster is kept in step after the switch, so a rollback can return to it (default 3600)',
     }),
   ),
   switchoverTimeoutSeconds: Type.Optional(
@@ -135,11 +136,15 @@ const BlueGreenOptions = {
     }),
   ),
   maxLagBytes: Type.Optional(
-    Type.Integer({ minimum: 0, description: 'blue_green: the replication lag under which catch-up ends and cutover may start (default 1 MiB)' }),
+    Type.Integer({
+      minimum: 0,
+      description: 'blue_green: the replication lag under which catch-up ends and cutover may start (default 1 MiB)',
+    }),
   ),
   allowReplicaIdentityFull: Type.Optional(
     Type.Boolean({
-      description: 'blue_green: give tables without a primary key REPLICA IDENTITY FULL for the replication window (default true); false makes the precheck fail naming them',
+      description:
+        'blue_green: give tables without a primary key REPLICA IDENTITY FULL for the replication window (default true); false makes the precheck fail naming them',
     }),
   ),
   maxTransactionSeconds: Type.Optional(
@@ -383,7 +388,9 @@ export const UpgradeDetailOut = Type.Composite(
         Nullable(
           Open(
             {
-              state: Type.String({ description: 'not_started, open, ended (finalized or run out) or closed (the old cluster is decommissioned)' }),
+              state: Type.String({
+                description: 'not_started, open, ended (finalized or run out) or closed (the old cluster is decommissioned)',
+              }),
               until: Nullable(Type.String()),
               secondsLeft: Nullable(Type.Integer()),
               rollbackPossible: Type.Boolean(),
