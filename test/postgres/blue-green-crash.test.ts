@@ -6,7 +6,8 @@
 // again, the cutover finished or undone and run again; and in the end every acknowledged write is on
 // the new primary with no client error.
 import assert from 'node:assert/strict';
-import { chmodSync, readdirSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, test } from 'node:test';
 import pg from 'pg';
 import { destroyCluster } from '../../src/drivers/postgres/cluster.ts';
@@ -57,10 +58,11 @@ for (const point of POINTS) {
       driverConfig: { provision: true, replicas: 2, pooler: true },
     });
     assert.equal(created.status, 201, JSON.stringify(created.json));
-    const root = created.json.driverConfig.root as string;
+    const shown = (await first.api('GET', '/v1/projects/p1/targets/pg')).json;
+    const root = shown.driverConfig.root as string;
     roots.push(root);
-    const endpoint = created.json.endpoint.port as number;
-    const blueNames = (created.json.nodes as { name: string }[]).map((n) => n.name).sort();
+    const endpoint = shown.endpoint.port as number;
+    const blueNames = (shown.nodes as { name: string }[]).map((n) => n.name).sort();
     const load = new WriteLoad(() => [endpoint], 5);
     await load.start();
     try {
@@ -81,6 +83,12 @@ for (const point of POINTS) {
         point === 'bg.cutover_repointed' ? '17.10' : '16.13',
         'clients were let go on the side the cutover reached',
       );
+      if (point.startsWith('bg.cutover_')) {
+        // it was the cutover's watchdog that acted, while no Liftgate ran: it undid the cutover, or
+        // (the pooler already on green) let the clients go there
+        const mark = JSON.parse(readFileSync(path.join(root, 'bluegreen.json'), 'utf8')).cutover as { phase: string };
+        assert.equal(mark.phase, point === 'bg.cutover_repointed' ? 'switched' : 'undone');
+      }
       const greenDirs = readdirSync(root).filter((d) => d.startsWith('bg-'));
 
       const second = await startServer(store);

@@ -197,11 +197,39 @@ export class SimDriver implements Driver {
    * Real steps never take exactly their nominal time: each run varies by up to +-JITTER,
    * fixed per step id (so a test can repeat a run), which is what the duration model learns.
    */
-  private async wait(action: StepAction, signal: AbortSignal, stepId = ''): Promise<void> {
+  private async wait(
+    action: StepAction,
+    signal: AbortSignal,
+    stepId = '',
+    progress?: (d: Record<string, unknown>) => void,
+  ): Promise<void> {
     const spread = (hash(stepId) / 0xffffffff) * 2 - 1;
     const ms = SIM_DURATIONS[action] * this.timeScale * 1000 * (1 + JITTER * spread);
+    if (action === 'initial_copy' && progress) return this.copy(ms, signal, progress);
     if (ms <= 0) return;
     await sleep(ms, signal);
+  }
+
+  /** a simulated blue/green initial copy: 256 MiB over the step's duration, reported as it goes */
+  private async copy(ms: number, signal: AbortSignal, progress: (d: Record<string, unknown>) => void): Promise<void> {
+    const total = 256 * 1048576;
+    const parts = 20;
+    const t0 = Date.now();
+    for (let i = 1; i <= parts; i++) {
+      if (ms > 0) await sleep(ms / parts, signal);
+      const seconds = Math.max((Date.now() - t0) / 1000, 0.001);
+      const done = Math.round((total * i) / parts);
+      const rate = Math.round(done / seconds);
+      progress({
+        bytesDone: done,
+        bytesTotal: total,
+        tablesDone: Math.floor((12 * i) / parts),
+        tablesTotal: 12,
+        rateBytesPerSecond: rate,
+        etaSeconds: Math.ceil((total - done) / Math.max(rate, 1)),
+        elapsedSeconds: Math.round(seconds),
+      });
+    }
   }
 
   async precheck(input: PrecheckInput): Promise<PrecheckResult> {
@@ -323,7 +351,7 @@ export class SimDriver implements Driver {
       ctx.log('simulated hang');
       await sleep(24 * 3600 * 1000, ctx.signal);
     }
-    await this.wait(step.action, ctx.signal, step.id);
+    await this.wait(step.action, ctx.signal, step.id, ctx.progress);
     if (step.action === 'rollback_window') {
       // the window is the operator's time, not a simulated duration: it lasts what the upgrade set
       const seconds = typeof step.params.retentionSeconds === 'number' ? step.params.retentionSeconds : 3600;
