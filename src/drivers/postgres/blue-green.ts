@@ -83,6 +83,12 @@ const ours = (text: string): boolean => text.includes(OWN_SCHEMA);
 
 const named = (p: sc.SchemaProblem): string => (p.object.startsWith(p.kind) ? p.object : `${p.kind} ${p.object}`);
 
+/** this database's subscription of ours is dropped (with its slot on the publisher) when there is one */
+async function dropSubscription(c: pg.Client): Promise<void> {
+  const r = await c.query(`SELECT 1 FROM pg_subscription s WHERE ${SUB_HERE}`);
+  if (r.rowCount! > 0) await c.query(`DROP SUBSCRIPTION ${SUB}`);
+}
+
 /** the schema's fingerprint without the upgrade's own objects */
 async function fingerprint(port: number, db: string): Promise<{ digest: string; lines: string[] }> {
   const fp = await sc.schemaFingerprint(port, db);
@@ -936,10 +942,7 @@ async function afterSwitch(bg: BgState, from: Side, log: (l: string) => void): P
   const fromP = await cl.findPrimary(clusterOf(bg, from));
   const toP = await cl.findPrimary(clusterOf(bg, to));
   for (const db of bg.databases) {
-    await withDb(toP.port, db, async (c) => {
-      const r = await c.query(`SELECT 1 FROM pg_subscription s WHERE ${SUB_HERE}`);
-      if (r.rowCount! > 0) await c.query(`DROP SUBSCRIPTION ${SUB}`);
-    });
+    await withDb(toP.port, db, dropSubscription);
     await withDb(fromP.port, db, (c) => c.query(`DROP PUBLICATION IF EXISTS ${PUB}`));
   }
   if (bg.blue.pooler && pooler.poolerRunning(bg.blue.root)) {
@@ -965,10 +968,7 @@ export async function undoSwitch(root: string, log: (l: string) => void): Promis
   const fromP = await cl.findPrimary(clusterOf(bg, from));
   const toP = await cl.findPrimary(clusterOf(bg, to));
   for (const db of bg.databases) {
-    await withDb(fromP.port, db, async (c) => {
-      const r = await c.query(`SELECT 1 FROM pg_subscription s WHERE ${SUB_HERE}`);
-      if (r.rowCount! > 0) await c.query(`DROP SUBSCRIPTION ${SUB}`);
-    });
+    await withDb(fromP.port, db, dropSubscription);
     await withDb(toP.port, db, async (c) => {
       await c.query(`DROP PUBLICATION IF EXISTS ${PUB}`);
       const r = await c.query(`SELECT 1 FROM pg_subscription s WHERE ${SUB_HERE}`);
@@ -1040,10 +1040,9 @@ export async function decommission(root: string, ctx: StepContext): Promise<Step
   if (blueAlive) {
     const blue = await cl.findPrimary(bg.blue);
     for (const db of bg.databases) {
-      await withDb(blue.port, db, async (c) => {
-        const r = await c.query(`SELECT 1 FROM pg_subscription s WHERE ${SUB_HERE}`);
-        if (r.rowCount! > 0) await c.query(`DROP SUBSCRIPTION ${SUB}`);
-      }).catch((e: unknown) => log(`${db}: dropping blue's subscription: ${(e as Error).message}`));
+      await withDb(blue.port, db, dropSubscription).catch((e: unknown) =>
+        log(`${db}: dropping blue's subscription: ${(e as Error).message}`),
+      );
     }
   }
   for (const db of bg.databases) {
@@ -1085,10 +1084,7 @@ export async function undoInitialCopy(root: string, log: (l: string) => void): P
   if (bg.green && bg.green.nodes.some((n) => cl.nodeRunning(n))) {
     const green = await cl.findPrimary(bg.green);
     for (const db of bg.databases) {
-      await withDb(green.port, db, async (c) => {
-        const r = await c.query(`SELECT 1 FROM pg_subscription s WHERE ${SUB_HERE}`);
-        if (r.rowCount! > 0) await c.query(`DROP SUBSCRIPTION ${SUB}`);
-      }).catch(() => undefined);
+      await withDb(green.port, db, dropSubscription).catch(() => undefined);
     }
   }
   for (const db of bg.databases) {

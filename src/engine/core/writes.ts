@@ -403,9 +403,19 @@ export async function fenceOut(db: Db, step: { id: string; fence: number; leaseO
  * longer do (a cancel stopped the step, or recovery took it): the holder must stop acting.
  */
 export async function renewLease(db: Db, step: { id: string; fence: number }, owner: string, until: string): Promise<boolean> {
+  return updateHeld(db, step, owner, { lease_expires_at: until });
+}
+
+/** An update of a running step that only its holder (owner and fence) may make; false when it is not. */
+async function updateHeld(
+  db: Db,
+  step: { id: string; fence: number },
+  owner: string,
+  set: { lease_expires_at?: string; progress?: string; log?: string },
+): Promise<boolean> {
   const res = await db
     .updateTable('steps')
-    .set({ lease_expires_at: until })
+    .set(set)
     .where('id', '=', step.id)
     .where('lease_owner', '=', owner)
     .where('fence', '=', step.fence)
@@ -425,15 +435,7 @@ export async function recordProgress(
   progress: Record<string, unknown>,
   log: readonly string[],
 ): Promise<boolean> {
-  const res = await db
-    .updateTable('steps')
-    .set({ progress: JSON.stringify(progress), log: JSON.stringify(log) })
-    .where('id', '=', step.id)
-    .where('lease_owner', '=', owner)
-    .where('fence', '=', step.fence)
-    .where('state', 'in', ['running', 'rolling_back'])
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows) === 1;
+  return updateHeld(db, step, owner, { progress: JSON.stringify(progress), log: JSON.stringify(log) });
 }
 
 /** The reversal order of completed steps (1 = reversed first), set when a rollback is accepted. */
