@@ -195,7 +195,7 @@ function StartUpgrade({
   const candidates = upgradeCandidates(t.engine, t.version, cat);
   const zones = [...new Set(t.nodes.map((n) => n.zone))].sort();
   // A target on the newest version can still move the nodes of a zone.
-  const modes = candidates.length > 0 ? ['rolling', 'stop_service', 'az_migration'] : ['az_migration'];
+  const modes = candidates.length > 0 ? ['rolling', 'stop_service', 'blue_green', 'az_migration'] : ['az_migration'];
   const [version, setVersion] = useState(candidates[0]?.version ?? '');
   const [mode, setMode] = useState(modes[0] ?? 'rolling');
   const [sourceAz, setSourceAz] = useState(zones.length === 1 ? (zones[0] ?? '') : '');
@@ -422,6 +422,7 @@ function StartUpgrade({
 const MODE_LABELS: Record<string, string> = {
   rolling: 'rolling',
   stop_service: 'stop service',
+  blue_green: 'blue/green (new cluster)',
   az_migration: 'zone migration',
 };
 
@@ -440,6 +441,8 @@ function modeText(mode: string, nodes: number): string {
       return `Rolling: the ${nodes} nodes are upgraded one at a time (drain, stop, install, start, health gate, rejoin); the leader goes last, after a switchover.`;
     case 'stop_service':
       return `Stop service: all ${nodes} nodes stop, are upgraded and start together. The service is down meanwhile.`;
+    case 'blue_green':
+      return `Blue/green: a new cluster of ${nodes} nodes on the new version is built beside this one and kept in step by replication; clients are switched to it (held at the pooler for a moment), and the old cluster keeps every write for the rollback window, so a rollback loses nothing. A major version needs this mode.`;
     default:
       return 'Zone migration: the nodes of one zone are moved one by one; the version stays.';
   }

@@ -138,6 +138,7 @@ const BlueGreenOptions = {
   maxLagBytes: Type.Optional(
     Type.Integer({
       minimum: 0,
+      maximum: 1073741824,
       description: 'blue_green: the replication lag under which catch-up ends and cutover may start (default 1 MiB)',
     }),
   ),
@@ -148,7 +149,11 @@ const BlueGreenOptions = {
     }),
   ),
   maxTransactionSeconds: Type.Optional(
-    Type.Integer({ minimum: 1, description: 'blue_green: the oldest open transaction the precheck accepts (default 300)' }),
+    Type.Integer({
+      minimum: 1,
+      maximum: 86400,
+      description: 'blue_green: the oldest open transaction the precheck accepts (default 300)',
+    }),
   ),
 } as const;
 
