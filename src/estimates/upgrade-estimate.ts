@@ -58,6 +58,12 @@ export function walkPlan(
   let waitedMs = 0;
   let t = start.getTime();
   const price = (s: Step): number => {
+    // a blue/green rollback window lasts what the upgrade set, not what earlier windows lasted
+    // (a finalize ends some early): its own length is its price
+    if (s.action === 'rollback_window' && typeof s.params.retentionSeconds === 'number') {
+      sources.nominal++;
+      return s.params.retentionSeconds * 1000;
+    }
     const g = model.guess({ engine: target.engine, action: s.action as StepAction, role: roleOf(target, s.node) }, target.driver);
     sources[g.source]++;
     samples = Math.max(samples, g.samples);
