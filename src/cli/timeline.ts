@@ -76,7 +76,8 @@ export function progressText(st: WatchedStep): string | null {
   const done = num(p.bytesDone);
   const total = num(p.bytesTotal);
   if (done !== null && total !== null) {
-    const pct = total > 0 ? Math.floor((done / total) * 100) : 100;
+    // the nearest whole percent, but 100 only when all is done (166.4 MiB of 256.0 MiB is 65%, not 64%)
+    const pct = done >= total ? 100 : Math.min(99, Math.round((done / total) * 100));
     const rate = num(p.rateBytesPerSecond);
     const eta = num(p.etaSeconds);
     return [
@@ -90,9 +91,9 @@ export function progressText(st: WatchedStep): string | null {
   }
   const lag = num(p.lagBytes);
   if (lag !== null) return `behind by ${lag} bytes (bound ${String(p.boundBytes)})`;
+  // the rollback window's own step: shown after its name ("Rollback window: 59m left (until ...)")
   const left = num(p.secondsLeft);
-  if (left !== null)
-    return `rollback window: ${duration(left * 1000)} left${typeof p.until === 'string' ? ` (until ${p.until})` : ''}`;
+  if (left !== null) return `${duration(left * 1000)} left${typeof p.until === 'string' ? ` (until ${p.until})` : ''}`;
   return null;
 }
 
@@ -167,15 +168,22 @@ export function renderTimeline(u: WatchedUpgrade, now: number, paint: Paint, col
       `  ${node.padEnd(nameWidth)}  ${bar(list, start, end, barWidth, paint)}  ${`${done}/${list.length}`.padStart(countWidth)}  ${label}`,
     );
   }
-  const running = u.stages.flatMap((s) => s.steps).find((s) => s.state === 'running' && s.progress);
+  const win = u.rollbackWindow?.state === 'open' ? u.rollbackWindow : null;
+  const running = u.stages
+    .flatMap((s) => s.steps)
+    .find((s) => s.state === 'running' && s.progress && !(win && s.action === 'rollback_window'));
   const text = running ? progressText(running) : null;
   if (text) lines.push(`  ${running!.name}: ${text}`);
-  if (u.rollbackWindow?.state === 'open') {
+  if (win) {
+    // the two commands on lines of their own, so a narrow terminal does not cut them off
+    const left = win.until ? Math.max(0, Date.parse(win.until) - now) : win.secondsLeft !== null ? win.secondsLeft * 1000 : null;
     lines.push(
       paint.style(
-        `rollback window open${u.rollbackWindow.until ? ` until ${u.rollbackWindow.until}` : ''}: liftgate upgrade rollback ${shortId(u.id)} returns to ${u.fromVersion}; liftgate upgrade finalize ${shortId(u.id)} keeps ${u.toVersion}`,
+        `rollback window open${left !== null ? `, ${duration(left)} left` : ''}${win.until ? ` (until ${win.until})` : ''}`,
         'yellow',
       ),
+      `  liftgate upgrade rollback ${shortId(u.id)}  returns to ${u.fromVersion}`,
+      `  liftgate upgrade finalize ${shortId(u.id)}  keeps ${u.toVersion}`,
     );
   }
   if (u.error) lines.push(paint.style(`error: ${u.error}`, 'red'));
@@ -205,8 +213,9 @@ export function changes(before: WatchedUpgrade | null, after: WatchedUpgrade, pa
       if (st.state !== was && st.state !== 'pending') {
         out.push(`${stamp} ${st.node ?? TARGET_ROW}: ${st.name} ${paint.state(st.state)}${st.error ? `: ${st.error}` : ''}`);
       }
-      // a running step's progress, when its words change (a copy: every tenth of it)
-      const text = st.state === 'running' ? progressText(st) : null;
+      // a running step's progress, when its words change (a copy: every tenth of it); the
+      // rollback window has a line of its own below
+      const text = st.state === 'running' && st.action !== 'rollback_window' ? progressText(st) : null;
       const prev = before?.stages[i]?.steps[j];
       const prevText = prev && prev.state === 'running' ? progressText(prev) : null;
       if (text && coarse(text) !== (prevText ? coarse(prevText) : null)) out.push(`${stamp} ${st.name}: ${text}`);
@@ -225,7 +234,7 @@ export function changes(before: WatchedUpgrade | null, after: WatchedUpgrade, pa
 function coarse(text: string): string {
   const m = /\((\d+)%\)/.exec(text);
   if (m) return `copy ${Math.floor(Number(m[1]) / 10)}`;
-  if (text.startsWith('rollback window')) return 'window';
+  if (/^\S+ left\b/.test(text)) return 'window';
   if (text.startsWith('behind')) return 'lag';
   return text;
 }

@@ -333,7 +333,7 @@ function blueGreen(input: PlanInput): PlannedStage[] {
   });
   return [
     one('logical_decoding', 'Enable logical decoding'),
-    one('provision_green', `Provision green (${to}, ${target.nodes.length} nodes)`, {
+    one('provision_green', `Provision green (${to}, ${target.nodes.length} node${target.nodes.length === 1 ? '' : 's'})`, {
       params: { version: to, nodes: target.nodes.length },
     }),
     one('copy_schema', 'Copy roles and schema'),

@@ -537,3 +537,54 @@ test('zone moves: --source-az and --target-az; a missing source zone or a collap
     ['cli-az-1:az4', 'cli-az-2:az2', 'cli-az-3:az3'],
   );
 });
+
+test('a blue/green upgrade watched in a pipe: the copy progress, the rollback window, and the summary naming rollback and finalize', async () => {
+  // The sim scales every step alike; this file's server runs at 0, where the copy is over before
+  // the watch (every 500 ms) can see it. A server of its own at 0.01 copies for 4.5-7.5 s (600 s
+  // nominal), with the steps around it taking about 3 s; the rollback window (unscaled) lasts the
+  // upgrade's retention, an hour here, and the watch ends when it opens.
+  const slow = await startApp('sqlite', { simTimeScale: 0.01 });
+  try {
+    await seedSim(slow, { target: 'bg-1' });
+    await slow.app.listen({ port: 0, host: '127.0.0.1' });
+    const slowUrl = `http://127.0.0.1:${(slow.app.server.address() as AddressInfo).port}`;
+    const run = (...args: string[]) =>
+      runCli(build.main, ['--url', slowUrl, '--token', ADMIN_TOKEN, '--project', 'acme', ...args]);
+    const started = await run('upgrade', 'start', 'bg-1', '7.10.3', '--mode', 'blue_green', '--retention', '3600', '--watch');
+    assert.equal(started.code, 0, started.stderr);
+    const out = started.stdout;
+    assert.doesNotMatch(out, /\x1b\[/);
+    assert.match(out, /^\d\d:\d\d:\d\d \(target\): Provision green running$/m);
+    const copied = [
+      ...out.matchAll(/^\d\d:\d\d:\d\d Initial data copy: copied ([\d.]+) MiB of 256\.0 MiB \((\d+)%\), \d+\/12 tables/gm),
+    ];
+    assert.ok(copied.length >= 1, out);
+    // the percentage is of the exact bytes, the MiB rounded to a tenth
+    for (const [, mib, pct] of copied) assert.ok(Math.abs(Number(pct) - (Number(mib) / 256) * 100) < 1, out);
+    const id =
+      /^upgrade ([0-9a-f-]{36}): switched to 7\.10\.3; rollback window open until (\S+) \(liftgate upgrade rollback \1 \| liftgate upgrade finalize \1\)$/m.exec(
+        out,
+      );
+    assert.ok(id, out);
+    // the last line is the summary; the window's line comes once, before it
+    assert.equal(out.trimEnd().split('\n').at(-1), id[0]);
+    const windowLines = out.match(
+      /^\d\d:\d\d:\d\d rollback window open until \S+: rollback returns to 7\.10\.2, finalize keeps 7\.10\.3$/gm,
+    );
+    assert.equal(windowLines?.length, 1, out);
+    assert.doesNotMatch(out, /rollback window: rollback window/i);
+    const u = (await slow.call('GET', `/v1/projects/acme/upgrades/${id[1]}`)).json;
+    assert.equal(u.rollbackWindow.state, 'open');
+    assert.equal(u.rollbackWindow.until, id[2]);
+
+    const finalized = await run('upgrade', 'finalize', id[1].slice(0, 8));
+    assert.equal(finalized.code, 0, finalized.stderr);
+    await until(
+      async () => (await slow.call('GET', `/v1/projects/acme/upgrades/${id[1]}`)).json.state === 'succeeded',
+      'the finalized upgrade to succeed',
+    );
+    assert.equal((await slow.call('GET', `/v1/projects/acme/upgrades/${id[1]}`)).json.rollbackWindow.state, 'closed');
+  } finally {
+    await slow.close();
+  }
+});

@@ -14,6 +14,8 @@ import { Crumbs } from './Target.tsx';
 import { Timeline } from './Timeline.tsx';
 
 const MOVING = ['running', 'prechecking', 'rolling_back', 'cancelling'];
+/** steps whose driver reports figures as they run (a copy's bytes, a catch-up's lag) */
+const REPORTING = new Set(['initial_copy', 'catch_up']);
 
 interface UpgradeData {
   upgrade: UpgradeDetail;
@@ -33,6 +35,13 @@ export function UpgradeView({ project, id }: { project: string; id: string }) {
   const u = res.data?.upgrade;
   const now = useTick(!!u && MOVING.includes(u.state), 500);
   const [picked, setPicked] = useState<string | null>(null);
+  // A driver's progress report is written without an event: look again while such a step runs.
+  const reporting = u?.stages.some((s) => s.steps.some((st) => st.state === 'running' && REPORTING.has(st.action))) ?? false;
+  useEffect(() => {
+    if (!reporting) return;
+    const timer = setTimeout(res.reload, 1000);
+    return () => clearTimeout(timer);
+  }, [reporting, u, res.reload]);
 
   if (!u) {
     return (
@@ -160,6 +169,10 @@ function Summary({ project, u, now, targetName }: { project: string; u: UpgradeD
   );
 }
 
+/** the server's message (a clause in lower case) as a sentence of its own */
+const sentence = (m: string) => `${m.charAt(0).toUpperCase()}${m.slice(1)}${/[.!?]$/.test(m) ? '' : '.'}`;
+/** the nearest whole percent, but 100 only when all is done (166.4 MiB of 256.0 MiB is 65%, not 64%) */
+const percent = (done: number, total: number) => (done >= total ? 100 : Math.min(99, Math.round((done / total) * 100)));
 const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
 const num = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
 
@@ -179,30 +192,32 @@ function BlueGreen({ u, now }: { u: UpgradeDetail; now: number }) {
   const left = w?.state === 'open' && w.until ? Math.max(0, Math.round((Date.parse(w.until) - now) / 1000)) : null;
   return (
     <Section title="Blue/green" id="blue-green">
-      {running && done !== null && total !== null ? (
-        <div className="bg-progress" data-testid="copy-progress">
-          <div>
-            <strong>{running.name}</strong>: {mib(done)} of {mib(total)} ({total > 0 ? Math.floor((done / total) * 100) : 100}%)
-            {num(p?.tablesTotal) !== null ? ` · ${String(p?.tablesDone)}/${String(p?.tablesTotal)} tables` : ''}
-            {rate ? ` · ${mib(rate)}/s` : ''}
-            {eta !== null ? ` · about ${duration(eta)} left` : ''}
+      <div className="blue-green">
+        {running && done !== null && total !== null ? (
+          <div className="bg-progress" data-testid="copy-progress">
+            <div>
+              <strong>{running.name}</strong>: {mib(done)} of {mib(total)} ({percent(done, total)}%)
+              {num(p?.tablesTotal) !== null ? ` · ${String(p?.tablesDone)}/${String(p?.tablesTotal)} tables` : ''}
+              {rate ? ` · ${mib(rate)}/s` : ''}
+              {eta !== null ? ` · about ${duration(eta)} left` : ''}
+            </div>
+            <progress max={Math.max(total, 1)} value={done} aria-label={`${running.name}: bytes copied`} />
           </div>
-          <progress max={Math.max(total, 1)} value={done} />
-        </div>
-      ) : running && lag !== null ? (
-        <p data-testid="catch-up-lag">
-          <strong>{running.name}</strong>: green is {lag} bytes behind (bound {String(p?.boundBytes)})
-        </p>
-      ) : null}
-      {w ? (
-        <p className={w.state === 'open' ? 'notice' : 'muted'} role="status" data-testid="rollback-window">
-          Rollback window:{' '}
-          {w.state === 'open'
-            ? `open, ${duration(left ?? w.secondsLeft ?? 0)} left (until ${when(w.until)}). `
-            : `${stateLabel(w.state)}. `}
-          {w.message}
-        </p>
-      ) : null}
+        ) : running && lag !== null ? (
+          <p data-testid="catch-up-lag">
+            <strong>{running.name}</strong>: green is {lag} bytes behind (bound {String(p?.boundBytes)})
+          </p>
+        ) : null}
+        {w ? (
+          <p className={w.state === 'open' ? 'notice' : 'muted'} role="status" data-testid="rollback-window">
+            <strong>Rollback window</strong>:{' '}
+            {w.state === 'open'
+              ? `open, ${duration(left ?? w.secondsLeft ?? 0)} left (until ${when(w.until)}).`
+              : `${stateLabel(w.state)}.`}
+            {w.message ? ` ${sentence(w.message)}` : ''}
+          </p>
+        ) : null}
+      </div>
     </Section>
   );
 }

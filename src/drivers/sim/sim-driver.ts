@@ -203,6 +203,8 @@ export class SimDriver implements Driver {
     stepId = '',
     progress?: (d: Record<string, unknown>) => void,
   ): Promise<void> {
+    // a rollback window is the operator's time, not a simulated duration (see executeCall)
+    if (action === 'rollback_window') return;
     const spread = (hash(stepId) / 0xffffffff) * 2 - 1;
     const ms = SIM_DURATIONS[action] * this.timeScale * 1000 * (1 + JITTER * spread);
     if (action === 'initial_copy' && progress) return this.copy(ms, signal, progress);
