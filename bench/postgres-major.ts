@@ -6,7 +6,7 @@
 // PAUSE -> RESUME, pgbench's longest transaction), client errors, lost acknowledged writes, rows and
 // a checksum per table on both sides, the initial copy's rate, the lag at the pause and the time per
 // stage; then the same for the second cutover back to blue and the cleanup.
-//   npm run bench:postgres -- --major [--runs N] [--scale S] [--interval MS] [--tps T] [--only 16|17]
+//   npm run bench:postgres -- --major [--runs N] [--scale S] [--interval MS] [--tps T] [--max-lag BYTES] [--only 16|17]
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,7 +40,13 @@ const INTERVAL = arg('interval', 3);
 const TPS = arg('tps', 50);
 const CLIENTS = 4;
 const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
-const OPTIONS = { retentionSeconds: 3600, switchoverTimeoutSeconds: 30 };
+/** the catch-up's bound before the cutover (the driver's default, 1 MiB, unless given) */
+const MAX_LAG = process.argv.includes('--max-lag') ? arg('max-lag', 0) : undefined;
+const OPTIONS = {
+  retentionSeconds: 3600,
+  switchoverTimeoutSeconds: 30,
+  ...(MAX_LAG !== undefined ? { maxLagBytes: MAX_LAG } : {}),
+};
 const LOAD_TABLE = 'liftgate_load';
 /** how long the figures wait for a condition (a catch-up, writes on the new side) before the run fails */
 const WAIT_MS = 300_000;
