@@ -1,7 +1,8 @@
-// The postgres benchmark's step runner: the driver's steps of a rolling minor upgrade run one
-// after another without the engine, so the benchmark times the driver's own work (restarts,
-// switchover, catch-up) apart from the executor's. Upgrades through the real planner and executor
-// are tested in test/postgres/engine*.test.ts.
+// The postgres benchmarks' step runner: the driver's steps of a rolling minor upgrade, or of a
+// blue/green major upgrade, run one after another without the engine, so the benchmarks time the
+// driver's own work (restarts, switchover, copy, cutover) apart from the executor's. Upgrades
+// through the real planner and executor are tested in test/postgres/engine*.test.ts and
+// test/postgres/blue-green.test.ts.
 import type { Hop, Step, StepAction, Target, TargetNode, Upgrade } from '../src/domain/types.ts';
 import type { Driver, StepContext, StepResult } from '../src/drivers/driver.ts';
 
@@ -40,6 +41,42 @@ export function makeUpgrade(target: Target, toVersion: string, options: Record<s
   };
 }
 
+function makeStep(
+  upgrade: Upgrade,
+  seq: number,
+  stage: number,
+  action: StepAction,
+  node: string | null,
+  params: Record<string, unknown> = {},
+): Step {
+  return {
+    id: `${upgrade.id}-s${seq}`,
+    upgradeId: upgrade.id,
+    stageIndex: stage,
+    lane: node ?? 'target',
+    ord: seq,
+    seq,
+    action,
+    name: `${action}${node ? ` ${node}` : ''}`,
+    description: '',
+    node,
+    hop: 0,
+    params,
+    state: 'pending',
+    attempts: 0,
+    leaseOwner: null,
+    leaseExpiresAt: null,
+    startedAt: null,
+    endedAt: null,
+    error: null,
+    log: [],
+    result: null,
+    progress: null,
+    fence: 1,
+    recoveries: 0,
+  };
+}
+
 /** the planner's order for a rolling minor upgrade of one primary + replicas */
 export function planRolling(upgrade: Upgrade, nodes: TargetNode[]): Step[] {
   const primary = nodes.find((n) => n.role === 'primary')!;
@@ -47,33 +84,7 @@ export function planRolling(upgrade: Upgrade, nodes: TargetNode[]): Step[] {
   const steps: Step[] = [];
   let stage = 0;
   const add = (action: StepAction, node: string | null, params: Record<string, unknown> = {}): void => {
-    const seq = steps.length;
-    steps.push({
-      id: `${upgrade.id}-s${seq}`,
-      upgradeId: upgrade.id,
-      stageIndex: stage,
-      lane: node ?? 'target',
-      ord: seq,
-      seq,
-      action,
-      name: `${action}${node ? ` ${node}` : ''}`,
-      description: '',
-      node,
-      hop: 0,
-      params,
-      state: 'pending',
-      attempts: 0,
-      leaseOwner: null,
-      leaseExpiresAt: null,
-      startedAt: null,
-      endedAt: null,
-      error: null,
-      log: [],
-      result: null,
-      progress: null,
-      fence: 1,
-      recoveries: 0,
-    });
+    steps.push(makeStep(upgrade, steps.length, stage, action, node, params));
   };
   add('precheck', null);
   add('backup', null);
@@ -90,7 +101,26 @@ export function planRolling(upgrade: Upgrade, nodes: TargetNode[]): Step[] {
   return steps;
 }
 
+/** the planner's order for a blue/green upgrade (src/engine/planner.ts blueGreen): one step per stage */
+export function planBlueGreen(upgrade: Upgrade, nodeCount: number, retentionSeconds: number): Step[] {
+  const stages: [StepAction, Record<string, unknown>][] = [
+    ['precheck', {}],
+    ['logical_decoding', {}],
+    ['provision_green', { version: upgrade.toVersion, nodes: nodeCount }],
+    ['copy_schema', {}],
+    ['initial_copy', { timeoutSeconds: 86400 }],
+    ['catch_up', {}],
+    ['cutover', {}],
+    ['rollback_window', { retentionSeconds, timeoutSeconds: retentionSeconds + 3600 }],
+    ['decommission', {}],
+  ];
+  return stages.map(([action, params], i) => makeStep(upgrade, i, i, action, null, params));
+}
+
 export function applyResult(target: Target, r: StepResult): void {
+  // a blue/green cutover moves the target onto the other side's nodes, as the executor records it
+  if (r.replaceNodes) target.nodes = r.replaceNodes.map((n) => ({ ...n }));
+  if (r.driverConfig) target.driverConfig = { ...target.driverConfig, ...r.driverConfig };
   for (const change of [...(r.node ? [r.node] : []), ...(r.nodes ?? [])]) {
     const n = target.nodes.find((x) => x.name === change.name);
     if (n) Object.assign(n, change);
@@ -98,6 +128,15 @@ export function applyResult(target: Target, r: StepResult): void {
 }
 
 const verbose = process.env.LIFTGATE_TEST_VERBOSE === '1';
+
+/** when each log line of a step was written (ms since epoch), in step.log's order */
+const logTimes = new WeakMap<Step, number[]>();
+
+/** a step's log lines written at or after `since`, with their times */
+export function timedLog(step: Step, since = 0): { at: number; line: string }[] {
+  const times = logTimes.get(step) ?? [];
+  return step.log.map((line, i) => ({ at: times[i] ?? 0, line })).filter((l) => l.at >= since);
+}
 
 function context(target: Target, upgrade: Upgrade, step: Step, hop: Hop): StepContext {
   const t0 = Date.now();
@@ -110,6 +149,9 @@ function context(target: Target, upgrade: Upgrade, step: Step, hop: Hop): StepCo
     owner: 'test',
     log: (line) => {
       step.log.push(line);
+      const times = logTimes.get(step) ?? [];
+      times.push(Date.now());
+      logTimes.set(step, times);
       if (verbose) console.error(`[${step.name} +${Date.now() - t0} ms] ${line}`);
     },
     signal: new AbortController().signal,
@@ -155,12 +197,20 @@ export async function runSteps(
 }
 
 /** roll back the given steps newest first, as the engine does after a failure on one node */
-export async function rollbackSteps(driver: Driver, target: Target, upgrade: Upgrade, steps: Step[]): Promise<void> {
+export async function rollbackSteps(
+  driver: Driver,
+  target: Target,
+  upgrade: Upgrade,
+  steps: Step[],
+  onStep?: (step: Step, ms: number, r: StepResult) => void,
+): Promise<void> {
   for (const step of [...steps].sort((a, b) => b.seq - a.seq)) {
+    const t0 = Date.now();
     step.state = 'rolling_back';
     const r = await driver.rollback(context(target, upgrade, step, upgrade.hops[step.hop]!));
     applyResult(target, r);
     step.state = 'rolled_back';
+    onStep?.(step, Date.now() - t0, r);
   }
 }
 

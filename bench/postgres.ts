@@ -3,6 +3,7 @@
 // gap between acknowledged INSERTs, and server-side stop->promoted), client-visible errors, lost
 // acknowledged writes, and total upgrade time against the sum of the restarts it cannot avoid.
 //   node --import tsx bench/postgres.ts [--runs N] [--interval MS]
+// With --major it runs bench/postgres-major.ts instead (blue/green upgrades across major versions).
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -189,7 +190,12 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
-  console.error(e);
-  process.exitCode = 1;
-});
+if (process.argv.includes('--major')) {
+  // major versions by blue/green: their own benchmark, same command
+  await import('./postgres-major.ts');
+} else {
+  main().catch((e: unknown) => {
+    console.error(e);
+    process.exitCode = 1;
+  });
+}
