@@ -76,6 +76,9 @@ export const SUB = 'liftgate_bg';
 export const OWN_SCHEMA = 'liftgate_bg';
 /** pg_subscription is shared by every database of a server: this database's subscription of ours */
 const SUB_HERE = `s.subname = '${SUB}' AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`;
+/** the lag a cutover waits (at most PAUSE_SETTLE_MS) to be under before it holds clients */
+const PAUSE_LAG_BYTES = 64 * 1024;
+const PAUSE_SETTLE_MS = 2_000;
 export const slotOf = (subscriberSide: Side, i: number): string => `lg_bg_${subscriberSide}_${i}`;
 
 /** Liftgate's own objects (schema, DDL guard, publication) are named liftgate_bg...: never the application's */
@@ -821,7 +824,14 @@ export async function switchSides(root: string, env: BgEnv, ctx: StepContext, to
   const fromP = await cl.findPrimary(clusterOf(bg, from));
   const toP = await cl.findPrimary(clusterOf(bg, to));
   await refreshMatviews(bg, to, log);
-  const lagBytesAtPause = await lagBytes(bg, from);
+  // clients are held while `to` applies what it is behind at the pause: the closer it is, the
+  // shorter the hold, so give it a moment (bounded) to come within a small lag first
+  const t0 = Date.now();
+  let lagBytesAtPause = await lagBytes(bg, from);
+  while (lagBytesAtPause > PAUSE_LAG_BYTES && Date.now() - t0 < PAUSE_SETTLE_MS) {
+    await sleep(10, undefined, { signal: ctx.signal });
+    lagBytesAtPause = await lagBytes(bg, from);
+  }
   const poolPort = bg.blue.pooler?.port;
   const mark: CutoverMark = {
     token: randomUUID(),
