@@ -26,6 +26,16 @@ export const REPLICATION_NAME_PREFIX = 'liftgate_';
 
 const NOT_COPIED = 'is not copied by the schema copy; drop it on blue, or recreate it on green by hand after cutover';
 
+/** a schema-qualified object of `catalog` that nothing copies (outside an extension) */
+function namespaced(kind: string, catalog: string, nameColumn: string, namespaceColumn: string): [string, string, string] {
+  return [
+    kind,
+    `SELECT pg_catalog.format('%I.%I', n.nspname, o.${nameColumn}) AS object FROM pg_catalog.${catalog} o
+       JOIN pg_catalog.pg_namespace n ON n.oid = o.${namespaceColumn} WHERE ${userObject(catalog, 'o.oid')} AND ${standalone(catalog, 'o.oid')}`,
+    NOT_COPIED,
+  ];
+}
+
 /** [kind, SQL returning `object`, reason]; each SQL runs with EXT_OBJECTS_CTE in scope */
 const CHECKS: Array<[string, string, string]> = [
   [
@@ -115,36 +125,16 @@ const CHECKS: Array<[string, string, string]> = [
        FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace WHERE ${userObject('pg_operator', 'o.oid')} AND ${standalone('pg_operator', 'o.oid')}`,
     NOT_COPIED,
   ],
-  [
-    'operator class',
-    `SELECT pg_catalog.format('%I.%I', n.nspname, o.opcname) AS object FROM pg_catalog.pg_opclass o
-       JOIN pg_catalog.pg_namespace n ON n.oid = o.opcnamespace WHERE ${userObject('pg_opclass', 'o.oid')} AND ${standalone('pg_opclass', 'o.oid')}`,
-    NOT_COPIED,
-  ],
-  [
-    'operator family',
-    `SELECT pg_catalog.format('%I.%I', n.nspname, o.opfname) AS object FROM pg_catalog.pg_opfamily o
-       JOIN pg_catalog.pg_namespace n ON n.oid = o.opfnamespace WHERE ${userObject('pg_opfamily', 'o.oid')} AND ${standalone('pg_opfamily', 'o.oid')}`,
-    NOT_COPIED,
-  ],
+  namespaced('operator class', 'pg_opclass', 'opcname', 'opcnamespace'),
+  namespaced('operator family', 'pg_opfamily', 'opfname', 'opfnamespace'),
   [
     'cast',
     `SELECT pg_catalog.format('(%s AS %s)', pg_catalog.format_type(c.castsource, NULL), pg_catalog.format_type(c.casttarget, NULL)) AS object
        FROM pg_catalog.pg_cast c WHERE ${userObject('pg_cast', 'c.oid')} AND ${standalone('pg_cast', 'c.oid')}`,
     NOT_COPIED,
   ],
-  [
-    'collation',
-    `SELECT pg_catalog.format('%I.%I', n.nspname, c.collname) AS object FROM pg_catalog.pg_collation c
-       JOIN pg_catalog.pg_namespace n ON n.oid = c.collnamespace WHERE ${userObject('pg_collation', 'c.oid')} AND ${standalone('pg_collation', 'c.oid')}`,
-    NOT_COPIED,
-  ],
-  [
-    'conversion',
-    `SELECT pg_catalog.format('%I.%I', n.nspname, c.conname) AS object FROM pg_catalog.pg_conversion c
-       JOIN pg_catalog.pg_namespace n ON n.oid = c.connamespace WHERE ${userObject('pg_conversion', 'c.oid')} AND ${standalone('pg_conversion', 'c.oid')}`,
-    NOT_COPIED,
-  ],
+  namespaced('collation', 'pg_collation', 'collname', 'collnamespace'),
+  namespaced('conversion', 'pg_conversion', 'conname', 'connamespace'),
   [
     'text search configuration',
     `SELECT pg_catalog.format('%I.%I', n.nspname, c.cfgname) AS object FROM pg_catalog.pg_ts_config c
