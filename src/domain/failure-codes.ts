@@ -32,6 +32,7 @@ export const FAILURE_CODES = {
     'The schema could not be copied to the new cluster (an object the copy refuses, or a statement that failed).',
   SCHEMA_MISMATCH: 'After the schema copy, the catalogs of the old and the new cluster differ.',
   REPLICATION_FAILED: 'Logical replication between the old and the new cluster failed or did not catch up in time.',
+  FLIGHTING_FAILED: 'A statement of the workload failed on the new cluster where it worked on the old one.',
   BLUE_GREEN_IN_PROGRESS: 'Another blue/green upgrade left its new cluster beside this one; finish or roll it back first.',
   PRIMARY_STOP_REFUSED: 'The driver refused to stop a node that is still the primary.',
   POOLER_NOT_INSTALLED: 'The target asks for a connection pooler that is not installed.',

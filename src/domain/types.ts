@@ -156,6 +156,7 @@ export const STEP_ACTIONS = [
   'copy_schema',
   'initial_copy',
   'catch_up',
+  'flight_green',
   'cutover',
   'rollback_window',
   'decommission',

@@ -37,6 +37,8 @@ export interface PlanOptions {
   allowZoneReduction?: boolean;
   /** blue_green: seconds blue is kept in step after the switch (the rollback window) */
   retentionSeconds?: number;
+  /** a workload to replay (a file or SQL text); blue_green plans a flighting stage on green for it */
+  flightingSql?: string;
 }
 
 /** blue_green: the rollback window when the upgrade does not set one */
@@ -106,6 +108,11 @@ export const STEP_TEXT: Record<StepAction, { name: string; description: string }
     name: 'Catch-up',
     description:
       'Waits until green has applied blue\u2019s changes to within the lag bound, and refreshes materialized views on green.',
+  },
+  flight_green: {
+    name: 'Flighting on green',
+    description:
+      'Replays the read statements of the workload (options.flightingSql) on blue and on green and compares answers and timings; a statement that fails only on green stops the upgrade before the cutover. Writes are never replayed on live clusters.',
   },
   cutover: {
     name: 'Cutover',
@@ -339,6 +346,7 @@ function blueGreen(input: PlanInput): PlannedStage[] {
     one('copy_schema', 'Copy roles and schema'),
     one('initial_copy', 'Initial data copy', { params: { timeoutSeconds: 86400 } }),
     one('catch_up', 'Catch-up'),
+    ...(options.flightingSql ? [one('flight_green', 'Flighting on green')] : []),
     one('cutover', 'Cutover'),
     one('rollback_window', 'Rollback window', {
       params: { retentionSeconds: retention, timeoutSeconds: retention + 3600 },

@@ -195,7 +195,11 @@ test('16 -> 17 blue/green under a writer behind PgBouncer: no client error, ever
       targetId: 'pg-bg',
       toVersion: TO,
       mode: 'blue_green',
-      options: { retentionSeconds: 3600 },
+      // flighting on green: the read is compared on both sides, the write is never replayed
+      options: {
+        retentionSeconds: 3600,
+        flightingSql: 'SELECT count(*) > 0 AS loaded FROM liftgate_load; INSERT INTO liftgate_load (id) VALUES (-1)',
+      },
     });
     assert.equal(res.status, 202, res.body);
     const id = res.json.id as string;
@@ -208,6 +212,7 @@ test('16 -> 17 blue/green under a writer behind PgBouncer: no client error, ever
         'Copy roles and schema',
         'Initial data copy',
         'Catch-up',
+        'Flighting on green',
         'Cutover',
         'Rollback window',
         'Decommission blue',
@@ -221,6 +226,17 @@ test('16 -> 17 blue/green under a writer behind PgBouncer: no client error, ever
     };
     assert.ok(copy.progress && copy.progress.bytesTotal > 0, `copy progress: ${JSON.stringify(copy.progress)}`);
     assert.equal(copy.progress.bytesDone, copy.progress.bytesTotal);
+    const flight = allSteps(open).find((s) => s.action === 'flight_green')! as ApiUpgrade['stages'][0]['steps'][0] & {
+      result: Record<string, number> | null;
+    };
+    assert.equal(flight.state, 'succeeded');
+    assert.equal(flight.result?.totalExecuted, 1, JSON.stringify(flight.result));
+    assert.equal(flight.result?.skippedWrites, 1);
+    assert.deepEqual(
+      await sql(bluePrimary.port!, 'SELECT id FROM liftgate_load WHERE id = -1'),
+      [],
+      'the write was not replayed on blue',
+    );
 
     // the target is green now: three nodes on 17.10, new names, the same endpoint
     const green = await getTarget(x!, 'pg-bg');
@@ -376,4 +392,38 @@ test('a cutover that cannot finish within the switchover timeout is undone: clie
     await holder.end().catch(() => undefined);
     if (!stopped) await load.stop();
   }
+});
+
+test('flighting on green stops the upgrade before the cutover when a statement fails on the new major only', async () => {
+  const blue = await createPooled('pg-fl');
+  const res = await x!.t.call('POST', `/v1/projects/${PROJECT}/upgrades`, {
+    targetId: 'pg-fl',
+    toVersion: TO,
+    mode: 'blue_green',
+    // old_snapshot_threshold exists in 16 and is gone in 17
+    options: { flightingSql: 'SHOW old_snapshot_threshold' },
+  });
+  assert.equal(res.status, 202, res.body);
+  const id = res.json.id as string;
+  const failed = await explained(
+    id,
+    until(
+      async () => {
+        const u = await upgradeOf(id);
+        return u.state === 'failed' ? u : null;
+      },
+      'the flighting to fail',
+      1200,
+      100,
+    ),
+  );
+  assert.equal(failed.errorCode, 'FLIGHTING_FAILED', failed.error ?? '');
+  assert.match(failed.error ?? '', /old_snapshot_threshold/);
+  assert.equal(allSteps(failed).find((s) => s.action === 'cutover')?.state, 'pending', 'no client moved');
+  const still = await getTarget(x!, 'pg-fl');
+  assert.deepEqual(still.nodes.map((n) => n.name).sort(), blue.nodes.map((n) => n.name).sort());
+  // nothing of green is left once it is rolled back
+  await act(id, 'rollback');
+  assert.equal((await settled(x!, id)).state, 'rolled_back');
+  assert.ok(!existsSync(path.join(x!.dir, PROJECT, 'pg-fl', `bg-${id}`)));
 });

@@ -31,6 +31,7 @@ import * as pooler from './pooler.ts';
 import * as sc from './schema-copy.ts';
 import * as server from './server.ts';
 import { switchover } from './switchover.ts';
+import { compare as compareWorkload, isRead, loadWorkload } from './flighting.ts';
 
 export type Side = 'blue' | 'green';
 const other = (s: Side): Side => (s === 'blue' ? 'green' : 'blue');
@@ -791,6 +792,34 @@ async function refreshMatviews(bg: BgState, side: Side, log: (l: string) => void
     );
     log(`${db}: ${views.length} materialized view(s) refreshed on ${side}`);
   }
+}
+
+// ---- optional: flighting on green -----------------------------------------------------------
+
+/**
+ * The workload's read statements (options.flightingSql) on blue's and green's primaries, answers
+ * and timings compared (both are in step, within the catch-up's bound). Writes are skipped: both
+ * clusters are live. A statement that fails only on green fails the step, before any client moves.
+ */
+export async function flightGreen(root: string, ctx: StepContext): Promise<StepResult> {
+  const bg = await mustLoad(root);
+  const sqlText = ctx.upgrade.options.flightingSql;
+  const statements = typeof sqlText === 'string' ? await loadWorkload(sqlText) : [];
+  const reads = statements.filter(isRead);
+  const skipped = statements.length - reads.length;
+  if (skipped > 0) ctx.log(`${skipped} statement(s) that write are not replayed: blue and green are live`);
+  const blue = await cl.findPrimary(bg.blue);
+  const green = await cl.findPrimary(clusterOf(bg, 'green'));
+  const stat = await compareWorkload(blue.port, green.port, reads, ctx.log);
+  ctx.progress?.({ executed: stat.totalExecuted, exceptions: stat.exceptions, incorrect: stat.incorrect, slow: stat.slow });
+  if (stat.exceptions > 0) {
+    const first = stat.details?.find((d) => d.kind === 'exception');
+    throw new DriverError(
+      'FLIGHTING_FAILED',
+      `${stat.exceptions} statement(s) failed on green only, e.g. ${first?.statement ?? '?'}: ${first?.message ?? ''}`,
+    );
+  }
+  return { data: { ...stat, skippedWrites: skipped } };
 }
 
 // ---- stage 6: cutover (and back) -----------------------------------------------------------------

@@ -81,6 +81,8 @@ const POLICY: Record<StepAction, StepPolicy> = {
   copy_schema: { idempotent: true, reversible: true, interruptible: true },
   initial_copy: { idempotent: true, reversible: true, interruptible: true },
   catch_up: { idempotent: true, reversible: true, interruptible: true },
+  // reads only, on both live clusters
+  flight_green: { idempotent: true, reversible: true, interruptible: true },
   // clients are held while it runs: never re-run blindly (reconcile reads the cutover's mark), never cut short
   cutover: { idempotent: false, reversible: true, interruptible: false },
   rollback_window: { idempotent: true, reversible: true, interruptible: true, waits: true },
@@ -463,6 +465,8 @@ export class PostgresDriver implements Driver {
         return bgx.initialCopy(state.root, this.bgEnv(), ctx);
       case 'catch_up':
         return bgx.catchUp(state.root, ctx);
+      case 'flight_green':
+        return bgx.flightGreen(state.root, ctx);
       case 'cutover':
         return this.cutover(ctx, state.root, 'green');
       case 'rollback_window':

@@ -43,6 +43,7 @@ export const SIM_DURATIONS: Record<StepAction, number> = {
   copy_schema: 20,
   initial_copy: 600,
   catch_up: 30,
+  flight_green: 30,
   cutover: 5,
   rollback_window: 3600,
   decommission: 30,
