@@ -164,7 +164,12 @@ export async function runFlighting(input: FlightingInput): Promise<FlightingStat
   }
 }
 
-export async function compare(oldPort: number, newPort: number, statements: string[], log: (l: string) => void): Promise<FlightingStat> {
+export async function compare(
+  oldPort: number,
+  newPort: number,
+  statements: string[],
+  log: (l: string) => void,
+): Promise<FlightingStat> {
   const stat: FlightingStat = { totalExecuted: 0, exceptions: 0, incorrect: 0, slow: 0, dqlSpeedup: 1, details: [] };
   const ratios: number[] = [];
   const a = server.connect(oldPort);
