@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { ADMIN, buildConsole, launchBrowser, startServer, type Browsing, type Server } from './harness.ts';
+import { ADMIN, buildConsole, launchBrowser, signIn, startServer, type Browsing, type Server } from './harness.ts';
 
 const shots = path.resolve(process.env.UPDATE_SCREENSHOTS === '1' ? 'docs/screenshots' : `.tmp/screenshots-bg-${process.pid}`);
 let server: Server;
@@ -69,13 +69,7 @@ after(async () => {
   if (process.env.UPDATE_SCREENSHOTS !== '1' && !process.env.KEEP_SCREENSHOTS) fs.rmSync(shots, { recursive: true, force: true });
 });
 
-async function login(page: Page, token: string, to = '/') {
-  await page.goto(server.url + to);
-  await page.waitForURL('**/login');
-  await page.getByLabel('API token').fill(token);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL((u) => u.pathname.startsWith('/projects/'));
-}
+const login = (page: Page, token: string, to = '/') => signIn(page, server.url, token, to);
 
 async function shot(page: Page, name: string) {
   await page.screenshot({ path: path.join(shots, `${name}.png`), animations: 'disabled' });

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { ADMIN, buildConsole, launchBrowser, startServer, type Browsing, type Server } from './harness.ts';
+import { ADMIN, buildConsole, launchBrowser, signIn, startServer, type Browsing, type Server } from './harness.ts';
 
 const shots = path.resolve(process.env.UPDATE_SCREENSHOTS === '1' ? 'docs/screenshots' : `.tmp/screenshots-${process.pid}`);
 let server: Server;
@@ -99,13 +99,7 @@ after(async () => {
   if (process.env.UPDATE_SCREENSHOTS !== '1' && !process.env.KEEP_SCREENSHOTS) fs.rmSync(shots, { recursive: true, force: true });
 });
 
-async function login(page: Page, to = '/') {
-  await page.goto(server.url + to);
-  await page.waitForURL('**/login');
-  await page.getByLabel('API token').fill(ADMIN);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL((u) => u.pathname.startsWith('/projects/'));
-}
+const login = (page: Page, to = '/') => signIn(page, server.url, ADMIN, to);
 
 /**
  * A wrong token: the page says so plainly. Its own page, because the browser logs the server's 401

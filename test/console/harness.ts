@@ -149,3 +149,12 @@ export async function launchBrowser(): Promise<Browsing> {
     },
   };
 }
+
+/** Signs in on the login page with `token` (the admin token by default) and waits for a project page. */
+export async function signIn(page: Page, url: string, token = ADMIN, to = '/'): Promise<void> {
+  await page.goto(url + to);
+  await page.waitForURL('**/login');
+  await page.getByLabel('API token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL((u) => u.pathname.startsWith('/projects/'));
+}
