@@ -12,6 +12,8 @@ export function makeUpgrade(target: Target, toVersion: string, options: Record<s
     id: `up-${target.id}-${Date.now()}`,
     projectId: target.projectId,
     targetId: target.id,
+    fromEngine: null,
+    toEngine: null,
     fromVersion: target.version,
     toVersion,
     release: toVersion,

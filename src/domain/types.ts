@@ -45,6 +45,10 @@ export interface TargetNode {
   health: NodeHealth;
   host?: string;
   port?: number;
+  /** the engine the node runs when a route changes it (a Redis node on its way to Valkey) */
+  engine?: string;
+  /** the shard the node belongs to (a Redis Cluster): a failover stays inside its shard */
+  shard?: string;
 }
 
 export interface Target {
@@ -169,6 +173,9 @@ export interface Hop {
   fromVersion: string;
   toVersion: string;
   release: string;
+  /** set on a hop that changes the engine (Redis 7.0.15 -> Valkey 8.0.1): the engines on either side */
+  fromEngine?: string;
+  toEngine?: string;
 }
 
 export interface Step {
@@ -225,6 +232,9 @@ export interface Upgrade {
   id: string;
   projectId: string;
   targetId: string;
+  /** the target's engine when the upgrade was requested, and the engine it ends on (a route may change it) */
+  fromEngine: string | null;
+  toEngine: string | null;
   fromVersion: string;
   toVersion: string;
   release: string;

@@ -29,10 +29,60 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-/** true when `from` matches one of the patterns ("7.9.3", or "7.9.*" for any 7.9 version) */
+const matches = (p: string, v: string): boolean => (p.endsWith('*') ? v.startsWith(p.slice(0, -1)) : p === v);
+
+/**
+ * true when `from` matches one of the patterns ("7.9.3", or "7.9.*" for any 7.9 version); a
+ * pattern naming another engine ("redis:7.0.*") only opens a route across engines (crossEngineFrom)
+ */
 function allowedFrom(patterns: string[], from: string): boolean {
-  if (patterns.length === 0) return true;
-  return patterns.some((p) => (p.endsWith('*') ? from.startsWith(p.slice(0, -1)) : p === from));
+  const own = patterns.filter((p) => !p.includes(':'));
+  if (own.length === 0) return true;
+  return own.some((p) => matches(p, from));
+}
+
+/** the patterns of a catalog entry that let another engine upgrade to it ("redis:7.0.*" -> 7.0.* of redis) */
+export function crossEngineFrom(v: Pick<CatalogVersion, 'upgradableFrom'>, engine: string): string[] {
+  return v.upgradableFrom.filter((p) => p.startsWith(`${engine}:`)).map((p) => p.slice(engine.length + 1));
+}
+
+export interface CrossEngineRouteRequest {
+  fromEngine: string;
+  from: string;
+  toEngine: string;
+  to: string;
+  /** the catalog of the engine the route ends on */
+  catalog: CatalogVersion[];
+}
+
+/**
+ * A route that changes the engine (Redis 7.0.15 -> Valkey 8.0.1) is one hop, allowed when the
+ * destination's catalog entry names the source engine and version ("redis:7.0.*").
+ */
+export function planCrossEngineRoute({ fromEngine, from, toEngine, to, catalog }: CrossEngineRouteRequest): Hop[] {
+  const dest = catalog.find((v) => v.version === to);
+  if (!dest) {
+    const have = catalog.filter((v) => crossEngineFrom(v, fromEngine).length > 0).map((v) => v.version);
+    throw new AppError(
+      'VERSION_NOT_FOUND',
+      `version ${to} of ${toEngine} is not in the catalog${have.length ? ` (${fromEngine} can move to ${toEngine} ${have.join(', ')})` : ''}`,
+      { version: to, engine: toEngine },
+    );
+  }
+  if (dest.deprecated) {
+    throw new AppError('UPGRADE_VERSION_DEPRECATED', `${toEngine} ${to} is deprecated; choose a newer version`, { version: to });
+  }
+  const patterns = crossEngineFrom(dest, fromEngine);
+  if (!patterns.some((p) => matches(p, from))) {
+    throw new AppError(
+      'UPGRADE_NO_ROUTE',
+      patterns.length === 0
+        ? `no route from ${fromEngine} to ${toEngine}: the catalog entry of ${toEngine} ${to} takes no ${fromEngine} version (its upgradableFrom would name one, e.g. "${fromEngine}:${from}")`
+        : `no route from ${fromEngine} ${from} to ${toEngine} ${to}: it takes ${fromEngine} ${patterns.join(', ')}; upgrade within ${fromEngine} first`,
+      { from, to, fromEngine, toEngine, allowed: patterns },
+    );
+  }
+  return [{ fromVersion: from, toVersion: to, release: dest.release, fromEngine, toEngine }];
 }
 
 export interface RouteRequest {

@@ -25,6 +25,8 @@ export interface DriverCapabilities {
   provision: boolean;
   /** can build a second cluster on the new version and switch traffic to it (mode blue_green) */
   blueGreen?: boolean;
+  /** the engines it runs, when it can move a target from one to another (redis -> valkey) */
+  engines?: string[];
 }
 
 /** How a step behaves when it may have to run again (after a crash, or on retry). */
@@ -37,6 +39,11 @@ export interface StepPolicy {
   idempotent: boolean;
   /** true: rollback() can reverse the step's effect; false blocks an upgrade rollback past it */
   reversible: boolean;
+  /**
+   * why the step cannot be reversed, in words for the operator (a refused rollback, the precheck
+   * report and the upgrade's point of no return quote it)
+   */
+  irreversibleBecause?: string;
   /**
    * What a cancel does with the step while it runs. true: the step is cancelled at once, its
    * holder fenced out (its later writes are refused) and its call aborted through ctx.signal; a
@@ -151,7 +158,7 @@ export interface Driver {
    * null when the driver can take this route in this mode; else why not, in words that name the
    * mode that can (the API answers UPGRADE_NO_ROUTE with it)
    */
-  routeRefusal?(hops: Hop[], mode: UpgradeMode): string | null;
+  routeRefusal?(hops: Hop[], mode: UpgradeMode, target?: Target): string | null;
   /** read the target's real topology */
   inspect(target: Target): Promise<Topology>;
   precheck(input: PrecheckInput): Promise<PrecheckResult>;

@@ -234,7 +234,8 @@ function rollingHop(input: PlanInput, current: TargetNode[], hop: Hop, hopIndex:
     });
   }
   for (const leader of leaders) {
-    const successor = others[0];
+    // a leader of a shard (a Redis Cluster) hands over inside its shard
+    const successor = leader.shard === undefined ? others[0] : others.find((o) => o.shard === leader.shard);
     const canSwitch = capabilities.switchover && successor !== undefined;
     if (canSwitch) {
       stages.push(switchoverStage(leader, successor, hopIndex));

@@ -15,7 +15,7 @@ export async function startPrecheck(
   ctx: AppContext,
   projectId: string,
   targetId: string,
-  input: { toVersion?: string; mode?: UpgradeMode; options?: PlanOptions & Record<string, unknown>; wait?: boolean },
+  input: { toVersion?: string; toEngine?: string; mode?: UpgradeMode; options?: PlanOptions & Record<string, unknown>; wait?: boolean },
 ): Promise<PrecheckReport> {
   const target = await getTarget(ctx, projectId, targetId);
   const driver = ctx.drivers.get(target.driver);
@@ -28,7 +28,7 @@ export async function startPrecheck(
     throw new AppError('INVALID_MODE', 'an az_migration keeps the version; leave toVersion out or equal to the current version');
   }
   const options = azOptions(target, mode, input.options, driver);
-  const hops = await upgradeRoute(ctx, target, driver, mode, toVersion, input.options);
+  const hops = await upgradeRoute(ctx, target, driver, mode, toVersion, input.options, input.toEngine ?? target.engine);
   const id = await createReport(ctx.store.db, { projectId, targetId, upgradeId: null, toVersion });
   const run = runPrecheck(driver, { target, toVersion, hops, mode, options })
     .then((r) => finishReport(ctx.store.db, id, r))

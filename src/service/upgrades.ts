@@ -11,7 +11,7 @@ import type {
   UpgradeSchedule,
   UpgradeState,
 } from '../domain/types.ts';
-import { planRoute } from '../domain/versions.ts';
+import { planCrossEngineRoute, planRoute } from '../domain/versions.ts';
 import { applyAction, type UpgradeAction } from '../engine/operations.ts';
 import { plan, type PlannedStage, type PlanOptions } from '../engine/planner.ts';
 import { gateAt, pendingReasonOf } from '../engine/windows.ts';
@@ -29,6 +29,8 @@ import { NATIVE_AZ_PARAMS, resolveAzMove, type AzParamNames } from '../domain/zo
 
 export interface UpgradeInput {
   targetId: string;
+  /** the engine the upgrade ends on; default the target's (a route may change it: redis -> valkey) */
+  toEngine?: string;
   toVersion?: string;
   release?: string;
   mode: UpgradeMode;
@@ -126,6 +128,7 @@ export async function upgradeRoute(
   mode: UpgradeMode,
   toVersion: string,
   options: object | undefined,
+  toEngine: string = target.engine,
 ): Promise<Hop[]> {
   if (mode !== 'blue_green') {
     const stray = BLUE_GREEN_OPTIONS.filter((k) => (options as Record<string, unknown> | undefined)?.[k] !== undefined);
@@ -136,7 +139,11 @@ export async function upgradeRoute(
       );
     }
   }
-  if (mode === 'az_migration') return [];
+  if (mode === 'az_migration') {
+    if (toEngine !== target.engine) throw new AppError('INVALID_MODE', 'an az_migration keeps the engine; leave toEngine out');
+    return [];
+  }
+  if (toEngine !== target.engine) return crossEngineRoute(ctx, target, driver, mode, toVersion, toEngine);
   let hops: Hop[];
   try {
     hops = planRoute({
@@ -155,7 +162,7 @@ export async function upgradeRoute(
     }
     throw err;
   }
-  const refusal = driver.routeRefusal?.(hops, mode);
+  const refusal = driver.routeRefusal?.(hops, mode, target);
   if (refusal) throw new AppError('UPGRADE_NO_ROUTE', refusal, { from: target.version, to: toVersion, mode, use: 'blue_green' });
   if (mode === 'blue_green' && hops.length > 1) {
     const last = hops[hops.length - 1]!;
@@ -164,7 +171,73 @@ export async function upgradeRoute(
   return hops;
 }
 
-export type UpgradeDetail = Upgrade & { num: number; stages: (Stage & { steps: Step[] })[] };
+/** a route to another engine: the driver must run both, and say whether this mode can take it */
+async function crossEngineRoute(
+  ctx: AppContext,
+  target: Target,
+  driver: Driver,
+  mode: UpgradeMode,
+  toVersion: string,
+  toEngine: string,
+): Promise<Hop[]> {
+  const engines = driver.capabilities.engines ?? [];
+  if (!engines.includes(target.engine) || !engines.includes(toEngine)) {
+    throw new AppError(
+      'UPGRADE_NO_ROUTE',
+      `the ${driver.name} driver cannot change a target's engine from ${target.engine} to ${toEngine}${engines.length ? ` (it runs ${engines.join(', ')})` : ''}`,
+      { fromEngine: target.engine, toEngine },
+    );
+  }
+  const hops = planCrossEngineRoute({
+    fromEngine: target.engine,
+    from: target.version,
+    toEngine,
+    to: toVersion,
+    catalog: await listCatalog(ctx, toEngine),
+  });
+  const refusal = driver.routeRefusal?.(hops, mode, target);
+  if (refusal) throw new AppError('UPGRADE_NO_ROUTE', refusal, { fromEngine: target.engine, toEngine, to: toVersion, mode });
+  return hops;
+}
+
+export type UpgradeDetail = Upgrade & {
+  num: number;
+  stages: (Stage & { steps: Step[] })[];
+  pointOfNoReturn: PointOfNoReturn | null;
+};
+
+/**
+ * The first planned step its driver cannot reverse (StepPolicy.reversible false): once it has run
+ * (or while it runs), a rollback is refused. Null when every step can be reversed.
+ */
+export interface PointOfNoReturn {
+  stepId: string;
+  name: string;
+  node: string | null;
+  action: string;
+  /** the driver's words for why (StepPolicy.irreversibleBecause) */
+  reason: string | null;
+  /** the step has started: rollback is no longer offered */
+  passed: boolean;
+}
+
+export function pointOfNoReturn(driver: Driver | undefined, target: Target | null, steps: Step[]): PointOfNoReturn | null {
+  if (!driver) return null;
+  for (const s of [...steps].sort((a, b) => a.seq - b.seq)) {
+    if (s.action === 'restore') continue;
+    const policy = driver.stepPolicy(s.action, target ?? undefined);
+    if (policy.reversible) continue;
+    return {
+      stepId: s.id,
+      name: s.name,
+      node: s.node,
+      action: s.action,
+      reason: policy.irreversibleBecause ?? null,
+      passed: s.state === 'succeeded' || s.state === 'running',
+    };
+  }
+  return null;
+}
 
 export async function createUpgrade(
   ctx: AppContext,
@@ -190,6 +263,7 @@ export interface PlannedUpgrade {
   schedule: UpgradeSchedule;
   start: InitialSchedule;
   release: string;
+  toEngine: string;
   /** the upgrade's options, an az_migration's zones resolved (azOptions) */
   options: PlanOptions;
 }
@@ -218,7 +292,8 @@ export async function planUpgrade(
   if (input.mode === 'az_migration' && toVersion !== target.version) {
     throw new AppError('INVALID_MODE', 'an az_migration keeps the version; leave toVersion out or equal to the current version');
   }
-  const hops = await upgradeRoute(ctx, target, driver, input.mode, toVersion, input.options);
+  const toEngine = input.toEngine ?? target.engine;
+  const hops = await upgradeRoute(ctx, target, driver, input.mode, toVersion, input.options, toEngine);
   if (input.release && hops.length > 0 && hops[hops.length - 1].release && input.release !== hops[hops.length - 1].release) {
     throw new AppError(
       'VERSION_NOT_FOUND',
@@ -230,12 +305,12 @@ export async function planUpgrade(
   const schedule = input.schedule ?? { kind: 'now' };
   const start = initialSchedule(ctx, target, schedule, input.batchId ? 'batch' : null);
   const release = hops.length > 0 ? hops[hops.length - 1].release : target.release;
-  return { id: randomUUID(), projectId, input, actor, target, toVersion, hops, stages, schedule, start, release, options };
+  return { id: randomUUID(), projectId, input, actor, target, toVersion, toEngine, hops, stages, schedule, start, release, options };
 }
 
 /** Stores a planned upgrade with its stages, steps and event in one transaction; returns its id. */
 export async function storeUpgrade(ctx: AppContext, p: PlannedUpgrade): Promise<string> {
-  const { id, projectId, input, actor, target, toVersion, hops, stages, schedule, start, release, options } = p;
+  const { id, projectId, input, actor, target, toVersion, toEngine, hops, stages, schedule, start, release, options } = p;
   const ts = isoNow(ctx.clock);
   try {
     await ctx.store.db.transaction().execute(async (trx) => {
@@ -280,6 +355,8 @@ export async function storeUpgrade(ctx: AppContext, p: PlannedUpgrade): Promise<
           target_id: target.id,
           from_version: target.version,
           to_version: toVersion,
+          from_engine: target.engine,
+          to_engine: toEngine,
           release,
           mode: input.mode,
           state: start.state,
@@ -316,7 +393,10 @@ export async function storeUpgrade(ctx: AppContext, p: PlannedUpgrade): Promise<
         })),
         steps,
         by: { by: 'operator', actor },
-        message: `${input.mode} upgrade of ${target.id} from ${target.version} to ${toVersion} requested`,
+        message:
+          toEngine === target.engine
+            ? `${input.mode} upgrade of ${target.id} from ${target.version} to ${toVersion} requested`
+            : `${input.mode} upgrade of ${target.id} from ${target.engine} ${target.version} to ${toEngine} ${toVersion} requested`,
         data: { hops, schedule },
       });
     });
@@ -355,7 +435,12 @@ export async function withStages(ctx: AppContext, u: Upgrade & { num: number }):
   u = await withPendingReason(ctx, u);
   const stages = (await db.selectFrom('stages').selectAll().where('upgrade_id', '=', u.id).orderBy('idx').execute()).map(toStage);
   const steps = (await db.selectFrom('steps').selectAll().where('upgrade_id', '=', u.id).orderBy('seq').execute()).map(toStep);
-  return { ...u, stages: stages.map((s) => ({ ...s, steps: steps.filter((st) => st.stageIndex === s.index) })) };
+  const target = await loadTarget(db, u.projectId, u.targetId);
+  return {
+    ...u,
+    stages: stages.map((s) => ({ ...s, steps: steps.filter((st) => st.stageIndex === s.index) })),
+    pointOfNoReturn: pointOfNoReturn(target ? ctx.drivers.get(target.driver) : undefined, target, steps),
+  };
 }
 
 export interface UpgradeFilter {

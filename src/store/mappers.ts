@@ -114,6 +114,8 @@ export const toUpgrade = (r: Selectable<UpgradeRow>): Upgrade & { num: number } 
   num: r.num,
   projectId: r.project_id,
   targetId: r.target_id,
+  fromEngine: r.from_engine,
+  toEngine: r.to_engine,
   fromVersion: r.from_version,
   toVersion: r.to_version,
   release: r.release,

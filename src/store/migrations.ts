@@ -668,6 +668,18 @@ const m015: Migration = {
   },
 };
 
+/**
+ * The engines of an upgrade (migration 016): a route may change the engine (Redis 7.0 -> Valkey
+ * 8.0), so an upgrade records the engine it starts from and the one it ends on; a rollback puts
+ * the first back. Rows from before are null: their engine never changed.
+ */
+const m016: Migration = {
+  async up(db: Db) {
+    await db.schema.alterTable('upgrades').addColumn('from_engine', 'text').execute();
+    await db.schema.alterTable('upgrades').addColumn('to_engine', 'text').execute();
+  },
+};
+
 export function migrations(caps: DialectCapabilities): Record<string, Migration> {
   return {
     '001_initial': m001(caps),
@@ -685,5 +697,6 @@ export function migrations(caps: DialectCapabilities): Record<string, Migration>
     '013_cancelling_holds_target': m013,
     '014_admin_token_lifecycle': m014,
     '015_step_progress': m015,
+    '016_upgrade_engines': m016,
   };
 }

@@ -62,6 +62,8 @@ export interface UpgradeRow {
   target_id: string;
   from_version: string;
   to_version: string;
+  from_engine: string | null;
+  to_engine: string | null;
   release: string;
   mode: string;
   state: string;

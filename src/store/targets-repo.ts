@@ -191,10 +191,12 @@ export async function setTargetVersion(
   targetId: string,
   version: string,
   release: string,
+  /** the engine moves with the version on a route that changes it */
+  engine?: string | null,
 ): Promise<void> {
   await db
     .updateTable('targets')
-    .set({ version, release, updated_at: now() })
+    .set({ version, release, ...(engine ? { engine } : {}), updated_at: now() })
     .where('project_id', '=', projectId)
     .where('id', '=', targetId)
     .execute();

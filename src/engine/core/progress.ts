@@ -114,7 +114,14 @@ export async function recordSuccess(
   await effects?.(db);
   // the target runs the new version from here: its last step, or the cutover of a blue/green upgrade
   if (o.step.action === 'finalize' || o.step.action === 'cutover') {
-    await setTargetVersion(db, o.upgrade.projectId, o.upgrade.targetId, o.upgrade.toVersion, o.upgrade.release);
+    await setTargetVersion(
+      db,
+      o.upgrade.projectId,
+      o.upgrade.targetId,
+      o.upgrade.toVersion,
+      o.upgrade.release,
+      o.upgrade.toEngine,
+    );
   }
   // most steps are not the last of their stage
   if (moved.stageOpen) return { recorded: true, advanced: false };
@@ -303,9 +310,10 @@ export async function prepareRollback(db: Db, env: CoreEnv, u: Upgrade, by: By):
   ).map(toStep);
   const blocking = done.find((s) => !driver.stepPolicy(s.action, target).reversible);
   if (blocking) {
+    const why = driver.stepPolicy(blocking.action, target).irreversibleBecause;
     throw new RollbackRefused(
       'ROLLBACK_BLOCKED',
-      `step "${blocking.name}"${blocking.node ? ` on ${blocking.node}` : ''} cannot be reversed by the ${driver.name} driver, so the upgrade cannot be rolled back`,
+      `step "${blocking.name}"${blocking.node ? ` on ${blocking.node}` : ''} cannot be reversed by the ${driver.name} driver, so the upgrade cannot be rolled back${why ? `: ${why}` : ''}`,
       { stepId: blocking.id, step: blocking.name, node: blocking.node, action: blocking.action },
     );
   }
@@ -377,7 +385,7 @@ export async function finishRollbackIfDone(db: Db, env: CoreEnv, u: Upgrade, cau
   });
   if (!ok) return;
   const fromRelease = typeof u.options.fromRelease === 'string' ? u.options.fromRelease : '';
-  await setTargetVersion(db, u.projectId, u.targetId, u.fromVersion, fromRelease);
+  await setTargetVersion(db, u.projectId, u.targetId, u.fromVersion, fromRelease, u.fromEngine);
   await moveStages(db, env.clock, 'rolled_back', {
     ...by,
     u: ref(u),

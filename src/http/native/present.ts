@@ -40,6 +40,9 @@ export function presentUpgrade(u: Upgrade & { num?: number }) {
     id: u.id,
     number: u.num,
     targetId: u.targetId,
+    // a route may change the engine (redis -> valkey); null on upgrades stored before engines were recorded
+    fromEngine: u.fromEngine,
+    toEngine: u.toEngine,
     fromVersion: u.fromVersion,
     toVersion: u.toVersion,
     release: u.release,
@@ -120,8 +123,12 @@ export function rollbackWindowOf(u: UpgradeDetail, now = Date.now()) {
 }
 
 export function presentUpgradeDetail(u: UpgradeDetail, withLog = true) {
+  const base = presentUpgrade(u);
   return {
-    ...presentUpgrade(u),
+    ...base,
+    // past the point of no return a rollback is refused, so it is not offered
+    allowedActions: u.pointOfNoReturn?.passed ? base.allowedActions.filter((a) => a !== 'rollback') : base.allowedActions,
+    pointOfNoReturn: u.pointOfNoReturn,
     ...(u.mode === 'blue_green' ? { rollbackWindow: rollbackWindowOf(u) } : {}),
     stages: u.stages.map((s) => ({
       index: s.index,

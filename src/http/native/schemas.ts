@@ -176,6 +176,12 @@ const AzOptions = {
 export const UpgradeBody = Type.Object(
   {
     targetId: Id,
+    toEngine: Type.Optional(
+      Type.String({
+        pattern: '^[a-z0-9][a-z0-9._-]{0,31}$',
+        description: 'the engine the target ends on (default its own): a route may change it, e.g. redis -> valkey',
+      }),
+    ),
     toVersion: Type.Optional(Version),
     release: Type.Optional(Str(128)),
     mode: Type.Optional(Mode),
@@ -250,6 +256,7 @@ export const PrecheckBody = Type.Object(
   {
     /** required for a version upgrade; an az_migration keeps the version */
     toVersion: Type.Optional(Version),
+    toEngine: Type.Optional(Engine),
     mode: Type.Optional(Mode),
     wait: Type.Optional(Type.Boolean()),
     options: Type.Optional(
@@ -360,6 +367,8 @@ export const UpgradeOut = Open(
   {
     id: Type.String(),
     targetId: Type.String(),
+    fromEngine: Type.Optional(Nullable(Type.String({ description: 'the engine before the upgrade (a route may change it)' }))),
+    toEngine: Type.Optional(Nullable(Type.String({ description: 'the engine after it, e.g. valkey for redis -> valkey' }))),
     fromVersion: Type.String(),
     toVersion: Type.String(),
     mode: Type.String(),
@@ -389,6 +398,21 @@ export const UpgradeDetailOut = Type.Composite(
     UpgradeOut,
     Type.Object({
       stages: Type.Array(StageOut),
+      pointOfNoReturn: Type.Optional(
+        Nullable(
+          Open(
+            {
+              stepId: Type.String(),
+              name: Type.String(),
+              node: Nullable(Type.String()),
+              action: Type.String(),
+              reason: Nullable(Type.String({ description: 'why the step cannot be reversed, in the driver\u2019s words' })),
+              passed: Type.Boolean({ description: 'the step has started: rollback is refused and no longer offered' }),
+            },
+            'the first step the driver cannot reverse; null when every step can be',
+          ),
+        ),
+      ),
       rollbackWindow: Type.Optional(
         Nullable(
           Open(
