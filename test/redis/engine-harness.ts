@@ -8,7 +8,13 @@ import path from 'node:path';
 import { RedisDriver } from '../../src/drivers/redis/driver.ts';
 import { destroyGroup } from '../../src/drivers/redis/group.ts';
 import { startApp, until, type Dialect, type TestApp } from '../helpers/harness.ts';
-import type { ApiStep } from '../postgres/engine-harness.ts';
+import type { ApiStep as PgStep } from '../postgres/engine-harness.ts';
+
+export interface ApiStep extends PgStep {
+  id: string;
+  name: string;
+  attempts: number;
+}
 
 export const PROJECT = 'acme';
 const TERMINAL = ['succeeded', 'failed', 'cancelled', 'rolled_back'];

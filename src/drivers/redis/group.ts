@@ -95,9 +95,11 @@ export async function createGroup(root: string, id: string, o: CreateOptions): P
     nodes: [],
     sentinels: [],
   };
+  // ports are taken just before each process starts (startProc), so another process has little
+  // time to take them first; one that does is caught by the start's own check
   const proc = async (name: string, shard?: string): Promise<NodeLayout> => ({
     name,
-    port: await freePort(),
+    port: 0,
     dir: path.join(root, name),
     engine: o.engine,
     ...(shard ? { shard } : {}),
@@ -117,11 +119,19 @@ export async function createGroup(root: string, id: string, o: CreateOptions): P
   return g;
 }
 
+/** a free port for the process, recorded in the layout before it starts */
+async function place(g: GroupLayout, p: Proc): Promise<void> {
+  p.port = await freePort();
+  await saveGroup(g);
+}
+
 async function startSentinelGroup(g: GroupLayout, o: CreateOptions): Promise<void> {
   const [primary, ...replicas] = g.nodes;
+  await place(g, primary!);
   await srv.writeNodeConf(primary!, { cluster: false, backlogBytes: o.backlogBytes });
   await srv.start(primary!);
   for (const r of replicas) {
+    await place(g, r);
     await srv.writeNodeConf(r, { cluster: false, backlogBytes: o.backlogBytes, replicaOf: primary!.port });
     await srv.start(r);
   }
@@ -131,6 +141,7 @@ async function startSentinelGroup(g: GroupLayout, o: CreateOptions): Promise<voi
     60_000,
   );
   for (const s of g.sentinels) {
+    await place(g, s);
     await srv.writeSentinelConf(s, {
       masterName: g.masterName!,
       masterPort: primary!.port,
@@ -175,6 +186,7 @@ export async function waitSentinels(
 
 async function startCluster(g: GroupLayout, o: CreateOptions): Promise<void> {
   for (const n of g.nodes) {
+    await place(g, n);
     await srv.writeNodeConf(n, { cluster: true, backlogBytes: o.backlogBytes });
     await srv.start(n);
   }

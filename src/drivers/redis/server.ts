@@ -240,7 +240,8 @@ export async function start(
   if (code !== 0) throw new DriverError('START_FAILED', `${p.name}: ${bin} exited with ${code}; see ${logFile(p)}`);
   await waitFor(
     `${p.name} (${p.engine}) answering on port ${p.port}`,
-    async () => (await call(p.port, 'PING')) === 'PONG',
+    // the answer must come from this process: another one may have taken the port first
+    async () => Number((await info(p.port, 'server')).process_id) === pidOf(p),
     opts.timeoutMs ?? 60_000,
     undefined,
     'START_FAILED',
@@ -258,22 +259,27 @@ export function tail(file: string, lines = 5): string {
 }
 
 /**
- * Stops the process: SHUTDOWN (a node flushes its AOF first), then waits for it to exit; a process
- * that does not answer gets SIGTERM.
+ * Stops the process: SHUTDOWN (a node flushes its AOF first), repeated while the server refuses
+ * it (it cannot exit while it writes its first AOF after a sync), then waits for it to exit; a
+ * process that does not answer gets SIGTERM, one that outlives the timeout SIGKILL.
  */
 export async function stop(p: Proc, timeoutMs = 30_000): Promise<void> {
   const pid = pidOf(p);
   if (pid === null || !alive(pid)) return;
-  try {
-    await withConn(p.port, (c) => c.call('SHUTDOWN').catch(() => undefined));
-  } catch {
-    process.kill(pid, 'SIGTERM');
-  }
   const until = Date.now() + timeoutMs;
+  let asked = 0;
   while (alive(pid)) {
     if (Date.now() > until) {
       process.kill(pid, 'SIGKILL');
       break;
+    }
+    if (Date.now() - asked > 250) {
+      asked = Date.now();
+      try {
+        await withConn(p.port, (c) => c.call('SHUTDOWN').catch(() => undefined), 2_000);
+      } catch {
+        if (alive(pid)) process.kill(pid, 'SIGTERM');
+      }
     }
     await sleep(25);
   }
