@@ -20,7 +20,10 @@ export interface CatalogInput {
 
 export async function addCatalogVersion(ctx: AppContext, engine: string, v: CatalogInput): Promise<CatalogVersion> {
   // a pattern may name another engine ("redis:7.0.*"): a route across engines
-  for (const x of [v.version, ...(v.upgradableFrom ?? []).map((p) => p.replace(/^[a-z0-9][a-z0-9._-]{0,31}:/, '').replace(/\*$/, '0'))]) {
+  for (const x of [
+    v.version,
+    ...(v.upgradableFrom ?? []).map((p) => p.replace(/^[a-z0-9][a-z0-9._-]{0,31}:/, '').replace(/\*$/, '0')),
+  ]) {
     if (!isValidVersion(x)) throw new AppError('INVALID_VERSION', `"${x}" is not a version (digits, letters and . - _ +)`);
   }
   const row = {
