@@ -47,6 +47,8 @@ const WHY: Record<string, string> = {
   UNBLOCKED: 'the WAIT was unblocked because its primary was demoted',
   NOREPLICAS: 'the primary refused writes for lack of replicas (min-replicas-to-write)',
   MASTERDOWN: 'the replica lost its primary',
+  'WAIT on a replica':
+    'the SET met READONLY on the demoted primary and the client sent it again to the new one, but the WAIT behind it in the pipeline ran on the demoted node',
   connection: 'the node closed client connections (a demotion or a restart) with a command in flight',
   timeout: 'a command got no reply within the client timeout',
 };
@@ -99,8 +101,11 @@ interface RunFigures {
   stats: LoadStats;
   lost: MissingReport[];
   failovers: Failover[];
-  /** longest gap outside every failover window */
+  /** longest gap outside every failover window, and the steps running during it */
   otherGapMs: number;
+  otherGapDuring: string;
+  /** the upgrade's timed steps, to say what ran when an error happened */
+  steps: ApiStep[];
   totalMs: number;
   stepSumMs: number;
   /** union of the step intervals: steps that run side by side are counted once */
@@ -211,7 +216,7 @@ async function oneRun(s: Server, topology: (typeof TOPOLOGIES)[number], run: num
       ms: ms(st.endedAt) - ms(st.startedAt),
       gapMs: load!.maxGapWithin(ms(st.startedAt), ms(st.endedAt)),
     }));
-    const otherGapMs = gapOutside(load, windows);
+    const other = gapOutside(load, windows);
     const after = await ok<ApiTarget>(s, 'GET', `/v1/projects/${PROJECT}/targets/${id}`);
     const lost = await load.missingOn(after.nodes.map((n) => ({ host: n.host, port: n.port })));
     const intervals = timed.map((st) => [ms(st.startedAt), ms(st.endedAt)] as [number, number]);
@@ -221,7 +226,9 @@ async function oneRun(s: Server, topology: (typeof TOPOLOGIES)[number], run: num
       stats,
       lost,
       failovers,
-      otherGapMs,
+      otherGapMs: other.ms,
+      otherGapDuring: during(timed, other.from, other.to),
+      steps: timed,
       totalMs: lastEnd - t0,
       stepSumMs: intervals.reduce((a, [x, y]) => a + (y - x), 0),
       inStepsMs: unionMs(intervals),
@@ -235,15 +242,23 @@ async function oneRun(s: Server, topology: (typeof TOPOLOGIES)[number], run: num
 }
 
 /** the longest gap between acknowledged writes that overlaps none of the windows */
-function gapOutside(load: RedisWriteLoad, windows: [number, number][]): number {
+function gapOutside(load: RedisWriteLoad, windows: [number, number][]): { ms: number; from: number; to: number } {
   const a = load.acked;
-  let max = 0;
+  let best = { ms: 0, from: 0, to: 0 };
   for (let i = 1; i < a.length; i++) {
     const [x, y] = [a[i - 1]!.at, a[i]!.at];
     if (windows.some(([from, to]) => y >= from && x <= to)) continue;
-    max = Math.max(max, y - x);
+    if (y - x > best.ms) best = { ms: y - x, from: x, to: y };
   }
-  return max;
+  return best;
+}
+
+/** the steps running at some time in [from, to] */
+function during(steps: ApiStep[], from: number, to: number): string {
+  const names = steps
+    .filter((st) => ms(st.startedAt) <= to && ms(st.endedAt) >= from)
+    .map((st) => `${st.name}${st.node ? ` (${st.node})` : ''}`);
+  return names.length ? names.join(', ') : 'no step';
 }
 
 function report(r: RunFigures): void {
@@ -257,7 +272,15 @@ function report(r: RunFigures): void {
   console.log(`  client-visible errors: ${st.errorCount}`);
   for (const [kind, g] of Object.entries(st.errors)) {
     console.log(`    ${kind} x${g.count}: ${WHY[kind] ?? 'see the messages'}`);
-    for (const m of g.first.slice(0, 3)) console.log(`      ${new Date(m.at).toISOString()} ${m.message}`);
+    for (const m of g.first.slice(0, 3))
+      console.log(`      ${new Date(m.at).toISOString()} during ${during(r.steps, m.at, m.at)}: ${m.message}`);
+  }
+  if (st.unacked) {
+    console.log(
+      `  WAIT 0 (no replica confirmed within the WAIT's timeout; the loop waits for it, so this also stalls the next writes):`,
+    );
+    for (const u of st.unackedLog.slice(0, 8))
+      console.log(`    ${new Date(u.at).toISOString()} on ${u.node} during ${during(r.steps, u.at - 1000, u.at)}`);
   }
   const lostMax = Math.max(0, ...r.lost.map((l) => l.missing));
   console.log(`  lost writes: ${lostMax} (most missing on one node; ${r.lost.length} nodes read back)`);
@@ -270,7 +293,9 @@ function report(r: RunFigures): void {
   console.log(`  longest gap between acknowledged writes, per failover:`);
   for (const f of r.failovers) console.log(`    ${f.step}${f.node ? ` (${f.node})` : ''}: ${f.gapMs} ms (step ${f.ms} ms)`);
   if (r.failovers.length === 0) console.log('    (no switchover step found in the upgrade)');
-  console.log(`  longest gap outside the failovers: ${r.otherGapMs} ms; longest overall ${st.maxGapMs} ms`);
+  console.log(
+    `  longest gap outside the failovers: ${r.otherGapMs} ms (during ${r.otherGapDuring}); longest overall ${st.maxGapMs} ms`,
+  );
   console.log(
     `  upgrade total ${secs(r.totalMs)} s; driver steps ${secs(r.stepSumMs)} s summed (${secs(r.inStepsMs)} s of wall time inside steps); ` +
       `Liftgate overhead ${secs(r.totalMs - r.inStepsMs)} s (${((100 * (r.totalMs - r.inStepsMs)) / r.totalMs).toFixed(0)}%)`,

@@ -67,6 +67,8 @@ export interface LoadStats {
   acked: number;
   /** WAIT answered 0: no replica confirmed within the timeout */
   unacked: number;
+  /** the first few of those: when the WAIT answered, on which node */
+  unackedLog: { at: number; node: string }[];
   /** the connection dropped between the send and the WAIT's reply (see the header) */
   unconfirmed: number;
   /** MOVED/ASK replies followed to the named node (cluster) */
@@ -95,6 +97,7 @@ const READ_BATCH = 1000;
 
 /** READONLY, MOVED, CLUSTERDOWN, ...; connection and timeout for the client's own failures */
 export function errorKind(message: string): string {
+  if (/^ERR WAIT cannot be used with replica/.test(message)) return 'WAIT on a replica';
   const word = /^([A-Z]{3,})\b/.exec(message)?.[1];
   if (word && word !== 'ERR') return word;
   if (/timed? ?out/i.test(message)) return 'timeout';
@@ -108,6 +111,7 @@ export class RedisWriteLoad {
   private readonly waitTimeoutMs: number;
   private readonly ackList: AckedWrite[] = [];
   private readonly errorGroups: Record<string, ErrorGroup> = {};
+  private readonly unackedLog: { at: number; node: string }[] = [];
   private counts = { attempts: 0, unacked: 0, unconfirmed: 0, redirections: 0, errors: 0 };
   private sentinel: Redis | null = null;
   private cluster: Cluster | null = null;
@@ -190,6 +194,7 @@ export class RedisWriteLoad {
       attempts: this.counts.attempts,
       acked: this.ackList.length,
       unacked: this.counts.unacked,
+      unackedLog: this.unackedLog,
       unconfirmed: this.counts.unconfirmed,
       redirections: this.counts.redirections,
       errors: this.errorGroups,
@@ -332,7 +337,10 @@ export class RedisWriteLoad {
       return;
     }
     if (Number(waitRes?.[1]) >= 1) this.ackList.push({ key, value: String(n), at: Date.now(), node });
-    else this.counts.unacked++;
+    else {
+      this.counts.unacked++;
+      if (this.unackedLog.length < 20) this.unackedLog.push({ at: Date.now(), node });
+    }
   }
 
   private error(e: unknown): void {
