@@ -241,24 +241,40 @@ export async function failover(
   await waitInStep(g, to, timeoutMs, signal);
   const t = Date.now();
   if (g.topology === 'sentinel') {
-    await srv.call(from.port, 'FAILOVER', 'TO', '127.0.0.1', to.port, 'TIMEOUT', 5000);
-    log(`FAILOVER TO ${to.name} sent to ${from.name}: writes paused until ${to.name} has every write`);
-    afterIssue?.();
-    await srv.waitFor(
-      `${to.name} taking over from ${from.name}`,
-      async () => {
-        const i = await srv.info(from.port, 'replication');
-        if (i.master_failover_state && i.master_failover_state !== 'no-failover') return false;
-        if (i.role === 'master') {
-          // the FAILOVER timed out or was refused: the old primary took writes again
-          throw new DriverError('SWITCHOVER_FAILED', `${from.name} is still the primary: the FAILOVER did not complete`, true);
-        }
-        return (await grp.roleOf(to)) === 'primary';
-      },
-      timeoutMs,
-      signal,
-      'SWITCHOVER_FAILED',
-    );
+    // FAILOVER alone waits for the replica's periodic acknowledgement (up to a second of paused
+    // writes): writes are paused here, the replica's own offset is watched until it has the
+    // primary's, and only then is the FAILOVER forced (the replica is known to have every write)
+    await srv.call(from.port, 'CLIENT', 'PAUSE', 10_000, 'WRITE');
+    try {
+      const mark = Number((await srv.info(from.port, 'replication')).master_repl_offset);
+      await srv.waitFor(
+        `${to.name} to apply every write of ${from.name} (offset ${mark})`,
+        async () => (await nodeFacts(to)).offset >= mark,
+        5_000,
+        signal,
+        'SWITCHOVER_FAILED',
+      );
+      await srv.call(from.port, 'FAILOVER', 'TO', '127.0.0.1', to.port, 'FORCE', 'TIMEOUT', 20);
+      log(`${to.name} has every write of ${from.name} (offset ${mark}, writes paused); FAILOVER TO ${to.name} sent`);
+      afterIssue?.();
+      await srv.waitFor(
+        `${to.name} taking over from ${from.name}`,
+        async () => {
+          const i = await srv.info(from.port, 'replication');
+          if (i.master_failover_state && i.master_failover_state !== 'no-failover') return false;
+          if (i.role === 'master') {
+            throw new DriverError('SWITCHOVER_FAILED', `${from.name} is still the primary: the FAILOVER did not complete`, true);
+          }
+          return (await grp.roleOf(to)) === 'primary';
+        },
+        timeoutMs,
+        signal,
+        'SWITCHOVER_FAILED',
+      );
+    } finally {
+      // the writes held on the old primary fail as READONLY (or with the kill below) and go to the new one
+      await srv.call(from.port, 'CLIENT', 'UNPAUSE').catch(() => undefined);
+    }
     const switchMs = Date.now() - t;
     log(`${to.name} is the primary after ${switchMs} ms; ${from.name} follows it`);
     await settleSentinelFailover(g, to, log, signal, timeoutMs);
@@ -294,7 +310,6 @@ export async function settleSentinelFailover(
   signal: AbortSignal | undefined,
   timeoutMs: number,
 ) {
-  await pointSentinels(g, to, log);
   // FAILOVER moves the old primary under the new one; the other replicas still follow the old
   // primary (a chain): they are moved under the new one (a partial resync, same history)
   for (const n of g.nodes) {
@@ -305,6 +320,15 @@ export async function settleSentinelFailover(
       log(`${n.name}: now replicates from ${to.name}`);
     }
   }
+  // every replica online under the new primary before the Sentinels look (they learn replicas from its INFO)
+  const want = g.nodes.filter((n) => n !== to && srv.running(n)).length;
+  await srv.waitFor(
+    `${want} replicas online under ${to.name}`,
+    async () => (await grp.linkedReplicas(to.port)) >= want,
+    timeoutMs,
+    signal,
+  );
+  await pointSentinels(g, to, log);
   // the roles survive a restart: each node's config says whom it replicates
   for (const n of g.nodes) if (srv.running(n)) await srv.call(n.port, 'CONFIG', 'REWRITE').catch(() => undefined);
   for (const n of g.nodes) {
@@ -312,7 +336,7 @@ export async function settleSentinelFailover(
     const killed = await srv.call(n.port, 'CLIENT', 'KILL', 'TYPE', 'normal').catch(() => 0);
     if (Number(killed) > 0) log(`${n.name}: ${String(killed)} client connection(s) closed so they ask Sentinel for the primary`);
   }
-  await grp.waitSentinels(g, to.port, g.nodes.length - 1, timeoutMs, signal);
+  await grp.waitSentinels(g, to.port, want, timeoutMs, signal);
 }
 
 /**
