@@ -106,7 +106,7 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
     }, bound);
     await app.close().catch((err: unknown) => console.error(`liftgate: closing the HTTP server: ${String(err)}`));
     await ctx.executor.stop().catch((err: unknown) => console.error(`liftgate: stopping the executor: ${String(err)}`));
-    await stopPostgresClusters([...new Set([...clusters, ...postgresClustersMadeHere(ctx)])], console.log);
+    await stopPostgresClusters(ctx, [...clusters, ...postgresClustersMadeHere(ctx)], console.log);
     await ctx.close().catch((err: unknown) => console.error(`liftgate: closing the store: ${String(err)}`));
     clearTimeout(timer);
     console.log('liftgate: stopped');

@@ -159,6 +159,12 @@ export interface Driver {
    * mode that can (the API answers UPGRADE_NO_ROUTE with it)
    */
   routeRefusal?(hops: Hop[], mode: UpgradeMode, target?: Target): string | null;
+  /**
+   * null when the target can take this route now; else why not (the API refuses the upgrade with
+   * 409 PRECHECK_FAILED before storing it): binaries missing on this host, a cluster with slots
+   * nobody serves
+   */
+  admission?(target: Target, hops: Hop[]): Promise<string | null>;
   /** read the target's real topology */
   inspect(target: Target): Promise<Topology>;
   precheck(input: PrecheckInput): Promise<PrecheckResult>;

@@ -1,5 +1,5 @@
 // Drivers beyond `sim`, registered when they can work on this machine (LIFTGATE_POSTGRES=0
-// leaves the postgres driver out).
+// leaves the postgres driver out, LIFTGATE_REDIS=0 the redis driver).
 import path from 'node:path';
 import type { Store } from '../store/open.ts';
 import type { Driver } from './driver.ts';
@@ -11,8 +11,19 @@ export const postgresEnabled = (env = process.env): boolean => env.LIFTGATE_POST
  * its service user cannot reach that one; LIFTGATE_PG_DATA_DIR names the folder outright.
  */
 export async function loadExtraDrivers(_store: Store, dataDir: string, env = process.env): Promise<Driver[]> {
-  if (!postgresEnabled(env)) return [];
-  const { PostgresDriver } = await import('./postgres/driver.ts');
-  const chosen = env.LIFTGATE_PG_DATA_DIR;
-  return [new PostgresDriver(chosen ? { dataDir: chosen, pinDataDir: true } : { dataDir: path.join(dataDir, 'pg') })];
+  const out: Driver[] = [];
+  if (postgresEnabled(env)) {
+    const { PostgresDriver } = await import('./postgres/driver.ts');
+    const chosen = env.LIFTGATE_PG_DATA_DIR;
+    out.push(new PostgresDriver(chosen ? { dataDir: chosen, pinDataDir: true } : { dataDir: path.join(dataDir, 'pg') }));
+  }
+  // the redis driver runs whichever of redis-server and valkey-server is installed (none: it knows no version)
+  if (redisEnabled(env)) {
+    const { RedisDriver } = await import('./redis/driver.ts');
+    out.push(await new RedisDriver({ dataDir: path.join(dataDir, 'redis') }).init());
+  }
+  return out;
 }
+
+/** LIFTGATE_REDIS=0 leaves the redis driver out */
+export const redisEnabled = (env = process.env): boolean => env.LIFTGATE_REDIS !== '0';

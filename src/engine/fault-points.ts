@@ -26,6 +26,8 @@ export const DRIVER_FAULT_POINTS = [
   'bg.cutover_paused', // the pooler holds clients, green has not caught up
   'bg.cutover_switching', // replication is being reversed, the pooler still points at blue
   'bg.cutover_repointed', // the pooler points at green, clients are still held
+  // the redis driver (src/drivers/redis/ops.ts)
+  'redis.failover_issued', // FAILOVER / CLUSTER FAILOVER sent, the new primary not seen yet
 ] as const;
 
 export const FAULT_POINTS = [...STEP_FAULT_POINTS, ...RECOVERY_FAULT_POINTS, ...DRIVER_FAULT_POINTS] as const;

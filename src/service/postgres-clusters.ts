@@ -1,5 +1,5 @@
-// `liftgate serve` brings the clusters of the `postgres` driver up at start and stops the ones it
-// brought up or created when it stops, so a restart or a reboot finds them as it left them.
+// `liftgate serve` brings the clusters of the `postgres` driver (and the groups of the `redis`
+// driver) up at start and stops the ones it brought up or created when it stops, so a restart or a reboot finds them as it left them.
 // A cluster whose target has an active upgrade is left to the upgrade: its steps (and recovery
 // after a crash) decide which of its servers should run.
 import { existsSync } from 'node:fs';
@@ -7,6 +7,9 @@ import path from 'node:path';
 import { ACTIVE_UPGRADE_STATES } from '../domain/types.ts';
 import { bringDown, bringUp } from '../drivers/postgres/lifecycle.ts';
 import type { PostgresDriver } from '../drivers/postgres/driver.ts';
+import type { RedisDriver } from '../drivers/redis/driver.ts';
+import { bringDown as redisDown, bringUp as redisUp } from '../drivers/redis/lifecycle.ts';
+import type { Target } from '../domain/types.ts';
 import type { AppContext } from './context.ts';
 import { getTarget } from './targets.ts';
 
@@ -15,11 +18,60 @@ function driverOf(ctx: AppContext): PostgresDriver | null {
   return d ? (d as PostgresDriver) : null;
 }
 
-/** Starts every cluster that should be up; answers the roots it started. */
-export async function startPostgresClusters(ctx: AppContext, log: (l: string) => void): Promise<string[]> {
-  const driver = driverOf(ctx);
-  if (!driver) return [];
-  const rows = await ctx.store.db.selectFrom('targets').select(['project_id', 'id']).where('driver', '=', 'postgres').execute();
+/** A driver whose clusters are real local processes that `liftgate serve` starts and stops. */
+interface Managed {
+  /** what the log calls one ("postgres cluster", "redis group") */
+  label: string;
+  rootOf(t: Target): string;
+  /** the file that says a cluster still exists at a root */
+  marker: string;
+  bringUp(root: string, log: (l: string) => void): Promise<boolean>;
+  bringDown(root: string, log: (l: string) => void): Promise<void>;
+  madeHere(): string[];
+}
+
+function managed(ctx: AppContext): Map<string, Managed> {
+  const out = new Map<string, Managed>();
+  const pg = driverOf(ctx);
+  if (pg) {
+    out.set('postgres', {
+      label: 'postgres cluster',
+      rootOf: (t) => pg.rootOf(t),
+      marker: 'cluster.json',
+      bringUp,
+      bringDown,
+      madeHere: () => pg.madeHere(),
+    });
+  }
+  const rd = ctx.drivers.get('redis') as RedisDriver | undefined;
+  if (rd) {
+    out.set('redis', {
+      label: 'redis group',
+      rootOf: (t) => rd.rootOf(t),
+      marker: 'group.json',
+      bringUp: redisUp,
+      bringDown: redisDown,
+      madeHere: () => rd.madeHere(),
+    });
+  }
+  return out;
+}
+
+/** a cluster `liftgate serve` stops when it stops */
+export interface RunningCluster {
+  driver: string;
+  root: string;
+}
+
+/** Starts every cluster that should be up; answers the ones it started. */
+export async function startPostgresClusters(ctx: AppContext, log: (l: string) => void): Promise<RunningCluster[]> {
+  const drivers = managed(ctx);
+  if (drivers.size === 0) return [];
+  const rows = await ctx.store.db
+    .selectFrom('targets')
+    .select(['project_id', 'id', 'driver'])
+    .where('driver', 'in', [...drivers.keys()])
+    .execute();
   const busy = new Set(
     (
       await ctx.store.db
@@ -29,21 +81,22 @@ export async function startPostgresClusters(ctx: AppContext, log: (l: string) =>
         .execute()
     ).map((u) => `${u.project_id}/${u.target_id}`),
   );
-  const started: string[] = [];
+  const started: RunningCluster[] = [];
   for (const r of rows) {
+    const m = drivers.get(r.driver)!;
     const name = `${r.project_id}/${r.id}`;
     if (busy.has(name)) {
-      log(`liftgate: postgres cluster ${name} has an active upgrade; its steps decide which servers run`);
+      log(`liftgate: ${m.label} ${name} has an active upgrade; its steps decide which servers run`);
       continue;
     }
-    const root = driver.rootOf(await getTarget(ctx, r.project_id, r.id));
+    const root = m.rootOf(await getTarget(ctx, r.project_id, r.id));
     try {
-      if (await bringUp(root, () => undefined)) {
-        started.push(root);
-        log(`liftgate: started postgres cluster ${name} (${root})`);
+      if (await m.bringUp(root, () => undefined)) {
+        started.push({ driver: r.driver, root });
+        log(`liftgate: started ${m.label} ${name} (${root})`);
       }
     } catch (err) {
-      log(`liftgate: postgres cluster ${name} could not be started: ${(err as Error).message}`);
+      log(`liftgate: ${m.label} ${name} could not be started: ${(err as Error).message}`);
     }
   }
   return started;
@@ -69,21 +122,25 @@ export async function postgresPlacement(ctx: AppContext): Promise<PostgresPlacem
   return { note: driver.placementNote, problem: driver.reachProblem(clusters), held: rows.length > 0 };
 }
 
-/** The roots of the clusters created during this run (the demo's pg-demo, `cluster create`): this process's to stop. */
-export function postgresClustersMadeHere(ctx: AppContext): string[] {
-  return driverOf(ctx)?.madeHere() ?? [];
+/** The clusters created during this run (the demo's pg-demo and redis-demo, `cluster create`): this process's to stop. */
+export function postgresClustersMadeHere(ctx: AppContext): RunningCluster[] {
+  return [...managed(ctx)].flatMap(([driver, m]) => m.madeHere().map((root) => ({ driver, root })));
 }
 
-export async function stopPostgresClusters(roots: string[], log: (l: string) => void): Promise<void> {
+export async function stopPostgresClusters(ctx: AppContext, clusters: RunningCluster[], log: (l: string) => void): Promise<void> {
+  const drivers = managed(ctx);
+  const seen = new Set<string>();
   await Promise.all(
-    roots.map(async (root) => {
+    clusters.map(async ({ driver, root }) => {
+      const m = drivers.get(driver);
       // deleted while it ran (`liftgate cluster delete`): its servers went with it
-      if (!existsSync(path.join(root, 'cluster.json'))) return;
+      if (!m || seen.has(root) || !existsSync(path.join(root, m.marker))) return;
+      seen.add(root);
       try {
-        await bringDown(root, () => undefined);
-        log(`liftgate: stopped postgres cluster ${root}`);
+        await m.bringDown(root, () => undefined);
+        log(`liftgate: stopped ${m.label} ${root}`);
       } catch (err) {
-        log(`liftgate: postgres cluster ${root} could not be stopped: ${(err as Error).message}`);
+        log(`liftgate: ${m.label} ${root} could not be stopped: ${(err as Error).message}`);
       }
     }),
   );

@@ -15,7 +15,13 @@ export async function startPrecheck(
   ctx: AppContext,
   projectId: string,
   targetId: string,
-  input: { toVersion?: string; toEngine?: string; mode?: UpgradeMode; options?: PlanOptions & Record<string, unknown>; wait?: boolean },
+  input: {
+    toVersion?: string;
+    toEngine?: string;
+    mode?: UpgradeMode;
+    options?: PlanOptions & Record<string, unknown>;
+    wait?: boolean;
+  },
 ): Promise<PrecheckReport> {
   const target = await getTarget(ctx, projectId, targetId);
   const driver = ctx.drivers.get(target.driver);

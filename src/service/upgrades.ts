@@ -164,11 +164,18 @@ export async function upgradeRoute(
   }
   const refusal = driver.routeRefusal?.(hops, mode, target);
   if (refusal) throw new AppError('UPGRADE_NO_ROUTE', refusal, { from: target.version, to: toVersion, mode, use: 'blue_green' });
+  await admit(driver, target, hops);
   if (mode === 'blue_green' && hops.length > 1) {
     const last = hops[hops.length - 1]!;
     return [{ fromVersion: target.version, toVersion: last.toVersion, release: last.release }];
   }
   return hops;
+}
+
+/** what the driver says the target cannot take now (binaries missing, an unhealthy cluster): refused before anything is stored */
+async function admit(driver: Driver, target: Target, hops: Hop[]): Promise<void> {
+  const why = await driver.admission?.(target, hops);
+  if (why) throw new AppError('PRECHECK_FAILED', why, { targetId: target.id });
 }
 
 /** a route to another engine: the driver must run both, and say whether this mode can take it */
@@ -197,6 +204,7 @@ async function crossEngineRoute(
   });
   const refusal = driver.routeRefusal?.(hops, mode, target);
   if (refusal) throw new AppError('UPGRADE_NO_ROUTE', refusal, { fromEngine: target.engine, toEngine, to: toVersion, mode });
+  await admit(driver, target, hops);
   return hops;
 }
 
@@ -305,7 +313,21 @@ export async function planUpgrade(
   const schedule = input.schedule ?? { kind: 'now' };
   const start = initialSchedule(ctx, target, schedule, input.batchId ? 'batch' : null);
   const release = hops.length > 0 ? hops[hops.length - 1].release : target.release;
-  return { id: randomUUID(), projectId, input, actor, target, toVersion, toEngine, hops, stages, schedule, start, release, options };
+  return {
+    id: randomUUID(),
+    projectId,
+    input,
+    actor,
+    target,
+    toVersion,
+    toEngine,
+    hops,
+    stages,
+    schedule,
+    start,
+    release,
+    options,
+  };
 }
 
 /** Stores a planned upgrade with its stages, steps and event in one transaction; returns its id. */

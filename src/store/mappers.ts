@@ -74,6 +74,8 @@ export const toNode = (r: NodeRow): TargetNode => ({
   health: r.health as NodeHealth,
   ...(r.host !== null ? { host: r.host } : {}),
   ...(r.port !== null ? { port: r.port } : {}),
+  ...(r.engine !== null ? { engine: r.engine } : {}),
+  ...(r.shard !== null ? { shard: r.shard } : {}),
 });
 
 export const toTarget = (r: Selectable<TargetRow>, nodes: NodeRow[]): Target => ({

@@ -671,12 +671,16 @@ const m015: Migration = {
 /**
  * The engines of an upgrade (migration 016): a route may change the engine (Redis 7.0 -> Valkey
  * 8.0), so an upgrade records the engine it starts from and the one it ends on; a rollback puts
- * the first back. Rows from before are null: their engine never changed.
+ * the first back. Rows from before are null: their engine never changed. Nodes gain their own
+ * engine and shard.
  */
 const m016: Migration = {
   async up(db: Db) {
     await db.schema.alterTable('upgrades').addColumn('from_engine', 'text').execute();
     await db.schema.alterTable('upgrades').addColumn('to_engine', 'text').execute();
+    // a node's own engine (a group mid-way runs both) and its shard (a Redis Cluster)
+    await db.schema.alterTable('nodes').addColumn('engine', 'text').execute();
+    await db.schema.alterTable('nodes').addColumn('shard', 'text').execute();
   },
 };
 

@@ -39,6 +39,8 @@ export interface NodeRow {
   health: string;
   host: string | null;
   port: number | null;
+  engine: string | null;
+  shard: string | null;
 }
 
 export interface CatalogVersionRow {

@@ -131,6 +131,8 @@ export async function insertNodes(db: Db, projectId: string, targetId: string, n
         health: n.health,
         host: n.host ?? null,
         port: n.port ?? null,
+        engine: n.engine ?? null,
+        shard: n.shard ?? null,
       })),
     )
     .execute();
@@ -171,7 +173,7 @@ export async function patchDriverConfig(
 export async function applyNodeFacts(db: Db, projectId: string, targetId: string, facts: NodeFacts[]): Promise<void> {
   for (const f of facts) {
     const set: Record<string, unknown> = {};
-    for (const k of ['role', 'zone', 'version', 'health', 'host', 'port'] as const) {
+    for (const k of ['role', 'zone', 'version', 'health', 'host', 'port', 'engine', 'shard'] as const) {
       if (f[k] !== undefined) set[k] = f[k];
     }
     if (Object.keys(set).length === 0) continue;

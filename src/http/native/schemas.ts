@@ -457,6 +457,10 @@ export const NodeOut = Open({
   zone: Type.String(),
   version: Type.String(),
   health: Type.String(),
+  host: Type.Optional(Type.String()),
+  port: Type.Optional(Type.Integer()),
+  engine: Type.Optional(Type.String({ description: 'the engine the node runs, when a route changes it (redis, valkey)' })),
+  shard: Type.Optional(Type.String({ description: 'its shard in a Redis Cluster' })),
 });
 
 export const ObshellAgentOut = Type.Object(
