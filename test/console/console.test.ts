@@ -546,3 +546,78 @@ test('the point of no return on the upgrade page, and a route to another engine 
   await context.close();
   assert.deepEqual(b.errors, [], 'no other errors in the browser console');
 });
+
+test('a Redis group (the redis driver): engine and version together, Valkey offered and taken from the page, redis 7.0.15 → valkey 8.0.1', async () => {
+  const created = await server.api('POST', '/v1/projects/shop/targets', {
+    id: 'cache',
+    name: 'Cache',
+    kind: 'cluster',
+    engine: 'redis',
+    version: '7.0.15',
+    driver: 'redis',
+    driverConfig: { provision: true, topology: 'sentinel', replicas: 1 },
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.json));
+  const { context, page } = await b.newPage();
+  try {
+    await login(page);
+    assert.equal(await page.locator('tr[data-target="cache"] td').nth(1).innerText(), 'redis 7.0.15');
+    await page.locator('tr[data-target="cache"] a').first().click();
+    await page.waitForURL('**/targets/cache');
+    await page.locator('tr[data-node]').first().waitFor();
+    assert.equal(await page.getByTestId('target-version').innerText(), 'redis 7.0.15');
+    const nodesShown = () =>
+      page.$$eval('tr[data-node]', (trs) =>
+        trs.map((tr) => [tr.getAttribute('data-engine'), tr.querySelectorAll('td')[3].textContent]),
+      );
+    const target = (await server.api('GET', '/v1/projects/shop/targets/cache')).json;
+    assert.deepEqual(
+      await nodesShown(),
+      target.nodes.map((n: any) => [n.engine, `${n.engine} ${n.version}`]),
+    );
+    assert.ok(target.nodes.every((n: any) => n.engine === 'redis'));
+    // the driver's catalog entry of Valkey names redis: the form offers it after redis's own versions
+    const options = await page.$$eval('select[name="version"] option', (os) =>
+      os.map((o) => [(o as HTMLOptionElement).value, o.textContent]),
+    );
+    assert.deepEqual(options.at(-1), ['valkey:8.0.1', 'valkey 8.0.1']);
+    await page.locator('select[name="version"]').selectOption('valkey:8.0.1');
+    await page.getByRole('button', { name: 'Start upgrade…' }).click();
+    const dialog = page.getByRole('dialog');
+    assert.match(await dialog.innerText(), /Route: redis 7\.0\.15 → valkey 8\.0\.1/);
+    await dialog.getByRole('button', { name: 'Start upgrade' }).click();
+    await page.waitForURL('**/upgrades/*');
+    const id = page.url().split('/').pop() as string;
+    const u = (await server.api('GET', `/v1/projects/shop/upgrades/${id}`)).json;
+    assert.deepEqual([u.fromEngine, u.toEngine, u.toVersion], ['redis', 'valkey', '8.0.1']);
+    assert.equal(await page.locator('.page-title h1').innerText(), 'redis 7.0.15 → valkey 8.0.1');
+    await until(
+      async () => (await server.api('GET', `/v1/projects/shop/upgrades/${id}`)).json.state === 'succeeded',
+      'the upgrade to Valkey',
+      240_000,
+    );
+    await page.locator('.page-title [data-state="succeeded"]').waitFor();
+    // after it the target runs valkey, every node too
+    await page.locator('.crumbs a', { hasText: 'Cache' }).click();
+    await page.waitForURL('**/targets/cache');
+    await until(async () => (await page.getByTestId('target-version').innerText()) === 'valkey 8.0.1', 'the page to show valkey');
+    const after = (await server.api('GET', '/v1/projects/shop/targets/cache')).json;
+    assert.deepEqual([after.engine, after.version], ['valkey', '8.0.1']);
+    await until(
+      async () =>
+        JSON.stringify(await nodesShown()) ===
+        JSON.stringify(after.nodes.map((n: any) => [n.engine, `${n.engine} ${n.version}`])),
+      'the nodes to show valkey',
+    );
+    assert.ok(
+      after.nodes.every((n: any) => n.engine === 'valkey'),
+      JSON.stringify(after.nodes),
+    );
+    assert.equal(await page.locator(`tr[data-upgrade="${id}"] td.mono`).innerText(), 'redis 7.0.15 → valkey 8.0.1');
+    await shot(page, 'target-valkey');
+  } finally {
+    await context.close();
+    await server.api('DELETE', '/v1/projects/shop/targets/cache');
+  }
+  assert.deepEqual(b.errors, [], 'no errors in the browser console');
+});
