@@ -14,6 +14,10 @@ export interface Node {
   zone: string;
   version: string;
   health: string;
+  /** the engine the node runs, where the driver says (a group mid-way from redis to valkey has both) */
+  engine?: string;
+  /** the shard the node belongs to (a Redis Cluster) */
+  shard?: string;
 }
 
 /** the daily UTC form ({start, end}) or the weekly form in a time zone ({days, start, durationMinutes, timeZone}) */
@@ -92,6 +96,9 @@ export interface Upgrade {
   id: string;
   number?: number;
   targetId: string;
+  /** a route may change the engine (redis -> valkey); null on upgrades stored before engines were recorded */
+  fromEngine?: string | null;
+  toEngine?: string | null;
   fromVersion: string;
   toVersion: string;
   mode: string;
@@ -116,8 +123,19 @@ export interface Upgrade {
   estimate?: Estimate | null;
 }
 
+/** the first step the driver cannot reverse; once it has started, rollback is no longer offered */
+export interface PointOfNoReturn {
+  stepId: string;
+  name: string;
+  node: string | null;
+  action: string;
+  reason: string | null;
+  passed: boolean;
+}
+
 export interface UpgradeDetail extends Upgrade {
   stages: Stage[];
+  pointOfNoReturn?: PointOfNoReturn | null;
   rollbackWindow?: RollbackWindow | null;
   /** what a cancel did (or does) on each node it found out of service */
   restores?: Restore[];

@@ -2,6 +2,13 @@
 // as bars on a shared time axis (a Gantt chart), the step running now, elapsed time and the
 // estimate when the server has one. `changes` gives the same story as one line per change, for
 // pipes and log files.
+import {
+  pointOfNoReturnLine,
+  upgradeFrom,
+  upgradeTo,
+  upgradeVersions,
+  type PointOfNoReturnView,
+} from '../domain/engine-labels.ts';
 import { duration, plain, shortId, type Paint, type Style } from './output.ts';
 
 export interface WatchedStep {
@@ -19,11 +26,15 @@ export interface WatchedStep {
 export interface WatchedUpgrade {
   id: string;
   targetId: string;
+  fromEngine?: string | null;
+  toEngine?: string | null;
   fromVersion: string;
   toVersion: string;
   mode: string;
   state: string;
   error: string | null;
+  /** the first step that cannot be reversed (rollback is refused once it has started) */
+  pointOfNoReturn?: PointOfNoReturnView | null;
   currentStage?: number;
   stageCount?: number;
   startedAt?: string | null;
@@ -134,7 +145,7 @@ export function renderTimeline(u: WatchedUpgrade, now: number, paint: Paint, col
   const head = [
     paint.style(`upgrade ${shortId(u.id)}`, 'bold'),
     u.targetId,
-    `${u.fromVersion} -> ${u.toVersion}`,
+    upgradeVersions(u),
     u.mode,
     paint.state(u.state),
     `elapsed ${duration(end - start)}`,
@@ -147,6 +158,8 @@ export function renderTimeline(u: WatchedUpgrade, now: number, paint: Paint, col
     );
   }
   if (u.pendingReason) lines.push(paint.style(`waiting: ${u.pendingReason}`, 'yellow'));
+  const noReturn = pointOfNoReturnLine(u);
+  if (noReturn) lines.push(u.pointOfNoReturn?.passed ? paint.style(noReturn, 'yellow') : noReturn);
   const stage = u.stages[u.currentStage ?? 0];
   if (stage && !FINAL_UPGRADE_STATES.has(u.state)) {
     lines.push(`stage ${(u.currentStage ?? 0) + 1}/${u.stageCount ?? u.stages.length}: ${stage.name}`);
@@ -182,8 +195,8 @@ export function renderTimeline(u: WatchedUpgrade, now: number, paint: Paint, col
         `rollback window open${left !== null ? `, ${duration(left)} left` : ''}${win.until ? ` (until ${win.until})` : ''}`,
         'yellow',
       ),
-      `  liftgate upgrade rollback ${shortId(u.id)}  returns to ${u.fromVersion}`,
-      `  liftgate upgrade finalize ${shortId(u.id)}  keeps ${u.toVersion}`,
+      `  liftgate upgrade rollback ${shortId(u.id)}  returns to ${upgradeFrom(u)}`,
+      `  liftgate upgrade finalize ${shortId(u.id)}  keeps ${upgradeTo(u)}`,
     );
   }
   if (u.error) lines.push(paint.style(`error: ${u.error}`, 'red'));
@@ -221,10 +234,13 @@ export function changes(before: WatchedUpgrade | null, after: WatchedUpgrade, pa
       if (text && coarse(text) !== (prevText ? coarse(prevText) : null)) out.push(`${stamp} ${st.name}: ${text}`);
     }),
   );
+  // the point of no return, once: the rollback it ends is no longer offered
+  const noReturn = after.pointOfNoReturn?.passed && !before?.pointOfNoReturn?.passed ? pointOfNoReturnLine(after) : null;
+  if (noReturn) out.push(`${stamp} ${noReturn}`);
   if (moved && ended) out.push(upgradeLine);
   if (after.rollbackWindow?.state === 'open' && before?.rollbackWindow?.state !== 'open') {
     out.push(
-      `${stamp} rollback window open${after.rollbackWindow.until ? ` until ${after.rollbackWindow.until}` : ''}: rollback returns to ${after.fromVersion}, finalize keeps ${after.toVersion}`,
+      `${stamp} rollback window open${after.rollbackWindow.until ? ` until ${after.rollbackWindow.until}` : ''}: rollback returns to ${upgradeFrom(after)}, finalize keeps ${upgradeTo(after)}`,
     );
   }
   return out;

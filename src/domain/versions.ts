@@ -85,6 +85,16 @@ export function planCrossEngineRoute({ fromEngine, from, toEngine, to, catalog }
   return [{ fromVersion: from, toVersion: to, release: dest.release, fromEngine, toEngine }];
 }
 
+/**
+ * The catalog entries of other engines a target of `fromEngine` on `from` can move to in one hop
+ * (their upgradableFrom names it, "redis:7.0.*"), deprecated ones left out; newest first per engine.
+ */
+export function crossEngineCandidates(fromEngine: string, from: string, entries: CatalogVersion[]): CatalogVersion[] {
+  return entries
+    .filter((v) => v.engine !== fromEngine && !v.deprecated && crossEngineFrom(v, fromEngine).some((p) => matches(p, from)))
+    .sort((a, b) => a.engine.localeCompare(b.engine) || compareVersions(b.version, a.version));
+}
+
 export interface RouteRequest {
   engine: string;
   from: string;

@@ -1,6 +1,6 @@
 import { AppError } from '../domain/errors.ts';
 import type { CatalogVersion } from '../domain/types.ts';
-import { compareVersions, isValidVersion } from '../domain/versions.ts';
+import { compareVersions, crossEngineFrom, isValidVersion } from '../domain/versions.ts';
 import { now } from '../engine/transitions.ts';
 import { toCatalogVersion } from '../store/mappers.ts';
 import type { AppContext } from './context.ts';
@@ -87,6 +87,21 @@ export async function registerDriverVersions(ctx: AppContext): Promise<string[]>
 export async function listCatalog(ctx: AppContext, engine: string): Promise<CatalogVersion[]> {
   const rows = await ctx.store.db.selectFrom('catalog_versions').selectAll().where('engine', '=', engine).execute();
   return rows.map(toCatalogVersion).sort((a, b) => compareVersions(a.version, b.version));
+}
+
+/**
+ * The catalog across engines: every entry, or with `fromEngine` the entries of other engines a
+ * target of that engine can move to (their upgradableFrom names it, "redis:7.0.*"), so a client
+ * learns of routes across engines without knowing the other engines' names.
+ */
+export async function listCatalogAcross(ctx: AppContext, fromEngine?: string): Promise<CatalogVersion[]> {
+  let q = ctx.store.db.selectFrom('catalog_versions').selectAll();
+  // a coarse filter in SQL (the JSON text names the engine); crossEngineFrom decides
+  if (fromEngine) q = q.where('engine', '!=', fromEngine).where('upgradable_from', 'like', `%"${fromEngine}:%`);
+  const rows = (await q.execute()).map(toCatalogVersion);
+  return rows
+    .filter((v) => !fromEngine || crossEngineFrom(v, fromEngine).length > 0)
+    .sort((a, b) => a.engine.localeCompare(b.engine) || compareVersions(a.version, b.version));
 }
 
 export async function findCatalogVersion(

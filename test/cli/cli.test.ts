@@ -343,6 +343,54 @@ test('faults, then retry, skip, pause, resume, cancel and rollback, each by id p
   await settle(third.id, 'rolled_back');
 });
 
+test('the point of no return: status says until which step a rollback is possible, then that it has passed; --to-engine', async () => {
+  // a simulated target whose switchover stands for a step no driver can undo
+  await seedSim(t, { target: 'pnr-1' });
+  await t.ctx.store.db
+    .updateTable('targets')
+    .set({ driver_config: JSON.stringify({ irreversibleSteps: ['switchover'] }) })
+    .where('id', '=', 'pnr-1')
+    .execute();
+  const reason = 'the simulated target marks switchover irreversible \\(driverConfig\\.irreversibleSteps\\)';
+  // the first drain fails (before the switchover); the leader's start fails after it
+  await cli('faults', 'add', 'pnr-1', '--step', 'drain');
+  await cli('faults', 'add', 'pnr-1', '--step', 'start', '--node', 'pnr-1-1');
+  const started = await json('upgrade', 'start', 'pnr-1', '7.10.3');
+  await settle(started.id, 'failed');
+  const before = await cli('upgrade', 'status', started.id.slice(0, 8));
+  assert.equal(before.code, 0, before.stderr);
+  assert.match(before.stdout, new RegExp(`^Rollback possible until Leader switchover: ${reason}$`, 'm'));
+  assert.ok((await json('upgrade', 'status', started.id)).allowedActions.includes('rollback'));
+
+  await cli('upgrade', 'retry', started.id.slice(0, 8));
+  await until(async () => {
+    const u = (await t.call('GET', `/v1/projects/acme/upgrades/${started.id}`)).json;
+    return u.state === 'failed' && u.pointOfNoReturn?.passed;
+  }, 'the second failure, past the switchover');
+  const after = await json('upgrade', 'status', started.id);
+  assert.equal(after.pointOfNoReturn.passed, true);
+  assert.ok(!after.allowedActions.includes('rollback'), after.allowedActions.join());
+  const past = await cli('upgrade', 'status', started.id.slice(0, 8));
+  assert.match(past.stdout, new RegExp(`^Past the point of no return: ${reason}$`, 'm'));
+  assert.doesNotMatch(past.stdout, /Rollback possible/);
+  // a watch in a pipe says it once
+  const watched = await cli('upgrade', 'watch', started.id.slice(0, 8));
+  assert.equal(watched.code, 6);
+  assert.equal(watched.stdout.match(/Past the point of no return/g)?.length, 1, watched.stdout);
+  // the server refuses the rollback with the driver's reason
+  const rb = await cli('upgrade', 'rollback', started.id.slice(0, 8), '--yes');
+  assert.notEqual(rb.code, 0);
+  assert.match(rb.stderr, new RegExp(`ROLLBACK_BLOCKED: .*Leader switchover.*: ${reason}`));
+  assert.equal(await upgradeState(started.id), 'failed');
+  await cli('upgrade', 'cancel', started.id.slice(0, 8), '--yes');
+
+  // --to-engine reaches the server: the sim driver runs no other engine, and says so
+  await seedSim(t, { target: 'pnr-2' });
+  const other = await cli('upgrade', 'start', 'pnr-2', '8.0.1', '--to-engine', 'valkey');
+  assert.equal(other.code, 1, other.stderr);
+  assert.match(other.stderr, /UPGRADE_NO_ROUTE: the sim driver cannot change a target's engine from elasticsearch to valkey/);
+});
+
 test('events: filtered by type and time, as tables, JSON and YAML, and followed live', async () => {
   const all = await json('events', '--since', '1h', '--type', 'upgrade.*');
   assert.ok(all.items.length > 3);

@@ -192,12 +192,13 @@ test('the console: log in, fleet, start an upgrade, watch it live, pause, resume
   // ---- fleet: what the page lists is what the API has ----
   const targets = (await server.api('GET', '/v1/projects/shop/targets')).json.items;
   await page.locator('tr[data-target]').first().waitFor();
+  // the engine and the version together ("elasticsearch 7.10.2")
   const rows = await page.$$eval('tr[data-target]', (trs) =>
-    trs.map((tr) => [tr.getAttribute('data-target'), tr.querySelectorAll('td')[2].textContent]),
+    trs.map((tr) => [tr.getAttribute('data-target'), tr.querySelectorAll('td')[1].textContent]),
   );
   assert.deepEqual(
     rows,
-    targets.map((t: any) => [t.id, t.version]),
+    targets.map((t: any) => [t.id, `${t.engine} ${t.version}`]),
   );
   assert.equal(await page.locator('.chart').count(), 3, 'one version chart per engine');
   assert.match(
@@ -441,4 +442,182 @@ test('a zone migration from the target page: a collapse refused with the server\
   assert.match(await page.locator('table[aria-label="Precheck items"]').innerText(), /zone_layout[\s\S]*keeps 3 zones/);
   await context.close();
   assert.deepEqual(b.errors, [], 'no other errors in the browser console');
+});
+
+test('the point of no return on the upgrade page, and a route to another engine offered on the target page', async () => {
+  const ok = async (method: string, p: string, body?: unknown) => {
+    const r = await server.api(method, p, body);
+    assert.ok(r.status < 300, `${method} ${p}: ${r.status} ${JSON.stringify(r.json)}`);
+    return r.json;
+  };
+  // a catalog entry of another engine that takes elasticsearch 7.10 (a route across engines)
+  await ok('POST', '/v1/catalog/opensearch/versions', { version: '2.11.0', upgradableFrom: ['elasticsearch:7.10.*'] });
+  const across = await ok('GET', '/v1/catalog/versions?fromEngine=elasticsearch');
+  assert.deepEqual(
+    across.items.map((v: any) => `${v.engine} ${v.version}`),
+    ['opensearch 2.11.0'],
+  );
+  assert.deepEqual((await ok('GET', '/v1/catalog/versions?fromEngine=oceanbase')).items, []);
+  // a simulated target whose switchover stands for a step that cannot be undone
+  await ok('POST', '/v1/projects/shop/targets', {
+    id: 'pnr-es',
+    name: 'Point of no return',
+    kind: 'cluster',
+    engine: 'elasticsearch',
+    version: '7.10.2',
+    driver: 'sim',
+    driverConfig: { irreversibleSteps: ['switchover'] },
+    nodes: ['leader', 'follower', 'follower'].map((role, i) => ({ name: `pn-${i + 1}`, role, zone: `zone-${i + 1}` })),
+  });
+  const reason = 'the simulated target marks switchover irreversible (driverConfig.irreversibleSteps)';
+  const { context, page } = await b.newPage();
+  await login(page, '/projects/shop/targets/pnr-es');
+  await page.locator('tr[data-node]').first().waitFor();
+  assert.equal(await page.getByTestId('target-version').innerText(), 'elasticsearch 7.10.2');
+
+  // the form offers the versions of its engine and the other engine's entry
+  assert.deepEqual(
+    await page.$$eval('select[name="version"] option', (os) => os.map((o) => [(o as HTMLOptionElement).value, o.textContent])),
+    [
+      ['7.10.3', '7.10.3'],
+      ['opensearch:2.11.0', 'opensearch 2.11.0'],
+    ],
+  );
+  await page.locator('select[name="version"]').selectOption('opensearch:2.11.0');
+  await page.getByRole('button', { name: 'Start upgrade…' }).click();
+  const crossing = page.getByRole('dialog');
+  const said = await crossing.innerText();
+  assert.match(said, /Upgrade Point of no return to opensearch 2\.11\.0\?/);
+  assert.match(said, /Route: elasticsearch 7\.10\.2 → opensearch 2\.11\.0/);
+  assert.match(said, /The engine changes from elasticsearch to opensearch/);
+  // the request names the engine: the sim driver runs one engine only, and the server says so
+  const seen = b.errors.length;
+  await crossing.getByRole('button', { name: 'Start upgrade' }).click();
+  assert.match(
+    await crossing.getByRole('alert').innerText(),
+    /the sim driver cannot change a target's engine from elasticsearch to opensearch/,
+  );
+  await crossing.getByRole('button', { name: 'Cancel' }).click();
+  await crossing.waitFor({ state: 'hidden' });
+  const refused = b.errors.splice(seen);
+  assert.ok(refused.length > 0 && refused.every((e) => /HTTP 4\d\d|status of 4\d\d/.test(e)), refused.join('\n'));
+
+  // the first drain fails (before the switchover); the leader's start fails after it
+  await ok('POST', '/v1/projects/shop/targets/pnr-es/faults', { step: 'drain', kind: 'fail' });
+  await ok('POST', '/v1/projects/shop/targets/pnr-es/faults', { step: 'start', kind: 'fail', node: 'pn-1' });
+  await page.locator('select[name="version"]').selectOption('7.10.3');
+  await page.getByRole('button', { name: 'Start upgrade…' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Start upgrade' }).click();
+  await page.waitForURL('**/upgrades/*');
+  const id = page.url().split('/').pop() as string;
+  const notice = page.getByTestId('point-of-no-return');
+  const failedAt = (passed: boolean) =>
+    until(
+      async () => {
+        const u = (await server.api('GET', `/v1/projects/shop/upgrades/${id}`)).json;
+        if (u.state !== 'failed' || u.pointOfNoReturn?.passed !== passed) return false;
+        if ((await pageState(page)) !== 'failed' || (await notice.getAttribute('data-passed')) !== String(passed)) return false;
+        return u;
+      },
+      `the page and the API to agree: failed, point of no return ${passed ? 'passed' : 'ahead'}`,
+    );
+
+  const before = await failedAt(false);
+  assert.equal(before.pointOfNoReturn.name, 'Leader switchover');
+  assert.equal(await notice.innerText(), `Rollback possible until Leader switchover: ${reason}`);
+  assert.ok(before.allowedActions.includes('rollback'));
+  assert.deepEqual(
+    await page.$$eval('[data-action]', (bs) => bs.map((x) => x.getAttribute('data-action'))),
+    before.allowedActions,
+  );
+
+  await confirm(page, 'retry');
+  const past = await failedAt(true);
+  assert.equal(await notice.innerText(), `Past the point of no return: ${reason}`);
+  assert.ok(!past.allowedActions.includes('rollback'), past.allowedActions.join());
+  const offered = await page.$$eval('[data-action]', (bs) => bs.map((x) => x.getAttribute('data-action')));
+  assert.deepEqual(offered, past.allowedActions, 'the page offers exactly the actions the API allows');
+  assert.equal(await page.locator('[data-action="rollback"]').count(), 0, 'no Roll back button');
+  await shot(page, 'point-of-no-return');
+  // the server refuses a rollback anyway, with the driver's reason
+  const rb = await server.api('POST', `/v1/projects/shop/upgrades/${id}/actions`, { action: 'rollback' });
+  assert.equal(rb.json.error.code, 'ROLLBACK_BLOCKED');
+  assert.ok(rb.json.error.message.endsWith(reason), rb.json.error.message);
+  await context.close();
+  assert.deepEqual(b.errors, [], 'no other errors in the browser console');
+});
+
+test('a Redis group (the redis driver): engine and version together, Valkey offered and taken from the page, redis 7.0.15 → valkey 8.0.1', async () => {
+  const created = await server.api('POST', '/v1/projects/shop/targets', {
+    id: 'cache',
+    name: 'Cache',
+    kind: 'cluster',
+    engine: 'redis',
+    version: '7.0.15',
+    driver: 'redis',
+    driverConfig: { provision: true, topology: 'sentinel', replicas: 1 },
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.json));
+  const { context, page } = await b.newPage();
+  try {
+    await login(page);
+    assert.equal(await page.locator('tr[data-target="cache"] td').nth(1).innerText(), 'redis 7.0.15');
+    await page.locator('tr[data-target="cache"] a').first().click();
+    await page.waitForURL('**/targets/cache');
+    await page.locator('tr[data-node]').first().waitFor();
+    assert.equal(await page.getByTestId('target-version').innerText(), 'redis 7.0.15');
+    const nodesShown = () =>
+      page.$$eval('tr[data-node]', (trs) =>
+        trs.map((tr) => [tr.getAttribute('data-engine'), tr.querySelectorAll('td')[3].textContent]),
+      );
+    const target = (await server.api('GET', '/v1/projects/shop/targets/cache')).json;
+    assert.deepEqual(
+      await nodesShown(),
+      target.nodes.map((n: any) => [n.engine, `${n.engine} ${n.version}`]),
+    );
+    assert.ok(target.nodes.every((n: any) => n.engine === 'redis'));
+    // the driver's catalog entry of Valkey names redis: the form offers it after redis's own versions
+    const options = await page.$$eval('select[name="version"] option', (os) =>
+      os.map((o) => [(o as HTMLOptionElement).value, o.textContent]),
+    );
+    assert.deepEqual(options.at(-1), ['valkey:8.0.1', 'valkey 8.0.1']);
+    await page.locator('select[name="version"]').selectOption('valkey:8.0.1');
+    await page.getByRole('button', { name: 'Start upgrade…' }).click();
+    const dialog = page.getByRole('dialog');
+    assert.match(await dialog.innerText(), /Route: redis 7\.0\.15 → valkey 8\.0\.1/);
+    await dialog.getByRole('button', { name: 'Start upgrade' }).click();
+    await page.waitForURL('**/upgrades/*');
+    const id = page.url().split('/').pop() as string;
+    const u = (await server.api('GET', `/v1/projects/shop/upgrades/${id}`)).json;
+    assert.deepEqual([u.fromEngine, u.toEngine, u.toVersion], ['redis', 'valkey', '8.0.1']);
+    assert.equal(await page.locator('.page-title h1').innerText(), 'redis 7.0.15 → valkey 8.0.1');
+    await until(
+      async () => (await server.api('GET', `/v1/projects/shop/upgrades/${id}`)).json.state === 'succeeded',
+      'the upgrade to Valkey',
+      240_000,
+    );
+    await page.locator('.page-title [data-state="succeeded"]').waitFor();
+    // after it the target runs valkey, every node too
+    await page.locator('.crumbs a', { hasText: 'Cache' }).click();
+    await page.waitForURL('**/targets/cache');
+    await until(async () => (await page.getByTestId('target-version').innerText()) === 'valkey 8.0.1', 'the page to show valkey');
+    const after = (await server.api('GET', '/v1/projects/shop/targets/cache')).json;
+    assert.deepEqual([after.engine, after.version], ['valkey', '8.0.1']);
+    await until(
+      async () =>
+        JSON.stringify(await nodesShown()) ===
+        JSON.stringify(after.nodes.map((n: any) => [n.engine, `${n.engine} ${n.version}`])),
+      'the nodes to show valkey',
+    );
+    assert.ok(
+      after.nodes.every((n: any) => n.engine === 'valkey'),
+      JSON.stringify(after.nodes),
+    );
+    assert.equal(await page.locator(`tr[data-upgrade="${id}"] td.mono`).innerText(), 'redis 7.0.15 → valkey 8.0.1');
+    await shot(page, 'target-valkey');
+  } finally {
+    await context.close();
+    await server.api('DELETE', '/v1/projects/shop/targets/cache');
+  }
+  assert.deepEqual(b.errors, [], 'no errors in the browser console');
 });

@@ -1,7 +1,8 @@
 // Fleet: every target of the project by engine, the version distribution per engine, what can be
 // upgraded, and the upgrades (and batches) that are running, failed or waiting, with why they wait.
 import { useMemo, useState } from 'react';
-import { compareVersions, upgradeCandidates } from '../../../src/domain/versions.ts';
+import { engineVersion, upgradeVersions } from '../../../src/domain/engine-labels.ts';
+import { compareVersions, crossEngineCandidates, upgradeCandidates } from '../../../src/domain/versions.ts';
 import type { CatalogVersion as DomainCatalogVersion } from '../../../src/domain/types.ts';
 import { api, enc, optional, projectPath, type Batch, type CatalogVersion, type Target, type Upgrade } from '../api.ts';
 import { Badge, Empty, ErrorBox, Loading, Section } from '../components.tsx';
@@ -15,6 +16,8 @@ interface FleetData {
   targets: Target[];
   upgrades: Upgrade[];
   catalogs: Map<string, CatalogVersion[]>;
+  /** per engine of the fleet, the entries of other engines its targets can move to (redis -> valkey) */
+  across: Map<string, CatalogVersion[]>;
   batches: Batch[] | null;
 }
 
@@ -29,10 +32,23 @@ async function loadFleet(project: string): Promise<FleetData> {
   ]);
   const engines = [...new Set(targets.items.map((t) => t.engine))].sort();
   const catalogs = new Map<string, CatalogVersion[]>();
+  const across = new Map<string, CatalogVersion[]>();
   await Promise.all(
-    engines.map(async (e) => catalogs.set(e, (await api<{ items: CatalogVersion[] }>(`/v1/catalog/${enc(e)}/versions`)).items)),
+    engines.flatMap((e) => [
+      (async () => catalogs.set(e, (await api<{ items: CatalogVersion[] }>(`/v1/catalog/${enc(e)}/versions`)).items))(),
+      (async () => across.set(e, (await acrossEngines(e)) ?? []))(),
+    ]),
   );
-  return { targets: targets.items, upgrades: upgrades.items, catalogs, batches: batches?.items ?? null };
+  return { targets: targets.items, upgrades: upgrades.items, catalogs, across, batches: batches?.items ?? null };
+}
+
+/** the catalog entries of other engines a target of `engine` can move to; null on a server without the query */
+export async function acrossEngines(engine: string): Promise<CatalogVersion[] | null> {
+  const res = await optional<{ items: CatalogVersion[] }>(
+    `/v1/catalog/versions?fromEngine=${enc(engine)}`,
+    '/v1/catalog/versions',
+  );
+  return res?.items ?? null;
 }
 
 type StateFilter = '' | 'available' | 'active' | 'failed' | 'scheduled' | 'idle';
@@ -182,7 +198,6 @@ export function FleetView({ project }: { project: string }) {
               <thead>
                 <tr>
                   <th scope="col">Target</th>
-                  <th scope="col">Engine</th>
                   <th scope="col">Version</th>
                   <th scope="col">Nodes</th>
                   <th scope="col">Latest upgrade</th>
@@ -211,8 +226,9 @@ export function FleetView({ project }: { project: string }) {
                           </div>
                         ) : null}
                       </td>
-                      <td>{t.engine}</td>
-                      <td className="mono">{t.version}</td>
+                      <td>
+                        {t.engine} <span className="mono">{t.version}</span>
+                      </td>
                       <td>
                         {t.nodes.length}
                         {unhealthy > 0 ? <span className="sub warn-text"> · {unhealthy} not healthy</span> : null}
@@ -226,7 +242,17 @@ export function FleetView({ project }: { project: string }) {
                           <span className="muted">none</span>
                         )}
                       </td>
-                      <td className="mono">{cands[0] ? cands[0].version : <span className="muted">up to date</span>}</td>
+                      <td className="mono">
+                        {cands[0] ? (
+                          cands[0].engine === t.engine ? (
+                            cands[0].version
+                          ) : (
+                            engineVersion(cands[0].engine, cands[0].version)
+                          )
+                        ) : (
+                          <span className="muted">up to date</span>
+                        )}
+                      </td>
                     </tr>
                   );
                 })}
@@ -254,10 +280,9 @@ function derive(d: FleetData) {
   const candidates = new Map<string, CatalogVersion[]>();
   for (const t of d.targets) {
     const cat = d.catalogs.get(t.engine) ?? [];
-    candidates.set(
-      t.id,
-      upgradeCandidates(t.engine, t.version, cat as unknown as DomainCatalogVersion[]) as unknown as CatalogVersion[],
-    );
+    const own = upgradeCandidates(t.engine, t.version, cat as unknown as DomainCatalogVersion[]);
+    const other = crossEngineCandidates(t.engine, t.version, (d.across.get(t.engine) ?? []) as unknown as DomainCatalogVersion[]);
+    candidates.set(t.id, [...own, ...other] as unknown as CatalogVersion[]);
   }
   // The list comes newest first: the first upgrade seen for a target is its latest.
   const latest = new Map<string, Upgrade>();
@@ -319,9 +344,7 @@ export function UpgradeTable({ project, upgrades, targets }: { project: string; 
                   <Link href={href.target(project, u.targetId)}>{names.get(u.targetId) || u.targetId}</Link>
                 </td>
               ) : null}
-              <td className="mono">
-                {u.fromVersion} → {u.toVersion}
-              </td>
+              <td className="mono">{upgradeVersions(u, '→')}</td>
               <td>
                 <Badge state={u.state} />
                 {u.pendingReason ? <div className="sub">{u.pendingReason}</div> : null}

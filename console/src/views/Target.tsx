@@ -1,7 +1,9 @@
-// Target: its nodes (role, zone, version, health), maintenance window, labels, upgrade history and
-// precheck reports; a precheck or an upgrade starts here.
+// Target: its nodes (role, zone, engine and version, shard, health), maintenance window, labels,
+// upgrade history and precheck reports; a precheck or an upgrade starts here, to a version of its
+// engine or along a route to another engine the catalog opens (redis -> valkey).
 import { useEffect, useState, type ReactNode } from 'react';
-import { planRoute, upgradeCandidates } from '../../../src/domain/versions.ts';
+import { engineVersion, upgradeVersions } from '../../../src/domain/engine-labels.ts';
+import { crossEngineCandidates, planCrossEngineRoute, planRoute, upgradeCandidates } from '../../../src/domain/versions.ts';
 import type { CatalogVersion as DomainCatalogVersion } from '../../../src/domain/types.ts';
 import {
   api,
@@ -19,7 +21,7 @@ import { useResource } from '../hooks.ts';
 import { useAccess } from '../identity.ts';
 import { useLiveReload } from '../live.tsx';
 import { href, Link, navigate } from '../router.tsx';
-import { UpgradeTable } from './Fleet.tsx';
+import { acrossEngines, UpgradeTable } from './Fleet.tsx';
 import { PrecheckReport } from './Precheck.tsx';
 
 interface TargetData {
@@ -27,17 +29,20 @@ interface TargetData {
   upgrades: Upgrade[];
   reports: Report[];
   catalog: CatalogVersion[];
+  /** entries of other engines this target can move to (their upgradableFrom names its engine) */
+  across: CatalogVersion[];
 }
 
 async function loadTarget(project: string, id: string): Promise<TargetData> {
   const base = projectPath(project);
   const target = await api<Target>(`${base}/targets/${enc(id)}`);
-  const [upgrades, reports, catalog] = await Promise.all([
+  const [upgrades, reports, catalog, across] = await Promise.all([
     api<{ items: Upgrade[] }>(`${base}/upgrades?target=${enc(id)}&limit=100`),
     api<{ items: Report[] }>(`${base}/targets/${enc(id)}/prechecks`),
     api<{ items: CatalogVersion[] }>(`/v1/catalog/${enc(target.engine)}/versions`),
+    acrossEngines(target.engine),
   ]);
-  return { target, upgrades: upgrades.items, reports: reports.items, catalog: catalog.items };
+  return { target, upgrades: upgrades.items, reports: reports.items, catalog: catalog.items, across: across ?? [] };
 }
 
 export function TargetView({ project, target }: { project: string; target: string }) {
@@ -60,6 +65,8 @@ export function TargetView({ project, target }: { project: string; target: strin
     );
   }
   const t = d.target;
+  // a Redis Cluster's nodes name their shard; a mixed group mid-upgrade names each node's engine
+  const sharded = t.nodes.some((n) => n.shard !== undefined);
   const active = d.upgrades.find((u) => !['succeeded', 'cancelled', 'rolled_back'].includes(u.state));
   return (
     <div className="page">
@@ -70,8 +77,14 @@ export function TargetView({ project, target }: { project: string; target: strin
       </div>
       {res.error ? <ErrorBox error={res.error} retry={res.reload} /> : null}
       <dl className="facts wide">
-        <Fact k="Engine" v={t.engine} />
-        <Fact k="Version" v={<span className="mono">{t.version}</span>} />
+        <Fact
+          k="Version"
+          v={
+            <span data-testid="target-version">
+              {t.engine} <span className="mono">{t.version}</span>
+            </span>
+          }
+        />
         <Fact k="Release" v={<span className="mono">{t.release || '-'}</span>} />
         <Fact k="Kind" v={t.kind} />
         <Fact k="Region" v={t.region || '-'} />
@@ -114,17 +127,22 @@ export function TargetView({ project, target }: { project: string; target: strin
                   <th scope="col">Node</th>
                   <th scope="col">Role</th>
                   <th scope="col">Zone</th>
+                  {sharded ? <th scope="col">Shard</th> : null}
                   <th scope="col">Version</th>
                   <th scope="col">Health</th>
                 </tr>
               </thead>
               <tbody>
                 {t.nodes.map((n) => (
-                  <tr key={n.name} data-node={n.name}>
+                  <tr key={n.name} data-node={n.name} data-engine={n.engine}>
                     <td className="mono">{n.name}</td>
                     <td>{n.role}</td>
                     <td>{n.zone}</td>
-                    <td className="mono">{n.version}</td>
+                    {sharded ? <td className="mono">{n.shard ?? '-'}</td> : null}
+                    <td>
+                      {n.engine ? `${n.engine} ` : null}
+                      <span className="mono">{n.version}</span>
+                    </td>
                     <td>
                       <Badge state={n.health} />
                     </td>
@@ -192,11 +210,14 @@ function StartUpgrade({
 }) {
   const t = data.target;
   const cat = data.catalog as unknown as DomainCatalogVersion[];
-  const candidates = upgradeCandidates(t.engine, t.version, cat);
+  const across = data.across as unknown as DomainCatalogVersion[];
+  // the versions of its own engine, then those of other engines the catalog opens a route to
+  const candidates = [...upgradeCandidates(t.engine, t.version, cat), ...crossEngineCandidates(t.engine, t.version, across)];
   const zones = [...new Set(t.nodes.map((n) => n.zone))].sort();
   // A target on the newest version can still move the nodes of a zone.
   const modes = candidates.length > 0 ? ['rolling', 'stop_service', 'blue_green', 'az_migration'] : ['az_migration'];
-  const [version, setVersion] = useState(candidates[0]?.version ?? '');
+  const keyOf = (c: { engine: string; version: string }) => (c.engine === t.engine ? c.version : `${c.engine}:${c.version}`);
+  const [choice, setChoice] = useState(candidates[0] ? keyOf(candidates[0]) : '');
   const [mode, setMode] = useState(modes[0] ?? 'rolling');
   const [sourceAz, setSourceAz] = useState(zones.length === 1 ? (zones[0] ?? '') : '');
   const [targetAz, setTargetAz] = useState('');
@@ -207,8 +228,12 @@ function StartUpgrade({
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    if (!candidates.some((c) => c.version === version)) setVersion(candidates[0]?.version ?? '');
-  }, [candidates, version]);
+    if (!candidates.some((c) => keyOf(c) === choice)) setChoice(candidates[0] ? keyOf(candidates[0]) : '');
+  }, [candidates, choice]);
+  const chosen = candidates.find((c) => keyOf(c) === choice);
+  const version = chosen?.version ?? '';
+  const toEngine = chosen?.engine ?? t.engine;
+  const crossing = toEngine !== t.engine;
   useEffect(() => {
     if (!modes.includes(mode)) setMode(modes[0] ?? 'rolling');
   }, [modes, mode]);
@@ -217,7 +242,16 @@ function StartUpgrade({
   const az = mode === 'az_migration';
   let route: string[] = [];
   try {
-    if (version && !az)
+    if (version && !az && crossing) {
+      const hops = planCrossEngineRoute({
+        fromEngine: t.engine,
+        from: t.version,
+        toEngine,
+        to: version,
+        catalog: across.filter((v) => v.engine === toEngine),
+      });
+      route = [engineVersion(t.engine, t.version), ...hops.map((h) => engineVersion(h.toEngine, h.toVersion))];
+    } else if (version && !az)
       route = [t.version, ...planRoute({ engine: t.engine, from: t.version, to: version, catalog: cat }).map((h) => h.toVersion)];
   } catch {
     route = [];
@@ -234,16 +268,15 @@ function StartUpgrade({
           ...(allowZoneReduction ? { allowZoneReduction: true } : {}),
         },
       }
-    : { toVersion: version, mode };
-  const subject = az ? `moving ${sourceAz || 'a zone'} to ${targetAz.trim() || '…'}` : version;
+    : { toEngine, toVersion: version, mode };
+  const label = crossing ? engineVersion(toEngine, version) : version;
+  const subject = az ? `moving ${sourceAz || 'a zone'} to ${targetAz.trim() || '…'}` : label;
 
   const confirmUpgrade = () => {
     setError(null);
     setPending('upgrade');
     setAsk({
-      title: az
-        ? `Move the nodes of ${sourceAz || '…'} to ${targetAz.trim() || '…'}?`
-        : `Upgrade ${t.name || t.id} to ${version}?`,
+      title: az ? `Move the nodes of ${sourceAz || '…'} to ${targetAz.trim() || '…'}?` : `Upgrade ${t.name || t.id} to ${label}?`,
       body: (
         <>
           {az ? (
@@ -254,6 +287,12 @@ function StartUpgrade({
               {route.length > 2 ? ` (${route.length - 1} hops through barrier versions)` : ''}.
             </p>
           )}
+          {crossing ? (
+            <p>
+              The engine changes from {t.engine} to {toEngine}. The upgrade page names its point of no return: once that step has
+              run, the upgrade cannot be rolled back.
+            </p>
+          ) : null}
           <p>{modeText(mode, t.nodes.length)}</p>
           <p>
             {schedule === 'now'
@@ -294,10 +333,7 @@ function StartUpgrade({
         <p className="muted">Your token has the {access.role} role: it can read this target but not start an upgrade.</p>
       ) : active ? (
         <p>
-          An upgrade is active on this target:{' '}
-          <Link href={href.upgrade(project, active.id)}>
-            {active.fromVersion} → {active.toVersion}
-          </Link>{' '}
+          An upgrade is active on this target: <Link href={href.upgrade(project, active.id)}>{upgradeVersions(active, '→')}</Link>{' '}
           <Badge state={active.state} />
         </p>
       ) : (
@@ -352,10 +388,10 @@ function StartUpgrade({
             ) : (
               <label>
                 To version
-                <select name="version" value={version} onChange={(e) => setVersion(e.target.value)}>
+                <select name="version" value={choice} onChange={(e) => setChoice(e.target.value)}>
                   {candidates.map((c) => (
-                    <option key={c.version} value={c.version}>
-                      {c.version}
+                    <option key={keyOf(c)} value={keyOf(c)}>
+                      {c.engine === t.engine ? c.version : engineVersion(c.engine, c.version)}
                       {c.barrier ? ' (barrier)' : ''}
                     </option>
                   ))}

@@ -1,7 +1,8 @@
 // Upgrade: the DAG as a live timeline, the selected step's log and result, the precheck report,
-// the estimate, and the operator actions the current state allows, each behind a confirmation
-// that says what it will do.
+// the estimate, the point of no return, and the operator actions the current state allows, each
+// behind a confirmation that says what it will do.
 import { useEffect, useState, type ReactNode } from 'react';
+import { pointOfNoReturnLine, upgradeFrom, upgradeTo } from '../../../src/domain/engine-labels.ts';
 import { api, enc, projectPath, type Report, type Step, type Target, type UpgradeDetail } from '../api.ts';
 import { Badge, ConfirmDialog, ErrorBox, Loading, Section, type Confirmation } from '../components.tsx';
 import { duration, elapsed, fullTime, relative, shortDuration, stateLabel, when } from '../format.ts';
@@ -68,13 +69,14 @@ export function UpgradeView({ project, id }: { project: string; id: string }) {
       />
       <div className="page-title">
         <h1>
-          <span className="mono">{u.fromVersion}</span> → <span className="mono">{u.toVersion}</span>
+          <span className="mono">{upgradeFrom(u)}</span> → <span className="mono">{upgradeTo(u)}</span>
         </h1>
         <Badge state={u.state} />
       </div>
       {res.error ? <ErrorBox error={res.error} retry={res.reload} /> : null}
       <Summary project={project} u={u} now={now} targetName={targetName} />
       {u.mode === 'blue_green' ? <BlueGreen u={u} now={now} /> : null}
+      <NoReturn u={u} />
       <Actions project={project} u={u} onDone={res.reload} />
 
       <div className="split">
@@ -166,6 +168,28 @@ function Summary({ project, u, now, targetName }: { project: string; u: UpgradeD
         </div>
       </dl>
     </>
+  );
+}
+
+/**
+ * The first step its driver cannot reverse: until it runs, a rollback is possible; once it has
+ * started, the server no longer offers one (allowedActions), and the page says why. A warning
+ * when passed or when the driver says why (a route across engines); a quiet line otherwise (a
+ * last step that only records the new version).
+ */
+function NoReturn({ u }: { u: UpgradeDetail }) {
+  const line = pointOfNoReturnLine(u);
+  const p = u.pointOfNoReturn;
+  if (!line || !p) return null;
+  return (
+    <p
+      className={p.passed || p.reason ? 'notice' : 'muted no-return'}
+      role="status"
+      data-testid="point-of-no-return"
+      data-passed={u.pointOfNoReturn?.passed ? 'true' : 'false'}
+    >
+      {line}
+    </p>
   );
 }
 
@@ -334,7 +358,7 @@ function explain(action: string, u: UpgradeDetail): Confirmation {
             Rollback reverses <strong data-testid="rollback-count">{n(succeeded.length, 'completed step')}</strong>, newest first
             {newestFirst.length ? `: ${list(newestFirst.map(stepName), 4)}` : ''}.
           </>,
-          `The target returns to ${u.fromVersion}. A step that cannot be reversed stops the rollback before anything changes.`,
+          `The target returns to ${upgradeFrom(u)}. A step that cannot be reversed stops the rollback before anything changes.`,
         ),
         confirm: 'Roll back',
         danger: true,
@@ -344,7 +368,7 @@ function explain(action: string, u: UpgradeDetail): Confirmation {
       return {
         title: 'Finalize this upgrade?',
         body: body(
-          `The rollback window ends now: the old cluster (${u.fromVersion}) stops receiving the writes made on ${u.toVersion} and is decommissioned.`,
+          `The rollback window ends now: the old cluster (${upgradeFrom(u)}) stops receiving the writes made on ${upgradeTo(u)} and is decommissioned.`,
           'After this the upgrade cannot be rolled back.',
         ),
         confirm: 'Finalize',

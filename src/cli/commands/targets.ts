@@ -13,6 +13,7 @@ import {
   readDocument,
   readSecretLine,
 } from '../input.ts';
+import { engineVersion } from '../../domain/engine-labels.ts';
 import { fields, table, when } from '../output.ts';
 import { resolveTarget } from '../resolve.ts';
 
@@ -27,7 +28,8 @@ export interface TargetView {
   driver: string;
   labels?: Record<string, string>;
   maintenanceWindow?: Record<string, unknown> | null;
-  nodes: { name: string; role: string; zone: string; version: string; health: string }[];
+  /** engine: where a node's engine may differ (mid-way from redis to valkey); shard: a Redis Cluster's */
+  nodes: { name: string; role: string; zone: string; version: string; health: string; engine?: string; shard?: string }[];
   endpoint?: { host: string; port: number } | null;
   /** the cluster's own OBShell agent address, once it has an OBShell password */
   obshellAgent?: { host: string; port: number } | null;
@@ -62,9 +64,19 @@ export async function showTarget(cli: Cli, id: string): Promise<void> {
       ],
       cli.paint,
     );
+    // a group mid-way to another engine names each node's engine with its version
+    const mixed = t.nodes.some((n) => n.engine !== undefined && n.engine !== t.engine);
+    const sharded = t.nodes.some((n) => n.shard !== undefined);
     const nodes = table(
-      ['NODE', 'ROLE', 'ZONE', 'VERSION', 'HEALTH'],
-      t.nodes.map((n) => [n.name, n.role, n.zone, n.version, cli.paint.state(n.health)]),
+      ['NODE', 'ROLE', 'ZONE', ...(sharded ? ['SHARD'] : []), 'VERSION', 'HEALTH'],
+      t.nodes.map((n) => [
+        n.name,
+        n.role,
+        n.zone,
+        ...(sharded ? [n.shard ?? '-'] : []),
+        mixed ? engineVersion(n.engine ?? t.engine, n.version) : n.version,
+        cli.paint.state(n.health),
+      ]),
       cli.paint,
     );
     return `${head}\n\n${nodes}`;

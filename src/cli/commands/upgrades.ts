@@ -1,5 +1,6 @@
 // `liftgate precheck` and `liftgate upgrade start|list|status|watch|<action>`.
 import { Option, type Command } from 'commander';
+import { pointOfNoReturnLine, upgradeFrom, upgradeTo, upgradeVersions } from '../../domain/engine-labels.ts';
 import { UPGRADE_ACTIONS, UPGRADE_MODES } from '../../domain/types.ts';
 import type { RestoreView } from '../../service/restores.ts';
 import type { Cli } from '../cli-context.ts';
@@ -13,6 +14,9 @@ import { watchUpgrade } from '../watch.ts';
 interface UpgradeRow {
   id: string;
   targetId: string;
+  /** a route may change the engine (redis -> valkey); null on upgrades stored before engines were recorded */
+  fromEngine?: string | null;
+  toEngine?: string | null;
   fromVersion: string;
   toVersion: string;
   mode: string;
@@ -162,8 +166,8 @@ async function list(cli: Cli, o: { target?: string; state?: string; limit?: numb
         res.items.map((u) => [
           shortId(u.id),
           u.targetId,
-          u.fromVersion,
-          u.toVersion,
+          upgradeFrom(u),
+          upgradeTo(u),
           u.mode,
           cli.paint.state(u.state) + (u.pendingReason ? ` (${u.pendingReason})` : ''),
           when(u.createdAt),
@@ -189,7 +193,7 @@ async function status(cli: Cli, ref: string): Promise<void> {
       [
         ['upgrade', u.id],
         ['target', u.targetId],
-        ['versions', `${u.fromVersion} -> ${u.toVersion}`],
+        ['versions', upgradeVersions(u)],
         ['mode', u.mode],
         ['state', cli.paint.state(u.state)],
         ['waiting', u.pendingReason ?? undefined],
@@ -216,7 +220,10 @@ async function status(cli: Cli, ref: string): Promise<void> {
       ),
       cli.paint,
     );
-    return `${head}\n\n${steps}`;
+    // the first step that cannot be reversed: rollback is possible until it runs
+    const noReturn = pointOfNoReturnLine(u);
+    const line = noReturn ? `\n${u.pointOfNoReturn?.passed ? cli.paint.style(noReturn, 'yellow') : noReturn}` : '';
+    return `${head}${line}\n\n${steps}`;
   });
 }
 
@@ -266,6 +273,7 @@ export function registerUpgrades(program: Command, cli: Cli): void {
     .option('--source-az <zone>', 'az_migration: the zone whose nodes move (required when the target spans several)')
     .option('--target-az <zone>', 'az_migration: the zone the nodes move to')
     .option('--allow-zone-reduction', 'az_migration: accept a move that leaves the target in fewer zones')
+    .option('--to-engine <engine>', 'the engine to end on, when the catalog opens a route to it (e.g. redis -> valkey)')
     .option('--release <release>', 'the release to go to (when a version has several)')
     .option('--force', 'run even if the precheck finds blocking problems')
     .option('--parallelism <n>', 'nodes upgraded at once in rolling mode', integer('--parallelism'))
@@ -289,6 +297,7 @@ export function registerUpgrades(program: Command, cli: Cli): void {
         version: string | undefined,
         o: {
           mode: string;
+          toEngine?: string;
           release?: string;
           force?: boolean;
           parallelism?: number;
@@ -311,6 +320,7 @@ export function registerUpgrades(program: Command, cli: Cli): void {
         };
         const body = {
           targetId,
+          ...(o.toEngine ? { toEngine: o.toEngine } : {}),
           ...(version ? { toVersion: version } : {}),
           ...(o.release ? { release: o.release } : {}),
           mode: o.mode,
@@ -322,7 +332,7 @@ export function registerUpgrades(program: Command, cli: Cli): void {
         if (!o.watch || cli.format === 'table') {
           const what = u.azMigration
             ? `moves the nodes of ${u.azMigration.sourceAz} to ${u.azMigration.targetAz}`
-            : `${u.fromVersion} -> ${u.toVersion}`;
+            : upgradeVersions(u);
           await cli.print(u, () => `upgrade ${u.id} ${cli.paint.state(u.state)}: ${u.targetId} ${what}`);
         }
         if (o.watch) process.exitCode = await watchUpgrade(cli, u.id);
@@ -375,7 +385,7 @@ export function registerUpgrades(program: Command, cli: Cli): void {
       const id = await resolveUpgrade(cli, ref);
       if (action === 'rollback' && !o.yes) {
         const u = await cli.api.get<UpgradeRow>(cli.p(`/upgrades/${id}`));
-        await confirm(`roll back upgrade ${id} of target ${u.targetId} to ${u.fromVersion}`, o.yes);
+        await confirm(`roll back upgrade ${id} of target ${u.targetId} to ${upgradeFrom(u)}`, o.yes);
       }
       const u = await cli.api.post<UpgradeRow>(cli.p(`/upgrades/${id}/actions`), { action });
       await cli.print(u, () => `upgrade ${u.id} ${cli.paint.state(u.state)}`);

@@ -95,6 +95,10 @@ export class SimDriver implements Driver {
     return {
       idempotent: !NON_IDEMPOTENT.has(action),
       reversible: action !== 'finalize' && action !== 'decommission' && !irreversible.includes(action),
+      // a simulated target may stand for a driver whose step cannot be undone (a route across engines)
+      ...(irreversible.includes(action)
+        ? { irreversibleBecause: `the simulated target marks ${action} irreversible (driverConfig.irreversibleSteps)` }
+        : {}),
       // an effect lands whole or not at all here, but the sim models the real drivers: a step
       // that is not safe to run twice is not safe to stop halfway either
       interruptible: !NON_IDEMPOTENT.has(action),

@@ -6,7 +6,7 @@ import type { UpgradeState } from '../../domain/types.ts';
 import { SimDriver } from '../../drivers/sim/sim-driver.ts';
 import type { UpgradeAction } from '../../engine/operations.ts';
 import { listExecutors } from '../../engine/presence.ts';
-import { addCatalogVersion, listCatalog } from '../../service/catalog.ts';
+import { addCatalogVersion, listCatalog, listCatalogAcross } from '../../service/catalog.ts';
 import type { AppContext } from '../../service/context.ts';
 import { listEvents, prunedThrough } from '../../service/events.ts';
 import { getReport, listReports, startPrecheck } from '../../service/prechecks.ts';
@@ -107,6 +107,9 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
   );
   r.get('/catalog/:engine/versions', { schema: { ...tags('catalog'), params: S.EngineParams } }, async (req) => ({
     items: await listCatalog(ctx, req.params.engine),
+  }));
+  r.get('/catalog/versions', { schema: { ...tags('catalog'), querystring: S.CatalogAcrossQuery } }, async (req) => ({
+    items: await listCatalogAcross(ctx, req.query.fromEngine),
   }));
 
   // ---- targets ----

@@ -57,6 +57,19 @@ export const UpgradeParams = Type.Object({ project: Id, upgrade: Type.String({ f
 export const ReportParams = Type.Object({ project: Id, report: Type.String({ pattern: '^[a-f0-9]{32}$' }) });
 export const EngineParams = Type.Object({ engine: Engine });
 
+export const CatalogAcrossQuery = Type.Object(
+  {
+    fromEngine: Type.Optional(
+      Type.String({
+        pattern: '^[a-z0-9][a-z0-9._-]{0,31}$',
+        description:
+          'only the entries of other engines a target of this engine can move to (upgradableFrom names it, e.g. "redis:7.0.*")',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const CatalogBody = Type.Object(
   {
     version: Version,
