@@ -165,6 +165,42 @@ async function seedPostgresCluster(ctx: AppContext): Promise<void> {
   }
 }
 
+/** A real Redis OSS group for the `redis` driver (a primary, a replica, three Sentinels): the demo of Redis -> Valkey. */
+const REDIS_DEMO: TargetInput = {
+  id: 'redis-demo',
+  name: 'Redis demo group',
+  kind: 'cluster',
+  engine: 'redis',
+  version: '7.0.15',
+  release: '7.0.15',
+  region: 'local',
+  driver: 'redis',
+  driverConfig: { provision: true, topology: 'sentinel', replicas: 1 },
+};
+
+/**
+ * Adds redis-demo when the redis driver has Redis 7.0.15 and Valkey 8.0.1 installed (Debian's
+ * redis-server, and valkey-server from bookworm-backports); else says which package is missing.
+ */
+async function seedRedisGroup(ctx: AppContext): Promise<void> {
+  const log = ctx.config.log ?? console.log;
+  const have = new Set((ctx.drivers.get('redis')?.catalogEntries?.() ?? []).map((e) => `${e.engine} ${e.version}`));
+  const missing = ['redis 7.0.15', 'valkey 8.0.1'].filter((v) => !have.has(v));
+  if (missing.length > 0) {
+    log(
+      `liftgate: the demo fleet has no Redis group: ${missing.join(' and ')} ${missing.length === 1 ? 'is' : 'are'} not installed (Debian packages redis-server, and valkey-server from bookworm-backports)`,
+    );
+    return;
+  }
+  try {
+    const t = await createTarget(ctx, 'demo', REDIS_DEMO, 'demo-seed');
+    const ports = t.nodes.map((n) => `${n.name} ${n.role} :${n.port}`).join(', ');
+    log(`liftgate: created the demo Redis group redis-demo (7.0.15: ${ports}, three Sentinels); it upgrades to Valkey 8.0.1`);
+  } catch (err) {
+    log(`liftgate: the demo Redis group could not be created, continuing without it: ${(err as Error).message}`);
+  }
+}
+
 /** `noPostgres`: why pg-demo cannot be created here (said once at start), to skip it quietly. */
 export async function seedDemo(ctx: AppContext, noPostgres?: string): Promise<boolean> {
   const any = await ctx.store.db.selectFrom('projects').select('id').limit(1).executeTakeFirst();
@@ -176,5 +212,6 @@ export async function seedDemo(ctx: AppContext, noPostgres?: string): Promise<bo
   for (const t of TARGETS) await createTarget(ctx, 'demo', t, 'demo-seed');
   if (noPostgres) (ctx.config.log ?? console.log)('liftgate: the demo fleet has no PostgreSQL cluster (see above)');
   else await seedPostgresCluster(ctx);
+  await seedRedisGroup(ctx);
   return true;
 }

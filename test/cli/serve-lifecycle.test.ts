@@ -4,6 +4,8 @@
 // with the server and started again with it, one created while it runs stops with it, and one
 // deleted while it runs is not looked for; SIGTERM ends a server with a hung step within its
 // bound, and the step is recovered by the next start; request logs are on by default.
+import { destroyGroup } from '../../src/drivers/redis/group.ts';
+import { running, type Proc } from '../../src/drivers/redis/server.ts';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -87,6 +89,12 @@ test('a data folder the PostgreSQL service user cannot reach: the demo cluster g
     const state = JSON.parse(readFileSync(path.join(at, 'cluster.json'), 'utf8')) as { nodes: { dir: string }[] };
     return state.nodes.map((n) => isRunning(path.join(n.dir, 'data')));
   };
+  const redisRoot = path.join(data, 'redis', 'demo', 'redis-demo');
+  /** each node's and Sentinel's process, from the group's layout */
+  const redisRunning = () => {
+    const g = JSON.parse(readFileSync(path.join(redisRoot, 'group.json'), 'utf8')) as { nodes: Proc[]; sentinels: Proc[] };
+    return [...g.nodes, ...g.sentinels].map((p) => running(p));
+  };
   const env = { LIFTGATE_DEMO: '1', LIFTGATE_LOG: '0' };
   try {
     if (asRoot) {
@@ -112,9 +120,13 @@ test('a data folder the PostgreSQL service user cannot reach: the demo cluster g
     await listening(first);
     assert.match(first.out(), /created the demo PostgreSQL cluster pg-demo/);
     assert.deepEqual(nodesRunning(), [true, true, true]);
+    // the demo Redis group (a primary, a replica, three Sentinels) runs with the server too
+    assert.match(first.out(), /created the demo Redis group redis-demo/);
+    assert.deepEqual(redisRunning(), [true, true, true, true, true]);
     first.proc.kill('SIGTERM');
     assert.equal(await within(first.exited, 300_000, () => first.out()), 0, first.out());
     assert.deepEqual(nodesRunning(), [false, false, false], first.out());
+    assert.deepEqual(redisRunning(), [false, false, false, false, false], first.out());
 
     if (asRoot) {
       // the store now holds a postgres cluster: a folder it cannot reach is refused at start
@@ -133,6 +145,8 @@ test('a data folder the PostgreSQL service user cannot reach: the demo cluster g
     await listening(second);
     assert.match(second.out(), /started postgres cluster demo\/pg-demo/);
     assert.deepEqual(nodesRunning(), [true, true, true]);
+    assert.match(second.out(), /started redis group demo\/redis-demo/);
+    assert.deepEqual(redisRunning(), [true, true, true, true, true]);
     const t = await api(second, 'GET', '/v1/projects/demo/targets/pg-demo');
     assert.ok(
       t.nodes.every((n: { health: string }) => n.health === 'healthy'),
@@ -154,10 +168,12 @@ test('a data folder the PostgreSQL service user cannot reach: the demo cluster g
     second.proc.kill('SIGTERM');
     assert.equal(await within(second.exited, 300_000, () => second.out()), 0, second.out());
     assert.deepEqual(nodesRunning(madeRoot), [false], second.out());
+    assert.deepEqual(redisRunning(), [false, false, false, false, false], second.out());
     assert.doesNotMatch(second.out(), /could not be stopped/);
   } finally {
     await destroyCluster(root).catch(() => undefined);
     await destroyCluster(madeRoot).catch(() => undefined);
+    await destroyGroup(redisRoot).catch(() => undefined);
     if (ownRoot) {
       await destroyCluster(ownRoot).catch(() => undefined);
       rmSync(path.dirname(path.dirname(path.dirname(ownRoot))), { recursive: true, force: true });

@@ -105,7 +105,11 @@ for (const c of CASES) {
         const to = t.nodes.find((n) => n.name === s.params.to)!;
         const i = await srv.info(to.port, 'replication');
         assert.equal(i.role, 'master', `${to.name} is the primary`);
-        assert.equal(i.master_replid2, replid.get(String(s.params.from)), `${to.name} was promoted once, from ${String(s.params.from)}`);
+        assert.equal(
+          i.master_replid2,
+          replid.get(String(s.params.from)),
+          `${to.name} was promoted once, from ${String(s.params.from)}`,
+        );
       }
       const shown = (await second.api('GET', '/v1/projects/p1/targets/rd')).json as ApiTarget;
       assert.equal(`${shown.engine} ${shown.version}`, 'valkey 8.0.1');

@@ -34,7 +34,9 @@ const action = (id: string, a: string) => x!.t.call('POST', `/v1/projects/${PROJ
 
 /** every node's engine and version as the process itself reports them */
 async function reported(t: ApiTarget): Promise<string[]> {
-  return Promise.all(t.nodes.map(async (n) => `${n.name} ${Object.values(srv.engineOf(await srv.info(n.port, 'server'))).join(' ')}`));
+  return Promise.all(
+    t.nodes.map(async (n) => `${n.name} ${Object.values(srv.engineOf(await srv.info(n.port, 'server'))).join(' ')}`),
+  );
 }
 
 async function noLostWrites(load: RedisWriteLoad, t: ApiTarget): Promise<void> {
@@ -63,7 +65,12 @@ test('the catalog offers Valkey 8.0.1 to Redis 7.x, and a Sentinel group shows i
   assert.equal(t.driverConfig.sentinels?.length, 3);
   // a Sentinel of the group, asked directly, names the primary the API shows
   const primary = t.nodes.find((n) => n.role === 'primary')!;
-  const addr = (await srv.call(t.driverConfig.sentinels![0]!.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'rs-shape')) as string[];
+  const addr = (await srv.call(
+    t.driverConfig.sentinels![0]!.port,
+    'SENTINEL',
+    'GET-MASTER-ADDR-BY-NAME',
+    'rs-shape',
+  )) as string[];
   assert.equal(Number(addr[1]), primary.port);
   // deleting the target stops its processes
   const del = await x!.t.call('DELETE', `/v1/projects/${PROJECT}/targets/rs-shape`);
@@ -73,7 +80,11 @@ test('the catalog offers Valkey 8.0.1 to Redis 7.x, and a Sentinel group shows i
 
 test('a Sentinel group goes to Valkey under a writer: no acknowledged write lost, rollback refused past the failover', async () => {
   const t = await createRedisTarget(x!, 'rs', SENTINEL_GROUP);
-  const load = new RedisWriteLoad({ topology: 'sentinel', sentinels: t.driverConfig.sentinels!, masterName: t.driverConfig.masterName! });
+  const load = new RedisWriteLoad({
+    topology: 'sentinel',
+    sentinels: t.driverConfig.sentinels!,
+    masterName: t.driverConfig.masterName!,
+  });
   await load.start();
   let done;
   try {
@@ -91,7 +102,12 @@ test('a Sentinel group goes to Valkey under a writer: no acknowledged write lost
     assert.ok(plan.indexOf(failover) < firstPrimaryStep, 'the primary is only touched after the failover');
 
     // once the failover ran: paused, rollback is not offered and is refused with the reason
-    await until(async () => allSteps(await getUpgrade(x!, u.id)).find((s) => s.action === 'switchover')?.state === 'succeeded', 'the failover', 3000, 20);
+    await until(
+      async () => allSteps(await getUpgrade(x!, u.id)).find((s) => s.action === 'switchover')?.state === 'succeeded',
+      'the failover',
+      3000,
+      20,
+    );
     assert.equal((await action(u.id, 'pause')).status, 200);
     const paused = await until(async () => {
       const v = await getUpgrade(x!, u.id);
@@ -113,7 +129,10 @@ test('a Sentinel group goes to Valkey under a writer: no acknowledged write lost
   const shown = await getTarget(x!, 'rs');
   assert.equal(shown.engine, 'valkey');
   assert.equal(shown.version, '8.0.1');
-  assert.deepEqual(await reported(shown), shown.nodes.map((n) => `${n.name} valkey 8.0.1`));
+  assert.deepEqual(
+    await reported(shown),
+    shown.nodes.map((n) => `${n.name} valkey 8.0.1`),
+  );
   // the Sentinels moved too, and name the primary the API shows
   const primary = shown.nodes.find((n) => n.role === 'primary')!;
   for (const s of shown.driverConfig.sentinels!) {
@@ -147,7 +166,10 @@ test('a three-shard Redis Cluster goes to Valkey under a writer, shard by shard,
   }
   const shown = await getTarget(x!, 'rc');
   assert.equal(`${shown.engine} ${shown.version}`, 'valkey 8.0.1');
-  assert.deepEqual(await reported(shown), shown.nodes.map((n) => `${n.name} valkey 8.0.1`));
+  assert.deepEqual(
+    await reported(shown),
+    shown.nodes.map((n) => `${n.name} valkey 8.0.1`),
+  );
   for (const n of shown.nodes) {
     const i = srv.parseInfo(String(await srv.call(n.port, 'CLUSTER', 'INFO')));
     assert.equal(i.cluster_state, 'ok');
@@ -158,7 +180,11 @@ test('a three-shard Redis Cluster goes to Valkey under a writer, shard by shard,
 
 test('a rollback before the point of no return puts the upgraded replica back on Redis 7.0.15 with every write', async () => {
   const t = await createRedisTarget(x!, 'rb', SENTINEL_GROUP);
-  const load = new RedisWriteLoad({ topology: 'sentinel', sentinels: t.driverConfig.sentinels!, masterName: t.driverConfig.masterName! });
+  const load = new RedisWriteLoad({
+    topology: 'sentinel',
+    sentinels: t.driverConfig.sentinels!,
+    masterName: t.driverConfig.masterName!,
+  });
   await load.start();
   let replica = '';
   try {
@@ -189,7 +215,10 @@ test('a rollback before the point of no return puts the upgraded replica back on
   }
   const shown = await getTarget(x!, 'rb');
   assert.equal(`${shown.engine} ${shown.version}`, 'redis 7.0.15');
-  assert.deepEqual(await reported(shown), shown.nodes.map((n) => `${n.name} redis 7.0.15`));
+  assert.deepEqual(
+    await reported(shown),
+    shown.nodes.map((n) => `${n.name} redis 7.0.15`),
+  );
   const back = shown.nodes.find((n) => n.name === replica)!;
   const i = await srv.info(back.port, 'replication');
   assert.equal(i.role, 'slave');

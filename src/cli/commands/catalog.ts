@@ -86,34 +86,67 @@ export function registerCatalog(program: Command, cli: Cli): void {
       await cli.print(v, () => `catalog: ${engine} ${v.version} added`);
     });
 
-  const cluster = program.command('cluster').description('real clusters the server creates and runs (the postgres driver)');
+  const cluster = program
+    .command('cluster')
+    .description('real clusters the server creates and runs (the postgres and redis drivers)');
   cluster
     .command('create <name>')
-    .description('create a PostgreSQL cluster (one primary, N streaming replicas) and register it as a target')
-    .option('--engine <engine>', 'engine (postgresql)', 'postgresql')
-    .requiredOption('--version <version>', 'an installed version, e.g. 16.13 (see `liftgate catalog list postgresql`)')
-    .option('--replicas <n>', 'streaming replicas', integer('--replicas'), 2)
-    .option('--pooler', 'put PgBouncer in front (zero-error switchovers)')
-    .action(async (name: string, o: { engine: string; version: string; replicas: number; pooler?: boolean }) => {
-      if (o.engine !== 'postgresql') {
-        throw new CliError(
-          `the cluster command creates postgresql clusters, not ${o.engine}`,
-          EXIT.USAGE,
-          'use --engine postgresql',
+    .description(
+      'create a PostgreSQL cluster (one primary, N streaming replicas), a Redis Sentinel group or a Redis Cluster, and register it as a target',
+    )
+    .option('--engine <engine>', 'postgresql, redis or valkey', 'postgresql')
+    .requiredOption('--version <version>', 'an installed version, e.g. 16.13 or 7.0.15 (see `liftgate catalog list <engine>`)')
+    .option('--replicas <n>', 'replicas of the primary (postgresql; redis --topology sentinel)', integer('--replicas'), 2)
+    .option('--pooler', 'postgresql: put PgBouncer in front (zero-error switchovers)')
+    .option('--topology <topology>', 'redis: sentinel (a primary, its replicas, three Sentinels) or cluster', 'sentinel')
+    .option('--shards <n>', 'redis --topology cluster: shards', integer('--shards'), 3)
+    .option(
+      '--replicas-per-shard <n>',
+      'redis --topology cluster: replicas of each shard\u2019s primary',
+      integer('--replicas-per-shard'),
+      1,
+    )
+    .action(
+      async (
+        name: string,
+        o: {
+          engine: string;
+          version: string;
+          replicas: number;
+          pooler?: boolean;
+          topology: string;
+          shards: number;
+          replicasPerShard: number;
+        },
+      ) => {
+        const redis = o.engine === 'redis' || o.engine === 'valkey';
+        if (o.engine !== 'postgresql' && !redis) {
+          throw new CliError(
+            `the cluster command creates postgresql, redis and valkey clusters, not ${o.engine}`,
+            EXIT.USAGE,
+            'use --engine postgresql or --engine redis',
+          );
+        }
+        const driverConfig = redis
+          ? o.topology === 'cluster'
+            ? { provision: true, topology: 'cluster', shards: o.shards, replicasPerShard: o.replicasPerShard }
+            : { provision: true, topology: 'sentinel', replicas: o.replicas }
+          : { provision: true, replicas: o.replicas, pooler: Boolean(o.pooler) };
+        const t = await cli.api.post<TargetView>(cli.p('/targets'), {
+          id: name,
+          kind: 'cluster',
+          engine: o.engine,
+          version: o.version,
+          driver: redis ? 'redis' : 'postgres',
+          driverConfig,
+        });
+        if (cli.format !== 'table') return cli.print(t, () => '');
+        process.stdout.write(
+          `cluster ${t.id} created: ${redis ? o.engine : 'PostgreSQL'} ${t.version}, ${t.nodes.length} nodes\n\n`,
         );
-      }
-      const t = await cli.api.post<TargetView>(cli.p('/targets'), {
-        id: name,
-        kind: 'cluster',
-        engine: o.engine,
-        version: o.version,
-        driver: 'postgres',
-        driverConfig: { provision: true, replicas: o.replicas, pooler: Boolean(o.pooler) },
-      });
-      if (cli.format !== 'table') return cli.print(t, () => '');
-      process.stdout.write(`cluster ${t.id} created: PostgreSQL ${t.version}, ${t.nodes.length} nodes\n\n`);
-      await showTarget(cli, t.id);
-    });
+        await showTarget(cli, t.id);
+      },
+    );
   cluster
     .command('delete <cluster>')
     .description('stop a cluster, delete its data and its target')
