@@ -235,7 +235,8 @@ export function registerUpgrades(program: Command, cli: Cli): void {
     .option('--source-az <zone>', 'az_migration: the zone whose nodes move (required when the target spans several)')
     .option('--target-az <zone>', 'az_migration: the zone the nodes move to')
     .option('--allow-zone-reduction', 'az_migration: accept a move that leaves the target in fewer zones')
-    .action(async (ref: string, version: string | undefined, o: { mode: string } & AzFlags) => {
+    .option('--to-engine <engine>', 'the engine to end on, when the catalog opens a route to it (e.g. redis -> valkey)')
+    .action(async (ref: string, version: string | undefined, o: { mode: string; toEngine?: string } & AzFlags) => {
       const options = azOptions(o);
       if (!version && o.mode !== 'az_migration') {
         throw new CliError('a precheck needs the version to upgrade to', EXIT.USAGE, 'liftgate precheck <target> <version>');
@@ -247,6 +248,7 @@ export function registerUpgrades(program: Command, cli: Cli): void {
         items: PrecheckItem[];
       }>(cli.p(`/targets/${encodeURIComponent(target)}/prechecks`), {
         ...(version ? { toVersion: version } : {}),
+        ...(o.toEngine ? { toEngine: o.toEngine } : {}),
         mode: o.mode,
         wait: true,
         ...(options ? { options } : {}),

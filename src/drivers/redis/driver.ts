@@ -6,6 +6,7 @@
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Hop, StepAction, Target, TargetNode, UpgradeMode } from '../../domain/types.ts';
+import { AppError } from '../../domain/errors.ts';
 import { FaultPoints } from '../../engine/fault-points.ts';
 import {
   DriverError,
@@ -20,6 +21,7 @@ import {
   type StepResult,
   type Topology,
 } from '../driver.ts';
+import { adoptGroup } from './adopt.ts';
 import { groupChecks } from './checks.ts';
 import * as grp from './group.ts';
 import type { GroupLayout, NodeLayout } from './group.ts';
@@ -157,28 +159,29 @@ export class RedisDriver implements Driver {
     const topology =
       cfg.topology === 'cluster' ? 'cluster' : cfg.topology === 'sentinel' || cfg.topology === undefined ? 'sentinel' : null;
     if (!topology)
-      throw new DriverError(
-        'PROVISION_FAILED',
+      throw new AppError(
+        'VALIDATION_FAILED',
         `driverConfig.topology must be "sentinel" or "cluster", not ${JSON.stringify(cfg.topology)}`,
       );
     if (!srv.isRedisEngine(target.engine))
-      throw new DriverError('PROVISION_FAILED', `the redis driver runs engines redis and valkey, not ${target.engine}`);
+      throw new AppError('VALIDATION_FAILED', `the redis driver runs engines redis and valkey, not ${target.engine}`);
     const have = this.installed.find((i) => i.engine === target.engine);
     if (!have || have.version !== target.version) {
-      throw new DriverError(
-        'VERSION_NOT_INSTALLED',
-        `${target.engine} ${target.version} is not installed (have ${this.installed.map((i) => `${i.engine} ${i.version}`).join(', ') || 'none'})`,
+      throw new AppError(
+        'VERSION_NOT_FOUND',
+        `${target.engine} ${target.version} is not installed on this host (have ${this.installed.map((i) => `${i.engine} ${i.version}`).join(', ') || 'none'})`,
       );
     }
     const replicas = num(cfg.replicas, 2);
     const shards = num(cfg.shards, 3);
     const replicasPerShard = num(cfg.replicasPerShard, 1);
     if (topology === 'sentinel' && (replicas < 0 || replicas > 5))
-      throw new DriverError('PROVISION_FAILED', 'driverConfig.replicas must be 0 to 5');
+      throw new AppError('VALIDATION_FAILED', 'driverConfig.replicas must be 0 to 5');
     if (topology === 'cluster' && (shards < 1 || shards > 8 || replicasPerShard < 0 || replicasPerShard > 3)) {
-      throw new DriverError('PROVISION_FAILED', 'driverConfig.shards must be 1 to 8 and replicasPerShard 0 to 3');
+      throw new AppError('VALIDATION_FAILED', 'driverConfig.shards must be 1 to 8 and replicasPerShard 0 to 3');
     }
     const root = this.rootOf(target);
+    if (cfg.provision === false) return this.adopt(target, root);
     if (grp.groupExists(root)) {
       throw new DriverError('CLUSTER_EXISTS', `a redis group already exists at ${root}; remove it or choose another target id`);
     }
@@ -197,6 +200,26 @@ export class RedisDriver implements Driver {
     } catch (e) {
       await grp.destroyGroup(root).catch(() => undefined);
       throw e instanceof DriverError ? e : new DriverError('PROVISION_FAILED', (e as Error).message);
+    }
+  }
+
+  /** registers a group that already runs on this host; its processes and data stay its own */
+  private async adopt(target: Target, root: string): Promise<{ nodes: TargetNode[]; driverConfig: Record<string, unknown> }> {
+    if (grp.groupExists(root)) throw new DriverError('CLUSTER_EXISTS', `${root} already holds a group; choose another target id`);
+    try {
+      const g = await adoptGroup(root, target.id, target.driverConfig);
+      const topo = await this.inspect({ ...target, driverConfig: { ...target.driverConfig, root } });
+      const wrong = topo.nodes.filter((n) => n.engine !== target.engine || n.version !== target.version);
+      if (wrong.length > 0) {
+        throw new AppError(
+          'VALIDATION_FAILED',
+          `the target says ${target.engine} ${target.version}, but ${wrong.map((n) => `${n.name} (port ${n.port}) runs ${n.engine} ${n.version}`).join(', ')}`,
+        );
+      }
+      return { nodes: topo.nodes, driverConfig: { ...target.driverConfig, topology: g.topology, root, ...this.configOf(g) } };
+    } catch (e) {
+      await rm(root, { recursive: true, force: true }).catch(() => undefined);
+      throw e instanceof DriverError || e instanceof AppError ? e : new DriverError('PROVISION_FAILED', (e as Error).message);
     }
   }
 

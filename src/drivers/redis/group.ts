@@ -25,6 +25,8 @@ export interface GroupLayout {
   downAfterMs: number;
   nodes: NodeLayout[];
   sentinels: Proc[];
+  /** found running and registered (driverConfig.provision false): deleting the target leaves its processes and data alone */
+  adopted?: boolean;
 }
 
 const file = (root: string): string => path.join(root, 'group.json');
@@ -252,6 +254,10 @@ export async function clusterProblems(g: GroupLayout): Promise<string[]> {
 export async function destroyGroup(root: string): Promise<void> {
   if (groupExists(root)) {
     const g = await loadGroup(root);
+    if (g.adopted) {
+      await rm(root, { recursive: true, force: true });
+      return;
+    }
     await Promise.all([...g.sentinels, ...g.nodes].map((p) => srv.stop(p, 10_000).catch(() => undefined)));
   }
   await rm(root, { recursive: true, force: true });

@@ -57,11 +57,15 @@ export interface Proc {
   /** its folder: config, data, log, pid file */
   dir: string;
   engine: RedisEngine;
+  /** an adopted process's own config, pid and log files (a provisioned one keeps them in dir) */
+  conf?: string;
+  pidFile?: string;
+  log?: string;
 }
 
-const confFile = (p: Proc): string => path.join(p.dir, 'node.conf');
-const pidFile = (p: Proc): string => path.join(p.dir, 'server.pid');
-export const logFile = (p: Proc): string => path.join(p.dir, 'server.log');
+const confFile = (p: Proc): string => p.conf ?? path.join(p.dir, 'node.conf');
+const pidFile = (p: Proc): string => p.pidFile ?? path.join(p.dir, 'server.pid');
+export const logFile = (p: Proc): string => p.log ?? path.join(p.dir, 'server.log');
 
 /** the lines every process's config starts with (a Sentinel rewrites the rest of its own) */
 function baseConf(p: Proc): string[] {
