@@ -3,6 +3,7 @@
 // are read from the servers, never from here: a failover changes them without Liftgate.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { freePort } from '../postgres/cluster.ts';
 import { DriverError } from '../driver.ts';
@@ -121,21 +122,47 @@ export async function createGroup(root: string, id: string, o: CreateOptions): P
   return g;
 }
 
-/** a free port for the process, recorded in the layout before it starts */
+/** a free port for the process (and its cluster bus port, 10000 above), recorded in the layout before it starts */
 async function place(g: GroupLayout, p: Proc): Promise<void> {
-  p.port = await freePort();
+  for (;;) {
+    p.port = await freePort();
+    if (g.topology !== 'cluster' || (p.port + 10_000 < 65_536 && (await portFree(p.port + 10_000)))) break;
+  }
   await saveGroup(g);
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Places and starts a new process: its config is written for the port it gets; when another
+ * process takes that port first (the start fails to bind), it gets another one.
+ */
+async function placeAndStart(g: GroupLayout, p: Proc, write: () => Promise<void>, sentinel = false): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await place(g, p);
+    await write();
+    try {
+      await srv.start(p, { sentinel });
+      return;
+    } catch (e) {
+      if (attempt >= 5 || !/Address already in use/.test((e as Error).message)) throw e;
+    }
+  }
 }
 
 async function startSentinelGroup(g: GroupLayout, o: CreateOptions): Promise<void> {
   const [primary, ...replicas] = g.nodes;
-  await place(g, primary!);
-  await srv.writeNodeConf(primary!, { cluster: false, backlogBytes: o.backlogBytes });
-  await srv.start(primary!);
+  await placeAndStart(g, primary!, () => srv.writeNodeConf(primary!, { cluster: false, backlogBytes: o.backlogBytes }));
   for (const r of replicas) {
-    await place(g, r);
-    await srv.writeNodeConf(r, { cluster: false, backlogBytes: o.backlogBytes, replicaOf: primary!.port });
-    await srv.start(r);
+    await placeAndStart(g, r, () =>
+      srv.writeNodeConf(r, { cluster: false, backlogBytes: o.backlogBytes, replicaOf: primary!.port }),
+    );
   }
   await srv.waitFor(
     'replicas linked to the primary',
@@ -143,15 +170,19 @@ async function startSentinelGroup(g: GroupLayout, o: CreateOptions): Promise<voi
     60_000,
   );
   for (const s of g.sentinels) {
-    await place(g, s);
-    await srv.writeSentinelConf(s, {
-      masterName: g.masterName!,
-      masterPort: primary!.port,
-      quorum: g.quorum,
-      downAfterMs: g.downAfterMs,
-      failoverTimeoutMs: 60_000,
-    });
-    await srv.start(s, { sentinel: true });
+    await placeAndStart(
+      g,
+      s,
+      () =>
+        srv.writeSentinelConf(s, {
+          masterName: g.masterName!,
+          masterPort: primary!.port,
+          quorum: g.quorum,
+          downAfterMs: g.downAfterMs,
+          failoverTimeoutMs: 60_000,
+        }),
+      true,
+    );
   }
   await waitSentinels(g, primary!.port, replicas.length, 60_000);
 }
@@ -188,9 +219,7 @@ export async function waitSentinels(
 
 async function startCluster(g: GroupLayout, o: CreateOptions): Promise<void> {
   for (const n of g.nodes) {
-    await place(g, n);
-    await srv.writeNodeConf(n, { cluster: true, backlogBytes: o.backlogBytes });
-    await srv.start(n);
+    await placeAndStart(g, n, () => srv.writeNodeConf(n, { cluster: true, backlogBytes: o.backlogBytes }));
   }
   const ids = new Map<string, string>();
   for (const n of g.nodes) ids.set(n.name, String(await srv.call(n.port, 'CLUSTER', 'MYID')));

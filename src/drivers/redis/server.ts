@@ -203,7 +203,7 @@ export function engineOf(i: Record<string, string>): { engine: RedisEngine; vers
   return { engine: 'redis', version: i.redis_version ?? '' };
 }
 
-/** waits until `check` answers true (it may throw while the condition is not met) */
+/** waits until `check` answers true (it may throw while the condition is not met; a DriverError ends the wait) */
 export async function waitFor(
   what: string,
   check: () => Promise<boolean>,
@@ -219,6 +219,8 @@ export async function waitFor(
       if (await check()) return;
       last = '';
     } catch (e) {
+      // a DriverError is a verdict (the process exited, the failover was refused): no use waiting
+      if (e instanceof DriverError) throw e;
       last = (e as Error).message;
     }
     if (Date.now() > until)
@@ -245,7 +247,11 @@ export async function start(
   await waitFor(
     `${p.name} (${p.engine}) answering on port ${p.port}`,
     // the answer must come from this process: another one may have taken the port first
-    async () => Number((await info(p.port, 'server')).process_id) === pidOf(p),
+    async () => {
+      const pid = pidOf(p);
+      if (pid !== null && !alive(pid)) throw new DriverError('START_FAILED', `${p.name} exited`);
+      return Number((await info(p.port, 'server')).process_id) === pid;
+    },
     opts.timeoutMs ?? 60_000,
     undefined,
     'START_FAILED',
