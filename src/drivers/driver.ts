@@ -184,3 +184,22 @@ export interface Driver {
   reconcile?(ctx: StepContext): Promise<ReconcileResult>;
   close?(): Promise<void>;
 }
+
+/**
+ * A driver's `precheck` step: its precheck for the step's hop, every finding in the step's log,
+ * PRECHECK_FAILED naming each failure; the findings are the step's result.
+ */
+export async function precheckStep(driver: Pick<Driver, 'precheck'>, ctx: StepContext): Promise<StepResult> {
+  const r = await driver.precheck({
+    target: ctx.target,
+    toVersion: ctx.upgrade.toVersion,
+    hops: [ctx.hop],
+    mode: ctx.upgrade.mode,
+    options: ctx.upgrade.options,
+  });
+  const where = (i: PrecheckItem) => `${i.name}${i.node ? ` ${i.node}` : ''}`;
+  for (const i of r.items) ctx.log(`${i.status.toUpperCase()} ${where(i)}: ${i.message}`);
+  const failed = r.items.filter((i) => i.status === 'fail');
+  if (failed.length > 0) throw new DriverError('PRECHECK_FAILED', failed.map((i) => `${where(i)}: ${i.message}`).join('; '));
+  return { data: { items: r.items, flighting: r.flighting } };
+}

@@ -1,24 +1,27 @@
 // Real PostgreSQL clusters driven through the whole product: the HTTP app, the service layer, the
 // store of either dialect and the real executor, with the postgres driver registered the way
 // `liftgate serve` registers it. Clusters are created through the native API.
+import {
+  apiTarget,
+  apiUpgrade,
+  closeDriverApp,
+  folders,
+  PROJECT,
+  settledUpgrade,
+  startDriverApp,
+  type DriverApp,
+} from '../helpers/driver-app.ts';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { destroyCluster } from '../../src/drivers/postgres/cluster.ts';
 import { PostgresDriver, type PostgresDriverOptions } from '../../src/drivers/postgres/driver.ts';
 import { query } from '../../src/drivers/postgres/server.ts';
-import { startApp, until, type Dialect, type TestApp } from '../helpers/harness.ts';
+import { until, type Dialect } from '../helpers/harness.ts';
 
-export const PROJECT = 'acme';
-const TERMINAL = ['succeeded', 'failed', 'cancelled', 'rolled_back'];
+export { PROJECT };
 
-export interface PgApp {
-  t: TestApp;
-  driver: PostgresDriver;
-  /** the driver's data folder: one sub-folder per project and target */
-  dir: string;
-}
+export type PgApp = DriverApp<PostgresDriver>;
 
 export interface ApiNode {
   name: string;
@@ -63,43 +66,18 @@ export async function startPgApp(
     driverClass?: new (o: PostgresDriverOptions) => PostgresDriver;
   } = {},
 ): Promise<PgApp> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'liftgate-pg-engine-'));
-  chmodSync(dir, 0o755); // the unprivileged service user must reach its data
   const { driverClass: Driver = PostgresDriver, ...options } = opts;
-  const driver = new Driver({ ...options, dataDir: dir });
-  let t: TestApp;
-  try {
-    t = await startApp(dialect, { extraDrivers: () => [driver] });
-  } catch (e) {
-    rmSync(dir, { recursive: true, force: true });
-    throw e;
-  }
-  const res = await t.call('POST', '/v1/projects', { id: PROJECT, name: PROJECT });
-  assert.equal(res.status, 201, res.body);
-  return { t, driver, dir };
+  // the unprivileged service user must reach its data
+  return startDriverApp(
+    dialect,
+    'pg',
+    (dir) => new Driver({ ...options, dataDir: dir }),
+    (dir) => chmodSync(dir, 0o755),
+  );
 }
 
 /** Stops the app, then every cluster it created (whatever state a failed test left), then the files. */
-export async function closePgApp(x: PgApp | undefined): Promise<void> {
-  if (!x) return;
-  await x.t.close().catch((e: unknown) => console.error('closing the app:', e));
-  for (const project of safeList(x.dir)) {
-    for (const target of safeList(path.join(x.dir, project))) {
-      await destroyCluster(path.join(x.dir, project, target)).catch((e: unknown) => console.error('destroying a cluster:', e));
-    }
-  }
-  rmSync(x.dir, { recursive: true, force: true });
-}
-
-function safeList(dir: string): string[] {
-  try {
-    return readdirSync(dir, { withFileTypes: true })
-      .filter((e) => e.isDirectory())
-      .map((e) => e.name);
-  } catch {
-    return [];
-  }
-}
+export const closePgApp = (x: PgApp | undefined): Promise<void> => closeDriverApp(x, destroyCluster);
 
 /** The issue's request shape, then the target as the API shows it. */
 export async function createPgTarget(x: PgApp, id: string, version = '16.13'): Promise<ApiTarget> {
@@ -115,31 +93,13 @@ export async function createPgTarget(x: PgApp, id: string, version = '16.13'): P
   return getTarget(x, id);
 }
 
-export async function getTarget(x: PgApp, id: string): Promise<ApiTarget> {
-  const res = await x.t.call('GET', `/v1/projects/${PROJECT}/targets/${id}`);
-  assert.equal(res.status, 200, res.body);
-  return res.json as ApiTarget;
-}
+export const getTarget = (x: PgApp, id: string): Promise<ApiTarget> => apiTarget<ApiTarget>(x, id);
 
-export async function getUpgrade(x: PgApp, id: string): Promise<ApiUpgrade> {
-  const res = await x.t.call('GET', `/v1/projects/${PROJECT}/upgrades/${id}`);
-  assert.equal(res.status, 200, res.body);
-  return res.json as ApiUpgrade;
-}
+export const getUpgrade = (x: PgApp, id: string): Promise<ApiUpgrade> => apiUpgrade<ApiUpgrade>(x, id);
 
 /** Polls the upgrade until it stops moving; `onPoll` runs on every round (e.g. to follow the endpoint). */
-export async function settled(x: PgApp, id: string, onPoll?: () => Promise<void>): Promise<ApiUpgrade> {
-  return until(
-    async () => {
-      await onPoll?.();
-      const u = await getUpgrade(x, id);
-      return TERMINAL.includes(u.state) ? u : null;
-    },
-    `upgrade ${id} to finish`,
-    1200,
-    50,
-  );
-}
+export const settled = (x: PgApp, id: string, onPoll?: () => Promise<void>): Promise<ApiUpgrade> =>
+  settledUpgrade<ApiUpgrade>(x, id, onPoll);
 
 export const allSteps = (u: ApiUpgrade): ApiStep[] => u.stages.flatMap((s) => s.steps);
 
@@ -165,7 +125,7 @@ export async function replicasCaughtUp(target: ApiTarget): Promise<void> {
 /** pids of the cluster's running servers (first line of each postmaster.pid) */
 export function serverPids(root: string): number[] {
   const pids: number[] = [];
-  for (const node of safeList(root)) {
+  for (const node of folders(root)) {
     const file = path.join(root, node, 'data', 'postmaster.pid');
     if (!existsSync(file)) continue;
     const pid = Number(readFileSync(file, 'utf8').split('\n')[0]);

@@ -17,6 +17,7 @@ import {
   type StepPolicy,
   type StepResult,
   type Topology,
+  precheckStep,
 } from '../driver.ts';
 import { BinaryCatalog, majorOf, scanInstalledVersions } from './binaries.ts';
 import { clusterChecks } from './checks.ts';
@@ -362,23 +363,8 @@ export class PostgresDriver implements Driver {
       return node;
     };
     switch (step.action) {
-      case 'precheck': {
-        const r = await this.precheck({
-          target: ctx.target,
-          toVersion: ctx.upgrade.toVersion,
-          hops: [hop],
-          mode: ctx.upgrade.mode,
-          options: ctx.upgrade.options,
-        });
-        for (const i of r.items) log(`${i.status.toUpperCase()} ${i.name}${i.node ? ` ${i.node}` : ''}: ${i.message}`);
-        const failed = r.items.filter((i) => i.status === 'fail');
-        if (failed.length > 0)
-          throw new DriverError(
-            'PRECHECK_FAILED',
-            failed.map((i) => `${i.name}${i.node ? ` ${i.node}` : ''}: ${i.message}`).join('; '),
-          );
-        return { data: { items: r.items, flighting: r.flighting } };
-      }
+      case 'precheck':
+        return precheckStep(this, ctx);
       case 'backup': {
         const primary = await cl.findPrimary(state);
         const dir = path.join(state.root, 'backups', ctx.upgrade.id);

@@ -20,6 +20,7 @@ import {
   type StepPolicy,
   type StepResult,
   type Topology,
+  precheckStep,
 } from '../driver.ts';
 import { adoptGroup } from './adopt.ts';
 import { groupChecks } from './checks.ts';
@@ -69,6 +70,15 @@ const POLICY: Record<StepAction, StepPolicy> = {
 };
 
 export const CATALOG_DESCRIPTION = 'Installed Redis OSS and Valkey servers (redis driver): rolling upgrades, Redis -> Valkey.';
+
+/** a node in service as the step found it: its engine, version and role as the server reports them */
+const serving = (n: NodeLayout, f: ops.NodeFacts, version: string): Partial<TargetNode> & { name: string } => ({
+  name: n.name,
+  engine: f.engine,
+  version: f.version ?? version,
+  role: f.role ?? 'replica',
+  health: 'healthy',
+});
 
 const num = (v: unknown, d: number): number => (typeof v === 'number' && Number.isInteger(v) ? v : d);
 
@@ -315,24 +325,8 @@ export class RedisDriver implements Driver {
     };
     const { from, to } = this.engines(ctx);
     switch (step.action) {
-      case 'precheck': {
-        const r = await this.precheck({
-          target: ctx.target,
-          toVersion: ctx.upgrade.toVersion,
-          hops: [ctx.hop],
-          mode: ctx.upgrade.mode,
-          options: ctx.upgrade.options,
-        });
-        for (const i of r.items) log(`${i.status.toUpperCase()} ${i.name}${i.node ? ` ${i.node}` : ''}: ${i.message}`);
-        const failed = r.items.filter((i) => i.status === 'fail');
-        if (failed.length > 0) {
-          throw new DriverError(
-            'PRECHECK_FAILED',
-            failed.map((i) => `${i.name}${i.node ? ` ${i.node}` : ''}: ${i.message}`).join('; '),
-          );
-        }
-        return { data: { items: r.items } };
-      }
+      case 'precheck':
+        return precheckStep(this, ctx);
       case 'backup':
         return this.backup(g, ctx);
       case 'drain': {
@@ -358,16 +352,7 @@ export class RedisDriver implements Driver {
       case 'start': {
         const n = need();
         await ops.startNode(n, log);
-        const f = await ops.nodeFacts(n);
-        return {
-          node: {
-            name: n.name,
-            engine: f.engine,
-            version: f.version ?? ctx.hop.toVersion,
-            role: f.role ?? 'replica',
-            health: 'healthy',
-          },
-        };
+        return { node: serving(n, await ops.nodeFacts(n), ctx.hop.toVersion) };
       }
       case 'verify': {
         const n = need();
@@ -379,15 +364,7 @@ export class RedisDriver implements Driver {
         log(
           `${n.name}: ${f.engine} ${f.version}, ${f.role}${f.role === 'replica' ? ', linked and in step with its primary' : ''}`,
         );
-        return {
-          node: {
-            name: n.name,
-            engine: f.engine,
-            version: f.version ?? ctx.hop.toVersion,
-            role: f.role ?? 'replica',
-            health: 'healthy',
-          },
-        };
+        return { node: serving(n, f, ctx.hop.toVersion) };
       }
       case 'rejoin': {
         const summary = await ops.healthGate(g, this.verifyTimeoutMs, signal);
@@ -405,7 +382,7 @@ export class RedisDriver implements Driver {
         const f = await ops.nodeFacts(n);
         if (f.role === 'replica') await ops.waitInStep(g, n, this.verifyTimeoutMs, signal);
         return {
-          node: { name: n.name, engine: f.engine, version: f.version ?? '', role: f.role ?? 'replica', health: 'healthy' },
+          node: serving(n, f, ''),
           data: {
             summary: was
               ? `in service on ${f.engine} ${f.version}; nothing to do`
