@@ -21,6 +21,7 @@ import {
   settled,
   startRedisApp,
   type ApiTarget,
+  type ApiUpgrade,
   type RedisApp,
 } from './engine-harness.ts';
 
@@ -37,6 +38,26 @@ async function reported(t: ApiTarget): Promise<string[]> {
   return Promise.all(
     t.nodes.map(async (n) => `${n.name} ${Object.values(srv.engineOf(await srv.info(n.port, 'server'))).join(' ')}`),
   );
+}
+
+/** a writer through the group's Sentinels, started */
+async function sentinelWriter(t: ApiTarget): Promise<RedisWriteLoad> {
+  const load = new RedisWriteLoad({
+    topology: 'sentinel',
+    sentinels: t.driverConfig.sentinels!,
+    masterName: t.driverConfig.masterName!,
+  });
+  await load.start();
+  return load;
+}
+
+/** pauses the upgrade and answers it once no step runs */
+async function pausedFor(id: string): Promise<ApiUpgrade> {
+  assert.equal((await action(id, 'pause')).status, 200);
+  return until(async () => {
+    const v = await getUpgrade(x!, id);
+    return v.state === 'paused' && !allSteps(v).some((s) => s.state === 'running') ? v : null;
+  }, 'the upgrade to pause');
 }
 
 async function noLostWrites(load: RedisWriteLoad, t: ApiTarget): Promise<void> {
@@ -80,12 +101,7 @@ test('the catalog offers Valkey 8.0.1 to Redis 7.x, and a Sentinel group shows i
 
 test('a Sentinel group goes to Valkey under a writer: no acknowledged write lost, rollback refused past the failover', async () => {
   const t = await createRedisTarget(x!, 'rs', SENTINEL_GROUP);
-  const load = new RedisWriteLoad({
-    topology: 'sentinel',
-    sentinels: t.driverConfig.sentinels!,
-    masterName: t.driverConfig.masterName!,
-  });
-  await load.start();
+  const load = await sentinelWriter(t);
   let done;
   try {
     const u = await requestValkey(x!, 'rs');
@@ -108,11 +124,7 @@ test('a Sentinel group goes to Valkey under a writer: no acknowledged write lost
       3000,
       20,
     );
-    assert.equal((await action(u.id, 'pause')).status, 200);
-    const paused = await until(async () => {
-      const v = await getUpgrade(x!, u.id);
-      return v.state === 'paused' && !allSteps(v).some((s) => s.state === 'running') ? v : null;
-    }, 'the upgrade to pause');
+    const paused = await pausedFor(u.id);
     assert.equal(paused.pointOfNoReturn?.passed, true);
     assert.ok(!paused.allowedActions.includes('rollback'), `allowed: ${paused.allowedActions.join(', ')}`);
     assert.ok(paused.allowedActions.includes('resume'));
@@ -180,12 +192,7 @@ test('a three-shard Redis Cluster goes to Valkey under a writer, shard by shard,
 
 test('a rollback before the point of no return puts the upgraded replica back on Redis 7.0.15 with every write', async () => {
   const t = await createRedisTarget(x!, 'rb', SENTINEL_GROUP);
-  const load = new RedisWriteLoad({
-    topology: 'sentinel',
-    sentinels: t.driverConfig.sentinels!,
-    masterName: t.driverConfig.masterName!,
-  });
-  await load.start();
+  const load = await sentinelWriter(t);
   let replica = '';
   try {
     const u = await requestValkey(x!, 'rb');
@@ -197,11 +204,7 @@ test('a rollback before the point of no return puts the upgraded replica back on
       20,
     );
     replica = started.node!;
-    assert.equal((await action(u.id, 'pause')).status, 200);
-    const paused = await until(async () => {
-      const v = await getUpgrade(x!, u.id);
-      return v.state === 'paused' && !allSteps(v).some((s) => s.state === 'running') ? v : null;
-    }, 'the upgrade to pause');
+    const paused = await pausedFor(u.id);
     assert.equal(paused.pointOfNoReturn?.passed, false);
     assert.ok(paused.allowedActions.includes('rollback'), `allowed: ${paused.allowedActions.join(', ')}`);
     const node = (await getTarget(x!, 'rb')).nodes.find((n) => n.name === replica)!;
