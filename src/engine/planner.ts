@@ -167,14 +167,18 @@ export function rollingOrder(engine: string, nodes: TargetNode[]): TargetNode[] 
     .map((x) => x.n);
 }
 
+/** what a hop lands on, as stage and step names say it: the version, with the engine when the hop changes it */
+const landsOn = (hop: Hop): string =>
+  hop.toEngine && hop.toEngine !== hop.fromEngine ? `${hop.toEngine} ${hop.toVersion}` : hop.toVersion;
+
 function nodeSteps(node: string, hop: Hop, hopIndex: number, drain: boolean): PlannedStep[] {
   const steps: PlannedStep[] = [];
   if (drain) steps.push(step('drain', node, hopIndex));
   steps.push(step('stop', node, hopIndex));
   steps.push(
     step('install', node, hopIndex, {
-      name: `Install ${hop.toVersion}`,
-      description: `Installs the image and binaries of version ${hop.toVersion} on the node.`,
+      name: `Install ${landsOn(hop)}`,
+      description: `Installs the image and binaries of version ${landsOn(hop)} on the node.`,
       params: { version: hop.toVersion, release: hop.release },
     }),
   );
@@ -228,7 +232,7 @@ function rollingHop(input: PlanInput, current: TargetNode[], hop: Hop, hopIndex:
   for (let i = 0; i < others.length; i += parallelism) {
     const group = others.slice(i, i + parallelism);
     stages.push({
-      name: `Upgrade ${group.map((n) => n.name).join(', ')} to ${hop.toVersion}`,
+      name: `Upgrade ${group.map((n) => n.name).join(', ')} to ${landsOn(hop)}`,
       description: `Rolling upgrade of ${group.length === 1 ? 'node' : 'nodes'} ${group.map((n) => n.name).join(', ')}.`,
       steps: group.flatMap((n) => nodeSteps(n.name, hop, hopIndex, true)),
     });
@@ -242,7 +246,7 @@ function rollingHop(input: PlanInput, current: TargetNode[], hop: Hop, hopIndex:
       nodesAfter = afterSwitchover(nodesAfter, leader.name, successor.name);
     }
     stages.push({
-      name: `Upgrade ${leader.name} to ${hop.toVersion}`,
+      name: `Upgrade ${leader.name} to ${landsOn(hop)}`,
       description: `Upgrade of the former ${leader.role} ${leader.name}${canSwitch ? ', which rejoins as a follower' : ''}.`,
       // After a switchover the old leader holds no leader traffic, so there is nothing to drain.
       steps: nodeSteps(leader.name, hop, hopIndex, !canSwitch),
@@ -257,20 +261,20 @@ function stopServiceHop(input: PlanInput, hop: Hop, hopIndex: number): PlannedSt
     nodes.map((n) => step(action, n.name, hopIndex, extra));
   return [
     {
-      name: `Stop service (${hop.toVersion})`,
+      name: `Stop service (${landsOn(hop)})`,
       description: 'Stops every node; the service is down until the start stage.',
       steps: all('stop'),
     },
     {
-      name: `Install ${hop.toVersion}`,
-      description: `Installs version ${hop.toVersion} on every node.`,
+      name: `Install ${landsOn(hop)}`,
+      description: `Installs version ${landsOn(hop)} on every node.`,
       steps: all('install', {
-        name: `Install ${hop.toVersion}`,
-        description: `Installs the image and binaries of version ${hop.toVersion} on the node.`,
+        name: `Install ${landsOn(hop)}`,
+        description: `Installs the image and binaries of version ${landsOn(hop)} on the node.`,
         params: { version: hop.toVersion, release: hop.release },
       }),
     },
-    { name: `Start service (${hop.toVersion})`, description: 'Starts every node on the new version.', steps: all('start') },
+    { name: `Start service (${landsOn(hop)})`, description: 'Starts every node on the new version.', steps: all('start') },
     { name: 'Health check', description: 'Waits until every node is healthy.', steps: all('verify') },
   ];
 }

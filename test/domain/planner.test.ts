@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type AppError } from '../../src/domain/errors.ts';
 import type { CatalogVersion, TargetNode } from '../../src/domain/types.ts';
-import { compareVersions, planRoute } from '../../src/domain/versions.ts';
+import { compareVersions, planCrossEngineRoute, planRoute } from '../../src/domain/versions.ts';
 import { plan } from '../../src/engine/planner.ts';
 
 const caps = { switchover: true, azMigration: true, faults: true, provision: false };
@@ -270,4 +270,33 @@ test('az_migration of a single-zone target: sourceAz defaults to its zone; every
       }),
     (e: AppError) => e.code === 'AZ_SOURCE_EMPTY' && /this instance .*spans az1/.test(e.message),
   );
+});
+
+test('a route across engines: one hop, allowed by an "engine:version" pattern; a shard fails over inside itself', () => {
+  const valkey = [cv('8.0.1', { engine: 'valkey', release: '8.0.1', upgradableFrom: ['redis:7.*'] })];
+  const hops = planCrossEngineRoute({ fromEngine: 'redis', from: '7.0.15', toEngine: 'valkey', to: '8.0.1', catalog: valkey });
+  assert.deepEqual(hops, [
+    { fromVersion: '7.0.15', toVersion: '8.0.1', release: '8.0.1', fromEngine: 'redis', toEngine: 'valkey' },
+  ]);
+  assert.throws(
+    () => planCrossEngineRoute({ fromEngine: 'redis', from: '6.2.14', toEngine: 'valkey', to: '8.0.1', catalog: valkey }),
+    (e: AppError) => e.code === 'UPGRADE_NO_ROUTE' && /takes redis 7\.\*/.test(e.message),
+  );
+  // a pattern naming another engine does not narrow the routes within valkey
+  assert.equal(planRoute({ engine: 'valkey', from: '7.2.5', to: '8.0.1', catalog: valkey }).length, 1);
+  const shard = (name: string, role: string, s: string): TargetNode => ({ ...node(name, role), shard: s });
+  const nodes = [
+    shard('a1', 'primary', '1'),
+    shard('a2', 'replica', '1'),
+    shard('b1', 'primary', '2'),
+    shard('b2', 'replica', '2'),
+  ];
+  const stages = plan({ target: { engine: 'redis', kind: 'cluster', nodes }, hops, mode: 'rolling', capabilities: caps });
+  const switchovers = stages.flatMap((s) => s.steps).filter((st) => st.action === 'switchover');
+  assert.deepEqual(
+    switchovers.map((st) => `${String(st.params.from)}->${String(st.params.to)}`),
+    ['a1->a2', 'b1->b2'],
+  );
+  // every replica before any primary; names say the engine the hop lands on
+  assert.deepEqual(stages.map((s) => s.name).slice(2, 4), ['Upgrade a2 to valkey 8.0.1', 'Upgrade b2 to valkey 8.0.1']);
 });
