@@ -35,11 +35,18 @@ forEachDialect('recovery crash', (dialect) => {
       await first.waitUp();
       assert.equal((await first.api('POST', '/v1/projects', { id: 'p1' })).status, 201);
       for (const v of ['1.0.0', '1.1.0']) await first.api('POST', '/v1/catalog/sim/versions', { version: v });
+      for (const t of ['a', 'b']) assert.equal((await first.api('POST', '/v1/projects/p1/targets', simCluster(t))).status, 201);
+      // both start together, after the last one is created: the fault point may be reached only
+      // once every upgrade exists, however slow the machine (a first upgrade that starts at once
+      // can reach it while the second is still being requested)
+      const at = new Date(Date.now() + 3000).toISOString();
       const ids: string[] = [];
       for (const t of ['a', 'b']) {
-        const r = await first.api('POST', '/v1/projects/p1/targets', simCluster(t));
-        assert.equal(r.status, 201);
-        const u = await first.api('POST', '/v1/projects/p1/upgrades', { targetId: t, toVersion: '1.1.0' });
+        const u = await first.api('POST', '/v1/projects/p1/upgrades', {
+          targetId: t,
+          toVersion: '1.1.0',
+          schedule: { kind: 'at', at },
+        });
         assert.equal(u.status, 202);
         ids.push(u.json.id);
       }
