@@ -23,16 +23,9 @@ export async function groupChecks(
   const items: PrecheckItem[] = [];
   const fail = (name: string, message: string, node?: string) =>
     items.push({ name, status: 'fail', message, ...(node ? { node } : {}) });
-  const bin = srv.serverBinary(toEngine);
-  const have = await srv.binaryVersion(bin);
-  if (have !== hop.toVersion) {
-    fail(
-      'binaries',
-      have
-        ? `${bin} is ${toEngine} ${have}, not ${hop.toVersion}`
-        : `${bin} is not installed: install Debian's ${toEngine}-server package`,
-    );
-  } else items.push({ name: 'binaries', status: 'pass', message: `${bin} is ${toEngine} ${have}` });
+  const missing = await srv.binaryProblem(toEngine, hop.toVersion);
+  if (missing) fail('binaries', missing);
+  else items.push({ name: 'binaries', status: 'pass', message: `${srv.serverBinary(toEngine)} is ${toEngine} ${hop.toVersion}` });
 
   const facts = await Promise.all(g.nodes.map(async (n) => ({ n, f: await nodeFacts(n) })));
   for (const { n, f } of facts) {

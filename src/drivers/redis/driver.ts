@@ -13,6 +13,7 @@ import {
   type Driver,
   type DriverCapabilities,
   type DriverCatalogEntry,
+  type LocalClusters,
   type PrecheckInput,
   type PrecheckResult,
   type ReconcileResult,
@@ -23,6 +24,7 @@ import {
   precheckStep,
 } from '../driver.ts';
 import { adoptGroup } from './adopt.ts';
+import { bringDown, bringUp } from './lifecycle.ts';
 import { groupChecks } from './checks.ts';
 import * as grp from './group.ts';
 import type { GroupLayout, NodeLayout } from './group.ts';
@@ -149,9 +151,14 @@ export class RedisDriver implements Driver {
     return typeof r === 'string' ? r : path.join(this.dataDir, target.projectId, target.id);
   }
 
-  madeHere(): string[] {
-    return [...this.made];
-  }
+  readonly local: LocalClusters = {
+    label: 'redis group',
+    rootOf: (t) => this.rootOf(t),
+    exists: (root) => grp.groupExists(root),
+    bringUp,
+    bringDown,
+    madeHere: () => [...this.made],
+  };
 
   private async group(target: Target): Promise<GroupLayout> {
     try {
@@ -299,13 +306,8 @@ export class RedisDriver implements Driver {
     if (!hop) return null;
     const to = hop.toEngine ?? target.engine;
     if (!srv.isRedisEngine(to)) return null;
-    const bin = srv.serverBinary(to);
-    const have = await srv.binaryVersion(bin);
-    if (have !== hop.toVersion) {
-      return have
-        ? `${bin} is ${to} ${have}, not ${hop.toVersion}: install ${to} ${hop.toVersion} on this host`
-        : `${bin} is not installed: install Debian's ${to}-server package (valkey-server is in bookworm-backports)`;
-    }
+    const missing = await srv.binaryProblem(to, hop.toVersion);
+    if (missing) return missing;
     const g = await this.group(target).catch(() => null);
     if (g?.topology === 'cluster') {
       const problems = await grp.clusterProblems(g);
@@ -323,7 +325,7 @@ export class RedisDriver implements Driver {
       if (!node) throw new DriverError('NODE_REQUIRED', `step ${step.action} needs a node`);
       return node;
     };
-    const { from, to } = this.engines(ctx);
+    const { to } = this.engines(ctx);
     switch (step.action) {
       case 'precheck':
         return precheckStep(this, ctx);
@@ -341,7 +343,7 @@ export class RedisDriver implements Driver {
         if (ctx.upgrade.mode === 'stop_service') {
           await srv.stop(n);
           log(`${n.name}: stopped`);
-        } else await ops.stopReplica(g, n, log);
+        } else await ops.stopReplica(n, log);
         return { node: { name: n.name, health: 'stopped' } };
       }
       case 'install': {
@@ -392,7 +394,6 @@ export class RedisDriver implements Driver {
         };
       }
       default:
-        void from;
         throw new DriverError('UNSUPPORTED', `the redis driver has no step ${step.action}`);
     }
   }
@@ -404,7 +405,6 @@ export class RedisDriver implements Driver {
     const files: string[] = [];
     for (const n of g.nodes) {
       if ((await grp.roleOf(n)) !== 'primary') continue;
-      const last = Number((await srv.info(n.port, 'persistence')).rdb_last_bgsave_time_sec);
       const before = Number(await srv.call(n.port, 'LASTSAVE'));
       await srv.call(n.port, 'BGSAVE').catch((e: Error) => {
         if (!/already in progress|scheduled/i.test(e.message)) throw e;
@@ -418,7 +418,7 @@ export class RedisDriver implements Driver {
       const file = path.join(dir, `${n.name}.rdb`);
       await copyFile(path.join(n.dir, 'dump.rdb'), file);
       files.push(file);
-      ctx.log(`${n.name}: RDB saved to ${file}${Number.isFinite(last) ? '' : ''}`);
+      ctx.log(`${n.name}: RDB saved to ${file}`);
     }
     return { data: { path: dir, files } };
   }

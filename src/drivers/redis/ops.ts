@@ -56,7 +56,7 @@ export async function nodeFacts(n: NodeLayout): Promise<NodeFacts> {
 }
 
 /** the node as a replica: refuses a primary (a primary is never simply stopped in a rolling upgrade) */
-export async function stopReplica(g: GroupLayout, n: NodeLayout, log: Log): Promise<void> {
+export async function stopReplica(n: NodeLayout, log: Log): Promise<void> {
   const f = await nodeFacts(n);
   if (!f.running) {
     log(`${n.name}: already stopped`);
@@ -71,7 +71,6 @@ export async function stopReplica(g: GroupLayout, n: NodeLayout, log: Log): Prom
   const t = Date.now();
   await srv.stop(n);
   log(`${n.name}: ${f.engine} ${f.version ?? ''} replica stopped (SHUTDOWN, AOF flushed) in ${Date.now() - t} ms`);
-  void g;
 }
 
 /**

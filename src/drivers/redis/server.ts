@@ -40,6 +40,16 @@ export async function binaryVersion(bin: string): Promise<string | null> {
   return v;
 }
 
+/** null when the engine's server is installed at this version; else what to install */
+export async function binaryProblem(engine: RedisEngine, version: string): Promise<string | null> {
+  const bin = serverBinary(engine);
+  const have = await binaryVersion(bin);
+  if (have === version) return null;
+  return have
+    ? `${bin} is ${engine} ${have}, not ${version}: install ${engine} ${version} on this host`
+    : `${bin} is not installed: install Debian's ${engine}-server package${engine === 'valkey' ? ' (in bookworm-backports)' : ''}`;
+}
+
 /** the installed engines and their versions, read once */
 export async function installedServers(env = process.env): Promise<{ engine: RedisEngine; version: string; bin: string }[]> {
   const out: { engine: RedisEngine; version: string; bin: string }[] = [];
