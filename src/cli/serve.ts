@@ -6,12 +6,8 @@ import { webhookSettingsFromEnv } from '../webhooks/settings.ts';
 import { firstStart } from '../service/first-start.ts';
 import { loadFamilies } from '../http/families.ts';
 import { loadExtraDrivers } from '../drivers/registry.ts';
-import {
-  postgresClustersMadeHere,
-  postgresPlacement,
-  startPostgresClusters,
-  stopPostgresClusters,
-} from '../service/postgres-clusters.ts';
+import { postgresPlacement } from '../service/postgres-clusters.ts';
+import { localClustersMadeHere, startLocalClusters, stopLocalClusters } from '../service/local-clusters.ts';
 import type { FolderLock } from '../store/folder-lock.ts';
 import { parseObshellPorts } from '../service/obshell-agents.ts';
 
@@ -81,7 +77,7 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
   if (seededDemo) console.log('liftgate: created the demo project "demo" with a simulated fleet');
   // the clusters this process brings up, and the ones it creates (pg-demo, `cluster create`), are
   // the ones it stops when it stops
-  const clusters = await startPostgresClusters(ctx, console.log);
+  const clusters = await startLocalClusters(ctx, console.log);
   const app = await buildApp(ctx, {
     logger: logLevel(),
     families: await loadFamilies(),
@@ -106,7 +102,7 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
     }, bound);
     await app.close().catch((err: unknown) => console.error(`liftgate: closing the HTTP server: ${String(err)}`));
     await ctx.executor.stop().catch((err: unknown) => console.error(`liftgate: stopping the executor: ${String(err)}`));
-    await stopPostgresClusters(ctx, [...clusters, ...postgresClustersMadeHere(ctx)], console.log);
+    await stopLocalClusters(ctx, [...clusters, ...localClustersMadeHere(ctx)], console.log);
     await ctx.close().catch((err: unknown) => console.error(`liftgate: closing the store: ${String(err)}`));
     clearTimeout(timer);
     console.log('liftgate: stopped');

@@ -143,9 +143,29 @@ export class DriverError extends Error {
   }
 }
 
+/**
+ * A driver whose clusters are processes on this host: `liftgate serve` starts the ones that are
+ * down when it starts and stops the ones it started or created when it stops.
+ */
+export interface LocalClusters {
+  /** what the log calls one ("postgres cluster", "redis group") */
+  label: string;
+  /** the target's folder */
+  rootOf(target: Target): string;
+  /** the cluster at root still exists (it was not deleted while Liftgate ran) */
+  exists(root: string): boolean;
+  /** starts what is not running; true when it started anything */
+  bringUp(root: string, log: (line: string) => void): Promise<boolean>;
+  bringDown(root: string, log: (line: string) => void): Promise<void>;
+  /** the folders of the clusters this process created and has not destroyed */
+  madeHere(): string[];
+}
+
 export interface Driver {
   readonly name: string;
   readonly capabilities: DriverCapabilities;
+  /** set when its clusters are local processes that start and stop with Liftgate */
+  readonly local?: LocalClusters;
   /** target lets a driver vary the policy per target (e.g. a configured irreversible step) */
   stepPolicy(action: StepAction, target?: Target): StepPolicy;
   /** create real resources for a new target (only when capabilities.provision) */

@@ -145,7 +145,7 @@ const PG_DEMO: TargetInput = {
 /**
  * Adds pg-demo when the postgres driver can run 16.13 and upgrade it to 16.14. It is created once,
  * with the rest of the demo project; `liftgate serve` stops its servers when it stops and starts
- * them again on the next start (src/service/postgres-clusters.ts). A machine that cannot provision it (no
+ * them again on the next start (src/service/local-clusters.ts). A machine that cannot provision it (no
  * service user, ports, disk) still gets the simulated fleet: the failure is logged, not fatal.
  */
 async function seedPostgresCluster(ctx: AppContext): Promise<void> {

@@ -10,6 +10,7 @@ import {
   type Driver,
   type DriverCapabilities,
   type DriverCatalogEntry,
+  type LocalClusters,
   type PrecheckInput,
   type PrecheckResult,
   type ReconcileResult,
@@ -19,6 +20,7 @@ import {
   type Topology,
   precheckStep,
 } from '../driver.ts';
+import { bringDown, bringUp } from './lifecycle.ts';
 import { BinaryCatalog, majorOf, scanInstalledVersions } from './binaries.ts';
 import { clusterChecks } from './checks.ts';
 import { onlineBackupTar } from './clone.ts';
@@ -188,10 +190,14 @@ export class PostgresDriver implements Driver {
     ]);
   }
 
-  /** roots of the clusters this driver (this process) created and has not destroyed */
-  madeHere(): string[] {
-    return [...this.made];
-  }
+  readonly local: LocalClusters = {
+    label: 'postgres cluster',
+    rootOf: (t) => this.rootOf(t),
+    exists: (root) => existsSync(path.join(root, 'cluster.json')),
+    bringUp,
+    bringDown,
+    madeHere: () => [...this.made],
+  };
 
   rootOf(target: Target): string {
     const r = target.driverConfig.root;
