@@ -5,16 +5,15 @@
 // Screenshots of the copy and of the open window go to .tmp/screenshots, or to docs/screenshots
 // with UPDATE_SCREENSHOTS=1.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { ADMIN, buildConsole, launchBrowser, signIn, startServer, type Browsing, type Server } from './harness.ts';
+import { ADMIN, openRig, signIn, type Browsing, type ConsoleRig, type Server } from './harness.ts';
 
 const shots = path.resolve(process.env.UPDATE_SCREENSHOTS === '1' ? 'docs/screenshots' : `.tmp/screenshots-bg-${process.pid}`);
 let server: Server;
 let b: Browsing;
-let cleanupBuild: () => void;
+let rig: ConsoleRig | undefined;
 let viewerToken: string;
 
 // The sim scales every step alike. At 0.012 the initial copy (600 s nominal, +-25 % per run) takes
@@ -36,38 +35,31 @@ async function until<T>(fn: () => Promise<T | false | null | undefined>, what: s
 }
 
 before(async () => {
-  fs.mkdirSync(shots, { recursive: true });
-  const built = await buildConsole();
-  cleanupBuild = built.cleanup;
-  server = await startServer(built.dir, SCALE);
-  const ok = async (method: string, p: string, body?: unknown) => {
-    const r = await server.api(method, p, body);
-    assert.ok(r.status < 300, `${method} ${p}: ${r.status} ${JSON.stringify(r.json)}`);
-    return r.json;
-  };
-  for (const version of ['16.4', '17.2']) await ok('POST', '/v1/catalog/postgresql/versions', { version });
-  await ok('POST', '/v1/projects', { id: 'shop', name: 'Shop' });
-  await ok('POST', '/v1/projects/shop/targets', {
-    id: 'orders-pg',
-    name: 'Orders PostgreSQL',
-    kind: 'cluster',
-    engine: 'postgresql',
-    version: '16.4',
-    nodes: [
-      { name: 'pg-1', role: 'primary', zone: 'zone-a' },
-      { name: 'pg-2', role: 'replica', zone: 'zone-b' },
-    ],
+  rig = await openRig(shots, SCALE, async (srv) => {
+    const ok = async (method: string, p: string, body?: unknown) => {
+      const r = await srv.api(method, p, body);
+      assert.ok(r.status < 300, `${method} ${p}: ${r.status} ${JSON.stringify(r.json)}`);
+      return r.json;
+    };
+    for (const version of ['16.4', '17.2']) await ok('POST', '/v1/catalog/postgresql/versions', { version });
+    await ok('POST', '/v1/projects', { id: 'shop', name: 'Shop' });
+    await ok('POST', '/v1/projects/shop/targets', {
+      id: 'orders-pg',
+      name: 'Orders PostgreSQL',
+      kind: 'cluster',
+      engine: 'postgresql',
+      version: '16.4',
+      nodes: [
+        { name: 'pg-1', role: 'primary', zone: 'zone-a' },
+        { name: 'pg-2', role: 'replica', zone: 'zone-b' },
+      ],
+    });
+    viewerToken = (await ok('POST', '/v1/projects/shop/tokens', { role: 'viewer', name: 'watch' })).token;
   });
-  viewerToken = (await ok('POST', '/v1/projects/shop/tokens', { role: 'viewer', name: 'watch' })).token;
-  b = await launchBrowser();
+  ({ server, b } = rig);
 });
 
-after(async () => {
-  await b?.close();
-  await server?.stop();
-  cleanupBuild?.();
-  if (process.env.UPDATE_SCREENSHOTS !== '1' && !process.env.KEEP_SCREENSHOTS) fs.rmSync(shots, { recursive: true, force: true });
-});
+after(() => rig?.close());
 
 const login = (page: Page, token: string, to = '/') => signIn(page, server.url, token, to);
 

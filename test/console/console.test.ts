@@ -5,16 +5,15 @@
 // Screenshots of every view (light, dark, phone width) go to .tmp/screenshots, or to
 // docs/screenshots with UPDATE_SCREENSHOTS=1.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { ADMIN, buildConsole, launchBrowser, signIn, startServer, type Browsing, type Server } from './harness.ts';
+import { ADMIN, openRig, signIn, type Browsing, type ConsoleRig, type Server } from './harness.ts';
 
 const shots = path.resolve(process.env.UPDATE_SCREENSHOTS === '1' ? 'docs/screenshots' : `.tmp/screenshots-${process.pid}`);
 let server: Server;
 let b: Browsing;
-let cleanupBuild: () => void;
+let rig: ConsoleRig | undefined;
 
 async function until<T>(fn: () => Promise<T | false | null | undefined>, what: string, ms = 60_000): Promise<T> {
   const end = Date.now() + ms;
@@ -83,21 +82,12 @@ async function seed(s: Server) {
 }
 
 before(async () => {
-  fs.mkdirSync(shots, { recursive: true });
-  const built = await buildConsole();
-  cleanupBuild = built.cleanup;
   // Slow enough that a step is seen running, fast enough that an upgrade takes seconds.
-  server = await startServer(built.dir, 0.02);
-  await seed(server);
-  b = await launchBrowser();
+  rig = await openRig(shots, 0.02, seed);
+  ({ server, b } = rig);
 });
 
-after(async () => {
-  await b?.close();
-  await server?.stop();
-  cleanupBuild?.();
-  if (process.env.UPDATE_SCREENSHOTS !== '1' && !process.env.KEEP_SCREENSHOTS) fs.rmSync(shots, { recursive: true, force: true });
-});
+after(() => rig?.close());
 
 const login = (page: Page, to = '/') => signIn(page, server.url, ADMIN, to);
 

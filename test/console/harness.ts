@@ -158,3 +158,38 @@ export async function signIn(page: Page, url: string, token = ADMIN, to = '/'): 
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL((u) => u.pathname.startsWith('/projects/'));
 }
+
+/** A built console, a real `liftgate serve` serving it, and a browser: what each console test file starts from. */
+export interface ConsoleRig {
+  server: Server;
+  b: Browsing;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the console, starts the server (`seed` fills it before the browser opens) and the browser;
+ * `close` undoes all of it, and removes the screenshots folder unless they are kept (UPDATE_SCREENSHOTS
+ * writes them to docs/screenshots, KEEP_SCREENSHOTS keeps the temporary ones).
+ */
+export async function openRig(shots: string, simTimeScale: number, seed: (server: Server) => Promise<void>): Promise<ConsoleRig> {
+  fs.mkdirSync(shots, { recursive: true });
+  const built = await buildConsole();
+  let server: Server | undefined;
+  let b: Browsing | undefined;
+  const close = async () => {
+    await b?.close();
+    await server?.stop();
+    built.cleanup();
+    if (process.env.UPDATE_SCREENSHOTS !== '1' && !process.env.KEEP_SCREENSHOTS)
+      fs.rmSync(shots, { recursive: true, force: true });
+  };
+  try {
+    server = await startServer(built.dir, simTimeScale);
+    await seed(server);
+    b = await launchBrowser();
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  return { server, b, close };
+}
