@@ -36,3 +36,6 @@ export const isoNow = (clock: Clock): string => clock.now().toISOString();
 
 /** The clock's time plus ms, as stored. */
 export const isoIn = (clock: Clock, ms: number): string => new Date(clock.now().getTime() + ms).toISOString();
+
+/** Wall-clock time for rows outside the engine's state (creation times of projects, tokens...). */
+export const now = (): string => isoNow(systemClock);

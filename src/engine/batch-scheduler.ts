@@ -22,7 +22,8 @@ import type { BatchRow, BatchWaveRow as WaveRowT } from '../store/schema.ts';
 import type { Store } from '../store/open.ts';
 import { loadTarget } from '../store/targets-repo.ts';
 import { ACTIVE_BATCH_STATES, transitionBatch, transitionWave, type BatchState } from './batch-states.ts';
-import { appendEvent, type Db } from './transitions.ts';
+import { appendEvent } from './core/events.ts';
+import type { Db } from '../store/schema.ts';
 import { moveUpgrade } from './core/writes.ts';
 import { gateAt } from './windows.ts';
 

@@ -13,7 +13,8 @@
 //   succeeded | failed | cancelled   final (failed: some target failed below the threshold)
 //
 // Transition table: from -> to, and who causes it.
-import { appendEvent, type Db } from './transitions.ts';
+import { appendEvent } from './core/events.ts';
+import type { Db } from '../store/schema.ts';
 
 export const BATCH_STATES = [
   'creating',

@@ -1,7 +1,7 @@
 // Whether any upgrade is rolling back or cancelling (the executor then also claims reversals,
 // or the restore steps of cancelled upgrades). The claims themselves are guarded transitions of
 // the state core (src/engine/core/writes.ts).
-import type { Db } from './transitions.ts';
+import type { Db } from '../store/schema.ts';
 
 export async function specialWork(db: Db): Promise<{ rollingBack: boolean; cancelling: boolean }> {
   const rows = await db

@@ -23,7 +23,7 @@ import { FaultPoints } from './fault-points.ts';
 import { housekeepWindows } from './windows.ts';
 import { createReport, finishReport, runPrecheck } from './prechecks.ts';
 import { isoIn, isoNow, systemClock, type Clock } from '../domain/clock.ts';
-import type { Db } from './transitions.ts';
+import type { Db } from '../store/schema.ts';
 import {
   advance,
   recordFailure,

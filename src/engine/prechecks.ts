@@ -4,7 +4,8 @@ import type { PrecheckReport } from '../domain/types.ts';
 import { azMoveOptionsOf, zoneLayoutItem } from '../domain/zones.ts';
 import type { Driver, PrecheckInput, PrecheckResult } from '../drivers/driver.ts';
 import { toReport } from '../store/mappers.ts';
-import { now, type Db } from './transitions.ts';
+import { now } from '../domain/clock.ts';
+import type { Db } from '../store/schema.ts';
 
 /** 32 hex characters, the shape ACK uses for precheck report ids */
 export const newReportId = (): string => randomBytes(16).toString('hex');

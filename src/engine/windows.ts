@@ -16,7 +16,7 @@ import { formatDuration, nextRunSpan, waitReason, type RunPolicy } from '../doma
 import { toUpgrade } from '../store/mappers.ts';
 import type { Store } from '../store/open.ts';
 import { loadTarget } from '../store/targets-repo.ts';
-import type { Db } from './transitions.ts';
+import type { Db } from '../store/schema.ts';
 import { moveUpgrade, updateUpgrade } from './core/writes.ts';
 
 /** how long an upgrade whose window never opens (within the horizon) waits before it is looked at again */

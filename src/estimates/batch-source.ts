@@ -8,7 +8,7 @@
 import type { Selectable } from 'kysely';
 import type { UpgradeSchedule } from '../domain/types.ts';
 import { loadWaves, waveCounts } from '../engine/batch-scheduler.ts';
-import type { Db } from '../engine/transitions.ts';
+import type { Db } from '../store/schema.ts';
 import type { BatchRow } from '../store/schema.ts';
 import { loadTarget } from '../store/targets-repo.ts';
 import type { BatchForecastInput, WaveForecastInput } from './batch-forecast.ts';

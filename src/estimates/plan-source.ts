@@ -2,7 +2,7 @@
 // maintenance window. Takes any Kysely handle, so the tracker can read inside its transaction.
 import type { Target, Upgrade } from '../domain/types.ts';
 import { nextWindowStart } from '../domain/window.ts';
-import type { Db } from '../engine/transitions.ts';
+import type { Db } from '../store/schema.ts';
 import { toStage, toStep, toUpgrade } from '../store/mappers.ts';
 import { loadTarget } from '../store/targets-repo.ts';
 import type { PlannedUpgrade, StartGate } from './upgrade-estimate.ts';

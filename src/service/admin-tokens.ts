@@ -8,7 +8,9 @@
 //   - a secret taken away is remembered (retired_admin_tokens), so a start with
 //     LIFTGATE_ADMIN_TOKEN still set to it is refused (src/service/tokens.ts ensureAdminToken).
 import { AppError } from '../domain/errors.ts';
-import { appendEvent, now, type Db } from '../engine/transitions.ts';
+import { appendEvent } from '../engine/core/events.ts';
+import { now } from '../domain/clock.ts';
+import type { Db } from '../store/schema.ts';
 import type { ApiTokenRow } from '../store/schema.ts';
 import type { AppContext } from './context.ts';
 import { NO_PROJECT } from './events.ts';

@@ -22,7 +22,7 @@ import {
   type BatchState,
 } from '../engine/batch-states.ts';
 import { applyAction } from '../engine/operations.ts';
-import type { Db } from '../engine/transitions.ts';
+import type { Db } from '../store/schema.ts';
 import { moveUpgrade, updateUpgrade } from '../engine/core/writes.ts';
 import { advance } from '../engine/core/progress.ts';
 import { listTargets, loadTarget } from '../store/targets-repo.ts';

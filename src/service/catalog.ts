@@ -1,7 +1,7 @@
 import { AppError } from '../domain/errors.ts';
 import type { CatalogVersion } from '../domain/types.ts';
 import { compareVersions, crossEngineFrom, isValidVersion } from '../domain/versions.ts';
-import { now } from '../engine/transitions.ts';
+import { now } from '../domain/clock.ts';
 import { toCatalogVersion } from '../store/mappers.ts';
 import type { AppContext } from './context.ts';
 import { isUniqueViolation } from './db-errors.ts';

@@ -16,7 +16,7 @@ import type { Target, UpgradeMode, UpgradeSchedule } from '../domain/types.ts';
 import { housekeepBatches, stepBatch, type BatchDeps } from '../engine/batch-scheduler.ts';
 import { transitionBatch } from '../engine/batch-states.ts';
 import { applyAction } from '../engine/operations.ts';
-import { appendEvent } from '../engine/transitions.ts';
+import { appendEvent } from '../engine/core/events.ts';
 import { deleteUnstartedUpgrades } from '../engine/core/writes.ts';
 import { changed, type AppContext } from './context.ts';
 import { planUpgrade, storeUpgrade, type PlannedUpgrade } from './upgrades.ts';

@@ -3,7 +3,7 @@
 // DAG. A check is a precheck report here; what it lacks is an integer id, so the request is
 // recorded as an event (the audit trail wants it anyway) and the event's id is the check's id.
 import type { PrecheckReport, Target, TargetNode } from '../domain/types.ts';
-import { now } from '../engine/transitions.ts';
+import { now } from '../domain/clock.ts';
 import type { AppContext } from './context.ts';
 import { getReport } from './prechecks.ts';
 

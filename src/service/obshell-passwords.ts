@@ -6,7 +6,8 @@
 import { hashPassword, verifyPassword } from '../auth/password-hash.ts';
 import { checkPasswordStrength } from '../auth/password-strength.ts';
 import { AppError } from '../domain/errors.ts';
-import { appendEvent, now } from '../engine/transitions.ts';
+import { appendEvent } from '../engine/core/events.ts';
+import { now } from '../domain/clock.ts';
 import type { AppContext } from './context.ts';
 import { getTarget } from './targets.ts';
 import { actorOf, type Principal } from './tokens.ts';

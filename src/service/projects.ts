@@ -1,6 +1,6 @@
 import { AppError } from '../domain/errors.ts';
 import type { Project } from '../domain/types.ts';
-import { now } from '../engine/transitions.ts';
+import { now } from '../domain/clock.ts';
 import { toProject } from '../store/mappers.ts';
 import type { AppContext } from './context.ts';
 import { isUniqueViolation } from './db-errors.ts';

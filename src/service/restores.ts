@@ -2,7 +2,7 @@
 // service (src/engine/core/cancel.ts), as the upgrade detail and a cancelled batch show them.
 import type { Step } from '../domain/types.ts';
 import { summaryOf } from '../engine/core/cancel.ts';
-import type { Db } from '../engine/transitions.ts';
+import type { Db } from '../store/schema.ts';
 
 export interface RestoreView {
   upgradeId: string;

@@ -3,7 +3,8 @@ import type { MaintenanceExclusion, MaintenanceWindow, Target, TargetKind, Targe
 import { ACTIVE_UPGRADE_STATES } from '../domain/types.ts';
 import { isValidVersion } from '../domain/versions.ts';
 import { parseExclusions, parseWindow } from '../domain/window.ts';
-import { appendEvent, now } from '../engine/transitions.ts';
+import { appendEvent } from '../engine/core/events.ts';
+import { now } from '../domain/clock.ts';
 import { insertNodes, listTargets as listRows, loadTarget, setLabels, type TargetFilter } from '../store/targets-repo.ts';
 import { changed, type AppContext } from './context.ts';
 import { isUniqueViolation } from './db-errors.ts';

@@ -3,7 +3,8 @@
 // takes effect on the next request on every replica.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { AppError } from '../domain/errors.ts';
-import { appendEvent, now } from '../engine/transitions.ts';
+import { appendEvent } from '../engine/core/events.ts';
+import { now } from '../domain/clock.ts';
 import type { ApiTokenRow } from '../store/schema.ts';
 import type { AppContext } from './context.ts';
 import { NO_PROJECT } from './events.ts';

@@ -1,6 +1,6 @@
 // Row types: one interface per table, snake_case, mirroring the migrations.
 // Times are ISO-8601 UTC strings (they sort as text in both dialects); JSON is stored as text.
-import type { Generated } from 'kysely';
+import type { Generated, Kysely, Transaction } from 'kysely';
 
 export interface ProjectRow {
   id: string;
@@ -477,3 +477,6 @@ export interface Database {
   webhooks: WebhookRow;
   webhook_deliveries: WebhookDeliveryRow;
 }
+
+/** A handle every writer takes: the store's Kysely or a transaction of it. */
+export type Db = Kysely<Database> | Transaction<Database>;

@@ -1,7 +1,7 @@
 // Targets and their nodes.
 import type { Target, TargetNode } from '../domain/types.ts';
-import type { Db } from '../engine/transitions.ts';
-import { now } from '../engine/transitions.ts';
+import type { Db } from './schema.ts';
+import { now } from '../domain/clock.ts';
 import { toTarget } from './mappers.ts';
 import type { NodeRow } from './schema.ts';
 

@@ -16,7 +16,7 @@ import {
   type UnknownRow,
 } from 'kysely';
 import { ManualClock } from '../../src/domain/clock.ts';
-import { appendEvent } from '../../src/engine/transitions.ts';
+import { appendEvent } from '../../src/engine/core/events.ts';
 import { EventRetention, retentionDaysFromEnv } from '../../src/engine/retention.ts';
 import { createContext } from '../../src/service/context.ts';
 import { forEachDialect, freshStore, seedSim, startApp, stopBackground, until, type TestApp } from '../helpers/harness.ts';

@@ -27,7 +27,7 @@ import { newStepRow, toStep } from '../../store/mappers.ts';
 import type { StageRow, StepRow, UpgradeRow } from '../../store/schema.ts';
 import { loadTarget } from '../../store/targets-repo.ts';
 import { STEP_TEXT } from '../planner.ts';
-import type { Db } from '../transitions.ts';
+import type { Db } from '../../store/schema.ts';
 import type { CoreEnv } from './progress.ts';
 import {
   insertRestoreStage,

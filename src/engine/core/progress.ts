@@ -8,7 +8,8 @@ import type { Step, Target, Upgrade, UpgradeState } from '../../domain/types.ts'
 import type { Driver } from '../../drivers/driver.ts';
 import { toStep, toUpgrade } from '../../store/mappers.ts';
 import { loadTarget, setTargetVersion } from '../../store/targets-repo.ts';
-import { appendEvent, lockUpgrade, type Db } from '../transitions.ts';
+import { appendEvent, lockUpgrade } from './events.ts';
+import type { Db } from '../../store/schema.ts';
 import { finishCancelIfDone } from './cancel.ts';
 import type { Cause } from './table.ts';
 import {

@@ -26,7 +26,7 @@ import { applyNodeFacts } from '../../store/targets-repo.ts';
 import type { FaultPoints } from '../fault-points.ts';
 import { recordFailure, recordReversalFailure, recordSuccess, lock, type CoreEnv } from './progress.ts';
 import { fenceOut, moveStep } from './writes.ts';
-import type { Db } from '../transitions.ts';
+import type { Db } from '../../store/schema.ts';
 
 export const DEFAULT_STEP_RECOVERY_LIMIT = 5;
 

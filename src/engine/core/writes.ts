@@ -8,7 +8,8 @@ import { isoNow, type Clock } from '../../domain/clock.ts';
 import type { StageState, StepState, UpgradeState } from '../../domain/types.ts';
 import type { Store } from '../../store/open.ts';
 import type { StageRow, StepRow, UpgradeRow } from '../../store/schema.ts';
-import { appendEvent, appendEvents, eventRow, type Db, type EventInput } from '../transitions.ts';
+import { appendEvent, appendEvents, eventRow, type EventInput } from './events.ts';
+import type { Db } from '../../store/schema.ts';
 import { checkRule, type Cause, type StageRule, type StepRule, type UpgradeRule } from './table.ts';
 
 /** What an event needs to know of its upgrade. */

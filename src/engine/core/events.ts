@@ -1,14 +1,8 @@
-// The events table's writer and the store handle every writer shares. State changes of
-// upgrades, stages and steps are not written here but by the state core (src/engine/core/),
-// which appends their events through appendEvent in the same transaction.
-import type { Kysely, Transaction } from 'kysely';
-import { isoNow, systemClock, type Clock } from '../domain/clock.ts';
-import type { Database } from '../store/schema.ts';
-
-export type Db = Kysely<Database> | Transaction<Database>;
-
-/** Wall-clock time for rows outside the engine's state (creation times of projects, tokens...). */
-export const now = (): string => isoNow(systemClock);
+// The events table's writer and the upgrade lock. Every state change of the core appends its
+// event here in the same transaction; audit events without a state (targets, credentials,
+// tokens) use the same writer.
+import { isoNow, systemClock, type Clock } from '../../domain/clock.ts';
+import type { Db } from '../../store/schema.ts';
 
 /**
  * Serialises the writers of one upgrade: on PostgreSQL, concurrent transactions that record
