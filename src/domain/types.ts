@@ -126,6 +126,40 @@ export const ACTIVE_UPGRADE_STATES: readonly UpgradeState[] = [
 ];
 export const FINAL_UPGRADE_STATES: readonly UpgradeState[] = ['succeeded', 'cancelled', 'rolled_back'];
 
+/**
+ * Batch states (a wave takes the batch's state while it is the current wave):
+ *   creating           its upgrades are being created (held); never scheduled from here
+ *   scheduled          waiting for its start (schedule "at"), or not yet looked at
+ *   running            the current wave releases its upgrades, up to maxConcurrency at once
+ *   baking             the current wave is done; wait bakeMinutes, then health-check its targets
+ *   awaiting_approval  the next wave has approval: true; waits for the "approve" action
+ *   paused             an operator paused it: nothing new starts, running upgrades pause too
+ *   halted             failed targets reached the failure threshold: nothing new starts
+ *   succeeded | failed | cancelled   final (failed: some target failed below the threshold)
+ */
+export const BATCH_STATES = [
+  'creating',
+  'scheduled',
+  'running',
+  'baking',
+  'awaiting_approval',
+  'paused',
+  'halted',
+  'succeeded',
+  'failed',
+  'cancelled',
+] as const;
+export type BatchState = (typeof BATCH_STATES)[number];
+export const ACTIVE_BATCH_STATES: readonly BatchState[] = ['scheduled', 'running', 'baking', 'awaiting_approval'];
+export const FINAL_BATCH_STATES: readonly BatchState[] = ['succeeded', 'failed', 'cancelled'];
+
+/** A wave's states: the batch's, but never `creating` (waves are written with their batch, `scheduled`). */
+export const WAVE_STATES = BATCH_STATES.filter((s) => s !== 'creating') as readonly Exclude<BatchState, 'creating'>[];
+export type WaveState = Exclude<BatchState, 'creating'>;
+
+export const BATCH_ACTIONS = ['pause', 'resume', 'cancel', 'retry', 'approve'] as const;
+export type BatchAction = (typeof BATCH_ACTIONS)[number];
+
 export const STEP_STATES = [
   'pending',
   'running',

@@ -1,7 +1,9 @@
 // The batch scheduler: moves each active batch along its waves. It runs in the engine's
 // housekeeping (once across replicas), reads counts of the batch's upgrades by state, and makes
-// each decision with the guarded transitions of batch-states.ts, so running it twice, or after a
-// crash, never releases an upgrade twice or starts a wave twice.
+// each decision with the state core's guarded batch and wave transitions (src/engine/core/batches.ts,
+// rules in core/table.ts), so running it twice, or after a crash, never releases an upgrade twice or
+// starts a wave twice. It is woken when a change commits (ctx wakes the housekeeping task) and runs
+// on the housekeeping leader only; nothing steps it inline.
 //
 //   scheduled          -> wave 1 starts when the batch's time comes
 //   running            -> release held upgrades of the current wave up to maxConcurrency (only those
@@ -15,13 +17,13 @@
 // A released upgrade is an ordinary upgrade from then on: its window, exclusions, operator
 // actions and the executor apply as to any other.
 import type { Clock } from '../domain/clock.ts';
-import type { UpgradeHold, UpgradeSchedule } from '../domain/types.ts';
+import { ACTIVE_BATCH_STATES, type BatchState, type UpgradeHold, type UpgradeSchedule } from '../domain/types.ts';
 import type { Driver } from '../drivers/driver.ts';
 import type { Selectable } from 'kysely';
 import type { BatchRow, BatchWaveRow as WaveRowT } from '../store/schema.ts';
 import type { Store } from '../store/open.ts';
 import { loadTarget } from '../store/targets-repo.ts';
-import { ACTIVE_BATCH_STATES, transitionBatch, transitionWave, type BatchState } from './batch-states.ts';
+import { markBatchEnded, moveBatch, moveWave, type BatchBy } from './core/batches.ts';
 import { appendEvent } from './core/events.ts';
 import type { Db } from '../store/schema.ts';
 import { moveUpgrade } from './core/writes.ts';
@@ -124,12 +126,14 @@ export async function housekeepBatches(deps: BatchDeps): Promise<boolean> {
     .limit(100)
     .execute();
   let changed = false;
-  for (const r of rows) changed = (await stepBatch(deps, r.id)) || changed;
+  // a batch goes as far as it can in one pass (scheduled -> running -> its first release), a few
+  // moves at most; what is left waits for the next pass
+  for (const r of rows) for (let i = 0; i < 4 && (await stepBatch(deps, r.id)); i++) changed = true;
   return changed;
 }
 
 /** Moves one batch as far as it can go now; returns whether anything changed. */
-export async function stepBatch(deps: BatchDeps, batchId: string): Promise<boolean> {
+async function stepBatch(deps: BatchDeps, batchId: string): Promise<boolean> {
   const db = deps.store.db;
   const b = await db.selectFrom('batches').selectAll().where('id', '=', batchId).executeTakeFirst();
   if (!b) return false;
@@ -148,19 +152,19 @@ export async function stepBatch(deps: BatchDeps, batchId: string): Promise<boole
   if (!wave) return false;
   const failures = failuresOf(counts, waves);
   const limit = b.failure_limit ?? 1;
+  const by = scheduler(b, iso);
   if ((state === 'running' || state === 'baking') && failures >= limit) {
     return db.transaction().execute(async (trx) => {
       const reason = `halted: ${failures} of ${limit} allowed failures`;
-      const ok = await transitionBatch(trx, {
-        ...base(b, iso),
+      const ok = await moveBatch(trx, 'halt', {
+        ...by,
         from: state,
         to: 'halted',
-        by: 'scheduler',
         message: `${reason}; nothing new starts, running upgrades finish`,
         set: { pending_reason: reason },
         data: { failures, limit },
       });
-      if (ok) await transitionWave(trx, { batchId: b.id, idx: cur, from: [state], to: 'halted' });
+      if (ok) await moveWave(trx, 'halt', { ...waveOf(b, wave, iso), from: state, to: 'halted' });
       return ok;
     });
   }
@@ -171,20 +175,25 @@ export async function stepBatch(deps: BatchDeps, batchId: string): Promise<boole
     return db.transaction().execute(async (trx) => {
       if (wave.bake_seconds > 0) {
         const until = new Date(at.getTime() + wave.bake_seconds * 1000).toISOString();
-        const ok = await transitionBatch(trx, {
-          ...base(b, iso),
+        const ok = await moveBatch(trx, 'bake', {
+          ...by,
           from: 'running',
           to: 'baking',
-          by: 'scheduler',
           message: `wave ${wave.name} done; baking until ${until}`,
           set: { pending_reason: `baking until ${until}` },
           data: { wave: cur, bakeUntil: until },
         });
         if (ok)
-          await transitionWave(trx, { batchId: b.id, idx: cur, from: ['running'], to: 'baking', set: { bake_until: until } });
+          await moveWave(trx, 'bake', { ...waveOf(b, wave, iso), from: 'running', to: 'baking', set: { bake_until: until } });
         return ok;
       }
-      await endWave(trx, b.id, wave, c.failed > 0, iso);
+      const ended = await moveWave(trx, c.failed > 0 ? 'fail' : 'succeed', {
+        ...waveOf(b, wave, iso),
+        from: 'running',
+        to: c.failed > 0 ? 'failed' : 'succeeded',
+        set: { ended_at: iso },
+      });
+      if (!ended) return false;
       return nextWave(trx, b, 'running', cur, iso, failures);
     });
   }
@@ -206,22 +215,21 @@ export async function stepBatch(deps: BatchDeps, batchId: string): Promise<boole
           deps.clock,
         );
       }
-      const ended = await transitionWave(trx, {
-        batchId: b.id,
-        idx: cur,
-        from: ['baking'],
-        to: c.failed > 0 || unhealthy.length > 0 ? 'failed' : 'succeeded',
+      const failed = c.failed > 0 || unhealthy.length > 0;
+      const ended = await moveWave(trx, failed ? 'fail' : 'succeed', {
+        ...waveOf(b, wave, iso),
+        from: 'baking',
+        to: failed ? 'failed' : 'succeeded',
         set: { ended_at: iso, health_failures: healthFailures },
       });
       if (!ended) return false;
       const total = failures + unhealthy.length;
       if (total >= limit) {
         const reason = `halted: ${total} of ${limit} allowed failures`;
-        return transitionBatch(trx, {
-          ...base(b, iso),
+        return moveBatch(trx, 'halt', {
+          ...by,
           from: 'baking',
           to: 'halted',
-          by: 'scheduler',
           message: reason,
           set: { pending_reason: reason },
           data: { failures: total, limit },
@@ -233,20 +241,33 @@ export async function stepBatch(deps: BatchDeps, batchId: string): Promise<boole
   return false;
 }
 
-const base = (b: BatchRow, at: string) => ({ projectId: b.project_id, id: b.id, actor: 'scheduler', at });
+/** The scheduler as the cause of a batch transition. */
+const scheduler = (b: BatchRow, at: string) => ({
+  projectId: b.project_id,
+  id: b.id,
+  by: 'scheduler' as const,
+  actor: 'scheduler',
+  at,
+});
 
-async function endWave(db: Db, batchId: string, wave: BatchWaveRow, failed: boolean, at: string): Promise<void> {
-  await transitionWave(db, {
-    batchId,
-    idx: wave.idx,
-    from: ['running'],
-    to: failed ? 'failed' : 'succeeded',
-    set: { ended_at: at },
-  });
-}
+/** The scheduler as the cause of a wave transition. */
+const waveOf = (
+  b: BatchRow,
+  w: Pick<BatchWaveRow, 'idx' | 'name'>,
+  at: string,
+): BatchBy & { projectId: string; batchId: string; idx: number; name: string } => ({
+  projectId: b.project_id,
+  batchId: b.id,
+  idx: w.idx,
+  name: w.name,
+  by: 'scheduler',
+  actor: 'scheduler',
+  at,
+});
 
 /** After wave `cur` (or before the first, cur = -1): start the next wave, or end the batch. */
 async function nextWave(db: Db, b: BatchRow, from: BatchState, cur: number, at: string, failures: number): Promise<boolean> {
+  const by = scheduler(b, at);
   const next = await db
     .selectFrom('batch_waves')
     .selectAll()
@@ -254,75 +275,52 @@ async function nextWave(db: Db, b: BatchRow, from: BatchState, cur: number, at: 
     .where('idx', '=', cur + 1)
     .executeTakeFirst();
   if (!next) {
-    const to: BatchState = failures > 0 ? 'failed' : 'succeeded';
-    return transitionBatch(db, {
-      ...base(b, at),
+    const failed = failures > 0;
+    return moveBatch(db, failed ? 'fail' : 'succeed', {
+      ...by,
       from,
-      to,
-      by: 'scheduler',
-      message: failures > 0 ? `all waves done; ${failures} target(s) failed` : 'all waves done; every target upgraded',
+      to: failed ? 'failed' : 'succeeded',
+      message: failed ? `all waves done; ${failures} target(s) failed` : 'all waves done; every target upgraded',
       set: { pending_reason: null, ended_at: at },
       data: { failures },
     });
   }
   if (next.approval) {
     const reason = `awaiting approval of wave ${next.name}`;
-    const ok = await transitionBatch(db, {
-      ...base(b, at),
+    const ok = await moveBatch(db, 'await_approval', {
+      ...by,
       from,
       to: 'awaiting_approval',
-      by: 'scheduler',
       message: reason,
       set: { current_wave: next.idx, pending_reason: reason },
       data: { wave: next.idx },
     });
-    if (ok) await transitionWave(db, { batchId: b.id, idx: next.idx, from: ['scheduled'], to: 'awaiting_approval' });
+    if (ok) await moveWave(db, 'await_approval', { ...waveOf(b, next, at), from: 'scheduled', to: 'awaiting_approval' });
     return ok;
   }
+  const message = `wave ${next.name} (${next.idx + 1}) starts`;
   const ok =
-    from === 'running'
-      ? await advanceRunning(db, b, cur, next, at)
-      : await transitionBatch(db, {
-          ...base(b, at),
+    from === 'scheduled'
+      ? await moveBatch(db, 'start', {
+          ...by,
           from,
           to: 'running',
-          by: 'scheduler',
-          message: `wave ${next.name} (${next.idx + 1}) starts`,
+          message,
+          set: { current_wave: next.idx, pending_reason: null },
+          data: { wave: next.idx },
+        })
+      : // running or baking -> running on the next wave: guarded on the wave it leaves too
+        await moveBatch(db, 'next_wave', {
+          ...by,
+          from,
+          to: 'running',
+          atWave: cur,
+          message,
           set: { current_wave: next.idx, pending_reason: null },
           data: { wave: next.idx },
         });
-  if (ok) await startWave(db, b.id, next.idx, at);
+  if (ok) await moveWave(db, 'start', { ...waveOf(b, next, at), from: 'scheduled', to: 'running', set: { started_at: at } });
   return ok;
-}
-
-/** running -> running on the next wave: the same guard (state and current wave) as a transition. */
-async function advanceRunning(db: Db, b: BatchRow, cur: number, next: BatchWaveRow, at: string): Promise<boolean> {
-  const res = await db
-    .updateTable('batches')
-    .set({ current_wave: next.idx, updated_at: at, pending_reason: null })
-    .where('id', '=', b.id)
-    .where('state', '=', 'running')
-    .where('current_wave', '=', cur)
-    .executeTakeFirst();
-  if (Number(res.numUpdatedRows) !== 1) return false;
-  await appendEvent(
-    db,
-    {
-      projectId: b.project_id,
-      actor: 'scheduler',
-      type: 'batch.wave_started',
-      fromState: 'running',
-      toState: 'running',
-      message: `wave ${next.name} (${next.idx + 1}) starts`,
-      data: { batchId: b.id, wave: next.idx },
-    },
-    { now: () => new Date(at) },
-  );
-  return true;
-}
-
-export async function startWave(db: Db, batchId: string, idx: number, at: string): Promise<void> {
-  await transitionWave(db, { batchId, idx, from: ['scheduled', 'awaiting_approval'], to: 'running', set: { started_at: at } });
 }
 
 /** Releases held upgrades of the current wave into free concurrency slots. */
@@ -435,12 +433,5 @@ async function cancelRest(deps: BatchDeps, b: BatchRow): Promise<boolean> {
   }
   if (cancellable.length > 0) return true;
   if (open.some((u) => u.state === 'cancelling')) return false;
-  const at = deps.clock.now().toISOString();
-  await deps.store.db
-    .updateTable('batches')
-    .set({ ended_at: at, updated_at: at })
-    .where('id', '=', b.id)
-    .where('ended_at', 'is', null)
-    .execute();
-  return true;
+  return markBatchEnded(deps.store.db, b.id, deps.clock.now().toISOString());
 }

@@ -48,6 +48,10 @@ interface Task {
   run: (t: HousekeepingTask) => Promise<void>;
   last: number;
   busy: boolean;
+  /** woken while it ran: it runs once more when this run ends */
+  again: boolean;
+  /** callers of wake() waiting for the next run to end */
+  waiters: (() => void)[];
 }
 
 export class Housekeeping {
@@ -58,6 +62,7 @@ export class Housekeeping {
   private readonly watchMs: number;
   private readonly clock: WallClock;
   private readonly watch: LivenessWatch;
+  private readonly running = new Set<Promise<void>>();
   private readonly tasks: Task[] = [];
   private readonly onLost: (ids: string[]) => void;
   private readonly onRejoined: (id: string) => void;
@@ -85,7 +90,41 @@ export class Housekeeping {
 
   /** Runs `run` about every `everyMs` on the leading replica only. */
   every(name: string, everyMs: number, run: (t: HousekeepingTask) => Promise<void>): void {
-    this.tasks.push({ name, everyMs, run, last: -Infinity, busy: false });
+    this.tasks.push({ name, everyMs, run, last: -Infinity, busy: false, again: false, waiters: [] });
+  }
+
+  /**
+   * Runs task `name` now instead of at its next period, when this replica leads (a change it acts
+   * on was committed here); a run in progress is followed by one more. Resolves once a run that
+   * began after the call has ended, so a caller can answer with what it did; on another replica at
+   * once (the leader's next period picks the change up).
+   */
+  wake(name: string): Promise<void> {
+    const task = this.tasks.find((t) => t.name === name);
+    if (!task || this.stopped || !this.isLeader()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      task.waiters.push(resolve);
+      if (task.busy) task.again = true;
+      else this.runTask(task);
+    });
+  }
+
+  private runTask(task: Task): void {
+    task.last = performance.now();
+    task.busy = true;
+    task.again = false;
+    const waiters = task.waiters.splice(0);
+    const run = task
+      .run({ term: this.term })
+      .catch((err) => this.onError(err))
+      .finally(() => {
+        task.busy = false;
+        this.running.delete(run);
+        for (const w of waiters) w();
+        if (task.again && !this.stopped && this.isLeader()) this.runTask(task);
+        else for (const w of task.waiters.splice(0)) w();
+      });
+    this.running.add(run);
   }
 
   /** Whether this replica may act as the housekeeping leader right now. */
@@ -117,6 +156,8 @@ export class Housekeeping {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.round;
+    // tasks run beside the rounds (and when woken): none uses the store once stop returns
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
     if (this.term > 0) {
       await this.db
         .deleteFrom('leader_leases')
@@ -147,12 +188,7 @@ export class Housekeeping {
     if (!leader) return;
     for (const task of this.tasks) {
       if (task.busy || t - task.last < task.everyMs) continue;
-      task.last = t;
-      task.busy = true;
-      task
-        .run({ term: this.term })
-        .catch((err) => this.onError(err))
-        .finally(() => (task.busy = false));
+      this.runTask(task);
     }
   }
 

@@ -31,21 +31,9 @@ import { loadTarget } from '../store/targets-repo.ts';
 import type { Step } from '../domain/types.ts';
 
 import { UPGRADE_ACTIONS, type UpgradeAction } from '../domain/types.ts';
-export { UPGRADE_ACTIONS, type UpgradeAction };
-
-const ALLOWED_FROM: Record<UpgradeAction, readonly UpgradeState[]> = {
-  pause: ['ready', 'prechecking', 'running'],
-  resume: ['paused'],
-  cancel: ['scheduled', 'ready', 'prechecking', 'running', 'paused', 'failed'],
-  retry: ['failed'],
-  skip: ['failed'],
-  rollback: ['failed', 'paused', 'cancelled'],
-  // only in a rollback window (see inWindow)
-  finalize: [],
-};
-
-/** in a rollback window only these are offered: return to the old version, or keep the new one */
-const WINDOW_ACTIONS: readonly UpgradeAction[] = ['rollback', 'finalize'];
+import { allowedActions, UPGRADE_ACTION_FROM } from './core/table.ts';
+// the states each action is allowed in come from the state core's transition table
+export { allowedActions, UPGRADE_ACTION_FROM, UPGRADE_ACTIONS, type UpgradeAction };
 
 export interface ActionDeps {
   store: Store;
@@ -57,15 +45,6 @@ export interface ActionDeps {
    * (one in another process does when its next heartbeat finds the lease gone).
    */
   executor?: { touch(upgradeId: string): void; abortSteps?(steps: { id: string; fence: number }[]): void };
-}
-
-/**
- * The actions an operator may request of an upgrade in this state (the API shows them);
- * inWindow: a step that only waits (a blue/green rollback window) is running.
- */
-export function allowedActions(state: UpgradeState, inWindow = false): UpgradeAction[] {
-  if (inWindow && state === 'running') return [...WINDOW_ACTIONS];
-  return UPGRADE_ACTIONS.filter((a) => ALLOWED_FROM[a].includes(state));
 }
 
 /** the running steps of an upgrade that only wait (its rollback window), when every running step does */
@@ -126,7 +105,7 @@ export async function applyAction(
           ? `the upgrade is in its rollback window: ${action} is not possible now; rollback returns to ${u.fromVersion} with every write made since the switch, finalize keeps ${u.toVersion} and ends the window`
           : action === 'finalize'
             ? 'finalize ends the rollback window of a blue/green upgrade; this upgrade is not in one'
-            : `cannot ${action} an upgrade that is ${u.state}; ${action} is allowed when it is ${ALLOWED_FROM[action].join(' or ')}`,
+            : `cannot ${action} an upgrade that is ${u.state}; ${action} is allowed when it is ${UPGRADE_ACTION_FROM[action].join(' or ')}`,
         { state: u.state, action },
       );
     }

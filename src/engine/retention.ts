@@ -24,7 +24,7 @@ import type { Clock } from '../domain/clock.ts';
 import { ACTIVE_UPGRADE_STATES } from '../domain/types.ts';
 import type { Store } from '../store/open.ts';
 import type { Database } from '../store/schema.ts';
-import { FINAL_BATCH_STATES } from './batch-states.ts';
+import { FINAL_BATCH_STATES } from '../domain/types.ts';
 
 export const DEFAULT_RETENTION_BATCH = 500;
 /** how often the leader looks for events to prune */

@@ -11,16 +11,10 @@
 import { planBatch, type Amount, type WaveSpec } from '../domain/batch-plan.ts';
 import type { Clock } from '../domain/clock.ts';
 import { AppError } from '../domain/errors.ts';
-import type { Target, UpgradeMode, UpgradeSchedule, UpgradeState } from '../domain/types.ts';
-import { ACTIVE_UPGRADE_STATES } from '../domain/types.ts';
-import { stepBatch } from '../engine/batch-scheduler.ts';
-import {
-  ACTIVE_BATCH_STATES,
-  FINAL_BATCH_STATES,
-  transitionBatch,
-  transitionWave,
-  type BatchState,
-} from '../engine/batch-states.ts';
+import type { BatchAction, BatchState, Target, UpgradeMode, UpgradeSchedule, UpgradeState, WaveState } from '../domain/types.ts';
+import { ACTIVE_UPGRADE_STATES, BATCH_ACTIONS } from '../domain/types.ts';
+import { cancelWaves, clearHealthFailures, moveBatch, moveWave } from '../engine/core/batches.ts';
+import { BATCH_ACTION_FROM } from '../engine/core/table.ts';
 import { applyAction } from '../engine/operations.ts';
 import type { Db } from '../store/schema.ts';
 import { moveUpgrade, updateUpgrade } from '../engine/core/writes.ts';
@@ -28,7 +22,7 @@ import { advance } from '../engine/core/progress.ts';
 import { listTargets, loadTarget } from '../store/targets-repo.ts';
 import { getBatch, loadBatch, type BatchView } from './batch-view.ts';
 import { changed, coreEnv, type AppContext } from './context.ts';
-import { batchDeps, createBatchRecord } from './fleet-batches.ts';
+import { createBatchRecord, wakeBatchScheduler } from './fleet-batches.ts';
 
 export interface BatchRequest {
   name: string;
@@ -41,8 +35,7 @@ export interface BatchRequest {
   failureThreshold?: { targets: Amount };
 }
 
-export const BATCH_ACTIONS = ['pause', 'resume', 'cancel', 'retry', 'approve'] as const;
-export type BatchAction = (typeof BATCH_ACTIONS)[number];
+export { BATCH_ACTIONS, type BatchAction };
 
 async function resolveTargets(ctx: AppContext, projectId: string, req: BatchRequest): Promise<Target[]> {
   const db = ctx.store.db;
@@ -145,44 +138,62 @@ export async function batchAction(
   const at = ctx.clock.now().toISOString();
   const base = { projectId, id, by: 'operator' as const, actor, at };
   const cur = b.current_wave ?? 0;
-  const refuse = (allowed: readonly string[]): never => {
+  const allowed = BATCH_ACTION_FROM[action];
+  if (!allowed.includes(state)) {
     throw new AppError(
       'INVALID_STATE',
       `cannot ${action} a batch that is ${state}; ${action} is allowed when it is ${allowed.join(' or ')}`,
-      { state, action },
+      { state, action, allowed },
     );
-  };
+  }
+  const raced = () => new AppError('INVALID_STATE', 'the batch changed state meanwhile; try again');
   const db = ctx.store.db;
+  // the current wave's state, read in the action's transaction (a wave write is guarded on it)
+  const waveState = async (trx: Db): Promise<{ state: WaveState; name: string } | undefined> => {
+    const w = await trx
+      .selectFrom('batch_waves')
+      .select(['state', 'name'])
+      .where('batch_id', '=', id)
+      .where('idx', '=', cur)
+      .executeTakeFirst();
+    return w ? { state: w.state as WaveState, name: w.name } : undefined;
+  };
+  const wave = { projectId, batchId: id, idx: cur, by: 'operator' as const, actor, at };
   switch (action) {
     case 'pause': {
-      if (!ACTIVE_BATCH_STATES.includes(state)) refuse(ACTIVE_BATCH_STATES);
       await db.transaction().execute(async (trx) => {
-        const ok = await transitionBatch(trx, {
+        const ok = await moveBatch(trx, 'pause', {
           ...base,
           from: state,
           to: 'paused',
           message: `${actor} paused the batch`,
           set: { paused_from: state },
         });
-        if (!ok) throw new AppError('INVALID_STATE', 'the batch changed state meanwhile; try again');
-        if (state !== 'scheduled') await transitionWave(trx, { batchId: id, idx: cur, from: [state], to: 'paused' });
+        if (!ok) throw raced();
+        if (state !== 'scheduled') {
+          const w = await waveState(trx);
+          if (w && !(await moveWave(trx, 'pause', { ...wave, name: w.name, from: w.state, to: 'paused' }))) throw raced();
+        }
         await holdUpgrades(trx, ctx.clock, id, actor);
       });
       break;
     }
     case 'resume': {
-      if (state !== 'paused') refuse(['paused']);
       const back = (b.paused_from ?? 'running') as BatchState;
       await db.transaction().execute(async (trx) => {
-        const ok = await transitionBatch(trx, {
+        const ok = await moveBatch(trx, 'resume', {
           ...base,
           from: 'paused',
           to: back,
           message: `${actor} resumed the batch`,
           set: { paused_from: null },
         });
-        if (!ok) throw new AppError('INVALID_STATE', 'the batch changed state meanwhile; try again');
-        if (back !== 'scheduled') await transitionWave(trx, { batchId: id, idx: cur, from: ['paused'], to: back });
+        if (!ok) throw raced();
+        if (back !== 'scheduled') {
+          const w = await waveState(trx);
+          if (w && !(await moveWave(trx, 'resume', { ...wave, name: w.name, from: 'paused', to: back as WaveState })))
+            throw raced();
+        }
         const paused = await trx
           .selectFrom('upgrades')
           .selectAll()
@@ -211,9 +222,8 @@ export async function batchAction(
       break;
     }
     case 'approve': {
-      if (state !== 'awaiting_approval') refuse(['awaiting_approval']);
       await db.transaction().execute(async (trx) => {
-        const ok = await transitionBatch(trx, {
+        const ok = await moveBatch(trx, 'approve', {
           ...base,
           from: 'awaiting_approval',
           to: 'running',
@@ -221,29 +231,31 @@ export async function batchAction(
           set: { pending_reason: null },
           data: { wave: cur },
         });
-        if (!ok) throw new AppError('INVALID_STATE', 'the batch changed state meanwhile; try again');
-        await transitionWave(trx, {
-          batchId: id,
-          idx: cur,
-          from: ['awaiting_approval'],
-          to: 'running',
-          set: { started_at: at, approved_by: actor },
-        });
+        if (!ok) throw raced();
+        const w = await waveState(trx);
+        const started =
+          w &&
+          (await moveWave(trx, 'approve', {
+            ...wave,
+            name: w.name,
+            from: 'awaiting_approval',
+            to: 'running',
+            set: { started_at: at, approved_by: actor },
+          }));
+        if (!started) throw raced();
       });
       break;
     }
     case 'cancel': {
-      if (FINAL_BATCH_STATES.includes(state) || state === 'creating')
-        refuse(['scheduled', 'running', 'baking', 'awaiting_approval', 'paused', 'halted', 'failed']);
       await db.transaction().execute(async (trx) => {
-        const ok = await transitionBatch(trx, { ...base, from: state, to: 'cancelled', message: `${actor} cancelled the batch` });
-        if (!ok) throw new AppError('INVALID_STATE', 'the batch changed state meanwhile; try again');
-        await trx
-          .updateTable('batch_waves')
-          .set({ state: 'cancelled', ended_at: at })
-          .where('batch_id', '=', id)
-          .where('state', 'not in', ['succeeded', 'failed'])
-          .execute();
+        const ok = await moveBatch(trx, 'cancel', {
+          ...base,
+          from: state,
+          to: 'cancelled',
+          message: `${actor} cancelled the batch`,
+        });
+        if (!ok) throw raced();
+        await cancelWaves(trx, { projectId, batchId: id, by: 'operator', actor, at });
       });
       break;
     }
@@ -260,40 +272,37 @@ export async function batchAction(
         .where('batch_id', '=', id)
         .where('health_failures', '!=', '[]')
         .execute();
-      if (!['halted', 'failed', 'running', 'baking'].includes(state)) refuse(['halted', 'failed']);
       if (failed.length === 0 && unhealthy.length === 0)
         throw new AppError('INVALID_STATE', 'the batch has no failed target to retry');
       // every failed upgrade is retried, or none is: one that refuses (its rollback failed) rolls
       // back the others with it, so the refused request leaves the batch as it was
       await db.transaction().execute(async (trx) => {
         for (const u of failed) await applyAction(ctx, projectId, u.id, 'retry', actor, 'operator', trx);
-        await trx.updateTable('batch_waves').set({ health_failures: '[]' }).where('batch_id', '=', id).execute();
-        if (state === 'halted' || state === 'failed') {
-          const ok = await transitionBatch(trx, {
-            ...base,
-            from: state,
-            to: 'running',
-            message: `${actor} retried ${failed.length} failed target(s)`,
-            set: { pending_reason: null, ended_at: null },
-            data: { retried: failed.length },
-          });
-          if (!ok) throw new AppError('INVALID_STATE', 'the batch changed state meanwhile; try again');
-          await transitionWave(trx, {
-            batchId: id,
-            idx: cur,
-            from: ['halted', 'failed', 'succeeded'],
-            to: 'running',
-            set: { ended_at: null },
-          });
+        await clearHealthFailures(trx, id);
+        const ended = state === 'halted' || state === 'failed';
+        const ok = await moveBatch(trx, 'retry', {
+          ...base,
+          from: state,
+          to: ended ? 'running' : state,
+          message: `${actor} retried ${failed.length} failed target(s)`,
+          set: ended ? { pending_reason: null, ended_at: null } : {},
+          data: { retried: failed.length, unhealthy: unhealthy.length },
+        });
+        if (!ok) throw raced();
+        if (ended) {
+          const w = await waveState(trx);
+          const again =
+            w &&
+            w.state !== 'running' &&
+            (await moveWave(trx, 'retry', { ...wave, name: w.name, from: w.state, to: 'running', set: { ended_at: null } }));
+          if (w && w.state !== 'running' && !again) throw raced();
         }
       });
       for (const u of failed) ctx.executor.touch(u.id);
       break;
     }
   }
-  if (action === 'cancel' || action === 'resume' || action === 'approve' || action === 'retry') {
-    for (let i = 0; i < 4 && (await stepBatch(batchDeps(ctx), id)); i++);
-  }
+  await wakeBatchScheduler(ctx);
   changed(ctx);
   return getBatch(ctx, projectId, id);
 }

@@ -5,7 +5,7 @@ import { AppError } from '../domain/errors.ts';
 import type { Upgrade, UpgradeSchedule } from '../domain/types.ts';
 import { formatDuration } from '../domain/window.ts';
 import { activeInWave, failuresOf, loadWaves, waveCounts } from '../engine/batch-scheduler.ts';
-import type { BatchState } from '../engine/batch-states.ts';
+import type { BatchState } from '../domain/types.ts';
 import { gateAt } from '../engine/windows.ts';
 import type { BatchRow } from '../store/schema.ts';
 import { loadTarget } from '../store/targets-repo.ts';

@@ -19,7 +19,7 @@ import { EstimateService } from './estimates.ts';
 import { WebhookService } from '../webhooks/service.ts';
 import type { WebhookSettings } from '../webhooks/settings.ts';
 import { open as unsealSecret } from './credentials.ts';
-import { runBatchScheduler } from './fleet-batches.ts';
+import { BATCH_SCHEDULER_TASK, runBatchScheduler } from './fleet-batches.ts';
 import { DEFAULT_OBSHELL_PORTS, ObshellAgents, type ObshellAgentSettings } from './obshell-agents.ts';
 
 export interface AppConfig extends StoreOptions {
@@ -173,7 +173,7 @@ export async function createContext(config: AppConfig): Promise<AppContext> {
     },
   };
   // once across replicas, on the housekeeping leader; a context without an executor moves no batch
-  if (!config.noExecutor) housekeeping.every('batch-scheduler', 1000, async () => void (await runBatchScheduler(ctx)));
+  if (!config.noExecutor) housekeeping.every(BATCH_SCHEDULER_TASK, 1000, async () => void (await runBatchScheduler(ctx)));
   const retention = ctx.retention;
   if (retention) housekeeping.every('event-retention', RETENTION_EVERY_MS, async () => void (await retention.prune()));
   try {

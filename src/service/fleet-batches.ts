@@ -13,8 +13,8 @@ import { randomUUID } from 'node:crypto';
 import type { BatchPlan } from '../domain/batch-plan.ts';
 import { AppError } from '../domain/errors.ts';
 import type { Target, UpgradeMode, UpgradeSchedule } from '../domain/types.ts';
-import { housekeepBatches, stepBatch, type BatchDeps } from '../engine/batch-scheduler.ts';
-import { transitionBatch } from '../engine/batch-states.ts';
+import { housekeepBatches, type BatchDeps } from '../engine/batch-scheduler.ts';
+import { createBatchRows, moveBatch } from '../engine/core/batches.ts';
 import { applyAction } from '../engine/operations.ts';
 import { appendEvent } from '../engine/core/events.ts';
 import { deleteUnstartedUpgrades } from '../engine/core/writes.ts';
@@ -62,6 +62,17 @@ export async function runBatchScheduler(ctx: AppContext): Promise<boolean> {
   return moved;
 }
 
+/** The name of the batch scheduler's housekeeping task. */
+export const BATCH_SCHEDULER_TASK = 'batch-scheduler';
+
+/**
+ * A batch changed here (created, approved, resumed...): the scheduler looks at once, not at its
+ * next period, and the caller answers after that pass (on the leader; elsewhere at once).
+ */
+export function wakeBatchScheduler(ctx: AppContext): Promise<void> {
+  return ctx.housekeeping.wake(BATCH_SCHEDULER_TASK);
+}
+
 /** Creates the batch, its waves and every upgrade (held); returns the batch id and the upgrade ids. */
 export async function createBatchRecord(
   ctx: AppContext,
@@ -95,16 +106,16 @@ export async function createBatchRecord(
     );
   }
   await db.transaction().execute(async (trx) => {
-    await trx
-      .insertInto('batches')
-      .values({
+    await createBatchRows(trx, {
+      by: 'operator',
+      actor,
+      at,
+      message: `batch ${nb.name}: ${nb.items.length} target(s) in ${nb.plan.waves.length} wave(s) from ${nb.source}`,
+      batch: {
         id: batchId,
         project_id: projectId,
         source: nb.source,
         request: JSON.stringify(nb.request),
-        state: 'creating',
-        created_at: at,
-        updated_at: at,
         name: nb.name,
         kind: nb.kind,
         spec: JSON.stringify({ mode: nb.mode, toVersions: [...new Set(nb.items.map((i) => i.toVersion))] }),
@@ -116,27 +127,15 @@ export async function createBatchRecord(
         current_wave: null,
         failure_limit: nb.plan.failureLimit,
         target_count: nb.items.length,
-      })
-      .execute();
-    await trx
-      .insertInto('batch_waves')
-      .values(
-        nb.plan.waves.map((w, idx) => ({
-          batch_id: batchId,
-          idx,
-          name: w.name,
-          target_count: w.targetIds.length,
-          max_concurrency: w.maxConcurrency,
-          bake_seconds: w.bakeSeconds,
-          approval: w.approval ? 1 : 0,
-          state: 'scheduled',
-          started_at: null,
-          ended_at: null,
-          bake_until: null,
-          approved_by: null,
-        })),
-      )
-      .execute();
+      },
+      waves: nb.plan.waves.map((w) => ({
+        name: w.name,
+        target_count: w.targetIds.length,
+        max_concurrency: w.maxConcurrency,
+        bake_seconds: w.bakeSeconds,
+        approval: w.approval ? 1 : 0,
+      })),
+    });
   });
   const created: string[] = [];
   try {
@@ -146,12 +145,12 @@ export async function createBatchRecord(
     throw err;
   }
   await db.transaction().execute(async (trx) => {
-    const ok = await transitionBatch(trx, {
+    const ok = await moveBatch(trx, 'created', {
       projectId,
       id: batchId,
       from: 'creating',
       to: 'scheduled',
-      by: 'service',
+      by: 'operator',
       actor,
       at: ctx.clock.now().toISOString(),
       message: `batch ${nb.name}: ${created.length} upgrade(s) in ${nb.plan.waves.length} wave(s) from ${nb.source}`,
@@ -159,8 +158,8 @@ export async function createBatchRecord(
     });
     if (!ok) throw new AppError('INVALID_STATE', `batch ${batchId} changed state while it was being created`);
   });
-  // an immediate batch releases its first wave now, not at the next housekeeping pass
-  for (let i = 0; i < 4 && (await stepBatch(batchDeps(ctx), batchId)); i++);
+  // an immediate batch releases its first wave now, not at the scheduler's next period
+  await wakeBatchScheduler(ctx);
   changed(ctx);
   return { batchId, upgradeIds: created };
 }
@@ -170,12 +169,12 @@ async function discard(ctx: AppContext, projectId: string, batchId: string, ids:
   await ctx.store.db.transaction().execute(async (trx) => {
     await deleteUnstartedUpgrades(trx, ids);
     const at = ctx.clock.now().toISOString();
-    await transitionBatch(trx, {
+    await moveBatch(trx, 'discard', {
       projectId,
       id: batchId,
       from: 'creating',
       to: 'cancelled',
-      by: 'service',
+      by: 'operator',
       actor,
       at,
       message: `batch not created: ${cause instanceof Error ? cause.message : String(cause)}`,

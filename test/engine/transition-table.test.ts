@@ -1,5 +1,6 @@
 // The state core's transition table is the whole truth about state changes:
-//  - no file outside src/engine/core/ writes the upgrades, stages or steps tables;
+//  - no file outside src/engine/core/ writes the upgrades, stages, steps, batches or batch_waves
+//    tables;
 //  - upgrades run through every operator action, failures, a timeout, a takeover (recovery) and
 //    rollbacks on both stores record only transitions the table lists, each with its event;
 //  - docs/architecture.md shows the table exactly as the module renders it.
@@ -14,7 +15,7 @@ import { RULES, renderTable } from '../../src/engine/core/table.ts';
 import { forEachDialect, seedSim, startApp, until, upgradeCalls, type TestApp } from '../helpers/harness.ts';
 import { checkEventsAgainstTable } from '../helpers/transitions.ts';
 
-const STATE_TABLES = '(upgrades|stages|steps)';
+const STATE_TABLES = '(upgrades|stages|steps|batches|batch_waves)';
 const WRITES = [
   new RegExp(`(updateTable|insertInto|deleteFrom)\\(\\s*['"\`]${STATE_TABLES}['"\`]`),
   new RegExp(`\\b(UPDATE|INSERT\\s+INTO|DELETE\\s+FROM)\\s+${STATE_TABLES}\\b`, 'i'),
@@ -27,7 +28,7 @@ function sources(dir: string): string[] {
   });
 }
 
-test('only src/engine/core/ writes the upgrades, stages and steps tables', () => {
+test('only src/engine/core/ writes the upgrades, stages, steps, batches and batch_waves tables', () => {
   const offenders: string[] = [];
   let coreWrites = 0;
   for (const file of sources('src')) {
@@ -43,6 +44,14 @@ test('only src/engine/core/ writes the upgrades, stages and steps tables', () =>
   }
   assert.deepEqual(offenders, []);
   assert.ok(coreWrites >= 5, 'the scan finds the core’s own writes (it is not vacuous)');
+  // ...including those of batches and waves
+  const batchCore = fs.readFileSync(path.join('src', 'engine', 'core', 'batches.ts'), 'utf8');
+  for (const table of ['batches', 'batch_waves']) {
+    assert.ok(
+      WRITES.some((re) => re.test(`updateTable('${table}')`)) && batchCore.includes(`updateTable('${table}')`),
+      `the scan sees writes of ${table}`,
+    );
+  }
 });
 
 test('docs/architecture.md shows the transition table as the module renders it', () => {
@@ -193,7 +202,9 @@ forEachDialect('transition table', (dialect) => {
       'upgrade.window_open': 'test/fleet/windows.test.ts',
       'step.reverse_again': 'test/engine/recovery-limit.test.ts',
     };
+    // batch and wave rules: test/fleet/batches.test.ts checks its events against the table the same way
     const missing = Object.entries(RULES)
+      .filter(([entity]) => entity !== 'batch' && entity !== 'wave')
       .flatMap(([entity, rules]) => Object.keys(rules).map((name) => `${entity}.${name}`))
       .filter((r) => !check.seen.has(r) && elsewhere[r] === undefined);
     assert.deepEqual(missing, []);

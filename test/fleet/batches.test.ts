@@ -4,7 +4,9 @@
 // cancel and retry, and the GaussDB batch seen as one kind of batch.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { forEachDialect } from '../helpers/harness.ts';
+import { forEachDialect, until } from '../helpers/harness.ts';
+import { RULES } from '../../src/engine/core/table.ts';
+import { checkEventsAgainstTable } from '../helpers/transitions.ts';
 import { P, events, fleetEnv, type FleetEnv } from './helpers.ts';
 
 const ENDED = ['succeeded', 'failed', 'cancelled', 'rolled_back'];
@@ -169,6 +171,22 @@ forEachDialect('batches', (dialect) => {
     const done = await env.waitBatch(b.id, ['succeeded', 'failed', 'halted']);
     assert.equal(done.state, 'succeeded');
     assert.ok((await upgradesOf(b.id)).every((u) => u.state === 'succeeded'));
+
+    // below the threshold: the last wave ends failed, so does the batch; a retry finishes it
+    for (let i = 1; i <= 2; i++) await env.addTarget(`fl-${i}`);
+    const f = await env.call('POST', `/v1/projects/${P}/targets/fl-1/faults`, { node: 'fl-1-2', step: 'install', kind: 'fail' });
+    assert.equal(f.status, 201);
+    const below = await create({
+      name: 'below the threshold',
+      targetIds: ['fl-1', 'fl-2'],
+      waves: [{ name: 'all', targets: '100%' }],
+      failureThreshold: { targets: 2 },
+    });
+    const failed = await env.waitBatch(below.id, ['failed', 'succeeded', 'halted']);
+    assert.equal(failed.state, 'failed');
+    assert.equal(failed.waves[0].state, 'failed');
+    assert.equal((await act(below.id, 'retry')).status, 200);
+    assert.equal((await env.waitBatch(below.id, ['succeeded', 'failed', 'halted'])).state, 'succeeded');
   });
 
   test('pause holds everything not started, resume continues; cancel cancels every unfinished upgrade', async () => {
@@ -206,12 +224,26 @@ forEachDialect('batches', (dialect) => {
     await env.waitBatch(c.id, ['awaiting_approval']);
     const cancelled = await act(c.id, 'cancel');
     assert.equal(cancelled.json.state, 'cancelled');
+    // the cancel wakes the scheduler, which cancels the unfinished upgrades
+    await until(async () => (await upgradesOf(c.id)).every((u) => ENDED.includes(u.state)), 'the batch’s upgrades to end');
     const ups = await upgradesOf(c.id);
     assert.deepEqual(ups.map((u) => u.state).sort(), ['cancelled', 'cancelled', 'succeeded']);
     assert.ok(ups.every((u) => ENDED.includes(u.state)));
     // the targets are free again
     const single = await env.call('POST', `/v1/projects/${P}/upgrades`, { targetId: 'cc-2', toVersion: '7.10.3' });
     assert.equal(single.status, 202);
+  });
+
+  test('every batch and wave transition of these paths is in the state core’s table, with its event', async () => {
+    const check = await checkEventsAgainstTable(env.t.ctx.store.db);
+    assert.deepEqual(check.violations, []);
+    const rules = (['batch', 'wave'] as const).flatMap((e) => Object.keys(RULES[e]).map((name) => `${e}.${name}`));
+    // reached elsewhere: a batch whose creation fails (its held upgrades discarded)
+    const elsewhere: Record<string, string> = { 'batch.discard': 'test/families/huawei/gaussdb.test.ts' };
+    assert.deepEqual(
+      rules.filter((r) => !check.seen.has(r) && elsewhere[r] === undefined),
+      [],
+    );
   });
 
   test('bad batches are refused whole with a message that says what to fix', async () => {

@@ -24,7 +24,7 @@ export async function checkEventsAgainstTable(db: Kysely<Database>): Promise<Tab
   const seen = new Set<string>();
   for (const e of events) {
     const prefix = e.type.split('.')[0];
-    if (!['upgrade', 'stage', 'step'].includes(prefix)) continue; // batches keep their own table
+    if (!['upgrade', 'stage', 'step', 'batch', 'wave'].includes(prefix)) continue;
     const entity = prefix as Entity;
     const match = rulesOfEvent(e.type).find(
       (r) =>

@@ -8,6 +8,7 @@ import { asObject, collect, collectPairs, confirm, readDocument } from '../input
 import { duration, fields, shortId, table, when } from '../output.ts';
 import { resolveBatch, resolveTarget } from '../resolve.ts';
 import { runWatch } from '../watch.ts';
+import { BATCH_ACTIONS, FINAL_BATCH_STATES, type BatchAction } from '../../domain/types.ts';
 import type { RestoreView } from '../../service/restores.ts';
 import { restoreLines } from './upgrades.ts';
 
@@ -43,12 +44,11 @@ export interface BatchView {
   restores?: RestoreView[];
 }
 
-const FINAL = new Set(['succeeded', 'failed', 'cancelled']);
-const BATCH_ACTIONS = ['approve', 'pause', 'resume', 'cancel', 'retry'] as const;
-const EXPLAIN: Record<(typeof BATCH_ACTIONS)[number], string> = {
+const FINAL = new Set<string>(FINAL_BATCH_STATES);
+const EXPLAIN: Record<BatchAction, string> = {
   approve: 'let the wave waiting for approval start',
   pause: 'start nothing new; running upgrades finish',
-  resume: 'carry on after a pause or a halt',
+  resume: 'carry on after a pause',
   cancel: 'cancel every upgrade that has not finished; each one brings back the nodes it left out of service (asks first)',
   retry: 'run the failed targets again',
 };

@@ -1,5 +1,6 @@
 // The transition table of the state core (src/engine/core/): every change of an upgrade's,
-// a stage's or a step's state that Liftgate makes, who may cause it, and the event it appends.
+// a stage's, a step's, a batch's or a wave's state that Liftgate makes, who may cause it, and the
+// event it appends.
 // The writers in ./writes.ts refuse a transition that is not listed here, and a test replays
 // upgrades through every operator action, failure, recovery and rollback and checks each event
 // against this table; docs/architecture.md shows the table as this module renders it.
@@ -38,8 +39,22 @@
 //   cancel stops it: its holder is fenced out);
 //   succeeded -> rolling_back -> rolled_back, or back to succeeded when the reversal fails
 //
-// A row whose `from` is empty is created in that state (no previous state).
-import type { StageState, StepState, UpgradeState } from '../../domain/types.ts';
+// Batch and wave states: see BATCH_STATES in src/domain/types.ts. A wave takes its batch's state
+// while it is the current wave; waves are written with their batch (scheduled) and have their own
+// events (`wave.*`, data.batchId and data.wave name them).
+//
+// A row whose `from` is empty is created in that state (no previous state). An event written
+// `batch.{to}` is named after the state the transition enters.
+import type {
+  BatchAction,
+  BatchState,
+  StageState,
+  StepState,
+  UpgradeAction,
+  UpgradeState,
+  WaveState,
+} from '../../domain/types.ts';
+import { UPGRADE_ACTIONS } from '../../domain/types.ts';
 
 export type Cause = 'executor' | 'operator' | 'scheduler' | 'recovery' | 'policy';
 export const CAUSES: readonly Cause[] = ['executor', 'operator', 'scheduler', 'recovery', 'policy'];
@@ -52,6 +67,8 @@ export interface Rule<S extends string> {
   event: string;
   /** one line for the docs */
   why: string;
+  /** states of `from` an operator may leave only inside a rollback window (a waiting step runs) */
+  onlyInWindow?: readonly S[];
 }
 
 const ACTIVE: readonly UpgradeState[] = ['prechecking', 'running'];
@@ -156,6 +173,7 @@ export const UPGRADE_RULES = {
     from: ['failed', 'paused', 'cancelled', 'running'],
     to: ['rolling_back'],
     by: ['operator', 'policy'],
+    onlyInWindow: ['running'],
     event: 'upgrade.rollback',
     why: 'an operator, or its onFailure policy, asked to reverse it (running: only in a rollback window, whose wait stops)',
   },
@@ -163,6 +181,7 @@ export const UPGRADE_RULES = {
     from: ['running'],
     to: ['running'],
     by: ['operator'],
+    onlyInWindow: ['running'],
     event: 'upgrade.finalize',
     why: 'an operator ended its rollback window early: the old cluster is decommissioned next (same state)',
   },
@@ -308,15 +327,217 @@ export const STEP_RULES = {
   },
 } as const satisfies Record<string, Rule<StepState>>;
 
+const UNFINISHED_BATCH: readonly BatchState[] = [
+  'scheduled',
+  'running',
+  'baking',
+  'awaiting_approval',
+  'paused',
+  'halted',
+  'failed',
+];
+
+export const BATCH_RULES = {
+  create: {
+    from: [],
+    to: ['creating'],
+    by: ['operator'],
+    event: 'batch.created',
+    why: 'requested; its waves are written with it and its upgrades are created held',
+  },
+  created: {
+    from: ['creating'],
+    to: ['scheduled'],
+    by: ['operator'],
+    event: 'batch.scheduled',
+    why: 'every upgrade was created',
+  },
+  discard: {
+    from: ['creating'],
+    to: ['cancelled'],
+    by: ['operator'],
+    event: 'batch.cancelled',
+    why: 'creating an upgrade failed; the held ones are discarded',
+  },
+  start: {
+    from: ['scheduled'],
+    to: ['running'],
+    by: ['scheduler'],
+    event: 'batch.running',
+    why: 'its start time came; wave 1 starts',
+  },
+  await_approval: {
+    from: ['scheduled', 'running', 'baking'],
+    to: ['awaiting_approval'],
+    by: ['scheduler'],
+    event: 'batch.awaiting_approval',
+    why: 'the next wave needs approval',
+  },
+  bake: {
+    from: ['running'],
+    to: ['baking'],
+    by: ['scheduler'],
+    event: 'batch.baking',
+    why: 'the current wave is done and has a bake time',
+  },
+  next_wave: {
+    from: ['running', 'baking'],
+    to: ['running'],
+    by: ['scheduler'],
+    event: 'batch.wave_started',
+    why: 'the current wave is done (and its bake and health checks passed); the next wave starts',
+  },
+  succeed: {
+    from: ['running', 'baking'],
+    to: ['succeeded'],
+    by: ['scheduler'],
+    event: 'batch.succeeded',
+    why: 'the last wave is done, no target failed',
+  },
+  fail: {
+    from: ['running', 'baking'],
+    to: ['failed'],
+    by: ['scheduler'],
+    event: 'batch.failed',
+    why: 'the last wave is done, some targets failed (fewer than the threshold)',
+  },
+  halt: {
+    from: ['running', 'baking'],
+    to: ['halted'],
+    by: ['scheduler'],
+    event: 'batch.halted',
+    why: 'failed targets reached the threshold: nothing new starts, running upgrades finish',
+  },
+  approve: {
+    from: ['awaiting_approval'],
+    to: ['running'],
+    by: ['operator'],
+    event: 'batch.running',
+    why: 'an operator approved the gated wave; it starts',
+  },
+  pause: {
+    from: ['scheduled', 'running', 'baking', 'awaiting_approval'],
+    to: ['paused'],
+    by: ['operator'],
+    event: 'batch.paused',
+    why: 'an operator paused it: released upgrades not started are held, running ones pause',
+  },
+  resume: {
+    from: ['paused'],
+    to: ['scheduled', 'running', 'baking', 'awaiting_approval'],
+    by: ['operator'],
+    event: 'batch.{to}',
+    why: 'an operator resumed it: back to the state it was paused in',
+  },
+  retry: {
+    from: ['halted', 'failed', 'running', 'baking'],
+    to: ['running', 'baking'],
+    by: ['operator'],
+    event: 'batch.retried',
+    why: 'its failed targets run again (halted or failed: it runs again; running or baking: same state)',
+  },
+  cancel: {
+    from: UNFINISHED_BATCH,
+    to: ['cancelled'],
+    by: ['operator'],
+    event: 'batch.cancelled',
+    why: 'an operator cancelled it: nothing new starts, unfinished upgrades are cancelled',
+  },
+} as const satisfies Record<string, Rule<BatchState>>;
+
+export const WAVE_RULES = {
+  start: {
+    from: ['scheduled'],
+    to: ['running'],
+    by: ['scheduler'],
+    event: 'wave.started',
+    why: 'the wave before it ended (or the batch started); it releases its upgrades',
+  },
+  await_approval: {
+    from: ['scheduled'],
+    to: ['awaiting_approval'],
+    by: ['scheduler'],
+    event: 'wave.awaiting_approval',
+    why: 'it is next and needs approval',
+  },
+  approve: {
+    from: ['awaiting_approval'],
+    to: ['running'],
+    by: ['operator'],
+    event: 'wave.approved',
+    why: 'an operator approved it',
+  },
+  bake: {
+    from: ['running'],
+    to: ['baking'],
+    by: ['scheduler'],
+    event: 'wave.baking',
+    why: 'its upgrades ended; the bake starts',
+  },
+  succeed: {
+    from: ['running', 'baking'],
+    to: ['succeeded'],
+    by: ['scheduler'],
+    event: 'wave.succeeded',
+    why: 'its upgrades ended (and its bake), every target upgraded and healthy',
+  },
+  fail: {
+    from: ['running', 'baking'],
+    to: ['failed'],
+    by: ['scheduler'],
+    event: 'wave.failed',
+    why: 'its upgrades ended (and its bake); some target failed or was not healthy after the bake',
+  },
+  halt: {
+    from: ['running', 'baking'],
+    to: ['halted'],
+    by: ['scheduler'],
+    event: 'wave.halted',
+    why: 'its batch halted while it was the current wave',
+  },
+  pause: {
+    from: ['running', 'baking', 'awaiting_approval'],
+    to: ['paused'],
+    by: ['operator'],
+    event: 'wave.paused',
+    why: 'its batch was paused while it was the current wave',
+  },
+  resume: {
+    from: ['paused'],
+    to: ['running', 'baking', 'awaiting_approval'],
+    by: ['operator'],
+    event: 'wave.resumed',
+    why: 'its batch was resumed',
+  },
+  retry: {
+    from: ['halted', 'failed', 'succeeded'],
+    to: ['running'],
+    by: ['operator'],
+    event: 'wave.retried',
+    why: 'its batch was retried while it was the current wave',
+  },
+  cancel: {
+    from: ['scheduled', 'running', 'baking', 'awaiting_approval', 'paused', 'halted'],
+    to: ['cancelled'],
+    by: ['operator'],
+    event: 'wave.cancelled',
+    why: 'its batch was cancelled before the wave ended',
+  },
+} as const satisfies Record<string, Rule<WaveState>>;
+
 export type UpgradeRule = keyof typeof UPGRADE_RULES;
 export type StageRule = keyof typeof STAGE_RULES;
 export type StepRule = keyof typeof STEP_RULES;
+export type BatchRule = keyof typeof BATCH_RULES;
+export type WaveRule = keyof typeof WAVE_RULES;
 
-export type Entity = 'upgrade' | 'stage' | 'step';
+export type Entity = 'upgrade' | 'stage' | 'step' | 'batch' | 'wave';
 export const RULES: Record<Entity, Record<string, Rule<string>>> = {
   upgrade: UPGRADE_RULES,
   stage: STAGE_RULES,
   step: STEP_RULES,
+  batch: BATCH_RULES,
+  wave: WAVE_RULES,
 };
 
 /** The cause an event's actor stands for: anything but a system cause is an operator. */
@@ -324,11 +545,16 @@ export function causeOf(actor: string): Cause {
   return (CAUSES as readonly string[]).includes(actor) && actor !== 'operator' ? (actor as Cause) : 'operator';
 }
 
+/** The event type a rule appends when it enters `to` (`batch.{to}` is named after the state). */
+export const eventOf = (rule: Rule<string>, to: string): string => rule.event.replace('{to}', to);
+
 /** The rules whose event has this type (two recovery rules share step.recovered); empty when none. */
 export function rulesOfEvent(type: string): { entity: Entity; name: string; rule: Rule<string> }[] {
   const found: { entity: Entity; name: string; rule: Rule<string> }[] = [];
   for (const entity of Object.keys(RULES) as Entity[]) {
-    for (const [name, rule] of Object.entries(RULES[entity])) if (rule.event === type) found.push({ entity, name, rule });
+    for (const [name, rule] of Object.entries(RULES[entity])) {
+      if (rule.to.some((to) => eventOf(rule, to) === type)) found.push({ entity, name, rule });
+    }
   }
   return found;
 }
@@ -346,13 +572,53 @@ export function checkRule(entity: Entity, name: string, from: readonly string[],
   return rule;
 }
 
+/**
+ * The states an operator may ask for `action` in, read from the rule of the same name: the states
+ * it leaves by an operator, without those it leaves only inside a rollback window.
+ */
+function operatorFrom<S extends string>(rule: Rule<S>): readonly S[] {
+  if (!rule.by.includes('operator')) return [];
+  return rule.from.filter((f) => !rule.onlyInWindow?.includes(f));
+}
+
+export const UPGRADE_ACTION_FROM: Record<UpgradeAction, readonly UpgradeState[]> = Object.fromEntries(
+  UPGRADE_ACTIONS.map((a) => [a, operatorFrom<UpgradeState>(UPGRADE_RULES[a])]),
+) as Record<UpgradeAction, readonly UpgradeState[]>;
+
+/** In a rollback window only the actions whose rule allows it there are offered: rollback and finalize. */
+const WINDOW_ACTIONS: readonly UpgradeAction[] = UPGRADE_ACTIONS.filter((a) =>
+  (UPGRADE_RULES[a] as Rule<UpgradeState>).onlyInWindow?.includes('running'),
+);
+
+/**
+ * The actions an operator may request of an upgrade in this state (the API shows them, the
+ * operations refuse the others, the API families map refusals to their own codes);
+ * inWindow: a step that only waits (a blue/green rollback window) is running.
+ */
+export function allowedActions(state: UpgradeState, inWindow = false): UpgradeAction[] {
+  if (inWindow && state === 'running') return [...WINDOW_ACTIONS];
+  return UPGRADE_ACTIONS.filter((a) => UPGRADE_ACTION_FROM[a].includes(state));
+}
+
+/** The batch states an operator may ask for a batch action in, from the batch rules. */
+export const BATCH_ACTION_FROM: Record<BatchAction, readonly BatchState[]> = {
+  pause: operatorFrom<BatchState>(BATCH_RULES.pause),
+  resume: operatorFrom<BatchState>(BATCH_RULES.resume),
+  approve: operatorFrom<BatchState>(BATCH_RULES.approve),
+  retry: operatorFrom<BatchState>(BATCH_RULES.retry),
+  cancel: operatorFrom<BatchState>(BATCH_RULES.cancel),
+};
+
 /** The table as a Markdown table (docs/architecture.md holds this text; a test compares them). */
 export function renderTable(): string {
   const lines = ['| entity | transition | from | to | caused by | event | when |', '|---|---|---|---|---|---|---|'];
   for (const entity of Object.keys(RULES) as Entity[]) {
     for (const [name, r] of Object.entries(RULES[entity])) {
       const from = r.from.length === 0 ? '(new)' : r.from.join(', ');
-      lines.push(`| ${entity} | ${name} | ${from} | ${r.to.join(', ')} | ${r.by.join(', ')} | \`${r.event}\` | ${r.why} |`);
+      const window = r.onlyInWindow ? ` (${r.onlyInWindow.join(', ')}: only in a rollback window)` : '';
+      lines.push(
+        `| ${entity} | ${name} | ${from}${window} | ${r.to.join(', ')} | ${r.by.join(', ')} | \`${r.event}\` | ${r.why} |`,
+      );
     }
   }
   return lines.join('\n');

@@ -8,7 +8,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { isAppError } from '../../../domain/errors.ts';
 import { ACTIVE_UPGRADE_STATES, type Target } from '../../../domain/types.ts';
-import type { UpgradeAction } from '../../../engine/operations.ts';
+import { UPGRADE_ACTION_FROM, type UpgradeAction } from '../../../engine/operations.ts';
 import type { AppContext } from '../../../service/context.ts';
 import { listEvents } from '../../../service/events.ts';
 import { getUpgradeCheck, recordUpgradeCheck, type UpgradeCheck } from '../../../service/obshell-checks.ts';
@@ -221,12 +221,10 @@ export const obshellFamily: FastifyPluginAsync<{ ctx: AppContext }> = async (app
 
     async function operate(c: ObshellCaller, u: UpgradeDetail, action: UpgradeAction): Promise<void> {
       const dagState = DAG_MAP.upgrade[u.state].state;
-      // OBShell's own preconditions, checked first so the caller gets its codes.
-      if (action === 'retry' && u.state !== 'failed') throw new ObshellError('retryNotFailed');
-      if (action === 'skip' && u.state !== 'failed') throw new ObshellError('passNotFailed');
-      if (action === 'rollback' && dagState !== 'FAILED') throw new ObshellError('rollbackNotFailed');
-      if (action === 'cancel' && ['succeeded', 'cancelled', 'rolled_back'].includes(u.state))
-        throw new ObshellError('cancelFinished');
+      // Refusals the transition table makes (src/engine/core/table.ts), checked first so the caller
+      // gets OBShell's codes; OBShell rolls back only a DAG that failed.
+      const allowed = action === 'rollback' ? dagState === 'FAILED' : UPGRADE_ACTION_FROM[action].includes(u.state);
+      if (!allowed) throw new ObshellError(REFUSED[action] ?? 'badRequest', [`cannot ${action} a task that is ${u.state}`]);
       try {
         await upgradeAction(ctx, c.projectId, u.id, action, actor(c));
       } catch (err) {
