@@ -8,7 +8,8 @@
 import { parseArgs } from 'node:util';
 import { createBatch } from '../src/service/batch-actions.ts';
 import { getBatch } from '../src/service/batch-view.ts';
-import { createContext, type AppContext } from '../src/service/context.ts';
+import { createContext } from '../src/app/context.ts';
+import type { AppContext } from '../src/service/app-context.ts';
 import { createUpgrade } from '../src/service/upgrades.ts';
 import { freshStore, type Dialect } from '../test/helpers/harness.ts';
 import { machine, seedFleet } from './lib/fleet.ts';

@@ -10,7 +10,7 @@ import { fork } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createBatch } from '../src/service/batch-actions.ts';
-import { createContext } from '../src/service/context.ts';
+import { createContext } from '../src/app/context.ts';
 import { openStore } from '../src/store/open.ts';
 import { freshStore, type Dialect } from '../test/helpers/harness.ts';
 import { SERVER_TOKEN, startServer } from '../test/helpers/servers.ts';

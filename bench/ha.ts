@@ -6,7 +6,7 @@
 //    took all its steps back, over several kills (p50 and max).
 // Usage: npm run bench:ha [-- --targets 300 --replicas 1,2,3 --kills 5 --timeout-ms 5000]
 import { parseArgs } from 'node:util';
-import { createContext } from '../src/service/context.ts';
+import { createContext } from '../src/app/context.ts';
 import { openStore, type Store } from '../src/store/open.ts';
 import { executorOf, median, takenOver } from '../test/helpers/chaos.ts';
 import { freshStore, type StoreConfig } from '../test/helpers/harness.ts';

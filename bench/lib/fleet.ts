@@ -4,7 +4,8 @@
 // (which upgrades them in a batch).
 import fs from 'node:fs';
 import os from 'node:os';
-import { createContext, type AppContext } from '../../src/service/context.ts';
+import { createContext } from '../../src/app/context.ts';
+import type { AppContext } from '../../src/service/app-context.ts';
 import type { StoreConfig } from '../../test/helpers/harness.ts';
 import { addCatalogVersion } from '../../src/service/catalog.ts';
 import { createProject } from '../../src/service/projects.ts';

@@ -42,7 +42,7 @@ program
     const { lockDataFolder, sqliteFileOf } = await import('../store/folder-lock.ts');
     const file = sqliteFileOf({ databaseUrl: process.env.LIFTGATE_DATABASE_URL, dataDir: process.env.LIFTGATE_DATA_DIR });
     const folderLock = file ? lockDataFolder(path.dirname(file)) : undefined;
-    const { serve } = await import('./serve.ts');
+    const { serve } = await import('../app/serve.ts');
     await serve({ port: o.port ? Number(o.port) : undefined, host: o.host, folderLock });
   });
 

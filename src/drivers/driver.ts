@@ -161,6 +161,16 @@ export interface LocalClusters {
   madeHere(): string[];
 }
 
+/** What event retention asks of a driver that keeps logs of its own (Driver.prune). */
+export interface PruneRequest {
+  /** rows created before this time (ISO-8601) may go */
+  before: string;
+  /** rows per delete statement */
+  batchSize: number;
+  /** awaited between statements, so other work on the store goes first */
+  pause: () => Promise<void>;
+}
+
 export interface Driver {
   readonly name: string;
   readonly capabilities: DriverCapabilities;
@@ -202,6 +212,12 @@ export interface Driver {
   rollback(ctx: StepContext): Promise<StepResult>;
   /** after a crash: did a non-idempotent step that was running take effect? */
   reconcile?(ctx: StepContext): Promise<ReconcileResult>;
+  /**
+   * With an event retention set, the housekeeping leader's retention pass (src/engine/retention.ts)
+   * calls this: delete the driver's own logs older than `before` that no active upgrade needs;
+   * returns how many rows went. A driver without logs of its own has none.
+   */
+  prune?(req: PruneRequest): Promise<number>;
   close?(): Promise<void>;
 }
 

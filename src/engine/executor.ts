@@ -24,15 +24,8 @@ import { housekeepWindows } from './windows.ts';
 import { createReport, finishReport, runPrecheck } from './prechecks.ts';
 import { isoIn, isoNow, systemClock, type Clock } from '../domain/clock.ts';
 import type { Db } from '../store/schema.ts';
-import {
-  advance,
-  recordFailure,
-  recordReversal,
-  recordReversalFailure,
-  recordSuccess,
-  startUpgrade,
-  type CoreEnv,
-} from './core/progress.ts';
+import type { CoreEnv } from './core/env.ts';
+import { advance, recordFailure, recordReversal, recordReversalFailure, recordSuccess, startUpgrade } from './core/progress.ts';
 import { DEFAULT_STEP_RECOVERY_LIMIT, recoverStep } from './core/recovery.ts';
 import {
   claimRestoreSteps,

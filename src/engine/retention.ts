@@ -1,7 +1,7 @@
 // Event retention: with LIFTGATE_EVENT_RETENTION_DAYS set, the housekeeping leader deletes
-// events older than that, and the logs that grow beside them (ended webhook deliveries, the sim
-// driver's invocation and effect logs). Unset (the default) keeps everything: the events are
-// also the audit trail.
+// events older than that, and the logs that grow beside them (ended webhook deliveries, and each
+// installed driver's own logs through its `prune` hook: the sim driver's invocation and effect
+// logs). Unset (the default) keeps everything: the events are also the audit trail.
 //
 // What is never deleted, however old:
 //   - an event a durable consumer (the webhook outbox, the estimate tracker: the rows of
@@ -22,6 +22,7 @@ import { setImmediate } from 'node:timers/promises';
 import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { Clock } from '../domain/clock.ts';
 import { ACTIVE_UPGRADE_STATES } from '../domain/types.ts';
+import type { Driver } from '../drivers/driver.ts';
 import type { Store } from '../store/open.ts';
 import type { Database } from '../store/schema.ts';
 import { FINAL_BATCH_STATES } from '../domain/types.ts';
@@ -56,6 +57,8 @@ export interface RetentionOptions {
   store: Pick<Store, 'db' | 'horizon'>;
   clock: Clock;
   days: number;
+  /** the installed drivers: each one's `prune` deletes its own logs */
+  drivers?: ReadonlyMap<string, Pick<Driver, 'prune'>>;
   /** rows per delete (default 500) */
   batchSize?: number;
   /** between batches: lets other work on the store go first (default: one turn of the event loop) */
@@ -71,14 +74,15 @@ export interface PruneReport {
   eventBatches: number[];
   events: number;
   deliveries: number;
-  simLogs: number;
+  /** rows of its own logs each driver deleted, by driver name */
+  driverLogs: Record<string, number>;
 }
 
 export class EventRetention {
   readonly days: number;
   readonly batchSize: number;
   /** rows this process deleted (metrics) */
-  readonly pruned = { events: 0, deliveries: 0, simLogs: 0 };
+  readonly pruned = { events: 0, deliveries: 0, driverLogs: {} as Record<string, number> };
   private readonly db: Kysely<Database>;
   private readonly pause: () => Promise<void>;
   private running: Promise<PruneReport> | null = null;
@@ -88,9 +92,10 @@ export class EventRetention {
     this.batchSize = opts.batchSize ?? DEFAULT_RETENTION_BATCH;
     this.db = opts.store.db;
     this.pause = opts.pause ?? (() => setImmediate());
+    for (const [name, driver] of opts.drivers ?? []) if (driver.prune) this.pruned.driverLogs[name] = 0;
   }
 
-  /** One pass: events, then ended webhook deliveries, then the sim logs. One pass at a time. */
+  /** One pass: events, then ended webhook deliveries, then the drivers' logs. One pass at a time. */
   prune(): Promise<PruneReport> {
     this.running ??= this.pass().finally(() => (this.running = null));
     return this.running;
@@ -113,11 +118,15 @@ export class EventRetention {
     const eventBatches = await this.pruneEvents(cutoff, bound, now.toISOString());
     const events = eventBatches.reduce((a, b) => a + b, 0);
     const deliveries = await this.pruneDeliveries(cutoff);
-    const simLogs = (await this.pruneSimLog('sim_invocations', cutoff)) + (await this.pruneSimLog('sim_effects', cutoff));
+    const driverLogs: Record<string, number> = {};
+    for (const [name, driver] of this.opts.drivers ?? []) {
+      if (!driver.prune) continue;
+      driverLogs[name] = await driver.prune({ before: cutoff, batchSize: this.batchSize, pause: this.pause });
+      this.pruned.driverLogs[name] = (this.pruned.driverLogs[name] ?? 0) + driverLogs[name];
+    }
     this.pruned.events += events;
     this.pruned.deliveries += deliveries;
-    this.pruned.simLogs += simLogs;
-    return { cutoff, bound, eventBatches, events, deliveries, simLogs };
+    return { cutoff, bound, eventBatches, events, deliveries, driverLogs };
   }
 
   private async pruneEvents(cutoff: string, bound: number, at: string): Promise<number[]> {
@@ -218,40 +227,6 @@ export class EventRetention {
       const n = Number(res.numDeletedRows);
       total += n;
       if (n < this.batchSize) return total;
-      await this.pause();
-    }
-  }
-
-  /** The sim driver's logs of steps whose upgrade is no longer active, older than the cutoff. */
-  private async pruneSimLog(table: 'sim_invocations' | 'sim_effects', cutoff: string): Promise<number> {
-    let total = 0;
-    let pos = 0;
-    for (;;) {
-      const window = await this.db
-        .selectFrom(table)
-        .select(['id', 'created_at'])
-        .where('id', '>', pos)
-        .orderBy('id')
-        .limit(this.batchSize)
-        .execute();
-      if (window.length === 0 || !window.some((r) => r.created_at < cutoff)) return total;
-      const to = Number(window[window.length - 1].id);
-      const res = await this.db
-        .deleteFrom(table)
-        .where('id', '>', pos)
-        .where('id', '<=', to)
-        .where('created_at', '<', cutoff)
-        .where('step_id', 'not in', (eb) =>
-          eb
-            .selectFrom('steps')
-            .innerJoin('upgrades', 'upgrades.id', 'steps.upgrade_id')
-            .select('steps.id')
-            .where('upgrades.state', 'in', [...ACTIVE_UPGRADE_STATES]),
-        )
-        .executeTakeFirst();
-      total += Number(res.numDeletedRows);
-      pos = to;
-      if (window.length < this.batchSize) return total;
       await this.pause();
     }
   }

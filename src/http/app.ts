@@ -5,10 +5,11 @@ import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { AppContext } from '../service/context.ts';
+import type { AppContext } from '../service/app-context.ts';
 import { consoleRoutes } from './console.ts';
 import { AppError } from '../domain/errors.ts';
-import { clientErrorHandler, errorHandler, errorHandlerByPath } from './error-envelopes.ts';
+import { clientErrorHandler, errorHandlerByPath } from './error-envelopes.ts';
+import { errorHandler } from './error-render.ts';
 import { renderNativeError } from './errors.ts';
 import { installInputGuards } from './input-guards.ts';
 import { installRateLimits, rateLimitSettingsFromEnv, type RateLimitSettings } from './rate-limits.ts';

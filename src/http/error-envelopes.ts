@@ -3,9 +3,9 @@
 // parameters (Fastify refuses those before routing), body parse failures of a request no route
 // matched, and malformed requests Node's HTTP parser refuses before Fastify sees them.
 //
-// Each family has one renderer (error -> status, body) beside its error table; its routes install
-// it with `errorHandler(renderer)`, and requests without a route find it by their path prefix.
-import type { IncomingHttpHeaders } from 'node:http';
+// Each family has one renderer (error -> status, body; src/http/error-render.ts) beside its error
+// table; its routes install it with `errorHandler(renderer)`, and requests without a route find it
+// here by their path prefix.
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
@@ -14,24 +14,9 @@ import { renderAckError, renderHologresError } from './families/alibaba/errors.t
 import { renderCssError } from './families/huawei/css-errors.ts';
 import { renderGaussError } from './families/huawei/gaussdb-messages.ts';
 import { renderObshellError } from './families/obshell/envelope.ts';
+import { errorHandler, type ErrorRenderer } from './error-render.ts';
 import { renderNativeError } from './errors.ts';
 import { agentPortOf } from './obshell-agent-servers.ts';
-
-export interface ErrorMeta {
-  requestId: string;
-  headers: IncomingHttpHeaders;
-  elapsedMs: number;
-}
-
-export interface RenderedError {
-  status: number;
-  body: unknown;
-  /** content type when not JSON (ACK's XML) */
-  type?: string;
-  headers?: Record<string, string>;
-}
-
-export type ErrorRenderer = (err: unknown, meta: ErrorMeta) => RenderedError;
 
 export type FamilyName = 'native' | 'ack' | 'hologres' | 'css' | 'gaussdb' | 'obshell';
 
@@ -59,18 +44,6 @@ const PREFIXES: [string, FamilyName][] = [
 export function familyOf(rawUrl: string): FamilyName {
   for (const [prefix, family] of PREFIXES) if (rawUrl.startsWith(prefix)) return family;
   return 'native';
-}
-
-/** A Fastify error handler that answers in one family's envelope. */
-export function errorHandler(render: ErrorRenderer) {
-  return (err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): void => {
-    const out = render(err, { requestId: String(req.id), headers: req.headers, elapsedMs: reply.elapsedTime });
-    if (out.status >= 500) req.log.error({ err }, 'request failed');
-    for (const [k, v] of Object.entries(out.headers ?? {})) reply.header(k, v);
-    reply.code(out.status);
-    if (out.type) reply.type(out.type);
-    reply.send(out.body);
-  };
 }
 
 /** The family a request is addressed to: every request to an OBShell agent's port is OBShell's. */

@@ -2,7 +2,7 @@
 // Errors raised by Fastify or its parsers get fixed messages: their own texts quote the URL, the
 // content type or a fragment of the body, and an answer never echoes input or parser internals.
 import { ERROR_CATALOGUE, isAppError, type ErrorCode } from '../domain/errors.ts';
-import type { ErrorMeta, RenderedError } from './error-envelopes.ts';
+import type { ErrorMeta, RenderedError } from './error-render.ts';
 
 export interface ErrorInfo {
   status: number;

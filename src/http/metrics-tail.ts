@@ -6,7 +6,7 @@
 // committed a lower id a little later is not skipped.
 import { sql } from 'kysely';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import type { AppContext } from '../service/context.ts';
+import type { AppContext } from '../service/app-context.ts';
 
 const TYPES = [
   'step.succeeded',

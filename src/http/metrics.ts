@@ -7,7 +7,7 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { AppContext } from '../service/context.ts';
+import type { AppContext } from '../service/app-context.ts';
 import { MetricsTail } from './metrics-tail.ts';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -134,17 +134,19 @@ export async function metricsRoutes(app: FastifyInstance, opts: { ctx: AppContex
     labelNames: ['table'],
     registers,
   });
-  const prunedSeen = { events: 0, deliveries: 0, simLogs: 0 };
+  // each driver's own logs count as `<driver>_logs` (the sim driver's: sim_logs)
+  const prunedSeen = new Map<string, number>();
   const countPruned = () => {
     const now = ctx.retention?.pruned;
     if (!now) return;
-    for (const [key, table] of [
-      ['events', 'events'],
-      ['deliveries', 'webhook_deliveries'],
-      ['simLogs', 'sim_logs'],
-    ] as const) {
-      pruned.inc({ table }, now[key] - prunedSeen[key]);
-      prunedSeen[key] = now[key];
+    const counts: [string, number][] = [
+      ['events', now.events],
+      ['webhook_deliveries', now.deliveries],
+      ...Object.entries(now.driverLogs).map(([driver, n]): [string, number] => [`${driver}_logs`, n]),
+    ];
+    for (const [table, n] of counts) {
+      pruned.inc({ table }, n - (prunedSeen.get(table) ?? 0));
+      prunedSeen.set(table, n);
     }
   };
 

@@ -12,7 +12,7 @@ import { appendEvent } from '../engine/core/events.ts';
 import { now } from '../domain/clock.ts';
 import type { Db } from '../store/schema.ts';
 import type { ApiTokenRow } from '../store/schema.ts';
-import type { AppContext } from './context.ts';
+import type { AppContext } from './app-context.ts';
 import { NO_PROJECT } from './events.ts';
 import { actorOf, hashToken, newToken, newTokenRow, parseExpiry, type Principal } from './tokens.ts';
 

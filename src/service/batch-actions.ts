@@ -21,7 +21,7 @@ import { moveUpgrade, updateUpgrade } from '../engine/core/writes.ts';
 import { advance } from '../engine/core/progress.ts';
 import { listTargets, loadTarget } from '../store/targets-repo.ts';
 import { getBatch, loadBatch, type BatchView } from './batch-view.ts';
-import { changed, coreEnv, type AppContext } from './context.ts';
+import { changed, coreEnv, type AppContext } from './app-context.ts';
 import { createBatchRecord, wakeBatchScheduler } from './fleet-batches.ts';
 
 export interface BatchRequest {

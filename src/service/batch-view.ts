@@ -9,7 +9,7 @@ import type { BatchState } from '../domain/types.ts';
 import { gateAt } from '../engine/windows.ts';
 import type { BatchRow } from '../store/schema.ts';
 import { loadTarget } from '../store/targets-repo.ts';
-import type { AppContext } from './context.ts';
+import type { AppContext } from './app-context.ts';
 import { batchRestores, type RestoreView } from './restores.ts';
 
 export interface WaveView {

@@ -7,7 +7,7 @@ import { ACTIVE_UPGRADE_STATES } from '../domain/types.ts';
 import { upgradeCandidates } from '../domain/versions.ts';
 import { loadTarget } from '../store/targets-repo.ts';
 import { listCatalog } from './catalog.ts';
-import type { AppContext } from './context.ts';
+import type { AppContext } from './app-context.ts';
 import { createBatchRecord } from './fleet-batches.ts';
 import { getUpgrade, type UpgradeDetail } from './upgrades.ts';
 

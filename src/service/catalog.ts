@@ -3,7 +3,7 @@ import type { CatalogVersion } from '../domain/types.ts';
 import { compareVersions, crossEngineFrom, isValidVersion } from '../domain/versions.ts';
 import { now } from '../domain/clock.ts';
 import { toCatalogVersion } from '../store/mappers.ts';
-import type { AppContext } from './context.ts';
+import type { AppContext } from './app-context.ts';
 import { isUniqueViolation } from './db-errors.ts';
 
 export interface CatalogInput {

@@ -2,7 +2,7 @@
 // rather than an upgrade (ACK pause/resume/cancel/status, Hologres status).
 import { AppError } from '../domain/errors.ts';
 import { ACTIVE_UPGRADE_STATES } from '../domain/types.ts';
-import type { AppContext } from './context.ts';
+import type { AppContext } from './app-context.ts';
 import { getTarget } from './targets.ts';
 import {
   createUpgrade,

@@ -11,7 +11,7 @@ import { appendEvent } from '../engine/core/events.ts';
 import { now } from '../domain/clock.ts';
 import { readOrCreateKeyFile } from '../store/key-file.ts';
 import type { AccessKeyRow } from '../store/schema.ts';
-import type { AppContext } from './context.ts';
+import type { AppContext } from './app-context.ts';
 import { isUniqueViolation } from './db-errors.ts';
 import { getProject } from './projects.ts';
 import { assertCanGrant, roleOf, type Role } from './roles.ts';

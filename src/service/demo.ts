@@ -2,7 +2,7 @@
 // versions for every engine. Created on first start with an empty store (LIFTGATE_DEMO=0 skips).
 import type { CatalogInput } from './catalog.ts';
 import { addCatalogVersion } from './catalog.ts';
-import type { AppContext } from './context.ts';
+import type { AppContext } from './app-context.ts';
 import { createProject } from './projects.ts';
 import { createTarget, type TargetInput } from './targets.ts';
 

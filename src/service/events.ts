@@ -1,6 +1,6 @@
 import type { UpgradeEvent } from '../domain/types.ts';
 import { toEvent } from '../store/mappers.ts';
-import type { AppContext } from './context.ts';
+import type { AppContext } from './app-context.ts';
 
 /**
  * The project id under which events of no project are stored: the admin credential's audit trail

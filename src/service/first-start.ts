@@ -4,7 +4,7 @@
 // runs under a lock across the store's processes: the first to get it does the work, the others
 // then find it done.
 import { withStoreLock } from '../store/store-lock.ts';
-import type { AppContext } from './context.ts';
+import type { AppContext } from './app-context.ts';
 import { seedDemo } from './demo.ts';
 import { ensureAdminToken } from './tokens.ts';
 

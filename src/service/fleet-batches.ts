@@ -18,7 +18,7 @@ import { createBatchRows, moveBatch } from '../engine/core/batches.ts';
 import { applyAction } from '../engine/operations.ts';
 import { appendEvent } from '../engine/core/events.ts';
 import { deleteUnstartedUpgrades } from '../engine/core/writes.ts';
-import { changed, type AppContext } from './context.ts';
+import { changed, type AppContext } from './app-context.ts';
 import { planUpgrade, storeUpgrade, type PlannedUpgrade } from './upgrades.ts';
 
 export interface BatchItem {

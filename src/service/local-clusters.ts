@@ -5,7 +5,7 @@
 // servers should run.
 import { ACTIVE_UPGRADE_STATES } from '../domain/types.ts';
 import type { LocalClusters } from '../drivers/driver.ts';
-import type { AppContext } from './context.ts';
+import type { AppContext } from './app-context.ts';
 import { getTarget } from './targets.ts';
 
 /** a cluster `liftgate serve` stops when it stops */

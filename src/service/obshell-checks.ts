@@ -4,7 +4,7 @@
 // recorded as an event (the audit trail wants it anyway) and the event's id is the check's id.
 import type { PrecheckReport, Target, TargetNode } from '../domain/types.ts';
 import { now } from '../domain/clock.ts';
-import type { AppContext } from './context.ts';
+import type { AppContext } from './app-context.ts';
 import { getReport } from './prechecks.ts';
 
 export const UPGRADE_CHECK_EVENT = 'obshell.upgrade_check';

@@ -8,7 +8,7 @@ import { checkPasswordStrength } from '../auth/password-strength.ts';
 import { AppError } from '../domain/errors.ts';
 import { appendEvent } from '../engine/core/events.ts';
 import { now } from '../domain/clock.ts';
-import type { AppContext } from './context.ts';
+import type { AppContext } from './app-context.ts';
 import { getTarget } from './targets.ts';
 import { actorOf, type Principal } from './tokens.ts';
 

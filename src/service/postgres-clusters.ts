@@ -1,7 +1,7 @@
 // What `liftgate serve` says at start about where the `postgres` driver keeps its clusters, and
 // whether its service user can reach them.
 import type { PostgresDriver } from '../drivers/postgres/driver.ts';
-import type { AppContext } from './context.ts';
+import type { AppContext } from './app-context.ts';
 import { getTarget } from './targets.ts';
 
 function driverOf(ctx: AppContext): PostgresDriver | null {

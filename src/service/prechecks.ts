@@ -3,7 +3,7 @@ import type { PrecheckReport, UpgradeMode } from '../domain/types.ts';
 import type { PlanOptions } from '../engine/planner.ts';
 import { createReport, finishReport, runPrecheck } from '../engine/prechecks.ts';
 import { toReport } from '../store/mappers.ts';
-import { changed, type AppContext } from './context.ts';
+import { changed, type AppContext } from './app-context.ts';
 import { getTarget } from './targets.ts';
 import { azOptions, upgradeRoute } from './upgrades.ts';
 

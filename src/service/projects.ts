@@ -2,7 +2,7 @@ import { AppError } from '../domain/errors.ts';
 import type { Project } from '../domain/types.ts';
 import { now } from '../domain/clock.ts';
 import { toProject } from '../store/mappers.ts';
-import type { AppContext } from './context.ts';
+import type { AppContext } from './app-context.ts';
 import { isUniqueViolation } from './db-errors.ts';
 
 export async function createProject(ctx: AppContext, p: { id: string; name?: string }): Promise<Project> {

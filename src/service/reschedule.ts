@@ -6,7 +6,7 @@ import type { UpgradeSchedule } from '../domain/types.ts';
 import { moveUpgrade } from '../engine/core/writes.ts';
 import { toUpgrade } from '../store/mappers.ts';
 import { loadTarget } from '../store/targets-repo.ts';
-import { changed, type AppContext } from './context.ts';
+import { changed, type AppContext } from './app-context.ts';
 import { getUpgrade, type UpgradeDetail } from './upgrades.ts';
 
 export async function rescheduleUpgrade(

@@ -5,7 +5,7 @@ import { AppError } from '../domain/errors.ts';
 import type { UpgradeMode, UpgradeState } from '../domain/types.ts';
 import { toUpgrade } from '../store/mappers.ts';
 import { applyAction } from '../engine/operations.ts';
-import { changed, type AppContext } from './context.ts';
+import { changed, type AppContext } from './app-context.ts';
 import { withStages, type UpgradeDetail } from './upgrades.ts';
 
 export interface ModeFilter {

@@ -6,7 +6,7 @@ import { parseExclusions, parseWindow } from '../domain/window.ts';
 import { appendEvent } from '../engine/core/events.ts';
 import { now } from '../domain/clock.ts';
 import { insertNodes, listTargets as listRows, loadTarget, setLabels, type TargetFilter } from '../store/targets-repo.ts';
-import { changed, type AppContext } from './context.ts';
+import { changed, type AppContext } from './app-context.ts';
 import { isUniqueViolation } from './db-errors.ts';
 import { getProject } from './projects.ts';
 

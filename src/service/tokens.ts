@@ -6,7 +6,7 @@ import { AppError } from '../domain/errors.ts';
 import { appendEvent } from '../engine/core/events.ts';
 import { now } from '../domain/clock.ts';
 import type { ApiTokenRow } from '../store/schema.ts';
-import type { AppContext } from './context.ts';
+import type { AppContext } from './app-context.ts';
 import { NO_PROJECT } from './events.ts';
 import { getProject } from './projects.ts';
 import { assertCanGrant, roleOf, type Role } from './roles.ts';

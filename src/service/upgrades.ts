@@ -19,7 +19,7 @@ import { insertUpgrade as insertUpgradeRows } from '../engine/core/writes.ts';
 import { isoNow } from '../domain/clock.ts';
 import { newStepRow, toStage, toStep, toUpgrade } from '../store/mappers.ts';
 import { listCatalog } from './catalog.ts';
-import { changed, type AppContext } from './context.ts';
+import { changed, type AppContext } from './app-context.ts';
 import { isUniqueViolation } from './db-errors.ts';
 import { loadTarget } from '../store/targets-repo.ts';
 import { heldReason } from './batch-view.ts';

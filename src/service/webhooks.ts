@@ -5,7 +5,7 @@ import { AppError } from '../domain/errors.ts';
 import { hostAllowed, isEventPattern } from '../webhooks/subscriptions.ts';
 import { parseJson } from '../store/mappers.ts';
 import type { WebhookDeliveryRow, WebhookRow } from '../store/schema.ts';
-import type { AppContext } from './context.ts';
+import type { AppContext } from './app-context.ts';
 import { seal } from './credentials.ts';
 import { getProject } from './projects.ts';
 

@@ -1,6 +1,8 @@
 // Numbered migrations. Kysely's Migrator runs them in order under its own lock (a lock row on
 // SQLite, an advisory-style lock table on PostgreSQL). Never edit a migration that has shipped:
-// add the next number instead.
+// add the next number instead. The sim_* tables (migrations 001, 002, 004) belong to the sim
+// driver, which declares their rows and prunes them (src/drivers/sim/tables.ts); their DDL stays
+// here as it ran (comments aside), since existing databases ran it.
 import { sql, type ColumnDefinitionBuilder, type Kysely, type Migration } from 'kysely';
 import type { DialectCapabilities } from './dialect.ts';
 
@@ -234,6 +236,7 @@ function m001(caps: DialectCapabilities): Migration {
         .addColumn('expires_at', 'bigint', (c) => c.notNull())
         .execute();
 
+      // the sim driver's tables (src/drivers/sim/tables.ts), kept here as this migration ran
       await db.schema
         .createTable('sim_nodes')
         .addColumn('project_id', 'text', (c) => c.notNull())
@@ -314,6 +317,7 @@ function m004(caps: DialectCapabilities): Migration {
         .alterTable('steps')
         .addColumn('recoveries', 'integer', (c) => c.notNull().defaultTo(0))
         .execute();
+      // the sim driver's table (src/drivers/sim/tables.ts), kept here as this migration ran
       await db.schema
         .createTable('sim_invocations')
         .addColumn('id', caps.autoIncrementType, (c) =>

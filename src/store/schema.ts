@@ -295,57 +295,6 @@ export interface RateLimitCounterRow {
   window_ends_at: number;
 }
 
-export interface SimNodeRow {
-  project_id: string;
-  target_id: string;
-  node: string;
-  version: string;
-  running: number;
-  health: string;
-  zone: string;
-  role: string;
-  lag_ms: number;
-  disk_free_pct: number;
-  updated_at: string;
-}
-
-export interface SimEffectRow {
-  id: Generated<number>;
-  step_id: string;
-  project_id: string;
-  target_id: string;
-  node: string | null;
-  action: string;
-  effect: string;
-  created_at: string;
-}
-
-/** One call of the sim driver (migration 004); no unique key, so a repeated call shows. */
-export interface SimInvocationRow {
-  id: Generated<number>;
-  step_id: string;
-  fence: number;
-  call: string;
-  action: string;
-  project_id: string;
-  target_id: string;
-  node: string | null;
-  owner: string | null;
-  outcome: string | null;
-  created_at: string;
-}
-
-export interface SimFaultRow {
-  id: string;
-  project_id: string;
-  target_id: string;
-  node: string | null;
-  step: string;
-  kind: string;
-  times_left: number;
-  created_at: string;
-}
-
 /** One registered executor (migration 005). state: running | stopped | lost */
 export interface ExecutorRow {
   id: string;
@@ -442,6 +391,7 @@ export interface WebhookDeliveryRow {
   delivered_at: string | null;
 }
 
+/** The store's tables. A driver's own tables are not here: the driver declares them (src/drivers/sim/tables.ts). */
 export interface Database {
   projects: ProjectRow;
   targets: TargetRow;
@@ -464,12 +414,8 @@ export interface Database {
   obshell_agents: ObshellAgentRow;
   replay_nonces: ReplayNonceRow;
   rate_limit_counters: RateLimitCounterRow;
-  sim_nodes: SimNodeRow;
-  sim_effects: SimEffectRow;
-  sim_faults: SimFaultRow;
   executors: ExecutorRow;
   leader_leases: LeaderLeaseRow;
-  sim_invocations: SimInvocationRow;
   event_cursors: EventCursorRow;
   event_retention: EventRetentionRow;
   step_durations: StepDurationRow;

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { buildApp } from '../../src/http/app.ts';
 import { loadFamilies } from '../../src/http/families.ts';
-import { createContext } from '../../src/service/context.ts';
+import { createContext } from '../../src/app/context.ts';
 import { ensureAdminToken } from '../../src/service/tokens.ts';
 import {
   ADMIN_TOKEN,

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { buildApp } from '../../src/http/app.ts';
 import { loadFamilies } from '../../src/http/families.ts';
-import { createContext } from '../../src/service/context.ts';
+import { createContext } from '../../src/app/context.ts';
 import { forEachDialect, seedSim, startApp, type TestApp } from '../helpers/harness.ts';
 
 type Json = any;

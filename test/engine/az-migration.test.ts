@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { forEachDialect, seedSim, startApp, stopBackground, until, type TestApp } from '../helpers/harness.ts';
 import { changedTables, storeDigest } from '../helpers/store-digest.ts';
+import { simDb } from '../../src/drivers/sim/tables.ts';
 
 const THREE_ZONES = (id: string) => [
   { name: `${id}-1`, role: 'leader', zone: 'az1' },
@@ -155,7 +156,7 @@ forEachDialect('az migration', (dialect) => {
       (await t.call('GET', `/v1/projects/acme/prechecks/${u.precheckReportId}`)).json;
     /** what the simulator did to each node: every driver call that named it */
     const callsOn = async (target: string) => {
-      const rows = await t.ctx.store.db
+      const rows = await simDb(t.ctx.store.db)
         .selectFrom('sim_invocations')
         .select(['node', 'action'])
         .where('target_id', '=', target)
@@ -178,7 +179,7 @@ forEachDialect('az migration', (dialect) => {
       const calls = await callsOn('m-1');
       assert.deepEqual(calls['m-1-1'], ['drain', 'stop', 'relocate', 'start', 'verify', 'rejoin']);
       assert.deepEqual(Object.keys(calls).sort(), ['m-1-1'], 'no step ran on a node of az2 or az3');
-      const simZones = await t.ctx.store.db
+      const simZones = await simDb(t.ctx.store.db)
         .selectFrom('sim_nodes')
         .select(['node', 'zone', 'running'])
         .where('target_id', '=', 'm-1')

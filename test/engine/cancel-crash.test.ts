@@ -9,6 +9,7 @@ import { after, test } from 'node:test';
 import { openStore } from '../../src/store/open.ts';
 import { forEachDialect, freshStore, until, type StoreConfig } from '../helpers/harness.ts';
 import { killAll, simCluster, startServer, type Server } from '../helpers/servers.ts';
+import { simDb } from '../../src/drivers/sim/tables.ts';
 
 const POINTS = ['step.claimed:2@restore', 'step.driver_done:2@restore'];
 
@@ -66,7 +67,7 @@ forEachDialect('cancel crash', (dialect) => {
 
       const s = await openStore(store.config);
       try {
-        const nodes = await s.db.selectFrom('sim_nodes').selectAll().where('target_id', '=', 'a').execute();
+        const nodes = await simDb(s.db).selectFrom('sim_nodes').selectAll().where('target_id', '=', 'a').execute();
         for (const n of nodes) assert.ok(n.running === 1 && n.health === 'healthy', `${n.node} is ${n.health}`);
         const restores = await s.db
           .selectFrom('steps')
@@ -75,7 +76,7 @@ forEachDialect('cancel crash', (dialect) => {
           .where('action', '=', 'restore')
           .orderBy('seq')
           .execute();
-        const effects = await s.db
+        const effects = await simDb(s.db)
           .selectFrom('sim_effects')
           .selectAll()
           .where(
@@ -88,7 +89,7 @@ forEachDialect('cancel crash', (dialect) => {
           assert.equal(effects.filter((e) => e.step_id === r.id).length, 1, `the restore of ${r.node} applied once`);
         }
         // the restore that had finished before the crash was not called again
-        const calls = await s.db.selectFrom('sim_invocations').selectAll().where('step_id', '=', restores[0].id).execute();
+        const calls = await simDb(s.db).selectFrom('sim_invocations').selectAll().where('step_id', '=', restores[0].id).execute();
         assert.equal(calls.length, 1);
         // the interrupted one was taken back by recovery, and the cancel ended once
         assert.ok(restores[1].recoveries >= 1 || restores[1].attempts >= 2, JSON.stringify(restores[1]));

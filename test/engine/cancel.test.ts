@@ -10,6 +10,7 @@ import { after, before, test } from 'node:test';
 import { ManualClock } from '../../src/domain/clock.ts';
 import { applyAction } from '../../src/engine/operations.ts';
 import { forEachDialect, seedSim, startApp, until, upgradeCalls, type TestApp } from '../helpers/harness.ts';
+import { simDb } from '../../src/drivers/sim/tables.ts';
 
 forEachDialect('cancel restores', (dialect) => {
   let t: TestApp;
@@ -32,7 +33,7 @@ forEachDialect('cancel restores', (dialect) => {
     );
   /** the simulated system itself: every node runs and is healthy */
   const assertServing = async (target: string) => {
-    const nodes = await t.ctx.store.db.selectFrom('sim_nodes').selectAll().where('target_id', '=', target).execute();
+    const nodes = await simDb(t.ctx.store.db).selectFrom('sim_nodes').selectAll().where('target_id', '=', target).execute();
     assert.equal(nodes.length, 3);
     for (const n of nodes)
       assert.ok(n.running === 1 && n.health === 'healthy', `${n.node} is ${n.health} (running ${n.running})`);
@@ -149,11 +150,15 @@ forEachDialect('cancel restores', (dialect) => {
       await assertServing(target);
       // the holder does not go on: its call was aborted, and nothing it did landed
       const calls = await until(async () => {
-        const rows = await t.ctx.store.db.selectFrom('sim_invocations').selectAll().where('step_id', '=', hung.id).execute();
+        const rows = await simDb(t.ctx.store.db)
+          .selectFrom('sim_invocations')
+          .selectAll()
+          .where('step_id', '=', hung.id)
+          .execute();
         return rows.length === 1 && rows[0].outcome !== null && rows;
       }, 'the hung call to end');
       assert.equal(calls[0].outcome, 'failed: step aborted');
-      const fx = await t.ctx.store.db.selectFrom('sim_effects').selectAll().where('step_id', '=', hung.id).execute();
+      const fx = await simDb(t.ctx.store.db).selectFrom('sim_effects').selectAll().where('step_id', '=', hung.id).execute();
       assert.deepEqual(fx, []);
     });
   }
@@ -247,7 +252,7 @@ forEachDialect('cancel restores', (dialect) => {
     assert.match(failed.error, new RegExp(`could not bring ${target}-2 back into service`));
     assert.equal(failed.restores[0].state, 'failed');
     // the node is honestly still down, and retry or skip would walk past that
-    const down = await t.ctx.store.db
+    const down = await simDb(t.ctx.store.db)
       .selectFrom('sim_nodes')
       .selectAll()
       .where('node', '=', `${target}-2`)
@@ -314,12 +319,12 @@ forEachDialect('cancel fences a holder that was not told', (dialect) => {
       'elsewhere',
     );
     const calls = await until(async () => {
-      const rows = await t.ctx.store.db.selectFrom('sim_invocations').selectAll().where('step_id', '=', hung.id).execute();
+      const rows = await simDb(t.ctx.store.db).selectFrom('sim_invocations').selectAll().where('step_id', '=', hung.id).execute();
       return rows.length === 1 && rows[0].outcome !== null && rows;
     }, 'the hung call to end');
     assert.equal(calls[0].outcome, 'failed: step aborted');
     await until(async () => (await get()).state === 'cancelled', 'the cancel to end');
-    const nodes = await t.ctx.store.db.selectFrom('sim_nodes').selectAll().where('target_id', '=', 'far').execute();
+    const nodes = await simDb(t.ctx.store.db).selectFrom('sim_nodes').selectAll().where('target_id', '=', 'far').execute();
     for (const n of nodes) assert.ok(n.running === 1 && n.health === 'healthy', `${n.node} is ${n.health}`);
   });
 });

@@ -6,12 +6,14 @@ import { ManualClock, isoIn } from '../../src/domain/clock.ts';
 import type { SimDriver } from '../../src/drivers/sim/sim-driver.ts';
 import { claimSteps, moveStep } from '../../src/engine/core/writes.ts';
 import { addCatalogVersion } from '../../src/service/catalog.ts';
-import { createContext, type AppContext } from '../../src/service/context.ts';
+import { createContext } from '../../src/app/context.ts';
+import type { AppContext } from '../../src/service/app-context.ts';
 import { createProject } from '../../src/service/projects.ts';
 import { createTarget } from '../../src/service/targets.ts';
 import { createUpgrade, getUpgrade } from '../../src/service/upgrades.ts';
 import { toStep, toUpgrade } from '../../src/store/mappers.ts';
 import { forEachDialect, freshStore, type StoreConfig } from '../helpers/harness.ts';
+import { simDb } from '../../src/drivers/sim/tables.ts';
 
 forEachDialect('clock and fence', (dialect) => {
   let store: StoreConfig;
@@ -192,7 +194,7 @@ forEachDialect('clock and fence', (dialect) => {
     });
     await sim.execute(ctxFor(2, 'new'));
     await assert.rejects(sim.execute(ctxFor(1, 'stale')), (e: Error & { code?: string }) => e.code === 'FENCED');
-    const calls = await ctx.store.db
+    const calls = await simDb(ctx.store.db)
       .selectFrom('sim_invocations')
       .selectAll()
       .where('step_id', '=', step.id)
@@ -205,7 +207,7 @@ forEachDialect('clock and fence', (dialect) => {
         ['execute', 1, 'stale', 'fenced'],
       ],
     );
-    const effects = await ctx.store.db.selectFrom('sim_effects').selectAll().where('step_id', '=', step.id).execute();
+    const effects = await simDb(ctx.store.db).selectFrom('sim_effects').selectAll().where('step_id', '=', step.id).execute();
     assert.equal(effects.length, 1);
   });
 
@@ -262,10 +264,10 @@ forEachDialect('clock and fence', (dialect) => {
     assert.equal(now.state, 'pending', 'not applied, so re-queued');
     assert.ok(now.fence >= 2);
     assert.equal(
-      (await ctx.store.db.selectFrom('sim_effects').selectAll().where('step_id', '=', install.id).execute()).length,
+      (await simDb(ctx.store.db).selectFrom('sim_effects').selectAll().where('step_id', '=', install.id).execute()).length,
       0,
     );
-    const calls = await ctx.store.db.selectFrom('sim_invocations').selectAll().where('step_id', '=', install.id).execute();
+    const calls = await simDb(ctx.store.db).selectFrom('sim_invocations').selectAll().where('step_id', '=', install.id).execute();
     assert.deepEqual(
       calls.map((c) => [c.fence, c.owner, c.outcome]),
       [[1, 'slow', 'fenced']],

@@ -8,6 +8,7 @@ import { openStore, type Store } from '../../src/store/open.ts';
 import { STEP_FAULT_POINTS } from '../../src/engine/fault-points.ts';
 import { forEachDialect, freshStore, until, within, type StoreConfig } from '../helpers/harness.ts';
 import { simCluster } from '../helpers/servers.ts';
+import { simDb } from '../../src/drivers/sim/tables.ts';
 
 const TOKEN = 'crash-test-token';
 
@@ -122,14 +123,14 @@ forEachDialect('crash recovery', (dialect) => {
       const s: Store = await openStore(store.config);
       try {
         const steps = await s.db.selectFrom('steps').selectAll().where('action', '!=', 'precheck').execute();
-        const effects = await s.db.selectFrom('sim_effects').selectAll().execute();
+        const effects = await simDb(s.db).selectFrom('sim_effects').selectAll().execute();
         const count = new Map<string, number>();
         for (const e of effects) count.set(e.step_id, (count.get(e.step_id) ?? 0) + 1);
         assert.equal(steps.length, 3 * 20);
         for (const st of steps)
           assert.equal(count.get(st.id), 1, `step ${st.name} on ${st.node} applied ${count.get(st.id) ?? 0} times`);
         assert.equal(effects.length, steps.length);
-        const versions = await s.db.selectFrom('sim_nodes').select('version').execute();
+        const versions = await simDb(s.db).selectFrom('sim_nodes').select('version').execute();
         assert.ok(versions.every((v) => v.version === '1.1.0'));
         const recovered = await s.db.selectFrom('events').select('message').where('actor', '=', 'recovery').execute();
         if (point === 'step.claimed' || point === 'step.driver_done')

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { forEachDialect, startApp, until, type TestApp } from '../helpers/harness.ts';
+import { simDb } from '../../src/drivers/sim/tables.ts';
 
 const LEADS = new Set(['leader', 'primary']);
 
@@ -152,7 +153,7 @@ forEachDialect('leader safety', (dialect) => {
         upgrade.stages.flatMap((s: any) => s.steps).map((s: any) => [s.id, s]),
       );
       assert.equal(upgrade.hops.length, c.hops, 'the route has the expected hops');
-      const effects = await t.ctx.store.db
+      const effects = await simDb(t.ctx.store.db)
         .selectFrom('sim_effects')
         .select(['step_id', 'effect', 'node'])
         .where('target_id', '=', id)
@@ -176,7 +177,7 @@ forEachDialect('leader safety', (dialect) => {
       }
       assert.ok(switchovers >= Math.max(1, c.hops) || c.mode === 'az_migration', 'a switchover per hop');
       if (c.mode === 'az_migration') assert.ok(switchovers >= 1, 'the leader was switched away before its zone moved');
-      const simRoles = await t.ctx.store.db
+      const simRoles = await simDb(t.ctx.store.db)
         .selectFrom('sim_nodes')
         .select(['node', 'role'])
         .where('target_id', '=', id)

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { forEachDialect, seedSim, startApp, until, type TestApp } from '../helpers/harness.ts';
+import { simDb } from '../../src/drivers/sim/tables.ts';
 
 forEachDialect('an executor declared lost', (dialect) => {
   let t: TestApp;
@@ -27,7 +28,7 @@ forEachDialect('an executor declared lost', (dialect) => {
     assert.equal(u.state, 'succeeded', JSON.stringify(u.error));
     assert.notEqual(t.ctx.executor.owner, old, 'it rejoined under a new id');
     const db = t.ctx.store.db;
-    const underOld = await db.selectFrom('sim_invocations').select(['action', 'node']).where('owner', '=', old).execute();
+    const underOld = await simDb(db).selectFrom('sim_invocations').select(['action', 'node']).where('owner', '=', old).execute();
     assert.deepEqual(underOld, [], 'no driver call under the lost id');
     const steps = await db.selectFrom('steps').select(['name', 'recoveries']).where('upgrade_id', '=', u.id).execute();
     assert.deepEqual(

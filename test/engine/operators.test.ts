@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ManualClock } from '../../src/domain/clock.ts';
 import { forEachDialect, seedSim, startApp, until, upgradeCalls, type TestApp } from '../helpers/harness.ts';
+import { simDb } from '../../src/drivers/sim/tables.ts';
 
 forEachDialect('operators', (dialect) => {
   let t: TestApp;
@@ -16,7 +17,7 @@ forEachDialect('operators', (dialect) => {
 
   const { start, get, waitState, act, fault } = upgradeCalls(() => t);
   const effects = async (target: string) =>
-    t.ctx.store.db.selectFrom('sim_effects').selectAll().where('target_id', '=', target).orderBy('id').execute();
+    simDb(t.ctx.store.db).selectFrom('sim_effects').selectAll().where('target_id', '=', target).orderBy('id').execute();
 
   test('a rolling upgrade succeeds: followers first, leader last after a switchover, versions recorded', async () => {
     await seedSim(t, { target: 'ok-1' });
@@ -184,7 +185,7 @@ forEachDialect('operators', (dialect) => {
       u.restores.map((r: any) => [r.node, r.state, r.summary]),
       [['cancel-1-2', 'succeeded', 'started on 7.10.2; it was stopped']],
     );
-    const nodes = await t.ctx.store.db.selectFrom('sim_nodes').selectAll().where('target_id', '=', 'cancel-1').execute();
+    const nodes = await simDb(t.ctx.store.db).selectFrom('sim_nodes').selectAll().where('target_id', '=', 'cancel-1').execute();
     assert.ok(
       nodes.every((n) => n.running === 1 && n.health === 'healthy'),
       JSON.stringify(nodes),
@@ -271,7 +272,7 @@ forEachDialect('operators', (dialect) => {
 
   test('a failing precheck stops the upgrade unless forced', async () => {
     await seedSim(t, { target: 'pc-1' });
-    await t.ctx.store.db
+    await simDb(t.ctx.store.db)
       .updateTable('sim_nodes')
       .set({ disk_free_pct: 5 })
       .where('target_id', '=', 'pc-1')

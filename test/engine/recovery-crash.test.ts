@@ -9,6 +9,7 @@ import { openStore } from '../../src/store/open.ts';
 import { forEachDialect, freshStore, until, type StoreConfig } from '../helpers/harness.ts';
 import { simCluster, startServer, type Server } from '../helpers/servers.ts';
 import { checkEventsAgainstTable } from '../helpers/transitions.ts';
+import { simDb } from '../../src/drivers/sim/tables.ts';
 
 const NON_IDEMPOTENT = ['install', 'switchover', 'relocate'];
 // a dead executor's lease runs out quickly here (PostgreSQL waits for it)
@@ -71,8 +72,13 @@ forEachDialect('recovery crash', (dialect) => {
       const s = await openStore(store.config);
       try {
         const steps = await s.db.selectFrom('steps').selectAll().where('action', '!=', 'precheck').execute();
-        const calls = await s.db.selectFrom('sim_invocations').selectAll().where('call', '=', 'execute').orderBy('id').execute();
-        const effects = await s.db.selectFrom('sim_effects').selectAll().execute();
+        const calls = await simDb(s.db)
+          .selectFrom('sim_invocations')
+          .selectAll()
+          .where('call', '=', 'execute')
+          .orderBy('id')
+          .execute();
+        const effects = await simDb(s.db).selectFrom('sim_effects').selectAll().execute();
         for (const st of steps) {
           const mine = calls.filter((c) => c.step_id === st.id);
           const applied = effects.filter((e) => e.step_id === st.id);

@@ -1,8 +1,9 @@
 // Event retention (LIFTGATE_EVENT_RETENTION_DAYS) on both stores, with a ManualClock: events of
 // ended upgrades older than the retention go, in bounded batches; an active upgrade's and an
 // active batch's events stay however old; nothing past the slowest durable cursor goes; ended
-// webhook deliveries go; readers (the events list, SSE) say that history is gone instead of
-// looking complete; the setting is refused when invalid.
+// webhook deliveries go; each driver's own logs go through its prune hook (the sim driver's calls
+// and effects of ended upgrades); readers (the events list, SSE) say that history is gone instead
+// of looking complete; the setting is refused when invalid.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
@@ -18,7 +19,9 @@ import {
 import { ManualClock } from '../../src/domain/clock.ts';
 import { appendEvent } from '../../src/engine/core/events.ts';
 import { EventRetention, retentionDaysFromEnv } from '../../src/engine/retention.ts';
-import { createContext } from '../../src/service/context.ts';
+import { createContext } from '../../src/app/context.ts';
+import { SimDriver } from '../../src/drivers/sim/sim-driver.ts';
+import { simDb } from '../../src/drivers/sim/tables.ts';
 import { forEachDialect, freshStore, seedSim, startApp, stopBackground, until, type TestApp } from '../helpers/harness.ts';
 
 const DAY = 86_400_000;
@@ -264,6 +267,65 @@ forEachDialect('event retention', (dialect) => {
     assert.deepEqual(log.of('webhook_deliveries'), [BATCH, 10 - BATCH]);
   });
 
+  test('each driver prunes its own logs: the sim driver’s calls and effects of ended upgrades go, in bounded batches', async () => {
+    const sim = simDb(t.ctx.store.db);
+    const endedSteps = (await t.ctx.store.db.selectFrom('steps').select('id').where('upgrade_id', '=', endedId).execute()).map(
+      (r) => r.id,
+    );
+    const ofEnded = async () =>
+      (await sim.selectFrom('sim_invocations').select('id').where('step_id', 'in', endedSteps).execute()).length +
+      (await sim.selectFrom('sim_effects').select('id').where('step_id', 'in', endedSteps).execute()).length;
+    const endedRows = await ofEnded();
+    assert.ok(endedRows > 2 * BATCH, `${endedRows} log rows of the ended upgrade`);
+    // an old call of a step of the active upgrade: it stays while the upgrade is active
+    const activeStep = await t.ctx.store.db
+      .selectFrom('steps')
+      .select('id')
+      .where('upgrade_id', '=', activeId)
+      .limit(1)
+      .executeTakeFirstOrThrow();
+    const oldAt = new Date(clock.now().getTime() - 40 * DAY).toISOString();
+    await sim
+      .insertInto('sim_invocations')
+      .values({
+        step_id: activeStep.id,
+        fence: 1,
+        call: 'execute',
+        action: 'precheck',
+        project_id: 'acme',
+        target_id: 'es-2',
+        node: null,
+        owner: 'old-executor',
+        outcome: 'applied',
+        created_at: oldAt,
+      })
+      .execute();
+    // the sim driver on a handle that records each DELETE, called by retention through its hook
+    const logged = new SimDriver({ db: t.ctx.store.db.withPlugin(log), clock });
+    const withDrivers = new EventRetention({
+      store: t.ctx.store,
+      clock,
+      days: 30,
+      batchSize: BATCH,
+      drivers: new Map([['sim', logged]]),
+    });
+    log.deletes.length = 0;
+    const report = await withDrivers.prune();
+    assert.deepEqual(report.driverLogs, { sim: endedRows });
+    assert.equal(await ofEnded(), 0, 'the ended upgrade’s calls and effects are gone');
+    const left = await sim.selectFrom('sim_invocations').select('step_id').where('step_id', '=', activeStep.id).execute();
+    assert.equal(left.length, 1, 'the active upgrade’s call stays');
+    const batches = [...log.of('sim_invocations'), ...log.of('sim_effects')];
+    assert.ok(
+      batches.every((n) => n <= BATCH),
+      `batches ${batches.join(',')}`,
+    );
+    assert.equal(
+      batches.reduce((a, b) => a + b, 0),
+      endedRows,
+    );
+  });
+
   test('readers say that history before the oldest kept event is gone', async () => {
     const pruned = Number(
       (
@@ -335,6 +397,7 @@ forEachDialect('event retention', (dialect) => {
     assert.equal((await ids()).length, before - 1);
     const m = await t.call('GET', '/metrics');
     assert.match(m.body, new RegExp(`^liftgate_retention_pruned_total\\{table="events"\\} ${r.pruned.events}$`, 'm'));
+    assert.match(m.body, new RegExp(`^liftgate_retention_pruned_total\\{table="sim_logs"\\} ${r.pruned.driverLogs.sim}$`, 'm'));
     assert.equal(r.pruned.events, 1);
   });
 });

@@ -14,6 +14,7 @@ import { ManualClock } from '../../src/domain/clock.ts';
 import { RULES, renderTable } from '../../src/engine/core/table.ts';
 import { forEachDialect, seedSim, startApp, until, upgradeCalls, type TestApp } from '../helpers/harness.ts';
 import { checkEventsAgainstTable } from '../helpers/transitions.ts';
+import { simDb } from '../../src/drivers/sim/tables.ts';
 
 const STATE_TABLES = '(upgrades|stages|steps|batches|batch_waves)';
 const WRITES = [
@@ -181,7 +182,7 @@ forEachDialect('transition table', (dialect) => {
     // the old holder's hung drain times out now; what it would record is refused
     clock.advance(2_000);
     await until(async () => {
-      const calls = await t.ctx.store.db
+      const calls = await simDb(t.ctx.store.db)
         .selectFrom('sim_invocations')
         .select('outcome')
         .where('step_id', '=', drain.id)

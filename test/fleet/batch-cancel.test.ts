@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { forEachDialect, until } from '../helpers/harness.ts';
 import { P, fleetEnv, type FleetEnv } from './helpers.ts';
+import { simDb } from '../../src/drivers/sim/tables.ts';
 
 // target -> the fault on its node -2, and what the cancel must have done there
 const CASES: Record<string, { step: string; kind: string; summary: string }> = {
@@ -75,7 +76,7 @@ forEachDialect('batch cancel', (dialect) => {
     );
     for (const u of after) assert.ok(u.endedAt <= ended.endedAt, `${u.targetId} ended before its batch`);
     // the simulated systems themselves
-    const nodes = await env.t.ctx.store.db.selectFrom('sim_nodes').selectAll().where('target_id', 'in', TARGETS).execute();
+    const nodes = await simDb(env.t.ctx.store.db).selectFrom('sim_nodes').selectAll().where('target_id', 'in', TARGETS).execute();
     assert.equal(nodes.length, TARGETS.length * 3);
     for (const n of nodes) assert.ok(n.running === 1 && n.health === 'healthy', `${n.node} is ${n.health}`);
     // what was done per node, in the batch's answer

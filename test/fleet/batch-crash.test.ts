@@ -6,6 +6,7 @@ import { after, test } from 'node:test';
 import { openStore } from '../../src/store/open.ts';
 import { forEachDialect, freshStore, until, type StoreConfig } from '../helpers/harness.ts';
 import { startServer, type Server } from '../helpers/servers.ts';
+import { simDb } from '../../src/drivers/sim/tables.ts';
 
 // each step takes a few hundred ms, so the kill lands with steps and upgrades in flight
 const ENV = { LIFTGATE_SIM_TIME_SCALE: '0.003', LIFTGATE_LEASE_MS: '1500', LIFTGATE_EXECUTOR_TIMEOUT_MS: '1500' };
@@ -97,7 +98,7 @@ forEachDialect('batch crash', (dialect) => {
       assert.equal(batchEvents.filter((e) => e.type === 'batch.running').length, 1, 'the batch started once');
       assert.equal(batchEvents.filter((e) => e.type === 'batch.wave_started').length, 1, 'wave 2 started once');
       // exactly-once from the invocation log (no unique key there): no non-idempotent step applied twice
-      const calls = await s.db
+      const calls = await simDb(s.db)
         .selectFrom('sim_invocations')
         .select(['step_id', 'action', 'outcome'])
         .where('call', '=', 'execute')
@@ -107,7 +108,7 @@ forEachDialect('batch crash', (dialect) => {
       for (const c of calls) if (c.outcome === 'applied') applied.set(c.step_id, (applied.get(c.step_id) ?? 0) + 1);
       assert.ok(applied.size > 0);
       for (const [step, n] of applied) assert.equal(n, 1, `step ${step} applied ${n} times`);
-      const effects = await s.db.selectFrom('sim_effects').select('step_id').execute();
+      const effects = await simDb(s.db).selectFrom('sim_effects').select('step_id').execute();
       const steps = await s.db
         .selectFrom('steps')
         .innerJoin('upgrades', 'upgrades.id', 'steps.upgrade_id')

@@ -10,7 +10,8 @@ import pg from 'pg';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppOptions } from '../../src/http/app.ts';
 import { loadFamilies } from '../../src/http/families.ts';
-import { createContext, type AppConfig, type AppContext } from '../../src/service/context.ts';
+import { createContext, type AppConfig } from '../../src/app/context.ts';
+import type { AppContext } from '../../src/service/app-context.ts';
 import { ensureAdminToken } from '../../src/service/tokens.ts';
 
 export type Dialect = 'sqlite' | 'postgres';

@@ -20,7 +20,7 @@
 // The heartbeats of executors and of the housekeeping lease go on, idle or not: time alone moves
 // them, and the store digest leaves those columns out (test/helpers/store-digest.ts).
 import { sql, type SelectQueryBuilder } from 'kysely';
-import type { AppContext } from '../../src/service/context.ts';
+import type { AppContext } from '../../src/service/app-context.ts';
 import type { Database } from '../../src/store/schema.ts';
 import { until } from './harness.ts';
 

@@ -5,7 +5,7 @@
 // updated; each value also counts the rows.
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
-import type { AppContext } from '../../src/service/context.ts';
+import type { AppContext } from '../../src/service/app-context.ts';
 
 export type StoreDigest = Map<string, string>;
 

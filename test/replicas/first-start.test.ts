@@ -4,7 +4,7 @@
 // in-process test interleaves three openers at every await, so it finds the race every time.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { createContext } from '../../src/service/context.ts';
+import { createContext } from '../../src/app/context.ts';
 import { firstStart } from '../../src/service/first-start.ts';
 import { freshStore, until, type StoreConfig } from '../helpers/harness.ts';
 import { killAll, startServer, type Server } from '../helpers/servers.ts';

@@ -10,6 +10,7 @@ import { openStore, type Store } from '../../src/store/open.ts';
 import { executorOf, median, prng, takenOver } from '../helpers/chaos.ts';
 import { freshStore, until, type StoreConfig } from '../helpers/harness.ts';
 import { killAll, startServer, type Server } from '../helpers/servers.ts';
+import { simDb } from '../../src/drivers/sim/tables.ts';
 
 const SEED = Number(process.env.LIFTGATE_HA_SEED ?? 20261201);
 const TARGETS = 100;
@@ -131,7 +132,7 @@ test('three replicas through SIGKILL and SIGSTOP/SIGCONT: every upgrade finishes
   // every effect exactly once
   const steps = await obs.db.selectFrom('steps').select(['id', 'name', 'node', 'action']).execute();
   assert.equal(steps.length, TARGETS * 21);
-  const effects = await obs.db.selectFrom('sim_effects').select(['step_id', 'effect']).execute();
+  const effects = await simDb(obs.db).selectFrom('sim_effects').select(['step_id', 'effect']).execute();
   const byStep = new Map<string, number>();
   for (const x of effects) byStep.set(x.step_id, (byStep.get(x.step_id) ?? 0) + 1);
   for (const s of steps.filter((x) => x.action !== 'precheck')) {
@@ -165,7 +166,7 @@ test('three replicas through SIGKILL and SIGSTOP/SIGCONT: every upgrade finishes
         .execute()
     ).map((r) => r.step_id as string),
   );
-  const calls = await obs.db.selectFrom('sim_invocations').selectAll().where('call', '=', 'execute').execute();
+  const calls = await simDb(obs.db).selectFrom('sim_invocations').selectAll().where('call', '=', 'execute').execute();
   const reached = new Map<string, number>();
   let fenced = 0;
   for (const c of calls) {
@@ -181,7 +182,7 @@ test('three replicas through SIGKILL and SIGSTOP/SIGCONT: every upgrade finishes
     assert.equal(reached.get(s.id), 1, `non-idempotent ${s.name} on ${s.node} reached its effect ${reached.get(s.id)} times`);
   }
   t.diagnostic(`${calls.length} execute calls, ${fenced} refused as stale (fenced)`);
-  const nodes = await obs.db.selectFrom('sim_nodes').select(['node', 'version']).execute();
+  const nodes = await simDb(obs.db).selectFrom('sim_nodes').select(['node', 'version']).execute();
   assert.equal(nodes.length, TARGETS * 3);
   assert.ok(
     nodes.every((n) => n.version === '1.1.0'),

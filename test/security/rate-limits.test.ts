@@ -8,7 +8,7 @@ import { buildApp } from '../../src/http/app.ts';
 import type { FamilyName } from '../../src/http/error-envelopes.ts';
 import { loadFamilies } from '../../src/http/families.ts';
 import { DEFAULT_RATE_LIMITS, parseLimit, rateLimitSettingsFromEnv, type RateLimitSettings } from '../../src/http/rate-limits.ts';
-import { createContext } from '../../src/service/context.ts';
+import { createContext } from '../../src/app/context.ts';
 import { FamilyRequester, isFamilyErrorEnvelope, type Answer } from '../helpers/family-requests.ts';
 import { ADMIN_TOKEN, forEachDialect, freshStore, startApp, type TestApp } from '../helpers/harness.ts';
 import { seedCatalog, seedProject, type SeededProject } from '../helpers/two-projects.ts';

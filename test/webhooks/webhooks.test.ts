@@ -9,7 +9,8 @@ import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { ManualClock } from '../../src/domain/clock.ts';
 import { buildApp } from '../../src/http/app.ts';
-import { createContext, type AppContext } from '../../src/service/context.ts';
+import { createContext } from '../../src/app/context.ts';
+import type { AppContext } from '../../src/service/app-context.ts';
 import { ensureAdminToken } from '../../src/service/tokens.ts';
 import { ADMIN_TOKEN, forEachDialect, freshStore, seedSim, until, type StoreConfig, type TestApp } from '../helpers/harness.ts';
 

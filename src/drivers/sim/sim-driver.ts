@@ -8,21 +8,23 @@
 // step that ran twice, and an effect whose fence is older than one already seen for the step (a
 // stale holder) is refused, the way a fenced storage service refuses a stale writer.
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { PrecheckItem, Step, StepAction, Target, TargetNode } from '../../domain/types.ts';
 import type { GroupCommitter } from '../../store/group-commit.ts';
-import type { Database, SimNodeRow } from '../../store/schema.ts';
+import type { Database } from '../../store/schema.ts';
 import {
   DriverError,
   type Driver,
   type PrecheckInput,
   type PrecheckResult,
+  type PruneRequest,
   type ReconcileResult,
   type StepContext,
   type StepPolicy,
   type StepResult,
   type Topology,
 } from '../driver.ts';
+import { pruneSimLogs, simDb, type SimDatabase, type SimNodeRow } from './tables.ts';
 import { isoNow, systemClock, type Clock } from '../../domain/clock.ts';
 
 /** Realistic durations in seconds, before LIFTGATE_SIM_TIME_SCALE. */
@@ -74,7 +76,7 @@ export interface SimDriverOptions {
 export class SimDriver implements Driver {
   readonly name = 'sim';
   readonly capabilities = { switchover: true, azMigration: true, faults: true, provision: true, blueGreen: true };
-  private readonly db: Kysely<Database>;
+  private readonly db: Kysely<SimDatabase>;
   private readonly unit: GroupCommitter | undefined;
   readonly timeScale: number;
   private readonly rowLocks: boolean;
@@ -82,7 +84,7 @@ export class SimDriver implements Driver {
   private readonly clock: Clock;
 
   constructor(opts: SimDriverOptions) {
-    this.db = opts.db;
+    this.db = simDb(opts.db);
     this.unit = opts.unit;
     this.timeScale = opts.timeScale ?? 0;
     this.rowLocks = opts.rowLocks ?? false;
@@ -314,7 +316,7 @@ export class SimDriver implements Driver {
       outcome: null,
       created_at: isoNow(this.clock),
     };
-    const insert = (db: Kysely<Database>) => db.insertInto('sim_invocations').values(row).returning('id');
+    const insert = (db: Kysely<SimDatabase>) => db.insertInto('sim_invocations').values(row).returning('id');
     const fault = this.faultTaken(ctx.target, ctx.step, call === 'rollback');
     if (this.writableCte) {
       const res = await sql<{ id: number; kind: string | null }>`
@@ -323,13 +325,13 @@ export class SimDriver implements Driver {
       const r = res.rows[0];
       return { id: Number(r.id), fault: (r.kind as SimFaultKind | null) ?? null };
     }
-    const one = (db: Kysely<Database>) => insert(db).executeTakeFirstOrThrow();
-    const res = this.unit ? await this.unit.one(one) : await one(this.db);
+    const one = (db: Kysely<SimDatabase>) => insert(db).executeTakeFirstOrThrow();
+    const res = this.unit ? await this.unit.one((db) => one(simDb(db))) : await one(this.db);
     const taken = await fault.executeTakeFirst();
     return { id: Number(res.id), fault: (taken?.kind as SimFaultKind | undefined) ?? null };
   }
 
-  private async outcome(db: Kysely<Database>, id: number, outcome: string): Promise<void> {
+  private async outcome(db: Kysely<SimDatabase>, id: number, outcome: string): Promise<void> {
     await db.updateTable('sim_invocations').set({ outcome }).where('id', '=', id).execute();
   }
 
@@ -399,6 +401,11 @@ export class SimDriver implements Driver {
     return (await this.applied(ctx.step.id, ctx.step.action)) ? 'applied' : 'not_applied';
   }
 
+  /** Event retention: the effect and call logs of steps whose upgrade ended, older than the cutoff. */
+  prune(req: PruneRequest): Promise<number> {
+    return pruneSimLogs(this.db, req);
+  }
+
   private async applied(stepId: string, effect: string): Promise<boolean> {
     const row = await this.db
       .selectFrom('sim_effects')
@@ -426,8 +433,8 @@ export class SimDriver implements Driver {
   private async apply(ctx: StepContext, action: StepAction, reverse: boolean, call: number): Promise<StepResult> {
     const { step, target, hop } = ctx;
     const effect = reverse ? `rollback:${action}` : action;
-    const run = <T>(fn: (trx: Transaction<Database>) => Promise<T>) =>
-      this.unit ? this.unit.run(fn) : this.db.transaction().execute(fn);
+    const run = <T>(fn: (trx: Kysely<SimDatabase>) => Promise<T>) =>
+      this.unit ? this.unit.run((trx) => fn(simDb(trx))) : this.db.transaction().execute(fn);
     return run(async (trx) => {
       const rows = await trx
         .selectFrom('sim_nodes')

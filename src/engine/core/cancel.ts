@@ -28,7 +28,7 @@ import type { StageRow, StepRow, UpgradeRow } from '../../store/schema.ts';
 import { loadTarget } from '../../store/targets-repo.ts';
 import { STEP_TEXT } from '../planner.ts';
 import type { Db } from '../../store/schema.ts';
-import type { CoreEnv } from './progress.ts';
+import type { CoreEnv } from './env.ts';
 import {
   insertRestoreStage,
   moveStages,

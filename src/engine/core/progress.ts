@@ -2,15 +2,14 @@
 // same transaction, the stage's and the upgrade's (the next stage starts, the upgrade succeeds,
 // fails, or its onFailure policy rolls it back; a rollback completes). The executor, recovery,
 // operator actions and the window scheduler all call these, so each rule lives once.
-import type { Clock } from '../../domain/clock.ts';
 import { isoNow } from '../../domain/clock.ts';
 import type { Step, Target, Upgrade, UpgradeState } from '../../domain/types.ts';
-import type { Driver } from '../../drivers/driver.ts';
 import { toStep, toUpgrade } from '../../store/mappers.ts';
 import { loadTarget, setTargetVersion } from '../../store/targets-repo.ts';
 import { appendEvent, lockUpgrade } from './events.ts';
 import type { Db } from '../../store/schema.ts';
 import { finishCancelIfDone } from './cancel.ts';
+import type { CoreEnv } from './env.ts';
 import type { Cause } from './table.ts';
 import {
   advanceStageInOne,
@@ -26,17 +25,6 @@ import {
 } from './writes.ts';
 import type { Selectable } from 'kysely';
 import type { UpgradeRow } from '../../store/schema.ts';
-
-/** What the core needs besides a transaction. */
-export interface CoreEnv {
-  clock: Clock;
-  /** PostgreSQL: serialise an upgrade's writers with a row lock */
-  rowLocks: boolean;
-  /** PostgreSQL: a step's outcome, its event and its stage's check in one statement */
-  writableCte: boolean;
-  /** the installed drivers (reversibility, for the onFailure policy) */
-  drivers: Map<string, Driver>;
-}
 
 const RUNNABLE: readonly UpgradeState[] = ['prechecking', 'running'];
 const where = (s: { name: string; node: string | null }) => `${s.name}${s.node ? ` on ${s.node}` : ''}`;

@@ -24,7 +24,8 @@ import { isoNow } from '../../domain/clock.ts';
 import type { Store } from '../../store/open.ts';
 import { applyNodeFacts } from '../../store/targets-repo.ts';
 import type { FaultPoints } from '../fault-points.ts';
-import { recordFailure, recordReversalFailure, recordSuccess, lock, type CoreEnv } from './progress.ts';
+import type { CoreEnv } from './env.ts';
+import { recordFailure, recordReversalFailure, recordSuccess, lock } from './progress.ts';
 import { fenceOut, moveStep } from './writes.ts';
 import type { Db } from '../../store/schema.ts';
 

@@ -14,7 +14,7 @@ import {
   type NewAdminToken,
   type Rotation,
 } from '../../service/admin-tokens.ts';
-import type { AppContext } from '../../service/context.ts';
+import type { AppContext } from '../../service/app-context.ts';
 import { listEvents, NO_PROJECT, prunedThrough } from '../../service/events.ts';
 import type { Principal } from '../../service/tokens.ts';
 import * as A from './admin-token-schemas.ts';

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { batchAction, createBatch } from '../../service/batch-actions.ts';
 import { getBatch, listBatches } from '../../service/batch-view.ts';
-import type { AppContext } from '../../service/context.ts';
+import type { AppContext } from '../../service/app-context.ts';
 import { listUpgrades } from '../../service/upgrades.ts';
 import { BatchActionBody, BatchBody, BatchListQuery, BatchParams } from './batch-schemas.ts';
 import { presentUpgrade } from './present.ts';

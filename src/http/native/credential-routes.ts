@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { TSchema } from '@sinclair/typebox';
-import type { AppContext } from '../../service/context.ts';
+import type { AppContext } from '../../service/app-context.ts';
 import { createAccessKey, getAccessKeyInfo, listAccessKeys, revokeAccessKey } from '../../service/credentials.ts';
 import { setObshellPassword } from '../../service/obshell-passwords.ts';
 import { agentAddress } from './present.ts';

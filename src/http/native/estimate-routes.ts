@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { AppContext } from '../../service/context.ts';
+import type { AppContext } from '../../service/app-context.ts';
 import type { Principal } from '../../service/tokens.ts';
 import { ErrorBody } from './schemas.ts';
 

@@ -7,7 +7,7 @@ import { SimDriver } from '../../drivers/sim/sim-driver.ts';
 import type { UpgradeAction } from '../../engine/operations.ts';
 import { listExecutors } from '../../engine/presence.ts';
 import { addCatalogVersion, listCatalog, listCatalogAcross } from '../../service/catalog.ts';
-import type { AppContext } from '../../service/context.ts';
+import type { AppContext } from '../../service/app-context.ts';
 import { listEvents, prunedThrough } from '../../service/events.ts';
 import { getReport, listReports, startPrecheck } from '../../service/prechecks.ts';
 import { createProject, getProject, listProjects } from '../../service/projects.ts';
@@ -19,7 +19,7 @@ import { createUpgrade, getUpgrade, listUpgrades, upgradeAction } from '../../se
 import { adminTokenRoutes } from './admin-token-routes.ts';
 import { batchRoutes } from './batch-routes.ts';
 import { credentialRoutes } from './credential-routes.ts';
-import { upgradeEstimate } from '../../service/estimates.ts';
+import { upgradeEstimate } from '../../service/upgrade-estimate.ts';
 import { estimateRoutes } from './estimate-routes.ts';
 import { webhookRoutes } from './webhook-routes.ts';
 import { agentAddress, presentUpgrade, presentUpgradeDetail } from './present.ts';

@@ -14,7 +14,7 @@
 // - Closing the server ends every stream (otherwise an open stream would hold shutdown).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../domain/errors.ts';
-import type { AppContext } from '../../service/context.ts';
+import type { AppContext } from '../../service/app-context.ts';
 import { listEvents, prunedThrough } from '../../service/events.ts';
 
 const intFromEnv = (name: string, dflt: number): number => {

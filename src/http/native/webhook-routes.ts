@@ -3,7 +3,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { AppContext } from '../../service/context.ts';
+import type { AppContext } from '../../service/app-context.ts';
 import { createWebhook, deleteWebhook, getWebhook, listDeliveries, listWebhooks } from '../../service/webhooks.ts';
 import { EVENT_PATTERN } from '../../webhooks/subscriptions.ts';
 import { ErrorBody } from './schemas.ts';

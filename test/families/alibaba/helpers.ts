@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import * as csModule from '@alicloud/cs20151215';
 import * as openapi from '@alicloud/openapi-client';
 import { signAcs3 } from '../../../src/auth/acs3.ts';
-import type { AppConfig } from '../../../src/service/context.ts';
+import type { AppConfig } from '../../../src/app/context.ts';
 import { startApp, until, type Dialect, type TestApp } from '../../helpers/harness.ts';
 
 // The packages are CommonJS with `exports.default = Client`; under ESM the class sits one level deeper.

@@ -11,7 +11,7 @@ import { langOf, ObshellError, OBSHELL_ERRORS } from '../../../src/http/families
 import { KEY_FILE, loadServerCrypto } from '../../../src/http/families/obshell/obshell-auth.ts';
 import { checkUpgradeDir } from '../../../src/http/families/obshell/prechecks.ts';
 import { genericId, parseGenericId } from '../../../src/http/families/obshell/present.ts';
-import type { AppContext } from '../../../src/service/context.ts';
+import type { AppContext } from '../../../src/service/app-context.ts';
 
 describe('OBShell state/operator mapping table', () => {
   it('covers every engine state with an OBShell state', () => {

@@ -9,14 +9,14 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../../../domain/errors.ts';
 import type { UpgradeAction } from '../../../engine/operations.ts';
 import { activeUpgradeOf, latestUpgradeOf, startOrRetryUpgrade } from '../../../service/cluster-upgrades.ts';
-import type { AppContext } from '../../../service/context.ts';
+import type { AppContext } from '../../../service/app-context.ts';
 import { listEvents } from '../../../service/events.ts';
 import { getReport, listReports, startPrecheck } from '../../../service/prechecks.ts';
 import { getTarget } from '../../../service/targets.ts';
 import { getUpgrade, upgradeAction } from '../../../service/upgrades.ts';
 import { caller, useAcs3Auth } from './acs3-auth.ts';
 import { presentCheck, presentTaskInfo, presentUpgradeStatus } from './ack-present.ts';
-import { errorHandler } from '../../error-envelopes.ts';
+import { errorHandler } from '../../error-render.ts';
 import { alibabaRequestId, renderAckError, wantsXml as acceptsXml, xml } from './errors.ts';
 
 const requestId = (req: FastifyRequest): string => alibabaRequestId(String(req.id));

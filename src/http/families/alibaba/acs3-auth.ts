@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { verifyAcs3 } from '../../../auth/acs3.ts';
 import { AppError } from '../../../domain/errors.ts';
-import type { AppContext } from '../../../service/context.ts';
+import type { AppContext } from '../../../service/app-context.ts';
 import { lookupAccessKey, storeReplayGuard } from '../../../service/credentials.ts';
 import { assertRole, requiredRole, type Role } from '../../../service/roles.ts';
 import { Acs3AuthError } from './errors.ts';

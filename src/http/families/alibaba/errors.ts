@@ -9,7 +9,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { XMLBuilder } from 'fast-xml-parser';
 import type { ErrorCode } from '../../../domain/errors.ts';
-import type { ErrorMeta, RenderedError } from '../../error-envelopes.ts';
+import type { ErrorMeta, RenderedError } from '../../error-render.ts';
 import { errorInfo } from '../../errors.ts';
 
 /** Thrown by the ACS3 hook; carries the verifier's vendor code and status. */

@@ -2,7 +2,7 @@
 // both authenticated with ACS3-HMAC-SHA256 access keys. Each is its own encapsulated plugin
 // with its own body parser, auth hook and error envelope.
 import type { FastifyInstance } from 'fastify';
-import type { AppContext } from '../../../service/context.ts';
+import type { AppContext } from '../../../service/app-context.ts';
 import { ackFamily } from './ack.ts';
 import { hologresFamily } from './hologres.ts';
 

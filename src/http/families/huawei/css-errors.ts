@@ -4,7 +4,7 @@
 // mistakes a refusal for success; a foreign or unknown project is 404 CSS.0015 (CSS uses 403),
 // so existence does not leak.
 import type { ErrorCode } from '../../../domain/errors.ts';
-import type { ErrorMeta, RenderedError } from '../../error-envelopes.ts';
+import type { ErrorMeta, RenderedError } from '../../error-render.ts';
 import { errorInfo } from '../../errors.ts';
 import { HuaweiGatewayError } from './huawei-auth.ts';
 

@@ -4,7 +4,7 @@
 // stay in English, as Huawei's gateway sends them.
 import type { ErrorCode } from '../../../domain/errors.ts';
 import { BatchRefusedError, type BatchProblem } from '../../../service/batches.ts';
-import type { ErrorMeta, RenderedError } from '../../error-envelopes.ts';
+import type { ErrorMeta, RenderedError } from '../../error-render.ts';
 import { errorInfo } from '../../errors.ts';
 import { HuaweiGatewayError } from './huawei-auth.ts';
 

@@ -11,7 +11,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HUAWEI_AUTH_ERROR_CODE, verifyHuaweiSdkHmac } from '../../../auth/huawei-sdk-hmac.ts';
 import { ReplayGuardFullError, type ReplayGuard } from '../../../auth/replay-guard.ts';
 import { AppError } from '../../../domain/errors.ts';
-import type { AppContext } from '../../../service/context.ts';
+import type { AppContext } from '../../../service/app-context.ts';
 import { lookupAccessKey, storeReplayGuard } from '../../../service/credentials.ts';
 import { assertRole, requiredRole, type Role } from '../../../service/roles.ts';
 import { actorOf, verifyToken } from '../../../service/tokens.ts';

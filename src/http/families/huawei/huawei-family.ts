@@ -2,7 +2,7 @@
 // Each is its own encapsulated scope: its raw-body parser, authentication hook and error envelope
 // never leak into the native API or the other families.
 import type { FastifyPluginAsync } from 'fastify';
-import type { AppContext } from '../../../service/context.ts';
+import type { AppContext } from '../../../service/app-context.ts';
 import { cssRoutes } from './css.ts';
 import { gaussdbRoutes } from './gaussdb.ts';
 

@@ -2,7 +2,7 @@
 // and the translation of any error into it. Used by the family's routes and, for requests no route
 // matched (or that Fastify refused before routing), by src/http/error-envelopes.ts.
 import { errorInfo } from '../../errors.ts';
-import type { ErrorMeta, RenderedError } from '../../error-envelopes.ts';
+import type { ErrorMeta, RenderedError } from '../../error-render.ts';
 import { langOf, ObshellError, OBSHELL_ERRORS, type ObshellErrorKey } from './i18n.ts';
 
 export interface ObshellApiError {

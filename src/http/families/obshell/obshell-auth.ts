@@ -10,7 +10,7 @@ import type { FastifyRequest } from 'fastify';
 import type { AuthFailure } from '../../../auth/auth-result.ts';
 import { ObshellServerCrypto } from '../../../auth/obshell-crypto.ts';
 import { ReplayGuardFullError } from '../../../auth/replay-guard.ts';
-import type { AppContext } from '../../../service/context.ts';
+import type { AppContext } from '../../../service/app-context.ts';
 import { storeReplayGuard } from '../../../service/credentials.ts';
 import { verifyObshellPassword } from '../../../service/obshell-passwords.ts';
 import { assertCleanInput } from '../../input-guards.ts';

@@ -20,7 +20,7 @@ import { ACTIVE_UPGRADE_STATES, type Hop, type Target, type UpgradeMode } from '
 import { compareVersions, planRoute } from '../../../domain/versions.ts';
 import { listCatalog } from '../../../service/catalog.ts';
 import { observeNodes } from '../../../service/obshell-checks.ts';
-import type { AppContext } from '../../../service/context.ts';
+import type { AppContext } from '../../../service/app-context.ts';
 import { listUpgrades } from '../../../service/upgrades.ts';
 import { ObshellError } from './i18n.ts';
 import { genericId } from './present.ts';

@@ -9,7 +9,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { isAppError } from '../../../domain/errors.ts';
 import { ACTIVE_UPGRADE_STATES, type Target } from '../../../domain/types.ts';
 import { UPGRADE_ACTION_FROM, type UpgradeAction } from '../../../engine/operations.ts';
-import type { AppContext } from '../../../service/context.ts';
+import type { AppContext } from '../../../service/app-context.ts';
 import { listEvents } from '../../../service/events.ts';
 import { getUpgradeCheck, recordUpgradeCheck, type UpgradeCheck } from '../../../service/obshell-checks.ts';
 import { startPrecheck } from '../../../service/prechecks.ts';
@@ -22,7 +22,7 @@ import {
   withStages,
   type UpgradeDetail,
 } from '../../../service/upgrades.ts';
-import { errorHandler } from '../../error-envelopes.ts';
+import { errorHandler } from '../../error-render.ts';
 import { agentPortOf } from '../../obshell-agent-servers.ts';
 import { actionForOperator, DAG_MAP, type DagOperator } from './dag-map.ts';
 import { obshellEnvelope, renderObshellError } from './envelope.ts';

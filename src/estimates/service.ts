@@ -1,26 +1,18 @@
 // Estimates: one duration model per process, the tracker that feeds it and records errors, and
-// the read side used by the APIs (an upgrade's estimate, the Hologres phase times, the error
-// per engine).
+// the reads the APIs make of them (an upgrade's or a batch's estimate, the Hologres phase times,
+// the error per engine). The composition root makes one; the service reads it through the context.
 import { STEP_ACTIONS, type PhaseEstimate, type StepAction, type Target } from '../domain/types.ts';
 import type { Driver } from '../drivers/driver.ts';
 import type { Clock } from '../domain/clock.ts';
 import type { Selectable } from 'kysely';
-import { FORECAST_STATES, forecastBatch, type BatchForecast } from '../estimates/batch-forecast.ts';
-import { loadBatchForecastInput } from '../estimates/batch-source.ts';
-import { DurationModel, median } from '../estimates/duration-model.ts';
-import { windowGate, type LoadedUpgrade } from '../estimates/plan-source.ts';
-import { EstimateTracker } from '../estimates/tracker.ts';
-import {
-  ESTIMATED_STATES,
-  estimateUpgrade,
-  walkPlan,
-  type Estimate,
-  type PlannedUpgrade,
-} from '../estimates/upgrade-estimate.ts';
+import { FORECAST_STATES, forecastBatch, type BatchForecast } from './batch-forecast.ts';
+import { loadBatchForecastInput } from './batch-source.ts';
+import { DurationModel, median } from './duration-model.ts';
+import { windowGate, type LoadedUpgrade } from './plan-source.ts';
+import { EstimateTracker } from './tracker.ts';
+import { estimateUpgrade, walkPlan, type Estimate, type PlannedUpgrade } from './upgrade-estimate.ts';
 import type { Store } from '../store/open.ts';
 import type { BatchRow } from '../store/schema.ts';
-import type { AppContext } from './context.ts';
-import { getTarget } from './targets.ts';
 
 /** Which Hologres phase each step action belongs to (EstimatedUpgradeTime). */
 export type PhaseOf = (action: string) => 'Stop' | 'Backup' | 'DoUpgrade' | null;
@@ -170,42 +162,4 @@ const round = (v: number): number | null => (Number.isFinite(v) ? Math.round(v *
 /** The driver's nominal step length in wall-clock seconds, when it declares one. */
 function nominalSeconds(driver: Driver | undefined, action: string): number | undefined {
   return (STEP_ACTIONS as readonly string[]).includes(action) ? driver?.nominalSeconds?.(action as StepAction) : undefined;
-}
-
-/** An upgrade's estimate as the APIs show it (null when its end cannot be foreseen). */
-export async function upgradeEstimate(ctx: AppContext, u: LoadedUpgrade): Promise<Estimate | null> {
-  if (!ESTIMATED_STATES.has(u.state)) return null;
-  const target = await getTarget(ctx, u.projectId, u.targetId);
-  if (u.hold === 'batch' && u.batchId) {
-    const startAt = await batchRelease(ctx, u);
-    if (!startAt) return null;
-    return ctx.estimates.forUpgrade(u, target, startAt);
-  }
-  return ctx.estimates.forUpgrade(u, target);
-}
-
-/** When the batch holding an upgrade will release it, from the batch's forecast (null: not foreseeable). */
-async function batchRelease(ctx: AppContext, u: LoadedUpgrade): Promise<{ at: Date; why: string } | null> {
-  const db = ctx.store.db;
-  const b = await db
-    .selectFrom('batches')
-    .selectAll()
-    .where('id', '=', u.batchId as string)
-    .executeTakeFirst();
-  const f = b ? await ctx.estimates.forBatch(b) : null;
-  const starts = f?.heldStarts.get(u.waveIndex ?? 0);
-  if (!b || !starts) return null;
-  // its place among the wave's held upgrades: they are released in creation order
-  const ahead = await db
-    .selectFrom('upgrades')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('batch_id', '=', b.id)
-    .where('wave_index', '=', u.waveIndex ?? 0)
-    .where('state', '=', 'scheduled')
-    .where('hold', '=', 'batch')
-    .where('num', '<', (eb) => eb.selectFrom('upgrades').select('num').where('id', '=', u.id))
-    .executeTakeFirstOrThrow();
-  const at = starts[Math.min(starts.length - 1, Number(ahead.n))];
-  if (at === undefined) return null;
-  return { at: new Date(at), why: `released by batch ${b.name ?? b.id} at about ${new Date(at).toISOString()}` };
 }

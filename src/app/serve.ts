@@ -1,7 +1,7 @@
 // `liftgate serve`: the server with its executor, configured from the environment.
 import path from 'node:path';
 import { buildApp } from '../http/app.ts';
-import { createContext, type AppConfig } from '../service/context.ts';
+import { createContext, type AppConfig } from './context.ts';
 import { webhookSettingsFromEnv } from '../webhooks/settings.ts';
 import { firstStart } from '../service/first-start.ts';
 import { loadFamilies } from '../http/families.ts';

@@ -1,28 +1,30 @@
-// The application context: one store, the installed drivers, one executor. Every facade (native
-// API, vendor-compatible API families, CLI) calls the service functions with this context.
+// The composition root: opens the store and wires the installed drivers, the executor, the
+// housekeeping, the estimates, the webhooks and the event retention into one application context.
+// Every facade (native API, vendor-compatible API families, CLI) calls the service functions with
+// it; they know it by its type (src/service/app-context.ts), never by this module.
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { systemClock, type Clock } from '../domain/clock.ts';
 import type { Driver } from '../drivers/driver.ts';
 import { SimDriver } from '../drivers/sim/sim-driver.ts';
 import { Executor } from '../engine/executor.ts';
-import type { CoreEnv } from '../engine/core/progress.ts';
 import { recoveryLimitFromEnv } from '../engine/core/recovery.ts';
 import { FaultPoints } from '../engine/fault-points.ts';
 import { Housekeeping } from '../engine/housekeeping.ts';
 import { newExecutorId } from '../engine/presence.ts';
 import { checkRetentionDays, EventRetention, RETENTION_EVERY_MS, retentionDaysFromEnv } from '../engine/retention.ts';
+import { EstimateService } from '../estimates/service.ts';
 import { lockDataFolder, sqliteFileOf, type FolderLock } from '../store/folder-lock.ts';
-import { openStore, type Store, type StoreOptions } from '../store/open.ts';
-import { registerDriverVersions } from './catalog.ts';
-import { EstimateService } from './estimates.ts';
+import { openStore, type Store } from '../store/open.ts';
+import type { AppContext, ServiceConfig } from '../service/app-context.ts';
+import { registerDriverVersions } from '../service/catalog.ts';
 import { WebhookService } from '../webhooks/service.ts';
 import type { WebhookSettings } from '../webhooks/settings.ts';
-import { open as unsealSecret } from './credentials.ts';
-import { BATCH_SCHEDULER_TASK, runBatchScheduler } from './fleet-batches.ts';
-import { DEFAULT_OBSHELL_PORTS, ObshellAgents, type ObshellAgentSettings } from './obshell-agents.ts';
+import { open as unsealSecret } from '../service/credentials.ts';
+import { BATCH_SCHEDULER_TASK, runBatchScheduler } from '../service/fleet-batches.ts';
+import { DEFAULT_OBSHELL_PORTS, ObshellAgents, type ObshellAgentSettings } from '../service/obshell-agents.ts';
 
-export interface AppConfig extends StoreOptions {
+export interface AppConfig extends ServiceConfig {
   /** multiplies simulated step durations; 0 = instant */
   simTimeScale?: number;
   executor?: {
@@ -46,34 +48,12 @@ export interface AppConfig extends StoreOptions {
   noExecutor?: boolean;
   /** the SQLite data folder's lock, when the caller took it already (serve takes it first thing) */
   folderLock?: FolderLock;
-  log?: (msg: string) => void;
-  /** when set, GET /metrics needs `Authorization: Bearer <metricsToken>` (LIFTGATE_METRICS_TOKEN) */
-  metricsToken?: string;
   /** webhook delivery settings (allowed hosts, time limits, retries) */
   webhooks?: Partial<WebhookSettings>;
   /** delete events older than this many days (LIFTGATE_EVENT_RETENTION_DAYS); null keeps every event */
   eventRetentionDays?: number | null;
   /** where OBShell clusters' agents listen (LIFTGATE_OBSHELL_PORTS; the host is the server's) */
   obshell?: Partial<ObshellAgentSettings>;
-}
-
-export interface AppContext {
-  store: Store;
-  drivers: Map<string, Driver>;
-  executor: Executor;
-  /** runs work once across replicas (`housekeeping.every(...)`), heartbeats this executor */
-  housekeeping: Housekeeping;
-  clock: Clock;
-  /** emits 'change' after the executor or a service call committed something */
-  changes: EventEmitter;
-  config: AppConfig;
-  estimates: EstimateService;
-  webhooks: WebhookService;
-  /** event retention, when LIFTGATE_EVENT_RETENTION_DAYS is set (run by the housekeeping leader) */
-  retention: EventRetention | null;
-  /** each OBShell cluster's own agent port; the HTTP layer lends it the listeners */
-  obshellAgents: ObshellAgents;
-  close(): Promise<void>;
 }
 
 export async function createContext(config: AppConfig): Promise<AppContext> {
@@ -153,7 +133,7 @@ export async function createContext(config: AppConfig): Promise<AppContext> {
     config,
     estimates,
     webhooks,
-    retention: retentionDays === null ? null : new EventRetention({ store, clock, days: retentionDays }),
+    retention: retentionDays === null ? null : new EventRetention({ store, clock, days: retentionDays, drivers }),
     obshellAgents: new ObshellAgents(
       store.db,
       { ports: config.obshell?.ports ?? DEFAULT_OBSHELL_PORTS, host: config.obshell?.host ?? 'localhost' },
@@ -191,20 +171,4 @@ export async function createContext(config: AppConfig): Promise<AppContext> {
   estimates.start(500);
   webhooks.start();
   return ctx;
-}
-
-/** What the state core needs of the context (its clock, row locks, drivers). */
-export function coreEnv(ctx: Pick<AppContext, 'clock' | 'store' | 'drivers'>): CoreEnv {
-  return {
-    clock: ctx.clock,
-    rowLocks: ctx.store.caps.supportsSkipLocked,
-    writableCte: ctx.store.caps.supportsWritableCte,
-    drivers: ctx.drivers,
-  };
-}
-
-/** Signals a committed change to listeners and to the executor. */
-export function changed(ctx: AppContext): void {
-  ctx.changes.emit('change');
-  ctx.executor.wake();
 }
