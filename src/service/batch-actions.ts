@@ -25,6 +25,7 @@ import { applyAction } from '../engine/operations.ts';
 import type { Db } from '../store/schema.ts';
 import { moveUpgrade, updateUpgrade } from '../engine/core/writes.ts';
 import { advance } from '../engine/core/progress.ts';
+import type { RetryOptions } from '../engine/core/retry.ts';
 import { listTargets, loadTarget } from '../store/targets-repo.ts';
 import { getBatch, loadBatch, type BatchView } from './batch-view.ts';
 import { changed, coreEnv, type AppContext } from './context.ts';
@@ -39,6 +40,8 @@ export interface BatchRequest {
   schedule?: UpgradeSchedule;
   waves: WaveSpec[];
   failureThreshold?: { targets: Amount };
+  /** options every upgrade of the batch gets (options.retry) */
+  upgradeOptions?: { retry?: RetryOptions };
 }
 
 export const BATCH_ACTIONS = ['pause', 'resume', 'cancel', 'retry', 'approve'] as const;
@@ -125,6 +128,7 @@ export async function createBatch(ctx: AppContext, projectId: string, req: Batch
       mode: req.mode ?? 'rolling',
       schedule,
       plan,
+      ...(req.upgradeOptions ? { upgradeOptions: req.upgradeOptions } : {}),
     },
     actor,
   );
