@@ -76,6 +76,8 @@ function makeStep(
     progress: null,
     fence: 1,
     recoveries: 0,
+    notBefore: null,
+    autoRetries: 0,
   };
 }
 

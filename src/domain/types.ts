@@ -244,6 +244,10 @@ export interface Step {
   fence: number;
   /** how often recovery took the step back from a holder that died */
   recoveries: number;
+  /** pending after a transient failure: not run again before this time (its backoff) */
+  notBefore: string | null;
+  /** how often it was retried by itself after a transient failure since an operator last started it */
+  autoRetries: number;
 }
 
 export interface Stage {

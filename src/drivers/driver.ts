@@ -57,6 +57,30 @@ export interface StepPolicy {
    * done; a rollback stops it at once (its holder fenced out) and reverses the steps before it.
    */
   waits?: boolean;
+  /**
+   * Whether the executor runs the step again by itself after a failure the driver marked
+   * transient (`DriverError.transient`), and the action's default attempts and backoff (an
+   * upgrade's options.retry overrides them, never the choice). Left out: an idempotent step is
+   * retried with DEFAULT_STEP_RETRY, any other never; false: never, even if idempotent.
+   */
+  retry?: StepRetry | false;
+}
+
+/** Automatic retry of a step after a transient failure: attempts in all (1 = no retry), backoff doubling from backoffSeconds up to maxBackoffSeconds. */
+export interface StepRetry {
+  attempts: number;
+  backoffSeconds: number;
+  maxBackoffSeconds: number;
+}
+
+/** a retry-safe step's default: two retries, 5 s then 10 s after the failures */
+export const DEFAULT_STEP_RETRY: StepRetry = { attempts: 3, backoffSeconds: 5, maxBackoffSeconds: 300 };
+
+/** The retry a driver declares for a step: null when the step is never run again by itself. */
+export function driverRetry(policy: StepPolicy): StepRetry | null {
+  if (policy.retry === false) return null;
+  if (policy.retry) return policy.retry;
+  return policy.idempotent ? DEFAULT_STEP_RETRY : null;
 }
 
 export interface StepContext {
@@ -136,7 +160,13 @@ export class DriverError extends Error {
     /** one of the failure codes in src/domain/failure-codes.ts (documented in docs/errors.md) */
     readonly code: FailureCode,
     message: string,
-    readonly retryable = false,
+    /**
+     * true: the failure may pass by itself (a node still catching up, a health gate that timed
+     * out, a connection refused while a server restarts), so running the step again later may
+     * succeed. The executor retries such a failure of a retry-safe step (StepPolicy.retry);
+     * anything else (a precheck finding, a step timeout, a refusal) fails the step at once.
+     */
+    readonly transient = false,
   ) {
     super(message);
     this.name = 'DriverError';

@@ -25,7 +25,15 @@ import { createReport, finishReport, runPrecheck } from './prechecks.ts';
 import { isoIn, isoNow, systemClock, type Clock } from '../domain/clock.ts';
 import type { Db } from '../store/schema.ts';
 import type { CoreEnv } from './core/env.ts';
-import { advance, recordFailure, recordReversal, recordReversalFailure, recordSuccess, startUpgrade } from './core/progress.ts';
+import {
+  advance,
+  recordFailure,
+  recordReversal,
+  recordReversalFailure,
+  recordRetry,
+  recordSuccess,
+  startUpgrade,
+} from './core/progress.ts';
 import { DEFAULT_STEP_RECOVERY_LIMIT, recoverStep } from './core/recovery.ts';
 import {
   claimRestoreSteps,
@@ -37,6 +45,7 @@ import {
   type ClaimRequest,
 } from './core/writes.ts';
 import { timeoutOf } from './core/timeouts.ts';
+import { backoffSeconds, retryOf } from './core/retry.ts';
 
 export interface ExecutorOptions {
   store: Store;
@@ -549,7 +558,7 @@ export class Executor {
       if (this.abort.signal.aborted) return; // shutting down: the lease expires and recovery decides
       if (lost) return; // the step is no longer ours: whoever has it now records it
       const e = timedOut ? new DriverError('STEP_TIMEOUT', `${step.name} did not finish within ${timeoutMs / 1000} s`) : err;
-      await this.recordFailure(step, c.upgrade, e, log);
+      await this.recordFailure(step, c, driver, e, log);
       return;
     }
     cleanup();
@@ -625,22 +634,35 @@ export class Executor {
     if (result.driverConfig) await patchDriverConfig(db, upgrade.projectId, upgrade.targetId, result.driverConfig);
   }
 
-  private async recordFailure(step: Step, upgrade: Upgrade, err: unknown, log: string[]): Promise<void> {
+  /**
+   * A failed run: retried after its backoff when the driver marked the failure transient, says the
+   * step is safe to run again and the step has attempts left (src/engine/core/retry.ts); otherwise
+   * the step fails, naming how many attempts it had when there were several.
+   */
+  private async recordFailure(step: Step, c: StepRun, driver: Driver, err: unknown, log: string[]): Promise<void> {
+    const { upgrade } = c;
     const code = err instanceof DriverError ? err.code : 'STEP_FAILED';
     const message = err instanceof Error ? err.message : String(err);
-    log.push(`${this.ts()} FAILED ${code}: ${message}`);
-    const ok = await this.store.unit.run((trx) =>
-      recordFailure(trx, this.env, {
-        step,
-        upgrade,
-        leaseOwner: this.owner,
-        fence: step.fence,
-        by: 'executor',
-        log,
-        code,
-        error: message,
-      }),
-    );
+    const outcome = { step, upgrade, leaseOwner: this.owner, fence: step.fence, by: 'executor' as const, code };
+    const retry = retryOf(upgrade.options, step.action, driver.stepPolicy(step.action, c.target));
+    const attempt = step.autoRetries + 1;
+    if (err instanceof DriverError && err.transient && retry && attempt < retry.attempts) {
+      const delaySeconds = backoffSeconds(retry, attempt);
+      const notBefore = isoIn(this.clock, delaySeconds * 1000);
+      const plan = { attempt, attempts: retry.attempts, delaySeconds, notBefore };
+      const done = await this.store.unit.run((trx) =>
+        recordRetry(trx, this.env, { ...outcome, log, error: message, retry: plan }),
+      );
+      if (done) this.transitions++;
+      // the claim reads the injected clock; this wakes the targeted claim when the backoff ends
+      // (the timed search over every upgrade would find it too, a little later)
+      if (done === 'retrying') this.watchDeadline(`retry:${step.id}`, Date.parse(notBefore), () => this.touch(step.upgradeId));
+      this.onChange();
+      return;
+    }
+    const error = attempt > 1 ? `${message} (after ${attempt} attempts)` : message;
+    log.push(`${this.ts()} FAILED ${code}: ${error}`);
+    const ok = await this.store.unit.run((trx) => recordFailure(trx, this.env, { ...outcome, log, error }));
     if (ok) this.transitions++;
     this.onChange();
   }

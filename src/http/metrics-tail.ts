@@ -11,6 +11,7 @@ import type { AppContext } from '../service/app-context.ts';
 const TYPES = [
   'step.succeeded',
   'step.failed',
+  'step.retrying',
   'upgrade.failed',
   'upgrade.succeeded',
   // a cancel ends the upgrade at once (upgrade.cancel to cancelled) or once its nodes are back
@@ -46,6 +47,7 @@ export class MetricsTail {
   private readonly claimLag: Histogram<'engine'>;
   private readonly outage: Histogram<'engine' | 'driver'>;
   private readonly stepFailures: Counter<'engine' | 'action' | 'code'>;
+  private readonly stepRetries: Counter<'engine' | 'action' | 'code'>;
   private readonly upgradeFailures: Counter<'engine' | 'code'>;
   private readonly upgradesFinished: Counter<'engine' | 'state'>;
 
@@ -78,6 +80,12 @@ export class MetricsTail {
     this.stepFailures = new Counter({
       name: 'liftgate_step_failures_total',
       help: 'Failed steps by engine, step action and error code',
+      labelNames: ['engine', 'action', 'code'],
+      registers,
+    });
+    this.stepRetries = new Counter({
+      name: 'liftgate_step_retries_total',
+      help: 'Failed attempts of steps retried by themselves after a transient error, by engine, step action and error code',
       labelNames: ['engine', 'action', 'code'],
       registers,
     });
@@ -151,6 +159,10 @@ export class MetricsTail {
         }
         const step = e.step_id ? steps.get(e.step_id) : undefined;
         if (!step) continue;
+        if (e.type === 'step.retrying') {
+          this.stepRetries.inc({ engine, action: step.action, code });
+          continue;
+        }
         const outcome = e.type === 'step.succeeded' ? 'succeeded' : 'failed';
         if (outcome === 'failed') this.stepFailures.inc({ engine, action: step.action, code });
         // the row may have moved on (a retry); only a row still in this outcome has its times

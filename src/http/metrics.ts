@@ -78,9 +78,12 @@ export async function metricsRoutes(app: FastifyInstance, opts: { ctx: AppContex
     help: 'How long the longest-waiting runnable step has waited for an executor (0 when none waits); alert when it grows',
     registers,
     async collect() {
-      // the claim query's own condition: current stage of a running upgrade, lane predecessors done
+      // the claim query's own condition: current stage of a running upgrade, lane predecessors done,
+      // a retry's backoff over (it is runnable from then)
+      const at = new Date().toISOString();
       const res = await sql<{ since: string | null }>`
         SELECT min(coalesce(
+          s.not_before,
           (SELECT max(p.ended_at) FROM steps p WHERE p.upgrade_id = s.upgrade_id AND p.stage_index = s.stage_index
              AND p.lane = s.lane AND p.ord < s.ord),
           st.started_at)) AS since
@@ -88,6 +91,7 @@ export async function metricsRoutes(app: FastifyInstance, opts: { ctx: AppContex
         JOIN steps s ON s.upgrade_id = u.id AND s.stage_index = u.current_stage
         JOIN stages st ON st.upgrade_id = u.id AND st.idx = u.current_stage
         WHERE u.state IN ('prechecking', 'running') AND s.state = 'pending'
+          AND (s.not_before IS NULL OR s.not_before <= ${at})
           AND NOT EXISTS (SELECT 1 FROM steps p WHERE p.upgrade_id = s.upgrade_id AND p.stage_index = s.stage_index
             AND p.lane = s.lane AND p.ord < s.ord AND p.state NOT IN ('succeeded', 'skipped'))`.execute(db);
       const since = res.rows[0]?.since;

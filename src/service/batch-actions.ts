@@ -19,6 +19,7 @@ import { applyAction } from '../engine/operations.ts';
 import type { Db } from '../store/schema.ts';
 import { moveUpgrade, updateUpgrade } from '../engine/core/writes.ts';
 import { advance } from '../engine/core/progress.ts';
+import type { RetryOptions } from '../engine/core/retry.ts';
 import { listTargets, loadTarget } from '../store/targets-repo.ts';
 import { getBatch, loadBatch, type BatchView } from './batch-view.ts';
 import { changed, coreEnv, type AppContext } from './app-context.ts';
@@ -33,6 +34,8 @@ export interface BatchRequest {
   schedule?: UpgradeSchedule;
   waves: WaveSpec[];
   failureThreshold?: { targets: Amount };
+  /** options every upgrade of the batch gets (options.retry) */
+  upgradeOptions?: { retry?: RetryOptions };
 }
 
 export { BATCH_ACTIONS, type BatchAction };
@@ -118,6 +121,7 @@ export async function createBatch(ctx: AppContext, projectId: string, req: Batch
       mode: req.mode ?? 'rolling',
       schedule,
       plan,
+      ...(req.upgradeOptions ? { upgradeOptions: req.upgradeOptions } : {}),
     },
     actor,
   );

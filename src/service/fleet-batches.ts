@@ -38,6 +38,8 @@ export interface NewBatch {
   mode: UpgradeMode;
   schedule: UpgradeSchedule;
   plan: BatchPlan;
+  /** options every upgrade gets (options.retry); none: each upgrade's defaults */
+  upgradeOptions?: Record<string, unknown>;
 }
 
 export function batchDeps(ctx: AppContext): BatchDeps {
@@ -100,6 +102,7 @@ export async function createBatchRecord(
           schedule: upgradeSchedule,
           batchId,
           waveIndex: waveOf.get(item.target.id) ?? 0,
+          ...(nb.upgradeOptions ? { options: { ...nb.upgradeOptions } } : {}),
         },
         actor,
       ),

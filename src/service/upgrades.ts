@@ -16,6 +16,7 @@ import { applyAction, type UpgradeAction } from '../engine/operations.ts';
 import { plan, type PlannedStage, type PlanOptions } from '../engine/planner.ts';
 import { gateAt, pendingReasonOf } from '../engine/windows.ts';
 import { insertUpgrade as insertUpgradeRows } from '../engine/core/writes.ts';
+import { retryOptionsProblem } from '../engine/core/retry.ts';
 import { isoNow } from '../domain/clock.ts';
 import { newStepRow, toStage, toStep, toUpgrade } from '../store/mappers.ts';
 import { listCatalog } from './catalog.ts';
@@ -309,6 +310,8 @@ export async function planUpgrade(
     );
   }
   const options = azOptions(target, input.mode, input.options, driver, input.azParams);
+  const retryProblem = retryOptionsProblem(options as Record<string, unknown>, driver, target);
+  if (retryProblem) throw new AppError('VALIDATION_FAILED', retryProblem);
   const stages = plan({ target, hops, mode: input.mode, capabilities: driver.capabilities, options });
   const schedule = input.schedule ?? { kind: 'now' };
   const start = initialSchedule(ctx, target, schedule, input.batchId ? 'batch' : null);

@@ -56,6 +56,8 @@ export function newStepRow<A extends string>(p: PlannedStepRow & { action: A }):
     progress: null,
     fence: 0,
     recoveries: 0,
+    not_before: null,
+    auto_retries: 0,
   };
 }
 
@@ -181,6 +183,8 @@ export const toStep = (r: StepRow): Step => ({
   progress: parseJson(r.progress, null),
   fence: r.fence,
   recoveries: r.recoveries,
+  notBefore: r.not_before,
+  autoRetries: r.auto_retries,
 });
 
 export const toReport = (r: PrecheckReportRow): PrecheckReport => ({

@@ -688,6 +688,26 @@ const m016: Migration = {
   },
 };
 
+/**
+ * Automatic retry of transient step failures (migration 017): a step that failed with a transient
+ * error and has attempts left is pending again, not claimed before `not_before` (its backoff);
+ * `auto_retries` counts those retries since an operator last started it (an operator's retry
+ * starts the count afresh). A simulated fault may fail a step with a transient error.
+ */
+const m017: Migration = {
+  async up(db: Db) {
+    await db.schema.alterTable('steps').addColumn('not_before', 'text').execute();
+    await db.schema
+      .alterTable('steps')
+      .addColumn('auto_retries', 'integer', (c) => c.notNull().defaultTo(0))
+      .execute();
+    await db.schema
+      .alterTable('sim_faults')
+      .addColumn('transient', 'integer', (c) => c.notNull().defaultTo(0))
+      .execute();
+  },
+};
+
 export function migrations(caps: DialectCapabilities): Record<string, Migration> {
   return {
     '001_initial': m001(caps),
@@ -706,5 +726,6 @@ export function migrations(caps: DialectCapabilities): Record<string, Migration>
     '014_admin_token_lifecycle': m014,
     '015_step_progress': m015,
     '016_upgrade_engines': m016,
+    '017_step_retry': m017,
   };
 }

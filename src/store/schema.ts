@@ -135,6 +135,10 @@ export interface StepRow {
   fence: number;
   /** how often recovery took the step back from a dead holder (migration 004) */
   recoveries: number;
+  /** a step waiting to be retried after a transient failure is not claimed before this (migration 017) */
+  not_before: string | null;
+  /** retries after transient failures since an operator last started the step (migration 017) */
+  auto_retries: number;
 }
 
 export interface PrecheckReportRow {

@@ -1,8 +1,9 @@
 // The state core's transition table is the whole truth about state changes:
 //  - no file outside src/engine/core/ writes the upgrades, stages, steps, batches or batch_waves
 //    tables;
-//  - upgrades run through every operator action, failures, a timeout, a takeover (recovery) and
-//    rollbacks on both stores record only transitions the table lists, each with its event;
+//  - upgrades run through every operator action, failures (one retried by itself), a timeout, a
+//    takeover (recovery) and rollbacks on both stores record only transitions the table lists,
+//    each with its event;
 //  - docs/architecture.md shows the table exactly as the module renders it.
 // Step timeouts are read on a ManualClock the test moves, so a hung step times out only when the
 // test says so (after the pause and resume, after the takeover), not while they are on their way.
@@ -97,6 +98,11 @@ forEachDialect('transition table', (dialect) => {
     // success
     await seedSim(t, { target: 'ok' });
     await waitState(await start('ok'), 'succeeded');
+
+    // a transient failure retried by itself (no backoff: the clock need not move)
+    await seedSim(t, { target: 'again' });
+    await fault('again', { node: 'again-2', step: 'verify', kind: 'fail', transient: true });
+    await waitState(await start('again', { options: { retry: { backoffSeconds: 0 } } }), 'succeeded');
 
     // pause and resume while a step hangs; it times out (per-action timeout); retry
     await seedSim(t, { target: 'pause' });

@@ -264,12 +264,20 @@ export function registerTargets(program: Command, cli: Cli): void {
     )
     .option('--node <node>', 'only on this node')
     .option('--times <n>', 'how many times (default 1)', integer('--times'))
-    .action(async (ref: string, o: { step: string; kind: string; node?: string; times?: number }) => {
+    .option('--transient', 'kinds fail and health_timeout: a transient error, which a retry-safe step is retried after')
+    .action(async (ref: string, o: { step: string; kind: string; node?: string; times?: number; transient?: boolean }) => {
       const id = await resolveTarget(cli, ref);
-      const f = await cli.api.post<{ id: string; step: string; kind: string; times: number; node?: string }>(
+      const f = await cli.api.post<{ id: string; step: string; kind: string; times: number; node?: string; transient?: boolean }>(
         cli.p(`/targets/${encodeURIComponent(id)}/faults`),
-        { step: o.step, kind: o.kind, ...(o.node ? { node: o.node } : {}), ...(o.times ? { times: o.times } : {}) },
+        {
+          step: o.step,
+          kind: o.kind,
+          ...(o.node ? { node: o.node } : {}),
+          ...(o.times ? { times: o.times } : {}),
+          ...(o.transient ? { transient: true } : {}),
+        },
       );
-      await cli.print(f, () => `fault added to ${id}: ${f.kind} at ${f.step}${f.node ? ` on ${f.node}` : ''} (${f.times}x)`);
+      const what = `${f.transient ? 'transient ' : ''}${f.kind}`;
+      await cli.print(f, () => `fault added to ${id}: ${what} at ${f.step}${f.node ? ` on ${f.node}` : ''} (${f.times}x)`);
     });
 }

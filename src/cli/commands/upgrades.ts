@@ -281,6 +281,11 @@ export function registerUpgrades(program: Command, cli: Cli): void {
     .option('--parallelism <n>', 'nodes upgraded at once in rolling mode', integer('--parallelism'))
     .option('--step-timeout <seconds>', 'fail a step that runs longer than this', integer('--step-timeout'))
     .option(
+      '--retries <n>',
+      'automatic retries of a retry-safe step after a transient failure (default 2; 0 turns them off)',
+      integer('--retries'),
+    )
+    .option(
       '--retention <seconds>',
       'blue_green: how long the old cluster is kept for a rollback after the switch (default 3600)',
       integer('--retention'),
@@ -304,6 +309,7 @@ export function registerUpgrades(program: Command, cli: Cli): void {
           force?: boolean;
           parallelism?: number;
           stepTimeout?: number;
+          retries?: number;
           retention?: number;
           switchoverTimeout?: number;
           window?: boolean;
@@ -316,6 +322,7 @@ export function registerUpgrades(program: Command, cli: Cli): void {
         const options = {
           ...(o.parallelism ? { parallelism: o.parallelism } : {}),
           ...(o.stepTimeout ? { stepTimeoutSeconds: o.stepTimeout } : {}),
+          ...(o.retries !== undefined ? { retry: { attempts: o.retries + 1 } } : {}),
           ...(o.retention !== undefined ? { retentionSeconds: o.retention } : {}),
           ...(o.switchoverTimeout !== undefined ? { switchoverTimeoutSeconds: o.switchoverTimeout } : {}),
           ...az,

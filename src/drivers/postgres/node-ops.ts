@@ -74,7 +74,10 @@ export async function verifyMember(
   signal?: AbortSignal,
 ): Promise<{ role: string; version: string }> {
   const f = await cl.nodeFacts(n);
-  if (!f.running || f.error) throw new DriverError('VERIFY_FAILED', `${n.name} is not answering: ${f.error ?? 'not running'}`);
+  // a server that is running but not answering yet (still starting, recovering) may answer on a
+  // later attempt: transient; one that is not running is not
+  if (!f.running || f.error)
+    throw new DriverError('VERIFY_FAILED', `${n.name} is not answering: ${f.error ?? 'not running'}`, f.running);
   log(`${n.name}: SELECT version() -> ${f.fullVersion}`);
   if (f.version !== expectVersion)
     throw new DriverError('VERIFY_FAILED', `${n.name} runs ${f.version}, expected ${expectVersion}`);
@@ -90,7 +93,8 @@ export async function verifyMember(
     const c = await cl.waitCaughtUp(primary, n, timeoutMs, signal);
     log(`${n.name}: streaming from ${primary.name}, replayed primary LSN ${c.lsn} after ${c.ms} ms`);
   } catch (e) {
-    throw new DriverError('VERIFY_FAILED', (e as Error).message);
+    // a replica still behind may catch up by the next attempt
+    throw new DriverError('VERIFY_FAILED', (e as Error).message, true);
   }
   return { role: 'replica', version: f.version };
 }

@@ -58,6 +58,15 @@ const JITTER = 0.25;
 /** rollback_fail makes the reversal of the step fail; the others act on its execution */
 export type SimFaultKind = 'fail' | 'hang' | 'crash' | 'health_timeout' | 'rollback_fail';
 
+/** the kinds whose failure may be marked transient (a hang ends in a step timeout, never transient) */
+export const TRANSIENT_FAULT_KINDS: readonly SimFaultKind[] = ['fail', 'health_timeout'];
+
+/** an armed fault a call consumed */
+interface TakenFault {
+  kind: SimFaultKind;
+  transient: boolean;
+}
+
 const NON_IDEMPOTENT: ReadonlySet<StepAction> = new Set(['install', 'switchover', 'relocate', 'cutover']);
 
 export interface SimDriverOptions {
@@ -156,7 +165,18 @@ export class SimDriver implements Driver {
     return { nodes: rows.map(toNode) };
   }
 
-  async addFault(target: Target, f: { node?: string; step: string; kind: SimFaultKind; times: number }): Promise<string> {
+  /**
+   * Arms a fault for the next `times` calls of a step action (on one node, or any). `transient`
+   * (kinds fail and health_timeout) marks the error it throws transient, so the executor retries
+   * a retry-safe step after it.
+   */
+  async addFault(
+    target: Target,
+    f: { node?: string; step: string; kind: SimFaultKind; times: number; transient?: boolean },
+  ): Promise<string> {
+    if (f.transient && !TRANSIENT_FAULT_KINDS.includes(f.kind)) {
+      throw new Error(`a ${f.kind} fault cannot be transient (only ${TRANSIENT_FAULT_KINDS.join(', ')})`);
+    }
     const id = randomUUID();
     await this.db
       .insertInto('sim_faults')
@@ -169,6 +189,7 @@ export class SimDriver implements Driver {
         kind: f.kind,
         times_left: f.times,
         created_at: isoNow(this.clock),
+        transient: f.transient ? 1 : 0,
       })
       .execute();
     return id;
@@ -193,7 +214,7 @@ export class SimDriver implements Driver {
           .limit(1),
       )
       .where('times_left', '>', 0)
-      .returning('kind');
+      .returning(['kind', 'transient']);
   }
 
   nominalSeconds(action: StepAction): number {
@@ -303,7 +324,7 @@ export class SimDriver implements Driver {
    * and consumes the step's armed fault, if any: one statement where the store takes writes
    * inside WITH, two otherwise (the log entry first).
    */
-  private async invoked(ctx: StepContext, call: 'execute' | 'rollback'): Promise<{ id: number; fault: SimFaultKind | null }> {
+  private async invoked(ctx: StepContext, call: 'execute' | 'rollback'): Promise<{ id: number; fault: TakenFault | null }> {
     const row = {
       step_id: ctx.step.id,
       fence: ctx.fence,
@@ -318,17 +339,18 @@ export class SimDriver implements Driver {
     };
     const insert = (db: Kysely<SimDatabase>) => db.insertInto('sim_invocations').values(row).returning('id');
     const fault = this.faultTaken(ctx.target, ctx.step, call === 'rollback');
+    const taken = (f: { kind: string | null; transient: number | null } | undefined): TakenFault | null =>
+      f?.kind ? { kind: f.kind as SimFaultKind, transient: Number(f.transient) === 1 } : null;
     if (this.writableCte) {
-      const res = await sql<{ id: number; kind: string | null }>`
+      const res = await sql<{ id: number; kind: string | null; transient: number | null }>`
         WITH inv AS (${insert(this.db)}), f AS (${fault})
-        SELECT (SELECT id FROM inv) AS id, (SELECT kind FROM f) AS kind`.execute(this.db);
+        SELECT (SELECT id FROM inv) AS id, (SELECT kind FROM f) AS kind, (SELECT transient FROM f) AS transient`.execute(this.db);
       const r = res.rows[0];
-      return { id: Number(r.id), fault: (r.kind as SimFaultKind | null) ?? null };
+      return { id: Number(r.id), fault: taken(r) };
     }
     const one = (db: Kysely<SimDatabase>) => insert(db).executeTakeFirstOrThrow();
     const res = this.unit ? await this.unit.one((db) => one(simDb(db))) : await one(this.db);
-    const taken = await fault.executeTakeFirst();
-    return { id: Number(res.id), fault: (taken?.kind as SimFaultKind | undefined) ?? null };
+    return { id: Number(res.id), fault: taken(await fault.executeTakeFirst()) };
   }
 
   private async outcome(db: Kysely<SimDatabase>, id: number, outcome: string): Promise<void> {
@@ -354,8 +376,10 @@ export class SimDriver implements Driver {
     }
   }
 
-  private async executeCall(ctx: StepContext, call: number, fault: SimFaultKind | null): Promise<StepResult> {
+  private async executeCall(ctx: StepContext, call: number, taken: TakenFault | null): Promise<StepResult> {
     const { step, target } = ctx;
+    const fault = taken?.kind ?? null;
+    const transient = taken?.transient === true;
     if (fault === 'hang') {
       ctx.log('simulated hang');
       await sleep(24 * 3600 * 1000, ctx.signal);
@@ -368,14 +392,16 @@ export class SimDriver implements Driver {
       ctx.progress?.({ until: new Date(until).toISOString(), secondsLeft: seconds });
       await sleep(Math.max(0, until - this.clock.now().getTime()), ctx.signal);
     }
-    if (fault === 'fail')
-      throw new DriverError('SIM_FAULT', `injected failure of ${step.action}${step.node ? ` on ${step.node}` : ''}`);
+    if (fault === 'fail') {
+      const what = `injected ${transient ? 'transient ' : ''}failure of ${step.action}${step.node ? ` on ${step.node}` : ''}`;
+      throw new DriverError('SIM_FAULT', what, transient);
+    }
     if (fault === 'crash' && step.node) {
       await this.setNode(target, step.node, { running: 0, health: 'unhealthy' });
       throw new DriverError('NODE_CRASHED', `${step.node} crashed during ${step.action}`);
     }
     if (fault === 'health_timeout') {
-      throw new DriverError('HEALTH_GATE_TIMEOUT', `${step.node ?? target.id} did not become healthy in time`);
+      throw new DriverError('HEALTH_GATE_TIMEOUT', `${step.node ?? target.id} did not become healthy in time`, transient);
     }
     return this.apply(ctx, step.action, false, call);
   }

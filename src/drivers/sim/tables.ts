@@ -58,6 +58,8 @@ export interface SimFaultRow {
   kind: string;
   times_left: number;
   created_at: string;
+  /** 1: the failure it injects is marked transient (migration 017) */
+  transient: number;
 }
 
 // a type, not an interface: Kysely's withTables wants an index-compatible record

@@ -170,6 +170,65 @@ export async function recordFailure(db: Db, env: CoreEnv, o: Outcome & { code: s
   return true;
 }
 
+/** An automatic retry the executor asks for (src/engine/core/retry.ts decides whether). */
+export interface RetryPlan {
+  /** the failed attempt under the step's retry (1 = its first run since an operator started it) */
+  attempt: number;
+  /** attempts in all */
+  attempts: number;
+  /** the wait before the next attempt, and the time it ends */
+  delaySeconds: number;
+  notBefore: string;
+}
+
+/**
+ * running -> pending after a transient failure with attempts left: the step is claimable again
+ * once `notBefore` passes, its stage and upgrade do not change, and its log and event say which
+ * attempt failed, why and when it runs again. A step of an upgrade that is cancelling (one the
+ * cancel let finish) is not retried: it fails as before and the restore deals with its node.
+ * Returns what was recorded; false when the caller no longer holds the step.
+ */
+export async function recordRetry(
+  db: Db,
+  env: CoreEnv,
+  o: Outcome & { code: string; error: string; retry: RetryPlan },
+): Promise<'retrying' | 'failed' | false> {
+  await lock(db, env, o.upgrade.id);
+  const u = await db.selectFrom('upgrades').select(['state', 'current_stage']).where('id', '=', o.upgrade.id).executeTakeFirst();
+  const retryable =
+    u !== undefined &&
+    (['prechecking', 'running', 'paused'].includes(u.state) ||
+      (u.state === 'cancelling' && o.step.stageIndex === u.current_stage));
+  const ts = isoNow(env.clock);
+  if (!retryable) {
+    const failed = await recordFailure(db, env, { ...o, log: [...o.log, `${ts} FAILED ${o.code}: ${o.error}`] });
+    return failed ? 'failed' : false;
+  }
+  const r = o.retry;
+  const what = `attempt ${r.attempt} of ${r.attempts} failed: ${o.code}: ${o.error}; retrying in ${r.delaySeconds} s`;
+  const ok = await moveStep(db, env.clock, 'retry_auto', {
+    by: 'executor',
+    u: ref(o.upgrade),
+    step: o.step,
+    from: 'running',
+    to: 'pending',
+    leaseOwner: o.leaseOwner,
+    fence: o.fence,
+    retryAt: r.notBefore,
+    log: [...o.log, `${ts} ${what}`],
+    message: `${where(o.step)}: ${what}`,
+    data: {
+      code: o.code,
+      error: o.error,
+      attempt: r.attempt,
+      attempts: r.attempts,
+      backoffSeconds: r.delaySeconds,
+      notBefore: r.notBefore,
+    },
+  });
+  return ok ? 'retrying' : false;
+}
+
 /**
  * If the current stage is complete, start the next one (or finish the upgrade). Called in the
  * transaction that recorded the stage's last step, and after resume, skip and a window reopening.

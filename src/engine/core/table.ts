@@ -33,7 +33,8 @@
 //   any unfinished -> cancelled; any reached -> rolled_back when its upgrade is rolled back
 // Step states
 //   pending -> running (claimed under a lease and a fencing token) -> succeeded | failed;
-//   running -> pending (recovery re-queues an idempotent or not-applied step);
+//   running -> pending (recovery re-queues an idempotent or not-applied step; the executor
+//   retries a retry-safe step after a transient failure, claimable again after its backoff);
 //   running -> succeeded by an operator: finalize ends a step that only waits (a rollback window);
 //   failed -> pending (retry) | skipped (skip); pending -> cancelled; running -> cancelled (a
 //   cancel stops it: its holder is fenced out);
@@ -267,6 +268,13 @@ export const STEP_RULES = {
     by: ['recovery'],
     event: 'step.recovered',
     why: 'its holder died; idempotent, or had not taken effect',
+  },
+  retry_auto: {
+    from: ['running'],
+    to: ['pending'],
+    by: ['executor'],
+    event: 'step.retrying',
+    why: 'it failed with a transient error, its driver lets it run again and it has attempts left: claimed again once its backoff ends',
   },
   reverse_again: {
     from: ['rolling_back'],

@@ -242,6 +242,8 @@ export interface StepMove extends By {
   recovered?: boolean;
   /** a cancel takes the step from a live holder: its fence moves on (no recovery counted) */
   fenceHolder?: boolean;
+  /** an automatic retry: counted, and the step is not claimed again before this time */
+  retryAt?: string;
   message?: string;
   data?: Record<string, unknown>;
 }
@@ -262,6 +264,7 @@ function stepOutcome(db: Db, clock: Clock, rule: StepRule, m: StepMove) {
       ...(m.result !== undefined ? { result: JSON.stringify(m.result) } : {}),
       ...(m.recovered ? { fence: m.fence + 1, recoveries: sql<number>`recoveries + 1` } : {}),
       ...(m.fenceHolder && !m.recovered ? { fence: m.fence + 1 } : {}),
+      ...(m.retryAt !== undefined ? { not_before: m.retryAt, auto_retries: sql<number>`auto_retries + 1` } : {}),
     })
     .where('id', '=', m.step.id)
     .where('state', '=', m.from)
@@ -362,7 +365,8 @@ export async function moveSteps(db: Db, clock: Clock, rule: StepRule, m: StepsMo
     .updateTable('steps')
     .set({
       state: m.to,
-      ...(m.to === 'pending' ? { ended_at: null, started_at: null } : {}),
+      // an operator starts it afresh: no backoff, and the automatic retries count again from none
+      ...(m.to === 'pending' ? { ended_at: null, started_at: null, not_before: null, auto_retries: 0 } : {}),
       ...(m.to === 'cancelled' || m.to === 'skipped' ? { ended_at: isoNow(clock) } : {}),
       ...(m.clearError ? { error: null } : {}),
     })
@@ -521,13 +525,15 @@ function claimPendingSteps(store: Store, r: ClaimRequest, upgrades: (at: string)
   return claimWith(store, r, (at, leaseUntil) => ({
     update: sql`
     UPDATE steps SET state = 'running', lease_owner = ${r.owner}, lease_expires_at = ${leaseUntil},
-      attempts = attempts + 1, fence = fence + 1, started_at = ${at}, ended_at = NULL
+      attempts = attempts + 1, fence = fence + 1, started_at = ${at}, ended_at = NULL, not_before = NULL
     WHERE id IN (
       SELECT s.id FROM upgrades u
       JOIN steps s ON s.upgrade_id = u.id AND s.stage_index = u.current_stage
       -- (state || '') keeps the planner from driving the search from every pending step of
       -- the fleet: it must start from the upgrades and read only their current stage
       WHERE ${upgrades(at)} AND (s.state || '') = 'pending' ${ownerRunning(r)}
+        -- a step retried after a transient failure waits for its backoff
+        AND (s.not_before IS NULL OR s.not_before <= ${at})
         AND NOT EXISTS (
           SELECT 1 FROM steps p
           WHERE p.upgrade_id = s.upgrade_id AND p.stage_index = s.stage_index AND p.lane = s.lane

@@ -1,7 +1,7 @@
 // TypeBox schemas of the batch API. The request shape is fixed by the product (docs/fleet.md).
 import { Type } from '@sinclair/typebox';
 import { BATCH_ACTIONS } from '../../service/batch-actions.ts';
-import { Engine, Id, Labels, Mode, Version } from './schemas.ts';
+import { Engine, Id, Labels, Mode, RetryOptions, Version } from './schemas.ts';
 
 const Amount = Type.Union([
   Type.Integer({ minimum: 0, maximum: 1_000_000 }),
@@ -46,6 +46,12 @@ export const BatchBody = Type.Object(
     schedule: Type.Optional(Schedule),
     waves: Type.Array(WaveBody, { minItems: 1, maxItems: 100 }),
     failureThreshold: Type.Optional(Type.Object({ targets: PositiveAmount }, { additionalProperties: false })),
+    upgradeOptions: Type.Optional(
+      Type.Object(
+        { retry: Type.Optional(RetryOptions) },
+        { additionalProperties: false, description: 'options every upgrade of the batch gets, as options of POST .../upgrades' },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

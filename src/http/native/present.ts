@@ -18,6 +18,8 @@ export function presentStep(s: Step, withLog: boolean) {
     order: s.seq,
     state: s.state,
     attempts: s.attempts,
+    // pending after a transient failure: not run again before this time (null otherwise)
+    notBefore: s.notBefore,
     startedAt: s.startedAt,
     endedAt: s.endedAt,
     error: s.error,

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AppError } from '../../domain/errors.ts';
 import type { UpgradeState } from '../../domain/types.ts';
-import { SimDriver } from '../../drivers/sim/sim-driver.ts';
+import { SimDriver, TRANSIENT_FAULT_KINDS } from '../../drivers/sim/sim-driver.ts';
 import type { UpgradeAction } from '../../engine/operations.ts';
 import { listExecutors } from '../../engine/presence.ts';
 import { addCatalogVersion, listCatalog, listCatalogAcross } from '../../service/catalog.ts';
@@ -180,11 +180,18 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
       if (req.body.node && !t.nodes.some((n) => n.name === req.body.node)) {
         throw new AppError('NODE_NOT_FOUND', `target ${t.id} has no node ${req.body.node}`);
       }
+      if (req.body.transient && !TRANSIENT_FAULT_KINDS.includes(req.body.kind)) {
+        throw new AppError(
+          'VALIDATION_FAILED',
+          `a ${req.body.kind} fault cannot be transient: transient applies to kinds ${TRANSIENT_FAULT_KINDS.join(' and ')} (a hang ends in a step timeout, which is never retried)`,
+        );
+      }
       const id = await driver.addFault(t, {
         node: req.body.node,
         step: req.body.step,
         kind: req.body.kind,
         times: req.body.times ?? 1,
+        transient: req.body.transient === true,
       });
       reply.code(201);
       return { id, ...req.body, times: req.body.times ?? 1 };

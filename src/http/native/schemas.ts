@@ -186,6 +186,42 @@ const AzOptions = {
   ),
 };
 
+/** one level of options.retry: the whole upgrade, or one step action (src/engine/core/retry.ts) */
+const retryFields = {
+  attempts: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 10, description: 'runs in all, the first included; 1 turns automatic retries off' }),
+  ),
+  backoffSeconds: Type.Optional(
+    Type.Integer({ minimum: 0, maximum: 3600, description: 'the wait before the first retry; it doubles after each failure' }),
+  ),
+  maxBackoffSeconds: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 86400, description: 'the longest wait between two attempts' }),
+  ),
+};
+
+/** options.retry of an upgrade (and of the upgrades of a batch) */
+export const RetryOptions = Type.Object(
+  {
+    ...retryFields,
+    actions: Type.Optional(
+      Type.Object(
+        Object.fromEntries(
+          STEP_ACTIONS.map((a) => [a, Type.Optional(Type.Object(retryFields, { additionalProperties: false }))]),
+        ),
+        {
+          additionalProperties: false,
+          description: 'per step action, e.g. {"verify": {"attempts": 5}}; overrides the values above',
+        },
+      ),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'automatic retry of a step that failed with a transient error, for the steps its driver declares safe to run again (default: 3 attempts, 5 s backoff doubling up to 300 s)',
+  },
+);
+
 export const UpgradeBody = Type.Object(
   {
     targetId: Id,
@@ -228,6 +264,7 @@ export const UpgradeBody = Type.Object(
               description: 'rollback: a failed upgrade whose completed steps are reversible is rolled back by itself',
             }),
           ),
+          retry: Type.Optional(RetryOptions),
           flightingSql: Type.Optional(Type.String({ maxLength: 1_000_000 })),
           ...BlueGreenOptions,
         },
@@ -294,6 +331,11 @@ export const FaultBody = Type.Object(
       Type.Literal('rollback_fail'),
     ]),
     times: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 1 })),
+    transient: Type.Optional(
+      Type.Boolean({
+        description: 'kinds fail and health_timeout: the error is marked transient, so a retry-safe step is retried after it',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -343,6 +385,9 @@ export const StepOut = Open({
   node: Nullable(Type.String()),
   state: Type.String(),
   attempts: Type.Integer(),
+  notBefore: Type.Optional(
+    Nullable(Type.String({ description: 'pending after a transient failure: it runs again at this time (its backoff)' })),
+  ),
   startedAt: Nullable(Type.String()),
   endedAt: Nullable(Type.String()),
   error: Nullable(Type.String()),
