@@ -10,7 +10,7 @@
 
 /** Bottom first. The paths do not overlap, so a file belongs to exactly one layer. */
 const LAYERS = [
-  { name: 'domain', path: '^src/domain/', may: [], holds: 'the vocabulary, errors, clock and windows' },
+  { name: 'domain', path: '^src/domain/', may: [], holds: 'the vocabulary, errors, clock, windows and settings' },
   { name: 'utilities', path: '^src/(auth|clients)/', may: [], holds: 'signatures, password hashing, the OBShell client' },
   { name: 'driver-contract', path: '^src/drivers/driver\\.ts$', may: ['domain'], holds: 'the interface every driver implements' },
   { name: 'store', path: '^src/store/', holds: 'dialects, migrations, schema, rows, repositories' },

@@ -1,5 +1,6 @@
 // `liftgate serve`: the server with its executor, configured from the environment.
 import path from 'node:path';
+import { readSettings, type Settings } from '../domain/settings.ts';
 import { buildApp } from '../http/app.ts';
 import { createContext, type AppConfig } from './context.ts';
 import { webhookSettingsFromEnv } from '../webhooks/settings.ts';
@@ -9,7 +10,6 @@ import { loadExtraDrivers } from '../drivers/registry.ts';
 import { postgresPlacement } from '../service/postgres-clusters.ts';
 import { localClustersMadeHere, startLocalClusters, stopLocalClusters } from '../service/local-clusters.ts';
 import type { FolderLock } from '../store/folder-lock.ts';
-import { parseObshellPorts } from '../service/obshell-agents.ts';
 
 export interface ServeOptions {
   port?: number;
@@ -18,34 +18,36 @@ export interface ServeOptions {
   folderLock?: FolderLock;
 }
 
-export function configFromEnv(env = process.env): AppConfig {
-  const dataDir = path.resolve(env.LIFTGATE_DATA_DIR ?? './data');
-  const scale = env.LIFTGATE_SIM_TIME_SCALE;
+/** The server's configuration from its settings (src/domain/settings.ts). */
+export function configFromSettings(s: Settings): AppConfig {
+  const dataDir = path.resolve(s.LIFTGATE_DATA_DIR);
   return {
     dataDir,
-    databaseUrl: env.LIFTGATE_DATABASE_URL,
-    pgSchema: env.LIFTGATE_DATABASE_SCHEMA,
-    simTimeScale: scale !== undefined && scale !== '' ? Number(scale) : 0.05,
+    databaseUrl: s.LIFTGATE_DATABASE_URL,
+    pgSchema: s.LIFTGATE_DATABASE_SCHEMA,
+    simTimeScale: s.LIFTGATE_SIM_TIME_SCALE,
     executor: {
-      ...(env.LIFTGATE_LEASE_MS ? { leaseMs: Number(env.LIFTGATE_LEASE_MS) } : {}),
-      ...(env.LIFTGATE_EXECUTOR_TIMEOUT_MS ? { timeoutMs: Number(env.LIFTGATE_EXECUTOR_TIMEOUT_MS) } : {}),
+      leaseMs: s.LIFTGATE_LEASE_MS,
+      timeoutMs: s.LIFTGATE_EXECUTOR_TIMEOUT_MS,
+      recoveryLimit: s.LIFTGATE_STEP_RECOVERY_LIMIT,
     },
+    eventRetentionDays: s.LIFTGATE_EVENT_RETENTION_DAYS ?? null,
     extraDrivers: (store) => loadExtraDrivers(store, dataDir),
-    metricsToken: env.LIFTGATE_METRICS_TOKEN || undefined,
-    webhooks: webhookSettingsFromEnv(env),
-    obshell: { ports: parseObshellPorts(env.LIFTGATE_OBSHELL_PORTS) },
+    metricsToken: s.LIFTGATE_METRICS_TOKEN,
+    webhooks: webhookSettingsFromEnv(),
+    obshell: { ports: s.LIFTGATE_OBSHELL_PORTS },
   };
 }
 
 export async function serve(opts: ServeOptions = {}): Promise<void> {
-  const port = opts.port ?? Number(process.env.PORT ?? 8080);
-  const host = opts.host ?? process.env.HOST ?? 'localhost';
-  const fromEnv = configFromEnv();
+  // every setting is checked before anything is opened; a bad one stops the start, naming it
+  // (`liftgate serve` checks them before it takes the data folder's lock, so this is for embedders)
+  const settings = readSettings(process.env, 'server');
+  const port = opts.port ?? settings.PORT;
+  const host = opts.host ?? settings.HOST;
+  const fromSettings = configFromSettings(settings);
   // the OBShell agents listen on the interfaces the API listens on
-  const config = { ...fromEnv, obshell: { ...fromEnv.obshell, host }, folderLock: opts.folderLock };
-  if (!Number.isFinite(config.simTimeScale) || (config.simTimeScale as number) < 0) {
-    throw new Error('LIFTGATE_SIM_TIME_SCALE must be a number >= 0');
-  }
+  const config = { ...fromSettings, obshell: { ...fromSettings.obshell, host }, folderLock: opts.folderLock };
   const ctx = await createContext(config);
   // Where the postgres driver keeps clusters when not where configured, said once. Clusters the
   // service user cannot reach fail with a bare EACCES: refuse to start when the store holds
@@ -66,8 +68,8 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
     warnings,
     seededDemo,
   } = await firstStart(ctx, {
-    adminToken: process.env.LIFTGATE_ADMIN_TOKEN || undefined,
-    demo: process.env.LIFTGATE_DEMO !== '0',
+    adminToken: settings.LIFTGATE_ADMIN_TOKEN,
+    demo: settings.LIFTGATE_DEMO,
     noPostgresDemo: placement ?? undefined,
   }).catch(async (err: unknown) => {
     await ctx.close();
@@ -79,9 +81,9 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
   // the ones it stops when it stops
   const clusters = await startLocalClusters(ctx, console.log);
   const app = await buildApp(ctx, {
-    logger: logLevel(),
+    logger: logLevel(settings),
     families: await loadFamilies(),
-    consoleDir: process.env.LIFTGATE_CONSOLE_DIR || undefined,
+    consoleDir: settings.LIFTGATE_CONSOLE_DIR,
   });
   // Signal handlers go in before the server listens: a SIGTERM that arrives as soon as the port
   // is open (Fastify logs 'listening' inside listen()) must stop the server, not kill it.
@@ -92,7 +94,7 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
       process.exit(1);
     }
     stopping = true;
-    const bound = shutdownTimeoutMs();
+    const bound = settings.LIFTGATE_SHUTDOWN_TIMEOUT_MS;
     console.log(`liftgate: ${signal}, stopping (steps still running after ${bound} ms are left to recovery)`);
     // The bound covers everything: a step that never returns (a hung driver call) must not keep
     // the process alive. What it leaves behind is what a crash leaves, and recovery handles it.
@@ -123,15 +125,7 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
 }
 
 /** LIFTGATE_LOG_LEVEL (default info); LIFTGATE_LOG=0 or level `silent` turns request logs off. */
-function logLevel(env = process.env): string | false {
-  if (env.LIFTGATE_LOG === '0') return false;
-  const level = env.LIFTGATE_LOG_LEVEL ?? 'info';
-  const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-  if (!levels.includes(level)) throw new Error(`LIFTGATE_LOG_LEVEL must be one of ${levels.join(', ')}, not ${level}`);
-  return level === 'silent' ? false : level;
-}
-
-function shutdownTimeoutMs(env = process.env): number {
-  const v = Number(env.LIFTGATE_SHUTDOWN_TIMEOUT_MS ?? 10_000);
-  return Number.isFinite(v) && v >= 0 ? v : 10_000;
+function logLevel(s: Pick<Settings, 'LIFTGATE_LOG' | 'LIFTGATE_LOG_LEVEL'>): string | false {
+  if (!s.LIFTGATE_LOG) return false;
+  return s.LIFTGATE_LOG_LEVEL === 'silent' ? false : s.LIFTGATE_LOG_LEVEL;
 }

@@ -1,5 +1,6 @@
 // What every command needs: the API client, the project, the output format and the paint.
 import type { Command } from 'commander';
+import { SETTINGS, type Settings } from '../domain/settings.ts';
 import { ApiClient } from './client.ts';
 import { CliError, EXIT } from './errors.ts';
 import { colorWanted, FORMATS, Paint, serialize, write, type Format } from './output.ts';
@@ -16,11 +17,28 @@ export interface GlobalOptions {
 export class Cli {
   private client: ApiClient | null = null;
   private paintCache: Paint | null = null;
+  /** LIFTGATE_URL, LIFTGATE_TOKEN, LIFTGATE_PROJECT: checked by main.ts before a command runs */
+  private settings: Pick<Settings, 'LIFTGATE_URL' | 'LIFTGATE_TOKEN' | 'LIFTGATE_PROJECT'> = {
+    LIFTGATE_URL: SETTINGS.LIFTGATE_URL.default,
+    LIFTGATE_TOKEN: SETTINGS.LIFTGATE_TOKEN.default,
+    LIFTGATE_PROJECT: SETTINGS.LIFTGATE_PROJECT.default,
+  };
 
   constructor(private readonly program: Command) {}
 
+  useSettings(settings: Cli['settings']): void {
+    this.settings = settings;
+  }
+
+  /** the global options; --url, --token and --project win over their settings */
   get opts(): GlobalOptions {
-    return this.program.opts<GlobalOptions>();
+    const o = this.program.opts<Partial<GlobalOptions> & { color: boolean }>();
+    return {
+      ...o,
+      url: o.url ?? this.settings.LIFTGATE_URL,
+      token: o.token ?? this.settings.LIFTGATE_TOKEN,
+      project: o.project ?? this.settings.LIFTGATE_PROJECT,
+    };
   }
 
   get api(): ApiClient {

@@ -3,6 +3,7 @@
 // (--output). Exit codes are in errors.ts and docs/cli.md.
 import path from 'node:path';
 import { Command, Option } from 'commander';
+import { readSettings, SETTINGS, SettingsError, type Settings, type SettingScope } from '../domain/settings.ts';
 import { Cli } from './cli-context.ts';
 import { registerAdminTokens } from './commands/admin-tokens.ts';
 import { registerBatches } from './commands/batches.ts';
@@ -11,7 +12,7 @@ import { registerCredentials } from './commands/credentials.ts';
 import { registerEvents } from './commands/events.ts';
 import { registerTargets } from './commands/targets.ts';
 import { registerUpgrades } from './commands/upgrades.ts';
-import { EXIT, explain } from './errors.ts';
+import { CliError, EXIT, explain } from './errors.ts';
 import { endQuietlyOnClosedPipe, FORMATS, Paint, colorWanted } from './output.ts';
 
 endQuietlyOnClosedPipe();
@@ -21,9 +22,9 @@ program
   .name('liftgate')
   .description('Plan, run and control safe version upgrades of database and cluster fleets')
   .version('0.1.0', '-V, --cli-version', 'print the CLI version')
-  .addOption(new Option('--url <url>', 'Liftgate server').env('LIFTGATE_URL').default('http://localhost:8080'))
-  .addOption(new Option('--token <token>', 'API token').env('LIFTGATE_TOKEN'))
-  .addOption(new Option('-p, --project <id>', 'project').env('LIFTGATE_PROJECT').default('demo'))
+  .option('--url <url>', `Liftgate server (default: LIFTGATE_URL or ${SETTINGS.LIFTGATE_URL.default})`)
+  .option('--token <token>', 'API token (default: LIFTGATE_TOKEN)')
+  .option('-p, --project <id>', `project (default: LIFTGATE_PROJECT or ${SETTINGS.LIFTGATE_PROJECT.default})`)
   .addOption(new Option('-o, --output <format>', 'table, json or yaml').choices(FORMATS).default('table'))
   .option('--json', 'the same as --output json')
   .option('--no-color', 'no colours (also NO_COLOR=1; colours are only used on a terminal)')
@@ -31,6 +32,26 @@ program
   .exitOverride();
 
 const cli = new Cli(program);
+
+/** The settings of `scope`, or a usage error naming every bad variable (src/domain/settings.ts). */
+function checkedSettings(scope: SettingScope): Settings {
+  try {
+    return readSettings(process.env, scope);
+  } catch (err) {
+    if (!(err instanceof SettingsError)) throw err;
+    throw new CliError(
+      `cannot start: ${err.message}`,
+      EXIT.USAGE,
+      `set ${err.problems.length === 1 ? 'it' : 'each'} to an allowed value or unset it (docs/settings.md lists every setting)`,
+      'SETTINGS_INVALID',
+    );
+  }
+}
+
+// a client command checks the CLI's settings before it calls anything; `serve` checks the server's
+program.hook('preAction', (_program, action) => {
+  if (action.name() !== 'serve') cli.useSettings(checkedSettings('cli'));
+});
 
 program
   .command('serve')
@@ -40,7 +61,9 @@ program
   .action(async (o: { port?: string; host?: string }) => {
     // A second server on a used SQLite folder is refused before the server code even loads.
     const { lockDataFolder, sqliteFileOf } = await import('../store/folder-lock.ts');
-    const file = sqliteFileOf({ databaseUrl: process.env.LIFTGATE_DATABASE_URL, dataDir: process.env.LIFTGATE_DATA_DIR });
+    // Every setting is checked first: a bad one stops the start before anything is opened.
+    const settings = checkedSettings('server');
+    const file = sqliteFileOf({ databaseUrl: settings.LIFTGATE_DATABASE_URL, dataDir: settings.LIFTGATE_DATA_DIR });
     const folderLock = file ? lockDataFolder(path.dirname(file)) : undefined;
     const { serve } = await import('../app/serve.ts');
     await serve({ port: o.port ? Number(o.port) : undefined, host: o.host, folderLock });

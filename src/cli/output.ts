@@ -2,6 +2,7 @@
 // colours only on a terminal (and never with NO_COLOR), and a quiet end when the reader of a
 // pipe goes away (`liftgate upgrade status <id> | head`).
 import type * as Yaml from 'yaml';
+import { setting } from '../domain/settings.ts';
 import { EXIT } from './errors.ts';
 
 export const FORMATS = ['table', 'json', 'yaml'] as const;
@@ -28,9 +29,10 @@ export function endQuietlyOnClosedPipe(): void {
 /** https://no-color.org: NO_COLOR set to anything non-empty turns colours off; FORCE_COLOR turns them on. */
 export function colorWanted(stream: NodeJS.WriteStream, flag: boolean, env = process.env): boolean {
   if (!flag) return false;
-  if (env.NO_COLOR) return false;
-  if (env.FORCE_COLOR && env.FORCE_COLOR !== '0') return true;
-  return stream.isTTY === true && env.TERM !== 'dumb';
+  if (setting('NO_COLOR', env)) return false;
+  const force = setting('FORCE_COLOR', env);
+  if (force && force !== '0') return true;
+  return stream.isTTY === true && setting('TERM', env) !== 'dumb';
 }
 
 const CODES = { red: 31, green: 32, yellow: 33, blue: 34, magenta: 35, cyan: 36, gray: 90, bold: 1, dim: 2 } as const;

@@ -21,6 +21,7 @@
 import { setImmediate } from 'node:timers/promises';
 import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { Clock } from '../domain/clock.ts';
+import { setting } from '../domain/settings.ts';
 import { ACTIVE_UPGRADE_STATES } from '../domain/types.ts';
 import type { Driver } from '../drivers/driver.ts';
 import type { Store } from '../store/open.ts';
@@ -45,12 +46,9 @@ export function checkRetentionDays(days: number | null | undefined, what = 'the 
   return Number.isInteger(days) && days >= 1 && days <= MAX_DAYS ? days : refuse(what, days);
 }
 
-/** LIFTGATE_EVENT_RETENTION_DAYS: unset or empty keeps every event; anything but 1..36500 is refused. */
+/** LIFTGATE_EVENT_RETENTION_DAYS (src/domain/settings.ts): unset or empty keeps every event; anything but 1..36500 is refused. */
 export function retentionDaysFromEnv(env: NodeJS.ProcessEnv = process.env): number | null {
-  const raw = env.LIFTGATE_EVENT_RETENTION_DAYS?.trim();
-  if (raw === undefined || raw === '') return null;
-  const what = 'LIFTGATE_EVENT_RETENTION_DAYS';
-  return /^\d+$/.test(raw) ? checkRetentionDays(Number(raw), what) : refuse(what, env.LIFTGATE_EVENT_RETENTION_DAYS);
+  return setting('LIFTGATE_EVENT_RETENTION_DAYS', env) ?? null;
 }
 
 export interface RetentionOptions {

@@ -10,6 +10,7 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, isAppError } from '../domain/errors.ts';
+import { setting } from '../domain/settings.ts';
 import { DatabaseRateLimitStore } from '../store/rate-limit-store.ts';
 import type { Store } from '../store/open.ts';
 import { Acs3AuthError } from './families/alibaba/errors.ts';
@@ -30,44 +31,18 @@ export interface RateLimitSettings {
   store: 'memory' | 'database';
 }
 
-export const DEFAULT_RATE_LIMITS: RateLimitSettings = {
-  enabled: true,
-  perAddress: { max: 6000, windowMs: 60_000 },
-  perCredential: { max: 3000, windowMs: 60_000 },
-  failedAuth: { max: 20, windowMs: 5 * 60_000 },
-  store: 'memory',
-};
+/** The defaults (src/domain/settings.ts). */
+export const DEFAULT_RATE_LIMITS: RateLimitSettings = rateLimitSettingsFromEnv({});
 
-const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 };
-
-/** "6000/1m" -> 6000 hits per minute. */
-export function parseLimit(name: string, value: string): Limit {
-  const m = /^(\d{1,9})\/(\d{1,6})(s|m|h)$/.exec(value.trim());
-  if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) {
-    throw new Error(`${name} must look like 6000/1m (hits per window; the window in s, m or h), not "${value}"`);
-  }
-  return { max: Number(m[1]), windowMs: Number(m[2]) * UNITS[m[3]!]! };
-}
-
-/** The settings from the environment (docs/settings.md); anything unset keeps its default. */
+/** The settings from the environment (src/domain/settings.ts, docs/settings.md); anything unset keeps its default. */
 export function rateLimitSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): RateLimitSettings {
-  const s = { ...DEFAULT_RATE_LIMITS };
-  const onOff = env.LIFTGATE_RATE_LIMITS;
-  if (onOff !== undefined && onOff !== '') {
-    if (!['on', 'off', '1', '0'].includes(onOff)) throw new Error(`LIFTGATE_RATE_LIMITS must be on or off, not "${onOff}"`);
-    s.enabled = onOff === 'on' || onOff === '1';
-  }
-  const limit = (name: string, fallback: Limit) => (env[name] ? parseLimit(name, env[name]) : fallback);
-  s.perAddress = limit('LIFTGATE_RATE_LIMIT_ADDRESS', s.perAddress);
-  s.perCredential = limit('LIFTGATE_RATE_LIMIT_CREDENTIAL', s.perCredential);
-  s.failedAuth = limit('LIFTGATE_RATE_LIMIT_FAILED_AUTH', s.failedAuth);
-  const store = env.LIFTGATE_RATE_LIMIT_STORE;
-  if (store !== undefined && store !== '') {
-    if (store !== 'memory' && store !== 'database')
-      throw new Error(`LIFTGATE_RATE_LIMIT_STORE must be memory or database, not "${store}"`);
-    s.store = store;
-  }
-  return s;
+  return {
+    enabled: setting('LIFTGATE_RATE_LIMITS', env),
+    perAddress: setting('LIFTGATE_RATE_LIMIT_ADDRESS', env),
+    perCredential: setting('LIFTGATE_RATE_LIMIT_CREDENTIAL', env),
+    failedAuth: setting('LIFTGATE_RATE_LIMIT_FAILED_AUTH', env),
+    store: setting('LIFTGATE_RATE_LIMIT_STORE', env),
+  };
 }
 
 declare module 'fastify' {

@@ -7,6 +7,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { ReplayGuard } from '../auth/replay-guard.ts';
 import { AppError } from '../domain/errors.ts';
+import { setting } from '../domain/settings.ts';
 import { appendEvent } from '../engine/core/events.ts';
 import { now } from '../domain/clock.ts';
 import { readOrCreateKeyFile } from '../store/key-file.ts';
@@ -27,10 +28,9 @@ function masterKey(ctx: AppContext): Buffer {
   const cached = masterKeys.get(ctx);
   if (cached) return cached;
   let key: Buffer;
-  const env = process.env.LIFTGATE_MASTER_KEY;
-  if (env) {
-    if (!/^[0-9a-f]{64}$/i.test(env)) throw new Error('LIFTGATE_MASTER_KEY must be 64 hex characters');
-    key = Buffer.from(env, 'hex');
+  const given = setting('LIFTGATE_MASTER_KEY');
+  if (given) {
+    key = Buffer.from(given, 'hex');
   } else {
     const file = path.join(ctx.config.dataDir ?? './data', 'master.key');
     key = Buffer.from(readOrCreateKeyFile(file, () => randomBytes(32).toString('hex')).trim(), 'hex');

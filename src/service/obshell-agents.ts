@@ -15,7 +15,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.ts';
 import { isUniqueViolation } from './db-errors.ts';
 
-/** Where OBShell agents listen (LIFTGATE_OBSHELL_PORTS, LIFTGATE_OBSHELL_HOST). */
+/** Where OBShell agents listen (LIFTGATE_OBSHELL_PORTS, HOST). */
 export interface ObshellAgentSettings {
   /** a range of ports to give out, or `auto`: a free port the system picks (kept across restarts) */
   ports: { from: number; to: number } | 'auto';
@@ -24,20 +24,6 @@ export interface ObshellAgentSettings {
 }
 
 export const DEFAULT_OBSHELL_PORTS = { from: 2886, to: 2985 };
-
-/** Parses LIFTGATE_OBSHELL_PORTS: `2886-2985`, a single port, or `auto`. */
-export function parseObshellPorts(value: string | undefined): ObshellAgentSettings['ports'] {
-  if (value === undefined || value.trim() === '') return DEFAULT_OBSHELL_PORTS;
-  const v = value.trim();
-  if (v === 'auto') return 'auto';
-  const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(v);
-  const from = m ? Number(m[1]) : NaN;
-  const to = m ? Number(m[2] ?? m[1]) : NaN;
-  if (!(from >= 1 && to <= 65535 && from <= to)) {
-    throw new Error(`LIFTGATE_OBSHELL_PORTS must be a port range such as 2886-2985 (1-65535), one port, or auto; not ${v}`);
-  }
-  return { from, to };
-}
 
 /** What the HTTP layer lends the agents: listeners on this host. */
 export interface AgentListeners {

@@ -7,6 +7,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationProvider } from 'kysely';
 import { AppError } from '../domain/errors.ts';
+import { setting } from '../domain/settings.ts';
 import { migrations } from './migrations.ts';
 import { EventHorizon } from './event-horizon.ts';
 import { postgresCapabilities, sqliteCapabilities, type DialectCapabilities } from './dialect.ts';
@@ -70,7 +71,7 @@ function withStatementCache(sqlite: BetterSqlite3.Database): BetterSqlite3.Datab
 
 /** LIFTGATE_QUERY_PROFILE=1 prints the slowest statements at exit (profiling aid). */
 function queryLog() {
-  if (process.env.LIFTGATE_QUERY_PROFILE !== '1') return undefined;
+  if (!setting('LIFTGATE_QUERY_PROFILE')) return undefined;
   const totals = new Map<string, { n: number; ms: number }>();
   process.on('exit', () => {
     const all = [...totals.values()].reduce((a, v) => ({ n: a.n + v.n, ms: a.ms + v.ms }), { n: 0, ms: 0 });

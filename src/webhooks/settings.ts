@@ -1,4 +1,6 @@
 // Webhook delivery settings (docs/settings.md: LIFTGATE_WEBHOOK_*).
+import { setting, SETTINGS } from '../domain/settings.ts';
+
 export interface WebhookSettings {
   /** hosts webhooks may call; empty = any http(s) host, loopback included */
   allowedHosts: string[];
@@ -15,26 +17,20 @@ export interface WebhookSettings {
 
 export const DEFAULT_WEBHOOK_SETTINGS: WebhookSettings = {
   allowedHosts: [],
-  timeoutMs: 10_000,
-  retryForMs: 24 * 3600_000,
+  timeoutMs: SETTINGS.LIFTGATE_WEBHOOK_TIMEOUT_MS.default,
+  retryForMs: SETTINGS.LIFTGATE_WEBHOOK_RETRY_HOURS.default * 3600_000,
   baseDelayMs: 10_000,
   maxDelayMs: 3600_000,
   concurrency: 16,
 };
 
+/** LIFTGATE_WEBHOOK_* (src/domain/settings.ts); refuses a bad value. */
 export function webhookSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<WebhookSettings> {
-  const out: Partial<WebhookSettings> = {};
-  if (env.LIFTGATE_WEBHOOK_ALLOWED_HOSTS) {
-    out.allowedHosts = env.LIFTGATE_WEBHOOK_ALLOWED_HOSTS.split(',')
-      .map((h) => h.trim())
-      .filter(Boolean);
-  }
-  const num = (v: string | undefined) => (v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : undefined);
-  const timeout = num(env.LIFTGATE_WEBHOOK_TIMEOUT_MS);
-  if (timeout !== undefined) out.timeoutMs = timeout;
-  const hours = num(env.LIFTGATE_WEBHOOK_RETRY_HOURS);
-  if (hours !== undefined) out.retryForMs = hours * 3600_000;
-  return out;
+  return {
+    allowedHosts: setting('LIFTGATE_WEBHOOK_ALLOWED_HOSTS', env),
+    timeoutMs: setting('LIFTGATE_WEBHOOK_TIMEOUT_MS', env),
+    retryForMs: setting('LIFTGATE_WEBHOOK_RETRY_HOURS', env) * 3600_000,
+  };
 }
 
 /** The delay before retry number `attempt` (1 = after the first failure): exponential, capped. */

@@ -34,7 +34,9 @@ test('LIFTGATE_EVENT_RETENTION_DAYS: unset keeps everything; a whole number of d
   for (const bad of ['0', '-1', '1.5', 'abc', '7d', '1e2', '36501']) {
     assert.throws(
       () => retentionDaysFromEnv({ LIFTGATE_EVENT_RETENTION_DAYS: bad }),
-      /LIFTGATE_EVENT_RETENTION_DAYS must be a whole number of days from 1 to 36500, or unset to keep every event/,
+      new RegExp(
+        `: LIFTGATE_EVENT_RETENTION_DAYS=${bad}: must be a whole number of days from 1 to 36500, or unset to keep every event$`,
+      ),
       bad,
     );
   }

@@ -1,11 +1,14 @@
-// The docs keep up with the code: every LIFTGATE_* setting the code reads is in the settings
-// table (docs/settings.md), and docs/SECURITY.md has a row for every API family saying its
+// The docs keep up with the code: every LIFTGATE_* setting the code reads is declared in the
+// settings module (src/domain/settings.ts, from which docs/settings.md's table is printed: see
+// test/app/settings.test.ts) and is in that table; no module but the settings module reads a
+// variable of the environment by hand; and docs/SECURITY.md has a row for every API family saying its
 // credential, what it reaches, its rate limits and how it is revoked, with the rate limits' real
 // defaults.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { SETTING_NAMES } from '../../src/domain/settings.ts';
 import { DEFAULT_RATE_LIMITS } from '../../src/http/rate-limits.ts';
 import { FAMILIES } from '../helpers/routes.ts';
 
@@ -27,6 +30,11 @@ function settingsRead(code: string): string[] {
   for (const m of code.matchAll(/\benv\[\s*['"`](LIFTGATE_[A-Z0-9_]+)['"`]\s*\]/g)) found.add(m[1]!);
   for (const m of code.matchAll(/['"`](LIFTGATE_[A-Z0-9_]+)['"`]/g)) found.add(m[1]!);
   return [...found].sort();
+}
+
+/** A line that reads one variable of the environment itself (`process.env.X`, `env.X`, `env['X']`). */
+function envReadBy(line: string): boolean {
+  return /\b(process\.)?env(\.[A-Z_][A-Z0-9_]*\b|\[)/.test(line);
 }
 
 /** The rows of the first Markdown table after a heading, as arrays of trimmed cells. */
@@ -54,13 +62,39 @@ describe('docs complete', () => {
   it('every LIFTGATE_* setting the code reads is in the settings table of docs/settings.md', () => {
     const read_ = new Set(['src', 'bin'].flatMap((d) => sourceFiles(d)).flatMap((f) => settingsRead(read(f))));
     assert.ok(read_.has('LIFTGATE_DATA_DIR') && read_.has('LIFTGATE_RATE_LIMIT_CREDENTIAL'), [...read_].join(', '));
-    const [, ...rows] = tableAfter(read('docs/settings.md'), /^# Settings$/);
+    const [, ...rows] = tableAfter(read('docs/settings.md'), /^## Every setting$/);
     const listed = new Set(rows.flatMap((r) => [...(r[0] ?? '').matchAll(/LIFTGATE_[A-Z0-9_]+/g)].map((m) => m[0])));
     assert.deepEqual(
       [...read_].filter((v) => !listed.has(v)),
       [],
       'read in the code but missing from the settings table of docs/settings.md',
     );
+  });
+
+  it('every setting the code reads is declared in the settings module', () => {
+    const read_ = new Set(['src', 'bin'].flatMap((d) => sourceFiles(d)).flatMap((f) => settingsRead(read(f))));
+    const declared = new Set<string>(SETTING_NAMES);
+    assert.deepEqual(
+      [...read_].filter((v) => !declared.has(v)),
+      [],
+      'read in the code but not declared in src/domain/settings.ts',
+    );
+  });
+
+  it('no module but the settings module reads a variable of the environment by hand', () => {
+    const offenders = sourceFiles('src')
+      .filter((f) => f !== path.join('src', 'domain', 'settings.ts'))
+      .flatMap((f) =>
+        read(f)
+          .split('\n')
+          .map((line, i) => ({ line, at: `${f}:${i + 1}` }))
+          .filter(({ line }) => envReadBy(line)),
+      )
+      .map(({ line, at }) => `${at}: ${line.trim()}`);
+    assert.deepEqual(offenders, [], 'read these through setting() (src/domain/settings.ts)');
+    // the finder's oracle can fail
+    assert.ok(envReadBy('const v = process.env.LIFTGATE_X;') && envReadBy("process.env['PORT']") && envReadBy('env.NO_COLOR'));
+    assert.ok(!envReadBy('env = process.env') && !envReadBy('{ ...process.env, X: 1 }') && !envReadBy("setting('PORT', env)"));
   });
 
   it('the settings finder sees each way the code reads one (its oracle can fail)', () => {

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { buildApp } from '../../src/http/app.ts';
 import type { FamilyName } from '../../src/http/error-envelopes.ts';
 import { loadFamilies } from '../../src/http/families.ts';
-import { DEFAULT_RATE_LIMITS, parseLimit, rateLimitSettingsFromEnv, type RateLimitSettings } from '../../src/http/rate-limits.ts';
+import { DEFAULT_RATE_LIMITS, rateLimitSettingsFromEnv, type RateLimitSettings } from '../../src/http/rate-limits.ts';
 import { createContext } from '../../src/app/context.ts';
 import { FamilyRequester, isFamilyErrorEnvelope, type Answer } from '../helpers/family-requests.ts';
 import { ADMIN_TOKEN, forEachDialect, freshStore, startApp, type TestApp } from '../helpers/harness.ts';
@@ -64,11 +64,15 @@ const PROBE = { projectId: 'p', cluster: 'c', instance: 'i' } as SeededProject;
 
 describe('rate-limit settings', () => {
   it('parse "hits/window" and refuse anything else with a message that says the format', () => {
-    assert.deepEqual(parseLimit('X', '6000/1m'), { max: 6000, windowMs: 60_000 });
-    assert.deepEqual(parseLimit('X', '20/5m'), { max: 20, windowMs: 300_000 });
-    assert.deepEqual(parseLimit('X', '10/30s'), { max: 10, windowMs: 30_000 });
-    for (const bad of ['', '6000', '0/1m', '5/0s', '5/1d', 'x/1m'])
-      assert.throws(() => parseLimit('X', bad), /must look like 6000\/1m/);
+    const perAddress = (v: string) => rateLimitSettingsFromEnv({ LIFTGATE_RATE_LIMIT_ADDRESS: v }).perAddress;
+    assert.deepEqual(perAddress('6000/1m'), { max: 6000, windowMs: 60_000 });
+    assert.deepEqual(perAddress('20/5m'), { max: 20, windowMs: 300_000 });
+    assert.deepEqual(perAddress(' 10/30s '), { max: 10, windowMs: 30_000 });
+    for (const bad of ['6000', '0/1m', '5/0s', '5/1d', 'x/1m'])
+      assert.throws(
+        () => perAddress(bad),
+        new RegExp(`: LIFTGATE_RATE_LIMIT_ADDRESS=${bad}: must be hits per window, like 6000/1m`),
+      );
     assert.deepEqual(rateLimitSettingsFromEnv({}), DEFAULT_RATE_LIMITS);
     const s = rateLimitSettingsFromEnv({
       LIFTGATE_RATE_LIMITS: 'off',
@@ -78,7 +82,7 @@ describe('rate-limit settings', () => {
     assert.equal(s.enabled, false);
     assert.deepEqual(s.failedAuth, { max: 3, windowMs: HOUR });
     assert.equal(s.store, 'database');
-    assert.throws(() => rateLimitSettingsFromEnv({ LIFTGATE_RATE_LIMIT_STORE: 'redis' }), /memory or database/);
+    assert.throws(() => rateLimitSettingsFromEnv({ LIFTGATE_RATE_LIMIT_STORE: 'redis' }), /one of memory, database/);
     assert.throws(() => rateLimitSettingsFromEnv({ LIFTGATE_RATE_LIMITS: 'maybe' }), /on or off/);
   });
 

@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import { setting } from '../../domain/settings.ts';
 import type { FlightingStat, Hop, NodeHealth, StepAction, Target, TargetNode, UpgradeMode } from '../../domain/types.ts';
 import {
   DriverError,
@@ -123,7 +124,7 @@ export class PostgresDriver implements Driver {
   private readonly pauseTimeoutMs: number;
 
   constructor(opts: PostgresDriverOptions = {}) {
-    this.configuredDataDir = path.resolve(opts.dataDir ?? path.join(process.env.LIFTGATE_DATA_DIR ?? 'data', 'pg'));
+    this.configuredDataDir = path.resolve(opts.dataDir ?? path.join(setting('LIFTGATE_DATA_DIR'), 'pg'));
     const placed = placePostgres({
       dataDir: this.configuredDataDir,
       pinned: opts.pinDataDir ?? false,
@@ -254,7 +255,7 @@ export class PostgresDriver implements Driver {
       const state = await cl.createCluster(root, target.version, replicas, this.catalog, names);
       if (cfg.pooler === true) {
         if (!pooler.poolerInstalled())
-          throw new DriverError('POOLER_NOT_INSTALLED', `pgbouncer not found at ${pooler.PGBOUNCER}`);
+          throw new DriverError('POOLER_NOT_INSTALLED', `pgbouncer not found at ${pooler.pgbouncerBinary()}`);
         const port = await cl.freePort();
         await pooler.startPooler(root, port, cl.nodeOf(state, state.primary).port);
         state.pooler = { port };

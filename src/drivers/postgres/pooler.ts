@@ -3,18 +3,20 @@
 // RELOAD, and RESUMEd: queued client queries run on the new primary, so clients see a stall, not errors.
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { setting } from '../../domain/settings.ts';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { makeOwnedDir, serviceUser, writeOwnedFile } from './os-user.ts';
 
-export const PGBOUNCER = process.env.LIFTGATE_PGBOUNCER ?? '/usr/sbin/pgbouncer';
+/** the PgBouncer binary (LIFTGATE_PGBOUNCER) */
+export const pgbouncerBinary = (): string => setting('LIFTGATE_PGBOUNCER');
 
 const dirOf = (root: string): string => path.join(root, 'pooler');
 
 export function poolerInstalled(): boolean {
-  return existsSync(PGBOUNCER);
+  return existsSync(pgbouncerBinary());
 }
 
 async function writeConfig(root: string, port: number, primaryPort: number): Promise<string> {
@@ -68,7 +70,13 @@ export async function startPooler(root: string, port: number, primaryPort: numbe
   const fd = openSync(path.join(dirOf(root), 'stdout.log'), 'a', 0o600);
   let exited: string | null = null;
   try {
-    const child = spawn(PGBOUNCER, [ini], { uid: u.uid, gid: u.gid, cwd: '/', detached: true, stdio: ['ignore', fd, fd] });
+    const child = spawn(pgbouncerBinary(), [ini], {
+      uid: u.uid,
+      gid: u.gid,
+      cwd: '/',
+      detached: true,
+      stdio: ['ignore', fd, fd],
+    });
     child.on('error', (e) => (exited = e.message));
     child.on('exit', (c) => (exited = `pgbouncer exited (${c})`));
     child.unref();

@@ -7,6 +7,7 @@ import { copyFile, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Hop, StepAction, Target, TargetNode, UpgradeMode } from '../../domain/types.ts';
 import { AppError } from '../../domain/errors.ts';
+import { setting } from '../../domain/settings.ts';
 import { FaultPoints } from '../../engine/fault-points.ts';
 import {
   DriverError,
@@ -101,7 +102,7 @@ export class RedisDriver implements Driver {
   private installed: { engine: RedisEngine; version: string; bin: string }[] = [];
 
   constructor(opts: RedisDriverOptions = {}) {
-    this.dataDir = path.resolve(opts.dataDir ?? path.join(process.env.LIFTGATE_DATA_DIR ?? 'data', 'redis'));
+    this.dataDir = path.resolve(opts.dataDir ?? path.join(setting('LIFTGATE_DATA_DIR'), 'redis'));
     this.verifyTimeoutMs = opts.verifyTimeoutMs ?? 60_000;
   }
 

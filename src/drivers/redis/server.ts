@@ -9,6 +9,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
+import { setting } from '../../domain/settings.ts';
 import { DriverError } from '../driver.ts';
 
 export const ENGINES = ['redis', 'valkey'] as const;
@@ -18,8 +19,7 @@ export const isRedisEngine = (e: unknown): e is RedisEngine => e === 'redis' || 
 
 /** where each engine's server is (Debian's packages); LIFTGATE_REDIS_SERVER / LIFTGATE_VALKEY_SERVER override */
 export function serverBinary(engine: RedisEngine, env = process.env): string {
-  const given = engine === 'redis' ? env.LIFTGATE_REDIS_SERVER : env.LIFTGATE_VALKEY_SERVER;
-  return given || `/usr/bin/${engine}-server`;
+  return setting(engine === 'redis' ? 'LIFTGATE_REDIS_SERVER' : 'LIFTGATE_VALKEY_SERVER', env);
 }
 
 const versions = new Map<string, string | null>();

@@ -23,23 +23,18 @@ import type { Step, Target, Upgrade } from '../../domain/types.ts';
 import { isoNow } from '../../domain/clock.ts';
 import type { Store } from '../../store/open.ts';
 import { applyNodeFacts } from '../../store/targets-repo.ts';
+import { setting, SETTINGS } from '../../domain/settings.ts';
 import type { FaultPoints } from '../fault-points.ts';
 import type { CoreEnv } from './env.ts';
 import { recordFailure, recordReversalFailure, recordSuccess, lock } from './progress.ts';
 import { fenceOut, moveStep } from './writes.ts';
 import type { Db } from '../../store/schema.ts';
 
-export const DEFAULT_STEP_RECOVERY_LIMIT = 5;
+export const DEFAULT_STEP_RECOVERY_LIMIT = SETTINGS.LIFTGATE_STEP_RECOVERY_LIMIT.default;
 
-/** LIFTGATE_STEP_RECOVERY_LIMIT: an integer from 1 to 1000; refuses anything else. */
+/** LIFTGATE_STEP_RECOVERY_LIMIT: an integer from 1 to 1000 (src/domain/settings.ts); refuses anything else. */
 export function recoveryLimitFromEnv(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.LIFTGATE_STEP_RECOVERY_LIMIT;
-  if (raw === undefined || raw === '') return DEFAULT_STEP_RECOVERY_LIMIT;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 1000) {
-    throw new Error(`LIFTGATE_STEP_RECOVERY_LIMIT must be an integer from 1 to 1000 (got ${raw})`);
-  }
-  return n;
+  return setting('LIFTGATE_STEP_RECOVERY_LIMIT', env);
 }
 
 export interface RecoveryDeps {

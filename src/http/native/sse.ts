@@ -14,18 +14,14 @@
 // - Closing the server ends every stream (otherwise an open stream would hold shutdown).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../domain/errors.ts';
+import { setting } from '../../domain/settings.ts';
 import type { AppContext } from '../../service/app-context.ts';
 import { listEvents, prunedThrough } from '../../service/events.ts';
 
-const intFromEnv = (name: string, dflt: number): number => {
-  const v = Number(process.env[name]);
-  return Number.isInteger(v) && v > 0 ? v : dflt;
-};
-
 /** The open streams of one server, counted per credential. */
 export class EventStreams {
-  readonly maxPerCredential = intFromEnv('LIFTGATE_SSE_MAX_STREAMS', 10);
-  readonly heartbeatMs = intFromEnv('LIFTGATE_SSE_HEARTBEAT_MS', 15_000);
+  readonly maxPerCredential = setting('LIFTGATE_SSE_MAX_STREAMS');
+  readonly heartbeatMs = setting('LIFTGATE_SSE_HEARTBEAT_MS');
   private readonly perCredential = new Map<string, number>();
   private readonly enders = new Set<() => void>();
 
