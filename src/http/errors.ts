@@ -11,12 +11,71 @@ export interface ErrorInfo {
   details: Record<string, unknown>;
 }
 
+/** one problem ajv found (ajv's ErrorObject, as much of it as is read here) */
+interface SchemaProblem {
+  instancePath?: string;
+  schemaPath?: string;
+  keyword?: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+
 interface FastifyishError {
   statusCode?: number;
   code?: string;
   name?: string;
-  validation?: { instancePath?: string; message?: string; params?: Record<string, unknown> }[];
+  validation?: SchemaProblem[];
   validationContext?: string;
+}
+
+/**
+ * Every problem of a request part, each once, in words that say what to fix. ajv (with allErrors)
+ * reports a value outside a union of constants (`mode: "fast"` against rolling | stop_service | ...)
+ * as one "must be equal to constant" per allowed value plus "must match a schema in anyOf"; that
+ * group becomes one problem, "must be one of rolling, stop_service, ...".
+ */
+export function validationProblems(errors: readonly SchemaProblem[], context: string): { path: string; message: string }[] {
+  const used = new Set<SchemaProblem>();
+  const out: { path: string; message: string }[] = [];
+  const branchesOf = (anyOf: SchemaProblem) =>
+    errors.filter((x) => x !== anyOf && (x.schemaPath ?? '').startsWith(`${anyOf.schemaPath ?? ''}/`));
+  // a union of constants: every branch failed on its constant (or on the type beside it)
+  const choices = new Map<SchemaProblem, string[]>();
+  for (const err of errors) {
+    if (err.keyword !== 'anyOf') continue;
+    const branches = branchesOf(err);
+    if (!branches.length || !branches.every((b) => ['const', 'enum', 'type'].includes(b.keyword ?? ''))) continue;
+    const values = branches.flatMap((b) =>
+      b.keyword === 'const'
+        ? [b.params?.allowedValue]
+        : b.keyword === 'enum'
+          ? ((b.params?.allowedValues as unknown[]) ?? [])
+          : [],
+    );
+    if (!values.length) continue;
+    choices.set(err, [...new Set(values.map(String))]);
+    for (const b of branches) used.add(b);
+  }
+  for (const err of errors) {
+    if (used.has(err)) continue;
+    const path = `${context}${err.instancePath ?? ''}`;
+    const values = choices.get(err);
+    if (values) {
+      out.push({ path, message: `must be one of ${values.join(', ')}` });
+      continue;
+    }
+    const extra = err.params?.additionalProperty ? ` (remove "${String(err.params.additionalProperty)}")` : '';
+    const allowed = err.params?.allowedValues ? ` (one of ${(err.params.allowedValues as unknown[]).join(', ')})` : '';
+    out.push({ path, message: `${err.message ?? 'is invalid'}${extra}${allowed}` });
+  }
+  // the same words for the same place once (a union of two object forms can repeat a problem)
+  const seen = new Set<string>();
+  return out.filter((p) => {
+    const key = `${p.path} ${p.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** Fastify's own 4xx codes -> the catalogue, with a message that says what to fix. */
@@ -47,20 +106,12 @@ export function errorInfo(err: unknown): ErrorInfo {
   if (isAppError(err)) return { status: err.status, code: err.code, message: err.message, details: err.details };
   const e = err as FastifyishError;
   if (e?.validation) {
-    const first = e.validation[0];
-    const where = `${e.validationContext ?? 'body'}${first?.instancePath ?? ''}`;
-    const extra = first?.params?.additionalProperty ? ` (remove "${String(first.params.additionalProperty)}")` : '';
-    const allowed = first?.params?.allowedValues ? ` (one of ${(first.params.allowedValues as unknown[]).join(', ')})` : '';
+    const problems = validationProblems(e.validation, e.validationContext ?? 'body');
     return {
       status: 400,
       code: 'VALIDATION_FAILED',
-      message: `${where} ${first?.message ?? 'is invalid'}${extra}${allowed}`,
-      details: {
-        errors: e.validation.map((v) => ({
-          path: `${e.validationContext ?? 'body'}${v.instancePath ?? ''}`,
-          message: v.message,
-        })),
-      },
+      message: problems.map((p) => `${p.path} ${p.message}`).join('; '),
+      details: { errors: problems },
     };
   }
   const framework = FRAMEWORK[e?.code ?? ''];
