@@ -93,7 +93,9 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
   // other families and the console answer on the main port only).
   app.addHook('onRequest', async (req, reply) => {
     if (agentPortOf(req.raw) !== undefined && !req.routeOptions.config?.obshellAgent) {
-      // answered here, in OBShell's envelope (a route's own handler would use its family's)
+      // answered here, in OBShell's envelope (a route's own handler would use its family's); written
+      // as it is, not by the route's response schema, which describes its own family's envelope
+      reply.serializer((payload) => JSON.stringify(payload));
       errorHandlerByPath(new AppError('ROUTE_NOT_FOUND', `no endpoint answers ${req.method} at this path`), req, reply);
       return reply;
     }

@@ -30,45 +30,87 @@ interface FastifyishError {
 
 /**
  * Every problem of a request part, each once, in words that say what to fix. ajv (with allErrors)
- * reports a value outside a union of constants (`mode: "fast"` against rolling | stop_service | ...)
- * as one "must be equal to constant" per allowed value plus "must match a schema in anyOf"; that
- * group becomes one problem, "must be one of rolling, stop_service, ...".
+ * reports a union by the problems of each of its branches plus "must match a schema in anyOf":
+ * - a union of constants (`mode: "fast"` against rolling | stop_service | ...), one "must be equal
+ *   to constant" per value, becomes one problem, "must be one of rolling, stop_service, ...";
+ * - a union of forms (a weekly or a daily window, an integer or a percentage) keeps the problems
+ *   of the form the value comes closest to: of the branches whose type fits, the one with the
+ *   fewest problems; when no branch's type fits, "must be integer or string".
  */
 export function validationProblems(errors: readonly SchemaProblem[], context: string): { path: string; message: string }[] {
-  const used = new Set<SchemaProblem>();
-  const out: { path: string; message: string }[] = [];
-  const branchesOf = (anyOf: SchemaProblem) =>
-    errors.filter((x) => x !== anyOf && (x.schemaPath ?? '').startsWith(`${anyOf.schemaPath ?? ''}/`));
-  // a union of constants: every branch failed on its constant (or on the type beside it)
-  const choices = new Map<SchemaProblem, string[]>();
-  for (const err of errors) {
-    if (err.keyword !== 'anyOf') continue;
-    const branches = branchesOf(err);
-    if (!branches.length || !branches.every((b) => ['const', 'enum', 'type'].includes(b.keyword ?? ''))) continue;
-    const values = branches.flatMap((b) =>
-      b.keyword === 'const'
-        ? [b.params?.allowedValue]
-        : b.keyword === 'enum'
-          ? ((b.params?.allowedValues as unknown[]) ?? [])
-          : [],
-    );
-    if (!values.length) continue;
-    choices.set(err, [...new Set(values.map(String))]);
-    for (const b of branches) used.add(b);
+  const dropped = new Set<SchemaProblem>();
+  const replaced = new Map<SchemaProblem, string>();
+  const pathOf = (e: SchemaProblem) => e.schemaPath ?? '';
+  // outermost union first: the branch it keeps may hold unions of its own
+  const unions = errors.filter((e) => e.keyword === 'anyOf').sort((x, y) => pathOf(x).length - pathOf(y).length);
+  for (const union of unions) {
+    if (dropped.has(union)) continue;
+    const at = pathOf(union);
+    const inside = errors.filter((x) => x !== union && !dropped.has(x) && pathOf(x).startsWith(`${at}/`));
+    for (const x of inside) dropped.add(x);
+    const values = inside.every((x) => ['const', 'enum', 'type'].includes(x.keyword ?? ''))
+      ? inside.flatMap((x) =>
+          x.keyword === 'const'
+            ? [x.params?.allowedValue]
+            : x.keyword === 'enum'
+              ? ((x.params?.allowedValues as unknown[]) ?? [])
+              : [],
+        )
+      : [];
+    if (values.length) {
+      replaced.set(union, `must be one of ${[...new Set(values.map(String))].join(', ')}`);
+      continue;
+    }
+    const branches = new Map<string, SchemaProblem[]>();
+    for (const x of inside) {
+      const k = pathOf(x)
+        .slice(at.length + 1)
+        .split('/')[0];
+      branches.set(k, [...(branches.get(k) ?? []), x]);
+    }
+    // a branch whose type the value does not have (nor any form of a union it is)
+    const fits = (branch: string): boolean => {
+      const atValue = (x: SchemaProblem) => x.instancePath === union.instancePath;
+      if (errors.some((x) => atValue(x) && x.keyword === 'type' && pathOf(x) === `${branch}/type`)) return false;
+      if (!errors.some((x) => atValue(x) && x.keyword === 'anyOf' && pathOf(x) === `${branch}/anyOf`)) return true;
+      const forms = errors.filter((x) => pathOf(x).startsWith(`${branch}/anyOf/`));
+      return [
+        ...new Set(
+          forms.map(
+            (x) =>
+              pathOf(x)
+                .slice(branch.length + 7)
+                .split('/')[0],
+          ),
+        ),
+      ].some((k) => fits(`${branch}/anyOf/${k}`));
+    };
+    // a union inside a branch counts as one problem, however many it lists
+    const weight = (list: SchemaProblem[]) =>
+      list.filter((x) => !list.some((u) => u.keyword === 'anyOf' && pathOf(x).startsWith(`${pathOf(u)}/`))).length;
+    const fitting = [...branches].filter(([k]) => fits(`${at}/${k}`)).sort((x, y) => weight(x[1]) - weight(y[1]));
+    if (fitting.length) {
+      dropped.add(union);
+      for (const x of fitting[0][1]) dropped.delete(x);
+    } else {
+      const types = [...new Set(inside.map((x) => String(x.params?.type ?? '')).filter(Boolean))];
+      replaced.set(union, types.length ? `must be ${types.join(' or ')}` : (union.message ?? 'is invalid'));
+    }
   }
+  const out: { path: string; message: string }[] = [];
   for (const err of errors) {
-    if (used.has(err)) continue;
+    if (dropped.has(err)) continue;
     const path = `${context}${err.instancePath ?? ''}`;
-    const values = choices.get(err);
-    if (values) {
-      out.push({ path, message: `must be one of ${values.join(', ')}` });
+    const message = replaced.get(err);
+    if (message) {
+      out.push({ path, message });
       continue;
     }
     const extra = err.params?.additionalProperty ? ` (remove "${String(err.params.additionalProperty)}")` : '';
     const allowed = err.params?.allowedValues ? ` (one of ${(err.params.allowedValues as unknown[]).join(', ')})` : '';
     out.push({ path, message: `${err.message ?? 'is invalid'}${extra}${allowed}` });
   }
-  // the same words for the same place once (a union of two object forms can repeat a problem)
+  // the same words for the same place once
   const seen = new Set<string>();
   return out.filter((p) => {
     const key = `${p.path} ${p.message}`;
