@@ -141,5 +141,6 @@ export const EstimatesOut = Type.Object({
 export type TokenT = Static<typeof TokenOut>;
 export type AccessKeyT = Static<typeof AccessKeyOut>;
 export type WhoamiT = Static<typeof WhoamiOut>;
+export type PasswordSetT = Static<typeof PasswordSet>;
 export type AdminTokenT = Static<typeof AdminTokenOut>;
 export type SystemEventT = Static<typeof SystemEventOut>;

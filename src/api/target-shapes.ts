@@ -204,6 +204,7 @@ export type NodeT = Static<typeof NodeOut>;
 export type WindowT = Static<typeof WindowOut>;
 export type TargetT = Static<typeof TargetOut>;
 export type TargetDetailT = Static<typeof TargetDetailOut>;
+export type FaultT = Static<typeof FaultOut>;
 export type CatalogVersionT = Static<typeof CatalogVersionOut>;
 export type PrecheckItemT = Static<typeof PrecheckItemOut>;
 export type ZoneLayoutT = Static<typeof ZoneLayoutOut>;

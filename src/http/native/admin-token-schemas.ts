@@ -4,7 +4,6 @@ import { Type } from '@sinclair/typebox';
 import { MAX_OFFSET } from './schemas.ts';
 
 const Time = Type.String({ format: 'date-time' });
-const MaybeTime = Type.Union([Time, Type.Null()]);
 
 export const AdminTokenParams = Type.Object({ adminToken: Type.String({ maxLength: 64, description: 'the admin token id' }) });
 
