@@ -142,6 +142,8 @@ export const ACTIVE_UPGRADE_STATES: readonly UpgradeState[] = [
   'rolling_back',
 ];
 export const FINAL_UPGRADE_STATES: readonly UpgradeState[] = ['succeeded', 'cancelled', 'rolled_back'];
+/** the states in which an upgrade's steps run: it moves by itself */
+export const MOVING_UPGRADE_STATES: readonly UpgradeState[] = ['running', 'prechecking', 'rolling_back', 'cancelling'];
 /**
  * The states in which an upgrade does nothing more by itself: the final ones and `failed`, which
  * waits for an operator (retry, skip, rollback). A watch (the CLI's --watch) ends in them.
