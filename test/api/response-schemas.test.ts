@@ -3,12 +3,14 @@
 // handler) hands to the serializer, before serialization, and checks it with a strict validator:
 // an object may hold only the fields its schema names (unless the schema opens it with a record
 // or additionalProperties), so a field a schema omits, which the serializer would silently drop,
-// fails here, as does a value of the wrong type or outside its enum.
+// fails here, as does a value of the wrong type or outside its enum. The answer as written (after
+// the serializer) must then say exactly what the handler answered.
 //
 // Coverage: every /v1 route the app has must be called here at least once (and every answer it
 // gave must have a schema for its status); a new route without a case fails the last test.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { isDeepStrictEqual } from 'node:util';
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import type { RouteOptions } from 'fastify';
 import { forEachDialect, seedSim, startApp, until, type TestApp } from '../helpers/harness.ts';
@@ -64,6 +66,8 @@ function recorder(): Recorder {
   const called = new Set<string>();
   const answers: Answer[] = [];
   const validators = new Map<string, Validate>();
+  // what each handler answered, as JSON: the written answer must say exactly that
+  const handed = new WeakMap<object, unknown>();
   const toArray = <T>(h: T | T[] | undefined): T[] => (h === undefined ? [] : Array.isArray(h) ? h : [h]);
   return {
     routes,
@@ -82,8 +86,9 @@ function recorder(): Recorder {
       ] as RouteOptions['onResponse'];
       route.preSerialization = [
         ...toArray(route.preSerialization),
-        async (_req: unknown, reply: { statusCode: number }, payload: unknown) => {
+        async (req: object, reply: { statusCode: number }, payload: unknown) => {
           const status = reply.statusCode;
+          handed.set(req, JSON.parse(JSON.stringify(payload)));
           const schema = response ? schemaFor(response, status) : undefined;
           if (!schema) {
             answers.push({ route: key, status, problems: [`no response schema for status ${status}`] });
@@ -106,6 +111,21 @@ function recorder(): Recorder {
           return payload;
         },
       ] as RouteOptions['preSerialization'];
+      route.onSend = [
+        ...toArray(route.onSend),
+        async (req: object, reply: { statusCode: number; getHeader(n: string): unknown }, payload: unknown) => {
+          const sent = handed.get(req);
+          const json = String(reply.getHeader('content-type') ?? '').startsWith('application/json');
+          if (sent !== undefined && json && typeof payload === 'string' && !isDeepStrictEqual(JSON.parse(payload), sent)) {
+            answers.push({
+              route: key,
+              status: reply.statusCode,
+              problems: [`written as ${payload}, answered ${JSON.stringify(sent)}`],
+            });
+          }
+          return payload;
+        },
+      ] as RouteOptions['onSend'];
     },
   };
 }
