@@ -16,6 +16,7 @@ import {
 import type { PasswordSetT } from '../../api/credential-shapes.ts';
 import type { FaultT, TargetDetailT, TargetT } from '../../api/target-shapes.ts';
 import { engineVersion } from '../../domain/engine-labels.ts';
+import { SIM_FAULT_KINDS, TARGET_KINDS } from '../../domain/types.ts';
 import { fields, table, when } from '../output.ts';
 import { resolveTarget } from '../resolve.ts';
 
@@ -149,7 +150,7 @@ export function registerTargets(program: Command, cli: Cli): void {
     .description('add a target from flags, or from a JSON or YAML file (a list adds each)')
     .option('-f, --file <file>', 'JSON or YAML with the target (or a list of targets); - reads stdin')
     .option('--name <name>', 'display name (unique names can stand in for ids)')
-    .addOption(new Option('--kind <kind>', 'cluster or instance').choices(['cluster', 'instance']))
+    .addOption(new Option('--kind <kind>', 'cluster or instance').choices([...TARGET_KINDS]))
     .option('--engine <engine>', 'engine, e.g. elasticsearch, postgresql')
     .option('--version <version>', 'installed version')
     .option('--release <release>', 'release or build')
@@ -239,11 +240,7 @@ export function registerTargets(program: Command, cli: Cli): void {
     .command('add <target>')
     .description('make a step of a simulated target fail, hang, crash or time out')
     .requiredOption('--step <action>', 'the step action, e.g. drain, stop, install, start, health_check, switchover')
-    .addOption(
-      new Option('--kind <kind>', 'what happens')
-        .choices(['fail', 'hang', 'crash', 'health_timeout', 'rollback_fail'])
-        .default('fail'),
-    )
+    .addOption(new Option('--kind <kind>', 'what happens').choices([...SIM_FAULT_KINDS]).default('fail'))
     .option('--node <node>', 'only on this node')
     .option('--times <n>', 'how many times (default 1)', integer('--times'))
     .option('--transient', 'kinds fail and health_timeout: a transient error, which a retry-safe step is retried after')
