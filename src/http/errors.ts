@@ -31,8 +31,8 @@ interface FastifyishError {
 /**
  * Every problem of a request part, each once, in words that say what to fix. ajv (with allErrors)
  * reports a union by the problems of each of its branches plus "must match a schema in anyOf":
- * - a union of constants (`mode: "fast"` against rolling | stop_service | ...), one "must be equal
- *   to constant" per value, becomes one problem, "must be one of rolling, stop_service, ...";
+ * - a value outside a list (an enum, or a union of constants, which ajv reports as one "must be
+ *   equal to constant" per value) is one problem, "must be one of rolling, stop_service, ...";
  * - a union of forms (a weekly or a daily window, an integer or a percentage) keeps the problems
  *   of the form the value comes closest to: of the branches whose type fits, the one with the
  *   fewest problems; when no branch's type fits, "must be integer or string".
@@ -106,9 +106,12 @@ export function validationProblems(errors: readonly SchemaProblem[], context: st
       out.push({ path, message });
       continue;
     }
+    if (err.keyword === 'enum' && Array.isArray(err.params?.allowedValues)) {
+      out.push({ path, message: `must be one of ${err.params.allowedValues.join(', ')}` });
+      continue;
+    }
     const extra = err.params?.additionalProperty ? ` (remove "${String(err.params.additionalProperty)}")` : '';
-    const allowed = err.params?.allowedValues ? ` (one of ${(err.params.allowedValues as unknown[]).join(', ')})` : '';
-    out.push({ path, message: `${err.message ?? 'is invalid'}${extra}${allowed}` });
+    out.push({ path, message: `${err.message ?? 'is invalid'}${extra}` });
   }
   // the same words for the same place once
   const seen = new Set<string>();
