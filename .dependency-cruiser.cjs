@@ -12,6 +12,7 @@
 const LAYERS = [
   { name: 'domain', path: '^src/domain/', may: [], holds: 'the vocabulary, errors, clock, windows and settings' },
   { name: 'utilities', path: '^src/(auth|clients)/', may: [], holds: 'signatures, password hashing, the OBShell client' },
+  { name: 'api', path: '^src/api/', may: ['domain'], holds: "the shapes of the native API's answers (TypeBox)" },
   { name: 'driver-contract', path: '^src/drivers/driver\\.ts$', may: ['domain'], holds: 'the interface every driver implements' },
   { name: 'store', path: '^src/store/', holds: 'dialects, migrations, schema, rows, repositories' },
   { name: 'engine', path: '^src/engine/', holds: 'planner, state core, executor, schedulers, housekeeping, retention' },

@@ -1,239 +1,53 @@
 // The native /v1 API as the console sees it: one fetch wrapper that adds the session's token and
-// turns the API's error envelope into an ApiError, plus the response shapes the views read. Fields
-// that newer servers add (labels, pendingReason, estimate, batches) are optional: a view shows
-// them when present.
+// turns the API's error envelope into an ApiError, plus the response shapes the views read. The
+// shapes are the server's own (src/api/, the routes' response schemas), imported as types only:
+// nothing of the server, nor TypeBox, is bundled into the console.
+import type { BatchT, WaveT } from '../../src/api/batch-shapes.ts';
+import type {
+  CatalogVersionT,
+  EventT,
+  NodeT,
+  PrecheckItemT,
+  ProjectT,
+  ReportT,
+  TargetDetailT,
+  WindowT,
+  ZoneLayoutT,
+} from '../../src/api/target-shapes.ts';
+import type {
+  EstimateT,
+  PointOfNoReturnT,
+  RestoreT,
+  RollbackWindowT,
+  StageT,
+  StepT,
+  UpgradeDetailT,
+  UpgradeT,
+} from '../../src/api/upgrade-shapes.ts';
+import type { WhoamiT } from '../../src/api/credential-shapes.ts';
 
-export interface Project {
-  id: string;
-  name: string;
-}
-
-export interface Node {
-  name: string;
-  role: string;
-  zone: string;
-  version: string;
-  health: string;
-  /** the engine the node runs, where the driver says (a group mid-way from redis to valkey has both) */
-  engine?: string;
-  /** the shard the node belongs to (a Redis Cluster) */
-  shard?: string;
-}
-
+export type Project = ProjectT;
+export type Node = NodeT;
 /** the daily UTC form ({start, end}) or the weekly form in a time zone ({days, start, durationMinutes, timeZone}) */
-export interface MaintenanceWindow {
-  start: string;
-  end?: string;
-  days?: string[];
-  durationMinutes?: number;
-  timeZone?: string;
-}
-
-export interface Target {
-  id: string;
-  name: string;
-  kind: string;
-  engine: string;
-  version: string;
-  release: string;
-  region: string;
-  driver: string;
-  nodes: Node[];
-  maintenanceWindow?: MaintenanceWindow | null;
-  maintenanceExclusions?: { from: string; to: string; reason?: string }[];
-  labels?: Record<string, string>;
-  /** an OceanBase cluster's own OBShell agent address, once it has an OBShell password */
-  obshellAgent?: { host: string; port: number } | null;
-  createdAt: string;
-}
-
-export interface Estimate {
-  completesAt: string;
-  remainingSeconds: number;
-  basis: string;
-}
-
-export interface Step {
-  id: string;
-  name: string;
-  action: string;
-  description: string;
-  node: string | null;
-  lane: string;
-  order: number;
-  state: string;
-  attempts: number;
-  startedAt: string | null;
-  endedAt: string | null;
-  error: string | null;
-  result?: Record<string, unknown> | null;
-  /** what the driver reports while the step runs (a blue/green copy's bytes, a catch-up's lag) */
-  progress?: Record<string, unknown> | null;
-  log?: string[];
-}
-
-/** blue_green: how long the old cluster is kept in step after the switch */
-export interface RollbackWindow {
-  state: string;
-  retentionSeconds: number | null;
-  until: string | null;
-  secondsLeft: number | null;
-  rollbackPossible: boolean;
-  message: string;
-}
-
-export interface Stage {
-  index: number;
-  name: string;
-  description: string;
-  state: string;
-  startedAt: string | null;
-  endedAt: string | null;
-  steps: Step[];
-}
-
-export interface Upgrade {
-  id: string;
-  number?: number;
-  targetId: string;
-  /** a route may change the engine (redis -> valkey); null on upgrades stored before engines were recorded */
-  fromEngine?: string | null;
-  toEngine?: string | null;
-  fromVersion: string;
-  toVersion: string;
-  mode: string;
-  state: string;
-  allowedActions?: string[];
-  currentStage: number;
-  stageCount: number;
-  hops?: { fromVersion: string; toVersion: string }[];
-  schedule?: { kind: string; at?: string };
-  notBefore?: string | null;
-  batchId?: string | null;
-  precheckReportId?: string | null;
-  error: string | null;
-  errorCode: string | null;
-  retries?: number;
-  createdBy?: string;
-  createdAt: string;
-  updatedAt?: string;
-  startedAt: string | null;
-  endedAt: string | null;
-  pendingReason?: string | null;
-  estimate?: Estimate | null;
-}
-
-/** the first step the driver cannot reverse; once it has started, rollback is no longer offered */
-export interface PointOfNoReturn {
-  stepId: string;
-  name: string;
-  node: string | null;
-  action: string;
-  reason: string | null;
-  passed: boolean;
-}
-
-export interface UpgradeDetail extends Upgrade {
-  stages: Stage[];
-  pointOfNoReturn?: PointOfNoReturn | null;
-  rollbackWindow?: RollbackWindow | null;
-  /** what a cancel did (or does) on each node it found out of service */
-  restores?: Restore[];
-}
-
-export interface Restore {
-  node: string;
-  state: string;
-  reason: string | null;
-  summary: string | null;
-  error: string | null;
-}
-
-export interface PrecheckItem {
-  name: string;
-  status: 'pass' | 'warn' | 'fail';
-  message: string;
-  node?: string;
-  /** zone -> node names before and after an AZ migration (the zone_layout item) */
-  zones?: ZoneLayout;
-}
-
-export interface ZoneLayout {
-  before: Record<string, string[]>;
-  after: Record<string, string[]>;
-}
-
-export interface Report {
-  id: string;
-  targetId: string;
-  upgradeId: string | null;
-  toVersion: string;
-  state: string;
-  items: PrecheckItem[];
-  flighting: { totalExecuted: number; exceptions: number; incorrect: number; slow: number; dqlSpeedup: number } | null;
-  estimate: { stopInstanceSeconds: number; backupDataSeconds: number; upgradeInstanceSeconds: number } | null;
-  createdAt: string;
-  finishedAt: string | null;
-}
-
-export interface CatalogVersion {
-  engine: string;
-  version: string;
-  release: string;
-  displayName: string;
-  description: string;
-  priority: number;
-  upgradableFrom: string[];
-  barrier: boolean;
-  deprecated: boolean;
-  imageId: string;
-  createdAt: string;
-}
-
-export interface LiftgateEvent {
-  id: number;
-  targetId: string | null;
-  upgradeId: string | null;
-  stepId: string | null;
-  actor: string;
-  type: string;
-  fromState: string | null;
-  toState: string | null;
-  message: string;
-  data: Record<string, unknown>;
-  createdAt: string;
-}
-
-export interface Wave {
-  index: number;
-  name: string;
-  state: string;
-  targets: number;
-  /** upgrades of the wave per upgrade state */
-  counts?: Record<string, number>;
-  bakeUntil?: string | null;
-}
-
-export interface Batch {
-  id: string;
-  name: string;
-  state: string;
-  pendingReason?: string | null;
-  toVersions?: string[];
-  targets?: number;
-  failures?: number;
-  failureLimit?: number;
-  currentWave?: number | null;
-  waves?: Wave[];
-  estimate?: Estimate | null;
-  createdAt?: string;
-}
-
-export interface Whoami {
-  role: string;
-  /** null for the admin token, which reaches every project */
-  projectId: string | null;
-}
+export type MaintenanceWindow = WindowT;
+/** a target as GET .../targets/{t} answers it; a list's items have no endpoint nor obshellAgent */
+export type Target = Omit<TargetDetailT, 'endpoint' | 'obshellAgent'> & Partial<Pick<TargetDetailT, 'endpoint' | 'obshellAgent'>>;
+export type Estimate = EstimateT;
+export type Step = StepT;
+export type RollbackWindow = RollbackWindowT;
+export type Stage = StageT;
+export type Upgrade = UpgradeT & { estimate?: EstimateT | null };
+export type PointOfNoReturn = PointOfNoReturnT;
+export type UpgradeDetail = UpgradeDetailT;
+export type Restore = RestoreT;
+export type PrecheckItem = PrecheckItemT;
+export type ZoneLayout = ZoneLayoutT;
+export type Report = ReportT;
+export type CatalogVersion = CatalogVersionT;
+export type LiftgateEvent = EventT;
+export type Wave = WaveT;
+export type Batch = BatchT;
+export type Whoami = WhoamiT;
 
 export class ApiError extends Error {
   constructor(

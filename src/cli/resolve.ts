@@ -1,6 +1,9 @@
 // Names wherever ids go: a target by its id or its unique name, an upgrade (or a batch) by a
 // unique prefix of its id, like git. An ambiguous reference is refused with the candidates, so
 // a command never acts on a thing the user did not mean.
+import type { BatchT } from '../api/batch-shapes.ts';
+import type { TargetT } from '../api/target-shapes.ts';
+import type { UpgradeT } from '../api/upgrade-shapes.ts';
 import type { Cli } from './cli-context.ts';
 import { ApiError } from './client.ts';
 import { CliError, EXIT } from './errors.ts';
@@ -9,10 +12,8 @@ const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const HEX_PREFIX = /^[0-9a-f][0-9a-f-]{0,35}$/i;
 
-interface Named {
-  id: string;
-  name?: string;
-}
+/** what a reference is matched on (the API's TargetOut, BatchOut) */
+type Named = Pick<TargetT, 'id' | 'name'>;
 
 function ambiguous(kind: string, ref: string, candidates: string[]): CliError {
   const shown = candidates.slice(0, 10).map((c) => `  ${c}`);
@@ -55,13 +56,7 @@ export async function resolveTarget(cli: Cli, ref: string): Promise<string> {
   );
 }
 
-interface UpgradeRef {
-  id: string;
-  targetId: string;
-  fromVersion: string;
-  toVersion: string;
-  state: string;
-}
+type UpgradeRef = Pick<UpgradeT, 'id' | 'targetId' | 'fromVersion' | 'toVersion' | 'state'>;
 
 /**
  * An upgrade's id from its id, a unique prefix of it, or a target (id or name): that target's
@@ -105,7 +100,7 @@ export async function resolveUpgrade(cli: Cli, ref: string): Promise<string> {
 /** A batch's id from its id, a unique prefix of it, or its unique name. */
 export async function resolveBatch(cli: Cli, ref: string): Promise<string> {
   if (UUID.test(ref)) return ref.toLowerCase();
-  const all = await cli.api.all<Named & { state?: string }>(cli.p('/batches'));
+  const all = await cli.api.all<Pick<BatchT, 'id' | 'name' | 'state'>>(cli.p('/batches'));
   const exact = all.filter((b) => b.id === ref || b.name === ref);
   if (exact.length === 1) return exact[0].id;
   const hits = exact.length ? exact : all.filter((b) => HEX_PREFIX.test(ref) && b.id.startsWith(ref.toLowerCase()));
@@ -114,7 +109,7 @@ export async function resolveBatch(cli: Cli, ref: string): Promise<string> {
     throw ambiguous(
       'batch',
       ref,
-      hits.map((b) => `${b.id}  ${b.name ?? ''}  ${b.state ?? ''}`),
+      hits.map((b) => `${b.id}  ${b.name}  ${b.state}`),
     );
   throw new CliError(
     `no batch with an id starting "${ref}" or named "${ref}" in project ${cli.project}`,

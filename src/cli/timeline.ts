@@ -2,51 +2,36 @@
 // as bars on a shared time axis (a Gantt chart), the step running now, elapsed time and the
 // estimate when the server has one. `changes` gives the same story as one line per change, for
 // pipes and log files.
-import {
-  pointOfNoReturnLine,
-  upgradeFrom,
-  upgradeTo,
-  upgradeVersions,
-  type PointOfNoReturnView,
-} from '../domain/engine-labels.ts';
+import { pointOfNoReturnLine, upgradeFrom, upgradeTo, upgradeVersions } from '../domain/engine-labels.ts';
+import { SETTLED_UPGRADE_STATES } from '../domain/types.ts';
+import type { StageT, StepT, UpgradeDetailT } from '../api/upgrade-shapes.ts';
 import { duration, plain, shortId, type Paint, type Style } from './output.ts';
 
-export interface WatchedStep {
-  name: string;
-  node: string | null;
-  state: string;
-  startedAt: string | null;
-  endedAt: string | null;
-  error: string | null;
-  action?: string;
-  /** what the driver reports while the step runs (a blue/green copy's bytes, a catch-up's lag) */
-  progress?: Record<string, unknown> | null;
-}
+/** the fields of a step (the API's StepOut) the timeline reads */
+export type WatchedStep = Pick<StepT, 'name' | 'node' | 'state' | 'startedAt' | 'endedAt' | 'error'> &
+  Partial<Pick<StepT, 'action' | 'progress'>>;
 
-export interface WatchedUpgrade {
-  id: string;
-  targetId: string;
-  fromEngine?: string | null;
-  toEngine?: string | null;
-  fromVersion: string;
-  toVersion: string;
-  mode: string;
-  state: string;
-  error: string | null;
-  /** the first step that cannot be reversed (rollback is refused once it has started) */
-  pointOfNoReturn?: PointOfNoReturnView | null;
-  currentStage?: number;
-  stageCount?: number;
-  startedAt?: string | null;
-  endedAt?: string | null;
-  createdAt?: string;
-  pendingReason?: string | null;
-  estimate?: { completesAt?: string; remainingSeconds?: number; basis?: string } | null;
-  stages: { name: string; description?: string; state: string; steps: WatchedStep[] }[];
-  rollbackWindow?: { state: string; until: string | null; secondsLeft: number | null; message?: string } | null;
-}
+/** the fields of an upgrade (the API's UpgradeDetailOut) the timeline reads */
+export type WatchedUpgrade = Pick<UpgradeDetailT, 'id' | 'targetId' | 'fromVersion' | 'toVersion' | 'mode' | 'state' | 'error'> &
+  Partial<
+    Pick<
+      UpgradeDetailT,
+      | 'fromEngine'
+      | 'toEngine'
+      | 'pointOfNoReturn'
+      | 'currentStage'
+      | 'stageCount'
+      | 'startedAt'
+      | 'endedAt'
+      | 'createdAt'
+      | 'pendingReason'
+      | 'estimate'
+      | 'rollbackWindow'
+    >
+  > & { stages: (Pick<StageT, 'name' | 'state'> & Partial<Pick<StageT, 'description'>> & { steps: WatchedStep[] })[] };
 
-export const FINAL_UPGRADE_STATES = new Set(['succeeded', 'failed', 'cancelled', 'rolled_back']);
+/** an upgrade in one of these does nothing more by itself: a watch of it ends */
+export const SETTLED = new Set<string>(SETTLED_UPGRADE_STATES);
 const DONE = new Set(['succeeded', 'skipped', 'rolled_back']);
 const TARGET_ROW = '(target)';
 
@@ -151,7 +136,7 @@ export function renderTimeline(u: WatchedUpgrade, now: number, paint: Paint, col
     `elapsed ${duration(end - start)}`,
   ];
   const lines = [head.join('  ')];
-  if (u.estimate?.completesAt && !FINAL_UPGRADE_STATES.has(u.state)) {
+  if (u.estimate?.completesAt && !SETTLED.has(u.state)) {
     const left = u.estimate.remainingSeconds ?? (Date.parse(u.estimate.completesAt) - now) / 1000;
     lines.push(
       `estimate: completes ${new Date(u.estimate.completesAt).toLocaleTimeString()} (${duration(left * 1000)} left${u.estimate.basis ? `; ${u.estimate.basis}` : ''})`,
@@ -161,7 +146,7 @@ export function renderTimeline(u: WatchedUpgrade, now: number, paint: Paint, col
   const noReturn = pointOfNoReturnLine(u);
   if (noReturn) lines.push(u.pointOfNoReturn?.passed ? paint.style(noReturn, 'yellow') : noReturn);
   const stage = u.stages[u.currentStage ?? 0];
-  if (stage && !FINAL_UPGRADE_STATES.has(u.state)) {
+  if (stage && !SETTLED.has(u.state)) {
     lines.push(`stage ${(u.currentStage ?? 0) + 1}/${u.stageCount ?? u.stages.length}: ${stage.name}`);
   }
   const groups = rows(u);
@@ -216,7 +201,7 @@ export function changes(before: WatchedUpgrade | null, after: WatchedUpgrade, pa
   const moved = !before || before.state !== after.state;
   const upgradeLine = `${stamp} upgrade ${shortId(after.id)} ${paint.state(after.state)}${after.pendingReason ? ` (${after.pendingReason})` : ''}`;
   // an upgrade that ended is told after the steps that ended it, one that moved on before them
-  const ended = FINAL_UPGRADE_STATES.has(after.state);
+  const ended = SETTLED.has(after.state);
   if (moved && !ended) out.push(upgradeLine);
   const old = new Map<string, string>();
   before?.stages.forEach((s, i) => s.steps.forEach((st, j) => old.set(`${i}/${j}`, st.state)));

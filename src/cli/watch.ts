@@ -3,7 +3,7 @@
 import type { Cli } from './cli-context.ts';
 import { EXIT } from './errors.ts';
 import { write } from './output.ts';
-import { changes, FINAL_UPGRADE_STATES, renderTimeline, type WatchedUpgrade } from './timeline.ts';
+import { changes, renderTimeline, SETTLED, type WatchedUpgrade } from './timeline.ts';
 
 const POLL_MS = 500;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -102,7 +102,7 @@ export function watchUpgrade(cli: Cli, id: string): Promise<number> {
     ended: (u) =>
       u.state === 'succeeded' || u.state === 'paused' || u.rollbackWindow?.state === 'open'
         ? EXIT.OK
-        : FINAL_UPGRADE_STATES.has(u.state)
+        : SETTLED.has(u.state)
           ? EXIT.UNSUCCESSFUL
           : null,
     summary: (u) =>

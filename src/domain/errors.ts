@@ -3,7 +3,10 @@
 // table and docs/errors.md in sync.
 
 export const ERROR_CATALOGUE = {
-  VALIDATION_FAILED: { status: 400, description: 'The request body, path or query does not match the schema.' },
+  VALIDATION_FAILED: {
+    status: 400,
+    description: 'The body, path or query does not match the schema; the message names every problem.',
+  },
   INVALID_VERSION: { status: 400, description: 'A version string is malformed.' },
   INVALID_WINDOW: { status: 400, description: 'A maintenance window or exclusion is malformed.' },
   INVALID_MODE: { status: 400, description: 'The upgrade mode is unknown or does not suit the target.' },

@@ -1,8 +1,17 @@
 // Domain types: camelCase shapes the service layer, planner, executor and drivers share.
 // Row types (snake_case, one per table) live in src/store/schema.ts; mappers turn one into the other.
 
-export type TargetKind = 'cluster' | 'instance';
-export type NodeHealth = 'healthy' | 'unhealthy' | 'stopped' | 'unknown';
+export const TARGET_KINDS = ['cluster', 'instance'] as const;
+export type TargetKind = (typeof TARGET_KINDS)[number];
+export const NODE_HEALTHS = ['healthy', 'unhealthy', 'stopped', 'unknown'] as const;
+export type NodeHealth = (typeof NODE_HEALTHS)[number];
+
+/**
+ * Roles of tokens and access keys, least first (src/service/roles.ts says what each may do):
+ * viewer reads, operator acts on upgrades, admin manages credentials and targets.
+ */
+export const ROLES = ['viewer', 'operator', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
 
 export const WEEK_DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 export type WeekDay = (typeof WEEK_DAYS)[number];
@@ -30,6 +39,14 @@ export interface MaintenanceExclusion {
   to: string;
   reason?: string;
 }
+
+/** an executor (one Liftgate process): running, stopped (ended cleanly) or lost (its heartbeat stopped) */
+export const EXECUTOR_STATES = ['running', 'stopped', 'lost'] as const;
+export type ExecutorState = (typeof EXECUTOR_STATES)[number];
+
+/** the faults the sim driver can inject (POST .../targets/{t}/faults) */
+export const SIM_FAULT_KINDS = ['fail', 'hang', 'crash', 'health_timeout', 'rollback_fail'] as const;
+export type SimFaultKind = (typeof SIM_FAULT_KINDS)[number];
 
 export interface Project {
   id: string;
@@ -125,6 +142,13 @@ export const ACTIVE_UPGRADE_STATES: readonly UpgradeState[] = [
   'rolling_back',
 ];
 export const FINAL_UPGRADE_STATES: readonly UpgradeState[] = ['succeeded', 'cancelled', 'rolled_back'];
+/** the states in which an upgrade's steps run: it moves by itself */
+export const MOVING_UPGRADE_STATES: readonly UpgradeState[] = ['running', 'prechecking', 'rolling_back', 'cancelling'];
+/**
+ * The states in which an upgrade does nothing more by itself: the final ones and `failed`, which
+ * waits for an operator (retry, skip, rollback). A watch (the CLI's --watch) ends in them.
+ */
+export const SETTLED_UPGRADE_STATES: readonly UpgradeState[] = [...FINAL_UPGRADE_STATES, 'failed'];
 
 /**
  * Batch states (a wave takes the batch's state while it is the current wave):
@@ -260,9 +284,11 @@ export interface Stage {
   endedAt: string | null;
 }
 
+/** now | window (the target's maintenance window) | at (a given time) */
+export const SCHEDULE_KINDS = ['now', 'window', 'at'] as const;
+
 export interface UpgradeSchedule {
-  /** now | window (the target's maintenance window) | at (a given time) */
-  kind: 'now' | 'window' | 'at';
+  kind: (typeof SCHEDULE_KINDS)[number];
   at?: string;
 }
 
@@ -308,7 +334,12 @@ export interface Upgrade {
 
 export type UpgradeHold = 'batch' | 'window';
 
-export type FindingStatus = 'pass' | 'warn' | 'fail';
+export const FINDING_STATUSES = ['pass', 'warn', 'fail'] as const;
+export type FindingStatus = (typeof FINDING_STATUSES)[number];
+
+/** a precheck report: running, then passed, warned (some warn), failed (some fail) or error */
+export const PRECHECK_STATES = ['running', 'passed', 'warned', 'failed', 'error'] as const;
+export type PrecheckState = (typeof PRECHECK_STATES)[number];
 
 export interface PrecheckItem {
   name: string;
@@ -342,13 +373,17 @@ export interface PrecheckReport {
   targetId: string;
   upgradeId: string | null;
   toVersion: string;
-  state: 'running' | 'passed' | 'warned' | 'failed' | 'error';
+  state: PrecheckState;
   items: PrecheckItem[];
   flighting: FlightingStat | null;
   estimate: PhaseEstimate | null;
   createdAt: string;
   finishedAt: string | null;
 }
+
+/** a webhook delivery: pending (to be tried, or retried), delivered, failed (gave up) */
+export const WEBHOOK_DELIVERY_STATES = ['pending', 'delivered', 'failed'] as const;
+export type WebhookDeliveryState = (typeof WEBHOOK_DELIVERY_STATES)[number];
 
 export interface UpgradeEvent {
   id: number;

@@ -18,12 +18,13 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Kysely } from 'kysely';
+import type { ExecutorState } from '../domain/types.ts';
 import type { Database, ExecutorRow } from '../store/schema.ts';
 
 /** the `leader_leases` row of the replica that runs housekeeping */
 export const HOUSEKEEPING_LEASE = 'housekeeping';
 
-export type ExecutorState = 'running' | 'stopped' | 'lost';
+export type { ExecutorState };
 
 export interface ExecutorInfo {
   id: string;

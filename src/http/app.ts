@@ -1,7 +1,7 @@
 // Builds the HTTP server: the native API, the vendor-compatible API families, OpenAPI, health
 // and metrics. Each API family is a Fastify plugin with its own error envelope.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type RouteOptions } from 'fastify';
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -28,6 +28,8 @@ export interface AppOptions {
   consoleDir?: string;
   /** defaults to the LIFTGATE_RATE_LIMIT* settings of the environment */
   rateLimits?: RateLimitSettings;
+  /** sees every route as it is added, before it is built (a test checks each route's answers against its schema) */
+  onRoute?: (route: RouteOptions) => void;
 }
 
 export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<FastifyInstance> {
@@ -59,10 +61,12 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
     frameworkErrors: (err, req, reply) => errorHandlerByPath(err, req, reply),
     clientErrorHandler,
   });
+  if (opts.onRoute) app.addHook('onRoute', opts.onRoute);
   // Paths, query strings and headers arrive as text, so their schemas coerce ("50" -> 50); bodies
   // are typed JSON and are never coerced: {"id": 1e400} is a number, not the project "Infinity".
+  // allErrors: a bad request is answered once with every problem it has (src/http/errors.ts).
   const compilers = AjvCompiler();
-  const base = { removeAdditional: false, useDefaults: true, allErrors: false } as const;
+  const base = { removeAdditional: false, useDefaults: true, allErrors: true } as const;
   const coercing = compilers({}, { customOptions: { ...base, coerceTypes: 'array' } });
   const strict = compilers({}, { customOptions: { ...base, coerceTypes: false } });
   app.setValidatorCompiler((route) => (route.httpPart === 'body' ? strict : coercing)(route));
@@ -89,7 +93,9 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
   // other families and the console answer on the main port only).
   app.addHook('onRequest', async (req, reply) => {
     if (agentPortOf(req.raw) !== undefined && !req.routeOptions.config?.obshellAgent) {
-      // answered here, in OBShell's envelope (a route's own handler would use its family's)
+      // answered here, in OBShell's envelope (a route's own handler would use its family's); written
+      // as it is, not by the route's response schema, which describes its own family's envelope
+      reply.serializer((payload) => JSON.stringify(payload));
       errorHandlerByPath(new AppError('ROUTE_NOT_FOUND', `no endpoint answers ${req.method} at this path`), req, reply);
       return reply;
     }

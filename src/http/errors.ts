@@ -11,12 +11,116 @@ export interface ErrorInfo {
   details: Record<string, unknown>;
 }
 
+/** one problem ajv found (ajv's ErrorObject, as much of it as is read here) */
+interface SchemaProblem {
+  instancePath?: string;
+  schemaPath?: string;
+  keyword?: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+
 interface FastifyishError {
   statusCode?: number;
   code?: string;
   name?: string;
-  validation?: { instancePath?: string; message?: string; params?: Record<string, unknown> }[];
+  validation?: SchemaProblem[];
   validationContext?: string;
+}
+
+/**
+ * Every problem of a request part, each once, in words that say what to fix. ajv (with allErrors)
+ * reports a union by the problems of each of its branches plus "must match a schema in anyOf":
+ * - a value outside a list (an enum, or a union of constants, which ajv reports as one "must be
+ *   equal to constant" per value) is one problem, "must be one of rolling, stop_service, ...";
+ * - a union of forms (a weekly or a daily window, an integer or a percentage) keeps the problems
+ *   of the form the value comes closest to: of the branches whose type fits, the one with the
+ *   fewest problems; when no branch's type fits, "must be integer or string".
+ */
+export function validationProblems(errors: readonly SchemaProblem[], context: string): { path: string; message: string }[] {
+  const dropped = new Set<SchemaProblem>();
+  const replaced = new Map<SchemaProblem, string>();
+  const pathOf = (e: SchemaProblem) => e.schemaPath ?? '';
+  // outermost union first: the branch it keeps may hold unions of its own
+  const unions = errors.filter((e) => e.keyword === 'anyOf').sort((x, y) => pathOf(x).length - pathOf(y).length);
+  for (const union of unions) {
+    if (dropped.has(union)) continue;
+    const at = pathOf(union);
+    const inside = errors.filter((x) => x !== union && !dropped.has(x) && pathOf(x).startsWith(`${at}/`));
+    for (const x of inside) dropped.add(x);
+    const values = inside.every((x) => ['const', 'enum', 'type'].includes(x.keyword ?? ''))
+      ? inside.flatMap((x) =>
+          x.keyword === 'const'
+            ? [x.params?.allowedValue]
+            : x.keyword === 'enum'
+              ? ((x.params?.allowedValues as unknown[]) ?? [])
+              : [],
+        )
+      : [];
+    if (values.length) {
+      replaced.set(union, `must be one of ${[...new Set(values.map(String))].join(', ')}`);
+      continue;
+    }
+    const branches = new Map<string, SchemaProblem[]>();
+    for (const x of inside) {
+      const k = pathOf(x)
+        .slice(at.length + 1)
+        .split('/')[0];
+      branches.set(k, [...(branches.get(k) ?? []), x]);
+    }
+    // a branch whose type the value does not have (nor any form of a union it is)
+    const fits = (branch: string): boolean => {
+      const atValue = (x: SchemaProblem) => x.instancePath === union.instancePath;
+      if (errors.some((x) => atValue(x) && x.keyword === 'type' && pathOf(x) === `${branch}/type`)) return false;
+      if (!errors.some((x) => atValue(x) && x.keyword === 'anyOf' && pathOf(x) === `${branch}/anyOf`)) return true;
+      const forms = errors.filter((x) => pathOf(x).startsWith(`${branch}/anyOf/`));
+      return [
+        ...new Set(
+          forms.map(
+            (x) =>
+              pathOf(x)
+                .slice(branch.length + 7)
+                .split('/')[0],
+          ),
+        ),
+      ].some((k) => fits(`${branch}/anyOf/${k}`));
+    };
+    // a union inside a branch counts as one problem, however many it lists
+    const weight = (list: SchemaProblem[]) =>
+      list.filter((x) => !list.some((u) => u.keyword === 'anyOf' && pathOf(x).startsWith(`${pathOf(u)}/`))).length;
+    const fitting = [...branches].filter(([k]) => fits(`${at}/${k}`)).sort((x, y) => weight(x[1]) - weight(y[1]));
+    if (fitting.length) {
+      dropped.add(union);
+      for (const x of fitting[0][1]) dropped.delete(x);
+    } else {
+      const types = [...new Set(inside.map((x) => String(x.params?.type ?? '')).filter(Boolean))];
+      replaced.set(union, types.length ? `must be ${types.join(' or ')}` : (union.message ?? 'is invalid'));
+    }
+  }
+  const out: { path: string; message: string }[] = [];
+  for (const err of errors) {
+    if (dropped.has(err)) continue;
+    const path = `${context}${err.instancePath ?? ''}`;
+    const message = replaced.get(err);
+    if (message) {
+      out.push({ path, message });
+      continue;
+    }
+    if (err.keyword === 'enum' && Array.isArray(err.params?.allowedValues)) {
+      out.push({ path, message: `must be one of ${err.params.allowedValues.join(', ')}` });
+      continue;
+    }
+    const extra = err.params?.additionalProperty ? ` (remove "${String(err.params.additionalProperty)}")` : '';
+    out.push({ path, message: `${err.message ?? 'is invalid'}${extra}` });
+  }
+  // the same words for the same place once
+  const seen = new Set<string>();
+  return out.filter((p) => {
+    const key = `${p.path} ${p.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** Fastify's own 4xx codes -> the catalogue, with a message that says what to fix. */
@@ -47,20 +151,12 @@ export function errorInfo(err: unknown): ErrorInfo {
   if (isAppError(err)) return { status: err.status, code: err.code, message: err.message, details: err.details };
   const e = err as FastifyishError;
   if (e?.validation) {
-    const first = e.validation[0];
-    const where = `${e.validationContext ?? 'body'}${first?.instancePath ?? ''}`;
-    const extra = first?.params?.additionalProperty ? ` (remove "${String(first.params.additionalProperty)}")` : '';
-    const allowed = first?.params?.allowedValues ? ` (one of ${(first.params.allowedValues as unknown[]).join(', ')})` : '';
+    const problems = validationProblems(e.validation, e.validationContext ?? 'body');
     return {
       status: 400,
       code: 'VALIDATION_FAILED',
-      message: `${where} ${first?.message ?? 'is invalid'}${extra}${allowed}`,
-      details: {
-        errors: e.validation.map((v) => ({
-          path: `${e.validationContext ?? 'body'}${v.instancePath ?? ''}`,
-          message: v.message,
-        })),
-      },
+      message: problems.map((p) => `${p.path} ${p.message}`).join('; '),
+      details: { errors: problems },
     };
   }
   const framework = FRAMEWORK[e?.code ?? ''];

@@ -2,10 +2,10 @@
 // timer, failures against the threshold; and the pending reason of an upgrade its batch holds.
 import type { Selectable } from 'kysely';
 import { AppError } from '../domain/errors.ts';
-import type { Upgrade, UpgradeSchedule } from '../domain/types.ts';
+import type { Upgrade, UpgradeMode, UpgradeSchedule } from '../domain/types.ts';
 import { formatDuration } from '../domain/window.ts';
 import { activeInWave, failuresOf, loadWaves, waveCounts } from '../engine/batch-scheduler.ts';
-import type { BatchState } from '../domain/types.ts';
+import type { BatchState, WaveState } from '../domain/types.ts';
 import { gateAt } from '../engine/windows.ts';
 import type { BatchRow } from '../store/schema.ts';
 import { loadTarget } from '../store/targets-repo.ts';
@@ -15,7 +15,7 @@ import { batchRestores, type RestoreView } from './restores.ts';
 export interface WaveView {
   index: number;
   name: string;
-  state: string;
+  state: WaveState;
   targets: number;
   maxConcurrency: number;
   bakeMinutes: number;
@@ -38,7 +38,7 @@ export interface BatchView {
   source: string;
   state: BatchState;
   pendingReason: string | null;
-  mode: string;
+  mode: UpgradeMode;
   toVersions: string[];
   schedule: UpgradeSchedule;
   notBefore: string | null;
@@ -100,7 +100,7 @@ export async function presentBatch(ctx: AppContext, b: Selectable<BatchRow>): Pr
     source: b.source,
     state,
     pendingReason: batchReason(b, waves[cur ?? 0]?.name, now, counts),
-    mode: spec.mode ?? 'rolling',
+    mode: (spec.mode ?? 'rolling') as UpgradeMode,
     toVersions: spec.toVersions ?? [],
     schedule: JSON.parse(b.schedule ?? '{"kind":"now"}') as UpgradeSchedule,
     notBefore: b.not_before,
@@ -111,7 +111,7 @@ export async function presentBatch(ctx: AppContext, b: Selectable<BatchRow>): Pr
     waves: waves.map((w) => ({
       index: w.idx,
       name: w.name,
-      state: w.state,
+      state: w.state as WaveState,
       targets: w.target_count,
       maxConcurrency: w.max_concurrency,
       bakeMinutes: w.bake_seconds / 60,

@@ -1,6 +1,6 @@
 // What cancels did on each node: the restore steps a cancel adds for every node it finds out of
 // service (src/engine/core/cancel.ts), as the upgrade detail and a cancelled batch show them.
-import type { Step } from '../domain/types.ts';
+import type { Step, StepState } from '../domain/types.ts';
 import { summaryOf } from '../engine/core/cancel.ts';
 import type { Db } from '../store/schema.ts';
 
@@ -9,7 +9,7 @@ export interface RestoreView {
   targetId: string;
   node: string;
   /** the restore step's state: pending, running, succeeded (back in service), failed */
-  state: string;
+  state: StepState;
   /** why the node needed it: the last step that touched it and how that ended */
   reason: string | null;
   /** what the driver did ("started on 7.10.3; it was stopped"), once it did it */
@@ -21,7 +21,7 @@ export interface RestoreView {
 function restoreView(
   upgradeId: string,
   targetId: string,
-  s: { node: string | null; state: string; params: Record<string, unknown>; result: string | null; error: string | null },
+  s: { node: string | null; state: StepState; params: Record<string, unknown>; result: string | null; error: string | null },
 ): RestoreView {
   return {
     upgradeId,
@@ -54,6 +54,10 @@ export async function batchRestores(db: Db, batchId: string): Promise<RestoreVie
     .orderBy('s.seq')
     .execute();
   return rows.map((r) =>
-    restoreView(r.upgrade_id, r.target_id, { ...r, params: JSON.parse(r.params) as Record<string, unknown> }),
+    restoreView(r.upgrade_id, r.target_id, {
+      ...r,
+      state: r.state as StepState,
+      params: JSON.parse(r.params) as Record<string, unknown>,
+    }),
   );
 }

@@ -7,9 +7,9 @@
 // (projectId null) is an admin of every project and the only one that may create projects and
 // catalog versions. A credential can only mint credentials of its own role or lower.
 import { AppError } from '../domain/errors.ts';
+import { ROLES, type Role } from '../domain/types.ts';
 
-export const ROLES = ['viewer', 'operator', 'admin'] as const;
-export type Role = (typeof ROLES)[number];
+export { ROLES, type Role };
 
 const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
 

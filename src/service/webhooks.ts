@@ -2,6 +2,7 @@
 // when it was generated), list, get, delete, and each webhook's delivery log.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { AppError } from '../domain/errors.ts';
+import type { WebhookDeliveryState } from '../domain/types.ts';
 import { hostAllowed, isEventPattern } from '../webhooks/subscriptions.ts';
 import { parseJson } from '../store/mappers.ts';
 import type { WebhookDeliveryRow, WebhookRow } from '../store/schema.ts';
@@ -29,7 +30,7 @@ export interface Delivery {
   webhookId: string;
   eventId: number;
   eventType: string;
-  state: string;
+  state: WebhookDeliveryState;
   attempts: number;
   nextAttemptAt: string | null;
   giveUpAt: string;
@@ -54,7 +55,7 @@ const toDelivery = (r: WebhookDeliveryRow): Delivery => ({
   webhookId: r.webhook_id,
   eventId: Number(r.event_id),
   eventType: r.event_type,
-  state: r.state,
+  state: r.state as WebhookDeliveryState,
   attempts: r.attempts,
   nextAttemptAt: r.state === 'pending' ? r.next_attempt_at : null,
   giveUpAt: r.give_up_at,

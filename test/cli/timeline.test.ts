@@ -4,10 +4,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Paint, plain } from '../../src/cli/output.ts';
 import { changes, renderTimeline, type WatchedUpgrade } from '../../src/cli/timeline.ts';
+import type { StepState } from '../../src/domain/types.ts';
 
 const T0 = Date.parse('2026-12-01T10:00:00Z');
 const at = (s: number) => new Date(T0 + s * 1000).toISOString();
-const step = (name: string, node: string | null, state: string, from?: number, to?: number) => ({
+const step = (name: string, node: string | null, state: StepState, from?: number, to?: number) => ({
   name,
   node,
   state,

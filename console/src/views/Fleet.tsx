@@ -2,6 +2,7 @@
 // upgraded, and the upgrades (and batches) that are running, failed or waiting, with why they wait.
 import { useMemo, useState } from 'react';
 import { engineVersion, upgradeVersions } from '../../../src/domain/engine-labels.ts';
+import { ACTIVE_UPGRADE_STATES, MOVING_UPGRADE_STATES } from '../../../src/domain/types.ts';
 import { compareVersions, crossEngineCandidates, upgradeCandidates } from '../../../src/domain/versions.ts';
 import type { CatalogVersion as DomainCatalogVersion } from '../../../src/domain/types.ts';
 import { api, enc, optional, projectPath, type Batch, type CatalogVersion, type Target, type Upgrade } from '../api.ts';
@@ -21,7 +22,7 @@ interface FleetData {
   batches: Batch[] | null;
 }
 
-const ACTIVE = ['scheduled', 'ready', 'prechecking', 'running', 'paused', 'failed', 'cancelling', 'rolling_back'];
+const ACTIVE = ACTIVE_UPGRADE_STATES;
 
 async function loadFleet(project: string): Promise<FleetData> {
   const base = projectPath(project);
@@ -111,9 +112,7 @@ export function FleetView({ project }: { project: string }) {
         <Tile label="Upgrade available" value={derived.availableCount} />
         <Tile
           label="Running"
-          value={
-            attention.filter((u) => ['running', 'prechecking', 'rolling_back', 'cancelling', 'paused'].includes(u.state)).length
-          }
+          value={attention.filter((u) => u.state === 'paused' || MOVING_UPGRADE_STATES.includes(u.state)).length}
           tone="run"
         />
         <Tile label="Failed" value={attention.filter((u) => u.state === 'failed').length} tone="bad" />

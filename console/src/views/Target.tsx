@@ -4,7 +4,7 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import { engineVersion, upgradeVersions } from '../../../src/domain/engine-labels.ts';
 import { crossEngineCandidates, planCrossEngineRoute, planRoute, upgradeCandidates } from '../../../src/domain/versions.ts';
-import type { CatalogVersion as DomainCatalogVersion } from '../../../src/domain/types.ts';
+import { FINAL_UPGRADE_STATES, UPGRADE_MODES, type CatalogVersion as DomainCatalogVersion } from '../../../src/domain/types.ts';
 import {
   api,
   enc,
@@ -67,7 +67,7 @@ export function TargetView({ project, target }: { project: string; target: strin
   const t = d.target;
   // a Redis Cluster's nodes name their shard; a mixed group mid-upgrade names each node's engine
   const sharded = t.nodes.some((n) => n.shard !== undefined);
-  const active = d.upgrades.find((u) => !['succeeded', 'cancelled', 'rolled_back'].includes(u.state));
+  const active = d.upgrades.find((u) => !FINAL_UPGRADE_STATES.includes(u.state));
   return (
     <div className="page">
       <Crumbs project={project} label={t.name || t.id} />
@@ -215,10 +215,10 @@ function StartUpgrade({
   const candidates = [...upgradeCandidates(t.engine, t.version, cat), ...crossEngineCandidates(t.engine, t.version, across)];
   const zones = [...new Set(t.nodes.map((n) => n.zone))].sort();
   // A target on the newest version can still move the nodes of a zone.
-  const modes = candidates.length > 0 ? ['rolling', 'stop_service', 'blue_green', 'az_migration'] : ['az_migration'];
+  const modes: readonly string[] = candidates.length > 0 ? UPGRADE_MODES : ['az_migration'];
   const keyOf = (c: { engine: string; version: string }) => (c.engine === t.engine ? c.version : `${c.engine}:${c.version}`);
   const [choice, setChoice] = useState(candidates[0] ? keyOf(candidates[0]) : '');
-  const [mode, setMode] = useState(modes[0] ?? 'rolling');
+  const [mode, setMode] = useState<string>(modes[0] ?? 'rolling');
   const [sourceAz, setSourceAz] = useState(zones.length === 1 ? (zones[0] ?? '') : '');
   const [targetAz, setTargetAz] = useState('');
   const [allowZoneReduction, setAllowZoneReduction] = useState(false);
@@ -496,9 +496,9 @@ export function windowText(t: Target): string {
 const cap = (d: string) => d.charAt(0).toUpperCase() + d.slice(1);
 
 function windowOf(w: MaintenanceWindow): string {
-  if (!w.days) return `daily ${w.start}–${w.end} UTC`;
+  if (!('days' in w)) return `daily ${w.start}–${w.end} UTC`;
   const days = w.days.length === 7 ? 'daily' : w.days.map(cap).join(', ');
-  return `${days} ${w.start} for ${duration((w.durationMinutes ?? 0) * 60)} (${w.timeZone ?? 'UTC'})`;
+  return `${days} ${w.start} for ${duration(w.durationMinutes * 60)} (${w.timeZone})`;
 }
 
 function Fact({ k, v }: { k: string; v: ReactNode }) {

@@ -3,6 +3,7 @@
 // Rows never change height and the DAG's rows are fixed when the upgrade is planned, so live
 // updates only move bars and colours, never the layout.
 import type { CSSProperties, KeyboardEvent } from 'react';
+import { MOVING_UPGRADE_STATES } from '../../../src/domain/types.ts';
 import type { Stage, Step, UpgradeDetail } from '../api.ts';
 import { Badge } from '../components.tsx';
 import { elapsed, shortDuration, stateLabel, tone } from '../format.ts';
@@ -19,7 +20,7 @@ export function timeRange(u: UpgradeDetail, now: number): { t0: number; t1: numb
       if (st.startedAt && !st.endedAt) ends.push(now);
     }
   const t0 = starts.length ? Math.min(...starts) : u.startedAt ? Date.parse(u.startedAt) : now;
-  const running = !u.endedAt && ['running', 'prechecking', 'rolling_back', 'cancelling'].includes(u.state);
+  const running = !u.endedAt && MOVING_UPGRADE_STATES.includes(u.state);
   const t1 = Math.max(t0 + 1000, ...ends, running ? now : t0);
   return { t0, t1 };
 }

@@ -3,6 +3,7 @@
 // behind a confirmation that says what it will do.
 import { useEffect, useState, type ReactNode } from 'react';
 import { pointOfNoReturnLine, upgradeFrom, upgradeTo } from '../../../src/domain/engine-labels.ts';
+import { FINAL_UPGRADE_STATES, MOVING_UPGRADE_STATES as MOVING } from '../../../src/domain/types.ts';
 import { api, enc, projectPath, type Report, type Step, type Target, type UpgradeDetail } from '../api.ts';
 import { Badge, ConfirmDialog, ErrorBox, Loading, Section, type Confirmation } from '../components.tsx';
 import { duration, elapsed, fullTime, relative, shortDuration, stateLabel, when } from '../format.ts';
@@ -14,7 +15,6 @@ import { PrecheckReport } from './Precheck.tsx';
 import { Crumbs } from './Target.tsx';
 import { Timeline } from './Timeline.tsx';
 
-const MOVING = ['running', 'prechecking', 'rolling_back', 'cancelling'];
 /** steps whose driver reports figures as they run (a copy's bytes, a catch-up's lag) */
 const REPORTING = new Set(['initial_copy', 'catch_up']);
 
@@ -127,7 +127,7 @@ function Summary({ project, u, now, targetName }: { project: string; u: UpgradeD
           <dt>Stage</dt>
           <dd className="num" data-testid="stage">
             {Math.min(u.currentStage + 1, u.stageCount)} of {u.stageCount}
-            {stage && !['succeeded', 'rolled_back', 'cancelled'].includes(u.state) ? ` · ${stage.name}` : ''}
+            {stage && !FINAL_UPGRADE_STATES.includes(u.state) ? ` · ${stage.name}` : ''}
           </dd>
         </div>
         <div>

@@ -4,29 +4,22 @@
 // or revoke of the token this CLI calls with, or of the one the server registered from
 // LIFTGATE_ADMIN_TOKEN, it says what to change.
 import type { Command } from 'commander';
-import type { AdminTokenInfo } from '../../service/admin-tokens.ts';
+import type { AdminTokenT, SystemEventT, WhoamiT } from '../../api/credential-shapes.ts';
 import type { Cli } from '../cli-context.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { confirm, integer } from '../input.ts';
 import { table, when } from '../output.ts';
 
-/** an admin token as the API shows it (JSON of the service's view) */
-type AdminTokenView = AdminTokenInfo;
-
-interface SystemEventView {
-  id: number;
-  type: string;
-  actor: string;
-  message: string;
-  createdAt: string;
-}
+/** an admin token and an event of no project as the API answers them (src/api/credential-shapes.ts) */
+type AdminTokenView = AdminTokenT;
+type SystemEventView = SystemEventT;
 
 const PATH = '/v1/admin-tokens';
 /** the name the server gives the admin token it registers from LIFTGATE_ADMIN_TOKEN */
 const FROM_ENV = 'LIFTGATE_ADMIN_TOKEN';
 
 const list = (cli: Cli) => cli.api.get<{ items: AdminTokenView[] }>(PATH);
-const whoami = (cli: Cli) => cli.api.get<{ tokenId: string }>('/v1/whoami');
+const whoami = (cli: Cli) => cli.api.get<WhoamiT>('/v1/whoami');
 
 /** an admin token by id, unique id prefix or name */
 async function resolve(cli: Cli, ref: string): Promise<AdminTokenView> {

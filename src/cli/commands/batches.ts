@@ -9,40 +9,12 @@ import { duration, fields, shortId, table, when } from '../output.ts';
 import { resolveBatch, resolveTarget } from '../resolve.ts';
 import { runWatch } from '../watch.ts';
 import { BATCH_ACTIONS, FINAL_BATCH_STATES, type BatchAction } from '../../domain/types.ts';
-import type { RestoreView } from '../../service/restores.ts';
+import type { BatchT } from '../../api/batch-shapes.ts';
+import type { RestoreT } from '../../api/upgrade-shapes.ts';
 import { restoreLines } from './upgrades.ts';
 
-interface WaveView {
-  index: number;
-  name: string;
-  state: string;
-  targets: number;
-  maxConcurrency: number;
-  bakeMinutes: number;
-  approval: boolean;
-  bakeUntil?: string | null;
-  counts: Record<string, number>;
-}
-
-export interface BatchView {
-  id: string;
-  name: string;
-  state: string;
-  pendingReason?: string | null;
-  mode?: string;
-  toVersions?: string[];
-  targets: number;
-  failures?: number;
-  failureLimit?: number;
-  currentWave?: number | null;
-  waves: WaveView[];
-  bake?: { wave: number; until: string; remainingSeconds: number } | null;
-  estimate?: { completesAt: string; remainingSeconds: number; basis: string } | null;
-  createdAt?: string;
-  endedAt?: string | null;
-  /** a cancelled batch: what the cancel did on each node its upgrades had left out of service */
-  restores?: RestoreView[];
-}
+/** a batch as the API answers it (src/api/batch-shapes.ts) */
+export type BatchView = BatchT;
 
 const FINAL = new Set<string>(FINAL_BATCH_STATES);
 const EXPLAIN: Record<BatchAction, string> = {
@@ -312,7 +284,7 @@ async function cancelBatch(cli: Cli, ref: string, o: { yes?: boolean; wait: bool
   await cli.print(b, () => {
     const head = `batch ${b.id} ${cli.paint.state(b.state)}${b.pendingReason ? ` (${b.pendingReason})` : ''}`;
     if (restores.length === 0) return b.endedAt ? `${head}; no node was out of service` : head;
-    const byTarget = new Map<string, RestoreView[]>();
+    const byTarget = new Map<string, RestoreT[]>();
     for (const r of restores) byTarget.set(r.targetId, [...(byTarget.get(r.targetId) ?? []), r]);
     return [head, ...[...byTarget].flatMap(([target, rs]) => [`  ${target}:`, ...restoreLines(cli, rs, '    ')])].join('\n');
   });

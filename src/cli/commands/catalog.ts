@@ -1,6 +1,7 @@
 // `liftgate catalog list|add`, `liftgate cluster create|delete` (real PostgreSQL clusters of the
 // postgres driver) and `liftgate projects`.
 import type { Command } from 'commander';
+import type { CatalogVersionT, ProjectT } from '../../api/target-shapes.ts';
 import type { Cli } from '../cli-context.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { asObject, confirm, integer, readDocument } from '../input.ts';
@@ -8,17 +9,7 @@ import { table } from '../output.ts';
 import { resolveTarget } from '../resolve.ts';
 import { showTarget, type TargetView } from './targets.ts';
 
-interface CatalogView {
-  engine: string;
-  version: string;
-  release: string;
-  imageId: string;
-  displayName: string;
-  priority: number;
-  upgradableFrom: string[];
-  barrier: boolean;
-  deprecated: boolean;
-}
+type CatalogView = CatalogVersionT;
 
 interface CatalogAddOptions {
   file?: string;
@@ -163,7 +154,7 @@ export function registerCatalog(program: Command, cli: Cli): void {
     .command('list', { isDefault: true })
     .description('the projects this token reaches')
     .action(async () => {
-      const res = await cli.api.get<{ items: { id: string; name: string; createdAt: string }[] }>('/v1/projects');
+      const res = await cli.api.get<{ items: ProjectT[] }>('/v1/projects');
       await cli.print(res, () =>
         table(
           ['PROJECT', 'NAME', 'CURRENT'],
@@ -177,7 +168,7 @@ export function registerCatalog(program: Command, cli: Cli): void {
     .description('create a project (admin)')
     .option('--name <name>', 'display name')
     .action(async (id: string, o: { name?: string }) => {
-      const p = await cli.api.post<{ id: string; name: string }>('/v1/projects', { id, ...(o.name ? { name: o.name } : {}) });
+      const p = await cli.api.post<ProjectT>('/v1/projects', { id, ...(o.name ? { name: o.name } : {}) });
       await cli.print(p, () => `project ${p.id} created; use it with --project ${p.id} or LIFTGATE_PROJECT=${p.id}`);
     });
 }

@@ -1,22 +1,15 @@
 // `liftgate tokens create|list|revoke`, `liftgate access-keys create|list|revoke` and `whoami`.
 // A secret is printed once, at creation; lists never show one.
 import { Option, type Command } from 'commander';
+import type { AccessKeyT, TokenT, WhoamiT } from '../../api/credential-shapes.ts';
+import { ROLES } from '../../domain/types.ts';
 import type { Cli } from '../cli-context.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { confirm } from '../input.ts';
 import { fields, table, when } from '../output.ts';
 
-interface CredentialView {
-  id: string;
-  name: string;
-  role?: string;
-  createdAt?: string;
-  createdBy?: string | null;
-  expiresAt?: string | null;
-  revokedAt?: string | null;
-}
-
-const ROLES = ['viewer', 'operator', 'admin'];
+/** a token or an access key as the API lists it (src/api/credential-shapes.ts) */
+type CredentialView = TokenT | AccessKeyT;
 
 /** a credential by id or unique name */
 async function resolveCredential(cli: Cli, path: string, kind: string, ref: string): Promise<string> {
@@ -44,7 +37,7 @@ function register(cli: Cli, group: Command, path: string, kind: string, secretOf
     .command('create')
     .description(`create a ${kind} (its secret is shown once)`)
     .option('--name <name>', 'a name to recognise it by')
-    .addOption(new Option('--role <role>', 'viewer, operator or admin (default: your own role)').choices(ROLES))
+    .addOption(new Option('--role <role>', 'viewer, operator or admin (default: your own role)').choices([...ROLES]))
     .option('--expires <time>', 'ISO-8601 time after which it stops working')
     .action(async (o: { name?: string; role?: string; expires?: string }) => {
       const body = {
@@ -74,7 +67,7 @@ function register(cli: Cli, group: Command, path: string, kind: string, secretOf
             when(c.createdAt),
             c.createdBy ?? '-',
             c.expiresAt ? when(c.expiresAt) : 'never',
-            cli.paint.state(c.revokedAt ? 'revoked' : c.expiresAt && Date.parse(c.expiresAt) < Date.now() ? 'expired' : 'active'),
+            cli.paint.state(c.expiresAt && Date.parse(c.expiresAt) < Date.now() ? 'expired' : 'active'),
           ]),
           cli.paint,
         ),
@@ -105,9 +98,7 @@ export function registerCredentials(program: Command, cli: Cli): void {
     .command('whoami')
     .description('the token in use: its id, role and project')
     .action(async () => {
-      const w = await cli.api.get<{ tokenId: string; role: string; projectId: string | null; expiresAt: string | null }>(
-        '/v1/whoami',
-      );
+      const w = await cli.api.get<WhoamiT>('/v1/whoami');
       await cli.print(w, () =>
         fields(
           [

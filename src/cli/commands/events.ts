@@ -1,23 +1,14 @@
 // `liftgate events [--follow] [--type ...] [--since ...]`: the audit trail, and live changes
 // through the server's Server-Sent Events stream (resumed with Last-Event-ID when it drops).
 import type { Command } from 'commander';
+import type { EventT } from '../../api/target-shapes.ts';
 import type { Cli } from '../cli-context.ts';
 import { ApiError } from '../client.ts';
 import { integer, parseSince } from '../input.ts';
 import { shortId, table, when } from '../output.ts';
 import { resolveTarget, resolveUpgrade } from '../resolve.ts';
 
-interface EventView {
-  id: number;
-  type: string;
-  targetId: string | null;
-  upgradeId: string | null;
-  actor: string;
-  fromState: string | null;
-  toState: string | null;
-  message: string;
-  createdAt: string;
-}
+type EventView = EventT;
 
 interface EventsOptions {
   follow?: boolean;

@@ -13,29 +13,15 @@ import {
   readDocument,
   readSecretLine,
 } from '../input.ts';
+import type { PasswordSetT } from '../../api/credential-shapes.ts';
+import type { FaultT, TargetDetailT, TargetT } from '../../api/target-shapes.ts';
 import { engineVersion } from '../../domain/engine-labels.ts';
+import { SIM_FAULT_KINDS, TARGET_KINDS } from '../../domain/types.ts';
 import { fields, table, when } from '../output.ts';
 import { resolveTarget } from '../resolve.ts';
 
-export interface TargetView {
-  id: string;
-  name: string;
-  kind: string;
-  engine: string;
-  version: string;
-  release?: string;
-  region?: string;
-  driver: string;
-  labels?: Record<string, string>;
-  maintenanceWindow?: Record<string, unknown> | null;
-  /** engine: where a node's engine may differ (mid-way from redis to valkey); shard: a Redis Cluster's */
-  nodes: { name: string; role: string; zone: string; version: string; health: string; engine?: string; shard?: string }[];
-  endpoint?: { host: string; port: number } | null;
-  /** the cluster's own OBShell agent address, once it has an OBShell password */
-  obshellAgent?: { host: string; port: number } | null;
-  createdAt?: string;
-  updatedAt?: string;
-}
+/** a target as GET .../targets/{t} answers it (src/api/target-shapes.ts); lists omit endpoint and obshellAgent */
+export type TargetView = TargetDetailT;
 
 export function describeWindow(w: Record<string, unknown> | null | undefined): string {
   if (!w) return '-';
@@ -132,7 +118,7 @@ export function registerTargets(program: Command, cli: Cli): void {
     .option('--label <key=value>', 'only targets with this label (repeatable)', collectPairs)
     .action(async (o: { engine?: string; label?: Record<string, string> }) => {
       const label = o.label ? Object.entries(o.label).map(([k, v]) => `${k}=${v}`) : [];
-      const items = await cli.api.all<TargetView>(cli.p('/targets'), {
+      const items = await cli.api.all<TargetT>(cli.p('/targets'), {
         engine: o.engine,
         ...(label.length ? { label } : {}),
       });
@@ -164,7 +150,7 @@ export function registerTargets(program: Command, cli: Cli): void {
     .description('add a target from flags, or from a JSON or YAML file (a list adds each)')
     .option('-f, --file <file>', 'JSON or YAML with the target (or a list of targets); - reads stdin')
     .option('--name <name>', 'display name (unique names can stand in for ids)')
-    .addOption(new Option('--kind <kind>', 'cluster or instance').choices(['cluster', 'instance']))
+    .addOption(new Option('--kind <kind>', 'cluster or instance').choices([...TARGET_KINDS]))
     .option('--engine <engine>', 'engine, e.g. elasticsearch, postgresql')
     .option('--version <version>', 'installed version')
     .option('--release <release>', 'release or build')
@@ -179,7 +165,7 @@ export function registerTargets(program: Command, cli: Cli): void {
       const docs = Array.isArray(fromFile) ? fromFile : [fromFile];
       if (docs.length > 1 && id) throw new CliError('give an id only when adding one target', EXIT.USAGE);
       const flags = bodyFromFlags(id, o);
-      const created: TargetView[] = [];
+      const created: TargetT[] = [];
       for (const [i, doc] of docs.entries()) {
         const body: Record<string, unknown> = { kind: 'cluster', ...asObject(doc, `target ${i + 1} of ${o.file}`), ...flags };
         if (!body.id)
@@ -187,7 +173,7 @@ export function registerTargets(program: Command, cli: Cli): void {
         if (!body.engine || !body.version) {
           throw new CliError(`target ${String(body.id)} needs --engine and --version`, EXIT.USAGE);
         }
-        created.push(await cli.api.post<TargetView>(cli.p('/targets'), body));
+        created.push(await cli.api.post<TargetT>(cli.p('/targets'), body));
       }
       const value = created.length === 1 && !Array.isArray(fromFile) ? created[0] : { items: created };
       await cli.print(value, () =>
@@ -217,7 +203,7 @@ export function registerTargets(program: Command, cli: Cli): void {
       if (Object.keys(body).length === 0) {
         throw new CliError('nothing to change', EXIT.USAGE, 'give --name, --release, --region, --window, --label or --file');
       }
-      const t = await cli.api.patch<TargetView>(cli.p(`/targets/${encodeURIComponent(id)}`), body);
+      const t = await cli.api.patch<TargetT>(cli.p(`/targets/${encodeURIComponent(id)}`), body);
       await cli.print(t, () => `target ${t.id} updated`);
     });
 
@@ -240,10 +226,7 @@ export function registerTargets(program: Command, cli: Cli): void {
     .action(async (ref: string) => {
       const id = await resolveTarget(cli, ref);
       const password = readSecretLine();
-      const res = await cli.api.put<{ targetId: string; obshellAgent: { host: string; port: number } | null }>(
-        cli.p(`/targets/${encodeURIComponent(id)}/obshell-password`),
-        { password },
-      );
+      const res = await cli.api.put<PasswordSetT>(cli.p(`/targets/${encodeURIComponent(id)}/obshell-password`), { password });
       const a = res.obshellAgent;
       await cli.print(res, () =>
         a
@@ -257,26 +240,19 @@ export function registerTargets(program: Command, cli: Cli): void {
     .command('add <target>')
     .description('make a step of a simulated target fail, hang, crash or time out')
     .requiredOption('--step <action>', 'the step action, e.g. drain, stop, install, start, health_check, switchover')
-    .addOption(
-      new Option('--kind <kind>', 'what happens')
-        .choices(['fail', 'hang', 'crash', 'health_timeout', 'rollback_fail'])
-        .default('fail'),
-    )
+    .addOption(new Option('--kind <kind>', 'what happens').choices([...SIM_FAULT_KINDS]).default('fail'))
     .option('--node <node>', 'only on this node')
     .option('--times <n>', 'how many times (default 1)', integer('--times'))
     .option('--transient', 'kinds fail and health_timeout: a transient error, which a retry-safe step is retried after')
     .action(async (ref: string, o: { step: string; kind: string; node?: string; times?: number; transient?: boolean }) => {
       const id = await resolveTarget(cli, ref);
-      const f = await cli.api.post<{ id: string; step: string; kind: string; times: number; node?: string; transient?: boolean }>(
-        cli.p(`/targets/${encodeURIComponent(id)}/faults`),
-        {
-          step: o.step,
-          kind: o.kind,
-          ...(o.node ? { node: o.node } : {}),
-          ...(o.times ? { times: o.times } : {}),
-          ...(o.transient ? { transient: true } : {}),
-        },
-      );
+      const f = await cli.api.post<FaultT>(cli.p(`/targets/${encodeURIComponent(id)}/faults`), {
+        step: o.step,
+        kind: o.kind,
+        ...(o.node ? { node: o.node } : {}),
+        ...(o.times ? { times: o.times } : {}),
+        ...(o.transient ? { transient: true } : {}),
+      });
       const what = `${f.transient ? 'transient ' : ''}${f.kind}`;
       await cli.print(f, () => `fault added to ${id}: ${what} at ${f.step}${f.node ? ` on ${f.node}` : ''} (${f.times}x)`);
     });

@@ -2,47 +2,22 @@
 import { Option, type Command } from 'commander';
 import { pointOfNoReturnLine, upgradeFrom, upgradeTo, upgradeVersions } from '../../domain/engine-labels.ts';
 import { UPGRADE_ACTIONS, UPGRADE_MODES } from '../../domain/types.ts';
-import type { RestoreView } from '../../service/restores.ts';
+import type { ReportT, ZoneLayoutT } from '../../api/target-shapes.ts';
+import type { RestoreT, UpgradeDetailT, UpgradeT } from '../../api/upgrade-shapes.ts';
 import type { Cli } from '../cli-context.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { confirm, integer } from '../input.ts';
 import { duration, fields, shortId, stateStyle, table, when } from '../output.ts';
 import { resolveTarget, resolveUpgrade } from '../resolve.ts';
-import type { WatchedStep, WatchedUpgrade } from '../timeline.ts';
 import { watchUpgrade } from '../watch.ts';
 
-interface UpgradeRow {
-  id: string;
-  targetId: string;
-  /** a route may change the engine (redis -> valkey); null on upgrades stored before engines were recorded */
-  fromEngine?: string | null;
-  toEngine?: string | null;
-  fromVersion: string;
-  toVersion: string;
-  mode: string;
-  state: string;
-  createdAt: string;
-  startedAt: string | null;
-  endedAt: string | null;
-  pendingReason?: string | null;
-  batchId?: string | null;
-  azMigration?: { sourceAz: string | null; targetAz: string | null; allowZoneReduction: boolean };
-}
+type UpgradeRow = UpgradeT;
 
 interface AzFlags {
   mode: string;
   sourceAz?: string;
   targetAz?: string;
   allowZoneReduction?: boolean;
-}
-
-type ZoneLayout = { before: Record<string, string[]>; after: Record<string, string[]> };
-
-interface PrecheckItem {
-  name: string;
-  status: string;
-  message: string;
-  zones?: ZoneLayout;
 }
 
 /** The az_migration options from the flags; a zone flag without --mode az_migration is a usage error. */
@@ -73,7 +48,7 @@ function azOptions(o: AzFlags): { sourceAz?: string; targetAz?: string; allowZon
 }
 
 /** The zone layout of an az_migration precheck: each zone's nodes before and after the move. */
-function zoneTable(cli: Cli, z: ZoneLayout): string {
+function zoneTable(cli: Cli, z: ZoneLayoutT): string {
   const zones = [...new Set([...Object.keys(z.before), ...Object.keys(z.after)])].sort();
   const names = (m: Record<string, string[]>, zone: string) => (m[zone]?.length ? (m[zone] ?? []).join(', ') : '-');
   return table(
@@ -83,17 +58,10 @@ function zoneTable(cli: Cli, z: ZoneLayout): string {
   );
 }
 
-interface StepDetail extends WatchedStep {
-  attempts: number;
-  result?: Record<string, unknown> | null;
-}
-
-interface UpgradeDetail extends WatchedUpgrade {
-  stages: { name: string; state: string; steps: StepDetail[] }[];
-}
+type UpgradeDetail = UpgradeDetailT;
 
 /** One line per node a cancel brings back: what it did, or where it stands. */
-export function restoreLines(cli: Cli, restores: RestoreView[], indent = '  '): string[] {
+export function restoreLines(cli: Cli, restores: RestoreT[], indent = '  '): string[] {
   return restores.map((r) => {
     const what =
       r.state === 'succeeded'
@@ -118,7 +86,7 @@ async function cancelUpgrade(cli: Cli, ref: string, o: { yes?: boolean; wait: bo
     const u = await cli.api.get<UpgradeRow>(cli.p(`/upgrades/${id}`));
     await confirm(`cancel upgrade ${id} of target ${u.targetId} (${u.state})`, o.yes);
   }
-  let u = await cli.api.post<UpgradeRow & { restores?: RestoreView[]; error?: string | null }>(cli.p(`/upgrades/${id}/actions`), {
+  let u = await cli.api.post<UpgradeDetail>(cli.p(`/upgrades/${id}/actions`), {
     action: 'cancel',
   });
   if (o.wait && u.state === 'cancelling') {
@@ -187,7 +155,7 @@ function resultNote(r: Record<string, unknown> | null | undefined): string {
 
 async function status(cli: Cli, ref: string): Promise<void> {
   const id = await resolveUpgrade(cli, ref);
-  const u = await cli.api.get<UpgradeDetail & UpgradeRow>(cli.p(`/upgrades/${id}`));
+  const u = await cli.api.get<UpgradeDetail>(cli.p(`/upgrades/${id}`));
   await cli.print(u, () => {
     const head = fields(
       [
@@ -242,11 +210,7 @@ export function registerUpgrades(program: Command, cli: Cli): void {
         throw new CliError('a precheck needs the version to upgrade to', EXIT.USAGE, 'liftgate precheck <target> <version>');
       }
       const target = await resolveTarget(cli, ref);
-      const report = await cli.api.post<{
-        id: string;
-        state: string;
-        items: PrecheckItem[];
-      }>(cli.p(`/targets/${encodeURIComponent(target)}/prechecks`), {
+      const report = await cli.api.post<ReportT>(cli.p(`/targets/${encodeURIComponent(target)}/prechecks`), {
         ...(version ? { toVersion: version } : {}),
         ...(o.toEngine ? { toEngine: o.toEngine } : {}),
         mode: o.mode,
@@ -261,7 +225,7 @@ export function registerUpgrades(program: Command, cli: Cli): void {
             report.items.map((i) => [cli.paint.style(i.status.toUpperCase(), stateStyle(i.status)), i.name, i.message]),
             cli.paint,
           ),
-          ...report.items.filter((i) => i.zones).map((i) => `\n${zoneTable(cli, i.zones as ZoneLayout)}`),
+          ...report.items.filter((i) => i.zones).map((i) => `\n${zoneTable(cli, i.zones as ZoneLayoutT)}`),
         ].join('\n'),
       );
       if (report.state === 'failed') process.exitCode = EXIT.UNSUCCESSFUL;

@@ -9,7 +9,7 @@
 // stale holder) is refused, the way a fenced storage service refuses a stale writer.
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
-import type { PrecheckItem, Step, StepAction, Target, TargetNode } from '../../domain/types.ts';
+import type { PrecheckItem, SimFaultKind, Step, StepAction, Target, TargetNode } from '../../domain/types.ts';
 import type { GroupCommitter } from '../../store/group-commit.ts';
 import type { Database } from '../../store/schema.ts';
 import {
@@ -56,7 +56,7 @@ export const SIM_DURATIONS: Record<StepAction, number> = {
 const JITTER = 0.25;
 
 /** rollback_fail makes the reversal of the step fail; the others act on its execution */
-export type SimFaultKind = 'fail' | 'hang' | 'crash' | 'health_timeout' | 'rollback_fail';
+export type { SimFaultKind };
 
 /** the kinds whose failure may be marked transient (a hang ends in a step timeout, never transient) */
 export const TRANSIENT_FAULT_KINDS: readonly SimFaultKind[] = ['fail', 'health_timeout'];

@@ -18,6 +18,7 @@ import type { AppContext } from '../../service/app-context.ts';
 import { listEvents, NO_PROJECT, prunedThrough } from '../../service/events.ts';
 import type { Principal } from '../../service/tokens.ts';
 import * as A from './admin-token-schemas.ts';
+import * as O from '../../api/credential-shapes.ts';
 import { credentialErrors } from './credential-schemas.ts';
 
 const tags = (t: string) => ({ tags: [t], security: [{ bearer: [] }] });
@@ -46,7 +47,7 @@ export async function adminTokenRoutes(app: FastifyInstance, opts: { ctx: AppCon
       schema: {
         ...tags('credentials'),
         summary: 'The admin tokens, without their secrets',
-        response: { 200: A.AdminTokenList, ...credentialErrors },
+        response: { 200: O.AdminTokenList, ...credentialErrors },
       },
     },
     async () => ({ items: await listAdminTokens(ctx) }),
@@ -61,7 +62,7 @@ export async function adminTokenRoutes(app: FastifyInstance, opts: { ctx: AppCon
         ...tags('credentials'),
         summary: 'Mint another admin token (its secret is shown once)',
         body: A.AdminTokenBody,
-        response: { 201: A.AdminTokenCreatedOut, ...credentialErrors },
+        response: { 201: O.AdminTokenCreatedOut, ...credentialErrors },
       },
     },
     async (req, reply) => {
@@ -80,7 +81,7 @@ export async function adminTokenRoutes(app: FastifyInstance, opts: { ctx: AppCon
         summary: 'Give an admin token a new secret (shown once); the old one stops working at once',
         params: A.AdminTokenParams,
         body: A.RotateBody,
-        response: { 200: A.AdminTokenCreatedOut, ...credentialErrors },
+        response: { 200: O.AdminTokenCreatedOut, ...credentialErrors },
       },
     },
     async (req) => rotateAdminToken(ctx, req.params.adminToken, (req.body ?? {}) as Rotation, by(req)),
@@ -112,7 +113,7 @@ export async function adminTokenRoutes(app: FastifyInstance, opts: { ctx: AppCon
         ...tags('events'),
         summary: 'The events of no project: the admin credential\u2019s audit trail, newest first',
         querystring: A.SystemEventsQuery,
-        response: { 200: A.SystemEventList, ...credentialErrors },
+        response: { 200: O.SystemEventList, ...credentialErrors },
       },
     },
     async (req) => {

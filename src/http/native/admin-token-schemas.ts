@@ -1,10 +1,9 @@
-// Schemas of the admin credential's endpoints (admin tokens and the events of no project). A
-// secret appears only in the answer to a create or a rotate (AdminTokenCreatedOut), never again.
+// Request schemas of the admin credential's endpoints (admin tokens and the events of no project).
+// What they answer is in src/api/credential-shapes.ts.
 import { Type } from '@sinclair/typebox';
 import { MAX_OFFSET } from './schemas.ts';
 
 const Time = Type.String({ format: 'date-time' });
-const MaybeTime = Type.Union([Time, Type.Null()]);
 
 export const AdminTokenParams = Type.Object({ adminToken: Type.String({ maxLength: 64, description: 'the admin token id' }) });
 
@@ -33,23 +32,6 @@ export const RotateBody = Type.Optional(
   ),
 );
 
-export const AdminTokenOut = Type.Object({
-  id: Type.String({ format: 'uuid' }),
-  name: Type.String({ description: '`LIFTGATE_ADMIN_TOKEN` for the one registered from that variable at a start' }),
-  createdAt: Time,
-  createdBy: Type.Union([Type.String({ description: 'admin:<id>, or system for one registered at a start' }), Type.Null()]),
-  expiresAt: MaybeTime,
-  rotatedAt: Type.Union([Time, Type.Null()], { description: 'when its secret was last replaced' }),
-  lastUsedAt: Type.Union([Time, Type.Null()], {
-    description: 'a use of its current secret, recorded at most every 10 minutes per server (so up to 10 minutes old)',
-  }),
-});
-export const AdminTokenList = Type.Object({ items: Type.Array(AdminTokenOut) });
-export const AdminTokenCreatedOut = Type.Object({
-  ...AdminTokenOut.properties,
-  token: Type.String({ description: 'the bearer token: shown once, only its hash is stored' }),
-});
-
 export const SystemEventsQuery = Type.Object(
   {
     before: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_OFFSET, description: 'only events with a smaller id' })),
@@ -65,18 +47,3 @@ export const SystemEventsQuery = Type.Object(
   },
   { additionalProperties: false },
 );
-
-export const SystemEventOut = Type.Object({
-  id: Type.Integer(),
-  type: Type.String({ description: 'credential.created, credential.rotated or credential.revoked' }),
-  actor: Type.String({ description: 'admin:<id> of the token that acted, or system for a start' }),
-  message: Type.String(),
-  data: Type.Record(Type.String(), Type.Unknown(), { description: 'credential: admin_token, id, name, expiresAt, ...' }),
-  createdAt: Time,
-});
-export const SystemEventList = Type.Object({
-  items: Type.Array(SystemEventOut),
-  prunedThrough: Type.Optional(
-    Type.Integer({ description: 'the newest event id that event retention deleted, when the list reaches back before it' }),
-  ),
-});

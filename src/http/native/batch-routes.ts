@@ -8,7 +8,9 @@ import type { AppContext } from '../../service/app-context.ts';
 import { listUpgrades } from '../../service/upgrades.ts';
 import { BatchActionBody, BatchBody, BatchListQuery, BatchParams } from './batch-schemas.ts';
 import { presentUpgrade } from './present.ts';
-import { ProjectParams } from './schemas.ts';
+import { errorResponses, ProjectParams } from './schemas.ts';
+import { BatchList, BatchOut } from '../../api/batch-shapes.ts';
+import { UpgradeList } from '../../api/upgrade-shapes.ts';
 
 export interface RouteHelpers {
   scope(req: FastifyRequest, projectId: string): void;
@@ -18,29 +20,38 @@ export interface RouteHelpers {
 export function batchRoutes(app: FastifyInstance, ctx: AppContext, h: RouteHelpers): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const tags = { tags: ['batches'], security: [{ bearer: [] }] };
+  const answers = <R extends Record<number, unknown>>(ok: R) => ({ response: { ...ok, ...errorResponses } });
 
-  r.post('/projects/:project/batches', { schema: { ...tags, params: ProjectParams, body: BatchBody } }, async (req, reply) => {
-    h.scope(req, req.params.project);
-    const b = await createBatch(ctx, req.params.project, req.body, h.actorOf(req));
-    reply.code(201);
-    return b;
-  });
+  r.post(
+    '/projects/:project/batches',
+    { schema: { ...tags, params: ProjectParams, body: BatchBody, ...answers({ 201: BatchOut }) } },
+    async (req, reply) => {
+      h.scope(req, req.params.project);
+      const b = await createBatch(ctx, req.params.project, req.body, h.actorOf(req));
+      reply.code(201);
+      return b;
+    },
+  );
   r.get(
     '/projects/:project/batches',
-    { schema: { ...tags, params: ProjectParams, querystring: BatchListQuery } },
+    { schema: { ...tags, params: ProjectParams, querystring: BatchListQuery, ...answers({ 200: BatchList }) } },
     async (req) => {
       h.scope(req, req.params.project);
       const { items, total } = await listBatches(ctx, req.params.project, req.query);
       return { items, total, limit: req.query.limit ?? 50, offset: req.query.offset ?? 0 };
     },
   );
-  r.get('/projects/:project/batches/:batch', { schema: { ...tags, params: BatchParams } }, async (req) => {
-    h.scope(req, req.params.project);
-    return getBatch(ctx, req.params.project, req.params.batch);
-  });
+  r.get(
+    '/projects/:project/batches/:batch',
+    { schema: { ...tags, params: BatchParams, ...answers({ 200: BatchOut }) } },
+    async (req) => {
+      h.scope(req, req.params.project);
+      return getBatch(ctx, req.params.project, req.params.batch);
+    },
+  );
   r.get(
     '/projects/:project/batches/:batch/upgrades',
-    { schema: { ...tags, params: BatchParams, querystring: BatchListQuery } },
+    { schema: { ...tags, params: BatchParams, querystring: BatchListQuery, ...answers({ 200: UpgradeList }) } },
     async (req) => {
       h.scope(req, req.params.project);
       await getBatch(ctx, req.params.project, req.params.batch);
@@ -54,7 +65,7 @@ export function batchRoutes(app: FastifyInstance, ctx: AppContext, h: RouteHelpe
   );
   r.post(
     '/projects/:project/batches/:batch/actions',
-    { schema: { ...tags, params: BatchParams, body: BatchActionBody } },
+    { schema: { ...tags, params: BatchParams, body: BatchActionBody, ...answers({ 200: BatchOut }) } },
     async (req) => {
       h.scope(req, req.params.project);
       return batchAction(ctx, req.params.project, req.params.batch, req.body.action, h.actorOf(req));

@@ -1,6 +1,7 @@
 // TypeBox schemas of the batch API. The request shape is fixed by the product (docs/fleet.md).
 import { Type } from '@sinclair/typebox';
-import { BATCH_ACTIONS } from '../../service/batch-actions.ts';
+import { literalUnion } from '../../api/common.ts';
+import { BATCH_ACTIONS, SCHEDULE_KINDS } from '../../domain/types.ts';
 import { Engine, Id, Labels, Mode, RetryOptions, Version } from './schemas.ts';
 
 const Amount = Type.Union([
@@ -14,7 +15,7 @@ const PositiveAmount = Type.Union([
 
 export const Schedule = Type.Object(
   {
-    kind: Type.Union([Type.Literal('now'), Type.Literal('window'), Type.Literal('at')]),
+    kind: literalUnion(SCHEDULE_KINDS),
     at: Type.Optional(Type.String({ format: 'date-time' })),
   },
   { additionalProperties: false },
@@ -57,10 +58,7 @@ export const BatchBody = Type.Object(
 );
 
 export const BatchParams = Type.Object({ project: Id, batch: Type.String({ format: 'uuid' }) });
-export const BatchActionBody = Type.Object(
-  { action: Type.Union(BATCH_ACTIONS.map((a) => Type.Literal(a))) },
-  { additionalProperties: false },
-);
+export const BatchActionBody = Type.Object({ action: literalUnion(BATCH_ACTIONS) }, { additionalProperties: false });
 export const BatchListQuery = Type.Object(
   {
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),

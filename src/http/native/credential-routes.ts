@@ -3,7 +3,7 @@
 // project; any token may revoke itself (a console's log-out).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { TSchema } from '@sinclair/typebox';
+import { Type, type TSchema } from '@sinclair/typebox';
 import type { AppContext } from '../../service/app-context.ts';
 import { createAccessKey, getAccessKeyInfo, listAccessKeys, revokeAccessKey } from '../../service/credentials.ts';
 import { setObshellPassword } from '../../service/obshell-passwords.ts';
@@ -20,6 +20,7 @@ import {
 } from '../../service/tokens.ts';
 import { AppError } from '../../domain/errors.ts';
 import * as C from './credential-schemas.ts';
+import * as O from '../../api/credential-shapes.ts';
 import { ProjectParams, TargetParams } from './schemas.ts';
 
 declare module 'fastify' {
@@ -52,7 +53,13 @@ export async function credentialRoutes(app: FastifyInstance, opts: { ctx: AppCon
 
   r.get(
     '/whoami',
-    { schema: { ...tags, summary: 'The calling token: its id, role, project and expiry', response: { 200: C.WhoamiOut } } },
+    {
+      schema: {
+        ...tags,
+        summary: 'The calling token: its id, role, project and expiry',
+        response: { 200: O.WhoamiOut, ...C.credentialErrors },
+      },
+    },
     async (req) => {
       const p = req.principal as Principal;
       return { tokenId: p.id, role: p.role, projectId: p.kind === 'admin' ? null : p.projectId, expiresAt: p.expiresAt };
@@ -63,8 +70,9 @@ export async function credentialRoutes(app: FastifyInstance, opts: { ctx: AppCon
     path: 'tokens',
     param: 'token',
     params: C.TokenParams,
-    created: C.TokenCreatedOut,
-    shown: C.TokenOut,
+    created: O.TokenCreatedOut,
+    shown: O.TokenOut,
+    listed: O.TokenList,
     create: createProjectToken,
     list: listTokens,
     get: getTokenInfo,
@@ -76,8 +84,9 @@ export async function credentialRoutes(app: FastifyInstance, opts: { ctx: AppCon
     path: 'access-keys',
     param: 'accessKey',
     params: C.AccessKeyParams,
-    created: C.AccessKeyCreatedOut,
-    shown: C.AccessKeyOut,
+    created: O.AccessKeyCreatedOut,
+    shown: O.AccessKeyOut,
+    listed: O.AccessKeyList,
     create: createAccessKey,
     list: listAccessKeys,
     get: getAccessKeyInfo,
@@ -90,7 +99,7 @@ export async function credentialRoutes(app: FastifyInstance, opts: { ctx: AppCon
     '/projects/:project/targets/:target/obshell-password',
     {
       config: admin,
-      schema: { ...tags, params: TargetParams, body: C.PasswordBody, response: { 200: C.PasswordSet, ...C.credentialErrors } },
+      schema: { ...tags, params: TargetParams, body: C.PasswordBody, response: { 200: O.PasswordSet, ...C.credentialErrors } },
     },
     async (req) => {
       const by = principalIn(req, req.params.project);
@@ -107,6 +116,7 @@ interface CredentialKind {
   params: TSchema;
   created: TSchema;
   shown: TSchema;
+  listed: TSchema;
   create(ctx: AppContext, project: string, input: NewToken, by: Principal): Promise<unknown>;
   list(ctx: AppContext, project: string): Promise<unknown[]>;
   get(ctx: AppContext, project: string, id: string): Promise<unknown>;
@@ -133,10 +143,14 @@ function credentialKind(r: Router, ctx: AppContext, k: CredentialKind): void {
       return k.create(ctx, projectOf(req), (req.body ?? {}) as NewToken, by);
     },
   );
-  r.get(base, { config: admin, schema: { ...tags, params: ProjectParams } }, async (req) => {
-    principalIn(req, projectOf(req));
-    return { items: await k.list(ctx, projectOf(req)) };
-  });
+  r.get(
+    base,
+    { config: admin, schema: { ...tags, params: ProjectParams, response: { 200: k.listed, ...C.credentialErrors } } },
+    async (req) => {
+      principalIn(req, projectOf(req));
+      return { items: await k.list(ctx, projectOf(req)) };
+    },
+  );
   r.get(
     one,
     { config: admin, schema: { ...tags, params: k.params, response: { 200: k.shown, ...C.credentialErrors } } },
@@ -146,11 +160,15 @@ function credentialKind(r: Router, ctx: AppContext, k: CredentialKind): void {
     },
   );
   const revokeRole: { role: Role } = k.revokeOwn ? { role: 'viewer' } : admin;
-  r.delete(one, { config: revokeRole, schema: { ...tags, params: k.params } }, async (req, reply) => {
-    const by = principalIn(req, projectOf(req));
-    if (k.revokeOwn && by.id !== idOf(req)) assertRole(by.role, 'admin', 'revoking another token');
-    await k.revoke(ctx, projectOf(req), idOf(req), by);
-    reply.code(204);
-    return null;
-  });
+  r.delete(
+    one,
+    { config: revokeRole, schema: { ...tags, params: k.params, response: { 204: Type.Null(), ...C.credentialErrors } } },
+    async (req, reply) => {
+      const by = principalIn(req, projectOf(req));
+      if (k.revokeOwn && by.id !== idOf(req)) assertRole(by.role, 'admin', 'revoking another token');
+      await k.revoke(ctx, projectOf(req), idOf(req), by);
+      reply.code(204);
+      return null;
+    },
+  );
 }

@@ -2,31 +2,10 @@
 // upgrades) and, for the admin, what the duration model has learned.
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../service/app-context.ts';
 import type { Principal } from '../../service/tokens.ts';
-import { ErrorBody } from './schemas.ts';
-
-const EngineErrorOut = Type.Object({
-  engine: Type.String(),
-  measured: Type.Integer({ description: 'finished upgrades whose estimate error was measured' }),
-  medianAbsErrorPercent: Type.Union([Type.Number(), Type.Null()]),
-  medianAbsErrorSeconds: Type.Union([Type.Number(), Type.Null()]),
-});
-const ModelEntryOut = Type.Object({
-  engine: Type.String(),
-  action: Type.String(),
-  role: Type.String(),
-  samples: Type.Integer(),
-  seconds: Type.Number({ description: 'trimmed mean of the latest samples' }),
-});
-const EstimatesOut = Type.Object({
-  engines: Type.Array(EngineErrorOut),
-  batches: Type.Array(EngineErrorOut, {
-    description: 'the same for finished batches (by the engine of their targets), measured on those that ran straight through',
-  }),
-  model: Type.Optional(Type.Array(ModelEntryOut, { description: 'admin only: learned step durations' })),
-});
+import { errorResponses } from '../../api/common.ts';
+import { EstimatesOut } from '../../api/credential-shapes.ts';
 
 export async function estimateRoutes(app: FastifyInstance, opts: { ctx: AppContext }): Promise<void> {
   const { ctx } = opts;
@@ -37,7 +16,7 @@ export async function estimateRoutes(app: FastifyInstance, opts: { ctx: AppConte
         tags: ['estimates'],
         security: [{ bearer: [] }],
         description: 'Median absolute error of the estimates per engine (a project token sees its own project).',
-        response: { 200: EstimatesOut, 401: ErrorBody },
+        response: { 200: EstimatesOut, ...errorResponses },
       },
     },
     async (req) => {

@@ -1,6 +1,7 @@
 // The native REST API under /v1. Handlers translate HTTP to service calls and nothing more.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import { AppError } from '../../domain/errors.ts';
 import type { UpgradeState } from '../../domain/types.ts';
 import { SimDriver, TRANSIENT_FAULT_KINDS } from '../../drivers/sim/sim-driver.ts';
@@ -24,6 +25,8 @@ import { estimateRoutes } from './estimate-routes.ts';
 import { webhookRoutes } from './webhook-routes.ts';
 import { agentAddress, presentUpgrade, presentUpgradeDetail } from './present.ts';
 import * as S from './schemas.ts';
+import * as T from '../../api/target-shapes.ts';
+import * as U from '../../api/upgrade-shapes.ts';
 import { EventStreams, streamEvents } from './sse.ts';
 
 declare module 'fastify' {
@@ -46,6 +49,8 @@ function adminOnly(req: FastifyRequest): void {
 }
 
 const tags = (t: string) => ({ tags: [t], security: [{ bearer: [] }] });
+/** the answers of a route: its success shapes (src/api/) and the error envelope for every 4xx and 5xx */
+const answers = <R extends Record<number, unknown>>(ok: R) => ({ response: { ...ok, ...S.errorResponses } });
 
 export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext }): Promise<void> {
   const { ctx } = opts;
@@ -73,24 +78,32 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
   await app.register(webhookRoutes, { ctx, scope, actorOf });
 
   // ---- projects ----
-  r.post('/projects', { schema: { ...tags('projects'), body: S.ProjectBody } }, async (req, reply) => {
-    adminOnly(req);
-    reply.code(201);
-    return createProject(ctx, req.body);
-  });
-  r.get('/projects', { schema: tags('projects') }, async (req) => {
+  r.post(
+    '/projects',
+    { schema: { ...tags('projects'), body: S.ProjectBody, ...answers({ 201: T.ProjectOut }) } },
+    async (req, reply) => {
+      adminOnly(req);
+      reply.code(201);
+      return createProject(ctx, req.body);
+    },
+  );
+  r.get('/projects', { schema: { ...tags('projects'), ...answers({ 200: T.ProjectList }) } }, async (req) => {
     const p = req.principal as Principal;
     return { items: await listProjects(ctx, p.kind === 'admin' ? undefined : [p.projectId]) };
   });
-  r.get('/projects/:project', { schema: { ...tags('projects'), params: S.ProjectParams } }, async (req) => {
-    scope(req, req.params.project);
-    return getProject(ctx, req.params.project);
-  });
+  r.get(
+    '/projects/:project',
+    { schema: { ...tags('projects'), params: S.ProjectParams, ...answers({ 200: T.ProjectOut }) } },
+    async (req) => {
+      scope(req, req.params.project);
+      return getProject(ctx, req.params.project);
+    },
+  );
   await app.register(credentialRoutes, { ctx });
   await app.register(adminTokenRoutes, { ctx });
 
   // ---- executors (replicas) ----
-  r.get('/executors', { schema: { ...tags('ops'), response: { 200: S.ExecutorList, ...S.errorResponses } } }, async (req) => {
+  r.get('/executors', { schema: { ...tags('ops'), ...answers({ 200: T.ExecutorList }) } }, async (req) => {
     adminOnly(req);
     return { items: await listExecutors(ctx.store.db) };
   });
@@ -98,19 +111,27 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
   // ---- catalog ----
   r.post(
     '/catalog/:engine/versions',
-    { schema: { ...tags('catalog'), params: S.EngineParams, body: S.CatalogBody } },
+    { schema: { ...tags('catalog'), params: S.EngineParams, body: S.CatalogBody, ...answers({ 201: T.CatalogVersionOut }) } },
     async (req, reply) => {
       adminOnly(req);
       reply.code(201);
       return addCatalogVersion(ctx, req.params.engine, req.body);
     },
   );
-  r.get('/catalog/:engine/versions', { schema: { ...tags('catalog'), params: S.EngineParams } }, async (req) => ({
-    items: await listCatalog(ctx, req.params.engine),
-  }));
-  r.get('/catalog/versions', { schema: { ...tags('catalog'), querystring: S.CatalogAcrossQuery } }, async (req) => ({
-    items: await listCatalogAcross(ctx, req.query.fromEngine),
-  }));
+  r.get(
+    '/catalog/:engine/versions',
+    { schema: { ...tags('catalog'), params: S.EngineParams, ...answers({ 200: T.CatalogList }) } },
+    async (req) => ({
+      items: await listCatalog(ctx, req.params.engine),
+    }),
+  );
+  r.get(
+    '/catalog/versions',
+    { schema: { ...tags('catalog'), querystring: S.CatalogAcrossQuery, ...answers({ 200: T.CatalogList }) } },
+    async (req) => ({
+      items: await listCatalogAcross(ctx, req.query.fromEngine),
+    }),
+  );
 
   // ---- targets ----
   r.post(
@@ -121,7 +142,7 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
         ...tags('targets'),
         params: S.ProjectParams,
         body: S.TargetBody,
-        response: { 201: S.TargetOut, ...S.errorResponses },
+        ...answers({ 201: T.TargetOut }),
       },
     },
     async (req, reply) => {
@@ -132,7 +153,9 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
   );
   r.get(
     '/projects/:project/targets',
-    { schema: { ...tags('targets'), params: S.ProjectParams, querystring: S.TargetListQuery } },
+    {
+      schema: { ...tags('targets'), params: S.ProjectParams, querystring: S.TargetListQuery, ...answers({ 200: T.TargetList }) },
+    },
     async (req) => {
       scope(req, req.params.project);
       await getProject(ctx, req.params.project);
@@ -142,7 +165,7 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
   );
   r.get(
     '/projects/:project/targets/:target',
-    { schema: { ...tags('targets'), params: S.TargetParams, response: { 200: S.TargetOut, ...S.errorResponses } } },
+    { schema: { ...tags('targets'), params: S.TargetParams, ...answers({ 200: T.TargetDetailOut }) } },
     async (req) => {
       scope(req, req.params.project);
       const t = await getTarget(ctx, req.params.project, req.params.target);
@@ -152,7 +175,10 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
   );
   r.patch(
     '/projects/:project/targets/:target',
-    { config: { role: 'admin' }, schema: { ...tags('targets'), params: S.TargetParams, body: S.TargetPatchBody } },
+    {
+      config: { role: 'admin' },
+      schema: { ...tags('targets'), params: S.TargetParams, body: S.TargetPatchBody, ...answers({ 200: T.TargetOut }) },
+    },
     async (req) => {
       scope(req, req.params.project);
       return patchTarget(ctx, req.params.project, req.params.target, req.body, actorOf(req));
@@ -160,7 +186,7 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
   );
   r.delete(
     '/projects/:project/targets/:target',
-    { config: { role: 'admin' }, schema: { ...tags('targets'), params: S.TargetParams } },
+    { config: { role: 'admin' }, schema: { ...tags('targets'), params: S.TargetParams, ...answers({ 204: Type.Null() }) } },
     async (req, reply) => {
       scope(req, req.params.project);
       await deleteTarget(ctx, req.params.project, req.params.target, actorOf(req));
@@ -170,7 +196,7 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
   );
   r.post(
     '/projects/:project/targets/:target/faults',
-    { schema: { ...tags('targets'), params: S.TargetParams, body: S.FaultBody } },
+    { schema: { ...tags('targets'), params: S.TargetParams, body: S.FaultBody, ...answers({ 201: T.FaultOut }) } },
     async (req, reply) => {
       scope(req, req.params.project);
       const t = await getTarget(ctx, req.params.project, req.params.target);
@@ -201,7 +227,14 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
   // ---- prechecks ----
   r.post(
     '/projects/:project/targets/:target/prechecks',
-    { schema: { ...tags('prechecks'), params: S.TargetParams, body: S.PrecheckBody } },
+    {
+      schema: {
+        ...tags('prechecks'),
+        params: S.TargetParams,
+        body: S.PrecheckBody,
+        ...answers({ 201: T.ReportOut, 202: T.ReportOut }),
+      },
+    },
     async (req, reply) => {
       scope(req, req.params.project);
       const report = await startPrecheck(ctx, req.params.project, req.params.target, req.body);
@@ -211,7 +244,7 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
   );
   r.get(
     '/projects/:project/targets/:target/prechecks',
-    { schema: { ...tags('prechecks'), params: S.TargetParams } },
+    { schema: { ...tags('prechecks'), params: S.TargetParams, ...answers({ 200: T.ReportList }) } },
     async (req) => {
       scope(req, req.params.project);
       await getTarget(ctx, req.params.project, req.params.target);
@@ -220,7 +253,7 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
   );
   r.get(
     '/projects/:project/prechecks/:report',
-    { schema: { ...tags('prechecks'), params: S.ReportParams, response: { 200: S.ReportOut, ...S.errorResponses } } },
+    { schema: { ...tags('prechecks'), params: S.ReportParams, ...answers({ 200: T.ReportOut }) } },
     async (req) => {
       scope(req, req.params.project);
       return getReport(ctx, req.params.project, req.params.report);
@@ -235,7 +268,7 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
         ...tags('upgrades'),
         params: S.ProjectParams,
         body: S.UpgradeBody,
-        response: { 202: S.UpgradeDetailOut, ...S.errorResponses },
+        ...answers({ 202: U.UpgradeDetailOut }),
       },
     },
     async (req, reply) => {
@@ -248,7 +281,14 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
   );
   r.get(
     '/projects/:project/upgrades',
-    { schema: { ...tags('upgrades'), params: S.ProjectParams, querystring: S.UpgradeListQuery } },
+    {
+      schema: {
+        ...tags('upgrades'),
+        params: S.ProjectParams,
+        querystring: S.UpgradeListQuery,
+        ...answers({ 200: U.UpgradeList }),
+      },
+    },
     async (req) => {
       scope(req, req.params.project);
       await getProject(ctx, req.params.project);
@@ -263,7 +303,7 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
   );
   r.get(
     '/projects/:project/upgrades/:upgrade',
-    { schema: { ...tags('upgrades'), params: S.UpgradeParams, response: { 200: S.UpgradeDetailOut, ...S.errorResponses } } },
+    { schema: { ...tags('upgrades'), params: S.UpgradeParams, ...answers({ 200: U.UpgradeDetailOut }) } },
     async (req) => {
       scope(req, req.params.project);
       const u = await getUpgrade(ctx, req.params.project, req.params.upgrade);
@@ -277,7 +317,7 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
         ...tags('upgrades'),
         params: S.UpgradeParams,
         body: S.ActionBody,
-        response: { 200: S.UpgradeDetailOut, ...S.errorResponses },
+        ...answers({ 200: U.UpgradeDetailOut }),
       },
     },
     async (req) => {
@@ -297,7 +337,11 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
   // ---- events ----
   r.get(
     '/projects/:project/events',
-    { schema: { ...tags('events'), params: S.ProjectParams, querystring: S.EventsQuery } },
+    {
+      // with stream=true (or Accept: text/event-stream) it answers a Server-Sent Events stream, which
+      // no JSON schema describes (src/http/native/sse.ts says what it sends); the 200 shape is the list
+      schema: { ...tags('events'), params: S.ProjectParams, querystring: S.EventsQuery, ...answers({ 200: T.EventList }) },
+    },
     async (req, reply) => {
       scope(req, req.params.project);
       await getProject(ctx, req.params.project);

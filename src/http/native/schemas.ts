@@ -1,7 +1,15 @@
 // TypeBox schemas of the native API: they validate requests and generate /openapi.json.
 import { Type, type Static } from '@sinclair/typebox';
-import { STEP_ACTIONS, UPGRADE_MODES, UPGRADE_STATES, WEEK_DAYS } from '../../domain/types.ts';
-import { UPGRADE_ACTIONS } from '../../engine/operations.ts';
+import {
+  SCHEDULE_KINDS,
+  SIM_FAULT_KINDS,
+  STEP_ACTIONS,
+  TARGET_KINDS,
+  UPGRADE_ACTIONS,
+  UPGRADE_MODES,
+  WEEK_DAYS,
+} from '../../domain/types.ts';
+import { literalUnion } from '../../api/common.ts';
 
 export const Id = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$', description: 'letters, digits, . _ - (max 64)' });
 export const Engine = Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,31}$', description: 'engine name, lower case' });
@@ -13,7 +21,7 @@ export const DailyWindow = Type.Object(
 );
 export const WeeklyWindow = Type.Object(
   {
-    days: Type.Array(Type.Union(WEEK_DAYS.map((d) => Type.Literal(d))), { minItems: 1, maxItems: 7, uniqueItems: true }),
+    days: Type.Array(literalUnion(WEEK_DAYS), { minItems: 1, maxItems: 7, uniqueItems: true }),
     start: HHMM,
     durationMinutes: Type.Integer({ minimum: 1, maximum: 10080 }),
     timeZone: Type.String({ minLength: 1, maxLength: 64, description: 'IANA time zone, e.g. Asia/Shanghai' }),
@@ -41,14 +49,6 @@ const Str = (max = 256) => Type.String({ maxLength: max });
 /** Offsets and event ids: bounded so no store sees a number outside its 32-bit integer range. */
 export const MAX_OFFSET = 2_147_483_647;
 const Offset = Type.Integer({ minimum: 0, maximum: MAX_OFFSET, default: 0 });
-
-export const ErrorBody = Type.Object({
-  error: Type.Object({
-    code: Type.String(),
-    message: Type.String(),
-    details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-  }),
-});
 
 export const ProjectBody = Type.Object({ id: Id, name: Type.Optional(Str(128)) }, { additionalProperties: false });
 export const ProjectParams = Type.Object({ project: Id });
@@ -99,7 +99,7 @@ export const TargetBody = Type.Object(
   {
     id: Id,
     name: Type.Optional(Str(128)),
-    kind: Type.Union([Type.Literal('cluster'), Type.Literal('instance')]),
+    kind: literalUnion(TARGET_KINDS),
     engine: Engine,
     version: Version,
     release: Type.Optional(Str(128)),
@@ -127,8 +127,7 @@ export const TargetPatchBody = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 );
 
-export const Mode = Type.Union(UPGRADE_MODES.map((m) => Type.Literal(m)));
-export const UpgradeStateT = Type.Union(UPGRADE_STATES.map((s) => Type.Literal(s)));
+export const Mode = literalUnion(UPGRADE_MODES);
 
 /** the options of an az_migration (src/domain/zones.ts, docs/az-migration.md) */
 /** options of a blue_green upgrade (docs/postgres-driver.md, "Major versions: blue/green") */
@@ -238,7 +237,7 @@ export const UpgradeBody = Type.Object(
     schedule: Type.Optional(
       Type.Object(
         {
-          kind: Type.Union([Type.Literal('now'), Type.Literal('window'), Type.Literal('at')]),
+          kind: literalUnion(SCHEDULE_KINDS),
           at: Type.Optional(Type.String({ format: 'date-time' })),
         },
         { additionalProperties: false },
@@ -277,12 +276,12 @@ export const UpgradeBody = Type.Object(
 
 export const ActionBody = Type.Object(
   {
-    action: Type.Union([...UPGRADE_ACTIONS, 'reschedule' as const].map((a) => Type.Literal(a))),
+    action: literalUnion([...UPGRADE_ACTIONS, 'reschedule'] as const),
     /** for reschedule */
     schedule: Type.Optional(
       Type.Object(
         {
-          kind: Type.Union([Type.Literal('now'), Type.Literal('window'), Type.Literal('at')]),
+          kind: literalUnion(SCHEDULE_KINDS),
           at: Type.Optional(Type.String({ format: 'date-time' })),
         },
         { additionalProperties: false },
@@ -322,14 +321,8 @@ export const PrecheckBody = Type.Object(
 export const FaultBody = Type.Object(
   {
     node: Type.Optional(Id),
-    step: Type.Union(STEP_ACTIONS.map((a) => Type.Literal(a))),
-    kind: Type.Union([
-      Type.Literal('fail'),
-      Type.Literal('hang'),
-      Type.Literal('crash'),
-      Type.Literal('health_timeout'),
-      Type.Literal('rollback_fail'),
-    ]),
+    step: literalUnion(STEP_ACTIONS),
+    kind: literalUnion(SIM_FAULT_KINDS),
     times: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 1 })),
     transient: Type.Optional(
       Type.Boolean({
@@ -372,185 +365,5 @@ export const TargetListQuery = Type.Object(
   { additionalProperties: false },
 );
 
-// ---- responses (documentation in /openapi.json; open objects, so added fields pass through) ----
-const Open = <T extends Parameters<typeof Type.Object>[0]>(props: T, description?: string) =>
-  Type.Object(props, { additionalProperties: true, ...(description ? { description } : {}) });
-const Nullable = <T extends Parameters<typeof Type.Optional>[0]>(t: T) => Type.Union([t, Type.Null()]);
-
-export const StepOut = Open({
-  id: Type.String(),
-  name: Type.String(),
-  action: Type.String(),
-  description: Type.String(),
-  node: Nullable(Type.String()),
-  state: Type.String(),
-  attempts: Type.Integer(),
-  notBefore: Type.Optional(
-    Nullable(Type.String({ description: 'pending after a transient failure: it runs again at this time (its backoff)' })),
-  ),
-  startedAt: Nullable(Type.String()),
-  endedAt: Nullable(Type.String()),
-  error: Nullable(Type.String()),
-  progress: Type.Optional(
-    Nullable(
-      Open(
-        {},
-        'what the driver reports while the step runs: a blue/green initial copy has bytesDone, bytesTotal, tablesDone, tablesTotal, rateBytesPerSecond, etaSeconds; a catch-up lagBytes and boundBytes; a rollback window until and secondsLeft',
-      ),
-    ),
-  ),
-  log: Type.Optional(Type.Array(Type.String())),
-});
-
-export const StageOut = Open({
-  index: Type.Integer(),
-  name: Type.String(),
-  description: Type.String(),
-  state: Type.String(),
-  startedAt: Nullable(Type.String()),
-  endedAt: Nullable(Type.String()),
-  steps: Type.Array(StepOut),
-});
-
-export const EstimateOut = Type.Object(
-  {
-    completesAt: Type.String({ format: 'date-time' }),
-    remainingSeconds: Type.Integer({ minimum: 0 }),
-    basis: Type.String({ description: 'how the estimate was made: which durations were learned, which waits it counts' }),
-  },
-  { description: 'predicted completion, learned from finished steps; null when the end cannot be foreseen' },
-);
-
-export const UpgradeOut = Open(
-  {
-    id: Type.String(),
-    targetId: Type.String(),
-    fromEngine: Type.Optional(Nullable(Type.String({ description: 'the engine before the upgrade (a route may change it)' }))),
-    toEngine: Type.Optional(Nullable(Type.String({ description: 'the engine after it, e.g. valkey for redis -> valkey' }))),
-    fromVersion: Type.String(),
-    toVersion: Type.String(),
-    mode: Type.String(),
-    state: Type.String(),
-    error: Nullable(Type.String()),
-    errorCode: Nullable(Type.String()),
-    allowedActions: Type.Optional(
-      Type.Array(Type.String(), { description: 'the operator actions the current state allows (pause, resume, ...)' }),
-    ),
-    estimate: Type.Optional(Nullable(EstimateOut)),
-  },
-  'an upgrade (a DAG run)',
-);
-
-export const RestoreOut = Open({
-  upgradeId: Type.String(),
-  targetId: Type.String(),
-  node: Type.String(),
-  state: Type.String({ description: 'the restore step: pending, running, succeeded (back in service) or failed' }),
-  reason: Nullable(Type.String({ description: 'why the node was out of service: the last step that touched it' })),
-  summary: Nullable(Type.String({ description: 'what the driver did, e.g. "started on 7.10.3; it was stopped"' })),
-  error: Nullable(Type.String()),
-});
-
-export const UpgradeDetailOut = Type.Composite(
-  [
-    UpgradeOut,
-    Type.Object({
-      stages: Type.Array(StageOut),
-      pointOfNoReturn: Type.Optional(
-        Nullable(
-          Open(
-            {
-              stepId: Type.String(),
-              name: Type.String(),
-              node: Nullable(Type.String()),
-              action: Type.String(),
-              reason: Nullable(Type.String({ description: 'why the step cannot be reversed, in the driver\u2019s words' })),
-              passed: Type.Boolean({ description: 'the step has started: rollback is refused and no longer offered' }),
-            },
-            'the first step the driver cannot reverse; null when every step can be',
-          ),
-        ),
-      ),
-      rollbackWindow: Type.Optional(
-        Nullable(
-          Open(
-            {
-              state: Type.String({
-                description: 'not_started, open, ended (finalized or run out) or closed (the old cluster is decommissioned)',
-              }),
-              until: Nullable(Type.String()),
-              secondsLeft: Nullable(Type.Integer()),
-              rollbackPossible: Type.Boolean(),
-            },
-            'blue_green: how long the old cluster is kept in step, so a rollback can return to it',
-          ),
-        ),
-      ),
-      restores: Type.Optional(
-        Type.Array(RestoreOut, {
-          description: 'what a cancel did on each node it found out of service (stage Restore service); empty when none',
-        }),
-      ),
-    }),
-  ],
-  { additionalProperties: true },
-);
-
-export const NodeOut = Open({
-  name: Type.String(),
-  role: Type.String(),
-  zone: Type.String(),
-  version: Type.String(),
-  health: Type.String(),
-  host: Type.Optional(Type.String()),
-  port: Type.Optional(Type.Integer()),
-  engine: Type.Optional(Type.String({ description: 'the engine the node runs, when a route changes it (redis, valkey)' })),
-  shard: Type.Optional(Type.String({ description: 'its shard in a Redis Cluster' })),
-});
-
-export const ObshellAgentOut = Type.Object(
-  {
-    host: Type.String({ description: 'the host name this request reached Liftgate by' }),
-    port: Type.Integer({ description: 'the port of this cluster\u2019s own OBShell agent (LIFTGATE_OBSHELL_PORTS)' }),
-  },
-  { description: 'where OBShell clients reach this cluster (point the SDK at host and port); null: no OBShell password set' },
-);
-
-export const TargetOut = Open({
-  id: Type.String(),
-  name: Type.String(),
-  kind: Type.String(),
-  engine: Type.String(),
-  version: Type.String(),
-  driver: Type.String(),
-  nodes: Type.Array(NodeOut),
-  obshellAgent: Type.Optional(Nullable(ObshellAgentOut)),
-});
-
-export const ReportOut = Open({
-  id: Type.String(),
-  targetId: Type.String(),
-  toVersion: Type.String(),
-  state: Type.String(),
-  items: Type.Array(Open({ name: Type.String(), status: Type.String(), message: Type.String() })),
-});
-
-export const errorResponses = {
-  400: ErrorBody,
-  401: ErrorBody,
-  404: ErrorBody,
-  409: ErrorBody,
-};
-
-export const ExecutorOut = Open({
-  id: Type.String(),
-  host: Type.String(),
-  pid: Type.Integer(),
-  startedAt: Type.String(),
-  heartbeatAt: Type.String({ description: 'time of the last heartbeat, by the executor\u2019s own clock' }),
-  state: Type.Union([Type.Literal('running'), Type.Literal('stopped'), Type.Literal('lost')]),
-  endedAt: Nullable(Type.String()),
-  leader: Type.Boolean({ description: 'runs the housekeeping (scheduling, recovery sweeps) for all replicas' }),
-});
-
-export const ExecutorList = Open({ items: Type.Array(ExecutorOut) });
+// ---- responses: the shapes are in src/api/ (the console and the CLI read their types there) ----
+export { ErrorBody, errorResponses } from '../../api/common.ts';

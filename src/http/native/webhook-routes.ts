@@ -6,7 +6,9 @@ import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../service/app-context.ts';
 import { createWebhook, deleteWebhook, getWebhook, listDeliveries, listWebhooks } from '../../service/webhooks.ts';
 import { EVENT_PATTERN } from '../../webhooks/subscriptions.ts';
-import { ErrorBody } from './schemas.ts';
+import { errorResponses as errors, literalUnion } from '../../api/common.ts';
+import { DeliveryList, WebhookList, WebhookOut } from '../../api/credential-shapes.ts';
+import { WEBHOOK_DELIVERY_STATES } from '../../domain/types.ts';
 
 const Params = Type.Object({ project: Type.String({ maxLength: 128 }) });
 const HookParams = Type.Object({ project: Type.String({ maxLength: 128 }), webhook: Type.String({ maxLength: 128 }) });
@@ -30,49 +32,15 @@ const WebhookBody = Type.Object(
   { additionalProperties: false },
 );
 
-const WebhookOut = Type.Object({
-  id: Type.String(),
-  projectId: Type.String(),
-  url: Type.String(),
-  events: Type.Array(Type.String()),
-  createdBy: Type.String(),
-  createdAt: Type.String(),
-  secret: Type.Optional(Type.String({ description: 'only in the answer that generated it' })),
-});
-
-const DeliveryOut = Type.Object({
-  id: Type.String(),
-  webhookId: Type.String(),
-  eventId: Type.Integer(),
-  eventType: Type.String(),
-  state: Type.String({ description: 'pending | delivered | failed' }),
-  attempts: Type.Integer(),
-  nextAttemptAt: Type.Union([Type.String(), Type.Null()]),
-  giveUpAt: Type.String(),
-  lastStatus: Type.Union([Type.Integer(), Type.Null()]),
-  lastError: Type.Union([Type.String(), Type.Null()]),
-  createdAt: Type.String(),
-  deliveredAt: Type.Union([Type.String(), Type.Null()]),
-  log: Type.Array(
-    Type.Object({
-      at: Type.String(),
-      status: Type.Union([Type.Integer(), Type.Null()]),
-      error: Type.Union([Type.String(), Type.Null()]),
-      ms: Type.Number(),
-    }),
-  ),
-});
-
 const DeliveriesQuery = Type.Object(
   {
-    state: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('failed')])),
+    state: Type.Optional(literalUnion(WEBHOOK_DELIVERY_STATES)),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
     offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
   },
   { additionalProperties: false },
 );
 
-const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody };
 const tags = { tags: ['webhooks'], security: [{ bearer: [] }] };
 
 export interface WebhookRouteOptions {
@@ -96,7 +64,7 @@ export async function webhookRoutes(app: FastifyInstance, opts: WebhookRouteOpti
   );
   r.get(
     '/projects/:project/webhooks',
-    { schema: { ...tags, params: Params, response: { 200: Type.Object({ items: Type.Array(WebhookOut) }), ...errors } } },
+    { schema: { ...tags, params: Params, response: { 200: WebhookList, ...errors } } },
     async (req) => {
       scope(req, req.params.project);
       return { items: await listWebhooks(ctx, req.params.project) };
@@ -127,7 +95,7 @@ export async function webhookRoutes(app: FastifyInstance, opts: WebhookRouteOpti
         ...tags,
         params: HookParams,
         querystring: DeliveriesQuery,
-        response: { 200: Type.Object({ items: Type.Array(DeliveryOut), total: Type.Integer() }), ...errors },
+        response: { 200: DeliveryList, ...errors },
       },
     },
     async (req) => {
