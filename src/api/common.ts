@@ -55,3 +55,12 @@ export const Page = <T extends TSchema>(item: T, description?: string) =>
     limit: Type.Integer(),
     offset: Type.Integer(),
   });
+
+/** a list of events, with how far back event retention has deleted them */
+export const EventPage = <T extends TSchema>(item: T) =>
+  Type.Object({
+    items: Type.Array(item),
+    prunedThrough: Type.Optional(
+      Type.Integer({ description: 'the newest event id that event retention deleted, when the list reaches back before it' }),
+    ),
+  });

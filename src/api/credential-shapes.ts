@@ -3,7 +3,7 @@
 // A secret appears only in the answer to a create or a rotate, never again.
 import { Type, type Static } from '@sinclair/typebox';
 import { ROLES, WEBHOOK_DELIVERY_STATES } from '../domain/types.ts';
-import { AnyObject, literalUnion, Nullable, Time } from './common.ts';
+import { AnyObject, EventPage, literalUnion, Nullable, Time } from './common.ts';
 import { ObshellAgentOut } from './target-shapes.ts';
 
 export const RoleOut = literalUnion(ROLES, {
@@ -75,12 +75,7 @@ export const SystemEventOut = Type.Object({
   data: AnyObject({ description: 'credential: admin_token, id, name, expiresAt, ...' }),
   createdAt: Time(),
 });
-export const SystemEventList = Type.Object({
-  items: Type.Array(SystemEventOut),
-  prunedThrough: Type.Optional(
-    Type.Integer({ description: 'the newest event id that event retention deleted, when the list reaches back before it' }),
-  ),
-});
+export const SystemEventList = EventPage(SystemEventOut);
 
 export const WebhookOut = Type.Object({
   id: Type.String(),

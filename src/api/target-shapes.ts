@@ -11,7 +11,7 @@ import {
   TARGET_KINDS,
   WEEK_DAYS,
 } from '../domain/types.ts';
-import { AnyObject, literalUnion, Nullable, Time } from './common.ts';
+import { AnyObject, EventPage, literalUnion, Nullable, Time } from './common.ts';
 
 export const ProjectOut = Type.Object({ id: Type.String(), name: Type.String(), createdAt: Time() });
 export const ProjectList = Type.Object({ items: Type.Array(ProjectOut) });
@@ -180,12 +180,7 @@ export const EventOut = Type.Object({
   data: AnyObject(),
   createdAt: Time(),
 });
-export const EventList = Type.Object({
-  items: Type.Array(EventOut),
-  prunedThrough: Type.Optional(
-    Type.Integer({ description: 'the newest event id that event retention deleted, when the list reaches back before it' }),
-  ),
-});
+export const EventList = EventPage(EventOut);
 
 export const ExecutorOut = Type.Object({
   id: Type.String(),

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { readSettings, type Settings } from '../domain/settings.ts';
 import { buildApp } from '../http/app.ts';
 import { createContext, type AppConfig } from './context.ts';
-import { webhookSettingsFromEnv } from '../webhooks/settings.ts';
+import { webhookSettingsFrom } from '../webhooks/settings.ts';
 import { firstStart } from '../service/first-start.ts';
 import { loadFamilies } from '../http/families.ts';
 import { loadExtraDrivers } from '../drivers/registry.ts';
@@ -34,7 +34,7 @@ export function configFromSettings(s: Settings): AppConfig {
     eventRetentionDays: s.LIFTGATE_EVENT_RETENTION_DAYS ?? null,
     extraDrivers: (store) => loadExtraDrivers(store, dataDir),
     metricsToken: s.LIFTGATE_METRICS_TOKEN,
-    webhooks: webhookSettingsFromEnv(),
+    webhooks: webhookSettingsFrom(s),
     obshell: { ports: s.LIFTGATE_OBSHELL_PORTS },
   };
 }

@@ -485,22 +485,32 @@ export function setting<K extends SettingName>(name: K, env: Env = process.env):
   return r.value;
 }
 
+/**
+ * Every setting, typed, and every problem (of one scope, when given), in the table's order, in one
+ * pass; a bad setting is at its default in the values.
+ */
+function parseAll(env: Env, scope?: SettingScope): { values: Settings; problems: SettingProblem[] } {
+  const values = {} as Record<SettingName, unknown>;
+  const problems: SettingProblem[] = [];
+  for (const n of SETTING_NAMES) {
+    const r = parse(n, env);
+    if ('value' in r) values[n] = r.value;
+    else {
+      values[n] = SETTINGS[n].default;
+      if (scope === undefined || SETTINGS[n].scope === scope) problems.push(r.problem);
+    }
+  }
+  return { values: values as Settings, problems };
+}
+
 /** Every bad variable of the environment (of one scope, when given), in the table's order. */
 export function settingsProblems(env: Env = process.env, scope?: SettingScope): SettingProblem[] {
-  return SETTING_NAMES.filter((n) => scope === undefined || SETTINGS[n].scope === scope).flatMap((n) => {
-    const r = parse(n, env);
-    return 'problem' in r ? [r.problem] : [];
-  });
+  return parseAll(env, scope).problems;
 }
 
 /** Every setting, typed; throws one SettingsError naming every bad variable (of `scope`, when given). */
 export function readSettings(env: Env = process.env, scope?: SettingScope): Settings {
-  const problems = settingsProblems(env, scope);
+  const { values, problems } = parseAll(env, scope);
   if (problems.length > 0) throw new SettingsError(problems);
-  const out = {} as Record<SettingName, unknown>;
-  for (const n of SETTING_NAMES) {
-    const r = parse(n, env);
-    out[n] = 'value' in r ? r.value : SETTINGS[n].default;
-  }
-  return out as Settings;
+  return values;
 }

@@ -6,14 +6,6 @@
 import type { FaultPoint } from '../domain/fault-point-names.ts';
 import { setting } from '../domain/settings.ts';
 
-export {
-  DRIVER_FAULT_POINTS,
-  FAULT_POINTS,
-  RECOVERY_FAULT_POINTS,
-  STEP_FAULT_POINTS,
-  type FaultPoint,
-} from '../domain/fault-point-names.ts';
-
 export class FaultPoints {
   private readonly counts = new Map<string, number>();
   constructor(

@@ -1,5 +1,5 @@
 // Webhook delivery settings (docs/settings.md: LIFTGATE_WEBHOOK_*).
-import { setting, SETTINGS } from '../domain/settings.ts';
+import { SETTINGS, type Settings } from '../domain/settings.ts';
 
 export interface WebhookSettings {
   /** hosts webhooks may call; empty = any http(s) host, loopback included */
@@ -24,12 +24,14 @@ export const DEFAULT_WEBHOOK_SETTINGS: WebhookSettings = {
   concurrency: 16,
 };
 
-/** LIFTGATE_WEBHOOK_* (src/domain/settings.ts); refuses a bad value. */
-export function webhookSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<WebhookSettings> {
+type WebhookSettingNames = 'LIFTGATE_WEBHOOK_ALLOWED_HOSTS' | 'LIFTGATE_WEBHOOK_TIMEOUT_MS' | 'LIFTGATE_WEBHOOK_RETRY_HOURS';
+
+/** LIFTGATE_WEBHOOK_* (src/domain/settings.ts), as the delivery's settings. */
+export function webhookSettingsFrom(s: Pick<Settings, WebhookSettingNames>): Partial<WebhookSettings> {
   return {
-    allowedHosts: setting('LIFTGATE_WEBHOOK_ALLOWED_HOSTS', env),
-    timeoutMs: setting('LIFTGATE_WEBHOOK_TIMEOUT_MS', env),
-    retryForMs: setting('LIFTGATE_WEBHOOK_RETRY_HOURS', env) * 3600_000,
+    allowedHosts: s.LIFTGATE_WEBHOOK_ALLOWED_HOSTS,
+    timeoutMs: s.LIFTGATE_WEBHOOK_TIMEOUT_MS,
+    retryForMs: s.LIFTGATE_WEBHOOK_RETRY_HOURS * 3600_000,
   };
 }
 

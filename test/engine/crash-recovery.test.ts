@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { after, test } from 'node:test';
 import { openStore, type Store } from '../../src/store/open.ts';
-import { STEP_FAULT_POINTS } from '../../src/engine/fault-points.ts';
+import { STEP_FAULT_POINTS } from '../../src/domain/fault-point-names.ts';
 import { forEachDialect, freshStore, until, within, type StoreConfig } from '../helpers/harness.ts';
 import { simCluster } from '../helpers/servers.ts';
 import { simDb } from '../../src/drivers/sim/tables.ts';

@@ -4,7 +4,7 @@
 // no non-idempotent step was executed again, and every effect is applied exactly once. Both dialects.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { RECOVERY_FAULT_POINTS } from '../../src/engine/fault-points.ts';
+import { RECOVERY_FAULT_POINTS } from '../../src/domain/fault-point-names.ts';
 import { openStore } from '../../src/store/open.ts';
 import { forEachDialect, freshStore, until, type StoreConfig } from '../helpers/harness.ts';
 import { simCluster, startServer, type Server } from '../helpers/servers.ts';

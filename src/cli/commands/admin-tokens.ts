@@ -11,18 +11,15 @@ import { confirm, integer } from '../input.ts';
 import { table, when } from '../output.ts';
 
 /** an admin token and an event of no project as the API answers them (src/api/credential-shapes.ts) */
-type AdminTokenView = AdminTokenT;
-type SystemEventView = SystemEventT;
-
 const PATH = '/v1/admin-tokens';
 /** the name the server gives the admin token it registers from LIFTGATE_ADMIN_TOKEN */
 const FROM_ENV = 'LIFTGATE_ADMIN_TOKEN';
 
-const list = (cli: Cli) => cli.api.get<{ items: AdminTokenView[] }>(PATH);
+const list = (cli: Cli) => cli.api.get<{ items: AdminTokenT[] }>(PATH);
 const whoami = (cli: Cli) => cli.api.get<WhoamiT>('/v1/whoami');
 
 /** an admin token by id, unique id prefix or name */
-async function resolve(cli: Cli, ref: string): Promise<AdminTokenView> {
+async function resolve(cli: Cli, ref: string): Promise<AdminTokenT> {
   const { items } = await list(cli);
   const exact = items.filter((c) => c.id === ref || c.name === ref);
   const hits = exact.length ? exact : items.filter((c) => c.id.startsWith(ref));
@@ -39,7 +36,7 @@ async function resolve(cli: Cli, ref: string): Promise<AdminTokenView> {
 }
 
 /** Notes on what to change after the secret of `t` stopped working; printed with the outcome. */
-function afterChange(cli: Cli, t: AdminTokenView, mine: boolean, newSecret?: string): string[] {
+function afterChange(cli: Cli, t: AdminTokenT, mine: boolean, newSecret?: string): string[] {
   const notes: string[] = [];
   if (mine) {
     notes.push(
@@ -95,7 +92,7 @@ export function registerAdminTokens(program: Command, cli: Cli): void {
     .option('--expires <time>', 'ISO-8601 time after which it stops working')
     .action(async (o: { name?: string; expires?: string }) => {
       const body = { ...(o.name ? { name: o.name } : {}), ...(o.expires ? { expiresAt: o.expires } : {}) };
-      const c = await cli.api.post<AdminTokenView & { token: string }>(PATH, body);
+      const c = await cli.api.post<AdminTokenT & { token: string }>(PATH, body);
       await cli.print(c, () =>
         [`admin token ${c.id} created; keep the secret now, it is not shown again:`, `  ${c.token}`].join('\n'),
       );
@@ -114,7 +111,7 @@ export function registerAdminTokens(program: Command, cli: Cli): void {
         o.yes,
       );
       const body = o.expires === undefined ? {} : { expiresAt: o.expires === 'never' ? null : o.expires };
-      const c = await cli.api.post<AdminTokenView & { token: string }>(`${PATH}/${encodeURIComponent(t.id)}/rotate`, body);
+      const c = await cli.api.post<AdminTokenT & { token: string }>(`${PATH}/${encodeURIComponent(t.id)}/rotate`, body);
       const notes = afterChange(cli, t, mine, c.token);
       await cli.print(c, () =>
         [
@@ -145,7 +142,7 @@ export function registerAdminTokens(program: Command, cli: Cli): void {
     .description('the audit trail of the admin tokens (created, rotated, revoked), oldest first')
     .option('--limit <n>', 'the newest this many (default 200)', integer('--limit'))
     .action(async (o: { limit?: number }) => {
-      const res = await cli.api.get<{ items: SystemEventView[] }>('/v1/system/events', {
+      const res = await cli.api.get<{ items: SystemEventT[] }>('/v1/system/events', {
         type: 'credential.*',
         limit: o.limit ?? 200,
       });

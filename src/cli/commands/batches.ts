@@ -14,8 +14,6 @@ import type { RestoreT } from '../../api/upgrade-shapes.ts';
 import { restoreLines } from './upgrades.ts';
 
 /** a batch as the API answers it (src/api/batch-shapes.ts) */
-export type BatchView = BatchT;
-
 const FINAL = new Set<string>(FINAL_BATCH_STATES);
 const EXPLAIN: Record<BatchAction, string> = {
   approve: 'let the wave waiting for approval start',
@@ -52,7 +50,7 @@ function counts(c: Record<string, number>): string {
   return parts.length ? parts.join(', ') : '-';
 }
 
-function picture(cli: Cli, b: BatchView): string {
+function picture(cli: Cli, b: BatchT): string {
   const head = fields(
     [
       ['batch', `${b.id}  ${b.name}`],
@@ -92,7 +90,7 @@ function picture(cli: Cli, b: BatchView): string {
   return `${head}\n\n${waves}`;
 }
 
-function changeLines(cli: Cli, a: BatchView | null, b: BatchView): string[] {
+function changeLines(cli: Cli, a: BatchT | null, b: BatchT): string[] {
   const stamp = cli.paint.style(new Date().toISOString().slice(11, 19), 'dim');
   const out: string[] = [];
   if (!a || a.state !== b.state || a.pendingReason !== b.pendingReason) {
@@ -108,8 +106,8 @@ function changeLines(cli: Cli, a: BatchView | null, b: BatchView): string[] {
 }
 
 function watchBatch(cli: Cli, id: string): Promise<number> {
-  return runWatch<BatchView>(cli, {
-    fetch: () => cli.api.get<BatchView>(cli.p(`/batches/${id}`)),
+  return runWatch<BatchT>(cli, {
+    fetch: () => cli.api.get<BatchT>(cli.p(`/batches/${id}`)),
     picture: (b) => picture(cli, b).split('\n'),
     lines: (a, b) => changeLines(cli, a, b),
     record: (b) => ({
@@ -201,7 +199,7 @@ export function registerBatches(program: Command, cli: Cli): void {
           'select them with --engine/--from-version/--label, or name them with --target',
         );
       }
-      const b = await cli.api.post<BatchView>(cli.p('/batches'), body);
+      const b = await cli.api.post<BatchT>(cli.p('/batches'), body);
       if (!o.watch || cli.format === 'table') {
         await cli.print(b, () => `batch ${b.id} ${cli.paint.state(b.state)}: ${b.targets} targets in ${b.waves.length} waves`);
       }
@@ -211,7 +209,7 @@ export function registerBatches(program: Command, cli: Cli): void {
     .command('list', { isDefault: true })
     .description('the project\u2019s batches, newest first')
     .action(async () => {
-      const res = await cli.api.get<{ items: BatchView[] }>(cli.p('/batches'));
+      const res = await cli.api.get<{ items: BatchT[] }>(cli.p('/batches'));
       await cli.print(res, () =>
         table(
           ['BATCH', 'NAME', 'STATE', 'TARGETS', 'WAVE', 'CREATED'],
@@ -231,7 +229,7 @@ export function registerBatches(program: Command, cli: Cli): void {
     .command('status <batch>')
     .description('a batch (id, id prefix or name): its waves with counts per state, the bake timer, failures')
     .action(async (ref: string) => {
-      const b = await cli.api.get<BatchView>(cli.p(`/batches/${await resolveBatch(cli, ref)}`));
+      const b = await cli.api.get<BatchT>(cli.p(`/batches/${await resolveBatch(cli, ref)}`));
       await cli.print(b, () => picture(cli, b));
     });
   batch
@@ -253,7 +251,7 @@ export function registerBatches(program: Command, cli: Cli): void {
       .description(`${action} a batch (id, id prefix or name): ${EXPLAIN[action]}`)
       .action(async (ref: string) => {
         const id = await resolveBatch(cli, ref);
-        const b = await cli.api.post<BatchView>(cli.p(`/batches/${id}/actions`), { action });
+        const b = await cli.api.post<BatchT>(cli.p(`/batches/${id}/actions`), { action });
         await cli.print(b, () => `batch ${b.id} ${cli.paint.state(b.state)}${b.pendingReason ? ` (${b.pendingReason})` : ''}`);
       });
   }
@@ -269,14 +267,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function cancelBatch(cli: Cli, ref: string, o: { yes?: boolean; wait: boolean }): Promise<void> {
   const id = await resolveBatch(cli, ref);
   if (!o.yes) {
-    const b = await cli.api.get<BatchView>(cli.p(`/batches/${id}`));
+    const b = await cli.api.get<BatchT>(cli.p(`/batches/${id}`));
     await confirm(`cancel batch ${b.name} (${id}, ${b.state}, ${b.targets} targets)`, o.yes);
   }
-  let b = await cli.api.post<BatchView>(cli.p(`/batches/${id}/actions`), { action: 'cancel' });
+  let b = await cli.api.post<BatchT>(cli.p(`/batches/${id}/actions`), { action: 'cancel' });
   if (o.wait) {
     while (!b.endedAt) {
       await sleep(500);
-      b = await cli.api.get<BatchView>(cli.p(`/batches/${id}`));
+      b = await cli.api.get<BatchT>(cli.p(`/batches/${id}`));
     }
   }
   const restores = b.restores ?? [];

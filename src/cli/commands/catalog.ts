@@ -1,15 +1,13 @@
 // `liftgate catalog list|add`, `liftgate cluster create|delete` (real PostgreSQL clusters of the
 // postgres driver) and `liftgate projects`.
 import type { Command } from 'commander';
-import type { CatalogVersionT, ProjectT } from '../../api/target-shapes.ts';
+import type { CatalogVersionT, ProjectT, TargetDetailT } from '../../api/target-shapes.ts';
 import type { Cli } from '../cli-context.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { asObject, confirm, integer, readDocument } from '../input.ts';
 import { table } from '../output.ts';
 import { resolveTarget } from '../resolve.ts';
-import { showTarget, type TargetView } from './targets.ts';
-
-type CatalogView = CatalogVersionT;
+import { showTarget } from './targets.ts';
 
 interface CatalogAddOptions {
   file?: string;
@@ -29,7 +27,7 @@ export function registerCatalog(program: Command, cli: Cli): void {
     .command('list <engine>')
     .description('the known versions of an engine, oldest first')
     .action(async (engine: string) => {
-      const res = await cli.api.get<{ items: CatalogView[] }>(`/v1/catalog/${encodeURIComponent(engine)}/versions`);
+      const res = await cli.api.get<{ items: CatalogVersionT[] }>(`/v1/catalog/${encodeURIComponent(engine)}/versions`);
       await cli.print(res, () =>
         table(
           ['VERSION', 'RELEASE', 'IMAGE', 'PRIORITY', 'FROM', 'NOTES'],
@@ -73,7 +71,7 @@ export function registerCatalog(program: Command, cli: Cli): void {
       };
       if (!body.version)
         throw new CliError('a catalog entry needs a version', EXIT.USAGE, 'liftgate catalog add <engine> <version>');
-      const v = await cli.api.post<CatalogView>(`/v1/catalog/${encodeURIComponent(engine)}/versions`, body);
+      const v = await cli.api.post<CatalogVersionT>(`/v1/catalog/${encodeURIComponent(engine)}/versions`, body);
       await cli.print(v, () => `catalog: ${engine} ${v.version} added`);
     });
 
@@ -123,7 +121,7 @@ export function registerCatalog(program: Command, cli: Cli): void {
             ? { provision: true, topology: 'cluster', shards: o.shards, replicasPerShard: o.replicasPerShard }
             : { provision: true, topology: 'sentinel', replicas: o.replicas }
           : { provision: true, replicas: o.replicas, pooler: Boolean(o.pooler) };
-        const t = await cli.api.post<TargetView>(cli.p('/targets'), {
+        const t = await cli.api.post<TargetDetailT>(cli.p('/targets'), {
           id: name,
           kind: 'cluster',
           engine: o.engine,

@@ -8,8 +8,6 @@ import { integer, parseSince } from '../input.ts';
 import { shortId, table, when } from '../output.ts';
 import { resolveTarget, resolveUpgrade } from '../resolve.ts';
 
-type EventView = EventT;
-
 interface EventsOptions {
   follow?: boolean;
   type?: string;
@@ -63,7 +61,7 @@ export function registerEvents(program: Command, cli: Cli): void {
       const upgrade = o.upgrade ? await resolveUpgrade(cli, o.upgrade) : undefined;
       const since = o.since ? parseSince(o.since) : undefined;
       const query = { target, upgrade, type: o.type, since };
-      const line = (e: EventView) =>
+      const line = (e: EventT) =>
         table(
           ['TIME', 'TYPE', 'TARGET', 'UPGRADE', 'ACTOR', 'MESSAGE'],
           [[when(e.createdAt), e.type, e.targetId ?? '-', shortId(e.upgradeId), e.actor, e.message]],
@@ -75,12 +73,12 @@ export function registerEvents(program: Command, cli: Cli): void {
 
       // the past: with --since every event since then (oldest first), otherwise the newest
       // --limit (200), read newest first and shown in time order
-      let past: EventView[] = [];
+      let past: EventT[] = [];
       let after = 0;
       const wanted = o.limit ?? (since ? Infinity : 200);
       if (since) {
         for (;;) {
-          const page = await cli.api.get<{ items: EventView[] }>(cli.p('/events'), { ...query, after, limit: PAGE });
+          const page = await cli.api.get<{ items: EventT[] }>(cli.p('/events'), { ...query, after, limit: PAGE });
           past.push(...page.items);
           if (page.items.length) after = page.items[page.items.length - 1].id;
           if (page.items.length < PAGE || past.length >= wanted) break;
@@ -90,7 +88,7 @@ export function registerEvents(program: Command, cli: Cli): void {
         let before: number | undefined;
         while (past.length < wanted) {
           const limit = Math.min(PAGE, wanted - past.length);
-          const page = await cli.api.get<{ items: EventView[] }>(cli.p('/events'), { ...query, order: 'desc', before, limit });
+          const page = await cli.api.get<{ items: EventT[] }>(cli.p('/events'), { ...query, order: 'desc', before, limit });
           past.push(...page.items);
           if (page.items.length < limit) break;
           before = page.items[page.items.length - 1].id;
@@ -126,7 +124,7 @@ export function registerEvents(program: Command, cli: Cli): void {
             throw new ApiError(res.status, body?.error?.code ?? String(res.status), body?.error?.message ?? res.statusText, body);
           }
           await readStream(res, async (data) => {
-            const e = JSON.parse(data) as EventView;
+            const e = JSON.parse(data) as EventT;
             after = Math.max(after, e.id);
             if (accept(e.type) && (!since || e.createdAt >= since)) await cli.printRecord(e, () => line(e));
           });

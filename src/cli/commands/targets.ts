@@ -21,8 +21,6 @@ import { fields, table, when } from '../output.ts';
 import { resolveTarget } from '../resolve.ts';
 
 /** a target as GET .../targets/{t} answers it (src/api/target-shapes.ts); lists omit endpoint and obshellAgent */
-export type TargetView = TargetDetailT;
-
 export function describeWindow(w: Record<string, unknown> | null | undefined): string {
   if (!w) return '-';
   if (typeof w.end === 'string') return `${String(w.start)}-${w.end} UTC daily`;
@@ -31,7 +29,7 @@ export function describeWindow(w: Record<string, unknown> | null | undefined): s
 }
 
 export async function showTarget(cli: Cli, id: string): Promise<void> {
-  const t = await cli.api.get<TargetView>(cli.p(`/targets/${encodeURIComponent(id)}`));
+  const t = await cli.api.get<TargetDetailT>(cli.p(`/targets/${encodeURIComponent(id)}`));
   await cli.print(t, () => {
     const labels = t.labels && Object.keys(t.labels).length ? Object.entries(t.labels).map(([k, v]) => `${k}=${v}`) : [];
     const head = fields(

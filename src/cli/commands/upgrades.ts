@@ -11,8 +11,6 @@ import { duration, fields, shortId, stateStyle, table, when } from '../output.ts
 import { resolveTarget, resolveUpgrade } from '../resolve.ts';
 import { watchUpgrade } from '../watch.ts';
 
-type UpgradeRow = UpgradeT;
-
 interface AzFlags {
   mode: string;
   sourceAz?: string;
@@ -58,8 +56,6 @@ function zoneTable(cli: Cli, z: ZoneLayoutT): string {
   );
 }
 
-type UpgradeDetail = UpgradeDetailT;
-
 /** One line per node a cancel brings back: what it did, or where it stands. */
 export function restoreLines(cli: Cli, restores: RestoreT[], indent = '  '): string[] {
   return restores.map((r) => {
@@ -83,10 +79,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function cancelUpgrade(cli: Cli, ref: string, o: { yes?: boolean; wait: boolean }): Promise<void> {
   const id = await resolveUpgrade(cli, ref);
   if (!o.yes) {
-    const u = await cli.api.get<UpgradeRow>(cli.p(`/upgrades/${id}`));
+    const u = await cli.api.get<UpgradeT>(cli.p(`/upgrades/${id}`));
     await confirm(`cancel upgrade ${id} of target ${u.targetId} (${u.state})`, o.yes);
   }
-  let u = await cli.api.post<UpgradeDetail>(cli.p(`/upgrades/${id}/actions`), {
+  let u = await cli.api.post<UpgradeDetailT>(cli.p(`/upgrades/${id}/actions`), {
     action: 'cancel',
   });
   if (o.wait && u.state === 'cancelling') {
@@ -121,7 +117,7 @@ const took = (u: { startedAt?: string | null; endedAt?: string | null }) =>
 
 async function list(cli: Cli, o: { target?: string; state?: string; limit?: number }): Promise<void> {
   const target = o.target ? await resolveTarget(cli, o.target) : undefined;
-  const res = await cli.api.get<{ items: UpgradeRow[]; total: number }>(cli.p('/upgrades'), {
+  const res = await cli.api.get<{ items: UpgradeT[]; total: number }>(cli.p('/upgrades'), {
     target,
     state: o.state,
     limit: o.limit ?? 50,
@@ -155,7 +151,7 @@ function resultNote(r: Record<string, unknown> | null | undefined): string {
 
 async function status(cli: Cli, ref: string): Promise<void> {
   const id = await resolveUpgrade(cli, ref);
-  const u = await cli.api.get<UpgradeDetail>(cli.p(`/upgrades/${id}`));
+  const u = await cli.api.get<UpgradeDetailT>(cli.p(`/upgrades/${id}`));
   await cli.print(u, () => {
     const head = fields(
       [
@@ -301,7 +297,7 @@ export function registerUpgrades(program: Command, cli: Cli): void {
           ...(o.window ? { schedule: { kind: 'window' } } : o.at ? { schedule: { kind: 'at', at: o.at } } : {}),
           ...(Object.keys(options).length ? { options } : {}),
         };
-        const u = await cli.api.post<UpgradeRow>(cli.p('/upgrades'), body);
+        const u = await cli.api.post<UpgradeT>(cli.p('/upgrades'), body);
         if (!o.watch || cli.format === 'table') {
           const what = u.azMigration
             ? `moves the nodes of ${u.azMigration.sourceAz} to ${u.azMigration.targetAz}`
@@ -357,10 +353,10 @@ export function registerUpgrades(program: Command, cli: Cli): void {
     cmd.action(async (ref: string, o: { yes?: boolean }) => {
       const id = await resolveUpgrade(cli, ref);
       if (action === 'rollback' && !o.yes) {
-        const u = await cli.api.get<UpgradeRow>(cli.p(`/upgrades/${id}`));
+        const u = await cli.api.get<UpgradeT>(cli.p(`/upgrades/${id}`));
         await confirm(`roll back upgrade ${id} of target ${u.targetId} to ${upgradeFrom(u)}`, o.yes);
       }
-      const u = await cli.api.post<UpgradeRow>(cli.p(`/upgrades/${id}/actions`), { action });
+      const u = await cli.api.post<UpgradeT>(cli.p(`/upgrades/${id}/actions`), { action });
       await cli.print(u, () => `upgrade ${u.id} ${cli.paint.state(u.state)}`);
     });
   }
