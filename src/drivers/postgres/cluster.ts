@@ -236,24 +236,56 @@ export async function createCluster(
   await saveCluster(state);
   const primary = nodes[0]!;
   log(await server.initdb(binLink(primary), dataDir(primary)));
-  await server.writeNodeConfig(dataDir(primary), primary.port, walLevel);
-  await startNode(primary);
+  await startNewNode(state, primary, () => server.writeNodeConfig(dataDir(primary), primary.port, walLevel));
   log(`${primary.name}: started primary on port ${primary.port}`);
   for (const r of nodes.slice(1)) {
-    await addReplica(state, r, log);
+    await addReplica(state, r, log, { newNode: true });
   }
   for (const r of nodes.slice(1)) await waitCaughtUp(primary, r, 60_000);
   return state;
 }
 
-/** clone the current primary online into `r` and start it as a streaming replica */
-export async function addReplica(state: ClusterState, r: NodeLayout, log: (l: string) => void): Promise<void> {
+/**
+ * Starts a node the cluster is creating. Its port was free when it was picked, but another process
+ * may bind it before postgres does; the node then gets another free port, recorded before it starts
+ * again. (A node that already ran keeps its port: its clients know it.)
+ */
+export async function startNewNode(state: ClusterState, n: NodeLayout, configure: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await configure();
+    try {
+      await startNode(n);
+      return;
+    } catch (e) {
+      if (attempt >= 5 || !/Address already in use/.test((e as Error).message)) throw e;
+      n.port = await freePort();
+      await saveCluster(state);
+    }
+  }
+}
+
+/**
+ * clone the current primary online into `r` and start it as a streaming replica (`newNode`: one
+ * the cluster is creating, which may move to another port when its own was taken meanwhile)
+ */
+export async function addReplica(
+  state: ClusterState,
+  r: NodeLayout,
+  log: (l: string) => void,
+  o: { newNode?: boolean } = {},
+): Promise<void> {
   const primary = await findPrimary(state);
   await server.stopServer(dataDir(r), 'immediate').catch(() => false);
   const res = await onlineClone(primary.port, dataDir(primary), dataDir(r), { slot: slotName(r.name), log });
-  await server.writeNodeConfig(dataDir(r), r.port, state.walLevel ?? 'replica');
-  await configureStandby(r, primary);
-  await startNode(r);
+  const configure = async () => {
+    await server.writeNodeConfig(dataDir(r), r.port, state.walLevel ?? 'replica');
+    await configureStandby(r, primary);
+  };
+  if (o.newNode) await startNewNode(state, r, configure);
+  else {
+    await configure();
+    await startNode(r);
+  }
   log(`${r.name}: cloned from ${primary.name} in ${res.ms} ms, started as replica on port ${r.port}`);
 }
 
