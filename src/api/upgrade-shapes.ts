@@ -75,6 +75,12 @@ export const UpgradeOut = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),
     number: Type.Optional(Type.Integer({ description: 'its number in the project (1, 2, ...)' })),
+    ref: Type.Optional(
+      Type.String({
+        pattern: '^up-[0-9]+$',
+        description: 'its short reference ("up-" and its number): the console, the CLI and the API show it, the CLI takes it',
+      }),
+    ),
     targetId: Type.String(),
     fromEngine: Nullable(Type.String({ description: 'the engine before the upgrade (a route may change it)' })),
     toEngine: Nullable(Type.String({ description: 'the engine after it, e.g. valkey for redis -> valkey' })),

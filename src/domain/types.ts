@@ -399,3 +399,15 @@ export interface UpgradeEvent {
   data: Record<string, unknown>;
   createdAt: string;
 }
+
+/** An upgrade's short reference, the one name the console, the CLI and the API all show: "up-12". */
+export const upgradeRef = (num: number): string => `up-${num}`;
+
+/**
+ * Service-level indicators a driver measures on a target (Driver.slis), judged by analysis checks
+ * (`{"sli": "replication_lag_seconds", "max": 5}`): the largest replication lag of its replicas in
+ * seconds, transactions rolled back and recovery conflicts per second, and connection attempts
+ * refused since the last sample.
+ */
+export const SLI_NAMES = ['replication_lag_seconds', 'rollback_rate', 'conflict_rate', 'failed_connections'] as const;
+export type SliName = (typeof SLI_NAMES)[number];

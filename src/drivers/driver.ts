@@ -6,6 +6,7 @@ import type {
   Hop,
   PhaseEstimate,
   PrecheckItem,
+  SliName,
   Step,
   StepAction,
   Target,
@@ -227,6 +228,13 @@ export interface Driver {
   admission?(target: Target, hops: Hop[]): Promise<string | null>;
   /** read the target's real topology */
   inspect(target: Target): Promise<Topology>;
+  /**
+   * The target's service-level indicators now (analysis checks with `"sli"` judge them during a
+   * bake). A name the driver does not measure is absent; a target it cannot reach throws. Rates
+   * are per second over the interval since the previous call for the same target (the first call
+   * measures over a short interval of its own).
+   */
+  slis?(target: Target): Promise<Partial<Record<SliName, number>>>;
   precheck(input: PrecheckInput): Promise<PrecheckResult>;
   /** how long a step of this action usually takes (s), for estimates before any step finished */
   nominalSeconds?(action: StepAction): number | undefined;

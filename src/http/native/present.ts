@@ -1,7 +1,7 @@
 // Native API response shapes. Fixed names (id, targetId, fromVersion, toVersion, mode, state,
 // stages[].name/state/steps[].name/node/state/attempts/startedAt/endedAt) never change; fields
 // may be added.
-import type { Step, Upgrade } from '../../domain/types.ts';
+import { upgradeRef, type Step, type Upgrade } from '../../domain/types.ts';
 import { azMoveOptionsOf } from '../../domain/zones.ts';
 import { allowedActions } from '../../engine/operations.ts';
 import { upgradeRestores } from '../../service/restores.ts';
@@ -41,6 +41,7 @@ export function presentUpgrade(u: Upgrade & { num?: number }) {
   return {
     id: u.id,
     number: u.num,
+    ...(u.num !== undefined ? { ref: upgradeRef(u.num) } : {}),
     targetId: u.targetId,
     // a route may change the engine (redis -> valkey); null on upgrades stored before engines were recorded
     fromEngine: u.fromEngine,
