@@ -16,7 +16,7 @@ import {
   type Upgrade,
 } from '../api.ts';
 import { Badge, ConfirmDialog, Empty, ErrorBox, Loading, Section, type Confirmation } from '../components.tsx';
-import { duration, when } from '../format.ts';
+import { duration, fullTime, when } from '../format.ts';
 import { useResource } from '../hooks.ts';
 import { useAccess } from '../identity.ts';
 import { useLiveReload } from '../live.tsx';
@@ -184,7 +184,7 @@ function Reports({ reports }: { reports: Report[] }) {
               <select value={shown.id} onChange={(e) => setOpen(e.target.value)}>
                 {reports.map((r) => (
                   <option key={r.id} value={r.id}>
-                    {new Date(r.createdAt).toLocaleString()} · to {r.toVersion} · {r.state}
+                    {fullTime(r.createdAt)} · to {r.toVersion} · {r.state}
                   </option>
                 ))}
               </select>
