@@ -6,6 +6,7 @@ import { ErrorBox, Loading } from './components.tsx';
 import { AccessContext } from './identity.ts';
 import { LiveProvider, useLiveStatus } from './live.tsx';
 import { href, Link, navigate, parse, useLocation, type Route } from './router.tsx';
+import { AdminView } from './views/Admin.tsx';
 import { EventsView } from './views/Events.tsx';
 import { FleetView } from './views/Fleet.tsx';
 import { TargetView } from './views/Target.tsx';
@@ -165,6 +166,8 @@ function Body({ route, identity }: { route: Route; identity: Identity }) {
       return <UpgradeView project={route.project} id={route.upgrade} />;
     case 'events':
       return <EventsView project={route.project} />;
+    case 'admin':
+      return <AdminView project={route.project} />;
     default:
       return (
         <div className="empty">
@@ -210,6 +213,11 @@ function Header(props: {
       <nav aria-label="Views" className="views">
         {nav('fleet', 'Fleet')}
         {nav('events', 'Events')}
+        {project && identity?.whoami?.role === 'admin' ? (
+          <Link href={href.admin(project)} aria-current={route.view === 'admin' ? 'page' : undefined}>
+            Admin
+          </Link>
+        ) : null}
       </nav>
       <div className="topbar-end">
         {project && props.live ? <LiveIndicator /> : null}
