@@ -23,6 +23,7 @@ import { useLiveReload } from '../live.tsx';
 import { href, Link, navigate } from '../router.tsx';
 import { acrossEngines, UpgradeTable } from './Fleet.tsx';
 import { PrecheckReport } from './Precheck.tsx';
+import { WindowSection } from './TargetWindow.tsx';
 
 interface TargetData {
   target: Target;
@@ -89,7 +90,6 @@ export function TargetView({ project, target }: { project: string; target: strin
         <Fact k="Kind" v={t.kind} />
         <Fact k="Region" v={t.region || '-'} />
         <Fact k="Driver" v={t.driver} />
-        <Fact k="Maintenance window" v={windowText(t)} />
         {t.obshellAgent ? (
           <Fact
             k="OBShell agent"
@@ -153,6 +153,8 @@ export function TargetView({ project, target }: { project: string; target: strin
           </div>
         )}
       </Section>
+
+      <WindowSection project={project} target={t} onSaved={res.reload} />
 
       <StartUpgrade project={project} data={d} active={active ?? null} onChange={res.reload} />
 
