@@ -326,6 +326,15 @@ test('the console: log in, fleet, start an upgrade, watch it live, pause, resume
       // Live rows come on top of the first page, so the page may hold more than one page.
       return JSON.stringify(shown.slice(0, api.length)) === JSON.stringify(api.map((e: any) => e.id)) ? api : false;
     }, `the events page to show the API's events${query}`);
+  // Step events are folded under their upgrade: one row per upgrade, opened on demand.
+  await page.locator('tr[data-group]').first().waitFor();
+  assert.equal(await page.locator('tr[data-event][data-type^="step."]').count(), 0, 'step events folded');
+  const group = page.locator('tr[data-group]').first();
+  await group.getByRole('button').click();
+  await page.locator('tr[data-event][data-type^="step."]').first().waitFor();
+  await group.getByRole('button').click();
+  // Unfolded, the page lists what the API lists.
+  await page.getByLabel('Fold step events').uncheck();
   const events = await sameAsApi('');
   await page.getByLabel('Event kind').selectOption('upgrade');
   // Filtered on the server: older upgrade events beyond the first page of all events come too.
