@@ -115,11 +115,13 @@ export function App() {
         ) : !identity ? (
           <Loading />
         ) : (
-          <AccessContext.Provider value={{
+          <AccessContext.Provider
+            value={{
               canOperate: identity.whoami?.role !== 'viewer',
               role: identity.whoami?.role ?? null,
               global: identity.whoami ? identity.whoami.projectId === null : false,
-            }}>
+            }}
+          >
             <Body route={route} identity={identity} />
           </AccessContext.Provider>
         )}

@@ -45,7 +45,9 @@ export function AdminView({ project }: { project: string }) {
   if (access.role !== 'admin') {
     return (
       <div className="page">
-        <Empty title="Admins only">Your token has the {access.role ?? 'viewer'} role: credentials and webhooks need an admin token.</Empty>
+        <Empty title="Admins only">
+          Your token has the {access.role ?? 'viewer'} role: credentials and webhooks need an admin token.
+        </Empty>
       </div>
     );
   }
@@ -447,8 +449,7 @@ function LastDelivery({ d }: { d: Delivery }): ReactNode {
   const status = d.lastStatus !== null ? `HTTP ${d.lastStatus}` : (d.lastError ?? 'not tried yet');
   return (
     <>
-      <Badge state={d.state === 'delivered' ? 'succeeded' : d.state} label={d.state} />{' '}
-      <span className="num">{status}</span>
+      <Badge state={d.state === 'delivered' ? 'succeeded' : d.state} label={d.state} /> <span className="num">{status}</span>
       <div className="sub">
         <span className="mono">{d.eventType}</span> · <Time iso={d.deliveredAt ?? d.createdAt} />
         {d.attempts > 1 ? ` · ${d.attempts} attempts` : ''}

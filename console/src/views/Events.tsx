@@ -21,7 +21,8 @@ export function EventsView({ project }: { project: string }) {
   const names = useActorNames(project);
   // upgrades by id, for their short reference (the events name only the id)
   const upgrades = useResource(
-    () => api<{ items: Upgrade[] }>(`${projectPath(project)}/upgrades?limit=200`).then((r) => new Map(r.items.map((u) => [u.id, u]))),
+    () =>
+      api<{ items: Upgrade[] }>(`${projectPath(project)}/upgrades?limit=200`).then((r) => new Map(r.items.map((u) => [u.id, u]))),
     [project],
   );
   const refOf = (id: string) => {
@@ -198,7 +199,8 @@ export function EventsView({ project }: { project: string }) {
                               })
                             }
                           >
-                            {open.has(r.upgradeId) ? '▾' : '▸'} {r.events.length} step event{r.events.length === 1 ? '' : 's'} of{' '}
+                            {open.has(r.upgradeId) ? '▾' : '▸'} {r.events.length} step event{r.events.length === 1 ? '' : 's'}{' '}
+                            of{' '}
                           </button>{' '}
                           <Link href={href.upgrade(project, r.upgradeId)} className="mono">
                             {refOf(r.upgradeId)}

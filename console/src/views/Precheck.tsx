@@ -17,7 +17,9 @@ export function PrecheckReport({ report }: { report: Report }) {
         <span className="muted">
           {counts.pass} passed · {counts.warn} warnings · {counts.fail} failed
         </span>
-        <span className="muted"><Time iso={report.finishedAt ?? report.createdAt} /></span>
+        <span className="muted">
+          <Time iso={report.finishedAt ?? report.createdAt} />
+        </span>
       </div>
       {report.items.length === 0 ? (
         <Empty title={report.state === 'running' ? 'The precheck is running' : 'No items'} />

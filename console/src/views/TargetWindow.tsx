@@ -187,7 +187,11 @@ function WindowEditor({ project, target, onDone }: { project: string; target: Ta
             </label>
             <label>
               Reason
-              <input name={`exclusion-${i}-reason`} value={x.reason ?? ''} onChange={(e) => setExclusion(i, { reason: e.target.value })} />
+              <input
+                name={`exclusion-${i}-reason`}
+                value={x.reason ?? ''}
+                onChange={(e) => setExclusion(i, { reason: e.target.value })}
+              />
             </label>
             <button type="button" onClick={() => setExclusions((xs) => xs.filter((_, j) => j !== i))}>
               Remove
@@ -198,7 +202,10 @@ function WindowEditor({ project, target, onDone }: { project: string; target: Ta
           type="button"
           onClick={() => {
             const from = new Date(Math.ceil(Date.now() / 3600_000) * 3600_000);
-            setExclusions((xs) => [...xs, { from: from.toISOString(), to: new Date(from.getTime() + 24 * 3600_000).toISOString() }]);
+            setExclusions((xs) => [
+              ...xs,
+              { from: from.toISOString(), to: new Date(from.getTime() + 24 * 3600_000).toISOString() },
+            ]);
           }}
         >
           Add exclusion
