@@ -120,6 +120,9 @@ test('the admin page: tokens created, listed and revoked; a webhook with its las
   assert.match(await tokens.getByRole('alert').innerText(), /body\/name must NOT have more than 64 characters/);
   expectedErrors(seen, /HTTP 400|status of 400/);
   await tokens.getByLabel('Name').fill('');
+  assert.equal(await tokens.getByRole('alert').count(), 0, 'the refusal goes once the field is edited');
+  // who created a credential reads as its token's name, not admin:<uuid>
+  assert.match(await tokens.locator('tr[data-name="dashboards"]').innerText(), /LIFTGATE_ADMIN_TOKEN/);
 
   // ---- revoked from the page: gone from the list and refused by the API ----
   await row.getByRole('button', { name: 'Revoke' }).click();

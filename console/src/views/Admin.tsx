@@ -9,7 +9,7 @@ import { Badge, ConfirmDialog, Empty, ErrorBox, Loading, Section, Time, type Con
 import { actorLabel } from '../format.ts';
 import { useResource } from '../hooks.ts';
 import { useAccess } from '../identity.ts';
-import { forgetNames } from '../names.ts';
+import { forgetNames, useActorNames } from '../names.ts';
 
 interface Webhook {
   id: string;
@@ -58,6 +58,7 @@ export function AdminView({ project }: { project: string }) {
         <span className="muted">credentials and webhooks of project {project}</span>
       </div>
       <Credentials
+        project={project}
         title="API tokens"
         id="tokens"
         noun="token"
@@ -66,6 +67,7 @@ export function AdminView({ project }: { project: string }) {
         withRole
       />
       <Credentials
+        project={project}
         title="Access keys (vendor API families)"
         id="access-keys"
         noun="access key"
@@ -81,6 +83,7 @@ export function AdminView({ project }: { project: string }) {
       />
       {access.global ? (
         <Credentials
+          project={project}
           title="Admin tokens (every project)"
           id="admin-tokens"
           noun="admin token"
@@ -95,7 +98,13 @@ export function AdminView({ project }: { project: string }) {
 }
 
 /** A create form: the API's refusal stays next to the fields until the next try. */
-function useSubmit(run: () => Promise<void>): { busy: boolean; error: string | null; submit: (e: FormEvent) => void } {
+function useSubmit(run: () => Promise<void>): {
+  busy: boolean;
+  error: string | null;
+  submit: (e: FormEvent) => void;
+  /** an edit of a field: the refusal was about what it held before */
+  clear: () => void;
+} {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const submit = (e: FormEvent) => {
@@ -110,7 +119,7 @@ function useSubmit(run: () => Promise<void>): { busy: boolean; error: string | n
       },
     );
   };
-  return { busy, error, submit };
+  return { busy, error, submit, clear: () => setError(null) };
 }
 
 /** A secret from a create: shown once, until dismissed. */
@@ -144,6 +153,7 @@ function FormError({ id, error }: { id: string; error: string | null }) {
 }
 
 function Credentials(props: {
+  project: string;
   title: string;
   id: string;
   noun: string;
@@ -151,6 +161,7 @@ function Credentials(props: {
   withRole: boolean;
   secretOf: (created: unknown) => [string, string][];
 }) {
+  const names = useActorNames(props.project);
   const res = useResource(() => api<{ items: Credential[] }>(props.path).then((r) => r.items), [props.path], { keep: true });
   const [name, setName] = useState('');
   const [role, setRole] = useState<string>('viewer');
@@ -191,7 +202,10 @@ function Credentials(props: {
           <input
             name="name"
             value={name}
-            onChange={(e) => setName(e.target.value)}
+            onChange={(e) => {
+              setName(e.target.value);
+              form.clear();
+            }}
             placeholder={`e.g. ci-pipeline`}
             autoComplete="off"
             aria-invalid={form.error ? true : undefined}
@@ -254,7 +268,7 @@ function Credentials(props: {
                   <td>
                     <Time iso={c.createdAt} />
                   </td>
-                  <td title={c.createdBy ?? undefined}>{actorLabel(c.createdBy)}</td>
+                  <td title={c.createdBy ?? undefined}>{actorLabel(c.createdBy, names)}</td>
                   <td>{c.expiresAt ? <Time iso={c.expiresAt} /> : 'never'}</td>
                   <td>
                     <button
@@ -297,6 +311,7 @@ async function loadHooks(project: string): Promise<Hooked[]> {
 }
 
 function Webhooks({ project }: { project: string }) {
+  const names = useActorNames(project);
   const res = useResource(() => loadHooks(project), [project], { keep: true });
   const [url, setUrl] = useState('');
   const [events, setEvents] = useState('upgrade.*');
@@ -346,7 +361,10 @@ function Webhooks({ project }: { project: string }) {
             name="url"
             type="url"
             value={url}
-            onChange={(e) => setUrl(e.target.value)}
+            onChange={(e) => {
+              setUrl(e.target.value);
+              form.clear();
+            }}
             placeholder="https://hooks.example.com/liftgate"
             autoComplete="off"
             aria-invalid={form.error ? true : undefined}
@@ -358,7 +376,10 @@ function Webhooks({ project }: { project: string }) {
           <input
             name="events"
             value={events}
-            onChange={(e) => setEvents(e.target.value)}
+            onChange={(e) => {
+              setEvents(e.target.value);
+              form.clear();
+            }}
             autoComplete="off"
             aria-describedby="webhook-events-help"
           />
@@ -413,7 +434,7 @@ function Webhooks({ project }: { project: string }) {
                   <td>
                     <Time iso={h.createdAt} />
                     <div className="sub" title={h.createdBy}>
-                      {actorLabel(h.createdBy)}
+                      {actorLabel(h.createdBy, names)}
                     </div>
                   </td>
                   <td>

@@ -19,12 +19,22 @@ interface Exclusion {
 
 const browserZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 
-/** datetime-local (the browser's zone, no zone in the text) <-> ISO instants */
-const toLocalInput = (iso: string) => {
+const pad = (n: number) => String(n).padStart(2, '0');
+/** An instant as "2026-12-24 18:00" in the browser's zone: 24-hour, like every time in the console. */
+const toLocalText = (iso: string) => {
   const d = new Date(iso);
-  return new Date(d.getTime() - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
 };
-const fromLocalInput = (v: string) => (v ? new Date(v).toISOString() : '');
+/** "2026-12-24 18:00" in the browser's zone -> ISO; null when it is not such a time. */
+const fromLocalText = (v: string): string | null => {
+  const m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})$/.exec(v.trim());
+  if (!m) return null;
+  const d = new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]));
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+};
+const zoneName = () =>
+  new Intl.DateTimeFormat(undefined, { timeZoneName: 'short' }).formatToParts(new Date()).find((p) => p.type === 'timeZoneName')
+    ?.value ?? '';
 
 export function WindowSection({ project, target, onSaved }: { project: string; target: Target; onSaved: () => void }) {
   const access = useAccess();
@@ -76,7 +86,10 @@ function WindowEditor({ project, target, onDone }: { project: string; target: Ta
   const [end, setEnd] = useState(daily?.end ?? '04:00');
   const [minutes, setMinutes] = useState(String(weekly?.durationMinutes ?? 120));
   const [zone, setZone] = useState(weekly?.timeZone ?? browserZone());
-  const [exclusions, setExclusions] = useState<Exclusion[]>(target.maintenanceExclusions.map((x) => ({ ...x })));
+  // as typed ("2026-12-24 18:00", the browser's zone), turned into instants on save
+  const [exclusions, setExclusions] = useState<Exclusion[]>(
+    target.maintenanceExclusions.map((x) => ({ from: toLocalText(x.from), to: toLocalText(x.to), reason: x.reason })),
+  );
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
@@ -90,14 +103,24 @@ function WindowEditor({ project, target, onDone }: { project: string; target: Ta
 
   const save = async (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
     setError(null);
+    const periods: Exclusion[] = [];
+    for (const [i, x] of exclusions.entries()) {
+      const from = fromLocalText(x.from);
+      const to = fromLocalText(x.to);
+      if (!from || !to) {
+        setError(`exclusion ${i + 1}: write from and to as YYYY-MM-DD HH:MM (24-hour, ${zoneName() || 'your zone'})`);
+        return;
+      }
+      periods.push({ from, to, ...(x.reason?.trim() ? { reason: x.reason.trim() } : {}) });
+    }
+    setBusy(true);
     try {
       await api(`${projectPath(project)}/targets/${enc(target.id)}`, {
         method: 'PATCH',
         body: {
           maintenanceWindow: windowBody(),
-          maintenanceExclusions: exclusions.map((x) => ({ from: x.from, to: x.to, ...(x.reason ? { reason: x.reason } : {}) })),
+          maintenanceExclusions: periods,
         },
       });
       onDone(true);
@@ -139,7 +162,14 @@ function WindowEditor({ project, target, onDone }: { project: string; target: Ta
             </fieldset>
             <label>
               Opens at
-              <input name="start" type="time" value={start} onChange={(e) => setStart(e.target.value)} />
+              <input
+                name="start"
+                inputMode="numeric"
+                placeholder="HH:MM"
+                maxLength={5}
+                value={start}
+                onChange={(e) => setStart(e.target.value)}
+              />
             </label>
             <label>
               For (minutes)
@@ -154,35 +184,51 @@ function WindowEditor({ project, target, onDone }: { project: string; target: Ta
           <>
             <label>
               From (UTC)
-              <input name="start" type="time" value={start} onChange={(e) => setStart(e.target.value)} />
+              <input
+                name="start"
+                inputMode="numeric"
+                placeholder="HH:MM"
+                maxLength={5}
+                value={start}
+                onChange={(e) => setStart(e.target.value)}
+              />
             </label>
             <label>
               To (UTC)
-              <input name="end" type="time" value={end} onChange={(e) => setEnd(e.target.value)} />
+              <input
+                name="end"
+                inputMode="numeric"
+                placeholder="HH:MM"
+                maxLength={5}
+                value={end}
+                onChange={(e) => setEnd(e.target.value)}
+              />
             </label>
           </>
         ) : null}
       </div>
       <fieldset className="exclusions">
-        <legend>Exclusions: no upgrade starts or continues in these periods (times in your browser's zone)</legend>
+        <legend>
+          Exclusions: no upgrade starts or continues in these periods (24-hour times in your browser’s zone, {zoneName()})
+        </legend>
         {exclusions.map((x, i) => (
           <div className="form-row" key={i} data-exclusion={i}>
             <label>
               From
               <input
-                type="datetime-local"
                 name={`exclusion-${i}-from`}
-                value={x.from ? toLocalInput(x.from) : ''}
-                onChange={(e) => setExclusion(i, { from: fromLocalInput(e.target.value) })}
+                placeholder="YYYY-MM-DD HH:MM"
+                value={x.from}
+                onChange={(e) => setExclusion(i, { from: e.target.value })}
               />
             </label>
             <label>
               To
               <input
-                type="datetime-local"
                 name={`exclusion-${i}-to`}
-                value={x.to ? toLocalInput(x.to) : ''}
-                onChange={(e) => setExclusion(i, { to: fromLocalInput(e.target.value) })}
+                placeholder="YYYY-MM-DD HH:MM"
+                value={x.to}
+                onChange={(e) => setExclusion(i, { to: e.target.value })}
               />
             </label>
             <label>
@@ -204,7 +250,7 @@ function WindowEditor({ project, target, onDone }: { project: string; target: Ta
             const from = new Date(Math.ceil(Date.now() / 3600_000) * 3600_000);
             setExclusions((xs) => [
               ...xs,
-              { from: from.toISOString(), to: new Date(from.getTime() + 24 * 3600_000).toISOString() },
+              { from: toLocalText(from.toISOString()), to: toLocalText(new Date(from.getTime() + 24 * 3600_000).toISOString()) },
             ]);
           }}
         >
