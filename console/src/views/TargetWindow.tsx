@@ -134,7 +134,13 @@ function WindowEditor({ project, target, onDone }: { project: string; target: Ta
     setExclusions((xs) => xs.map((x, j) => (j === i ? { ...x, ...patch } : x)));
 
   return (
-    <form className="window-editor" onSubmit={save} noValidate aria-label="Edit maintenance window">
+    <form
+      className="window-editor"
+      onSubmit={save}
+      onChange={() => setError(null)}
+      noValidate
+      aria-label="Edit maintenance window"
+    >
       <div className="form-row">
         <label>
           Window
