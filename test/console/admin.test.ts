@@ -185,7 +185,7 @@ test('a maintenance window edited on the target page is what the API answers; th
   await form.getByLabel('Opens at').fill('02:30');
   await form.getByLabel('For (minutes)').fill('90');
   // a zone the server does not know: its message, in the form
-  let seen = b.errors.length;
+  const seen = b.errors.length;
   await form.getByLabel('Time zone', { exact: true }).fill('Mars/Olympus');
   await form.getByRole('button', { name: 'Save window' }).click();
   assert.match(await form.getByRole('alert').innerText(), /"Mars\/Olympus" is not an IANA time zone/);

@@ -266,6 +266,10 @@ test('the console: log in, fleet, start an upgrade, watch it live, pause, resume
     paused.allowedActions,
     'the page offers exactly the actions the API allows',
   );
+  // named by its short reference with its target, started by the admin token's name, times 24-hour with their zone
+  assert.equal(await page.getByTestId('upgrade-ref').innerText(), `${frozen.ref} · Orders OceanBase`);
+  assert.equal(await page.getByTestId('started-by').innerText(), 'LIFTGATE_ADMIN_TOKEN');
+  assert.match(await page.locator('time').first().innerText(), /^\d{2}:\d{2}:\d{2} (UTC|GMT[+-][\d:]+|[A-Z]{2,5})$/);
   await confirm(page, 'resume');
 
   // ---- live: steps change on the page without a reload ----

@@ -97,7 +97,10 @@ export function EventsView({ project }: { project: string }) {
     (e) =>
       (!kind || e.type === kind || e.type.startsWith(`${kind}.`)) &&
       (!target || e.targetId === target) &&
-      (!needle || `${e.type} ${e.message} ${e.actor} ${e.upgradeId ?? ''}`.toLowerCase().includes(needle)),
+      (!needle ||
+        `${e.type} ${e.message} ${e.actor} ${actorLabel(e.actor, names)} ${e.upgradeId ?? ''} ${e.upgradeId ? refOf(e.upgradeId) : ''}`
+          .toLowerCase()
+          .includes(needle)),
   );
 
   const loadMore = async () => {
@@ -126,7 +129,7 @@ export function EventsView({ project }: { project: string }) {
           <div className="filters" role="search">
             <input
               type="search"
-              placeholder="Filter text, actor, upgrade id"
+              placeholder="Filter text, actor, upgrade (up-3)"
               aria-label="Filter events by text"
               value={text}
               onChange={(e) => setText(e.target.value)}

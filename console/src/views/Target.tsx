@@ -16,7 +16,7 @@ import {
   type Upgrade,
 } from '../api.ts';
 import { Badge, ConfirmDialog, Empty, ErrorBox, Loading, Section, type Confirmation } from '../components.tsx';
-import { duration, fullTime, when } from '../format.ts';
+import { duration, fullTime, upgradeRef, when } from '../format.ts';
 import { useResource } from '../hooks.ts';
 import { useAccess } from '../identity.ts';
 import { useLiveReload } from '../live.tsx';
@@ -335,7 +335,10 @@ function StartUpgrade({
         <p className="muted">Your token has the {access.role} role: it can read this target but not start an upgrade.</p>
       ) : active ? (
         <p>
-          An upgrade is active on this target: <Link href={href.upgrade(project, active.id)}>{upgradeVersions(active, '→')}</Link>{' '}
+          An upgrade is active on this target:{' '}
+          <Link href={href.upgrade(project, active.id)}>
+            {upgradeRef(active)} · {upgradeVersions(active, '→')}
+          </Link>{' '}
           <Badge state={active.state} />
         </p>
       ) : (

@@ -152,7 +152,9 @@ function Summary({ project, u, now, targetName }: { project: string; u: UpgradeD
           <dd className="num">{elapsed(u.startedAt, u.endedAt, now)}</dd>
         </div>
         <div className="wide-fact">
-          <dt>Estimate</dt>
+          <dt title="from the learned step durations, with the waits and windows ahead; a precheck report's estimate is the driver's guess per phase">
+            Live estimate
+          </dt>
           <dd className="num" data-testid="estimate">
             {u.estimate ? (
               <span title={u.estimate.basis}>
