@@ -353,6 +353,12 @@ test('the console: log in, fleet, start an upgrade, watch it live, pause, resume
   await server.api('POST', `/v1/projects/shop/upgrades/${live.json.id}/actions`, { action: 'cancel' });
   await page.locator('tr[data-event][data-type="upgrade.cancel"]').first().waitFor();
   assert.ok(Number(await page.locator('tr[data-event]').first().getAttribute('data-event')) > newest, 'live rows come first');
+  // the upgrade started after the page loaded is named by its reference too
+  await until(
+    async () => (await page.locator('tr[data-event][data-type="upgrade.cancel"]').first().innerText()).includes(live.json.ref),
+    'the live upgrade named by its reference',
+  );
+  await page.getByLabel('Fold step events').check();
   await shot(page, 'events');
   const started = background;
   await until(

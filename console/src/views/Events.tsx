@@ -68,6 +68,11 @@ export function EventsView({ project }: { project: string }) {
     for (const e of [...fresh, ...(first.data ?? []), ...older]) if (!seen.has(e.id) && seen.add(e.id)) out.push(e);
     return out;
   }, [fresh, first.data, older]);
+  // an upgrade started after the map was loaded (a live event): load the map again, once per change
+  const unknown = !!upgrades.data && all.some((e) => e.upgradeId && !upgrades.data?.has(e.upgradeId));
+  useEffect(() => {
+    if (unknown) upgrades.reload();
+  }, [unknown]);
 
   // The choices only grow: a filtered page must not take away the other choices.
   const [seenTypes, setSeenTypes] = useState<string[]>([]);

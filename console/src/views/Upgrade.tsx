@@ -171,7 +171,7 @@ function Summary({ project, u, now, targetName }: { project: string; u: UpgradeD
           <dt>Retries</dt>
           <dd className="num">{u.retries ?? 0}</dd>
         </div>
-        <div>
+        <div className="wide-fact">
           <dt>Started by</dt>
           <dd data-testid="started-by" title={u.createdBy ?? undefined}>
             {actorLabel(u.createdBy, names)}

@@ -303,7 +303,8 @@ export class SimDriver implements Driver {
     // The same durations the steps take (and the duration model starts from: nominalSeconds), so
     // a precheck's estimate of a fast sim fleet is not the nominal minutes of an unscaled one.
     const scaled = (seconds: number) => Math.round(seconds * this.timeScale * 10) / 10;
-    const per = (k: number) => scaled(SIM_DURATIONS[k === 0 ? 'stop' : k === 1 ? 'backup' : 'install'] * Math.max(1, rows.length));
+    const per = (k: number) =>
+      scaled(SIM_DURATIONS[k === 0 ? 'stop' : k === 1 ? 'backup' : 'install'] * Math.max(1, rows.length));
     return {
       items,
       flighting: {
