@@ -5,7 +5,7 @@
 import { pointOfNoReturnLine, upgradeFrom, upgradeTo, upgradeVersions } from '../domain/engine-labels.ts';
 import { SETTLED_UPGRADE_STATES } from '../domain/types.ts';
 import type { StageT, StepT, UpgradeDetailT } from '../api/upgrade-shapes.ts';
-import { duration, plain, shortId, type Paint, type Style } from './output.ts';
+import { duration, plain, shortId, when, type Paint, type Style } from './output.ts';
 
 /** the fields of a step (the API's StepOut) the timeline reads */
 export type WatchedStep = Pick<StepT, 'name' | 'node' | 'state' | 'startedAt' | 'endedAt' | 'error'> &
@@ -139,7 +139,7 @@ export function renderTimeline(u: WatchedUpgrade, now: number, paint: Paint, col
   if (u.estimate?.completesAt && !SETTLED.has(u.state)) {
     const left = u.estimate.remainingSeconds ?? (Date.parse(u.estimate.completesAt) - now) / 1000;
     lines.push(
-      `estimate: completes ${new Date(u.estimate.completesAt).toLocaleTimeString()} (${duration(left * 1000)} left${u.estimate.basis ? `; ${u.estimate.basis}` : ''})`,
+      `estimate: completes ${when(u.estimate.completesAt)} (${duration(left * 1000)} left${u.estimate.basis ? `; ${u.estimate.basis}` : ''})`,
     );
   }
   if (u.pendingReason) lines.push(paint.style(`waiting: ${u.pendingReason}`, 'yellow'));
@@ -197,7 +197,7 @@ function fit(line: string, columns: number): string {
 /** Lines for what changed between two looks at an upgrade (all of it when `before` is null). */
 export function changes(before: WatchedUpgrade | null, after: WatchedUpgrade, paint: Paint): string[] {
   const out: string[] = [];
-  const stamp = paint.style(new Date().toISOString().slice(11, 19), 'dim');
+  const stamp = paint.style(when(new Date(), 'clock'), 'dim');
   const moved = !before || before.state !== after.state;
   const upgradeLine = `${stamp} upgrade ${shortId(after.id)} ${paint.state(after.state)}${after.pendingReason ? ` (${after.pendingReason})` : ''}`;
   // an upgrade that ended is told after the steps that ended it, one that moved on before them

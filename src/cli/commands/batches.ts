@@ -91,7 +91,7 @@ function picture(cli: Cli, b: BatchT): string {
 }
 
 function changeLines(cli: Cli, a: BatchT | null, b: BatchT): string[] {
-  const stamp = cli.paint.style(new Date().toISOString().slice(11, 19), 'dim');
+  const stamp = cli.paint.style(when(new Date(), 'clock'), 'dim');
   const out: string[] = [];
   if (!a || a.state !== b.state || a.pendingReason !== b.pendingReason) {
     out.push(`${stamp} batch ${shortId(b.id)} ${cli.paint.state(b.state)}${b.pendingReason ? ` (${b.pendingReason})` : ''}`);
