@@ -57,17 +57,17 @@ export function registerWebhooks(program: Command, cli: Cli): void {
     .description('send the project\u2019s events to an HTTP receiver, signed (docs/fleet.md, "Webhooks")');
 
   webhook
-    .command('create')
-    .description('add a webhook; a generated secret is shown once')
-    .requiredOption('--url <url>', 'the http(s) URL that receives the POSTs')
+    // the receiver's URL is an argument: --url is the global option naming the Liftgate server
+    .command('create <url>')
+    .description('add a webhook: the http(s) URL that receives the POSTs; a generated secret is shown once')
     .requiredOption(
       '--events <types...>',
       'event types or families, e.g. upgrade.* batch.succeeded (or comma-separated); * for every event',
     )
     .option('--secret <secret>', 'the HMAC key of the signatures (16 to 256 characters); generated when left out')
-    .action(async (o: { url: string; events: string[]; secret?: string }) => {
+    .action(async (url: string, o: { events: string[]; secret?: string }) => {
       const h = await cli.api.post<WebhookT>(cli.p('/webhooks'), {
-        url: o.url,
+        url,
         events: eventList(o.events),
         ...(o.secret ? { secret: o.secret } : {}),
       });
