@@ -11,6 +11,7 @@ import type {
   UpgradeSchedule,
   UpgradeState,
 } from '../domain/types.ts';
+import { ACTIVE_UPGRADE_STATES, upgradeRef } from '../domain/types.ts';
 import { planCrossEngineRoute, planRoute } from '../domain/versions.ts';
 import { applyAction, type UpgradeAction } from '../engine/operations.ts';
 import { plan, type PlannedStage, type PlanOptions } from '../engine/planner.ts';
@@ -426,14 +427,36 @@ export async function storeUpgrade(ctx: AppContext, p: PlannedUpgrade): Promise<
       });
     });
   } catch (err) {
-    if (isUniqueViolation(err)) {
-      throw new AppError('TARGET_BUSY', `target ${target.id} already has an active upgrade; wait for it, or cancel it`, {
-        targetId: target.id,
-      });
-    }
+    if (isUniqueViolation(err)) throw await targetBusy(ctx, projectId, target.id);
     throw err;
   }
   return id;
+}
+
+/**
+ * TARGET_BUSY naming the target (its name and id) and the upgrade that holds it (its reference,
+ * state and versions), so the person refused knows which one to wait for or cancel.
+ */
+async function targetBusy(ctx: AppContext, projectId: string, targetId: string, except?: string): Promise<AppError> {
+  const target = await loadTarget(ctx.store.db, projectId, targetId);
+  const who = target && target.name !== targetId ? `${target.name} (${targetId})` : targetId;
+  let q = ctx.store.db
+    .selectFrom('upgrades')
+    .select(['id', 'num', 'state', 'from_version', 'to_version'])
+    .where('project_id', '=', projectId)
+    .where('target_id', '=', targetId)
+    .where('state', 'in', [...ACTIVE_UPGRADE_STATES]);
+  if (except) q = q.where('id', '!=', except);
+  const busy = await q.orderBy('num', 'desc').executeTakeFirst();
+  if (!busy) {
+    return new AppError('TARGET_BUSY', `target ${who} has another active upgrade; wait for it, or cancel it`, { targetId });
+  }
+  const ref = upgradeRef(busy.num);
+  return new AppError(
+    'TARGET_BUSY',
+    `target ${who} is busy with upgrade ${ref} (${busy.state}, ${busy.from_version} -> ${busy.to_version}); wait for it, or cancel it`,
+    { targetId, upgradeId: busy.id, upgradeRef: ref },
+  );
 }
 
 export async function getUpgrade(ctx: AppContext, projectId: string, id: string): Promise<UpgradeDetail> {
@@ -496,7 +519,13 @@ export async function upgradeAction(ctx: AppContext, projectId: string, id: stri
     await applyAction(ctx, projectId, id, action, actor);
   } catch (err) {
     if (isUniqueViolation(err)) {
-      throw new AppError('TARGET_BUSY', 'the target has another active upgrade now; it must finish first');
+      const u = await ctx.store.db
+        .selectFrom('upgrades')
+        .select('target_id')
+        .where('id', '=', id)
+        .where('project_id', '=', projectId)
+        .executeTakeFirst();
+      throw u ? await targetBusy(ctx, projectId, u.target_id, id) : err;
     }
     throw err;
   }
