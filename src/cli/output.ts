@@ -142,3 +142,6 @@ export function when(at: string | Date | null | undefined, form: 'date' | 'clock
   const t = DateTime.fromJSDate(d, { zone: displayZone(env) });
   return `${t.toFormat(form === 'clock' ? 'HH:mm:ss' : 'yyyy-MM-dd HH:mm:ss')} ${zoneName(t)}`;
 }
+
+/** who acted: the name of the token or access key when the API gives it, else the actor as stored */
+export const actorLabel = (e: { actor: string; actorName?: string }): string => e.actorName ?? e.actor;

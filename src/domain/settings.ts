@@ -312,7 +312,8 @@ export const SETTINGS = {
   }),
   TZ: def(maybe(text()), {
     default: undefined,
-    meaning: 'an IANA time zone (e.g. `Europe/Berlin`): the CLI prints times in it, with its abbreviation; unset or unknown, in UTC',
+    meaning:
+      'an IANA time zone (e.g. `Europe/Berlin`): the CLI prints times in it, with its abbreviation; unset or unknown, in UTC',
     scope: 'cli',
   }),
   LIFTGATE_RATE_LIMITS: def(onOff(), {

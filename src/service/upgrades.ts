@@ -23,6 +23,7 @@ import { newStepRow, toStage, toStep, toUpgrade } from '../store/mappers.ts';
 import { listCatalog } from './catalog.ts';
 import { changed, type AppContext } from './app-context.ts';
 import { isUniqueViolation } from './db-errors.ts';
+import { withActorNames } from './actor-names.ts';
 import { loadTarget } from '../store/targets-repo.ts';
 import { heldReason } from './batch-view.ts';
 import { getTarget } from './targets.ts';
@@ -468,7 +469,8 @@ export async function getUpgrade(ctx: AppContext, projectId: string, id: string)
     .where('project_id', '=', projectId)
     .executeTakeFirst();
   if (!row) throw new AppError('UPGRADE_NOT_FOUND', `upgrade ${id} does not exist in project ${projectId}`);
-  return withStages(ctx, toUpgrade(row));
+  const [named] = await withActorNames(ctx.store.db, [toUpgrade(row)], 'createdBy');
+  return withStages(ctx, named);
 }
 
 export async function getUpgradeByNum(ctx: AppContext, projectId: string | null, num: number): Promise<UpgradeDetail | null> {
@@ -511,7 +513,8 @@ export async function listUpgrades(ctx: AppContext, projectId: string, f: Upgrad
     .limit(f.limit ?? 50)
     .offset(f.offset ?? 0)
     .execute();
-  return { items: await Promise.all(rows.map((r) => withPendingReason(ctx, toUpgrade(r)))), total };
+  const items = await Promise.all(rows.map((r) => withPendingReason(ctx, toUpgrade(r))));
+  return { items: await withActorNames(ctx.store.db, items, 'createdBy'), total };
 }
 
 export async function upgradeAction(ctx: AppContext, projectId: string, id: string, action: UpgradeAction, actor: string) {

@@ -217,7 +217,7 @@ async function status(cli: Cli, ref: string): Promise<void> {
         ['batch', u.batchId ?? undefined],
         ['starts', u.state === 'scheduled' ? scheduleLine(u) : undefined],
         ['estimate', u.estimate?.completesAt ? `${when(u.estimate.completesAt)} (${u.estimate.basis ?? ''})` : undefined],
-        ['created', when(u.createdAt)],
+        ['created', `${when(u.createdAt)} by ${u.createdByName ?? u.createdBy}`],
         ['took', took(u)],
         ['error', u.error ?? undefined],
       ],
