@@ -85,7 +85,7 @@ function verifyDelivery(secret: string, header: string | undefined, rawBody: str
   const parts = Object.fromEntries(header.split(',').map((p) => p.trim().split('=', 2)));
   const t = Number(parts.t);
   if (!Number.isInteger(t) || Math.abs(nowSeconds - t) > 300) return false;
-  const expected = createHmac('sha256', secret).update(`${t}.${rawBody}`).digest();
+  const expected = createHmac('sha256', secret).update(`${t}.`).update(rawBody).digest();
   const given = Buffer.from(String(parts.v1 ?? ''), 'hex');
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
