@@ -71,6 +71,7 @@ export const SystemEventOut = Type.Object({
   id: Type.Integer(),
   type: Type.String({ description: 'credential.created, credential.rotated or credential.revoked' }),
   actor: Type.String({ description: 'admin:<id> of the token that acted, or system for a start' }),
+  actorName: Type.Optional(Type.String({ description: 'the name of the admin token that acted, while it exists' })),
   message: Type.String(),
   data: AnyObject({ description: 'credential: admin_token, id, name, expiresAt, ...' }),
   createdAt: Time(),

@@ -173,6 +173,7 @@ export const EventOut = Type.Object({
   upgradeId: Nullable(Type.String()),
   stepId: Nullable(Type.String()),
   actor: Type.String({ description: 'who: token:<id>, admin:<id>, system, policy, ...' }),
+  actorName: Type.Optional(Type.String({ description: 'the name of the token or access key that acted, while it exists' })),
   type: Type.String({ description: 'e.g. upgrade.started, step.succeeded, batch.wave_started' }),
   fromState: Nullable(Type.String()),
   toState: Nullable(Type.String()),

@@ -114,6 +114,9 @@ export const UpgradeOut = Type.Object(
     errorCode: Nullable(Type.String()),
     retries: Type.Integer({ description: 'how many times an operator retried it' }),
     createdBy: Type.String(),
+    createdByName: Type.Optional(
+      Type.String({ description: 'the name of the token or access key that created it, while it exists' }),
+    ),
     createdAt: Time(),
     updatedAt: Time(),
     startedAt: Nullable(Time()),

@@ -65,7 +65,7 @@ export function explain(err: unknown, url: string): CliError {
     if (err.status >= 500 && (err.code === 'INTERNAL' || /^\d+$/.test(err.code))) {
       return new CliError(`${err.code}: ${err.message}`, EXIT.REFUSED, 'the server failed; its log says why', err.code, err.body);
     }
-    return new CliError(`${err.code}: ${err.message}`, EXIT.REFUSED, hintFor(err.code), err.code, err.body);
+    return new CliError(`${err.code}: ${err.message}`, EXIT.REFUSED, hintFor(err.code, err.body), err.code, err.body);
   }
   if (err instanceof Error && 'code' in err && String(err.code).startsWith('commander.')) {
     return new CliError(err.message, EXIT.USAGE, undefined, String(err.code));
@@ -94,6 +94,11 @@ const HINTS: Record<string, string> = {
     'mint another first (`liftgate admin-tokens create`) and move its users to it, or give this one a new secret (`liftgate admin-tokens rotate`)',
 };
 
-function hintFor(code: string): string | undefined {
+function hintFor(code: string, body?: unknown): string | undefined {
+  // a busy target names the upgrade that holds it: the hint gives the commands for that one
+  const ref = (body as { error?: { details?: { upgradeRef?: unknown } } } | undefined)?.error?.details?.upgradeRef;
+  if (code === 'TARGET_BUSY' && typeof ref === 'string') {
+    return `follow it with \`liftgate upgrade watch ${ref}\`, or cancel it with \`liftgate upgrade cancel ${ref}\``;
+  }
   return HINTS[code];
 }

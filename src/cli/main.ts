@@ -12,6 +12,7 @@ import { registerCredentials } from './commands/credentials.ts';
 import { registerEvents } from './commands/events.ts';
 import { registerTargets } from './commands/targets.ts';
 import { registerUpgrades } from './commands/upgrades.ts';
+import { registerWebhooks } from './commands/webhooks.ts';
 import { CliError, EXIT, explain } from './errors.ts';
 import { endQuietlyOnClosedPipe, FORMATS, Paint, colorWanted } from './output.ts';
 
@@ -76,6 +77,7 @@ registerEvents(program, cli);
 registerBatches(program, cli);
 registerCredentials(program, cli);
 registerAdminTokens(program, cli);
+registerWebhooks(program, cli);
 
 // every subcommand reports wrong use the same way (exit 2) and knows the global options
 for (const c of program.commands) c.exitOverride().showHelpAfterError('(add --help for usage)');

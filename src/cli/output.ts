@@ -1,6 +1,7 @@
 // What the CLI prints: one value per call as a table (for people), JSON or YAML (for scripts),
 // colours only on a terminal (and never with NO_COLOR), and a quiet end when the reader of a
 // pipe goes away (`liftgate upgrade status <id> | head`).
+import { DateTime, IANAZone } from 'luxon';
 import type * as Yaml from 'yaml';
 import { setting } from '../domain/settings.ts';
 import { EXIT } from './errors.ts';
@@ -111,11 +112,36 @@ export function duration(ms: number): string {
   return `${Math.floor(h / 24)}d${String(h % 24).padStart(2, '0')}h`;
 }
 
-/** local date and time, to the second, for people reading a terminal */
-export function when(iso: string | null | undefined): string {
-  if (!iso) return '-';
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+/**
+ * The zone times are shown in: TZ when it names a zone Luxon knows (an IANA name such as
+ * Europe/Berlin, or UTC), otherwise UTC, so a time printed on a server with no TZ is never
+ * mistaken for local time.
+ */
+export function displayZone(env = process.env): string {
+  const tz = setting('TZ', env)?.replace(/^:/, '');
+  return tz && IANAZone.isValidZone(tz) ? tz : 'UTC';
 }
+
+/** the zone's abbreviation at that time ("UTC", "CET", "EST"), else its offset ("GMT+8") */
+function zoneName(t: DateTime): string {
+  if (t.zoneName === 'UTC') return 'UTC';
+  const us = t.setLocale('en-US').toFormat('ZZZZ');
+  if (!us.startsWith('GMT')) return us;
+  return t.setLocale('en-GB').toFormat('ZZZZ');
+}
+
+/**
+ * Every time the CLI prints, to the second, 24-hour, with its zone: "2026-12-07 14:03:12 UTC",
+ * or in TZ's zone with its abbreviation ("2026-12-07 15:03:12 CET"). `clock` prints the time of
+ * day alone (the stamps of a live stream).
+ */
+export function when(at: string | Date | null | undefined, form: 'date' | 'clock' = 'date', env = process.env): string {
+  if (!at) return '-';
+  const d = typeof at === 'string' ? new Date(at) : at;
+  if (Number.isNaN(d.getTime())) return String(at);
+  const t = DateTime.fromJSDate(d, { zone: displayZone(env) });
+  return `${t.toFormat(form === 'clock' ? 'HH:mm:ss' : 'yyyy-MM-dd HH:mm:ss')} ${zoneName(t)}`;
+}
+
+/** who acted: the name of the token or access key when the API gives it, else the actor as stored */
+export const actorLabel = (e: { actor: string; actorName?: string }): string => e.actorName ?? e.actor;

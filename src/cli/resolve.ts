@@ -1,5 +1,5 @@
-// Names wherever ids go: a target by its id or its unique name, an upgrade (or a batch) by a
-// unique prefix of its id, like git. An ambiguous reference is refused with the candidates, so
+// Names wherever ids go: a target by its id or its unique name, an upgrade by its short
+// reference ("up-12") or a unique prefix of its id, like git, a batch by its name or id prefix. An ambiguous reference is refused with the candidates, so
 // a command never acts on a thing the user did not mean.
 import type { BatchT } from '../api/batch-shapes.ts';
 import type { TargetT } from '../api/target-shapes.ts';
@@ -56,14 +56,28 @@ export async function resolveTarget(cli: Cli, ref: string): Promise<string> {
   );
 }
 
-type UpgradeRef = Pick<UpgradeT, 'id' | 'targetId' | 'fromVersion' | 'toVersion' | 'state'>;
+type UpgradeRef = Pick<UpgradeT, 'id' | 'ref' | 'targetId' | 'fromVersion' | 'toVersion' | 'state'>;
+/** an upgrade's short reference, as the API gives it: "up-12" */
+const SHORT_REF = /^up-([0-9]+)$/i;
 
 /**
- * An upgrade's id from its id, a unique prefix of it, or a target (id or name): that target's
- * newest upgrade.
+ * An upgrade's id from its short reference ("up-12"), its id, a unique prefix of it, or a
+ * target (id or name): that target's newest upgrade.
  */
 export async function resolveUpgrade(cli: Cli, ref: string): Promise<string> {
   if (UUID.test(ref)) return ref.toLowerCase();
+  const short = SHORT_REF.exec(ref);
+  if (short) {
+    const wanted = `up-${Number(short[1])}`;
+    const hit = (await cli.api.all<UpgradeRef>(cli.p('/upgrades'))).find((u) => u.ref === wanted);
+    if (hit) return hit.id;
+    throw new CliError(
+      `no upgrade ${wanted} in project ${cli.project}`,
+      EXIT.NOT_FOUND,
+      'list upgrades with `liftgate upgrade list`',
+      'UPGRADE_NOT_FOUND',
+    );
+  }
   if (HEX_PREFIX.test(ref)) {
     const all = await cli.api.all<UpgradeRef>(cli.p('/upgrades'));
     const hits = all.filter((u) => u.id.startsWith(ref.toLowerCase()));

@@ -5,7 +5,7 @@
 import { pointOfNoReturnLine, upgradeFrom, upgradeTo, upgradeVersions } from '../domain/engine-labels.ts';
 import { SETTLED_UPGRADE_STATES } from '../domain/types.ts';
 import type { StageT, StepT, UpgradeDetailT } from '../api/upgrade-shapes.ts';
-import { duration, plain, shortId, type Paint, type Style } from './output.ts';
+import { duration, plain, shortId, when, type Paint, type Style } from './output.ts';
 
 /** the fields of a step (the API's StepOut) the timeline reads */
 export type WatchedStep = Pick<StepT, 'name' | 'node' | 'state' | 'startedAt' | 'endedAt' | 'error'> &
@@ -16,6 +16,7 @@ export type WatchedUpgrade = Pick<UpgradeDetailT, 'id' | 'targetId' | 'fromVersi
   Partial<
     Pick<
       UpgradeDetailT,
+      | 'ref'
       | 'fromEngine'
       | 'toEngine'
       | 'pointOfNoReturn'
@@ -89,7 +90,7 @@ export function progressText(st: WatchedStep): string | null {
   if (lag !== null) return `behind by ${lag} bytes (bound ${String(p.boundBytes)})`;
   // the rollback window's own step: shown after its name ("Rollback window: 59m left (until ...)")
   const left = num(p.secondsLeft);
-  if (left !== null) return `${duration(left * 1000)} left${typeof p.until === 'string' ? ` (until ${p.until})` : ''}`;
+  if (left !== null) return `${duration(left * 1000)} left${typeof p.until === 'string' ? ` (until ${when(p.until)})` : ''}`;
   return null;
 }
 
@@ -128,7 +129,7 @@ export function renderTimeline(u: WatchedUpgrade, now: number, paint: Paint, col
   const start = ms(u.startedAt) ?? ms(u.createdAt) ?? now;
   const end = ms(u.endedAt) ?? now;
   const head = [
-    paint.style(`upgrade ${shortId(u.id)}`, 'bold'),
+    paint.style(`upgrade ${u.ref ?? shortId(u.id)}`, 'bold'),
     u.targetId,
     upgradeVersions(u),
     u.mode,
@@ -139,7 +140,7 @@ export function renderTimeline(u: WatchedUpgrade, now: number, paint: Paint, col
   if (u.estimate?.completesAt && !SETTLED.has(u.state)) {
     const left = u.estimate.remainingSeconds ?? (Date.parse(u.estimate.completesAt) - now) / 1000;
     lines.push(
-      `estimate: completes ${new Date(u.estimate.completesAt).toLocaleTimeString()} (${duration(left * 1000)} left${u.estimate.basis ? `; ${u.estimate.basis}` : ''})`,
+      `estimate: completes ${when(u.estimate.completesAt)} (${duration(left * 1000)} left${u.estimate.basis ? `; ${u.estimate.basis}` : ''})`,
     );
   }
   if (u.pendingReason) lines.push(paint.style(`waiting: ${u.pendingReason}`, 'yellow'));
@@ -177,11 +178,11 @@ export function renderTimeline(u: WatchedUpgrade, now: number, paint: Paint, col
     const left = win.until ? Math.max(0, Date.parse(win.until) - now) : win.secondsLeft !== null ? win.secondsLeft * 1000 : null;
     lines.push(
       paint.style(
-        `rollback window open${left !== null ? `, ${duration(left)} left` : ''}${win.until ? ` (until ${win.until})` : ''}`,
+        `rollback window open${left !== null ? `, ${duration(left)} left` : ''}${win.until ? ` (until ${when(win.until)})` : ''}`,
         'yellow',
       ),
-      `  liftgate upgrade rollback ${shortId(u.id)}  returns to ${upgradeFrom(u)}`,
-      `  liftgate upgrade finalize ${shortId(u.id)}  keeps ${upgradeTo(u)}`,
+      `  liftgate upgrade rollback ${u.ref ?? shortId(u.id)}  returns to ${upgradeFrom(u)}`,
+      `  liftgate upgrade finalize ${u.ref ?? shortId(u.id)}  keeps ${upgradeTo(u)}`,
     );
   }
   if (u.error) lines.push(paint.style(`error: ${u.error}`, 'red'));
@@ -197,9 +198,9 @@ function fit(line: string, columns: number): string {
 /** Lines for what changed between two looks at an upgrade (all of it when `before` is null). */
 export function changes(before: WatchedUpgrade | null, after: WatchedUpgrade, paint: Paint): string[] {
   const out: string[] = [];
-  const stamp = paint.style(new Date().toISOString().slice(11, 19), 'dim');
+  const stamp = paint.style(when(new Date(), 'clock'), 'dim');
   const moved = !before || before.state !== after.state;
-  const upgradeLine = `${stamp} upgrade ${shortId(after.id)} ${paint.state(after.state)}${after.pendingReason ? ` (${after.pendingReason})` : ''}`;
+  const upgradeLine = `${stamp} upgrade ${after.ref ?? shortId(after.id)} ${paint.state(after.state)}${after.pendingReason ? ` (${after.pendingReason})` : ''}`;
   // an upgrade that ended is told after the steps that ended it, one that moved on before them
   const ended = SETTLED.has(after.state);
   if (moved && !ended) out.push(upgradeLine);
@@ -225,7 +226,7 @@ export function changes(before: WatchedUpgrade | null, after: WatchedUpgrade, pa
   if (moved && ended) out.push(upgradeLine);
   if (after.rollbackWindow?.state === 'open' && before?.rollbackWindow?.state !== 'open') {
     out.push(
-      `${stamp} rollback window open${after.rollbackWindow.until ? ` until ${after.rollbackWindow.until}` : ''}: rollback returns to ${upgradeFrom(after)}, finalize keeps ${upgradeTo(after)}`,
+      `${stamp} rollback window open${after.rollbackWindow.until ? ` until ${when(after.rollbackWindow.until)}` : ''}: rollback returns to ${upgradeFrom(after)}, finalize keeps ${upgradeTo(after)}`,
     );
   }
   return out;

@@ -2,7 +2,7 @@
 // or a log file each change is one line (or one JSON/YAML record with --output).
 import type { Cli } from './cli-context.ts';
 import { EXIT } from './errors.ts';
-import { write } from './output.ts';
+import { write, when } from './output.ts';
 import { changes, renderTimeline, SETTLED, type WatchedUpgrade } from './timeline.ts';
 
 const POLL_MS = 500;
@@ -105,9 +105,12 @@ export function watchUpgrade(cli: Cli, id: string): Promise<number> {
         : SETTLED.has(u.state)
           ? EXIT.UNSUCCESSFUL
           : null,
-    summary: (u) =>
-      u.rollbackWindow?.state === 'open'
-        ? `upgrade ${u.id}: switched to ${u.toVersion}; rollback window open${u.rollbackWindow.until ? ` until ${u.rollbackWindow.until}` : ''} (liftgate upgrade rollback ${u.id} | liftgate upgrade finalize ${u.id})`
-        : `upgrade ${u.id}: ${cli.paint.state(u.state)}${u.error ? ` (${u.error})` : ''}`,
+    summary: (u) => {
+      const label = u.ref ? `${u.ref} (${u.id})` : u.id;
+      const ref = u.ref ?? u.id;
+      return u.rollbackWindow?.state === 'open'
+        ? `upgrade ${label}: switched to ${u.toVersion}; rollback window open${u.rollbackWindow.until ? ` until ${when(u.rollbackWindow.until)}` : ''} (liftgate upgrade rollback ${ref} | liftgate upgrade finalize ${ref})`
+        : `upgrade ${label}: ${cli.paint.state(u.state)}${u.error ? ` (${u.error})` : ''}`;
+    },
   });
 }

@@ -310,6 +310,12 @@ export const SETTINGS = {
     meaning: '`dumb`: the CLI prints no colours',
     scope: 'cli',
   }),
+  TZ: def(maybe(text()), {
+    default: undefined,
+    meaning:
+      'an IANA time zone (e.g. `Europe/Berlin`): the CLI prints times in it, with its abbreviation; unset or unknown, in UTC',
+    scope: 'cli',
+  }),
   LIFTGATE_RATE_LIMITS: def(onOff(), {
     default: true,
     shown: '`on`',

@@ -316,6 +316,8 @@ export interface Upgrade {
   error: string | null;
   errorCode: string | null;
   createdBy: string;
+  /** the name of the credential that created it, when known */
+  createdByName?: string;
   createdAt: string;
   updatedAt: string;
   startedAt: string | null;
@@ -392,6 +394,8 @@ export interface UpgradeEvent {
   upgradeId: string | null;
   stepId: string | null;
   actor: string;
+  /** the name of the credential that acted, when the actor is one still known (src/service/actor-names.ts) */
+  actorName?: string;
   type: string;
   fromState: string | null;
   toState: string | null;

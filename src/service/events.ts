@@ -1,5 +1,6 @@
 import type { UpgradeEvent } from '../domain/types.ts';
 import { toEvent } from '../store/mappers.ts';
+import { withActorNames } from './actor-names.ts';
 import type { AppContext } from './app-context.ts';
 
 /**
@@ -47,7 +48,7 @@ export async function listEvents(ctx: AppContext, projectId: string, f: EventFil
     .orderBy('id', f.order === 'desc' ? 'desc' : 'asc')
     .limit(f.limit ?? 200)
     .execute();
-  return rows.map(toEvent);
+  return withActorNames(ctx.store.db, rows.map(toEvent), 'actor');
 }
 
 /**

@@ -11,6 +11,7 @@ import type {
   UpgradeSchedule,
   UpgradeState,
 } from '../domain/types.ts';
+import { ACTIVE_UPGRADE_STATES, upgradeRef } from '../domain/types.ts';
 import { planCrossEngineRoute, planRoute } from '../domain/versions.ts';
 import { applyAction, type UpgradeAction } from '../engine/operations.ts';
 import { plan, type PlannedStage, type PlanOptions } from '../engine/planner.ts';
@@ -22,6 +23,7 @@ import { newStepRow, toStage, toStep, toUpgrade } from '../store/mappers.ts';
 import { listCatalog } from './catalog.ts';
 import { changed, type AppContext } from './app-context.ts';
 import { isUniqueViolation } from './db-errors.ts';
+import { withActorNames } from './actor-names.ts';
 import { loadTarget } from '../store/targets-repo.ts';
 import { heldReason } from './batch-view.ts';
 import { getTarget } from './targets.ts';
@@ -426,14 +428,36 @@ export async function storeUpgrade(ctx: AppContext, p: PlannedUpgrade): Promise<
       });
     });
   } catch (err) {
-    if (isUniqueViolation(err)) {
-      throw new AppError('TARGET_BUSY', `target ${target.id} already has an active upgrade; wait for it, or cancel it`, {
-        targetId: target.id,
-      });
-    }
+    if (isUniqueViolation(err)) throw await targetBusy(ctx, projectId, target.id);
     throw err;
   }
   return id;
+}
+
+/**
+ * TARGET_BUSY naming the target (its name and id) and the upgrade that holds it (its reference,
+ * state and versions), so the person refused knows which one to wait for or cancel.
+ */
+async function targetBusy(ctx: AppContext, projectId: string, targetId: string, except?: string): Promise<AppError> {
+  const target = await loadTarget(ctx.store.db, projectId, targetId);
+  const who = target && target.name !== targetId ? `${target.name} (${targetId})` : targetId;
+  let q = ctx.store.db
+    .selectFrom('upgrades')
+    .select(['id', 'num', 'state', 'from_version', 'to_version'])
+    .where('project_id', '=', projectId)
+    .where('target_id', '=', targetId)
+    .where('state', 'in', [...ACTIVE_UPGRADE_STATES]);
+  if (except) q = q.where('id', '!=', except);
+  const busy = await q.orderBy('num', 'desc').executeTakeFirst();
+  if (!busy) {
+    return new AppError('TARGET_BUSY', `target ${who} has another active upgrade; wait for it, or cancel it`, { targetId });
+  }
+  const ref = upgradeRef(busy.num);
+  return new AppError(
+    'TARGET_BUSY',
+    `target ${who} is busy with upgrade ${ref} (${busy.state}, ${busy.from_version} -> ${busy.to_version}); wait for it, or cancel it`,
+    { targetId, upgradeId: busy.id, upgradeRef: ref },
+  );
 }
 
 export async function getUpgrade(ctx: AppContext, projectId: string, id: string): Promise<UpgradeDetail> {
@@ -445,7 +469,8 @@ export async function getUpgrade(ctx: AppContext, projectId: string, id: string)
     .where('project_id', '=', projectId)
     .executeTakeFirst();
   if (!row) throw new AppError('UPGRADE_NOT_FOUND', `upgrade ${id} does not exist in project ${projectId}`);
-  return withStages(ctx, toUpgrade(row));
+  const [named] = await withActorNames(ctx.store.db, [toUpgrade(row)], 'createdBy');
+  return withStages(ctx, named);
 }
 
 export async function getUpgradeByNum(ctx: AppContext, projectId: string | null, num: number): Promise<UpgradeDetail | null> {
@@ -488,7 +513,8 @@ export async function listUpgrades(ctx: AppContext, projectId: string, f: Upgrad
     .limit(f.limit ?? 50)
     .offset(f.offset ?? 0)
     .execute();
-  return { items: await Promise.all(rows.map((r) => withPendingReason(ctx, toUpgrade(r)))), total };
+  const items = await Promise.all(rows.map((r) => withPendingReason(ctx, toUpgrade(r))));
+  return { items: await withActorNames(ctx.store.db, items, 'createdBy'), total };
 }
 
 export async function upgradeAction(ctx: AppContext, projectId: string, id: string, action: UpgradeAction, actor: string) {
@@ -496,7 +522,13 @@ export async function upgradeAction(ctx: AppContext, projectId: string, id: stri
     await applyAction(ctx, projectId, id, action, actor);
   } catch (err) {
     if (isUniqueViolation(err)) {
-      throw new AppError('TARGET_BUSY', 'the target has another active upgrade now; it must finish first');
+      const u = await ctx.store.db
+        .selectFrom('upgrades')
+        .select('target_id')
+        .where('id', '=', id)
+        .where('project_id', '=', projectId)
+        .executeTakeFirst();
+      throw u ? await targetBusy(ctx, projectId, u.target_id, id) : err;
     }
     throw err;
   }

@@ -1,7 +1,7 @@
 // Webhook signatures: HMAC-SHA256 over "<timestamp>.<body>" with the webhook's secret, sent as
 // `Liftgate-Signature: t=<unix seconds>,v1=<hex>`. The timestamp inside the signed text lets a
 // receiver refuse replays older than its tolerance; "v1" names the scheme so it can evolve.
-// How to verify, in any language, is in docs/webhooks.md.
+// How to verify, in any language, is in docs/fleet.md ("Webhooks").
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 export const SIGNATURE_HEADER = 'Liftgate-Signature';

@@ -139,6 +139,13 @@ forEachDialect('credential lifecycle', (dialect) => {
     assert.equal(find('credential.revoked', made.id)?.actor, `token:${tok.admin!.id}`);
     assert.equal(find('credential.revoked', key.id)?.actor, `token:${tok.admin!.id}`);
     assert.equal(find('credential.revoked', mine.id)?.actor, `token:${mine.id}`);
+    // the actor's name is given beside it while the token exists; a revoked one has none left
+    assert.equal(find('credential.created', made.id)?.actorName, 'admin token');
+    assert.equal(find('credential.revoked', mine.id)?.actorName, undefined);
+    // the events of the bootstrap admin token carry its name too
+    const seeded = events.find((e) => e.type === 'target.created');
+    assert.match(seeded?.actor ?? '', /^admin:/);
+    assert.equal(typeof seeded?.actorName, 'string');
     assert.ok(audit.every((e) => e.createdAt));
     for (const secret of [made.token, key.accessKeySecret, mine.token]) assert.ok(!JSON.stringify(events).includes(secret));
   });

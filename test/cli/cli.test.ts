@@ -222,16 +222,19 @@ test('an upgrade started by target name and watched in a pipe, status by id pref
   const started = await cli('upgrade', 'start', 'cli-1', '7.10.3', '--watch');
   assert.equal(started.code, 0, started.stderr);
   // not a terminal: one line per change, no redrawing, no colour
-  assert.match(started.stdout, /^\d\d:\d\d:\d\d cli-1-2: Data migration succeeded$/m);
-  assert.match(started.stdout, /^upgrade [0-9a-f-]{36}: succeeded$/m);
+  assert.match(started.stdout, /^\d\d:\d\d:\d\d UTC cli-1-2: Data migration succeeded$/m);
+  assert.match(started.stdout, /^upgrade up-\d+ \([0-9a-f-]{36}\): succeeded$/m);
   assert.doesNotMatch(started.stdout, /\x1b\[/);
-  const id = /^upgrade ([0-9a-f-]{36}): succeeded$/m.exec(started.stdout)?.[1] as string;
+  const [, ref, id] = /^upgrade (up-\d+) \(([0-9a-f-]{36})\): succeeded$/m.exec(started.stdout) as string[];
 
   const list = await cli('upgrade', 'list');
-  assert.match(list.stdout, new RegExp(`^${id.slice(0, 8)}\\s+cli-1\\s+7\\.10\\.2\\s+7\\.10\\.3\\s+rolling\\s+succeeded`, 'm'));
+  assert.match(
+    list.stdout,
+    new RegExp(`^${ref}\\s+${id.slice(0, 8)}\\s+cli-1\\s+7\\.10\\.2\\s+7\\.10\\.3\\s+rolling\\s+succeeded`, 'm'),
+  );
   const byPrefix = await cli('upgrade', 'status', id.slice(0, 6));
   assert.equal(byPrefix.code, 0, byPrefix.stderr);
-  assert.match(byPrefix.stdout, new RegExp(`^upgrade:\\s+${id}$`, 'm'));
+  assert.match(byPrefix.stdout, new RegExp(`^upgrade:\\s+${ref}\\s+${id}$`, 'm'));
   assert.match(byPrefix.stdout, /^Switch over cli-1-1 to cli-1-2\s+Leader switchover\s+-\s+succeeded\s+1\s/m);
   // a target stands for its newest upgrade
   assert.equal((await json('upgrade', 'status', 'cli-1')).id, id);
@@ -297,7 +300,7 @@ test('faults, then retry, skip, pause, resume, cancel and rollback, each by id p
   await settle(started.id, 'failed'); // the second injected failure
   const skip = await cli('upgrade', 'skip', ref);
   assert.equal(skip.code, 0, skip.stderr);
-  assert.match(skip.stdout, new RegExp(`^upgrade ${started.id} (running|succeeded)$`, 'm'));
+  assert.match(skip.stdout, new RegExp(`^upgrade up-\\d+ \\(${started.id}\\) (running|succeeded)$`, 'm'));
   await settle(started.id, 'succeeded');
 
   // a wrong state is refused by the server: exit 1 and what to do next
@@ -576,7 +579,7 @@ test('zone moves: --source-az and --target-az; a missing source zone or a collap
 
   const started = await cli('upgrade', 'start', 'cli-az', '--mode', 'az_migration', '--source-az', 'az1', '--target-az', 'az4');
   assert.equal(started.code, 0, started.stderr);
-  const id = /^upgrade ([0-9a-f-]{36}) \S+: cli-az moves the nodes of az1 to az4$/m.exec(started.stdout)?.[1];
+  const id = /^upgrade up-\d+ \(([0-9a-f-]{36})\) \S+: cli-az moves the nodes of az1 to az4$/m.exec(started.stdout)?.[1];
   assert.ok(id, started.stdout);
   await settle(id, 'succeeded');
   const nodes = (await t.call('GET', '/v1/projects/acme/targets/cli-az')).json.nodes;
@@ -602,36 +605,37 @@ test('a blue/green upgrade watched in a pipe: the copy progress, the rollback wi
     assert.equal(started.code, 0, started.stderr);
     const out = started.stdout;
     assert.doesNotMatch(out, /\x1b\[/);
-    assert.match(out, /^\d\d:\d\d:\d\d \(target\): Provision green running$/m);
+    assert.match(out, /^\d\d:\d\d:\d\d UTC \(target\): Provision green running$/m);
     const copied = [
-      ...out.matchAll(/^\d\d:\d\d:\d\d Initial data copy: copied ([\d.]+) MiB of 256\.0 MiB \((\d+)%\), \d+\/12 tables/gm),
+      ...out.matchAll(/^\d\d:\d\d:\d\d UTC Initial data copy: copied ([\d.]+) MiB of 256\.0 MiB \((\d+)%\), \d+\/12 tables/gm),
     ];
     assert.ok(copied.length >= 1, out);
     // the percentage is of the exact bytes, the MiB rounded to a tenth
     for (const [, mib, pct] of copied) assert.ok(Math.abs(Number(pct) - (Number(mib) / 256) * 100) < 1, out);
     const id =
-      /^upgrade ([0-9a-f-]{36}): switched to 7\.10\.3; rollback window open until (\S+) \(liftgate upgrade rollback \1 \| liftgate upgrade finalize \1\)$/m.exec(
+      /^upgrade (up-\d+) \(([0-9a-f-]{36})\): switched to 7\.10\.3; rollback window open until (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC) \(liftgate upgrade rollback \1 \| liftgate upgrade finalize \1\)$/m.exec(
         out,
       );
     assert.ok(id, out);
     // the last line is the summary; the window's line comes once, before it
     assert.equal(out.trimEnd().split('\n').at(-1), id[0]);
     const windowLines = out.match(
-      /^\d\d:\d\d:\d\d rollback window open until \S+: rollback returns to 7\.10\.2, finalize keeps 7\.10\.3$/gm,
+      /^\d\d:\d\d:\d\d UTC rollback window open until \d{4}-\S+ \S+ UTC: rollback returns to 7\.10\.2, finalize keeps 7\.10\.3$/gm,
     );
     assert.equal(windowLines?.length, 1, out);
     assert.doesNotMatch(out, /rollback window: rollback window/i);
-    const u = (await slow.call('GET', `/v1/projects/acme/upgrades/${id[1]}`)).json;
+    const u = (await slow.call('GET', `/v1/projects/acme/upgrades/${id[2]}`)).json;
     assert.equal(u.rollbackWindow.state, 'open');
-    assert.equal(u.rollbackWindow.until, id[2]);
+    // the time shown is the API's, to the second, in UTC (TZ is unset)
+    assert.equal(id[3], `${new Date(u.rollbackWindow.until).toISOString().slice(0, 19).replace('T', ' ')} UTC`);
 
-    const finalized = await run('upgrade', 'finalize', id[1].slice(0, 8));
+    const finalized = await run('upgrade', 'finalize', id[1]);
     assert.equal(finalized.code, 0, finalized.stderr);
     await until(
-      async () => (await slow.call('GET', `/v1/projects/acme/upgrades/${id[1]}`)).json.state === 'succeeded',
+      async () => (await slow.call('GET', `/v1/projects/acme/upgrades/${id[2]}`)).json.state === 'succeeded',
       'the finalized upgrade to succeed',
     );
-    assert.equal((await slow.call('GET', `/v1/projects/acme/upgrades/${id[1]}`)).json.rollbackWindow.state, 'closed');
+    assert.equal((await slow.call('GET', `/v1/projects/acme/upgrades/${id[2]}`)).json.rollbackWindow.state, 'closed');
   } finally {
     await slow.close();
   }

@@ -87,11 +87,15 @@ test('change lines: the upgrade state and each step that moved, once; an ended u
   const after = upgrade();
   after.stages[2].steps[1] = { ...after.stages[2].steps[1], state: 'failed', endedAt: at(90), error: 'disk full' };
   after.state = 'failed';
-  const lines = changes(before, after, new Paint(false)).map((l) => l.slice(9));
+  // each line starts with the time of day and its zone
+  const unstamped = (l: string) => l.replace(/^\d\d:\d\d:\d\d \S+ /, '');
+  const lines = changes(before, after, new Paint(false)).map(unstamped);
   assert.deepEqual(lines, ['es-1-1: Install failed: disk full', 'upgrade 1a2b3c4d failed']);
   assert.deepEqual(changes(after, after, new Paint(false)), []);
   // the first look tells everything that has happened so far
-  const first = changes(null, before, new Paint(false)).map((l) => l.slice(9));
+  const first = changes(null, before, new Paint(false)).map(unstamped);
   assert.equal(first[0], 'upgrade 1a2b3c4d running');
   assert.equal(first.length, 1 + 5);
+  // an upgrade with a short reference is named by it
+  assert.equal(unstamped(changes(null, { ...before, ref: 'up-12' }, new Paint(false))[0]), 'upgrade up-12 running');
 });

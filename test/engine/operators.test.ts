@@ -46,6 +46,14 @@ forEachDialect('operators', (dialect) => {
     const res = await t.call('POST', '/v1/projects/acme/upgrades', { targetId: 'busy-1', toVersion: '7.11.0' });
     assert.equal(res.status, 409);
     assert.equal(res.json.error.code, 'TARGET_BUSY');
+    // it names the target and the upgrade that holds it by its short reference
+    const ref = (await t.call('GET', `/v1/projects/acme/upgrades/${id}`)).json.ref;
+    assert.match(ref, /^up-\d+$/);
+    assert.equal(
+      res.json.error.message,
+      `target busy-1 is busy with upgrade ${ref} (failed, 7.10.2 -> 7.10.3); wait for it, or cancel it`,
+    );
+    assert.deepEqual(res.json.error.details, { targetId: 'busy-1', upgradeId: id, upgradeRef: ref });
     // the failed drain may have left its node out of traffic: the cancel brings it back first
     const cancel = await act(id, 'cancel');
     assert.ok(['cancelling', 'cancelled'].includes(cancel.json.state), cancel.body);

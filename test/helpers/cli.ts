@@ -44,7 +44,8 @@ export async function runCli(
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [main, ...args], {
       cwd: root,
-      env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '', ...opts.env },
+      // times print in UTC unless a test sets TZ
+      env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '', TZ: '', ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -8,7 +8,7 @@ import type { AdminTokenT, SystemEventT, WhoamiT } from '../../api/credential-sh
 import type { Cli } from '../cli-context.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { confirm, integer } from '../input.ts';
-import { table, when } from '../output.ts';
+import { actorLabel, table, when } from '../output.ts';
 
 /** an admin token and an event of no project as the API answers them (src/api/credential-shapes.ts) */
 const PATH = '/v1/admin-tokens';
@@ -150,7 +150,7 @@ export function registerAdminTokens(program: Command, cli: Cli): void {
       await cli.print({ items }, () =>
         table(
           ['TIME', 'TYPE', 'ACTOR', 'MESSAGE'],
-          items.map((e) => [when(e.createdAt), e.type, e.actor, e.message]),
+          items.map((e) => [when(e.createdAt), e.type, actorLabel(e), e.message]),
           cli.paint,
         ),
       );

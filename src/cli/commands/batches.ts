@@ -91,7 +91,7 @@ function picture(cli: Cli, b: BatchT): string {
 }
 
 function changeLines(cli: Cli, a: BatchT | null, b: BatchT): string[] {
-  const stamp = cli.paint.style(new Date().toISOString().slice(11, 19), 'dim');
+  const stamp = cli.paint.style(when(new Date(), 'clock'), 'dim');
   const out: string[] = [];
   if (!a || a.state !== b.state || a.pendingReason !== b.pendingReason) {
     out.push(`${stamp} batch ${shortId(b.id)} ${cli.paint.state(b.state)}${b.pendingReason ? ` (${b.pendingReason})` : ''}`);
@@ -137,7 +137,87 @@ interface StartOptions {
   at?: string;
   wave?: string[];
   failureThreshold?: string;
+  onFailure?: string;
+  analysis?: string;
+  analysisWave?: string[];
   watch?: boolean;
+}
+
+/** what `--analysis` holds: checks judged while a wave bakes, in the API's fixed shape */
+export type AnalysisCheck = Record<string, unknown> & { name: string };
+
+/** The checks of an `--analysis` document: a list of objects, each with a name. */
+export function analysisChecks(doc: unknown, source: string): AnalysisCheck[] {
+  const example = '[{"name": "lag", "sli": "replication_lag_seconds", "max": 5}]';
+  if (!Array.isArray(doc) || doc.length === 0) {
+    throw new CliError(`--analysis ${source} is not a list of checks`, EXIT.USAGE, `e.g. ${example}`);
+  }
+  return doc.map((c, i) => {
+    if (typeof c !== 'object' || c === null || Array.isArray(c) || typeof (c as { name?: unknown }).name !== 'string') {
+      throw new CliError(`check ${i + 1} of --analysis ${source} needs a "name"`, EXIT.USAGE, `e.g. ${example}`);
+    }
+    return c as AnalysisCheck;
+  });
+}
+
+/**
+ * The body of POST .../batches from a file's fields and the flags (flags win). The analysis
+ * checks go on the waves named by --analysis-wave, or else on every wave that bakes: the checks
+ * are judged during a wave's bake, before the next wave may start.
+ */
+export function batchBody(
+  fromFile: Record<string, unknown>,
+  name: string | undefined,
+  o: StartOptions,
+  targetIds: string[] | undefined,
+  checks: AnalysisCheck[] | undefined,
+): Record<string, unknown> {
+  const selector = {
+    ...(o.engine ? { engine: o.engine } : {}),
+    ...(o.fromVersion ? { version: o.fromVersion } : {}),
+    ...(o.label ? { labels: o.label } : {}),
+  };
+  const threshold = o.failureThreshold;
+  const fileOptions = (fromFile.upgradeOptions ?? {}) as Record<string, unknown>;
+  const body: Record<string, unknown> = {
+    ...fromFile,
+    ...(name ? { name } : {}),
+    ...(o.to ? { toVersion: o.to } : {}),
+    ...(Object.keys(selector).length ? { selector } : {}),
+    ...(targetIds ? { targetIds } : {}),
+    ...(o.mode ? { mode: o.mode } : {}),
+    ...(o.window ? { schedule: { kind: 'window' } } : o.at ? { schedule: { kind: 'at', at: o.at } } : {}),
+    ...(o.wave?.length ? { waves: o.wave.map(parseWave) } : {}),
+    ...(threshold ? { failureThreshold: { targets: /^\d+$/.test(threshold) ? Number(threshold) : threshold } } : {}),
+    ...(o.onFailure ? { upgradeOptions: { ...fileOptions, onFailure: o.onFailure } } : {}),
+  };
+  body.waves ??= [{ name: 'all', targets: '100%' }];
+  if (o.analysisWave?.length && !checks) {
+    throw new CliError('--analysis-wave goes with --analysis', EXIT.USAGE, 'give the checks with --analysis <file.json|->');
+  }
+  if (checks) {
+    const waves = body.waves as Record<string, unknown>[];
+    const chosen = o.analysisWave?.length
+      ? waves.filter((w) => o.analysisWave?.includes(String(w.name)))
+      : waves.filter((w) => Number(w.bakeMinutes ?? 0) > 0);
+    const unknown = (o.analysisWave ?? []).filter((n) => !waves.some((w) => w.name === n));
+    if (unknown.length) {
+      throw new CliError(
+        `--analysis-wave ${unknown.join(', ')}: no such wave`,
+        EXIT.USAGE,
+        `the waves are ${waves.map((w) => String(w.name)).join(', ')}`,
+      );
+    }
+    if (chosen.length === 0) {
+      throw new CliError(
+        'no wave to judge the --analysis checks in: no wave bakes',
+        EXIT.USAGE,
+        'give a wave a bake (--wave name=canary,targets=1,bake=30) or name the waves with --analysis-wave <name>',
+      );
+    }
+    body.waves = waves.map((w) => (chosen.includes(w) ? { ...w, analysis: checks } : w));
+  }
+  return body;
 }
 
 export function registerBatches(program: Command, cli: Cli): void {
@@ -163,28 +243,27 @@ export function registerBatches(program: Command, cli: Cli): void {
       collect,
     )
     .option('--failure-threshold <n|n%>', 'halt when this many targets (or this share) failed')
+    .addOption(
+      new Option(
+        '--on-failure <policy>',
+        'each upgrade of the batch: stop (wait for you, the default) or rollback (roll itself back when it can)',
+      ).choices(['stop', 'rollback']),
+    )
+    .option(
+      '--analysis <file|->',
+      'checks judged while a wave bakes, as JSON or YAML: [{"name", "prometheus": {"url", "query", "max"}} or {"name", "sli", "max"}]',
+    )
+    .option(
+      '--analysis-wave <name>',
+      'the wave the --analysis checks apply to (repeatable; default: every wave with a bake)',
+      collect,
+    )
     .option('-w, --watch', 'follow it until it ends')
     .action(async (name: string | undefined, o: StartOptions) => {
       const fromFile = o.file ? asObject(await readDocument(o.file), o.file) : {};
-      const selector = {
-        ...(o.engine ? { engine: o.engine } : {}),
-        ...(o.fromVersion ? { version: o.fromVersion } : {}),
-        ...(o.label ? { labels: o.label } : {}),
-      };
+      const checks = o.analysis !== undefined ? analysisChecks(await readDocument(o.analysis), o.analysis) : undefined;
       const targetIds = o.target ? await Promise.all(o.target.map((t) => resolveTarget(cli, t))) : undefined;
-      const threshold = o.failureThreshold;
-      const body: Record<string, unknown> = {
-        ...fromFile,
-        ...(name ? { name } : {}),
-        ...(o.to ? { toVersion: o.to } : {}),
-        ...(Object.keys(selector).length ? { selector } : {}),
-        ...(targetIds ? { targetIds } : {}),
-        ...(o.mode ? { mode: o.mode } : {}),
-        ...(o.window ? { schedule: { kind: 'window' } } : o.at ? { schedule: { kind: 'at', at: o.at } } : {}),
-        ...(o.wave?.length ? { waves: o.wave.map(parseWave) } : {}),
-        ...(threshold ? { failureThreshold: { targets: /^\d+$/.test(threshold) ? Number(threshold) : threshold } } : {}),
-      };
-      body.waves ??= [{ name: 'all', targets: '100%' }];
+      const body = batchBody(fromFile, name, o, targetIds, checks);
       if (!body.name || !body.toVersion) {
         throw new CliError(
           'a batch needs a name and a version',

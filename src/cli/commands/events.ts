@@ -5,7 +5,7 @@ import type { EventT } from '../../api/target-shapes.ts';
 import type { Cli } from '../cli-context.ts';
 import { ApiError } from '../client.ts';
 import { integer, parseSince } from '../input.ts';
-import { shortId, table, when } from '../output.ts';
+import { actorLabel, shortId, table, when } from '../output.ts';
 import { resolveTarget, resolveUpgrade } from '../resolve.ts';
 
 interface EventsOptions {
@@ -64,7 +64,7 @@ export function registerEvents(program: Command, cli: Cli): void {
       const line = (e: EventT) =>
         table(
           ['TIME', 'TYPE', 'TARGET', 'UPGRADE', 'ACTOR', 'MESSAGE'],
-          [[when(e.createdAt), e.type, e.targetId ?? '-', shortId(e.upgradeId), e.actor, e.message]],
+          [[when(e.createdAt), e.type, e.targetId ?? '-', shortId(e.upgradeId), actorLabel(e), e.message]],
           cli.paint,
         )
           .split('\n')
@@ -101,7 +101,7 @@ export function registerEvents(program: Command, cli: Cli): void {
         await cli.print({ items: shown }, () =>
           table(
             ['TIME', 'TYPE', 'TARGET', 'UPGRADE', 'ACTOR', 'MESSAGE'],
-            shown.map((e) => [when(e.createdAt), e.type, e.targetId ?? '-', shortId(e.upgradeId), e.actor, e.message]),
+            shown.map((e) => [when(e.createdAt), e.type, e.targetId ?? '-', shortId(e.upgradeId), actorLabel(e), e.message]),
             cli.paint,
           ),
         );

@@ -1,4 +1,5 @@
-// `liftgate targets list|show|add|update|delete|obshell-password` and `liftgate faults add`.
+// `liftgate targets list|show|add|update|delete|obshell-password`, the window and exclusion
+// commands (target-windows.ts), and `liftgate faults add`.
 import { Option, type Command } from 'commander';
 import type { Cli } from '../cli-context.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -19,14 +20,7 @@ import { engineVersion } from '../../domain/engine-labels.ts';
 import { SIM_FAULT_KINDS, TARGET_KINDS } from '../../domain/types.ts';
 import { fields, table, when } from '../output.ts';
 import { resolveTarget } from '../resolve.ts';
-
-/** a target as GET .../targets/{t} answers it (src/api/target-shapes.ts); lists omit endpoint and obshellAgent */
-export function describeWindow(w: Record<string, unknown> | null | undefined): string {
-  if (!w) return '-';
-  if (typeof w.end === 'string') return `${String(w.start)}-${w.end} UTC daily`;
-  const days = Array.isArray(w.days) ? w.days.join(',') : 'daily';
-  return `${days} ${String(w.start)} for ${String(w.durationMinutes ?? '?')} min ${String(w.timeZone ?? 'UTC')}`;
-}
+import { describeWindow, registerTargetWindows } from './target-windows.ts';
 
 export async function showTarget(cli: Cli, id: string): Promise<void> {
   const t = await cli.api.get<TargetDetailT>(cli.p(`/targets/${encodeURIComponent(id)}`));
@@ -42,6 +36,12 @@ export async function showTarget(cli: Cli, id: string): Promise<void> {
         ['region', t.region],
         ['labels', labels.length ? labels.join(', ') : undefined],
         ['window', describeWindow(t.maintenanceWindow)],
+        [
+          'exclusions',
+          t.maintenanceExclusions.length
+            ? t.maintenanceExclusions.map((x) => `${when(x.from)} to ${when(x.to)}${x.reason ? ` (${x.reason})` : ''}`).join('; ')
+            : undefined,
+        ],
         ['endpoint', t.endpoint ? `${t.endpoint.host}:${t.endpoint.port}` : undefined],
         ['obshell agent', t.obshellAgent ? `${t.obshellAgent.host}:${t.obshellAgent.port}` : undefined],
         ['updated', when(t.updatedAt)],
@@ -232,6 +232,8 @@ export function registerTargets(program: Command, cli: Cli): void {
           : `OBShell password of ${id} set; its agent address is given when a server of this store listens for it`,
       );
     });
+
+  registerTargetWindows(targets, cli);
 
   const faults = program.command('faults').description('inject faults into simulated targets (the sim driver)');
   faults

@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander';
 import { pointOfNoReturnLine, upgradeFrom, upgradeTo, upgradeVersions } from '../../domain/engine-labels.ts';
 import { UPGRADE_ACTIONS, UPGRADE_MODES } from '../../domain/types.ts';
-import type { ReportT, ZoneLayoutT } from '../../api/target-shapes.ts';
+import type { ReportT, TargetT, ZoneLayoutT } from '../../api/target-shapes.ts';
 import type { RestoreT, UpgradeDetailT, UpgradeT } from '../../api/upgrade-shapes.ts';
 import type { Cli } from '../cli-context.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -112,24 +112,76 @@ async function cancelUpgrade(cli: Cli, ref: string, o: { yes?: boolean; wait: bo
   }
 }
 
+/** Target names by id, for the lines that show an upgrade's target (its name, then its id). */
+export async function targetNames(cli: Cli): Promise<Map<string, string>> {
+  const all = await cli.api.all<Pick<TargetT, 'id' | 'name'>>(cli.p('/targets'));
+  return new Map(all.map((t) => [t.id, t.name]));
+}
+
+/** "orders-db (t-42)", or the id alone when the target has no other name (or is gone) */
+export function targetLabel(id: string, names: Map<string, string>): string {
+  const name = names.get(id);
+  return name && name !== id ? `${name} (${id})` : id;
+}
+
+/** "up-12", or the short id of an upgrade the API gave no reference */
+export const upgradeLabel = (u: Pick<UpgradeT, 'id' | 'ref'>): string => u.ref ?? shortId(u.id);
+
+/** when a scheduled upgrade starts: "2026-12-08 02:00:00 UTC", "in its next window (from ...)" */
+function scheduleLine(u: Pick<UpgradeT, 'schedule' | 'notBefore'>): string {
+  if (u.schedule.kind === 'window') return `in the target's next window${u.notBefore ? ` (from ${when(u.notBefore)})` : ''}`;
+  return when(u.schedule.at ?? u.notBefore);
+}
+
+/** `--at`, `--window` or `--now` of `upgrade reschedule`: exactly one */
+export function rescheduleBody(o: { at?: string; window?: boolean; now?: boolean }): {
+  action: 'reschedule';
+  schedule: { kind: 'now' | 'window' | 'at'; at?: string };
+} {
+  const given = [o.at !== undefined, Boolean(o.window), Boolean(o.now)].filter(Boolean).length;
+  if (given !== 1) {
+    throw new CliError(
+      'reschedule needs exactly one of --at <time>, --window or --now',
+      EXIT.USAGE,
+      'e.g. liftgate upgrade reschedule up-12 --at 2026-12-08T02:00:00Z',
+    );
+  }
+  if (o.at !== undefined) {
+    const t = Date.parse(o.at);
+    if (Number.isNaN(t) || !/[zZ]|[+-]\d\d:?\d\d$/.test(o.at)) {
+      throw new CliError(
+        `--at "${o.at}" is not a time with its zone`,
+        EXIT.USAGE,
+        'give an ISO-8601 time with Z or an offset, e.g. 2026-12-08T02:00:00Z or 2026-12-08T03:00:00+01:00',
+      );
+    }
+    return { action: 'reschedule', schedule: { kind: 'at', at: new Date(t).toISOString() } };
+  }
+  return { action: 'reschedule', schedule: { kind: o.window ? 'window' : 'now' } };
+}
+
 const took = (u: { startedAt?: string | null; endedAt?: string | null }) =>
   u.startedAt ? duration((u.endedAt ? Date.parse(u.endedAt) : Date.now()) - Date.parse(u.startedAt)) : '-';
 
 async function list(cli: Cli, o: { target?: string; state?: string; limit?: number }): Promise<void> {
   const target = o.target ? await resolveTarget(cli, o.target) : undefined;
-  const res = await cli.api.get<{ items: UpgradeT[]; total: number }>(cli.p('/upgrades'), {
-    target,
-    state: o.state,
-    limit: o.limit ?? 50,
-  });
+  const [res, names] = await Promise.all([
+    cli.api.get<{ items: UpgradeT[]; total: number }>(cli.p('/upgrades'), {
+      target,
+      state: o.state,
+      limit: o.limit ?? 50,
+    }),
+    cli.format === 'table' ? targetNames(cli) : new Map<string, string>(),
+  ]);
   await cli.print(
     res,
     () =>
       table(
-        ['UPGRADE', 'TARGET', 'FROM', 'TO', 'MODE', 'STATE', 'CREATED', 'TOOK'],
+        ['REF', 'UPGRADE', 'TARGET', 'FROM', 'TO', 'MODE', 'STATE', 'CREATED', 'TOOK'],
         res.items.map((u) => [
+          u.ref ?? '-',
           shortId(u.id),
-          u.targetId,
+          targetLabel(u.targetId, names),
           upgradeFrom(u),
           upgradeTo(u),
           u.mode,
@@ -152,18 +204,20 @@ function resultNote(r: Record<string, unknown> | null | undefined): string {
 async function status(cli: Cli, ref: string): Promise<void> {
   const id = await resolveUpgrade(cli, ref);
   const u = await cli.api.get<UpgradeDetailT>(cli.p(`/upgrades/${id}`));
+  const names = cli.format === 'table' ? await targetNames(cli) : new Map<string, string>();
   await cli.print(u, () => {
     const head = fields(
       [
-        ['upgrade', u.id],
-        ['target', u.targetId],
+        ['upgrade', u.ref ? `${u.ref}  ${u.id}` : u.id],
+        ['target', targetLabel(u.targetId, names)],
         ['versions', upgradeVersions(u)],
         ['mode', u.mode],
         ['state', cli.paint.state(u.state)],
         ['waiting', u.pendingReason ?? undefined],
         ['batch', u.batchId ?? undefined],
+        ['starts', u.state === 'scheduled' ? scheduleLine(u) : undefined],
         ['estimate', u.estimate?.completesAt ? `${when(u.estimate.completesAt)} (${u.estimate.basis ?? ''})` : undefined],
-        ['created', when(u.createdAt)],
+        ['created', `${when(u.createdAt)} by ${u.createdByName ?? u.createdBy}`],
         ['took', took(u)],
         ['error', u.error ?? undefined],
       ],
@@ -255,6 +309,12 @@ export function registerUpgrades(program: Command, cli: Cli): void {
       'blue_green: the longest clients are held at cutover (default 30)',
       integer('--switchover-timeout'),
     )
+    .addOption(
+      new Option(
+        '--on-failure <policy>',
+        'stop: a failed upgrade waits for you (the default); rollback: it rolls itself back when every completed step can be reversed',
+      ).choices(['stop', 'rollback']),
+    )
     .option('--window', 'wait for the target\u2019s maintenance window')
     .option('--at <time>', 'start at an ISO-8601 time')
     .option('-w, --watch', 'follow it until it ends')
@@ -272,6 +332,7 @@ export function registerUpgrades(program: Command, cli: Cli): void {
           retries?: number;
           retention?: number;
           switchoverTimeout?: number;
+          onFailure?: string;
           window?: boolean;
           at?: string;
           watch?: boolean;
@@ -285,6 +346,7 @@ export function registerUpgrades(program: Command, cli: Cli): void {
           ...(o.retries !== undefined ? { retry: { attempts: o.retries + 1 } } : {}),
           ...(o.retention !== undefined ? { retentionSeconds: o.retention } : {}),
           ...(o.switchoverTimeout !== undefined ? { switchoverTimeoutSeconds: o.switchoverTimeout } : {}),
+          ...(o.onFailure ? { onFailure: o.onFailure } : {}),
           ...az,
         };
         const body = {
@@ -302,7 +364,13 @@ export function registerUpgrades(program: Command, cli: Cli): void {
           const what = u.azMigration
             ? `moves the nodes of ${u.azMigration.sourceAz} to ${u.azMigration.targetAz}`
             : upgradeVersions(u);
-          await cli.print(u, () => `upgrade ${u.id} ${cli.paint.state(u.state)}: ${u.targetId} ${what}`);
+          const names = cli.format === 'table' ? await targetNames(cli) : new Map<string, string>();
+          await cli.print(
+            u,
+            () =>
+              `upgrade ${upgradeLabel(u)} (${u.id}) ${cli.paint.state(u.state)}: ${targetLabel(u.targetId, names)} ${what}` +
+              (u.state === 'scheduled' ? `, starts ${scheduleLine(u)}` : ''),
+          );
         }
         if (o.watch) process.exitCode = await watchUpgrade(cli, u.id);
       },
@@ -316,15 +384,31 @@ export function registerUpgrades(program: Command, cli: Cli): void {
     .action((o: { target?: string; state?: string; limit?: number }) => list(cli, o));
   upgrade
     .command('status [upgrade]')
-    .description('an upgrade (id, id prefix or target) with its steps; without one, the recent upgrades')
+    .description('an upgrade (up-N, id, id prefix or target) with its steps; without one, the recent upgrades')
     .option('--target <target>', 'list only this target\u2019s upgrades')
     .option('--state <states>', 'list only these states (comma-separated)')
     .action((ref: string | undefined, o: { target?: string; state?: string }) => (ref ? status(cli, ref) : list(cli, o)));
   upgrade
     .command('watch <upgrade>')
-    .description('follow an upgrade (id, id prefix or target) until it ends: a live timeline on a terminal')
+    .description('follow an upgrade (up-N, id, id prefix or target) until it ends: a live timeline on a terminal')
     .action(async (ref: string) => {
       process.exitCode = await watchUpgrade(cli, await resolveUpgrade(cli, ref));
+    });
+  upgrade
+    .command('reschedule <upgrade>')
+    .description('move a waiting upgrade (up-N, id, id prefix or target) to a time, to its target\u2019s next window, or to now')
+    .option('--at <time>', 'start at this ISO-8601 time (with Z or an offset)')
+    .option('--window', 'start in the target\u2019s next maintenance window')
+    .option('--now', 'start now')
+    .action(async (ref: string, o: { at?: string; window?: boolean; now?: boolean }) => {
+      const body = rescheduleBody(o);
+      const id = await resolveUpgrade(cli, ref);
+      const u = await cli.api.post<UpgradeT>(cli.p(`/upgrades/${id}/actions`), body);
+      await cli.print(
+        u,
+        () =>
+          `upgrade ${upgradeLabel(u)} ${cli.paint.state(u.state)}${u.state === 'scheduled' ? `: starts ${scheduleLine(u)}` : ''}`,
+      );
     });
   const explain: Record<string, string> = {
     pause: 'the running step finishes, nothing new starts',
@@ -340,7 +424,7 @@ export function registerUpgrades(program: Command, cli: Cli): void {
     if (action === 'cancel') {
       upgrade
         .command('cancel <upgrade>')
-        .description(`cancel an upgrade (id, id prefix or target): ${explain.cancel}`)
+        .description(`cancel an upgrade (up-N, id, id prefix or target): ${explain.cancel}`)
         .option('-y, --yes', 'do not ask for confirmation')
         .option('--no-wait', 'return once the cancel is accepted, without waiting for the nodes to be back')
         .action((ref: string, o: { yes?: boolean; wait: boolean }) => cancelUpgrade(cli, ref, o));
@@ -348,7 +432,7 @@ export function registerUpgrades(program: Command, cli: Cli): void {
     }
     const cmd = upgrade
       .command(`${action} <upgrade>`)
-      .description(`${action} an upgrade (id, id prefix or target): ${explain[action] ?? ''}`);
+      .description(`${action} an upgrade (up-N, id, id prefix or target): ${explain[action] ?? ''}`);
     if (action === 'rollback') cmd.option('-y, --yes', 'do not ask for confirmation');
     cmd.action(async (ref: string, o: { yes?: boolean }) => {
       const id = await resolveUpgrade(cli, ref);
@@ -357,7 +441,7 @@ export function registerUpgrades(program: Command, cli: Cli): void {
         await confirm(`roll back upgrade ${id} of target ${u.targetId} to ${upgradeFrom(u)}`, o.yes);
       }
       const u = await cli.api.post<UpgradeT>(cli.p(`/upgrades/${id}/actions`), { action });
-      await cli.print(u, () => `upgrade ${u.id} ${cli.paint.state(u.state)}`);
+      await cli.print(u, () => `upgrade ${upgradeLabel(u)} (${u.id}) ${cli.paint.state(u.state)}`);
     });
   }
 }

@@ -131,6 +131,7 @@ export async function adminTokenRoutes(app: FastifyInstance, opts: { ctx: AppCon
         id: e.id,
         type: e.type,
         actor: e.actor,
+        ...(e.actorName !== undefined ? { actorName: e.actorName } : {}),
         message: e.message,
         data: e.data,
         createdAt: e.createdAt,

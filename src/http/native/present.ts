@@ -69,6 +69,7 @@ export function presentUpgrade(u: Upgrade & { num?: number }) {
     errorCode: u.errorCode,
     retries: u.retries,
     createdBy: u.createdBy,
+    ...(u.createdByName !== undefined ? { createdByName: u.createdByName } : {}),
     createdAt: u.createdAt,
     updatedAt: u.updatedAt,
     startedAt: u.startedAt,
