@@ -113,4 +113,84 @@ forEachDialect('analysis checks (sli)', (dialect) => {
     assert.equal(done.waves[0].analysis[0].lastValue, 1.5, 'the sim node measures its lag_ms');
     assert.deepEqual(done.waves[1].analysis, [], 'a wave without a bake is not judged');
   });
+
+  test('bad checks are refused with 400 and what to fix', async () => {
+    await env.addTarget('s-v');
+    const wave = (analysis: unknown[], extra: Record<string, unknown> = {}) => ({
+      name: 'bad',
+      targetIds: ['s-v'],
+      toVersion: '7.10.3',
+      waves: [{ name: 'all', targets: '100%', bakeMinutes: 5, analysis, ...extra }],
+    });
+    const refused = async (body: unknown, url = `/v1/projects/${P}/batches`) => {
+      const res = await env.call('POST', url, body);
+      assert.equal(res.status, 400, res.body);
+      assert.equal(res.json.error.code, 'VALIDATION_FAILED');
+      return res.json.error.message as string;
+    };
+    const prom = (p: Record<string, unknown>) => ({ name: 'e', prometheus: { url: 'http://prom:9090', query: 'up', ...p } });
+    const m1 = await refused(wave([{ name: 'x', sli: 'latency', max: 1 }]));
+    for (const sli of ['replication_lag_seconds', 'rollback_rate', 'conflict_rate', 'failed_connections']) {
+      assert.ok(m1.includes(sli), `the allowed SLIs are listed: ${m1}`);
+    }
+    assert.match(
+      await refused(wave([{ name: 'x', sli: 'rollback_rate' }])),
+      /waves\[0\]\.analysis\[0\] \("x"\): give a bound: "max".*"min"/,
+    );
+    assert.match(await refused(wave([prom({})])), /give a bound.*inside "prometheus"/);
+    assert.match(
+      await refused(wave([prom({ url: 'prom:9090', max: 1 })])),
+      /prometheus\.url must start with http:\/\/ or https:\/\//,
+    );
+    assert.match(
+      await refused(wave([prom({ url: 'not a url', max: 1 })])),
+      /"not a url" is not a URL; write the Prometheus server's base/,
+    );
+    assert.match(
+      await refused(wave([{ name: 'x', sli: 'rollback_rate', max: 1, prometheus: { url: 'http://p', query: 'up' } }])),
+      /give either "prometheus".*or "sli".*exactly one/,
+    );
+    assert.match(await refused(wave([prom({ max: 2, min: 3 })])), /min 3 is above max 2/);
+    assert.match(
+      await refused(wave([prom({ max: 1 }), { name: 'e', sli: 'rollback_rate', max: 1 }])),
+      /check names must be unique/,
+    );
+    assert.match(
+      await refused(wave([prom({ max: 1 })], { bakeMinutes: 0 })),
+      /has analysis checks but no bake: give it "bakeMinutes"/,
+    );
+    assert.match(
+      await refused({
+        ...wave([]),
+        waves: [{ name: 'all', targets: '100%' }],
+        upgradeOptions: { analysis: [{ name: 'lag', sli: 'replication_lag_seconds', max: 1 }] },
+      }),
+      /upgradeOptions\.analysis is judged while a wave bakes, and no wave has "bakeMinutes"/,
+    );
+    const onError = await refused(wave([{ name: 'x', sli: 'rollback_rate', max: 1, onError: 'ignore' }]));
+    assert.ok(onError.includes('pause') && onError.includes('fail'), onError);
+    // an upgrade alone has no bake to judge
+    assert.match(
+      await refused(
+        {
+          targetId: 's-v',
+          toVersion: '7.10.3',
+          options: { analysis: [{ name: 'lag', sli: 'replication_lag_seconds', max: 1 }] },
+        },
+        `/v1/projects/${P}/upgrades`,
+      ),
+      /options\.analysis is judged during the bake of a batch wave/,
+    );
+    // a regress fault names the indicator and its value
+    assert.match(
+      await refused({ step: 'verify', kind: 'regress' }, `/v1/projects/${P}/targets/s-v/faults`),
+      /a regress fault needs "sli".*and "value"/,
+    );
+    assert.match(
+      await refused({ step: 'verify', kind: 'fail', sli: 'rollback_rate', value: 1 }, `/v1/projects/${P}/targets/s-v/faults`),
+      /belong to a regress fault/,
+    );
+    // nothing was created
+    assert.equal((await env.call('GET', `/v1/projects/${P}/upgrades?target=s-v`)).json.items.length, 0);
+  });
 });
