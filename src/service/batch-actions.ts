@@ -6,7 +6,8 @@
 //   resume   paused -> the state it was paused in; upgrades it paused continue
 //   cancel   any unfinished state -> cancelled; every unfinished upgrade is cancelled
 //   retry    halted|failed (or running with failed targets) -> running; failed upgrades retried,
-//            targets found unhealthy after a bake are checked again at the next bake
+//            targets found unhealthy after a bake, or failed by an analysis check, are checked
+//            again at the next bake
 //   approve  awaiting_approval -> running; the gated wave starts
 import { mergeChecks, parseAnalysis, type AnalysisCheckBody } from '../domain/analysis.ts';
 import { planBatch, type Amount, type WaveSpec } from '../domain/batch-plan.ts';
@@ -298,7 +299,7 @@ export async function batchAction(
         .selectFrom('batch_waves')
         .select('idx')
         .where('batch_id', '=', id)
-        .where('health_failures', '!=', '[]')
+        .where((eb) => eb.or([eb('health_failures', '!=', '[]'), eb('analysis_failures', '!=', '[]')]))
         .execute();
       if (failed.length === 0 && unhealthy.length === 0)
         throw new AppError('INVALID_STATE', 'the batch has no failed target to retry');

@@ -94,6 +94,42 @@ forEachDialect('analysis checks (sli)', (dialect) => {
     assert.ok(table.seen.has('upgrade.revert'), 'the rollback of a succeeded upgrade is its own rule');
   });
 
+  test('onFailure stop: the failed canary stays upgraded and counts as a failure; a retry judges it again', async () => {
+    await env.addTarget('s-stop');
+    await env.addTarget('s-stop-2');
+    const fault = await env.call('POST', `/v1/projects/${P}/targets/s-stop/faults`, {
+      step: 'verify',
+      kind: 'regress',
+      sli: 'conflict_rate',
+      value: 2.5,
+    });
+    assert.equal(fault.status, 201, fault.body);
+    const b = await create({
+      name: 'sli stop',
+      targetIds: ['s-stop', 's-stop-2'],
+      waves: [
+        { name: 'canary', targets: 1, bakeMinutes: 10, analysis: [{ name: 'conflicts', sli: 'conflict_rate', max: 1 }] },
+        { name: 'rest', targets: '100%' },
+      ],
+    });
+    await env.waitBatch(b.id, ['baking']);
+    await env.advance(10_000);
+    const halted = await env.waitBatch(b.id, ['halted']);
+    assert.equal(halted.pendingReason, 'halted: analysis "conflicts": 2.5 > max 1; 1 of 1 allowed failures');
+    assert.equal(halted.failures, 1);
+    assert.equal(halted.waves[0].analysisFailures[0].rolledBack, false);
+    const canary = (await upgradesOf(b.id)).find((u) => u.targetId === 's-stop');
+    assert.equal(canary.state, 'succeeded', 'onFailure stop: nothing is rolled back');
+    const retried = await env.call('POST', `/v1/projects/${P}/batches/${b.id}/actions`, { action: 'retry' });
+    assert.equal(retried.status, 200, retried.body);
+    assert.deepEqual(retried.json.waves[0].analysisFailures, [], 'the retry forgets the failed targets');
+    // the wave bakes again and the regression is still there
+    await env.waitBatch(b.id, ['baking']);
+    await env.advance(10_000);
+    const again = await env.waitBatch(b.id, ['halted']);
+    assert.equal(again.pendingReason, 'halted: analysis "conflicts": 2.5 > max 1; 1 of 1 allowed failures');
+  });
+
   test('a check within its bounds lets the batch go on after the bake', async () => {
     await env.addTarget('s-ok-1', { driverConfig: { lagMs: 1500 } });
     await env.addTarget('s-ok-2');
