@@ -456,8 +456,10 @@ async function analyse(
   }
   // no upgraded target left to judge (every upgrade of the wave failed): nothing to sample
   if (targets.length === 0) return 'idle';
-  const samples = new Map<string, CheckSample>();
-  for (const c of due) samples.set(c.name, await sampleCheck(c, targets, deps.drivers));
+  // the checks side by side: a Prometheus that does not answer holds the pass for one timeout, not one per check
+  const samples = new Map<string, CheckSample>(
+    await Promise.all(due.map(async (c) => [c.name, await sampleCheck(c, targets, deps.drivers)] as const)),
+  );
   const updated = checks.map((c): AnalysisCheck => {
     const s = samples.get(c.name);
     return s ? { ...c, last: { at: iso, outcome: s.outcome, value: s.value, reason: s.reason } } : c;
