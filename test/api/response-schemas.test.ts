@@ -206,7 +206,13 @@ forEachDialect('native API answers match their schemas', (dialect) => {
     await ok('GET', `${P}/targets`);
     await ok('GET', `${P}/targets/es-1`);
     await ok('POST', `${P}/targets/es-3/faults`, { step: 'install', kind: 'fail', node: 'es-3-2', transient: true });
-    await ok('POST', `${P}/targets/es-3/faults`, { step: 'verify', kind: 'regress', sli: 'failed_connections', value: 3, times: 1 });
+    await ok('POST', `${P}/targets/es-3/faults`, {
+      step: 'verify',
+      kind: 'regress',
+      sli: 'failed_connections',
+      value: 3,
+      times: 1,
+    });
 
     // prechecks
     const report = await ok('POST', `${P}/targets/es-1/prechecks`, { toVersion: '7.10.3', wait: true });
