@@ -206,6 +206,13 @@ forEachDialect('native API answers match their schemas', (dialect) => {
     await ok('GET', `${P}/targets`);
     await ok('GET', `${P}/targets/es-1`);
     await ok('POST', `${P}/targets/es-3/faults`, { step: 'install', kind: 'fail', node: 'es-3-2', transient: true });
+    await ok('POST', `${P}/targets/es-3/faults`, {
+      step: 'verify',
+      kind: 'regress',
+      sli: 'failed_connections',
+      value: 3,
+      times: 1,
+    });
 
     // prechecks
     const report = await ok('POST', `${P}/targets/es-1/prechecks`, { toVersion: '7.10.3', wait: true });
@@ -233,7 +240,18 @@ forEachDialect('native API answers match their schemas', (dialect) => {
       targetIds: ['es-2'],
       toVersion: '7.10.3',
       schedule: { kind: 'at', at: '2099-01-01T00:00:00Z' },
-      waves: [{ name: 'all', targets: '100%', approval: true }],
+      waves: [
+        {
+          name: 'all',
+          targets: '100%',
+          approval: true,
+          bakeMinutes: 5,
+          analysis: [
+            { name: 'lag', sli: 'replication_lag_seconds', max: 5 },
+            { name: 'errors', prometheus: { url: 'http://127.0.0.1:9', query: 'up', min: 1 }, onError: 'fail' },
+          ],
+        },
+      ],
     });
     await ok('GET', `${P}/batches`);
     await ok('GET', `${P}/batches/${batch.id}`);

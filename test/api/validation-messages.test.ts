@@ -55,7 +55,7 @@ forEachDialect('validation messages', (dialect) => {
     assert.equal(typed.json.error.message, `body/mode must be one of ${UPGRADE_MODES.join(', ')}`);
     // nested: a fault's kind, and a batch action
     const fault = await post('/v1/projects/acme/targets/es-1/faults', { step: 'drain', kind: 'explode' });
-    assert.equal(fault.json.error.message, 'body/kind must be one of fail, hang, crash, health_timeout, rollback_fail');
+    assert.equal(fault.json.error.message, 'body/kind must be one of fail, hang, crash, health_timeout, rollback_fail, regress');
   });
 
   test('a missing field and a wrong type in a nested object are both named', async () => {

@@ -4,6 +4,8 @@
 // end; a batch that halts on a failed target is retried to success; a waiting batch is cancelled.
 // Every answer is read from --json output (the API's own shapes) and the documented exit codes.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { buildCli, runCli } from '../helpers/cli.ts';
 import { freshStore, until, type StoreConfig } from '../helpers/harness.ts';
@@ -285,5 +287,62 @@ test('a batch halted by faults, then cancelled: every node serves again, and the
   assert.deepEqual(
     ups.map((u) => u.state),
     ['cancelled', 'cancelled'],
+  );
+});
+
+test('an analysis check fails the canary during its bake: watch exits 6, status shows the check, its value and its reason', async () => {
+  const created = await server.api('POST', '/v1/projects/ops/targets', {
+    id: 'es-an',
+    kind: 'cluster',
+    engine: 'elasticsearch',
+    version: '7.10.2',
+    driver: 'sim',
+    nodes: [
+      { name: 'es-an-1', role: 'leader', zone: 'az1' },
+      { name: 'es-an-2', role: 'follower', zone: 'az2' },
+    ],
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.json));
+  const fault = await cli(
+    'faults',
+    'add',
+    'es-an',
+    '--step',
+    'verify',
+    '--kind',
+    'regress',
+    '--sli',
+    'failed_connections',
+    '--value',
+    '4',
+  );
+  assert.equal(fault.code, 0, fault.stderr);
+  assert.match(fault.stdout, /regress \(failed_connections = 4\) at verify/);
+  const file = path.join(store.dataDir, 'analysis-batch.json');
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      name: 'analysed',
+      targetIds: ['es-an'],
+      toVersion: '7.10.3',
+      waves: [
+        {
+          name: 'canary',
+          targets: 1,
+          // a bake of a minute (real time) sampled every 0.2 s: the first sample fails it
+          bakeMinutes: 1,
+          analysis: [{ name: 'refused', sli: 'failed_connections', max: 0, intervalSeconds: 0.2 }],
+        },
+      ],
+    }),
+  );
+  const started = await cli('batch', 'start', '--file', file, '--watch', '--json');
+  assert.equal(started.code, 6, `a halted batch is not a success: ${started.stderr}`);
+  assert.equal(records(started.stdout).at(-1).pendingReason, 'halted: analysis "refused": 4 > max 0; 1 of 1 allowed failures');
+  const shown = await cli('batch', 'status', 'analysed');
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(
+    shown.stdout,
+    /^canary\s+refused\s+sli failed_connections\s+<= 0\s+pause\s+fail\s+4\s+analysis "refused": 4 > max 0$/m,
   );
 });

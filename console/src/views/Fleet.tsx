@@ -420,11 +420,15 @@ function Batches({ project, batches }: { project: string; batches: Batch[] }) {
                     <div className="waves">
                       {(b.waves ?? []).map((w) => {
                         const done = (w.counts?.succeeded ?? 0) + (w.counts?.skipped ?? 0);
+                        // each analysis check's last sample, in the wave's tooltip
+                        const checks = (w.analysis ?? [])
+                          .map((c) => `; ${c.name}: ${c.outcome}${c.lastValue !== null ? ` (${c.lastValue})` : ''}`)
+                          .join('');
                         return (
                           <span
                             key={w.index}
                             className={`wave tone-${tone(w.state)}${w.index === b.currentWave ? ' wave-current' : ''}`}
-                            title={`${w.name}: ${stateLabel(w.state)}, ${done} of ${w.targets} upgraded`}
+                            title={`${w.name}: ${stateLabel(w.state)}, ${done} of ${w.targets} upgraded${checks}`}
                           >
                             {w.name} {done}/{w.targets}
                           </span>

@@ -87,7 +87,26 @@ function picture(cli: Cli, b: BatchT): string {
     ]),
     cli.paint,
   );
-  return `${head}\n\n${waves}`;
+  const checks = b.waves.flatMap((w) => w.analysis.map((c) => ({ wave: w.name, c })));
+  if (checks.length === 0) return `${head}\n\n${waves}`;
+  // the analysis checks of the waves that bake, each with its last sample
+  const bounds = (c: (typeof checks)[number]['c']) =>
+    [c.min !== null ? `>= ${c.min}` : '', c.max !== null ? `<= ${c.max}` : ''].filter(Boolean).join(', ');
+  const analysis = table(
+    ['WAVE', 'CHECK', 'MEASURES', 'BOUNDS', 'ON ERROR', 'LAST', 'VALUE', 'REASON'],
+    checks.map(({ wave, c }) => [
+      wave,
+      c.name,
+      c.kind === 'sli' ? `sli ${c.sli}` : `prometheus ${c.query}`,
+      bounds(c),
+      c.onError,
+      c.outcome,
+      c.lastValue !== null ? String(c.lastValue) : '-',
+      c.reason ?? '',
+    ]),
+    cli.paint,
+  );
+  return `${head}\n\n${waves}\n\n${analysis}`;
 }
 
 function changeLines(cli: Cli, a: BatchT | null, b: BatchT): string[] {

@@ -17,7 +17,7 @@ import {
 import type { PasswordSetT } from '../../api/credential-shapes.ts';
 import type { FaultT, TargetDetailT, TargetT } from '../../api/target-shapes.ts';
 import { engineVersion } from '../../domain/engine-labels.ts';
-import { SIM_FAULT_KINDS, TARGET_KINDS } from '../../domain/types.ts';
+import { SIM_FAULT_KINDS, SLI_NAMES, TARGET_KINDS } from '../../domain/types.ts';
 import { fields, table, when } from '../output.ts';
 import { resolveTarget } from '../resolve.ts';
 import { describeWindow, registerTargetWindows } from './target-windows.ts';
@@ -244,16 +244,25 @@ export function registerTargets(program: Command, cli: Cli): void {
     .option('--node <node>', 'only on this node')
     .option('--times <n>', 'how many times (default 1)', integer('--times'))
     .option('--transient', 'kinds fail and health_timeout: a transient error, which a retry-safe step is retried after')
-    .action(async (ref: string, o: { step: string; kind: string; node?: string; times?: number; transient?: boolean }) => {
-      const id = await resolveTarget(cli, ref);
-      const f = await cli.api.post<FaultT>(cli.p(`/targets/${encodeURIComponent(id)}/faults`), {
-        step: o.step,
-        kind: o.kind,
-        ...(o.node ? { node: o.node } : {}),
-        ...(o.times ? { times: o.times } : {}),
-        ...(o.transient ? { transient: true } : {}),
-      });
-      const what = `${f.transient ? 'transient ' : ''}${f.kind}`;
-      await cli.print(f, () => `fault added to ${id}: ${what} at ${f.step}${f.node ? ` on ${f.node}` : ''} (${f.times}x)`);
-    });
+    .addOption(new Option('--sli <name>', 'kind regress: the indicator the step makes worse').choices([...SLI_NAMES]))
+    .option('--value <n>', 'kind regress: the value the indicator takes once the step ran', Number)
+    .action(
+      async (
+        ref: string,
+        o: { step: string; kind: string; node?: string; times?: number; transient?: boolean; sli?: string; value?: number },
+      ) => {
+        const id = await resolveTarget(cli, ref);
+        const f = await cli.api.post<FaultT>(cli.p(`/targets/${encodeURIComponent(id)}/faults`), {
+          step: o.step,
+          kind: o.kind,
+          ...(o.node ? { node: o.node } : {}),
+          ...(o.times ? { times: o.times } : {}),
+          ...(o.transient ? { transient: true } : {}),
+          ...(o.sli !== undefined ? { sli: o.sli } : {}),
+          ...(o.value !== undefined ? { value: o.value } : {}),
+        });
+        const what = `${f.transient ? 'transient ' : ''}${f.kind}${f.sli ? ` (${f.sli} = ${f.value})` : ''}`;
+        await cli.print(f, () => `fault added to ${id}: ${what} at ${f.step}${f.node ? ` on ${f.node}` : ''} (${f.times}x)`);
+      },
+    );
 }
