@@ -162,3 +162,37 @@ test('a stopped node makes the sample fail, naming the node', async () => {
     return true;
   });
 });
+
+test('behind PgBouncer: a client the pooler refuses counts once, and so does one the server refuses through it', async () => {
+  const pooled = makeTarget('pgslp', '16.13', { provision: true, replicas: 0, pooler: true });
+  const p = await driver.provision(pooled);
+  pooled.driverConfig = p.driverConfig;
+  try {
+    const port = Number(p.driverConfig.poolerPort);
+    await driver.slis(pooled);
+    const refuse = async (user: string, database: string, why: RegExp): Promise<void> => {
+      const c = new pg.Client({ host: '127.0.0.1', port, user, database });
+      c.on('error', () => undefined);
+      await assert.rejects(c.connect(), why);
+    };
+    // refused by PgBouncer itself (not in its user list), then by the server behind it
+    await refuse('nobody', 'postgres', /authentication failed/);
+    await refuse('postgres', 'no_such_db', /does not exist/);
+    let total = 0;
+    let last: Sample = {};
+    await until(
+      async () => {
+        last = await driver.slis(pooled);
+        total += last.failed_connections!;
+        return total >= 2;
+      },
+      'both refusals to be counted',
+      600,
+      100,
+    );
+    assert.equal(total, 2, `two refused clients, counted once each (last sample ${JSON.stringify(last)})`);
+    assert.equal((await driver.slis(pooled)).failed_connections, 0);
+  } finally {
+    await driver.destroy(pooled).catch(() => undefined);
+  }
+});

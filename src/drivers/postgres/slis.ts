@@ -13,8 +13,9 @@
 //                            refusals at connection start each server wrote to its log (too many
 //                            clients, unknown database or role, authentication, starting up or
 //                            shutting down), plus the clients PgBouncer refused ("pooler error") when
-//                            the target has a pooler. A node that refuses the driver's own probe
-//                            is not counted there: it makes the sample fail (below).
+//                            the target has a pooler (a client refused by the server behind the
+//                            pooler counts once, not twice). A node that refuses the driver's own
+//                            probe is not counted there: it makes the sample fail (below).
 // Counters are kept in memory per cluster and node; rates are over the time since the previous
 // sample of the same cluster. The first sample of a cluster (or the first after the driver's process
 // started) reads every counter twice, FIRST_INTERVAL_MS apart, so every indicator is there at once.
@@ -35,11 +36,17 @@ export type Slis = Partial<Record<SliName, number>>;
 /** how far apart the two readings of a cluster's first sample are */
 export const FIRST_INTERVAL_MS = 500;
 
-/** FATAL messages a server sends a connection it refuses at start (log_line_prefix puts them after "FATAL:  ") */
-const REFUSAL =
-  /\bFATAL:\s+(sorry, too many clients|remaining connection slots are reserved|too many connections for|the database system is (starting up|shutting down|not yet accepting|not accepting|in recovery mode)|database ".*" does not exist|database ".*" is not currently accepting|role ".*" (does not exist|is not permitted to log in)|no pg_hba\.conf entry|pg_hba\.conf rejects|.*authentication failed for user|permission denied for database)/;
+/** what a server says to a connection it refuses at start (in its log after "FATAL:  ") */
+const REFUSED =
+  /(sorry, too many clients|remaining connection slots are reserved|too many connections for|the database system is (starting up|shutting down|not yet accepting|not accepting|in recovery mode)|database ".*" does not exist|database ".*" is not currently accepting|role ".*" (does not exist|is not permitted to log in)|no pg_hba\.conf entry|pg_hba\.conf rejects|.*authentication failed for user|permission denied for database)/;
+const SERVER_REFUSAL = new RegExp(`\\bFATAL:\\s+${REFUSED.source}`);
 /** PgBouncer logs every error it sends a client it refuses or drops (log_pooler_errors, on by default) */
 const POOLER_REFUSAL = /pooler error:/;
+/**
+ * PgBouncer's own login to a server that refused it: that refusal is in the server's log too, and
+ * the client it was for is counted by its pooler error, so it is taken off once
+ */
+const POOLER_SERVER_REFUSED = new RegExp(`server login failed: FATAL\\s+${REFUSED.source}`);
 
 interface Reading {
   at: number;
@@ -58,28 +65,25 @@ const previous = new Map<string, Reading>();
 
 const sizeOf = async (file: string): Promise<number> => (await stat(file).catch(() => ({ size: 0 }))).size;
 
-/** lines matching `re` in a file from byte `from` (to its end); a file that shrank is read from its start */
-async function countLines(file: string, from: number, re: RegExp): Promise<{ count: number; at: number }> {
+/** lines matching each of `res` in a file from byte `from` (to its end); a file that shrank is read from its start */
+async function countLines(file: string, from: number, res: RegExp[]): Promise<{ counts: number[]; at: number }> {
+  const none = { counts: res.map(() => 0) };
   let size: number;
   try {
     size = (await stat(file)).size;
   } catch {
-    return { count: 0, at: 0 };
+    return { ...none, at: 0 };
   }
   const start = from > size ? 0 : from;
-  if (size === start) return { count: 0, at: size };
+  if (size === start) return { ...none, at: size };
   const fh = await open(file, 'r');
   try {
     const buf = Buffer.alloc(size - start);
     const { bytesRead } = await fh.read(buf, 0, buf.length, start);
-    const text = buf.subarray(0, bytesRead).toString('utf8');
     // a line still being written is left for the next sample
-    const end = text.lastIndexOf('\n') + 1;
-    const count = text
-      .slice(0, end)
-      .split('\n')
-      .filter((l) => re.test(l)).length;
-    return { count, at: start + Buffer.byteLength(text.slice(0, end)) };
+    const end = buf.subarray(0, bytesRead).lastIndexOf(0x0a) + 1;
+    const lines = buf.subarray(0, end).toString('utf8').split('\n');
+    return { counts: res.map((re) => lines.filter((l) => re.test(l)).length), at: start + end };
   } finally {
     await fh.close();
   }
@@ -99,10 +103,23 @@ async function ask<R extends Record<string, unknown>>(n: NodeLayout, sql: string
   }
 }
 
-/** every node's counters, and the refusals logged since `prev` (from the start of the logs' growth when none) */
+/** every node's counters, and the refusals logged since `prev` (none when there is no reading before) */
 async function read(state: ClusterState, prev: Reading | undefined): Promise<Counted> {
   const reading: Reading = { at: Date.now(), nodes: new Map(), poolerLogAt: 0 };
   let refused = 0;
+  // the pooler's log first: a server refusal it logged is then surely in the server's log read next
+  if (state.pooler) {
+    if (!pooler.poolerRunning(state.root))
+      throw new DriverError('NODE_UNREACHABLE', `pgbouncer (:${state.pooler.port}) cannot be reached: it is not running`, true);
+    const file = path.join(state.root, 'pooler', 'pgbouncer.log');
+    if (prev) {
+      const log = await countLines(file, prev.poolerLogAt, [POOLER_REFUSAL, POOLER_SERVER_REFUSED]);
+      refused += log.counts[0]! - log.counts[1]!;
+      reading.poolerLogAt = log.at;
+    } else {
+      reading.poolerLogAt = await sizeOf(file);
+    }
+  }
   for (const n of state.nodes) {
     const r = await ask<{ rollbacks: string; conflicts: string }>(
       n,
@@ -112,8 +129,8 @@ async function read(state: ClusterState, prev: Reading | undefined): Promise<Cou
     const before = prev?.nodes.get(n.name);
     let logAt: number;
     if (before) {
-      const log = await countLines(cl.logFile(n), before.logAt, REFUSAL);
-      refused += log.count;
+      const log = await countLines(cl.logFile(n), before.logAt, [SERVER_REFUSAL]);
+      refused += log.counts[0]!;
       logAt = log.at;
     } else {
       // with no reading before, the log is measured from here on
@@ -121,19 +138,7 @@ async function read(state: ClusterState, prev: Reading | undefined): Promise<Cou
     }
     reading.nodes.set(n.name, { rollbacks: Number(r.rollbacks), conflicts: Number(r.conflicts), logAt });
   }
-  if (state.pooler) {
-    if (!pooler.poolerRunning(state.root))
-      throw new DriverError('NODE_UNREACHABLE', `pgbouncer (:${state.pooler.port}) cannot be reached: it is not running`, true);
-    const file = path.join(state.root, 'pooler', 'pgbouncer.log');
-    if (prev) {
-      const log = await countLines(file, prev.poolerLogAt, POOLER_REFUSAL);
-      refused += log.count;
-      reading.poolerLogAt = log.at;
-    } else {
-      reading.poolerLogAt = await sizeOf(file);
-    }
-  }
-  return { reading, refused };
+  return { reading, refused: Math.max(0, refused) };
 }
 
 /** growth of a counter; one that went back (stats reset, crash) counts from zero */
