@@ -1,7 +1,7 @@
 // The postgres driver's service-level indicators on a real primary and replica: replication lag
 // that grows while the replica's replay is paused under writes and falls back once it resumes (and
 // stays at zero on an idle primary, however old its last commit), a rollback rate that follows a
-// client's ROLLBACKs, refused connections counted from the servers' own refusals, and a stopped
+// client's ROLLBACKs, a conflict rate that counts a replica query cancelled by recovery, refused connections counted from the servers' own refusals, and a stopped
 // node that makes the sample fail naming it. The load comes from plain `pg` clients.
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
@@ -149,6 +149,25 @@ test('a connection the server refuses counts once as a failed connection', async
   assert.equal(total, 1);
   const next = await sample();
   assert.equal(next.failed_connections, 0, 'a refusal is counted in one sample only');
+});
+
+test('a replica query cancelled by a conflict with recovery shows in the conflict rate', async () => {
+  const admin = await client(replicaPort);
+  // the replica waits a tenth of a second for its queries before cancelling them, not 30 s
+  await admin.query("ALTER SYSTEM SET max_standby_streaming_delay = '100ms'");
+  await admin.query('SELECT pg_reload_conf()');
+  assert.equal(0, (await sample()).conflict_rate);
+  const reader = await client(replicaPort);
+  await reader.query('BEGIN');
+  await reader.query('SELECT count(*) FROM ticks');
+  // the lock taken on the primary is replayed on the replica, where the reader holds the table
+  const writer = await client(primaryPort);
+  await writer.query('BEGIN');
+  await writer.query('LOCK TABLE ticks IN ACCESS EXCLUSIVE MODE');
+  await writer.query('COMMIT');
+  await sampleUntil((s) => s.conflict_rate! > 0, 'a recovery conflict in the conflict rate');
+  // the reader's session was ended by the conflict
+  await assert.rejects(reader.query('SELECT 1'), /conflict with recovery|terminat|connection error/);
 });
 
 test('a stopped node makes the sample fail, naming the node', async () => {
