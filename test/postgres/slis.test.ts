@@ -1,8 +1,9 @@
 // The postgres driver's service-level indicators on a real primary and replica: replication lag
 // that grows while the replica's replay is paused under writes and falls back once it resumes (and
 // stays at zero on an idle primary, however old its last commit), a rollback rate that follows a
-// client's ROLLBACKs, a conflict rate that counts a replica query cancelled by recovery, refused connections counted from the servers' own refusals, and a stopped
-// node that makes the sample fail naming it. The load comes from plain `pg` clients.
+// client's ROLLBACKs, a conflict rate that counts a replica query cancelled by recovery, refused
+// connections counted from the servers' own refusals (behind PgBouncer too), and a stopped node
+// that makes the sample fail naming it. The load comes from plain `pg` clients.
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
