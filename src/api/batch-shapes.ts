@@ -1,9 +1,28 @@
 // What the native API answers about batches: a batch with its waves, counts, bake timer, failures
 // against the threshold, forecast and (once cancelled) the restores its cancel made.
 import { Type, type Static } from '@sinclair/typebox';
-import { BATCH_STATES, WAVE_STATES } from '../domain/types.ts';
+import { ANALYSIS_ON_ERROR } from '../domain/analysis.ts';
+import { BATCH_STATES, SLI_NAMES, WAVE_STATES } from '../domain/types.ts';
 import { literalUnion, Nullable, Page, Time } from './common.ts';
 import { EstimateOut, ModeOut, RestoreOut, ScheduleOut } from './upgrade-shapes.ts';
+
+export const AnalysisOut = Type.Object({
+  name: Type.String(),
+  kind: Type.Union([Type.Literal('prometheus'), Type.Literal('sli')]),
+  url: Nullable(Type.String()),
+  query: Nullable(Type.String()),
+  sli: Nullable(literalUnion(SLI_NAMES)),
+  min: Nullable(Type.Number()),
+  max: Nullable(Type.Number()),
+  onError: literalUnion(ANALYSIS_ON_ERROR),
+  intervalSeconds: Type.Number(),
+  outcome: Type.Union([Type.Literal('pending'), Type.Literal('pass'), Type.Literal('fail'), Type.Literal('error')], {
+    description: 'of its last sample: pending until the first; error = it could not be evaluated',
+  }),
+  lastValue: Nullable(Type.Number({ description: 'the value that decided the last sample (the failing one when it failed)' })),
+  lastAt: Nullable(Time()),
+  reason: Nullable(Type.String({ description: 'why it failed or could not be evaluated' })),
+});
 
 export const WaveOut = Type.Object({
   index: Type.Integer(),
@@ -19,6 +38,16 @@ export const WaveOut = Type.Object({
   bakeUntil: Nullable(Time()),
   counts: Type.Record(Type.String(), Type.Integer(), { description: 'upgrades of the wave per upgrade state' }),
   healthFailures: Type.Array(Type.String(), { description: 'targets found unhealthy at the end of the bake' }),
+  analysis: Type.Array(AnalysisOut, { description: 'checks judged during the bake, each with its last sample' }),
+  analysisFailures: Type.Array(
+    Type.Object({
+      target: Type.String(),
+      check: Type.String(),
+      reason: Type.String({ description: 'e.g. analysis "error rate": 0.05 > max 0.01' }),
+      rolledBack: Type.Boolean({ description: 'its upgrade was rolled back by its onFailure policy' }),
+    }),
+    { description: 'targets the analysis checks failed' },
+  ),
 });
 
 export const BatchOut = Type.Object({

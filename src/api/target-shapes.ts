@@ -7,6 +7,7 @@ import {
   NODE_HEALTHS,
   PRECHECK_STATES,
   SIM_FAULT_KINDS,
+  SLI_NAMES,
   STEP_ACTIONS,
   TARGET_KINDS,
   WEEK_DAYS,
@@ -91,6 +92,8 @@ export const FaultOut = Type.Object({
   kind: literalUnion(SIM_FAULT_KINDS),
   times: Type.Integer(),
   transient: Type.Optional(Type.Boolean()),
+  sli: Type.Optional(literalUnion(SLI_NAMES)),
+  value: Type.Optional(Type.Number()),
 });
 
 export const CatalogVersionOut = Type.Object({

@@ -9,6 +9,7 @@
 //     absent = 1 (as Azure Fleet Manager's default);
 //   - the failure threshold is a count or a percentage of all targets, rounded up, at least 1;
 //     the batch halts when that many targets have failed. Absent = 1: the first failure halts.
+import { parseAnalysis, type AnalysisCheck, type AnalysisCheckBody } from './analysis.ts';
 import { AppError } from './errors.ts';
 
 /** a count (whole number) or a percentage ("10%", "12.5%") */
@@ -20,6 +21,8 @@ export interface WaveSpec {
   maxConcurrency?: Amount;
   bakeMinutes?: number;
   approval?: boolean;
+  /** checks judged during its bake (src/domain/analysis.ts) */
+  analysis?: AnalysisCheckBody[];
 }
 
 export interface PlannedWave {
@@ -28,6 +31,8 @@ export interface PlannedWave {
   maxConcurrency: number;
   bakeSeconds: number;
   approval: boolean;
+  /** checks judged during its bake; none when absent */
+  analysis?: AnalysisCheck[];
 }
 
 export interface BatchPlan {
@@ -73,12 +78,20 @@ export function planBatch(targetIds: readonly string[], waves: readonly WaveSpec
     const conc = w.maxConcurrency === undefined ? 1 : resolveAmount(w.maxConcurrency, n, `${what}.maxConcurrency`);
     const bake = w.bakeMinutes ?? 0;
     if (!Number.isFinite(bake) || bake < 0) throw new AppError('VALIDATION_FAILED', `${what}.bakeMinutes must be 0 or more`);
+    const analysis = parseAnalysis(w.analysis, `waves[${i}].analysis`);
+    if (analysis.length > 0 && bake <= 0) {
+      throw new AppError(
+        'VALIDATION_FAILED',
+        `${what} has analysis checks but no bake: give it "bakeMinutes" (the checks are sampled while the wave bakes)`,
+      );
+    }
     return {
       name: w.name,
       targetIds: ids,
       maxConcurrency: Math.max(1, conc),
       bakeSeconds: Math.round(bake * 60 * 1000) / 1000,
       approval: w.approval === true,
+      analysis,
     };
   });
   if (taken < total) {

@@ -45,7 +45,11 @@ export const EXECUTOR_STATES = ['running', 'stopped', 'lost'] as const;
 export type ExecutorState = (typeof EXECUTOR_STATES)[number];
 
 /** the faults the sim driver can inject (POST .../targets/{t}/faults) */
-export const SIM_FAULT_KINDS = ['fail', 'hang', 'crash', 'health_timeout', 'rollback_fail'] as const;
+/**
+ * regress: the step runs and succeeds, then sets an SLI value on its node (params sli, value), so
+ * an analysis check sees the target regress after its upgrade; a rollback of the step clears it
+ */
+export const SIM_FAULT_KINDS = ['fail', 'hang', 'crash', 'health_timeout', 'rollback_fail', 'regress'] as const;
 export type SimFaultKind = (typeof SIM_FAULT_KINDS)[number];
 
 export interface Project {

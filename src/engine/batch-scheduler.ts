@@ -9,22 +9,32 @@
 //   running            -> release held upgrades of the current wave up to maxConcurrency (only those
 //                         whose own window is open, for a "window" batch); when every upgrade of the
 //                         wave has ended: bake (if bakeMinutes > 0) or the next wave
-//   baking             -> at the end of the bake the wave's upgraded targets are health-checked;
+//   baking             -> the wave's analysis checks are sampled every interval (./analysis.ts); a
+//                         check that fails targets ends the bake early: the wave fails and those
+//                         targets count as failed (their upgrades rolled back when their
+//                         onFailure says so); one that cannot be evaluated pauses the batch or
+//                         fails the targets (its onError). At the end of the bake every check is
+//                         sampled once more, then the upgraded targets are health-checked;
 //                         unhealthy ones count as failed targets; then the next wave
 //   next wave          -> awaiting_approval when it has approval: true, else running
 //   failed targets >= the threshold -> halted (nothing new starts; running upgrades finish)
 //
 // A released upgrade is an ordinary upgrade from then on: its window, exclusions, operator
 // actions and the executor apply as to any other.
+import type { AnalysisCheck, AnalysisFailure } from '../domain/analysis.ts';
 import type { Clock } from '../domain/clock.ts';
-import { ACTIVE_BATCH_STATES, type BatchState, type UpgradeHold, type UpgradeSchedule } from '../domain/types.ts';
+import { ACTIVE_BATCH_STATES, type BatchState, type Target, type UpgradeHold, type UpgradeSchedule } from '../domain/types.ts';
 import type { Driver } from '../drivers/driver.ts';
 import type { Selectable } from 'kysely';
 import type { BatchRow, BatchWaveRow as WaveRowT } from '../store/schema.ts';
 import type { Store } from '../store/open.ts';
 import { loadTarget } from '../store/targets-repo.ts';
-import { markBatchEnded, moveBatch, moveWave, type BatchBy } from './core/batches.ts';
+import { toUpgrade } from '../store/mappers.ts';
+import { sampleCheck, type CheckSample } from './analysis.ts';
+import { markBatchEnded, moveBatch, moveWave, recordAnalysis, type BatchBy } from './core/batches.ts';
+import type { CoreEnv } from './core/env.ts';
 import { appendEvent } from './core/events.ts';
+import { revertSucceeded } from './core/progress.ts';
 import type { Db } from '../store/schema.ts';
 import { moveUpgrade } from './core/writes.ts';
 import { gateAt } from './windows.ts';
@@ -37,6 +47,10 @@ export interface BatchDeps {
   clock: Clock;
   /** an operator-style action on one upgrade (cancel), through the one state core */
   act(projectId: string, upgradeId: string, action: 'cancel'): Promise<void>;
+  /** the state core's environment: an analysis failure rolls back upgrades whose onFailure says so */
+  core: CoreEnv;
+  /** an upgrade has steps to run now (a rollback the scheduler started) */
+  touch(upgradeId: string): void;
 }
 
 export interface WaveCounts {
@@ -100,12 +114,22 @@ export async function activeInWave(db: Db, batchId: string, idx: number): Promis
 }
 
 const healthFailuresOf = (w: BatchWaveRow): string[] => JSON.parse(w.health_failures) as string[];
+export const analysisFailuresOf = (w: Pick<BatchWaveRow, 'analysis_failures'>): AnalysisFailure[] =>
+  JSON.parse(w.analysis_failures) as AnalysisFailure[];
+export const analysisOf = (w: Pick<BatchWaveRow, 'analysis'>): AnalysisCheck[] => JSON.parse(w.analysis) as AnalysisCheck[];
 
-/** failed targets of the whole batch: failed upgrades plus targets unhealthy after a bake */
+/**
+ * failed targets of the whole batch: failed upgrades, plus targets unhealthy after a bake or failed
+ * by an analysis check (once each; one whose upgrade is rolled back counts as a failed upgrade)
+ */
 export function failuresOf(counts: Map<number, WaveCounts>, waves: BatchWaveRow[]): number {
   let n = 0;
   for (const c of counts.values()) n += c.failed;
-  for (const w of waves) n += healthFailuresOf(w).length;
+  for (const w of waves) {
+    const bad = new Set(healthFailuresOf(w));
+    for (const f of analysisFailuresOf(w)) if (!f.rolledBack) bad.add(f.target);
+    n += bad.size;
+  }
   return n;
 }
 
@@ -198,7 +222,13 @@ async function stepBatch(deps: BatchDeps, batchId: string): Promise<boolean> {
     });
   }
   if (state === 'baking') {
-    if (wave.bake_until && wave.bake_until > iso) return false;
+    const over = !(wave.bake_until && wave.bake_until > iso);
+    if (analysisOf(wave).length > 0) {
+      const judged = await analyse(deps, b, wave, at, over, failures, limit);
+      if (judged === 'moved') return true;
+      if (judged === 'raced') return false;
+    }
+    if (!over) return false;
     const unhealthy = await healthCheck(deps, b, cur);
     return db.transaction().execute(async (trx) => {
       const healthFailures = JSON.stringify(unhealthy);
@@ -382,6 +412,176 @@ async function release(deps: BatchDeps, b: BatchRow, wave: BatchWaveRow, c: Wave
   });
   return true;
 }
+
+/**
+ * Samples the analysis checks of a baking wave that are due (each its interval after its last
+ * sample, or the bake's start; every one at the end of the bake, unless it passed at or after
+ * that end) over the wave's upgraded targets not failed yet, and acts on the outcome in one
+ * transaction: 'moved' when the wave ended or the batch paused, 'sampled' when the samples were
+ * only recorded (all passed), 'idle' when nothing was due, 'raced' when the wave changed meanwhile.
+ */
+async function analyse(
+  deps: BatchDeps,
+  b: BatchRow,
+  wave: BatchWaveRow,
+  at: Date,
+  over: boolean,
+  failures: number,
+  limit: number,
+): Promise<'moved' | 'sampled' | 'idle' | 'raced'> {
+  const db = deps.store.db;
+  const iso = at.toISOString();
+  const checks = analysisOf(wave);
+  const bakeUntil = wave.bake_until ?? iso;
+  const bakeStart = Date.parse(bakeUntil) - wave.bake_seconds * 1000;
+  const due = checks.filter((c) =>
+    over
+      ? !c.last || c.last.at < bakeUntil || c.last.outcome !== 'pass'
+      : (c.last ? Date.parse(c.last.at) : bakeStart) + c.intervalSeconds * 1000 <= at.getTime(),
+  );
+  if (due.length === 0) return 'idle';
+  const already = new Set(analysisFailuresOf(wave).map((f) => f.target));
+  const rows = await db
+    .selectFrom('upgrades')
+    .select(['project_id', 'target_id'])
+    .where('batch_id', '=', b.id)
+    .where('wave_index', '=', wave.idx)
+    .where('state', '=', 'succeeded')
+    .execute();
+  const targets: Target[] = [];
+  for (const r of rows) {
+    if (already.has(r.target_id)) continue;
+    const t = await loadTarget(db, r.project_id, r.target_id);
+    if (t) targets.push(t);
+  }
+  // no upgraded target left to judge (every upgrade of the wave failed): nothing to sample
+  if (targets.length === 0) return 'idle';
+  const samples = new Map<string, CheckSample>();
+  for (const c of due) samples.set(c.name, await sampleCheck(c, targets, deps.drivers));
+  const updated = checks.map((c): AnalysisCheck => {
+    const s = samples.get(c.name);
+    return s ? { ...c, last: { at: iso, outcome: s.outcome, value: s.value, reason: s.reason } } : c;
+  });
+  const failing = due.filter((c) => {
+    const s = samples.get(c.name) as CheckSample;
+    return s.outcome === 'fail' || (s.outcome === 'error' && c.onError === 'fail');
+  });
+  const pausing = due.filter((c) => samples.get(c.name)?.outcome === 'error' && c.onError === 'pause');
+  const by = scheduler(b, iso);
+  const touched: string[] = [];
+  const result = await db
+    .transaction()
+    .execute(async (trx): Promise<'moved' | 'sampled' | 'raced'> => {
+      if (failing.length === 0 && pausing.length === 0) {
+        return (await recordAnalysis(trx, b.id, wave.idx, JSON.stringify(updated))) ? 'sampled' : 'raced';
+      }
+      if (failing.length === 0) {
+        // could not be evaluated, onError pause: nothing passes silently; an operator resumes
+        const why = pausing.map((c) => samples.get(c.name)?.reason).join('; ');
+        const reason = `paused: ${why}; resume the batch to sample again`;
+        const ok = await moveBatch(trx, 'pause', {
+          ...by,
+          from: 'baking',
+          to: 'paused',
+          message: reason,
+          set: { paused_from: 'baking', pending_reason: reason },
+          data: { wave: wave.idx, checks: pausing.map((c) => c.name) },
+        });
+        if (!ok) return 'raced';
+        await moveWave(trx, 'pause', {
+          ...waveOf(b, wave, iso),
+          from: 'baking',
+          to: 'paused',
+          set: { analysis: JSON.stringify(updated) },
+        });
+        return 'moved';
+      }
+      // the targets the failing checks failed, each once (the first check that failed it names it)
+      const fresh = new Map<string, AnalysisFailure>();
+      for (const c of failing) {
+        const s = samples.get(c.name) as CheckSample;
+        for (const f of s.failures) {
+          if (!fresh.has(f.target)) fresh.set(f.target, { target: f.target, check: c.name, reason: f.reason, rolledBack: false });
+        }
+        await appendEvent(
+          trx,
+          {
+            projectId: b.project_id,
+            actor: 'scheduler',
+            type: 'batch.analysis_failed',
+            message: `wave ${wave.name}: ${s.reason ?? `analysis "${c.name}" failed`} (${s.failures.map((f) => f.target).join(', ')})`,
+            data: {
+              batchId: b.id,
+              wave: wave.idx,
+              check: c.name,
+              outcome: s.outcome,
+              value: s.value,
+              bound: s.bound,
+              targets: s.failures.map((f) => f.target),
+            },
+          },
+          deps.clock,
+        );
+      }
+      // onFailure rollback: the upgrades of the failed targets are reversed
+      const ups = await trx
+        .selectFrom('upgrades')
+        .selectAll()
+        .where('batch_id', '=', b.id)
+        .where('wave_index', '=', wave.idx)
+        .where('state', '=', 'succeeded')
+        .where('target_id', 'in', [...fresh.keys()])
+        .execute();
+      for (const row of ups) {
+        const f = fresh.get(row.target_id) as AnalysisFailure;
+        if (await revertSucceeded(trx, deps.core, toUpgrade(row), f.reason)) {
+          f.rolledBack = true;
+          touched.push(row.id);
+        }
+      }
+      const ended = await moveWave(trx, 'fail', {
+        ...waveOf(b, wave, iso),
+        from: 'baking',
+        to: 'failed',
+        set: {
+          ended_at: iso,
+          analysis: JSON.stringify(updated),
+          analysis_failures: JSON.stringify([...analysisFailuresOf(wave), ...fresh.values()]),
+        },
+      });
+      // the wave moved meanwhile: undo the rollbacks with the rest of this transaction
+      if (!ended) throw new Raced();
+      // a rolled-back target counts as a failed upgrade from now on; the others as analysis failures
+      const total = failures + fresh.size;
+      const first = [...fresh.values()][0];
+      if (total >= limit) {
+        const reason = `halted: ${first.reason}; ${total} of ${limit} allowed failures`;
+        await moveBatch(trx, 'halt', {
+          ...by,
+          from: 'baking',
+          to: 'halted',
+          message: `${reason}${touched.length > 0 ? `; ${touched.length} upgrade(s) rolled back` : ''}`,
+          set: { pending_reason: reason },
+          data: { failures: total, limit, check: first.check },
+        });
+        return 'moved';
+      }
+      await nextWave(trx, b, 'baking', wave.idx, iso, total);
+      return 'moved';
+    })
+    .catch((err: unknown) => {
+      if (err instanceof Raced) {
+        touched.length = 0;
+        return 'raced' as const;
+      }
+      throw err;
+    });
+  for (const id of touched) deps.touch(id);
+  return result;
+}
+
+/** the wave an analysis failure ends changed state meanwhile (its transaction is rolled back) */
+class Raced extends Error {}
 
 /** Targets of wave `idx` whose upgrade succeeded but that are not healthy now. */
 async function healthCheck(deps: BatchDeps, b: BatchRow, idx: number): Promise<string[]> {

@@ -8,6 +8,7 @@ import { sql } from 'kysely';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AppContext } from '../service/app-context.ts';
+import { SimDriver } from '../drivers/sim/sim-driver.ts';
 import { MetricsTail } from './metrics-tail.ts';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -96,6 +97,20 @@ export async function metricsRoutes(app: FastifyInstance, opts: { ctx: AppContex
             AND p.lane = s.lane AND p.ord < s.ord AND p.state NOT IN ('succeeded', 'skipped'))`.execute(db);
       const since = res.rows[0]?.since;
       this.set(since ? Math.max(0, (Date.now() - Date.parse(since)) / 1000) : 0);
+    },
+  });
+  new Gauge({
+    name: 'liftgate_target_sli',
+    help: 'Service-level indicators of the simulated targets (the sim driver\u2019s slis), for analysis checks that query Prometheus',
+    labelNames: ['project', 'target', 'sli'],
+    registers,
+    async collect() {
+      this.reset();
+      const sim = ctx.drivers.get('sim');
+      if (!(sim instanceof SimDriver)) return;
+      for (const t of await sim.fleetSlis()) {
+        for (const [sli, v] of Object.entries(t.slis)) this.set({ project: t.projectId, target: t.targetId, sli }, v);
+      }
     },
   });
   const sse = new Gauge({

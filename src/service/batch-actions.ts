@@ -8,6 +8,7 @@
 //   retry    halted|failed (or running with failed targets) -> running; failed upgrades retried,
 //            targets found unhealthy after a bake are checked again at the next bake
 //   approve  awaiting_approval -> running; the gated wave starts
+import { mergeChecks, parseAnalysis, type AnalysisCheckBody } from '../domain/analysis.ts';
 import { planBatch, type Amount, type WaveSpec } from '../domain/batch-plan.ts';
 import type { Clock } from '../domain/clock.ts';
 import { AppError } from '../domain/errors.ts';
@@ -34,8 +35,8 @@ export interface BatchRequest {
   schedule?: UpgradeSchedule;
   waves: WaveSpec[];
   failureThreshold?: { targets: Amount };
-  /** options every upgrade of the batch gets (options.retry) */
-  upgradeOptions?: { retry?: RetryOptions };
+  /** options every upgrade of the batch gets (options.retry, onFailure, analysis) */
+  upgradeOptions?: { retry?: RetryOptions; onFailure?: 'stop' | 'rollback'; analysis?: AnalysisCheckBody[] };
 }
 
 export { BATCH_ACTIONS, type BatchAction };
@@ -109,6 +110,17 @@ export async function createBatch(ctx: AppContext, projectId: string, req: Batch
     req.waves,
     req.failureThreshold?.targets,
   );
+  // the batch's own checks (upgradeOptions.analysis) are judged in the bake of every wave that bakes
+  const batchChecks = parseAnalysis(req.upgradeOptions?.analysis, 'upgradeOptions.analysis');
+  if (batchChecks.length > 0) {
+    if (!plan.waves.some((w) => w.bakeSeconds > 0)) {
+      throw new AppError(
+        'VALIDATION_FAILED',
+        'upgradeOptions.analysis is judged while a wave bakes, and no wave has "bakeMinutes"; give the waves to judge a bake',
+      );
+    }
+    for (const w of plan.waves) if (w.bakeSeconds > 0) w.analysis = mergeChecks(w.analysis ?? [], batchChecks);
+  }
   const { batchId } = await createBatchRecord(
     ctx,
     projectId,
@@ -171,7 +183,8 @@ export async function batchAction(
           from: state,
           to: 'paused',
           message: `${actor} paused the batch`,
-          set: { paused_from: state },
+          // the reason shown is the operator's pause (an analysis pause writes its own)
+          set: { paused_from: state, pending_reason: null },
         });
         if (!ok) throw raced();
         if (state !== 'scheduled') {
@@ -184,13 +197,24 @@ export async function batchAction(
     }
     case 'resume': {
       const back = (b.paused_from ?? 'running') as BatchState;
+      const bakeUntil =
+        back === 'baking'
+          ? (
+              await db
+                .selectFrom('batch_waves')
+                .select('bake_until')
+                .where('batch_id', '=', id)
+                .where('idx', '=', cur)
+                .executeTakeFirst()
+            )?.bake_until
+          : null;
       await db.transaction().execute(async (trx) => {
         const ok = await moveBatch(trx, 'resume', {
           ...base,
           from: 'paused',
           to: back,
           message: `${actor} resumed the batch`,
-          set: { paused_from: null },
+          set: { paused_from: null, pending_reason: bakeUntil ? `baking until ${bakeUntil}` : null },
         });
         if (!ok) throw raced();
         if (back !== 'scheduled') {

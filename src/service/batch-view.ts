@@ -2,9 +2,10 @@
 // timer, failures against the threshold; and the pending reason of an upgrade its batch holds.
 import type { Selectable } from 'kysely';
 import { AppError } from '../domain/errors.ts';
-import type { Upgrade, UpgradeMode, UpgradeSchedule } from '../domain/types.ts';
+import type { SliName, Upgrade, UpgradeMode, UpgradeSchedule } from '../domain/types.ts';
 import { formatDuration } from '../domain/window.ts';
-import { activeInWave, failuresOf, loadWaves, waveCounts } from '../engine/batch-scheduler.ts';
+import type { AnalysisCheck, AnalysisOnError } from '../domain/analysis.ts';
+import { activeInWave, analysisFailuresOf, analysisOf, failuresOf, loadWaves, waveCounts } from '../engine/batch-scheduler.ts';
 import type { BatchState, WaveState } from '../domain/types.ts';
 import { gateAt } from '../engine/windows.ts';
 import type { BatchRow } from '../store/schema.ts';
@@ -28,6 +29,27 @@ export interface WaveView {
   counts: Record<string, number>;
   /** targets found unhealthy at the end of the bake */
   healthFailures: string[];
+  /** its analysis checks with each one's last sample */
+  analysis: AnalysisView[];
+  /** targets its analysis checks failed */
+  analysisFailures: { target: string; check: string; reason: string; rolledBack: boolean }[];
+}
+
+export interface AnalysisView {
+  name: string;
+  kind: 'prometheus' | 'sli';
+  url: string | null;
+  query: string | null;
+  sli: SliName | null;
+  min: number | null;
+  max: number | null;
+  onError: AnalysisOnError;
+  intervalSeconds: number;
+  /** pending until its first sample */
+  outcome: 'pending' | 'pass' | 'fail' | 'error';
+  lastValue: number | null;
+  lastAt: string | null;
+  reason: string | null;
 }
 
 export interface BatchView {
@@ -122,6 +144,8 @@ export async function presentBatch(ctx: AppContext, b: Selectable<BatchRow>): Pr
       bakeUntil: w.bake_until,
       counts: counts.get(w.idx)?.byState ?? {},
       healthFailures: JSON.parse(w.health_failures) as string[],
+      analysis: analysisOf(w).map(analysisView),
+      analysisFailures: analysisFailuresOf(w),
     })),
     bake,
     estimate: (await ctx.estimates.forBatch(b))?.estimate ?? null,
@@ -129,6 +153,25 @@ export async function presentBatch(ctx: AppContext, b: Selectable<BatchRow>): Pr
     updatedAt: b.updated_at,
     endedAt: b.ended_at,
     restores: state === 'cancelled' ? await batchRestores(db, b.id) : [],
+  };
+}
+
+function analysisView(c: AnalysisCheck): AnalysisView {
+  const src = c.source;
+  return {
+    name: c.name,
+    kind: src.kind,
+    url: src.kind === 'prometheus' ? src.url : null,
+    query: src.kind === 'prometheus' ? src.query : null,
+    sli: src.kind === 'sli' ? src.sli : null,
+    min: c.min,
+    max: c.max,
+    onError: c.onError,
+    intervalSeconds: c.intervalSeconds,
+    outcome: c.last?.outcome ?? 'pending',
+    lastValue: c.last?.value ?? null,
+    lastAt: c.last?.at ?? null,
+    reason: c.last?.reason ?? null,
   };
 }
 
@@ -149,7 +192,8 @@ function batchReason(
         ? `starts at ${b.not_before} (in ${formatDuration(Date.parse(b.not_before) - now.getTime())})`
         : 'starting';
     case 'paused':
-      return `paused by an operator (was ${b.paused_from ?? 'running'})`;
+      // an analysis check that could not be evaluated paused it with its reason
+      return b.pending_reason ?? `paused by an operator (was ${b.paused_from ?? 'running'})`;
     case 'awaiting_approval':
       return `awaiting approval of wave ${waveName ?? ''}`;
     case 'halted':

@@ -18,7 +18,7 @@ import { createBatchRows, moveBatch } from '../engine/core/batches.ts';
 import { applyAction } from '../engine/operations.ts';
 import { appendEvent } from '../engine/core/events.ts';
 import { deleteUnstartedUpgrades } from '../engine/core/writes.ts';
-import { changed, type AppContext } from './app-context.ts';
+import { changed, coreEnv, type AppContext } from './app-context.ts';
 import { planUpgrade, storeUpgrade, type PlannedUpgrade } from './upgrades.ts';
 
 export interface BatchItem {
@@ -50,6 +50,8 @@ export function batchDeps(ctx: AppContext): BatchDeps {
     act: async (projectId, upgradeId, action) => {
       await applyAction(ctx, projectId, upgradeId, action, 'scheduler', 'scheduler');
     },
+    core: coreEnv(ctx),
+    touch: (id) => ctx.executor.touch(id),
   };
 }
 
@@ -137,6 +139,7 @@ export async function createBatchRecord(
         max_concurrency: w.maxConcurrency,
         bake_seconds: w.bakeSeconds,
         approval: w.approval ? 1 : 0,
+        analysis: JSON.stringify(w.analysis ?? []),
       })),
     });
   });

@@ -293,6 +293,13 @@ export async function planUpgrade(
   input: UpgradeInput,
   actor: string,
 ): Promise<PlannedUpgrade> {
+  if (input.options?.analysis !== undefined && !input.batchId) {
+    // analysis checks are judged while a batch wave bakes; an upgrade alone has no bake to judge
+    throw new AppError(
+      'VALIDATION_FAILED',
+      'options.analysis is judged during the bake of a batch wave: create a batch (POST .../batches) with the checks in a wave\u2019s "analysis" or in upgradeOptions.analysis',
+    );
+  }
   const target = await getTarget(ctx, projectId, input.targetId);
   const driver = ctx.drivers.get(target.driver);
   if (!driver) throw new AppError('DRIVER_NOT_FOUND', `driver ${target.driver} is not installed`);

@@ -708,6 +708,29 @@ const m017: Migration = {
   },
 };
 
+/**
+ * Analysis checks (migration 018): a wave keeps its checks with each one's last sample, and the
+ * targets they failed (docs/fleet.md "Analysis checks"); a simulated node keeps the SLI values a
+ * `regress` fault set on it, and a fault its parameters.
+ */
+const m018: Migration = {
+  async up(db: Db) {
+    await db.schema
+      .alterTable('batch_waves')
+      .addColumn('analysis', 'text', (c) => c.notNull().defaultTo('[]'))
+      .execute();
+    await db.schema
+      .alterTable('batch_waves')
+      .addColumn('analysis_failures', 'text', (c) => c.notNull().defaultTo('[]'))
+      .execute();
+    await db.schema
+      .alterTable('sim_nodes')
+      .addColumn('slis', 'text', (c) => c.notNull().defaultTo('{}'))
+      .execute();
+    await db.schema.alterTable('sim_faults').addColumn('params', 'text').execute();
+  },
+};
+
 export function migrations(caps: DialectCapabilities): Record<string, Migration> {
   return {
     '001_initial': m001(caps),
@@ -727,5 +750,6 @@ export function migrations(caps: DialectCapabilities): Record<string, Migration>
     '015_step_progress': m015,
     '016_upgrade_engines': m016,
     '017_step_retry': m017,
+    '018_wave_analysis': m018,
   };
 }

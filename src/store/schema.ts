@@ -194,6 +194,10 @@ export interface BatchWaveRow {
   approved_by: string | null;
   /** JSON list of target ids found unhealthy at the end of the bake */
   health_failures: Generated<string>;
+  /** JSON list of the wave's analysis checks with each one's last sample (src/domain/analysis.ts) */
+  analysis: Generated<string>;
+  /** JSON list of the targets its analysis checks failed ({target, check, reason, rolledBack}) */
+  analysis_failures: Generated<string>;
 }
 
 export interface TargetLabelRow {

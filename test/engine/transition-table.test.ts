@@ -208,6 +208,7 @@ forEachDialect('transition table', (dialect) => {
       'upgrade.window_close': 'test/fleet/windows.test.ts',
       'upgrade.window_open': 'test/fleet/windows.test.ts',
       'step.reverse_again': 'test/engine/recovery-limit.test.ts',
+      'upgrade.revert': 'test/fleet/analysis.test.ts',
     };
     // batch and wave rules: test/fleet/batches.test.ts checks its events against the table the same way
     const missing = Object.entries(RULES)

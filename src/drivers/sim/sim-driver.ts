@@ -9,7 +9,7 @@
 // stale holder) is refused, the way a fenced storage service refuses a stale writer.
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
-import type { PrecheckItem, SimFaultKind, Step, StepAction, Target, TargetNode } from '../../domain/types.ts';
+import type { PrecheckItem, SimFaultKind, SliName, Step, StepAction, Target, TargetNode } from '../../domain/types.ts';
 import type { GroupCommitter } from '../../store/group-commit.ts';
 import type { Database } from '../../store/schema.ts';
 import {
@@ -65,6 +65,8 @@ export const TRANSIENT_FAULT_KINDS: readonly SimFaultKind[] = ['fail', 'health_t
 interface TakenFault {
   kind: SimFaultKind;
   transient: boolean;
+  /** a regress fault's {sli, value} */
+  params: { sli?: SliName; value?: number } | null;
 }
 
 const NON_IDEMPOTENT: ReadonlySet<StepAction> = new Set(['install', 'switchover', 'relocate', 'cutover']);
@@ -105,7 +107,9 @@ export class SimDriver implements Driver {
     const irreversible = (target?.driverConfig.irreversibleSteps as string[] | undefined) ?? [];
     return {
       idempotent: !NON_IDEMPOTENT.has(action),
-      reversible: action !== 'finalize' && action !== 'decommission' && !irreversible.includes(action),
+      // finalize only checks the nodes: there is nothing to undo, so a succeeded upgrade can be
+      // rolled back (an analysis check that fails its target after the bake, docs/fleet.md)
+      reversible: action !== 'decommission' && !irreversible.includes(action),
       // a simulated target may stand for a driver whose step cannot be undone (a route across engines)
       ...(irreversible.includes(action)
         ? { irreversibleBecause: `the simulated target marks ${action} irreversible (driverConfig.irreversibleSteps)` }
@@ -138,6 +142,7 @@ export class SimDriver implements Driver {
             lag_ms: typeof cfg.lagMs === 'number' ? cfg.lagMs : 120,
             disk_free_pct: typeof cfg.diskFreePct === 'number' ? cfg.diskFreePct : 64,
             updated_at: isoNow(this.clock),
+            slis: '{}',
           })),
         )
         .execute();
@@ -172,8 +177,20 @@ export class SimDriver implements Driver {
    */
   async addFault(
     target: Target,
-    f: { node?: string; step: string; kind: SimFaultKind; times: number; transient?: boolean },
+    f: {
+      node?: string;
+      step: string;
+      kind: SimFaultKind;
+      times: number;
+      transient?: boolean;
+      /** kind regress: the indicator and the value it takes on the step's node once the step ran */
+      sli?: SliName;
+      value?: number;
+    },
   ): Promise<string> {
+    if (f.kind === 'regress' && (f.sli === undefined || f.value === undefined)) {
+      throw new Error('a regress fault needs "sli" and "value"');
+    }
     if (f.transient && !TRANSIENT_FAULT_KINDS.includes(f.kind)) {
       throw new Error(`a ${f.kind} fault cannot be transient (only ${TRANSIENT_FAULT_KINDS.join(', ')})`);
     }
@@ -190,6 +207,7 @@ export class SimDriver implements Driver {
         times_left: f.times,
         created_at: isoNow(this.clock),
         transient: f.transient ? 1 : 0,
+        params: f.kind === 'regress' ? JSON.stringify({ sli: f.sli, value: f.value }) : null,
       })
       .execute();
     return id;
@@ -214,7 +232,7 @@ export class SimDriver implements Driver {
           .limit(1),
       )
       .where('times_left', '>', 0)
-      .returning(['kind', 'transient']);
+      .returning(['kind', 'transient', 'params']);
   }
 
   nominalSeconds(action: StepAction): number {
@@ -339,12 +357,19 @@ export class SimDriver implements Driver {
     };
     const insert = (db: Kysely<SimDatabase>) => db.insertInto('sim_invocations').values(row).returning('id');
     const fault = this.faultTaken(ctx.target, ctx.step, call === 'rollback');
-    const taken = (f: { kind: string | null; transient: number | null } | undefined): TakenFault | null =>
-      f?.kind ? { kind: f.kind as SimFaultKind, transient: Number(f.transient) === 1 } : null;
+    const taken = (f: { kind: string | null; transient: number | null; params: string | null } | undefined): TakenFault | null =>
+      f?.kind
+        ? {
+            kind: f.kind as SimFaultKind,
+            transient: Number(f.transient) === 1,
+            params: f.params ? (JSON.parse(f.params) as TakenFault['params']) : null,
+          }
+        : null;
     if (this.writableCte) {
-      const res = await sql<{ id: number; kind: string | null; transient: number | null }>`
+      const res = await sql<{ id: number; kind: string | null; transient: number | null; params: string | null }>`
         WITH inv AS (${insert(this.db)}), f AS (${fault})
-        SELECT (SELECT id FROM inv) AS id, (SELECT kind FROM f) AS kind, (SELECT transient FROM f) AS transient`.execute(this.db);
+        SELECT (SELECT id FROM inv) AS id, (SELECT kind FROM f) AS kind, (SELECT transient FROM f) AS transient,
+          (SELECT params FROM f) AS params`.execute(this.db);
       const r = res.rows[0];
       return { id: Number(r.id), fault: taken(r) };
     }
@@ -403,7 +428,51 @@ export class SimDriver implements Driver {
     if (fault === 'health_timeout') {
       throw new DriverError('HEALTH_GATE_TIMEOUT', `${step.node ?? target.id} did not become healthy in time`, transient);
     }
-    return this.apply(ctx, step.action, false, call);
+    const res = await this.apply(ctx, step.action, false, call);
+    if (fault === 'regress' && taken?.params?.sli) {
+      // the step did its work; the node now measures worse (a rollback of the step clears it)
+      await this.setSlis(target, step.node, { [taken.params.sli]: taken.params.value ?? 0 });
+      ctx.log(`simulated regression: ${taken.params.sli} = ${taken.params.value} on ${step.node ?? target.id}`);
+    }
+    return res;
+  }
+
+  /** The SLIs of every simulated target (for /metrics: liftgate_target_sli), from one read. */
+  async fleetSlis(): Promise<{ projectId: string; targetId: string; slis: Record<SliName, number> }[]> {
+    const rows = await this.db
+      .selectFrom('sim_nodes')
+      .select(['project_id', 'target_id', 'lag_ms', 'slis'])
+      .orderBy('project_id')
+      .orderBy('target_id')
+      .execute();
+    const by = new Map<string, typeof rows>();
+    for (const r of rows) {
+      const k = `${r.project_id}\u0000${r.target_id}`;
+      by.set(k, [...(by.get(k) ?? []), r]);
+    }
+    return [...by.values()].map((rs) => ({ projectId: rs[0].project_id, targetId: rs[0].target_id, slis: simSlis(rs) }));
+  }
+
+  /** Sets SLI values on one node (or every node of the target); an empty set clears them. */
+  private async setSlis(target: Target, node: string | null, slis: Partial<Record<SliName, number>>): Promise<void> {
+    await this.db
+      .updateTable('sim_nodes')
+      .set({ slis: JSON.stringify(slis), updated_at: isoNow(this.clock) })
+      .where('project_id', '=', target.projectId)
+      .where('target_id', '=', target.id)
+      .$if(node !== null, (q) => q.where('node', '=', node as string))
+      .execute();
+  }
+
+  /**
+   * The target's indicators from its simulated nodes: replication lag is the largest lag of its
+   * nodes (lag_ms), the rates and failed connections are 0 unless a `regress` fault set a value on
+   * a node; the target's value is its worst node's.
+   */
+  async slis(target: Target): Promise<Partial<Record<SliName, number>>> {
+    const rows = await this.nodes(target);
+    if (rows.length === 0) throw new DriverError('NODE_NOT_FOUND', `simulated target ${target.id} has no nodes`);
+    return simSlis(rows);
   }
 
   async rollback(ctx: StepContext): Promise<StepResult> {
@@ -416,7 +485,10 @@ export class SimDriver implements Driver {
         );
       }
       await this.wait(ctx.step.action, ctx.signal, ctx.step.id);
-      return await this.apply(ctx, ctx.step.action, true, call);
+      const res = await this.apply(ctx, ctx.step.action, true, call);
+      // a reversed step takes back a regression a regress fault set with it
+      await this.setSlis(ctx.target, ctx.step.node, {});
+      return res;
     } catch (err) {
       await this.failed(call, err);
       throw err;
@@ -651,6 +723,22 @@ function result(rows: SimNodeRow[], step: Step): StepResult {
   if (step.action === 'switchover' || !step.node) return { nodes: rows.map(toNode) };
   const row = rows.find((r) => r.node === step.node);
   return row ? { node: toNode(row) } : {};
+}
+
+/** The SLIs of a simulated target from its nodes' rows (the worst node's value of each). */
+export function simSlis(rows: readonly Pick<SimNodeRow, 'lag_ms' | 'slis'>[]): Record<SliName, number> {
+  const out: Record<SliName, number> = { replication_lag_seconds: 0, rollback_rate: 0, conflict_rate: 0, failed_connections: 0 };
+  for (const r of rows) {
+    const set = JSON.parse(r.slis || '{}') as Partial<Record<SliName, number>>;
+    const measured: Record<SliName, number> = {
+      replication_lag_seconds: r.lag_ms / 1000,
+      rollback_rate: 0,
+      conflict_rate: 0,
+      failed_connections: 0,
+    };
+    for (const k of Object.keys(out) as SliName[]) out[k] = Math.max(out[k], set[k] ?? measured[k]);
+  }
+  return out;
 }
 
 function toNode(r: SimNodeRow): TargetNode {

@@ -19,6 +19,8 @@ export interface SimNodeRow {
   lag_ms: number;
   disk_free_pct: number;
   updated_at: string;
+  /** JSON: SLI values a `regress` fault set on the node (migration 018), over the measured ones */
+  slis: string;
 }
 
 /** One applied effect of a step; (step_id, effect) is unique (migration 002): exactly once. */
@@ -60,6 +62,8 @@ export interface SimFaultRow {
   created_at: string;
   /** 1: the failure it injects is marked transient (migration 017) */
   transient: number;
+  /** JSON parameters of the fault (a regress fault's {sli, value}; migration 018) */
+  params: string | null;
 }
 
 // a type, not an interface: Kysely's withTables wants an index-compatible record

@@ -22,10 +22,19 @@ const at = (iso: string) => ({ now: () => new Date(iso) });
 
 export interface NewBatchRows extends BatchBy {
   batch: Omit<BatchRow, 'state' | 'updated_at' | 'created_at'>;
-  waves: Omit<
+  waves: (Omit<
     BatchWaveRow,
-    'batch_id' | 'idx' | 'state' | 'started_at' | 'ended_at' | 'bake_until' | 'approved_by' | 'health_failures'
-  >[];
+    | 'batch_id'
+    | 'idx'
+    | 'state'
+    | 'started_at'
+    | 'ended_at'
+    | 'bake_until'
+    | 'approved_by'
+    | 'health_failures'
+    | 'analysis'
+    | 'analysis_failures'
+  > & { /** JSON of its analysis checks (src/domain/analysis.ts) */ analysis?: string })[];
   message: string;
   data?: Record<string, unknown>;
 }
@@ -113,7 +122,12 @@ export interface WaveMove extends BatchBy {
   name?: string;
   from: WaveState;
   to: WaveState;
-  set?: Partial<Pick<Updateable<BatchWaveRow>, 'started_at' | 'ended_at' | 'bake_until' | 'approved_by' | 'health_failures'>>;
+  set?: Partial<
+    Pick<
+      Updateable<BatchWaveRow>,
+      'started_at' | 'ended_at' | 'bake_until' | 'approved_by' | 'health_failures' | 'analysis' | 'analysis_failures'
+    >
+  >;
   data?: Record<string, unknown>;
 }
 
@@ -156,9 +170,31 @@ export async function markBatchEnded(db: Db, id: string, iso: string): Promise<b
   return Number(res.numUpdatedRows) === 1;
 }
 
-/** A retry forgets the targets found unhealthy after a bake (they are checked again at the next one). */
+/**
+ * A retry forgets the targets found unhealthy after a bake, or failed by an analysis check (they
+ * are checked again at the next bake).
+ */
 export async function clearHealthFailures(db: Db, batchId: string): Promise<void> {
-  await db.updateTable('batch_waves').set({ health_failures: '[]' }).where('batch_id', '=', batchId).execute();
+  await db
+    .updateTable('batch_waves')
+    .set({ health_failures: '[]', analysis_failures: '[]' })
+    .where('batch_id', '=', batchId)
+    .execute();
+}
+
+/**
+ * The last samples of a baking wave's analysis checks (bookkeeping: no state change, no event;
+ * guarded on the wave still baking, so a sample that raced the wave's end is dropped).
+ */
+export async function recordAnalysis(db: Db, batchId: string, idx: number, analysisJson: string): Promise<boolean> {
+  const res = await db
+    .updateTable('batch_waves')
+    .set({ analysis: analysisJson })
+    .where('batch_id', '=', batchId)
+    .where('idx', '=', idx)
+    .where('state', '=', 'baking' satisfies WaveState)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
 }
 
 /** A cancelled batch's waves that had not ended: each moves to cancelled with its event. */

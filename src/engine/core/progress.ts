@@ -411,6 +411,48 @@ async function applyFailurePolicy(db: Db, env: CoreEnv, u: Upgrade): Promise<voi
   if (ok) await finishRollbackIfDone(db, env, { ...u, state: 'rolling_back' }, 'policy');
 }
 
+/**
+ * succeeded -> rolling_back (rule `revert`, by policy): an analysis check of its batch wave failed
+ * its target after the upgrade succeeded, and its options.onFailure is rollback. Its completed
+ * steps are reversed as after a failure; one whose steps cannot all be reversed stays succeeded,
+ * with an `upgrade.rollback_refused` event that says why. Returns whether it moved.
+ */
+export async function revertSucceeded(db: Db, env: CoreEnv, u: Upgrade, why: string): Promise<boolean> {
+  if (u.state !== 'succeeded' || u.options.onFailure !== 'rollback') return false;
+  await lock(db, env, u.id);
+  const by: By = { by: 'policy' };
+  try {
+    await prepareRollback(db, env, u, by);
+  } catch (err) {
+    if (!(err instanceof RollbackRefused)) throw err;
+    await appendEvent(
+      db,
+      {
+        projectId: u.projectId,
+        targetId: u.targetId,
+        upgradeId: u.id,
+        actor: 'policy',
+        type: 'upgrade.rollback_refused',
+        message: `onFailure is rollback after ${why}, but ${err.message}`,
+        data: { code: err.code, ...err.details },
+      },
+      env.clock,
+    );
+    return false;
+  }
+  const ok = await moveUpgrade(db, env.clock, 'revert', {
+    ...by,
+    u: ref(u),
+    from: 'succeeded',
+    to: 'rolling_back',
+    set: { ended_at: null },
+    message: `onFailure is rollback: reversing its completed steps after ${why}`,
+    data: { policy: 'onFailure', analysis: why },
+  });
+  if (ok) await finishRollbackIfDone(db, env, { ...u, state: 'rolling_back' }, 'policy');
+  return ok;
+}
+
 /** rolling_back -> rolled_back once no completed step is left to reverse. */
 export async function finishRollbackIfDone(db: Db, env: CoreEnv, u: Upgrade, cause: Cause | By = 'executor'): Promise<void> {
   const by: By = typeof cause === 'string' ? { by: cause } : cause;

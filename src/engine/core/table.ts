@@ -11,7 +11,8 @@
 //              reschedule, creation, a batch action)
 //   scheduler  the leader's housekeeping: maintenance windows, batch waves
 //   recovery   the leader taking a step back from an executor that stopped or was lost
-//   policy     a rule of the upgrade itself (options.onFailure = "rollback")
+//   policy     a rule of the upgrade itself (options.onFailure = "rollback"; after a failure, or
+//              after an analysis check of its batch wave failed its target)
 //
 // Upgrade states
 //   scheduled     waiting for its time, its window, or its batch (hold = 'batch')
@@ -177,6 +178,13 @@ export const UPGRADE_RULES = {
     onlyInWindow: ['running'],
     event: 'upgrade.rollback',
     why: 'an operator, or its onFailure policy, asked to reverse it (running: only in a rollback window, whose wait stops)',
+  },
+  revert: {
+    from: ['succeeded'],
+    to: ['rolling_back'],
+    by: ['policy'],
+    event: 'upgrade.rollback',
+    why: 'an analysis check of its batch wave failed its target after it succeeded, and its onFailure policy is rollback: its completed steps are reversed',
   },
   finalize: {
     from: ['running'],
@@ -426,9 +434,9 @@ export const BATCH_RULES = {
   pause: {
     from: ['scheduled', 'running', 'baking', 'awaiting_approval'],
     to: ['paused'],
-    by: ['operator'],
+    by: ['operator', 'scheduler'],
     event: 'batch.paused',
-    why: 'an operator paused it: released upgrades not started are held, running ones pause',
+    why: 'an operator paused it (released upgrades not started are held, running ones pause), or an analysis check with onError pause could not be evaluated during its bake',
   },
   resume: {
     from: ['paused'],
@@ -506,7 +514,7 @@ export const WAVE_RULES = {
   pause: {
     from: ['running', 'baking', 'awaiting_approval'],
     to: ['paused'],
-    by: ['operator'],
+    by: ['operator', 'scheduler'],
     event: 'wave.paused',
     why: 'its batch was paused while it was the current wave',
   },

@@ -2,7 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import { literalUnion } from '../../api/common.ts';
 import { BATCH_ACTIONS, SCHEDULE_KINDS } from '../../domain/types.ts';
-import { Engine, Id, Labels, Mode, RetryOptions, Version } from './schemas.ts';
+import { AnalysisList, Engine, Id, Labels, Mode, RetryOptions, Version } from './schemas.ts';
 
 const Amount = Type.Union([
   Type.Integer({ minimum: 0, maximum: 1_000_000 }),
@@ -28,6 +28,7 @@ export const WaveBody = Type.Object(
     maxConcurrency: Type.Optional(PositiveAmount),
     bakeMinutes: Type.Optional(Type.Number({ minimum: 0, maximum: 525600 })),
     approval: Type.Optional(Type.Boolean()),
+    analysis: Type.Optional(AnalysisList),
   },
   { additionalProperties: false },
 );
@@ -49,7 +50,16 @@ export const BatchBody = Type.Object(
     failureThreshold: Type.Optional(Type.Object({ targets: PositiveAmount }, { additionalProperties: false })),
     upgradeOptions: Type.Optional(
       Type.Object(
-        { retry: Type.Optional(RetryOptions) },
+        {
+          retry: Type.Optional(RetryOptions),
+          onFailure: Type.Optional(
+            Type.Union([Type.Literal('stop'), Type.Literal('rollback')], {
+              description:
+                'rollback: an upgrade that fails, or whose target an analysis check fails after it succeeded, is rolled back by itself',
+            }),
+          ),
+          analysis: Type.Optional(AnalysisList),
+        },
         { additionalProperties: false, description: 'options every upgrade of the batch gets, as options of POST .../upgrades' },
       ),
     ),

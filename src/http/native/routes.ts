@@ -212,12 +212,22 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
           `a ${req.body.kind} fault cannot be transient: transient applies to kinds ${TRANSIENT_FAULT_KINDS.join(' and ')} (a hang ends in a step timeout, which is never retried)`,
         );
       }
+      const regress = req.body.kind === 'regress';
+      if (regress !== (req.body.sli !== undefined) || regress !== (req.body.value !== undefined)) {
+        throw new AppError(
+          'VALIDATION_FAILED',
+          regress
+            ? 'a regress fault needs "sli" (the indicator) and "value" (what it becomes once the step ran)'
+            : `"sli" and "value" belong to a regress fault, not a ${req.body.kind} fault`,
+        );
+      }
       const id = await driver.addFault(t, {
         node: req.body.node,
         step: req.body.step,
         kind: req.body.kind,
         times: req.body.times ?? 1,
         transient: req.body.transient === true,
+        ...(regress ? { sli: req.body.sli, value: req.body.value } : {}),
       });
       reply.code(201);
       return { id, ...req.body, times: req.body.times ?? 1 };

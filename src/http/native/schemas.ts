@@ -3,6 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import {
   SCHEDULE_KINDS,
   SIM_FAULT_KINDS,
+  SLI_NAMES,
   STEP_ACTIONS,
   TARGET_KINDS,
   UPGRADE_ACTIONS,
@@ -10,6 +11,7 @@ import {
   WEEK_DAYS,
 } from '../../domain/types.ts';
 import { literalUnion } from '../../api/common.ts';
+import { ANALYSIS_ON_ERROR } from '../../domain/analysis.ts';
 
 export const Id = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$', description: 'letters, digits, . _ - (max 64)' });
 export const Engine = Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,31}$', description: 'engine name, lower case' });
@@ -185,6 +187,49 @@ const AzOptions = {
   ),
 };
 
+const Bound = Type.Number({ minimum: -1e15, maximum: 1e15 });
+
+/**
+ * One analysis check (src/domain/analysis.ts, docs/fleet.md "Analysis checks"): a Prometheus
+ * instant query or a driver-measured SLI, with min and/or max (inside "prometheus" for a query).
+ */
+export const AnalysisCheckBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 64 }),
+    prometheus: Type.Optional(
+      Type.Object(
+        {
+          url: Type.String({ minLength: 1, maxLength: 2048, description: 'the Prometheus server, e.g. http://prometheus:9090' }),
+          query: Type.String({
+            minLength: 1,
+            maxLength: 10_000,
+            description: 'PromQL; every sample of the instant query is judged',
+          }),
+          min: Type.Optional(Bound),
+          max: Type.Optional(Bound),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    sli: Type.Optional(literalUnion(SLI_NAMES, { description: 'a service-level indicator the target\u2019s driver measures' })),
+    min: Type.Optional(Bound),
+    max: Type.Optional(Bound),
+    onError: Type.Optional(
+      literalUnion(ANALYSIS_ON_ERROR, {
+        description: 'a check that cannot be evaluated: pause the batch (default) or fail the targets it judges',
+      }),
+    ),
+    intervalSeconds: Type.Optional(
+      Type.Number({ minimum: 0.001, maximum: 86400, description: 'how often it is sampled during the bake (default 10)' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export const AnalysisList = Type.Array(AnalysisCheckBody, {
+  maxItems: 20,
+  description: 'checks judged during the bake of a batch wave (src/domain/analysis.ts)',
+});
+
 /** one level of options.retry: the whole upgrade, or one step action (src/engine/core/retry.ts) */
 const retryFields = {
   attempts: Type.Optional(
@@ -264,6 +309,7 @@ export const UpgradeBody = Type.Object(
             }),
           ),
           retry: Type.Optional(RetryOptions),
+          analysis: Type.Optional(AnalysisList),
           flightingSql: Type.Optional(Type.String({ maxLength: 1_000_000 })),
           ...BlueGreenOptions,
         },
@@ -328,6 +374,10 @@ export const FaultBody = Type.Object(
       Type.Boolean({
         description: 'kinds fail and health_timeout: the error is marked transient, so a retry-safe step is retried after it',
       }),
+    ),
+    sli: Type.Optional(literalUnion(SLI_NAMES, { description: 'kind regress: the indicator the step makes worse' })),
+    value: Type.Optional(
+      Type.Number({ minimum: -1e15, maximum: 1e15, description: 'kind regress: the value the indicator takes on the node' }),
     ),
   },
   { additionalProperties: false },
