@@ -21,6 +21,8 @@ export const FAILURE_CODES = {
   NODE_CRASHED: 'A node crashed while the step ran on it.',
   NODE_NOT_FOUND: 'The step names a node the target does not have.',
   NODE_REQUIRED: 'The step needs a node and was given none.',
+  NODE_UNREACHABLE:
+    'A node of the target (or its pooler) is not running or does not answer, so its service-level indicators cannot be measured.',
   NODE_RUNNING: 'The node must be stopped for this step (e.g. install).',
   SIM_FAULT: 'A failure injected into the simulated fleet.',
   NO_SWITCHOVER_CANDIDATE: 'No healthy, caught-up replica could take over the primary role.',

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setting } from '../../domain/settings.ts';
-import type { FlightingStat, Hop, NodeHealth, StepAction, Target, TargetNode, UpgradeMode } from '../../domain/types.ts';
+import type { FlightingStat, Hop, NodeHealth, SliName, StepAction, Target, TargetNode, UpgradeMode } from '../../domain/types.ts';
 import {
   DriverError,
   type Driver,
@@ -32,6 +32,7 @@ import type { ClusterState } from './cluster.ts';
 import { loadWorkload, runFlighting, topStatements } from './flighting.ts';
 import * as ops from './node-ops.ts';
 import * as pooler from './pooler.ts';
+import { forgetSlis, measureSlis } from './slis.ts';
 import { switchover } from './switchover.ts';
 import * as bgx from './blue-green.ts';
 import { FaultPoints } from '../../engine/fault-points.ts';
@@ -283,6 +284,12 @@ export class PostgresDriver implements Driver {
   async destroy(target: Target): Promise<void> {
     await cl.destroyCluster(this.rootOf(target));
     this.made.delete(this.rootOf(target));
+    forgetSlis(this.rootOf(target));
+  }
+
+  /** replication lag, rollback and conflict rates, refused connections (slis.ts says how each is measured) */
+  async slis(target: Target): Promise<Partial<Record<SliName, number>>> {
+    return measureSlis(await this.state(target));
   }
 
   async inspect(target: Target): Promise<Topology> {
