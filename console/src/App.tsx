@@ -8,6 +8,9 @@ import { LiveProvider, useLiveStatus } from './live.tsx';
 import { href, Link, navigate, parse, useLocation, type Route } from './router.tsx';
 import { EventsView } from './views/Events.tsx';
 import { FleetView } from './views/Fleet.tsx';
+import { BatchView } from './views/Batch.tsx';
+import { RolloutsView } from './views/Rollouts.tsx';
+import { StartRolloutView } from './views/StartRollout.tsx';
 import { TargetView } from './views/Target.tsx';
 import { UpgradeView } from './views/Upgrade.tsx';
 
@@ -161,6 +164,12 @@ function Body({ route, identity }: { route: Route; identity: Identity }) {
       return <UpgradeView project={route.project} id={route.upgrade} />;
     case 'events':
       return <EventsView project={route.project} />;
+    case 'rollouts':
+      return <RolloutsView project={route.project} />;
+    case 'new-rollout':
+      return <StartRolloutView project={route.project} />;
+    case 'batch':
+      return <BatchView project={route.project} id={route.batch} />;
     default:
       return (
         <div className="empty">
@@ -205,6 +214,14 @@ function Header(props: {
       </Link>
       <nav aria-label="Views" className="views">
         {nav('fleet', 'Fleet')}
+        {project ? (
+          <Link
+            href={href.rollouts(project)}
+            aria-current={route.view === 'rollouts' || route.view === 'new-rollout' || route.view === 'batch' ? 'page' : undefined}
+          >
+            Rollouts
+          </Link>
+        ) : null}
         {nav('events', 'Events')}
       </nav>
       <div className="topbar-end">
