@@ -181,7 +181,7 @@ test('a rollout from the console: preview, start, halt and retry, bake, approval
   const halted = await agree(page, id, 'halted');
   assert.deepEqual([...halted.allowedActions].sort(), ['cancel', 'retry']);
   const reason = await page.getByTestId('halt-reason').innerText();
-  assert.ok(reason.includes(halted.pendingReason), `${reason} names ${halted.pendingReason}`);
+  assert.ok(reason.toLowerCase().includes(halted.pendingReason.toLowerCase()), `${reason} names ${halted.pendingReason}`);
   assert.match(reason, /Search 1/);
   assert.match(await page.getByTestId('failures').innerText(), /1 of 1 allowed/);
   const failedRow = page.locator(`tr[data-target="${canary}"]`);

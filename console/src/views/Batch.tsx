@@ -20,6 +20,22 @@ interface BatchData {
   names: Map<string, string>;
 }
 
+/** the gates' marks, drawn (a font may lack the clock and check glyphs) */
+function GateIcon({ kind }: { kind: 'approval' | 'bake' }) {
+  return (
+    <svg width="12" height="12" viewBox="0 0 12 12" aria-hidden="true" fill="none" stroke="currentColor" strokeWidth="1.6">
+      {kind === 'bake' ? (
+        <>
+          <circle cx="6" cy="6" r="4.6" />
+          <path d="M6 3.4V6l1.8 1.2" strokeLinecap="round" />
+        </>
+      ) : (
+        <path d="M2.4 6.3l2.3 2.2 4.9-5" strokeLinecap="round" strokeLinejoin="round" />
+      )}
+    </svg>
+  );
+}
+
 /** A check a wave's analysis runs (another part of the server adds them); read tolerantly. */
 interface AnalysisCheck {
   name: string;
@@ -62,14 +78,20 @@ export function BatchView({ project, id }: { project: string; id: string }) {
       <div className="batch-head">
         <h1>{b.name}</h1>
         <Badge state={b.state} />
-        {b.toVersions.length ? <span className="muted">to {b.toVersions.join(', ')}</span> : null}
+        <span className="muted">
+          {b.toVersions.length ? `to ${b.toVersions.join(', ')} · ` : ''}
+          {b.targets} targets · {stateLabel(b.mode)}
+        </span>
         <Actions project={project} b={b} failed={failed.length} onDone={res.reload} />
       </div>
       {res.error ? <ErrorBox error={res.error} retry={res.reload} /> : null}
       {b.state === 'halted' ? (
         <div className="halt-box" role="alert" data-testid="halt-reason">
-          <strong>Halted</strong>
-          <span>{b.pendingReason ?? 'failed targets reached the threshold'}</span>
+          <strong>{sentence(b.pendingReason ?? 'halted: failed targets reached the threshold')}</strong>
+          <span>
+            Nothing new starts; upgrades already running finish. Retry the failed targets to run it again, or cancel the
+            rollout.
+          </span>
           {failed.length ? (
             <span className="sub">
               Failed:{' '}
@@ -148,10 +170,6 @@ function Summary({ b, now }: { b: Batch; now: number }) {
         </dd>
       </div>
       <div>
-        <dt>Mode</dt>
-        <dd>{stateLabel(b.mode)}</dd>
-      </div>
-      <div>
         <dt>Schedule</dt>
         <dd title={b.notBefore ? fullTime(b.notBefore) : undefined}>
           {b.schedule.kind === 'at' && b.notBefore ? `at ${when(b.notBefore)}` : b.schedule.kind === 'window' ? 'in windows' : 'now'}
@@ -177,13 +195,13 @@ function WaveItems(props: { project: string; b: Batch; w: Wave; upgrades: Upgrad
       {w.approval ? (
         <li className={`wt-item wt-gate${passed ? ' done' : ''}`} data-gate="approval" data-wave={w.name}>
           <span className={`wt-marker tone-${w.approvedBy || passed ? 'ok' : w.state === 'awaiting_approval' ? 'warn' : 'idle'}`} aria-hidden="true">
-            ✓
+            <GateIcon kind="approval" />
           </span>
           <div className="wt-body">
             <span className="gate-title">Approval</span>
             <span className="gate-detail" data-testid="approval">
               {w.approvedBy
-                ? `approved by ${w.approvedBy}`
+                ? `approved by ${w.approvedBy}${w.startedAt ? `, started ${when(w.startedAt)}` : ''}`
                 : w.state === 'awaiting_approval'
                   ? `wave ${w.name} waits for an operator to approve it`
                   : passed
@@ -205,7 +223,7 @@ function WaveItems(props: { project: string; b: Batch; w: Wave; upgrades: Upgrad
       {w.bakeMinutes > 0 ? (
         <li className={`wt-item wt-gate${bakeDone ? ' done' : ''}`} data-gate="bake" data-wave={w.name}>
           <span className={`wt-marker tone-${baking ? 'warn' : bakeDone ? 'ok' : 'idle'}`} aria-hidden="true">
-            ⏲
+            <GateIcon kind="bake" />
           </span>
           <div className="wt-body">
             <span className="gate-title">Bake {duration(w.bakeMinutes * 60)}</span>
@@ -249,7 +267,8 @@ function WaveCard({
   now: number;
   current: boolean;
 }) {
-  const mine = upgrades.filter((u) => u.waveIndex === w.index);
+  // in the order the plan took them (their numbers follow it)
+  const mine = upgrades.filter((u) => u.waveIndex === w.index).sort((x, y) => (x.number ?? 0) - (y.number ?? 0));
   const bk = buckets(w.counts ?? {});
   const analysis = (w as Wave & { analysis?: AnalysisCheck[] }).analysis;
   return (

@@ -75,7 +75,8 @@ export function WaveStrip({ batch }: { batch: Batch }) {
           <div
             key={w.index}
             className={`wave-seg tone-${tone(w.state)}${w.index === batch.currentWave ? ' wave-seg-current' : ''}`}
-            style={{ flex: `${Math.max(1, w.targets)} 1 0` }}
+            // as wide as its share of the targets, but wide enough for its name (a canary of 1 in 500)
+            style={{ flex: `${Math.max(w.targets, batch.targets / (batch.waves.length * 2), 1)} 1 0` }}
             title={`${w.name}: ${stateLabel(w.state)}, ${b.done} of ${w.targets} upgraded${b.failed ? `, ${b.failed} failed` : ''}`}
             data-wave={w.name}
             data-state={w.state}
