@@ -207,7 +207,15 @@ test('a rollout from the console: preview, start, halt and retry, bake, approval
   assert.equal(await page.getByTestId('upgraded').innerText(), '1 of 5');
   phase('gated');
 
-  // the Rollouts list, live too, with the batch waiting at its gate
+  // the Rollouts list, live too, with the batch waiting at its gate (and another one to start tomorrow)
+  const later = await server.api('POST', `${P}/batches`, {
+    name: 'staging 7.10.3',
+    targetIds: ['search-6'],
+    toVersion: '7.10.3',
+    schedule: { kind: 'at', at: new Date(Date.now() + 20 * 3600_000).toISOString() },
+    waves: [{ name: 'all', targets: '100%' }],
+  });
+  assert.equal(later.status, 201, JSON.stringify(later.json));
   const list = await b.newPage({ height: 700 });
   await signIn(list.page, server.url, ADMIN, '/projects/shop/rollouts');
   const row = list.page.locator(`tr[data-batch="${id}"]`);
@@ -237,9 +245,14 @@ test('a rollout from the console: preview, start, halt and retry, bake, approval
   phase('succeeded');
 
   // ---- a viewer: the pages, no action ----
-  const watcher = await b.newPage();
+  const watcher = await b.newPage({ dark: true });
   await signIn(watcher.page, server.url, viewer, `/projects/shop/rollouts/${id}`);
   await watcher.page.getByTestId('read-only').waitFor();
+  assert.equal(await watcher.page.locator('[data-action]').count(), 0);
+  await shot(watcher.page, 'rollout-viewer-dark');
+  // the other batch, waiting for its time: the viewer sees why, and no action either
+  await watcher.page.goto(`${server.url}/projects/shop/rollouts/${later.json.id}`);
+  assert.match(await watcher.page.getByTestId('pending-reason').innerText(), /^Starts at .*\(in /);
   assert.equal(await watcher.page.locator('[data-action]').count(), 0);
   await watcher.page.getByRole('link', { name: 'Rollouts' }).first().click();
   await watcher.page.locator(`tr[data-batch="${id}"]`).waitFor();

@@ -12,7 +12,7 @@ import { useAccess } from '../identity.ts';
 import { useLiveReload } from '../live.tsx';
 import { href, Link } from '../router.tsx';
 import '../rollouts.css';
-import { buckets, Legend, SegBar, Threshold, totals } from './RolloutParts.tsx';
+import { buckets, Legend, readable, SegBar, Threshold, totals } from './RolloutParts.tsx';
 
 interface BatchData {
   batch: Batch;
@@ -107,7 +107,7 @@ export function BatchView({ project, id }: { project: string; id: string }) {
         </div>
       ) : b.pendingReason ? (
         <p className="notice" role="status" data-testid="pending-reason">
-          {sentence(b.pendingReason)}
+          {sentence(readable(b.pendingReason))}
         </p>
       ) : null}
       <Summary b={b} now={now} />
@@ -328,7 +328,7 @@ function WaveCard({
                       ? '-'
                       : `${Math.min(u.currentStage + 1, u.stageCount)} of ${u.stageCount}`}
                   </td>
-                  <td className="reason">{u.error ? <span className="bad-text">{u.error}</span> : (u.pendingReason ?? '')}</td>
+                  <td className="reason">{u.error ? <span className="bad-text">{u.error}</span> : readable(u.pendingReason ?? '')}</td>
                 </tr>
               ))}
             </tbody>

@@ -8,9 +8,7 @@ import { useAccess } from '../identity.ts';
 import { useLiveReload } from '../live.tsx';
 import { href, Link } from '../router.tsx';
 import '../rollouts.css';
-import { Threshold, totals, WaveStrip } from './RolloutParts.tsx';
-
-const ACTIVE = ['scheduled', 'running', 'baking', 'awaiting_approval', 'paused', 'creating'];
+import { readable, Threshold, totals, WaveStrip } from './RolloutParts.tsx';
 
 export function RolloutsView({ project }: { project: string }) {
   const res = useResource(() => api<{ items: Batch[]; total: number }>(`${projectPath(project)}/batches?limit=200`), [project]);
@@ -39,10 +37,10 @@ export function RolloutsView({ project }: { project: string }) {
       ) : (
         <>
           <div className="tiles" role="list">
-            <Tile label="In progress" value={items.filter((b) => ACTIVE.includes(b.state) && b.state !== 'awaiting_approval').length} tone="run" />
-            <Tile label="Awaiting approval" value={items.filter((b) => b.state === 'awaiting_approval').length} tone="warn" />
-            <Tile label="Halted" value={items.filter((b) => b.state === 'halted').length} tone="bad" />
-            <Tile label="Succeeded" value={items.filter((b) => b.state === 'succeeded').length} />
+            <Tile label="Running" value={count(items, 'running', 'baking', 'creating')} tone="run" />
+            <Tile label="Awaiting approval" value={count(items, 'awaiting_approval')} tone="warn" />
+            <Tile label="Scheduled or paused" value={count(items, 'scheduled', 'paused')} tone="warn" />
+            <Tile label="Halted" value={count(items, 'halted')} tone="bad" />
             <Tile label="All rollouts" value={res.data?.total ?? items.length} />
           </div>
           <Section title="Batches" id="rollouts">
@@ -95,7 +93,7 @@ function Row({ project, b }: { project: string; b: Batch }) {
       </td>
       <td style={{ maxWidth: '22rem' }}>
         <Badge state={b.state} />
-        {b.pendingReason ? <div className="sub">{b.pendingReason}</div> : null}
+        {b.pendingReason ? <div className="sub">{readable(b.pendingReason)}</div> : null}
       </td>
       <td>
         <WaveStrip batch={b} />
@@ -123,6 +121,8 @@ function Row({ project, b }: { project: string; b: Batch }) {
     </tr>
   );
 }
+
+const count = (items: Batch[], ...states: string[]) => items.filter((b) => states.includes(b.state)).length;
 
 function Tile({ label, value, tone }: { label: string; value: number; tone?: string }) {
   return (
