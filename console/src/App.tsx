@@ -217,7 +217,9 @@ function Header(props: {
         {project ? (
           <Link
             href={href.rollouts(project)}
-            aria-current={route.view === 'rollouts' || route.view === 'new-rollout' || route.view === 'batch' ? 'page' : undefined}
+            aria-current={
+              route.view === 'rollouts' || route.view === 'new-rollout' || route.view === 'batch' ? 'page' : undefined
+            }
           >
             Rollouts
           </Link>

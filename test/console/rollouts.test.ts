@@ -157,9 +157,21 @@ test('a rollout from the console: preview, start, halt and retry, bake, approval
   };
   const expected = (await server.api('POST', `${P}/batches/preview`, body)).json;
   assert.equal(expected.targets, 5);
-  await until(async () => /5 targets in 2 waves/.test(await page.getByTestId('preview-summary').innerText().catch(() => '')), 'the preview');
+  await until(
+    async () =>
+      /5 targets in 2 waves/.test(
+        await page
+          .getByTestId('preview-summary')
+          .innerText()
+          .catch(() => ''),
+      ),
+    'the preview',
+  );
   const shown = await page.$$eval('.preview-wave', (ws) =>
-    ws.map((w) => [w.getAttribute('data-wave'), [...w.querySelectorAll('[data-target]')].map((c) => c.getAttribute('data-target'))]),
+    ws.map((w) => [
+      w.getAttribute('data-wave'),
+      [...w.querySelectorAll('[data-target]')].map((c) => c.getAttribute('data-target')),
+    ]),
   );
   assert.deepEqual(
     shown,
@@ -234,7 +246,10 @@ test('a rollout from the console: preview, start, halt and retry, bake, approval
   assert.match(await act(page, 'approve'), /Wave rest starts now: 4 targets, up to 2 at once/);
   await page.locator('li.wt-item[data-wave="rest"][data-state="running"]').waitFor({ timeout: 30_000 });
   // seen moving without a reload: upgrades of the wave running, then more of them upgraded
-  await until(async () => /[1-9] running/.test(await page.locator('li[data-wave="rest"] [data-testid="wave-counts"]').innerText()), 'the wave to run');
+  await until(
+    async () => /[1-9] running/.test(await page.locator('li[data-wave="rest"] [data-testid="wave-counts"]').innerText()),
+    'the wave to run',
+  );
   await shot(page, 'rollout');
   const done = await agree(page, id, 'succeeded');
   assert.equal(await page.getByTestId('upgraded').innerText(), '5 of 5');

@@ -69,7 +69,13 @@ forEachDialect('batch preview', (dialect) => {
       { ...body, waves: [{ name: 'canary', targets: 1 }] },
       { ...body, selector: { engine: 'elasticsearch', labels: { env: 'nowhere' } } },
       { ...body, toVersion: '9.9.9' },
-      { ...body, waves: [{ name: 'a', targets: '100%' }, { name: 'b', targets: 1 }] },
+      {
+        ...body,
+        waves: [
+          { name: 'a', targets: '100%' },
+          { name: 'b', targets: 1 },
+        ],
+      },
     ];
     const before = await rows();
     for (const b of bad) {

@@ -89,8 +89,7 @@ export function BatchView({ project, id }: { project: string; id: string }) {
         <div className="halt-box" role="alert" data-testid="halt-reason">
           <strong>{sentence(b.pendingReason ?? 'halted: failed targets reached the threshold')}</strong>
           <span>
-            Nothing new starts; upgrades already running finish. Retry the failed targets to run it again, or cancel the
-            rollout.
+            Nothing new starts; upgrades already running finish. Retry the failed targets to run it again, or cancel the rollout.
           </span>
           {failed.length ? (
             <span className="sub">
@@ -172,7 +171,11 @@ function Summary({ b, now }: { b: Batch; now: number }) {
       <div>
         <dt>Schedule</dt>
         <dd title={b.notBefore ? fullTime(b.notBefore) : undefined}>
-          {b.schedule.kind === 'at' && b.notBefore ? `at ${when(b.notBefore)}` : b.schedule.kind === 'window' ? 'in windows' : 'now'}
+          {b.schedule.kind === 'at' && b.notBefore
+            ? `at ${when(b.notBefore)}`
+            : b.schedule.kind === 'window'
+              ? 'in windows'
+              : 'now'}
         </dd>
       </div>
       <div>
@@ -194,7 +197,10 @@ function WaveItems(props: { project: string; b: Batch; w: Wave; upgrades: Upgrad
     <>
       {w.approval ? (
         <li className={`wt-item wt-gate${passed ? ' done' : ''}`} data-gate="approval" data-wave={w.name}>
-          <span className={`wt-marker tone-${w.approvedBy || passed ? 'ok' : w.state === 'awaiting_approval' ? 'warn' : 'idle'}`} aria-hidden="true">
+          <span
+            className={`wt-marker tone-${w.approvedBy || passed ? 'ok' : w.state === 'awaiting_approval' ? 'warn' : 'idle'}`}
+            aria-hidden="true"
+          >
             <GateIcon kind="approval" />
           </span>
           <div className="wt-body">
@@ -290,7 +296,12 @@ function WaveCard({
           {analysis.map((c) => {
             const outcome = outcomeOf(c);
             return (
-              <span key={c.name} className={`analysis-check tone-${tone(outcome)}`} title={c.message ?? undefined} data-check={c.name}>
+              <span
+                key={c.name}
+                className={`analysis-check tone-${tone(outcome)}`}
+                title={c.message ?? undefined}
+                data-check={c.name}
+              >
                 {c.name}: {stateLabel(outcome)}
               </span>
             );
@@ -328,7 +339,9 @@ function WaveCard({
                       ? '-'
                       : `${Math.min(u.currentStage + 1, u.stageCount)} of ${u.stageCount}`}
                   </td>
-                  <td className="reason">{u.error ? <span className="bad-text">{u.error}</span> : readable(u.pendingReason ?? '')}</td>
+                  <td className="reason">
+                    {u.error ? <span className="bad-text">{u.error}</span> : readable(u.pendingReason ?? '')}
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -379,8 +392,8 @@ function explain(action: string, b: Batch, failed: number): Confirmation {
         title: 'Pause the rollout?',
         body: (
           <p>
-            Nothing new starts. Upgrades released but not started are held again; running ones pause once their running
-            steps finish. Resume continues where it stopped.
+            Nothing new starts. Upgrades released but not started are held again; running ones pause once their running steps
+            finish. Resume continues where it stopped.
           </p>
         ),
         confirm: 'Pause',
@@ -397,8 +410,8 @@ function explain(action: string, b: Batch, failed: number): Confirmation {
         body: (
           <p>
             {failed} failed upgrade{failed === 1 ? ' is' : 's are'} retried from the failed step
-            {b.state === 'halted' || b.state === 'failed' ? ', and the rollout runs again' : ''}. Targets found unhealthy after
-            a bake are checked again at the next bake.
+            {b.state === 'halted' || b.state === 'failed' ? ', and the rollout runs again' : ''}. Targets found unhealthy after a
+            bake are checked again at the next bake.
           </p>
         ),
         confirm: 'Retry',
@@ -408,8 +421,8 @@ function explain(action: string, b: Batch, failed: number): Confirmation {
         title: 'Cancel the rollout?',
         body: (
           <p>
-            Nothing new starts and every unfinished upgrade is cancelled. A node an upgrade left out of service is brought
-            back first. Upgraded targets stay upgraded. This cannot be undone.
+            Nothing new starts and every unfinished upgrade is cancelled. A node an upgrade left out of service is brought back
+            first. Upgraded targets stay upgraded. This cannot be undone.
           </p>
         ),
         confirm: 'Cancel rollout',

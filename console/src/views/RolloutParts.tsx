@@ -4,7 +4,8 @@ import type { Batch, Wave } from '../api.ts';
 import { stateLabel, tone, when } from '../format.ts';
 
 /** A server's reason with its ISO times read as local times ("starts at 03:04:44 PM (in 20h)"). */
-export const readable = (reason: string) => reason.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)/g, (iso) => when(iso));
+export const readable = (reason: string) =>
+  reason.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)/g, (iso) => when(iso));
 
 /** a wave's upgrades per state, in the groups a reader asks about (done, running, failed, ...) */
 export interface Buckets {

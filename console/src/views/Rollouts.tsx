@@ -46,9 +46,8 @@ export function RolloutsView({ project }: { project: string }) {
           <Section title="Batches" id="rollouts">
             {items.length === 0 ? (
               <Empty title="No rollouts yet">
-                A rollout upgrades many targets in waves: a canary first, then larger waves, with approvals, bake
-                times and a failure threshold between them.{' '}
-                {canOperate ? <Link href={href.newRollout(project)}>Start one</Link> : null}
+                A rollout upgrades many targets in waves: a canary first, then larger waves, with approvals, bake times and a
+                failure threshold between them. {canOperate ? <Link href={href.newRollout(project)}>Start one</Link> : null}
               </Empty>
             ) : (
               <div className="table-wrap">

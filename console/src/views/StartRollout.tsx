@@ -59,8 +59,7 @@ function bodyOf(d: Draft): Record<string, unknown> {
     },
     toVersion: d.toVersion,
     mode: d.mode,
-    schedule:
-      d.schedule === 'at' ? { kind: 'at', at: d.at ? new Date(d.at).toISOString() : '' } : { kind: d.schedule },
+    schedule: d.schedule === 'at' ? { kind: 'at', at: d.at ? new Date(d.at).toISOString() : '' } : { kind: d.schedule },
     waves: d.waves.map((w) => ({
       name: w.name.trim(),
       targets: amount(w.targets),
@@ -90,7 +89,8 @@ export function fieldsOf(e: ApiError): { key: string; message: string }[] {
   if (/^the waves cover/.test(m)) return [{ key: 'waves.last.targets', message: m }];
   if (/failureThreshold/.test(m)) return [{ key: 'failureThreshold', message: m }];
   if (/schedule/.test(m) || e.code === 'INVALID_SCHEDULE') return [{ key: 'schedule', message: m }];
-  if (/selector|no maintenance window|in progress/.test(m) || e.code === 'TARGET_NOT_FOUND') return [{ key: 'selector', message: m }];
+  if (/selector|no maintenance window|in progress/.test(m) || e.code === 'TARGET_NOT_FOUND')
+    return [{ key: 'selector', message: m }];
   if (e.code === 'VERSION_NOT_FOUND' || /toVersion|version/.test(m)) return [{ key: 'toVersion', message: m }];
   return [{ key: '', message: m }];
 }
@@ -101,7 +101,9 @@ interface StartData {
 
 export function StartRolloutView({ project }: { project: string }) {
   const res = useResource(
-    async (): Promise<StartData> => ({ targets: (await api<{ items: Target[] }>(`${projectPath(project)}/targets?limit=500`)).items }),
+    async (): Promise<StartData> => ({
+      targets: (await api<{ items: Target[] }>(`${projectPath(project)}/targets?limit=500`)).items,
+    }),
     [project],
   );
   return (
@@ -217,7 +219,13 @@ function StartForm({ project, targets }: { project: string; targets: Target[] })
     }
   };
 
-  const waveField = (w: WaveDraft, i: number, field: 'name' | 'targets' | 'maxConcurrency' | 'bakeMinutes', label: string, extra = {}) => {
+  const waveField = (
+    w: WaveDraft,
+    i: number,
+    field: 'name' | 'targets' | 'maxConcurrency' | 'bakeMinutes',
+    label: string,
+    extra = {},
+  ) => {
     const err = problemAt(`waves.${i}.${field}`);
     return (
       <td>
@@ -290,7 +298,11 @@ function StartForm({ project, targets }: { project: string; targets: Target[] })
         <Section title="Upgrade" id="start-upgrade">
           <div className="fields">
             <Field label="To version" error={problemAt('toVersion')}>
-              <select value={d.toVersion} onChange={(e) => set({ toVersion: e.target.value })} aria-invalid={problemAt('toVersion') ? true : undefined}>
+              <select
+                value={d.toVersion}
+                onChange={(e) => set({ toVersion: e.target.value })}
+                aria-invalid={problemAt('toVersion') ? true : undefined}
+              >
                 {toVersions.length === 0 ? <option value="">no newer version in the catalog</option> : null}
                 {toVersions.map((v) => (
                   <option key={v} value={v}>
@@ -490,7 +502,9 @@ function Preview({
                   ))}
                 </div>
               </div>
-              {w.bakeMinutes > 0 ? <div className="preview-gate">bake {duration(w.bakeMinutes * 60)}, then health checks</div> : null}
+              {w.bakeMinutes > 0 ? (
+                <div className="preview-gate">bake {duration(w.bakeMinutes * 60)}, then health checks</div>
+              ) : null}
             </div>
           ))}
         </div>
