@@ -386,7 +386,7 @@ function Progress({ u }: { u: Upgrade }) {
 
 function Batches({ project, batches }: { project: string; batches: Batch[] }) {
   return (
-    <Section title="Batches" id="batches">
+    <Section title="Batches" id="batches" actions={<Link href={href.rollouts(project)}>All rollouts</Link>}>
       {batches.length === 0 ? (
         <Empty title="No batches">
           A batch upgrades many targets in waves: <code>POST {projectPath(project)}/batches</code> or <code>liftgate batch</code>.
