@@ -16,6 +16,8 @@ import { buckets, Legend, readable, SegBar, Threshold, totals } from './RolloutP
 
 interface BatchData {
   batch: Batch;
+  /** when it was read: the bake counts down from the server's remainingSeconds, whatever this clock says */
+  readAt: number;
   upgrades: Upgrade[];
   names: Map<string, string>;
 }
@@ -51,7 +53,12 @@ async function loadBatch(project: string, id: string): Promise<BatchData> {
     api<{ items: Upgrade[] }>(`${base}/batches/${enc(id)}/upgrades?limit=500`),
     api<{ items: Target[] }>(`${base}/targets?limit=500`).catch(() => ({ items: [] as Target[] })),
   ]);
-  return { batch, upgrades: upgrades.items, names: new Map(targets.items.map((t) => [t.id, t.name || t.id])) };
+  return {
+    batch,
+    readAt: Date.now(),
+    upgrades: upgrades.items,
+    names: new Map(targets.items.map((t) => [t.id, t.name || t.id])),
+  };
 }
 
 export function BatchView({ project, id }: { project: string; id: string }) {
@@ -69,7 +76,7 @@ export function BatchView({ project, id }: { project: string; id: string }) {
       </div>
     );
   }
-  const { upgrades, names } = res.data;
+  const { upgrades, names, readAt } = res.data;
   const failed = upgrades.filter((u) => u.state === 'failed' || u.state === 'rolled_back');
 
   return (
@@ -113,7 +120,7 @@ export function BatchView({ project, id }: { project: string; id: string }) {
       <Section title="Waves" id="waves">
         <ol className="wave-timeline" aria-label="Waves">
           {b.waves.map((w) => (
-            <WaveItems key={w.index} project={project} b={b} w={w} upgrades={upgrades} names={names} now={now} />
+            <WaveItems key={w.index} project={project} b={b} w={w} upgrades={upgrades} names={names} now={now} readAt={readAt} />
           ))}
         </ol>
       </Section>
@@ -187,8 +194,16 @@ function Summary({ b, now }: { b: Batch; now: number }) {
 }
 
 /** A wave and its gates, as timeline rows: approval before it, the wave, its bake after it. */
-function WaveItems(props: { project: string; b: Batch; w: Wave; upgrades: Upgrade[]; names: Map<string, string>; now: number }) {
-  const { b, w, now } = props;
+function WaveItems(props: {
+  project: string;
+  b: Batch;
+  w: Wave;
+  upgrades: Upgrade[];
+  names: Map<string, string>;
+  now: number;
+  readAt: number;
+}) {
+  const { b, w, now, readAt } = props;
   const cur = b.currentWave ?? -1;
   const passed = w.startedAt !== null;
   const baking = b.state === 'baking' && b.bake?.wave === w.index;
@@ -236,7 +251,7 @@ function WaveItems(props: { project: string; b: Batch; w: Wave; upgrades: Upgrad
             {baking && b.bake ? (
               <>
                 <span className="countdown" data-testid="bake-countdown" aria-live="off">
-                  {duration(Math.max(0, (Date.parse(b.bake.until) - now) / 1000))}
+                  {duration(Math.max(0, b.bake.remainingSeconds - (now - readAt) / 1000))}
                 </span>
                 <span className="gate-detail">left, until {when(b.bake.until)}; then its targets are health-checked</span>
               </>

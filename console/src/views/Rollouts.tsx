@@ -12,7 +12,12 @@ import { readable, Threshold, totals, WaveStrip } from './RolloutParts.tsx';
 
 export function RolloutsView({ project }: { project: string }) {
   const res = useResource(() => api<{ items: Batch[]; total: number }>(`${projectPath(project)}/batches?limit=200`), [project]);
-  useLiveReload(res.reload, (e) => e.type.startsWith('batch.') || e.type.startsWith('wave.') || !!e.data?.batchId, 500);
+  // a batch's own events, and its upgrades' (an upgrade that ends moves its wave's progress)
+  useLiveReload(
+    res.reload,
+    (e) => e.type.startsWith('batch.') || e.type.startsWith('wave.') || !!e.data?.batchId || e.type.startsWith('upgrade.'),
+    800,
+  );
   const { canOperate } = useAccess();
   const items = res.data?.items;
 
