@@ -297,5 +297,13 @@ test('a rollout from the console: preview, start, halt and retry, bake, approval
     logged.join('\n'),
   );
 
+  // ---- the scheduled one, cancelled from its page: nothing ran, nothing is left to act on ----
+  await page.goto(`${server.url}/projects/shop/rollouts/${later.json.id}`);
+  await agree(page, later.json.id, 'scheduled');
+  assert.match(await act(page, 'cancel'), /every unfinished upgrade is cancelled/);
+  const cancelled = await agree(page, later.json.id, 'cancelled');
+  assert.deepEqual(cancelled.allowedActions, []);
+  assert.equal(await page.locator('tr[data-target="search-6"]').getAttribute('data-state'), 'cancelled');
+
   assert.deepEqual(b.errors, []);
 });

@@ -124,7 +124,44 @@ export function BatchView({ project, id }: { project: string; id: string }) {
           ))}
         </ol>
       </Section>
+      {b.restores.length ? <Restores b={b} names={names} project={project} /> : null}
     </div>
+  );
+}
+
+/** A cancelled rollout: what its cancel did on each node its upgrades had left out of service. */
+function Restores({ b, names, project }: { b: Batch; names: Map<string, string>; project: string }) {
+  return (
+    <Section title="Nodes brought back by the cancel" id="restores">
+      <div className="table-wrap">
+        <table className="table" aria-label="Restored nodes" data-testid="restores">
+          <thead>
+            <tr>
+              <th scope="col">Target</th>
+              <th scope="col">Node</th>
+              <th scope="col">State</th>
+              <th scope="col">Why</th>
+              <th scope="col">What was done</th>
+            </tr>
+          </thead>
+          <tbody>
+            {b.restores.map((r) => (
+              <tr key={`${r.upgradeId}/${r.node}`} data-node={r.node}>
+                <td>
+                  <Link href={href.upgrade(project, r.upgradeId)}>{names.get(r.targetId) ?? r.targetId}</Link>
+                </td>
+                <td className="mono">{r.node}</td>
+                <td>
+                  <Badge state={r.state} />
+                </td>
+                <td>{r.reason ?? '-'}</td>
+                <td>{r.summary ?? r.error ?? '-'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </Section>
   );
 }
 
