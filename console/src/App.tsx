@@ -6,6 +6,7 @@ import { ErrorBox, Loading } from './components.tsx';
 import { AccessContext } from './identity.ts';
 import { LiveProvider, useLiveStatus } from './live.tsx';
 import { href, Link, navigate, parse, useLocation, type Route } from './router.tsx';
+import { AdminView } from './views/Admin.tsx';
 import { EventsView } from './views/Events.tsx';
 import { FleetView } from './views/Fleet.tsx';
 import { BatchView } from './views/Batch.tsx';
@@ -117,7 +118,13 @@ export function App() {
         ) : !identity ? (
           <Loading />
         ) : (
-          <AccessContext.Provider value={{ canOperate: identity.whoami?.role !== 'viewer', role: identity.whoami?.role ?? null }}>
+          <AccessContext.Provider
+            value={{
+              canOperate: identity.whoami?.role !== 'viewer',
+              role: identity.whoami?.role ?? null,
+              global: identity.whoami ? identity.whoami.projectId === null : false,
+            }}
+          >
             <Body route={route} identity={identity} />
           </AccessContext.Provider>
         )}
@@ -170,6 +177,8 @@ function Body({ route, identity }: { route: Route; identity: Identity }) {
       return <StartRolloutView project={route.project} />;
     case 'batch':
       return <BatchView project={route.project} id={route.batch} />;
+    case 'admin':
+      return <AdminView project={route.project} />;
     default:
       return (
         <div className="empty">
@@ -225,6 +234,11 @@ function Header(props: {
           </Link>
         ) : null}
         {nav('events', 'Events')}
+        {project && identity?.whoami?.role === 'admin' ? (
+          <Link href={href.admin(project)} aria-current={route.view === 'admin' ? 'page' : undefined}>
+            Admin
+          </Link>
+        ) : null}
       </nav>
       <div className="topbar-end">
         {project && props.live ? <LiveIndicator /> : null}

@@ -1,13 +1,23 @@
 // Small building blocks shared by the views: state badges, empty and error states, and the
 // confirmation dialog every operator action goes through.
 import { useEffect, useRef, type ReactNode } from 'react';
-import { stateLabel, tone } from './format.ts';
+import { isoTitle, stateLabel, tone, when } from './format.ts';
 
 export function Badge({ state, label }: { state: string; label?: string }) {
   return (
     <span className={`badge tone-${tone(state)}`} data-state={state}>
       {label ?? stateLabel(state)}
     </span>
+  );
+}
+
+/** A time as the console shows times (24-hour, with its zone); the exact ISO instant on hover. */
+export function Time({ iso }: { iso: string | null | undefined }) {
+  if (!iso) return <>-</>;
+  return (
+    <time dateTime={iso} title={isoTitle(iso)}>
+      {when(iso)}
+    </time>
   );
 }
 

@@ -24,7 +24,15 @@ export function elapsed(from: string | null, to: string | null, now = Date.now()
   return shortDuration(Math.max(0, (to ? Date.parse(to) : now) - Date.parse(from)));
 }
 
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+// 24-hour times that name their zone (the browser's, e.g. "14:03:12 UTC" or "15:03:12 CET"), the same
+// in every view: a 12-hour time without a zone is ambiguous to operators in other places.
+const timeFmt = new Intl.DateTimeFormat(undefined, {
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hourCycle: 'h23',
+  timeZoneName: 'short',
+});
 const dateTimeFmt = new Intl.DateTimeFormat(undefined, {
   year: 'numeric',
   month: 'short',
@@ -32,8 +40,11 @@ const dateTimeFmt = new Intl.DateTimeFormat(undefined, {
   hour: '2-digit',
   minute: '2-digit',
   second: '2-digit',
+  hourCycle: 'h23',
+  timeZoneName: 'short',
 });
 
+/** A time of today as "14:03:12 UTC", an older or farther one with its date; see `iso` for the tooltip. */
 export function when(iso: string | null | undefined): string {
   if (!iso) return '-';
   const d = new Date(iso);
@@ -43,6 +54,9 @@ export function when(iso: string | null | undefined): string {
 }
 
 export const fullTime = (iso: string | null | undefined) => (iso ? dateTimeFmt.format(new Date(iso)) : '');
+
+/** The exact instant, for a tooltip: ISO-8601 in UTC. */
+export const isoTitle = (iso: string | null | undefined) => (iso ? new Date(iso).toISOString() : undefined);
 
 export function relative(iso: string, now = Date.now()): string {
   const s = (Date.parse(iso) - now) / 1000;
@@ -84,4 +98,22 @@ export function tone(state: string): 'ok' | 'bad' | 'run' | 'warn' | 'idle' {
     default:
       return 'idle';
   }
+}
+
+/** An upgrade as people name it: its short reference ("up-12"), as the API and the CLI do. */
+export function upgradeRef(u: { id: string; ref?: string; number?: number }): string {
+  return u.ref ?? (u.number ? `up-${u.number}` : u.id.slice(0, 8));
+}
+
+/**
+ * An actor ("token:<id>", "admin:<id>", "system", "policy", ...) by a name a person knows: the
+ * credential's name when the console knows it (`names`, by id), else its kind and the id's first
+ * eight characters ("admin:e8cbcce7"), which is what the CLI prints too.
+ */
+export function actorLabel(actor: string | null | undefined, names?: ReadonlyMap<string, string>): string {
+  if (!actor) return '-';
+  const m = /^(token|admin|access_key|key):(.+)$/.exec(actor);
+  if (!m) return actor;
+  const name = names?.get(m[2]);
+  return name ? name : `${m[1]}:${m[2].slice(0, 8)}`;
 }

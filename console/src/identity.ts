@@ -5,6 +5,8 @@ import { createContext, useContext } from 'react';
 export interface Access {
   canOperate: boolean;
   role: string | null;
+  /** an admin token of every project (whoami's projectId null): admin tokens are its to manage */
+  global?: boolean;
 }
 
 export const AccessContext = createContext<Access>({ canOperate: true, role: null });

@@ -12,6 +12,7 @@ export type Route =
   | { view: 'rollouts'; project: string }
   | { view: 'new-rollout'; project: string }
   | { view: 'batch'; project: string; batch: string }
+  | { view: 'admin'; project: string }
   | { view: 'missing'; path: string };
 
 export function parse(pathname: string): Route {
@@ -22,6 +23,7 @@ export function parse(pathname: string): Route {
     const project = parts[1];
     if (parts.length === 2) return { view: 'fleet', project };
     if (parts[2] === 'events' && parts.length === 3) return { view: 'events', project };
+    if (parts[2] === 'admin' && parts.length === 3) return { view: 'admin', project };
     if (parts[2] === 'targets' && parts[3] && parts.length === 4) return { view: 'target', project, target: parts[3] };
     if (parts[2] === 'upgrades' && parts[3] && parts.length === 4) return { view: 'upgrade', project, upgrade: parts[3] };
     if (parts[2] === 'rollouts' && parts.length === 3) return { view: 'rollouts', project };
@@ -35,6 +37,7 @@ const e = encodeURIComponent;
 export const href = {
   fleet: (p: string) => `/projects/${e(p)}`,
   events: (p: string) => `/projects/${e(p)}/events`,
+  admin: (p: string) => `/projects/${e(p)}/admin`,
   target: (p: string, t: string) => `/projects/${e(p)}/targets/${e(t)}`,
   upgrade: (p: string, u: string) => `/projects/${e(p)}/upgrades/${e(u)}`,
   rollouts: (p: string) => `/projects/${e(p)}/rollouts`,

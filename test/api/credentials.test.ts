@@ -55,6 +55,12 @@ forEachDialect('credential lifecycle', (dialect) => {
     await expect('viewer', 'POST', '/v1/projects/acme/targets/es-1/prechecks', { toVersion: '7.10.3' }, 403);
     await expect('operator', 'POST', '/v1/projects/acme/targets', target, 403);
     await expect('operator', 'PATCH', '/v1/projects/acme/targets/es-1', { name: 'x' }, 403);
+    // an operator moves a target's maintenance window and exclusions (scheduling), nothing else of it
+    const window = { maintenanceWindow: { start: '01:00', end: '03:00' }, maintenanceExclusions: [] };
+    await expect('viewer', 'PATCH', '/v1/projects/acme/targets/es-1', window, 403);
+    const moved = await expect('operator', 'PATCH', '/v1/projects/acme/targets/es-1', window, 200);
+    assert.deepEqual(moved.json.maintenanceWindow, { start: '01:00', end: '03:00' });
+    await expect('operator', 'PATCH', '/v1/projects/acme/targets/es-1', { ...window, labels: { env: 'x' } }, 403);
     await expect('operator', 'DELETE', '/v1/projects/acme/targets/es-1', undefined, 403);
     await expect('operator', 'POST', '/v1/projects/acme/tokens', { role: 'viewer' }, 403);
     await expect('operator', 'POST', '/v1/projects/acme/access-keys', {}, 403);

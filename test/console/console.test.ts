@@ -266,6 +266,10 @@ test('the console: log in, fleet, start an upgrade, watch it live, pause, resume
     paused.allowedActions,
     'the page offers exactly the actions the API allows',
   );
+  // named by its short reference with its target, started by the admin token's name, times 24-hour with their zone
+  assert.equal(await page.getByTestId('upgrade-ref').innerText(), `${frozen.ref} · Orders OceanBase`);
+  assert.equal(await page.getByTestId('started-by').innerText(), 'LIFTGATE_ADMIN_TOKEN');
+  assert.match(await page.locator('time').first().innerText(), /^\d{2}:\d{2}:\d{2} (UTC|GMT[+-][\d:]+|[A-Z]{2,5})$/);
   await confirm(page, 'resume');
 
   // ---- live: steps change on the page without a reload ----
@@ -326,6 +330,15 @@ test('the console: log in, fleet, start an upgrade, watch it live, pause, resume
       // Live rows come on top of the first page, so the page may hold more than one page.
       return JSON.stringify(shown.slice(0, api.length)) === JSON.stringify(api.map((e: any) => e.id)) ? api : false;
     }, `the events page to show the API's events${query}`);
+  // Step events are folded under their upgrade: one row per upgrade, opened on demand.
+  await page.locator('tr[data-group]').first().waitFor();
+  assert.equal(await page.locator('tr[data-event][data-type^="step."]').count(), 0, 'step events folded');
+  const group = page.locator('tr[data-group]').first();
+  await group.getByRole('button').click();
+  await page.locator('tr[data-event][data-type^="step."]').first().waitFor();
+  await group.getByRole('button').click();
+  // Unfolded, the page lists what the API lists.
+  await page.getByLabel('Fold step events').uncheck();
   const events = await sameAsApi('');
   await page.getByLabel('Event kind').selectOption('upgrade');
   // Filtered on the server: older upgrade events beyond the first page of all events come too.
@@ -340,6 +353,12 @@ test('the console: log in, fleet, start an upgrade, watch it live, pause, resume
   await server.api('POST', `/v1/projects/shop/upgrades/${live.json.id}/actions`, { action: 'cancel' });
   await page.locator('tr[data-event][data-type="upgrade.cancel"]').first().waitFor();
   assert.ok(Number(await page.locator('tr[data-event]').first().getAttribute('data-event')) > newest, 'live rows come first');
+  // the upgrade started after the page loaded is named by its reference too
+  await until(
+    async () => (await page.locator('tr[data-event][data-type="upgrade.cancel"]').first().innerText()).includes(live.json.ref),
+    'the live upgrade named by its reference',
+  );
+  await page.getByLabel('Fold step events').check();
   await shot(page, 'events');
   const started = background;
   await until(

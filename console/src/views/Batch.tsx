@@ -6,10 +6,11 @@ import { useState } from 'react';
 import { FINAL_UPGRADE_STATES } from '../../../src/domain/types.ts';
 import { api, enc, projectPath, type Batch, type Target, type Upgrade, type Wave } from '../api.ts';
 import { Badge, ConfirmDialog, ErrorBox, Loading, Section, type Confirmation } from '../components.tsx';
-import { duration, elapsed, fullTime, stateLabel, tone, when } from '../format.ts';
+import { actorLabel, duration, elapsed, fullTime, stateLabel, tone, upgradeRef, when } from '../format.ts';
 import { useResource, useTick } from '../hooks.ts';
 import { useAccess } from '../identity.ts';
 import { useLiveReload } from '../live.tsx';
+import { useActorNames } from '../names.ts';
 import { href, Link } from '../router.tsx';
 import '../rollouts.css';
 import { buckets, Legend, readable, SegBar, Threshold, totals } from './RolloutParts.tsx';
@@ -66,6 +67,7 @@ export function BatchView({ project, id }: { project: string; id: string }) {
   const mine = new Set(res.data?.upgrades.map((u) => u.id) ?? []);
   useLiveReload(res.reload, (e) => e.data?.batchId === id || (!!e.upgradeId && mine.has(e.upgradeId)), 250);
   const b = res.data?.batch;
+  const actors = useActorNames(project);
   const now = useTick(!!b && (b.state === 'baking' || b.state === 'running'), 1000);
 
   if (!b || !res.data) {
@@ -120,7 +122,17 @@ export function BatchView({ project, id }: { project: string; id: string }) {
       <Section title="Waves" id="waves">
         <ol className="wave-timeline" aria-label="Waves">
           {b.waves.map((w) => (
-            <WaveItems key={w.index} project={project} b={b} w={w} upgrades={upgrades} names={names} now={now} readAt={readAt} />
+            <WaveItems
+              key={w.index}
+              project={project}
+              b={b}
+              w={w}
+              upgrades={upgrades}
+              names={names}
+              now={now}
+              readAt={readAt}
+              actors={actors}
+            />
           ))}
         </ol>
       </Section>
@@ -239,8 +251,10 @@ function WaveItems(props: {
   names: Map<string, string>;
   now: number;
   readAt: number;
+  /** credential names, so an approver reads as the token's name */
+  actors: ReadonlyMap<string, string>;
 }) {
-  const { b, w, now, readAt } = props;
+  const { b, w, now, readAt, actors } = props;
   const cur = b.currentWave ?? -1;
   const passed = w.startedAt !== null;
   const baking = b.state === 'baking' && b.bake?.wave === w.index;
@@ -259,7 +273,7 @@ function WaveItems(props: {
             <span className="gate-title">Approval</span>
             <span className="gate-detail" data-testid="approval">
               {w.approvedBy
-                ? `approved by ${w.approvedBy}${w.startedAt ? `, started ${when(w.startedAt)}` : ''}`
+                ? `approved by ${actorLabel(w.approvedBy, actors)}${w.startedAt ? `, started ${when(w.startedAt)}` : ''}`
                 : w.state === 'awaiting_approval'
                   ? `wave ${w.name} waits for an operator to approve it`
                   : passed
@@ -380,7 +394,7 @@ function WaveCard({
                   </td>
                   <td>
                     <Link href={href.upgrade(project, u.id)} className="ref" title={`${u.fromVersion} → ${u.toVersion}`}>
-                      {u.ref ?? u.id.slice(0, 8)}
+                      {upgradeRef(u)}
                     </Link>
                   </td>
                   <td>

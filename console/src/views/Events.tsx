@@ -1,9 +1,11 @@
 // Events: the audit trail (who did what, when, from which state to which), newest first, live,
-// filterable by kind, target, upgrade and text; older pages load on demand.
-import { useEffect, useMemo, useState } from 'react';
-import { api, enc, projectPath, type LiftgateEvent } from '../api.ts';
-import { Empty, ErrorBox, Loading, Section } from '../components.tsx';
-import { fullTime, stateLabel, when } from '../format.ts';
+// filterable by kind, target, upgrade and text; older pages load on demand. Step events (the most
+// numerous by far) are folded under their upgrade, one row per upgrade that opens to show them.
+import { Fragment, useEffect, useMemo, useState, type ReactNode } from 'react';
+import { api, enc, projectPath, type LiftgateEvent, type Upgrade } from '../api.ts';
+import { Empty, ErrorBox, Loading, Section, Time } from '../components.tsx';
+import { actorLabel, stateLabel, upgradeRef } from '../format.ts';
+import { useActorNames } from '../names.ts';
 import { useResource } from '../hooks.ts';
 import { useLiveEvents } from '../live.tsx';
 import { href, Link } from '../router.tsx';
@@ -14,6 +16,19 @@ export function EventsView({ project }: { project: string }) {
   const [target, setTarget] = useState('');
   const [kind, setKind] = useState('');
   const [text, setText] = useState('');
+  const [grouped, setGrouped] = useState(true);
+  const [open, setOpen] = useState<Set<string>>(new Set());
+  const names = useActorNames(project);
+  // upgrades by id, for their short reference (the events name only the id)
+  const upgrades = useResource(
+    () =>
+      api<{ items: Upgrade[] }>(`${projectPath(project)}/upgrades?limit=200`).then((r) => new Map(r.items.map((u) => [u.id, u]))),
+    [project],
+  );
+  const refOf = (id: string) => {
+    const u = upgrades.data?.get(id);
+    return u ? upgradeRef(u) : id.slice(0, 8);
+  };
   const [older, setOlder] = useState<LiftgateEvent[]>([]);
   const [fresh, setFresh] = useState<LiftgateEvent[]>([]);
   const [end, setEnd] = useState(false);
@@ -53,6 +68,11 @@ export function EventsView({ project }: { project: string }) {
     for (const e of [...fresh, ...(first.data ?? []), ...older]) if (!seen.has(e.id) && seen.add(e.id)) out.push(e);
     return out;
   }, [fresh, first.data, older]);
+  // an upgrade started after the map was loaded (a live event): load the map again, once per change
+  const unknown = !!upgrades.data && all.some((e) => e.upgradeId && !upgrades.data?.has(e.upgradeId));
+  useEffect(() => {
+    if (unknown) upgrades.reload();
+  }, [unknown]);
 
   // The choices only grow: a filtered page must not take away the other choices.
   const [seenTypes, setSeenTypes] = useState<string[]>([]);
@@ -82,7 +102,10 @@ export function EventsView({ project }: { project: string }) {
     (e) =>
       (!kind || e.type === kind || e.type.startsWith(`${kind}.`)) &&
       (!target || e.targetId === target) &&
-      (!needle || `${e.type} ${e.message} ${e.actor} ${e.upgradeId ?? ''}`.toLowerCase().includes(needle)),
+      (!needle ||
+        `${e.type} ${e.message} ${e.actor} ${actorLabel(e.actor, names)} ${e.upgradeId ?? ''} ${e.upgradeId ? refOf(e.upgradeId) : ''}`
+          .toLowerCase()
+          .includes(needle)),
   );
 
   const loadMore = async () => {
@@ -111,7 +134,7 @@ export function EventsView({ project }: { project: string }) {
           <div className="filters" role="search">
             <input
               type="search"
-              placeholder="Filter text, actor, upgrade id"
+              placeholder="Filter text, actor, upgrade (up-3)"
               aria-label="Filter events by text"
               value={text}
               onChange={(e) => setText(e.target.value)}
@@ -120,7 +143,7 @@ export function EventsView({ project }: { project: string }) {
               <option value="">All kinds</option>
               {kinds.map((k) => (
                 <option key={k} value={k}>
-                  {k}.*
+                  {FAMILY_LABELS[k] ?? `${k}.*`}
                 </option>
               ))}
               {seenTypes.map((t) => (
@@ -129,6 +152,9 @@ export function EventsView({ project }: { project: string }) {
                 </option>
               ))}
             </select>
+            <label className="check">
+              <input type="checkbox" checked={grouped} onChange={(e) => setGrouped(e.target.checked)} /> Fold step events
+            </label>
             <select aria-label="Target" value={target} onChange={(e) => setTarget(e.target.value)}>
               <option value="">All targets</option>
               {(target && !targets.includes(target) ? [target, ...targets] : targets).map((t) => (
@@ -159,29 +185,44 @@ export function EventsView({ project }: { project: string }) {
                 </tr>
               </thead>
               <tbody>
-                {shown.map((e) => (
-                  <tr key={e.id} data-event={e.id} data-type={e.type}>
-                    <td className="num" title={fullTime(e.createdAt)}>
-                      {when(e.createdAt)}
-                    </td>
-                    <td className="mono">{e.type}</td>
-                    <td>
-                      {e.targetId ? <Link href={href.target(project, e.targetId)}>{e.targetId}</Link> : '-'}
-                      {e.upgradeId ? (
-                        <div className="sub">
-                          <Link href={href.upgrade(project, e.upgradeId)} className="mono">
-                            {e.upgradeId.slice(0, 8)}
+                {rows(shown, grouped).map((r) =>
+                  r.kind === 'event' ? (
+                    <EventRow key={r.event.id} e={r.event} project={project} names={names} refOf={refOf} />
+                  ) : (
+                    <Fragment key={`g-${r.upgradeId}-${r.events[0]?.id}`}>
+                      <tr className="event-group" data-group={r.upgradeId}>
+                        <td className="num">
+                          <Time iso={r.events[0]?.createdAt} />
+                        </td>
+                        <td colSpan={5}>
+                          <button
+                            type="button"
+                            className="link"
+                            aria-expanded={open.has(r.upgradeId)}
+                            onClick={() =>
+                              setOpen((o) => {
+                                const n = new Set(o);
+                                if (!n.delete(r.upgradeId)) n.add(r.upgradeId);
+                                return n;
+                              })
+                            }
+                          >
+                            {open.has(r.upgradeId) ? '▾' : '▸'} {r.events.length} step event{r.events.length === 1 ? '' : 's'}{' '}
+                            of{' '}
+                          </button>{' '}
+                          <Link href={href.upgrade(project, r.upgradeId)} className="mono">
+                            {refOf(r.upgradeId)}
                           </Link>
-                        </div>
-                      ) : null}
-                    </td>
-                    <td className="mono">{e.actor}</td>
-                    <td>
-                      {e.fromState || e.toState ? `${stateLabel(e.fromState ?? '-')} → ${stateLabel(e.toState ?? '-')}` : '-'}
-                    </td>
-                    <td className="msg">{e.message}</td>
-                  </tr>
-                ))}
+                          {r.events[0]?.targetId ? <> on {r.events[0].targetId}</> : null}
+                          <span className="muted"> · latest: {r.events[0]?.message}</span>
+                        </td>
+                      </tr>
+                      {open.has(r.upgradeId)
+                        ? r.events.map((e) => <EventRow key={e.id} e={e} project={project} names={names} refOf={refOf} nested />)
+                        : null}
+                    </Fragment>
+                  ),
+                )}
               </tbody>
             </table>
           </div>
@@ -196,5 +237,72 @@ export function EventsView({ project }: { project: string }) {
         ) : null}
       </Section>
     </div>
+  );
+}
+
+const FAMILY_LABELS: Record<string, string> = {
+  upgrade: 'upgrades (upgrade.*)',
+  stage: 'stages (stage.*)',
+  step: 'steps (step.*)',
+  batch: 'batches (batch.*)',
+  wave: 'waves (wave.*)',
+  target: 'targets (target.*)',
+  credential: 'credentials (credential.*)',
+};
+
+type Row = { kind: 'event'; event: LiftgateEvent } | { kind: 'group'; upgradeId: string; events: LiftgateEvent[] };
+
+/**
+ * The rows of the list, newest first: with `grouped`, the step events of an upgrade are one row,
+ * at the place of its newest step event, holding all of its step events that are loaded.
+ */
+function rows(events: LiftgateEvent[], grouped: boolean): Row[] {
+  if (!grouped) return events.map((event) => ({ kind: 'event', event }));
+  const out: Row[] = [];
+  const groups = new Map<string, LiftgateEvent[]>();
+  for (const e of events) {
+    if (!e.type.startsWith('step.') || !e.upgradeId) {
+      out.push({ kind: 'event', event: e });
+      continue;
+    }
+    const g = groups.get(e.upgradeId);
+    if (g) g.push(e);
+    else {
+      const list = [e];
+      groups.set(e.upgradeId, list);
+      out.push({ kind: 'group', upgradeId: e.upgradeId, events: list });
+    }
+  }
+  return out;
+}
+
+function EventRow(props: {
+  e: LiftgateEvent;
+  project: string;
+  names: ReadonlyMap<string, string>;
+  refOf: (id: string) => string;
+  nested?: boolean;
+}): ReactNode {
+  const { e, project } = props;
+  return (
+    <tr data-event={e.id} data-type={e.type} className={props.nested ? 'nested' : undefined}>
+      <td className="num">
+        <Time iso={e.createdAt} />
+      </td>
+      <td className="mono">{props.nested ? `  ${e.type}` : e.type}</td>
+      <td>
+        {e.targetId ? <Link href={href.target(project, e.targetId)}>{e.targetId}</Link> : '-'}
+        {e.upgradeId ? (
+          <div className="sub">
+            <Link href={href.upgrade(project, e.upgradeId)} className="mono">
+              {props.refOf(e.upgradeId)}
+            </Link>
+          </div>
+        ) : null}
+      </td>
+      <td title={e.actor}>{actorLabel(e.actor, props.names)}</td>
+      <td>{e.fromState || e.toState ? `${stateLabel(e.fromState ?? '-')} → ${stateLabel(e.toState ?? '-')}` : '-'}</td>
+      <td className="msg">{e.message}</td>
+    </tr>
   );
 }

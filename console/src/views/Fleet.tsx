@@ -6,8 +6,8 @@ import { ACTIVE_UPGRADE_STATES, MOVING_UPGRADE_STATES } from '../../../src/domai
 import { compareVersions, crossEngineCandidates, upgradeCandidates } from '../../../src/domain/versions.ts';
 import type { CatalogVersion as DomainCatalogVersion } from '../../../src/domain/types.ts';
 import { api, enc, optional, projectPath, type Batch, type CatalogVersion, type Target, type Upgrade } from '../api.ts';
-import { Badge, Empty, ErrorBox, Loading, Section } from '../components.tsx';
-import { relative, stateLabel, tone, when } from '../format.ts';
+import { Badge, Empty, ErrorBox, Loading, Section, Time } from '../components.tsx';
+import { relative, stateLabel, tone, upgradeRef, when } from '../format.ts';
 import { useResource } from '../hooks.ts';
 import { useLiveReload } from '../live.tsx';
 import { href, Link } from '../router.tsx';
@@ -334,7 +334,7 @@ export function UpgradeTable({ project, upgrades, targets }: { project: string; 
             <tr key={u.id} data-upgrade={u.id}>
               <td>
                 <Link href={href.upgrade(project, u.id)} className="mono">
-                  {u.number ? `#${u.number}` : u.id.slice(0, 8)}
+                  {upgradeRef(u)}
                 </Link>
                 <div className="sub">{u.mode.replace(/_/g, ' ')}</div>
               </td>
@@ -356,10 +356,10 @@ export function UpgradeTable({ project, upgrades, targets }: { project: string; 
                 <Progress u={u} />
               </td>
               <td>
-                {when(u.startedAt ?? u.createdAt)}
+                <Time iso={u.startedAt ?? u.createdAt} />
                 {u.estimate ? (
                   <div className="sub" title={u.estimate.basis}>
-                    done ~{when(u.estimate.completesAt)}
+                    done ~<Time iso={u.estimate.completesAt} />
                   </div>
                 ) : null}
               </td>

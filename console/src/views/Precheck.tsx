@@ -1,8 +1,8 @@
 // A precheck report: its items (pass / warn / fail), the flighting (SQL replay) statistics and the
 // per-phase estimate, as the target and upgrade views show it.
 import type { Report, ZoneLayout } from '../api.ts';
-import { Badge, Empty } from '../components.tsx';
-import { duration, when } from '../format.ts';
+import { Badge, Empty, Time } from '../components.tsx';
+import { shortDuration } from '../format.ts';
 
 export function PrecheckReport({ report }: { report: Report }) {
   const counts = { pass: 0, warn: 0, fail: 0 };
@@ -17,7 +17,9 @@ export function PrecheckReport({ report }: { report: Report }) {
         <span className="muted">
           {counts.pass} passed · {counts.warn} warnings · {counts.fail} failed
         </span>
-        <span className="muted">{when(report.finishedAt ?? report.createdAt)}</span>
+        <span className="muted">
+          <Time iso={report.finishedAt ?? report.createdAt} />
+        </span>
       </div>
       {report.items.length === 0 ? (
         <Empty title={report.state === 'running' ? 'The precheck is running' : 'No items'} />
@@ -74,18 +76,20 @@ export function PrecheckReport({ report }: { report: Report }) {
           </dl>
         ) : null}
         {report.estimate ? (
-          <dl className="facts">
+          <dl className="facts" data-testid="precheck-estimate">
             <div>
-              <dt>Estimated stop</dt>
-              <dd>{duration(report.estimate.stopInstanceSeconds)}</dd>
+              <dt title="the driver's own per-phase guess when the precheck ran; the upgrade page's estimate is the live one (learned step durations, waits and windows)">
+                Driver's phase estimate at precheck: stop
+              </dt>
+              <dd>{shortDuration(report.estimate.stopInstanceSeconds * 1000)}</dd>
             </div>
             <div>
               <dt>backup</dt>
-              <dd>{duration(report.estimate.backupDataSeconds)}</dd>
+              <dd>{shortDuration(report.estimate.backupDataSeconds * 1000)}</dd>
             </div>
             <div>
               <dt>upgrade</dt>
-              <dd>{duration(report.estimate.upgradeInstanceSeconds)}</dd>
+              <dd>{shortDuration(report.estimate.upgradeInstanceSeconds * 1000)}</dd>
             </div>
           </dl>
         ) : null}

@@ -16,13 +16,14 @@ import {
   type Upgrade,
 } from '../api.ts';
 import { Badge, ConfirmDialog, Empty, ErrorBox, Loading, Section, type Confirmation } from '../components.tsx';
-import { duration, when } from '../format.ts';
+import { duration, fullTime, upgradeRef, when } from '../format.ts';
 import { useResource } from '../hooks.ts';
 import { useAccess } from '../identity.ts';
 import { useLiveReload } from '../live.tsx';
 import { href, Link, navigate } from '../router.tsx';
 import { acrossEngines, UpgradeTable } from './Fleet.tsx';
 import { PrecheckReport } from './Precheck.tsx';
+import { WindowSection } from './TargetWindow.tsx';
 
 interface TargetData {
   target: Target;
@@ -89,7 +90,6 @@ export function TargetView({ project, target }: { project: string; target: strin
         <Fact k="Kind" v={t.kind} />
         <Fact k="Region" v={t.region || '-'} />
         <Fact k="Driver" v={t.driver} />
-        <Fact k="Maintenance window" v={windowText(t)} />
         {t.obshellAgent ? (
           <Fact
             k="OBShell agent"
@@ -154,6 +154,8 @@ export function TargetView({ project, target }: { project: string; target: strin
         )}
       </Section>
 
+      <WindowSection project={project} target={t} onSaved={res.reload} />
+
       <StartUpgrade project={project} data={d} active={active ?? null} onChange={res.reload} />
 
       <Section title="Upgrade history" id="history">
@@ -184,7 +186,7 @@ function Reports({ reports }: { reports: Report[] }) {
               <select value={shown.id} onChange={(e) => setOpen(e.target.value)}>
                 {reports.map((r) => (
                   <option key={r.id} value={r.id}>
-                    {new Date(r.createdAt).toLocaleString()} · to {r.toVersion} · {r.state}
+                    {fullTime(r.createdAt)} · to {r.toVersion} · {r.state}
                   </option>
                 ))}
               </select>
@@ -333,7 +335,10 @@ function StartUpgrade({
         <p className="muted">Your token has the {access.role} role: it can read this target but not start an upgrade.</p>
       ) : active ? (
         <p>
-          An upgrade is active on this target: <Link href={href.upgrade(project, active.id)}>{upgradeVersions(active, '→')}</Link>{' '}
+          An upgrade is active on this target:{' '}
+          <Link href={href.upgrade(project, active.id)}>
+            {upgradeRef(active)} · {upgradeVersions(active, '→')}
+          </Link>{' '}
           <Badge state={active.state} />
         </p>
       ) : (

@@ -116,7 +116,7 @@ function StageRows(props: {
           {stage.name}
         </span>
         <span className="tl-stage-meta">
-          <Badge state={stage.state} />
+          <Badge state={stageState(stage)} />
           <span className="muted num">{elapsed(stage.startedAt, stage.endedAt, now)}</span>
         </span>
       </div>
@@ -171,4 +171,17 @@ function StageRows(props: {
       })}
     </div>
   );
+}
+
+/**
+ * The state a stage's badge shows: the state core moves stages to rolled_back only once the whole
+ * upgrade is rolled back, so while its steps are being reversed a stage still says "succeeded";
+ * the badge follows its steps instead (rolling back while any is reversed or left to reverse).
+ */
+export function stageState(stage: Stage): string {
+  if (stage.state === 'rolled_back') return stage.state;
+  const steps = stage.steps;
+  if (steps.some((s) => s.state === 'rolling_back')) return 'rolling_back';
+  if (!steps.some((s) => s.state === 'rolled_back')) return stage.state;
+  return steps.some((s) => s.state === 'succeeded') ? 'rolling_back' : 'rolled_back';
 }

@@ -5,8 +5,9 @@ import { useEffect, useState, type ReactNode } from 'react';
 import { pointOfNoReturnLine, upgradeFrom, upgradeTo } from '../../../src/domain/engine-labels.ts';
 import { FINAL_UPGRADE_STATES, MOVING_UPGRADE_STATES as MOVING } from '../../../src/domain/types.ts';
 import { api, enc, projectPath, type Report, type Step, type Target, type UpgradeDetail } from '../api.ts';
-import { Badge, ConfirmDialog, ErrorBox, Loading, Section, type Confirmation } from '../components.tsx';
-import { duration, elapsed, fullTime, relative, shortDuration, stateLabel, when } from '../format.ts';
+import { Badge, ConfirmDialog, ErrorBox, Loading, Section, Time, type Confirmation } from '../components.tsx';
+import { actorLabel, duration, elapsed, fullTime, relative, shortDuration, stateLabel, upgradeRef, when } from '../format.ts';
+import { useActorNames } from '../names.ts';
 import { useResource, useTick } from '../hooks.ts';
 import { useAccess } from '../identity.ts';
 import { useLiveReload } from '../live.tsx';
@@ -65,13 +66,16 @@ export function UpgradeView({ project, id }: { project: string; id: string }) {
       <Crumbs
         project={project}
         parent={{ href: href.target(project, u.targetId), label: targetName }}
-        label={`Upgrade ${u.number ? `#${u.number}` : u.id.slice(0, 8)}`}
+        label={`${upgradeRef(u)} of ${targetName}`}
       />
       <div className="page-title">
         <h1>
           <span className="mono">{upgradeFrom(u)}</span> → <span className="mono">{upgradeTo(u)}</span>
         </h1>
         <Badge state={u.state} />
+        <span className="muted" data-testid="upgrade-ref">
+          <span className="mono">{upgradeRef(u)}</span> · {targetName}
+        </span>
       </div>
       {res.error ? <ErrorBox error={res.error} retry={res.reload} /> : null}
       <Summary project={project} u={u} now={now} targetName={targetName} />
@@ -92,6 +96,7 @@ export function UpgradeView({ project, id }: { project: string; id: string }) {
 }
 
 function Summary({ project, u, now, targetName }: { project: string; u: UpgradeDetail; now: number; targetName: string }) {
+  const names = useActorNames(project);
   const steps = u.stages.flatMap((s) => s.steps);
   const done = steps.filter((s) => s.state === 'succeeded' || s.state === 'skipped').length;
   const stage = u.stages[u.currentStage];
@@ -138,18 +143,22 @@ function Summary({ project, u, now, targetName }: { project: string; u: UpgradeD
         </div>
         <div>
           <dt>Started</dt>
-          <dd>{when(u.startedAt)}</dd>
+          <dd>
+            <Time iso={u.startedAt} />
+          </dd>
         </div>
         <div>
           <dt>{u.endedAt ? 'Took' : 'Elapsed'}</dt>
           <dd className="num">{elapsed(u.startedAt, u.endedAt, now)}</dd>
         </div>
         <div className="wide-fact">
-          <dt>Estimate</dt>
+          <dt title="from the learned step durations, with the waits and windows ahead; a precheck report's estimate is the driver's guess per phase">
+            Live estimate
+          </dt>
           <dd className="num" data-testid="estimate">
             {u.estimate ? (
               <span title={u.estimate.basis}>
-                done {when(u.estimate.completesAt)} · {duration(u.estimate.remainingSeconds)} left
+                done <Time iso={u.estimate.completesAt} /> · {duration(u.estimate.remainingSeconds)} left
               </span>
             ) : u.endedAt ? (
               '-'
@@ -162,9 +171,11 @@ function Summary({ project, u, now, targetName }: { project: string; u: UpgradeD
           <dt>Retries</dt>
           <dd className="num">{u.retries ?? 0}</dd>
         </div>
-        <div>
+        <div className="wide-fact">
           <dt>Started by</dt>
-          <dd className="mono">{u.createdBy ?? '-'}</dd>
+          <dd data-testid="started-by" title={u.createdBy ?? undefined}>
+            {actorLabel(u.createdBy, names)}
+          </dd>
         </div>
       </dl>
     </>

@@ -300,8 +300,11 @@ export class SimDriver implements Driver {
     }
     const seed = hash(`${target.id}:${input.toVersion}`);
     const total = 9000 + (seed % 1000);
+    // The same durations the steps take (and the duration model starts from: nominalSeconds), so
+    // a precheck's estimate of a fast sim fleet is not the nominal minutes of an unscaled one.
+    const scaled = (seconds: number) => Math.round(seconds * this.timeScale * 10) / 10;
     const per = (k: number) =>
-      Math.round(SIM_DURATIONS[k === 0 ? 'stop' : k === 1 ? 'backup' : 'install'] * Math.max(1, rows.length));
+      scaled(SIM_DURATIONS[k === 0 ? 'stop' : k === 1 ? 'backup' : 'install'] * Math.max(1, rows.length));
     return {
       items,
       flighting: {
@@ -313,8 +316,8 @@ export class SimDriver implements Driver {
       },
       estimate: {
         stopInstanceSeconds: per(0),
-        backupDataSeconds: SIM_DURATIONS.backup,
-        upgradeInstanceSeconds: per(2) * Math.max(1, hops.length),
+        backupDataSeconds: scaled(SIM_DURATIONS.backup),
+        upgradeInstanceSeconds: Math.round(per(2) * Math.max(1, hops.length) * 10) / 10,
       },
     };
   }

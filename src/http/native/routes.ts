@@ -29,6 +29,9 @@ import * as T from '../../api/target-shapes.ts';
 import * as U from '../../api/upgrade-shapes.ts';
 import { EventStreams, streamEvents } from './sse.ts';
 
+/** the fields of a target an operator may change: when its upgrades may run */
+const SCHEDULING_FIELDS = new Set(['maintenanceWindow', 'maintenanceExclusions']);
+
 declare module 'fastify' {
   interface FastifyRequest {
     principal?: Principal;
@@ -176,11 +179,15 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
   r.patch(
     '/projects/:project/targets/:target',
     {
-      config: { role: 'admin' },
+      // An operator schedules upgrades, so it may move a target's maintenance window and
+      // exclusions; everything else about a target stays the admin's (checked below).
+      config: { role: 'operator' },
       schema: { ...tags('targets'), params: S.TargetParams, body: S.TargetPatchBody, ...answers({ 200: T.TargetOut }) },
     },
     async (req) => {
       scope(req, req.params.project);
+      const other = Object.keys(req.body).filter((k) => !SCHEDULING_FIELDS.has(k));
+      if (other.length > 0 && req.principal) assertRole(req.principal.role, 'admin', `changing a target's ${other.join(', ')}`);
       return patchTarget(ctx, req.params.project, req.params.target, req.body, actorOf(req));
     },
   );
