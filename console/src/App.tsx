@@ -9,6 +9,9 @@ import { href, Link, navigate, parse, useLocation, type Route } from './router.t
 import { AdminView } from './views/Admin.tsx';
 import { EventsView } from './views/Events.tsx';
 import { FleetView } from './views/Fleet.tsx';
+import { BatchView } from './views/Batch.tsx';
+import { RolloutsView } from './views/Rollouts.tsx';
+import { StartRolloutView } from './views/StartRollout.tsx';
 import { TargetView } from './views/Target.tsx';
 import { UpgradeView } from './views/Upgrade.tsx';
 
@@ -168,6 +171,12 @@ function Body({ route, identity }: { route: Route; identity: Identity }) {
       return <UpgradeView project={route.project} id={route.upgrade} />;
     case 'events':
       return <EventsView project={route.project} />;
+    case 'rollouts':
+      return <RolloutsView project={route.project} />;
+    case 'new-rollout':
+      return <StartRolloutView project={route.project} />;
+    case 'batch':
+      return <BatchView project={route.project} id={route.batch} />;
     case 'admin':
       return <AdminView project={route.project} />;
     default:
@@ -214,6 +223,16 @@ function Header(props: {
       </Link>
       <nav aria-label="Views" className="views">
         {nav('fleet', 'Fleet')}
+        {project ? (
+          <Link
+            href={href.rollouts(project)}
+            aria-current={
+              route.view === 'rollouts' || route.view === 'new-rollout' || route.view === 'batch' ? 'page' : undefined
+            }
+          >
+            Rollouts
+          </Link>
+        ) : null}
         {nav('events', 'Events')}
         {project && identity?.whoami?.role === 'admin' ? (
           <Link href={href.admin(project)} aria-current={route.view === 'admin' ? 'page' : undefined}>

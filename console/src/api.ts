@@ -2,7 +2,7 @@
 // turns the API's error envelope into an ApiError, plus the response shapes the views read. The
 // shapes are the server's own (src/api/, the routes' response schemas), imported as types only:
 // nothing of the server, nor TypeBox, is bundled into the console.
-import type { BatchT, WaveT } from '../../src/api/batch-shapes.ts';
+import type { BatchPreviewT, BatchT, WaveT } from '../../src/api/batch-shapes.ts';
 import type {
   CatalogVersionT,
   EventT,
@@ -47,6 +47,7 @@ export type CatalogVersion = CatalogVersionT;
 export type LiftgateEvent = EventT;
 export type Wave = WaveT;
 export type Batch = BatchT;
+export type BatchPreview = BatchPreviewT;
 export type Whoami = WhoamiT;
 
 export class ApiError extends Error {
@@ -54,6 +55,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** the envelope's details: for a refused body, `errors` names each field ({path, message}) */
+    readonly details: Record<string, unknown> = {},
   ) {
     super(message);
   }
@@ -100,9 +103,14 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
     json = null;
   }
   if (!res.ok) {
-    const e = (json as { error?: { code?: string; message?: string } } | null)?.error;
+    const e = (json as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | null)?.error;
     if (res.status === 401 && init.token === undefined) unauthorized.forEach((l) => l());
-    throw new ApiError(res.status, e?.code ?? String(res.status), e?.message ?? (res.statusText || `HTTP ${res.status}`));
+    throw new ApiError(
+      res.status,
+      e?.code ?? String(res.status),
+      e?.message ?? (res.statusText || `HTTP ${res.status}`),
+      e?.details ?? {},
+    );
   }
   return json as T;
 }

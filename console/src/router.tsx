@@ -9,6 +9,9 @@ export type Route =
   | { view: 'target'; project: string; target: string }
   | { view: 'upgrade'; project: string; upgrade: string }
   | { view: 'events'; project: string }
+  | { view: 'rollouts'; project: string }
+  | { view: 'new-rollout'; project: string }
+  | { view: 'batch'; project: string; batch: string }
   | { view: 'admin'; project: string }
   | { view: 'missing'; path: string };
 
@@ -23,6 +26,9 @@ export function parse(pathname: string): Route {
     if (parts[2] === 'admin' && parts.length === 3) return { view: 'admin', project };
     if (parts[2] === 'targets' && parts[3] && parts.length === 4) return { view: 'target', project, target: parts[3] };
     if (parts[2] === 'upgrades' && parts[3] && parts.length === 4) return { view: 'upgrade', project, upgrade: parts[3] };
+    if (parts[2] === 'rollouts' && parts.length === 3) return { view: 'rollouts', project };
+    if (parts[2] === 'rollouts' && parts[3] === 'new' && parts.length === 4) return { view: 'new-rollout', project };
+    if (parts[2] === 'rollouts' && parts[3] && parts.length === 4) return { view: 'batch', project, batch: parts[3] };
   }
   return { view: 'missing', path: pathname };
 }
@@ -34,6 +40,9 @@ export const href = {
   admin: (p: string) => `/projects/${e(p)}/admin`,
   target: (p: string, t: string) => `/projects/${e(p)}/targets/${e(t)}`,
   upgrade: (p: string, u: string) => `/projects/${e(p)}/upgrades/${e(u)}`,
+  rollouts: (p: string) => `/projects/${e(p)}/rollouts`,
+  newRollout: (p: string) => `/projects/${e(p)}/rollouts/new`,
+  batch: (p: string, b: string) => `/projects/${e(p)}/rollouts/${e(b)}`,
 };
 
 const listeners = new Set<() => void>();

@@ -2,7 +2,7 @@
 // against the threshold, forecast and (once cancelled) the restores its cancel made.
 import { Type, type Static } from '@sinclair/typebox';
 import { ANALYSIS_ON_ERROR } from '../domain/analysis.ts';
-import { BATCH_STATES, SLI_NAMES, WAVE_STATES } from '../domain/types.ts';
+import { BATCH_ACTIONS, BATCH_STATES, SLI_NAMES, WAVE_STATES } from '../domain/types.ts';
 import { literalUnion, Nullable, Page, Time } from './common.ts';
 import { EstimateOut, ModeOut, RestoreOut, ScheduleOut } from './upgrade-shapes.ts';
 
@@ -57,6 +57,9 @@ export const BatchOut = Type.Object({
   kind: Type.String({ description: 'what made it: fleet (this API) or a family\u2019s batch' }),
   source: Type.String(),
   state: literalUnion(BATCH_STATES),
+  allowedActions: Type.Array(literalUnion(BATCH_ACTIONS), {
+    description: 'the operator actions the current state allows (pause, resume, cancel, retry, approve)',
+  }),
   pendingReason: Nullable(Type.String({ description: 'why it does not move now, in words' })),
   mode: ModeOut,
   toVersions: Type.Array(Type.String()),
@@ -79,5 +82,31 @@ export const BatchOut = Type.Object({
 
 export const BatchList = Page(BatchOut);
 
+export const BatchPreviewOut = Type.Object(
+  {
+    name: Type.String(),
+    toVersion: Type.String(),
+    mode: ModeOut,
+    schedule: ScheduleOut,
+    targets: Type.Integer({ description: 'how many targets the batch would upgrade' }),
+    failureLimit: Type.Integer({ description: 'the failed targets that would halt it' }),
+    waves: Type.Array(
+      Type.Object({
+        index: Type.Integer(),
+        name: Type.String(),
+        maxConcurrency: Type.Integer(),
+        bakeMinutes: Type.Number(),
+        approval: Type.Boolean(),
+        targets: Type.Array(
+          Type.Object({ id: Type.String(), name: Type.String(), engine: Type.String(), version: Type.String() }),
+          { description: 'the targets the wave would take, in the order it takes them' },
+        ),
+      }),
+    ),
+  },
+  { description: 'the batch a request would create; nothing is written' },
+);
+
 export type WaveT = Static<typeof WaveOut>;
 export type BatchT = Static<typeof BatchOut>;
+export type BatchPreviewT = Static<typeof BatchPreviewOut>;

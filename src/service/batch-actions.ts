@@ -9,8 +9,9 @@
 //            targets found unhealthy after a bake, or failed by an analysis check, are checked
 //            again at the next bake
 //   approve  awaiting_approval -> running; the gated wave starts
+import { randomUUID } from 'node:crypto';
 import { mergeChecks, parseAnalysis, type AnalysisCheckBody } from '../domain/analysis.ts';
-import { planBatch, type Amount, type WaveSpec } from '../domain/batch-plan.ts';
+import { planBatch, type Amount, type BatchPlan, type WaveSpec } from '../domain/batch-plan.ts';
 import type { Clock } from '../domain/clock.ts';
 import { AppError } from '../domain/errors.ts';
 import type { BatchAction, BatchState, Target, UpgradeMode, UpgradeSchedule, UpgradeState, WaveState } from '../domain/types.ts';
@@ -26,6 +27,7 @@ import { listTargets, loadTarget } from '../store/targets-repo.ts';
 import { getBatch, loadBatch, type BatchView } from './batch-view.ts';
 import { changed, coreEnv, type AppContext } from './app-context.ts';
 import { createBatchRecord, wakeBatchScheduler } from './fleet-batches.ts';
+import { planUpgrade } from './upgrades.ts';
 
 export interface BatchRequest {
   name: string;
@@ -75,7 +77,18 @@ async function resolveTargets(ctx: AppContext, projectId: string, req: BatchRequ
   return out;
 }
 
-export async function createBatch(ctx: AppContext, projectId: string, req: BatchRequest, actor: string): Promise<BatchView> {
+/** What a batch request would do: its targets, its schedule and its waves; refused as createBatch refuses it. */
+interface PlannedRequest {
+  targets: Target[];
+  schedule: UpgradeSchedule;
+  plan: BatchPlan;
+}
+
+/**
+ * Validates a batch request and plans its waves, writing nothing: createBatch then writes it,
+ * and the preview (POST .../batches/preview) shows it, so both refuse the same requests alike.
+ */
+async function planRequest(ctx: AppContext, projectId: string, req: BatchRequest): Promise<PlannedRequest> {
   if (req.mode === 'az_migration') {
     // which zone moves where is a question about one target's layout (docs/az-migration.md)
     throw new AppError(
@@ -122,6 +135,11 @@ export async function createBatch(ctx: AppContext, projectId: string, req: Batch
     }
     for (const w of plan.waves) if (w.bakeSeconds > 0) w.analysis = mergeChecks(w.analysis ?? [], batchChecks);
   }
+  return { targets, schedule, plan };
+}
+
+export async function createBatch(ctx: AppContext, projectId: string, req: BatchRequest, actor: string): Promise<BatchView> {
+  const { targets, schedule, plan } = await planRequest(ctx, projectId, req);
   const { batchId } = await createBatchRecord(
     ctx,
     projectId,
@@ -364,4 +382,67 @@ async function holdUpgrades(trx: Db, clock: Clock, batchId: string, actor: strin
       message: `${actor} paused its batch`,
     });
   }
+}
+
+export interface BatchPreview {
+  name: string;
+  toVersion: string;
+  mode: UpgradeMode;
+  schedule: UpgradeSchedule;
+  targets: number;
+  failureLimit: number;
+  waves: {
+    index: number;
+    name: string;
+    maxConcurrency: number;
+    bakeMinutes: number;
+    approval: boolean;
+    targets: { id: string; name: string; engine: string; version: string }[];
+  }[];
+}
+
+/** The batch a request would create, wave by wave with the targets each takes; nothing is written. */
+export async function previewBatch(ctx: AppContext, projectId: string, req: BatchRequest, actor: string): Promise<BatchPreview> {
+  const { targets, schedule, plan } = await planRequest(ctx, projectId, req);
+  // each target's upgrade planned as creating the batch plans it (a version it cannot reach is
+  // refused here too), and dropped
+  const probe = randomUUID();
+  for (const [i, w] of plan.waves.entries()) {
+    for (const targetId of w.targetIds) {
+      await planUpgrade(
+        ctx,
+        projectId,
+        {
+          targetId,
+          toVersion: req.toVersion,
+          mode: req.mode ?? 'rolling',
+          schedule: schedule.kind === 'window' ? { kind: 'window' } : { kind: 'now' },
+          batchId: probe,
+          waveIndex: i,
+          ...(req.upgradeOptions ? { options: { ...req.upgradeOptions } } : {}),
+        },
+        actor,
+      );
+    }
+  }
+  const byId = new Map(targets.map((t) => [t.id, t]));
+  return {
+    name: req.name,
+    toVersion: req.toVersion,
+    mode: req.mode ?? 'rolling',
+    schedule,
+    targets: targets.length,
+    failureLimit: plan.failureLimit,
+    waves: plan.waves.map((w, index) => ({
+      index,
+      name: w.name,
+      maxConcurrency: w.maxConcurrency,
+      bakeMinutes: w.bakeSeconds / 60,
+      approval: w.approval,
+      targets: w.targetIds.map((id) => {
+        const t = byId.get(id)!;
+        return { id, name: t.name || id, engine: t.engine, version: t.version };
+      }),
+    })),
+  };
 }

@@ -6,7 +6,8 @@ import type { SliName, Upgrade, UpgradeMode, UpgradeSchedule } from '../domain/t
 import { formatDuration } from '../domain/window.ts';
 import type { AnalysisCheck, AnalysisOnError } from '../domain/analysis.ts';
 import { activeInWave, analysisFailuresOf, analysisOf, failuresOf, loadWaves, waveCounts } from '../engine/batch-scheduler.ts';
-import type { BatchState, WaveState } from '../domain/types.ts';
+import type { BatchAction, BatchState, WaveState } from '../domain/types.ts';
+import { allowedBatchActions } from '../engine/core/table.ts';
 import { gateAt } from '../engine/windows.ts';
 import type { BatchRow } from '../store/schema.ts';
 import { loadTarget } from '../store/targets-repo.ts';
@@ -59,6 +60,8 @@ export interface BatchView {
   kind: string;
   source: string;
   state: BatchState;
+  /** the operator actions the current state allows (pause, resume, ...) */
+  allowedActions: BatchAction[];
   pendingReason: string | null;
   mode: UpgradeMode;
   toVersions: string[];
@@ -105,6 +108,8 @@ export async function presentBatch(ctx: AppContext, b: Selectable<BatchRow>): Pr
   const spec = JSON.parse(b.spec ?? '{}') as { mode?: string; toVersions?: string[] };
   const state = b.state as BatchState;
   const cur = b.current_wave;
+  const failures = failuresOf(counts, waves);
+  const unhealthy = waves.some((w) => w.health_failures !== '[]');
   const curWave = cur !== null ? waves[cur] : undefined;
   const bake =
     state === 'baking' && curWave?.bake_until
@@ -121,13 +126,14 @@ export async function presentBatch(ctx: AppContext, b: Selectable<BatchRow>): Pr
     kind: b.kind ?? 'gaussdb',
     source: b.source,
     state,
+    allowedActions: allowedBatchActions(state, failures > 0 || unhealthy),
     pendingReason: batchReason(b, waves[cur ?? 0]?.name, now, counts),
     mode: (spec.mode ?? 'rolling') as UpgradeMode,
     toVersions: spec.toVersions ?? [],
     schedule: JSON.parse(b.schedule ?? '{"kind":"now"}') as UpgradeSchedule,
     notBefore: b.not_before,
     targets: b.target_count ?? 0,
-    failures: failuresOf(counts, waves),
+    failures,
     failureLimit: b.failure_limit ?? 1,
     currentWave: cur,
     waves: waves.map((w) => ({

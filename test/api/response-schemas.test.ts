@@ -234,7 +234,13 @@ forEachDialect('native API answers match their schemas', (dialect) => {
     await ok('GET', `${P}/upgrades/${failing.id}`);
     await ok('GET', `${P}/upgrades?state=succeeded,cancelled`);
 
-    // batches
+    // batches: the preview of one, then the batch
+    await ok('POST', `${P}/batches/preview`, {
+      name: 'b1',
+      targetIds: ['es-2'],
+      toVersion: '7.10.3',
+      waves: [{ name: 'all', targets: '100%', approval: true }],
+    });
     const batch = await ok('POST', `${P}/batches`, {
       name: 'b1',
       targetIds: ['es-2'],

@@ -112,6 +112,12 @@ const BODIES: Record<string, (w: World) => unknown> = {
     toVersion: '7.10.2',
     waves: [{ name: 'all', targets: '100%' }],
   }),
+  'POST /v1/projects/:project/batches/preview': (w) => ({
+    name: 'probe',
+    targetIds: [w.p.cluster],
+    toVersion: '7.10.2',
+    waves: [{ name: 'all', targets: '100%' }],
+  }),
   'POST /v1/projects/:project/batches/:batch/actions': () => ({ action: 'cancel' }),
   'POST /api/v2/clusters/:ClusterId/upgrade': () => ({ next_version: '7.10.2' }),
   'POST /clusters/:cluster_id/checks': () => ({ type: 'ClusterUpgrade', options: { next_version: '7.10.2' } }),
@@ -142,6 +148,7 @@ const BODIES: Record<string, (w: World) => unknown> = {
 const BODY_NAMES = new Set([
   'POST /v1/projects/:project/upgrades',
   'POST /v1/projects/:project/batches',
+  'POST /v1/projects/:project/batches/preview',
   'POST /v3/:project_id/instances/database-version/upgrade',
   'DELETE /v3/:project_id/scheduled-jobs',
 ]);

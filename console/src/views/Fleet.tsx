@@ -386,7 +386,7 @@ function Progress({ u }: { u: Upgrade }) {
 
 function Batches({ project, batches }: { project: string; batches: Batch[] }) {
   return (
-    <Section title="Batches" id="batches">
+    <Section title="Batches" id="batches" actions={<Link href={href.rollouts(project)}>All rollouts</Link>}>
       {batches.length === 0 ? (
         <Empty title="No batches">
           A batch upgrades many targets in waves: <code>POST {projectPath(project)}/batches</code> or <code>liftgate batch</code>.
@@ -407,7 +407,9 @@ function Batches({ project, batches }: { project: string; batches: Batch[] }) {
               {batches.map((b) => (
                 <tr key={b.id} data-batch={b.id}>
                   <td>
-                    <span className="strong">{b.name || b.id.slice(0, 8)}</span>
+                    <Link className="strong" href={href.batch(project, b.id)}>
+                      {b.name || b.id.slice(0, 8)}
+                    </Link>
                     <div className="sub">
                       {b.targets ?? 0} targets{b.toVersions?.length ? ` → ${b.toVersions.join(', ')}` : ''}
                     </div>

@@ -56,7 +56,7 @@ import type {
   UpgradeState,
   WaveState,
 } from '../../domain/types.ts';
-import { UPGRADE_ACTIONS } from '../../domain/types.ts';
+import { BATCH_ACTIONS, UPGRADE_ACTIONS } from '../../domain/types.ts';
 
 export type Cause = 'executor' | 'operator' | 'scheduler' | 'recovery' | 'policy';
 export const CAUSES: readonly Cause[] = ['executor', 'operator', 'scheduler', 'recovery', 'policy'];
@@ -624,6 +624,14 @@ export const BATCH_ACTION_FROM: Record<BatchAction, readonly BatchState[]> = {
   retry: operatorFrom<BatchState>(BATCH_RULES.retry),
   cancel: operatorFrom<BatchState>(BATCH_RULES.cancel),
 };
+
+/**
+ * The actions an operator may request of a batch in this state (the API shows them, batchAction
+ * refuses the others); retry only when it has something to retry (failed or unhealthy targets).
+ */
+export function allowedBatchActions(state: BatchState, retryable: boolean): BatchAction[] {
+  return BATCH_ACTIONS.filter((a) => BATCH_ACTION_FROM[a].includes(state) && (a !== 'retry' || retryable));
+}
 
 /** The table as a Markdown table (docs/architecture.md holds this text; a test compares them). */
 export function renderTable(): string {

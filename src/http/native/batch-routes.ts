@@ -2,14 +2,14 @@
 // calls and nothing more; the caller's scope is checked as on every native route.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { batchAction, createBatch } from '../../service/batch-actions.ts';
+import { batchAction, createBatch, previewBatch } from '../../service/batch-actions.ts';
 import { getBatch, listBatches } from '../../service/batch-view.ts';
 import type { AppContext } from '../../service/app-context.ts';
 import { listUpgrades } from '../../service/upgrades.ts';
 import { BatchActionBody, BatchBody, BatchListQuery, BatchParams } from './batch-schemas.ts';
 import { presentUpgrade } from './present.ts';
 import { errorResponses, ProjectParams } from './schemas.ts';
-import { BatchList, BatchOut } from '../../api/batch-shapes.ts';
+import { BatchList, BatchOut, BatchPreviewOut } from '../../api/batch-shapes.ts';
 import { UpgradeList } from '../../api/upgrade-shapes.ts';
 
 export interface RouteHelpers {
@@ -30,6 +30,15 @@ export function batchRoutes(app: FastifyInstance, ctx: AppContext, h: RouteHelpe
       const b = await createBatch(ctx, req.params.project, req.body, h.actorOf(req));
       reply.code(201);
       return b;
+    },
+  );
+  // the same validation and planning as the create, answered without writing anything
+  r.post(
+    '/projects/:project/batches/preview',
+    { schema: { ...tags, params: ProjectParams, body: BatchBody, ...answers({ 200: BatchPreviewOut }) } },
+    async (req) => {
+      h.scope(req, req.params.project);
+      return previewBatch(ctx, req.params.project, req.body, h.actorOf(req));
     },
   );
   r.get(

@@ -156,6 +156,12 @@ export const BODIES: Record<string, (n: Names) => unknown> = {
     toVersion: '7.10.2',
     waves: [{ name: 'all', targets: '100%' }],
   }),
+  'POST /v1/projects/:project/batches/preview': (n) => ({
+    name: 'refused',
+    targetIds: [n.target],
+    toVersion: '7.10.2',
+    waves: [{ name: 'all', targets: '100%' }],
+  }),
   'POST /v1/projects/:project/batches/:batch/actions': () => ({ action: 'approve' }),
   'POST /api/v2/clusters/:ClusterId/upgrade': () => ({ next_version: '7.10.2' }),
   'POST /clusters/:cluster_id/checks': () => ({ type: 'ClusterUpgrade', options: { next_version: '7.10.2' } }),
@@ -187,6 +193,7 @@ export const BODIES: Record<string, (n: Names) => unknown> = {
 const BODY_NAMES = new Set([
   'POST /v1/projects/:project/upgrades',
   'POST /v1/projects/:project/batches',
+  'POST /v1/projects/:project/batches/preview',
   'POST /v3/:project_id/instances/database-version/upgrade',
   'DELETE /v3/:project_id/scheduled-jobs',
 ]);
