@@ -107,10 +107,12 @@ export function upgradeRef(u: { id: string; ref?: string; number?: number }): st
 
 /**
  * An actor ("token:<id>", "admin:<id>", "system", "policy", ...) by a name a person knows: the
+ * name the API gave with it (an event's actorName, an upgrade's createdByName), else the
  * credential's name when the console knows it (`names`, by id), else its kind and the id's first
  * eight characters ("admin:e8cbcce7"), which is what the CLI prints too.
  */
-export function actorLabel(actor: string | null | undefined, names?: ReadonlyMap<string, string>): string {
+export function actorLabel(actor: string | null | undefined, names?: ReadonlyMap<string, string>, given?: string | null): string {
+  if (given) return given;
   if (!actor) return '-';
   const m = /^(token|admin|access_key|key):(.+)$/.exec(actor);
   if (!m) return actor;

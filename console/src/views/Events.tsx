@@ -103,7 +103,7 @@ export function EventsView({ project }: { project: string }) {
       (!kind || e.type === kind || e.type.startsWith(`${kind}.`)) &&
       (!target || e.targetId === target) &&
       (!needle ||
-        `${e.type} ${e.message} ${e.actor} ${actorLabel(e.actor, names)} ${e.upgradeId ?? ''} ${e.upgradeId ? refOf(e.upgradeId) : ''}`
+        `${e.type} ${e.message} ${e.actor} ${actorLabel(e.actor, names, e.actorName)} ${e.upgradeId ?? ''} ${e.upgradeId ? refOf(e.upgradeId) : ''}`
           .toLowerCase()
           .includes(needle)),
   );
@@ -300,7 +300,7 @@ function EventRow(props: {
           </div>
         ) : null}
       </td>
-      <td title={e.actor}>{actorLabel(e.actor, props.names)}</td>
+      <td title={e.actor}>{actorLabel(e.actor, props.names, e.actorName)}</td>
       <td>{e.fromState || e.toState ? `${stateLabel(e.fromState ?? '-')} → ${stateLabel(e.toState ?? '-')}` : '-'}</td>
       <td className="msg">{e.message}</td>
     </tr>

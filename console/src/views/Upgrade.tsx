@@ -174,7 +174,7 @@ function Summary({ project, u, now, targetName }: { project: string; u: UpgradeD
         <div className="wide-fact">
           <dt>Started by</dt>
           <dd data-testid="started-by" title={u.createdBy ?? undefined}>
-            {actorLabel(u.createdBy, names)}
+            {actorLabel(u.createdBy, names, u.createdByName)}
           </dd>
         </div>
       </dl>
