@@ -99,20 +99,6 @@ export async function metricsRoutes(app: FastifyInstance, opts: { ctx: AppContex
       this.set(since ? Math.max(0, (Date.now() - Date.parse(since)) / 1000) : 0);
     },
   });
-  new Gauge({
-    name: 'liftgate_target_sli',
-    help: 'Service-level indicators of the simulated targets (the sim driver\u2019s slis), for analysis checks that query Prometheus',
-    labelNames: ['project', 'target', 'sli'],
-    registers,
-    async collect() {
-      this.reset();
-      const sim = ctx.drivers.get('sim');
-      if (!(sim instanceof SimDriver)) return;
-      for (const t of await sim.fleetSlis()) {
-        for (const [sli, v] of Object.entries(t.slis)) this.set({ project: t.projectId, target: t.targetId, sli }, v);
-      }
-    },
-  });
   const sse = new Gauge({
     name: 'liftgate_sse_clients',
     help: 'Open Server-Sent Events streams (live consoles, `liftgate events --follow`) on this process',
@@ -178,6 +164,43 @@ export async function metricsRoutes(app: FastifyInstance, opts: { ctx: AppContex
     if (!wants) return;
     sseClients++;
     req.raw.once('close', () => sseClients--);
+  });
+
+  // Per-target series name every project's targets, so they are not in /metrics (open by default,
+  // and a project's token may read it): /metrics/targets serves them to a scrape that sends the
+  // metrics token, and to nobody while none is set.
+  const targetRegistry = new Registry();
+  new Gauge({
+    name: 'liftgate_target_sli',
+    help: 'Service-level indicators of the simulated targets (the sim driver\u2019s slis), for analysis checks that query Prometheus',
+    labelNames: ['project', 'target', 'sli'],
+    registers: [targetRegistry],
+    async collect() {
+      this.reset();
+      const sim = ctx.drivers.get('sim');
+      if (!(sim instanceof SimDriver)) return;
+      for (const t of await sim.fleetSlis()) {
+        for (const [sli, v] of Object.entries(t.slis)) this.set({ project: t.projectId, target: t.targetId, sli }, v);
+      }
+    },
+  });
+  app.get('/metrics/targets', { schema: { tags: ['ops'] } }, async (req, reply) => {
+    if (!ctx.config.metricsToken) {
+      return reply.code(403).send({
+        error: {
+          code: 'FORBIDDEN',
+          message:
+            'per-target series name every project\u2019s targets: set LIFTGATE_METRICS_TOKEN and scrape /metrics/targets with Authorization: Bearer <that token>',
+        },
+      });
+    }
+    if (!authorized(req, ctx.config.metricsToken)) {
+      return reply.code(401).send({
+        error: { code: 'UNAUTHORIZED', message: 'send Authorization: Bearer <LIFTGATE_METRICS_TOKEN> to read /metrics/targets' },
+      });
+    }
+    reply.header('content-type', targetRegistry.contentType);
+    return targetRegistry.metrics();
   });
 
   const tail = new MetricsTail(ctx, registry);

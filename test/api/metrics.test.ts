@@ -133,6 +133,36 @@ test('with LIFTGATE_METRICS_TOKEN set, /metrics needs that bearer token', async 
   }
 });
 
+test('per-target series stay out of /metrics: /metrics/targets serves them to the metrics token only', async () => {
+  const open = await startApp('sqlite');
+  try {
+    await seedSim(open, { target: 'tenant-named-target' });
+    const scrape = await open.app.inject({ url: '/metrics' });
+    assert.equal(scrape.statusCode, 200);
+    assert.doesNotMatch(scrape.body, /tenant-named-target|liftgate_target_sli/);
+    // without a metrics token nobody reads them, not even the admin
+    const refused = await open.app.inject({ url: '/metrics/targets', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    assert.equal(refused.statusCode, 403);
+    assert.match(JSON.parse(refused.body).error.message, /LIFTGATE_METRICS_TOKEN/);
+  } finally {
+    await open.close();
+  }
+  const t = await startApp('sqlite', { metricsToken: 'scrape-secret' });
+  try {
+    await seedSim(t, { target: 'tenant-named-target' });
+    const none = await t.app.inject({ url: '/metrics/targets' });
+    assert.equal(none.statusCode, 401);
+    const right = await t.app.inject({ url: '/metrics/targets', headers: { authorization: 'Bearer scrape-secret' } });
+    assert.equal(right.statusCode, 200);
+    assert.match(
+      right.body,
+      /^liftgate_target_sli\{project="acme",target="tenant-named-target",sli="replication_lag_seconds"\} /m,
+    );
+  } finally {
+    await t.close();
+  }
+});
+
 test('the Grafana dashboard in docs/ queries only metrics that /metrics exports', async () => {
   const dashboard = JSON.parse(fs.readFileSync('docs/grafana-dashboard.json', 'utf8')) as {
     panels: { type: string; targets?: { expr: string }[] }[];

@@ -1,5 +1,6 @@
 // Analysis checks against a real Prometheus (Debian's /usr/bin/prometheus, on a port and a data
-// folder of its own) scraping this Liftgate's /metrics on a real port every second: a `regress`
+// folder of its own) scraping this Liftgate's /metrics/targets (with the metrics token) on a real
+// port every second: a `regress`
 // fault armed on the canary's upgrade raises its liftgate_target_sli gauge, the check's query sees
 // it during the bake, the batch halts naming the check, the value and the bound, and the canary's
 // upgrade (onFailure rollback) is rolled back. A query with no sample fails the targets
@@ -21,7 +22,9 @@ interface Prom {
   stop(): Promise<void>;
 }
 
-/** Starts Prometheus scraping 127.0.0.1:<scrapePort>/metrics every second; ready when it answers. */
+const METRICS_TOKEN = 'prometheus-scrape-token-of-this-test';
+
+/** Starts Prometheus scraping 127.0.0.1:<scrapePort>/metrics/targets every second; ready when it answers. */
 async function startPrometheus(scrapePort: number): Promise<Prom> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'liftgate-prom-'));
   const config = path.join(dir, 'prometheus.yml');
@@ -33,7 +36,9 @@ async function startPrometheus(scrapePort: number): Promise<Prom> {
       '  evaluation_interval: 1s',
       'scrape_configs:',
       '  - job_name: liftgate',
-      '    metrics_path: /metrics',
+      '    metrics_path: /metrics/targets',
+      '    authorization:',
+      `      credentials: ${METRICS_TOKEN}`,
       '    static_configs:',
       `      - targets: ['127.0.0.1:${scrapePort}']`,
       '',
@@ -86,7 +91,7 @@ async function promValue(prom: Prom, target: string, sli: string): Promise<numbe
 let env: FleetEnv;
 let prom: Prom | undefined;
 before(async () => {
-  env = await fleetEnv('sqlite', { start: '2026-12-01T10:00:00Z' });
+  env = await fleetEnv('sqlite', { start: '2026-12-01T10:00:00Z', metricsToken: METRICS_TOKEN });
   await env.t.app.listen({ port: 0, host: '127.0.0.1' });
   prom = await startPrometheus((env.t.app.server.address() as AddressInfo).port);
 });

@@ -21,7 +21,10 @@ export interface FleetEnv {
   close(): Promise<void>;
 }
 
-export async function fleetEnv(dialect: Dialect, opts: { start: string; simTimeScale?: number }): Promise<FleetEnv> {
+export async function fleetEnv(
+  dialect: Dialect,
+  opts: { start: string; simTimeScale?: number; metricsToken?: string },
+): Promise<FleetEnv> {
   const clock = new ManualClock(opts.start);
   // leases run on the injected clock too: a lease longer than any jump of the test's clock keeps
   // a step in flight from looking abandoned when the test moves time forward by hours
@@ -29,6 +32,7 @@ export async function fleetEnv(dialect: Dialect, opts: { start: string; simTimeS
     clock,
     simTimeScale: opts.simTimeScale ?? 0,
     executor: { pollMs: 20, leaseMs: 365 * 86400_000 },
+    ...(opts.metricsToken ? { metricsToken: opts.metricsToken } : {}),
   });
   await t.call('POST', '/v1/projects', { id: P, name: P });
   for (const v of ['7.10.2', '7.10.3']) {
