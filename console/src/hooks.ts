@@ -1,6 +1,7 @@
 // Data loading for the views: the last good data stays on screen while a reload runs, so live
 // updates never blank a table or move the layout; an error is shown next to it instead.
 import { useCallback, useEffect, useRef, useState } from 'react';
+import { api } from './api.ts';
 
 export interface Resource<T> {
   data: T | undefined;
@@ -56,4 +57,41 @@ export function useTick(on: boolean, ms = 1000): number {
   }, [on, ms]);
   // A render caused by new data must not use a tick older than that data (no negative durations).
   return Math.max(now, Date.now());
+}
+
+export interface ActionRunner {
+  /** the action waiting for the operator's confirmation, if any */
+  action: string | null;
+  /** asks for an action (or none), clearing the last error */
+  setAction: (a: string | null) => void;
+  busy: boolean;
+  error: string | null;
+  /** POSTs {action} to `url`; on success closes the confirmation and calls onDone */
+  run: () => Promise<void>;
+}
+
+/** An operator action (an upgrade's or a rollout's) asked for, confirmed, then sent. */
+export function useActionRunner(url: string, onDone: () => void): ActionRunner {
+  const [action, setAction] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const run = async () => {
+    if (!action) return;
+    setBusy(true);
+    setError(null);
+    try {
+      await api(url, { method: 'POST', body: { action } });
+      setAction(null);
+      onDone();
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const choose = (a: string | null) => {
+    setError(null);
+    setAction(a);
+  };
+  return { action, setAction: choose, busy, error, run };
 }

@@ -2,12 +2,11 @@
 // before a wave, a bake timer counting down after it, the failure threshold over all), why it
 // waits, each target's upgrade linked, the wave's analysis checks when the server has them, and
 // the operator actions its state allows, each behind a confirmation. Live through the event stream.
-import { useState } from 'react';
 import { FINAL_UPGRADE_STATES } from '../../../src/domain/types.ts';
 import { api, enc, projectPath, type Batch, type Target, type Upgrade, type Wave } from '../api.ts';
 import { Badge, ConfirmDialog, ErrorBox, Loading, Section, type Confirmation } from '../components.tsx';
 import { actorLabel, duration, elapsed, fullTime, stateLabel, tone, upgradeRef, when } from '../format.ts';
-import { useResource, useTick } from '../hooks.ts';
+import { useActionRunner, useResource, useTick } from '../hooks.ts';
 import { useAccess } from '../identity.ts';
 import { useLiveReload } from '../live.tsx';
 import { useActorNames } from '../names.ts';
@@ -484,9 +483,7 @@ function explain(action: string, b: Batch, failed: number): Confirmation {
 }
 
 function Actions({ project, b, failed, onDone }: { project: string; b: Batch; failed: number; onDone: () => void }) {
-  const [action, setAction] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { action, setAction, busy, error, run } = useActionRunner(`${projectPath(project)}/batches/${enc(b.id)}/actions`, onDone);
   const access = useAccess();
   if (!access.canOperate) {
     return (
@@ -498,20 +495,6 @@ function Actions({ project, b, failed, onDone }: { project: string; b: Batch; fa
   // approve first: at a gate it is what the page asks for; cancel last, apart
   const order = ['approve', 'resume', 'retry', 'pause', 'cancel'];
   const allowed = [...(b.allowedActions ?? [])].sort((x, y) => order.indexOf(x) - order.indexOf(y));
-  const run = async () => {
-    if (!action) return;
-    setBusy(true);
-    setError(null);
-    try {
-      await api(`${projectPath(project)}/batches/${enc(b.id)}/actions`, { method: 'POST', body: { action } });
-      setAction(null);
-      onDone();
-    } catch (e) {
-      setError((e as Error).message);
-    } finally {
-      setBusy(false);
-    }
-  };
   return (
     <div className="actions" role="toolbar" aria-label="Rollout actions">
       {allowed.length === 0 ? (
@@ -523,10 +506,7 @@ function Actions({ project, b, failed, onDone }: { project: string; b: Batch; fa
             type="button"
             data-action={a}
             className={a === 'cancel' ? 'danger-outline' : a === 'approve' || a === 'resume' || a === 'retry' ? 'primary' : ''}
-            onClick={() => {
-              setError(null);
-              setAction(a);
-            }}
+            onClick={() => setAction(a)}
           >
             {ACTION_LABEL[a] ?? a}
           </button>

@@ -8,7 +8,7 @@ import { api, enc, projectPath, type Report, type Step, type Target, type Upgrad
 import { Badge, ConfirmDialog, ErrorBox, Loading, Section, Time, type Confirmation } from '../components.tsx';
 import { actorLabel, duration, elapsed, fullTime, relative, shortDuration, stateLabel, upgradeRef, when } from '../format.ts';
 import { useActorNames } from '../names.ts';
-import { useResource, useTick } from '../hooks.ts';
+import { useActionRunner, useResource, useTick } from '../hooks.ts';
 import { useAccess } from '../identity.ts';
 import { useLiveReload } from '../live.tsx';
 import { href, Link } from '../router.tsx';
@@ -401,25 +401,12 @@ const ACTION_LABEL: Record<string, string> = {
 };
 
 function Actions({ project, u, onDone }: { project: string; u: UpgradeDetail; onDone: () => void }) {
-  const [action, setAction] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { action, setAction, busy, error, run } = useActionRunner(
+    `${projectPath(project)}/upgrades/${enc(u.id)}/actions`,
+    onDone,
+  );
   const access = useAccess();
   const allowed = access.canOperate ? (u.allowedActions ?? []) : [];
-  const run = async () => {
-    if (!action) return;
-    setBusy(true);
-    setError(null);
-    try {
-      await api(`${projectPath(project)}/upgrades/${enc(u.id)}/actions`, { method: 'POST', body: { action } });
-      setAction(null);
-      onDone();
-    } catch (e) {
-      setError((e as Error).message);
-    } finally {
-      setBusy(false);
-    }
-  };
   return (
     <div className="actions" role="toolbar" aria-label="Upgrade actions">
       {!access.canOperate ? (
@@ -439,10 +426,7 @@ function Actions({ project, u, onDone }: { project: string; u: UpgradeDetail; on
                   ? 'primary'
                   : ''
             }
-            onClick={() => {
-              setError(null);
-              setAction(a);
-            }}
+            onClick={() => setAction(a)}
           >
             {ACTION_LABEL[a] ?? a}
           </button>

@@ -379,26 +379,8 @@ export async function prepareRollback(db: Db, env: CoreEnv, u: Upgrade, by: By):
 async function applyFailurePolicy(db: Db, env: CoreEnv, u: Upgrade): Promise<void> {
   if (u.options.onFailure !== 'rollback') return;
   const by: By = { by: 'policy' };
-  try {
-    await prepareRollback(db, env, u, by);
-  } catch (err) {
-    if (!(err instanceof RollbackRefused)) throw err;
-    // the failure stays; the trail says why the policy did not act (no state changes)
-    await appendEvent(
-      db,
-      {
-        projectId: u.projectId,
-        targetId: u.targetId,
-        upgradeId: u.id,
-        actor: 'policy',
-        type: 'upgrade.rollback_refused',
-        message: `onFailure is rollback, but ${err.message}`,
-        data: { code: err.code, ...err.details },
-      },
-      env.clock,
-    );
-    return;
-  }
+  // the failure stays when it cannot be reversed; the trail says why the policy did not act
+  if (!(await policyMayRollBack(db, env, u, 'onFailure is rollback'))) return;
   const ok = await moveUpgrade(db, env.clock, 'rollback', {
     ...by,
     u: ref(u),
@@ -421,25 +403,7 @@ export async function revertSucceeded(db: Db, env: CoreEnv, u: Upgrade, why: str
   if (u.state !== 'succeeded' || u.options.onFailure !== 'rollback') return false;
   await lock(db, env, u.id);
   const by: By = { by: 'policy' };
-  try {
-    await prepareRollback(db, env, u, by);
-  } catch (err) {
-    if (!(err instanceof RollbackRefused)) throw err;
-    await appendEvent(
-      db,
-      {
-        projectId: u.projectId,
-        targetId: u.targetId,
-        upgradeId: u.id,
-        actor: 'policy',
-        type: 'upgrade.rollback_refused',
-        message: `onFailure is rollback after ${why}, but ${err.message}`,
-        data: { code: err.code, ...err.details },
-      },
-      env.clock,
-    );
-    return false;
-  }
+  if (!(await policyMayRollBack(db, env, u, `onFailure is rollback after ${why}`))) return false;
   const ok = await moveUpgrade(db, env.clock, 'revert', {
     ...by,
     u: ref(u),
@@ -451,6 +415,33 @@ export async function revertSucceeded(db: Db, env: CoreEnv, u: Upgrade, why: str
   });
   if (ok) await finishRollbackIfDone(db, env, { ...u, state: 'rolling_back' }, 'policy');
   return ok;
+}
+
+/**
+ * Prepares the policy's rollback of `u`; false (and an `upgrade.rollback_refused` event that says
+ * why, no state change) when its completed steps cannot all be reversed.
+ */
+async function policyMayRollBack(db: Db, env: CoreEnv, u: Upgrade, intent: string): Promise<boolean> {
+  try {
+    await prepareRollback(db, env, u, { by: 'policy' });
+    return true;
+  } catch (err) {
+    if (!(err instanceof RollbackRefused)) throw err;
+    await appendEvent(
+      db,
+      {
+        projectId: u.projectId,
+        targetId: u.targetId,
+        upgradeId: u.id,
+        actor: 'policy',
+        type: 'upgrade.rollback_refused',
+        message: `${intent}, but ${err.message}`,
+        data: { code: err.code, ...err.details },
+      },
+      env.clock,
+    );
+    return false;
+  }
 }
 
 /** rolling_back -> rolled_back once no completed step is left to reverse. */
