@@ -120,11 +120,12 @@ export const analysisOf = (w: Pick<BatchWaveRow, 'analysis'>): AnalysisCheck[] =
 
 /**
  * failed targets of the whole batch: failed upgrades, plus targets unhealthy after a bake or failed
- * by an analysis check (once each; one whose upgrade is rolled back counts as a failed upgrade)
+ * by an analysis check (once each; one whose upgrade is rolled back counts as a failed upgrade, from
+ * the moment its rollback starts: a rolling_back upgrade ends rolled back or failed, both failures)
  */
 export function failuresOf(counts: Map<number, WaveCounts>, waves: BatchWaveRow[]): number {
   let n = 0;
-  for (const c of counts.values()) n += c.failed;
+  for (const c of counts.values()) n += c.failed + (c.byState.rolling_back ?? 0);
   for (const w of waves) {
     const bad = new Set(healthFailuresOf(w));
     for (const f of analysisFailuresOf(w)) if (!f.rolledBack) bad.add(f.target);

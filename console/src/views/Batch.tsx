@@ -245,11 +245,12 @@ function WaveItems(props: {
   /** credential names, so an approver reads as the token's name */
   actors: ReadonlyMap<string, string>;
 }) {
-  const { b, w, now, readAt, actors } = props;
+  const { b, w, now, readAt, actors, names } = props;
   const cur = b.currentWave ?? -1;
   const passed = w.startedAt !== null;
   const baking = b.state === 'baking' && b.bake?.wave === w.index;
   const bakeDone = w.endedAt !== null && w.bakeMinutes > 0 && !baking;
+  const bakeFailed = bakeDone && (w.analysisFailures.length > 0 || w.healthFailures.length > 0);
   return (
     <>
       {w.approval ? (
@@ -285,7 +286,10 @@ function WaveItems(props: {
       </li>
       {w.bakeMinutes > 0 ? (
         <li className={`wt-item wt-gate${bakeDone ? ' done' : ''}`} data-gate="bake" data-wave={w.name}>
-          <span className={`wt-marker tone-${baking ? 'warn' : bakeDone ? 'ok' : 'idle'}`} aria-hidden="true">
+          <span
+            className={`wt-marker tone-${baking ? 'warn' : bakeFailed ? 'bad' : bakeDone ? 'ok' : 'idle'}`}
+            aria-hidden="true"
+          >
             <GateIcon kind="bake" />
           </span>
           <div className="wt-body">
@@ -300,10 +304,16 @@ function WaveItems(props: {
             ) : (
               <span className="gate-detail">
                 {bakeDone
-                  ? w.healthFailures.length
-                    ? `baked; unhealthy after it: ${w.healthFailures.join(', ')}`
-                    : 'baked; every target healthy after it'
-                  : 'after the wave: wait, then health-check its targets before the next wave'}
+                  ? w.analysisFailures.length
+                    ? `stopped by analysis: ${w.analysisFailures.map((f) => `${names.get(f.target) ?? f.target} (${f.check})`).join(', ')}`
+                    : w.healthFailures.length
+                      ? `baked; unhealthy after it: ${w.healthFailures.map((t) => names.get(t) ?? t).join(', ')}`
+                      : w.analysis.length
+                        ? 'baked; every check held and every target healthy after it'
+                        : 'baked; every target healthy after it'
+                  : w.analysis.length
+                    ? 'after the wave: wait while its analysis checks are sampled, then health-check its targets'
+                    : 'after the wave: wait, then health-check its targets before the next wave'}
               </span>
             )}
           </div>
@@ -334,6 +344,8 @@ function WaveCard({
   const mine = upgrades.filter((u) => u.waveIndex === w.index).sort((x, y) => (x.number ?? 0) - (y.number ?? 0));
   const bk = buckets(w.counts ?? {});
   const analysis = w.analysis;
+  // a target an analysis check failed: its reason names the check, the value and the bound
+  const judged = new Map(w.analysisFailures.map((f) => [f.target, f.reason]));
   return (
     <div className={`wave-card tone-${tone(w.state)}${current ? ' current' : ''}`}>
       <div className="wave-card-head">
@@ -395,7 +407,13 @@ function WaveCard({
                       : `${Math.min(u.currentStage + 1, u.stageCount)} of ${u.stageCount}`}
                   </td>
                   <td className="reason">
-                    {u.error ? <span className="bad-text">{u.error}</span> : readable(u.pendingReason ?? '')}
+                    {u.error ? (
+                      <span className="bad-text">{u.error}</span>
+                    ) : judged.has(u.targetId) ? (
+                      <span className="bad-text">{judged.get(u.targetId)}</span>
+                    ) : (
+                      readable(u.pendingReason ?? '')
+                    )}
                   </td>
                 </tr>
               ))}
