@@ -57,7 +57,9 @@ export async function runBake(r: BakeRun): Promise<{ checks: AnalysisCheck[] }> 
     const due = checks.filter((c) => final || !c.last || Date.parse(c.last.at) + c.intervalSeconds * 1000 <= now);
     if (due.length > 0) {
       const at = isoNow(r.clock);
-      const samples = new Map(await Promise.all(due.map(async (c) => [c.name, await sampleCheck(c, [r.target], r.drivers)] as const)));
+      const samples = new Map(
+        await Promise.all(due.map(async (c) => [c.name, await sampleCheck(c, [r.target], r.drivers)] as const)),
+      );
       checks = checks.map((c) => {
         const s = samples.get(c.name);
         return s ? { ...c, last: { at, outcome: s.outcome, value: s.value, reason: s.reason } } : c;

@@ -205,7 +205,7 @@ forEachDialect('analysis checks (sli)', (dialect) => {
     );
     const onError = await refused(wave([{ name: 'x', sli: 'rollback_rate', max: 1, onError: 'ignore' }]));
     assert.ok(onError.includes('pause') && onError.includes('fail'), onError);
-    // an upgrade alone has no bake to judge
+    // an upgrade alone bakes for options.bakeMinutes; without it its checks have no bake to judge
     assert.match(
       await refused(
         {
@@ -215,7 +215,7 @@ forEachDialect('analysis checks (sli)', (dialect) => {
         },
         `/v1/projects/${P}/upgrades`,
       ),
-      /options\.analysis is judged during the bake of a batch wave/,
+      /options\.analysis is judged while the upgrade bakes after its steps: give options\.bakeMinutes/,
     );
     // a regress fault names the indicator and its value
     assert.match(
