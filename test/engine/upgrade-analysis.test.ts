@@ -91,6 +91,8 @@ forEachDialect('analysis on a lone upgrade', (dialect) => {
   test('a healthy upgrade runs through its bake and succeeds only when the bake ends', async () => {
     await env.addTarget('u-good');
     const created = await start('u-good', { analysis: [lag({ intervalSeconds: 60 })], bakeMinutes: 10 });
+    // the estimate counts the bake (the sim's own steps take no time here)
+    assert.equal(created.estimate.remainingSeconds, 600, created.estimate.basis);
     const first = await baking(created.id);
     assert.equal(first.state, 'running');
     const s = bakeStep(first);
