@@ -3,9 +3,9 @@
 // steps while each analysis check is sampled on the upgraded target every intervalSeconds, and
 // all of them once more at the end (./analysis.ts samples). The bake's end is written to the
 // step's progress before anything else, so a bake taken over after a crash or a pause ends when
-// it would have, never restarts from zero. A check out of bounds fails the step (ANALYSIS_FAILED);
-// one that cannot be evaluated fails it (ANALYSIS_UNAVAILABLE) or pauses the upgrade, as its
-// onError says.
+// it would have, never restarts from zero (a failed bake that an operator retries bakes again).
+// A check out of bounds fails the step (ANALYSIS_FAILED); one that cannot be evaluated fails it
+// (ANALYSIS_UNAVAILABLE) or pauses the upgrade, as its onError says.
 import type { AnalysisCheck } from '../domain/analysis.ts';
 import { isoNow, type Clock } from '../domain/clock.ts';
 import type { Step, Target } from '../domain/types.ts';
@@ -38,7 +38,11 @@ const TICK_MS = 200;
 
 /** Runs a bake to its end; returns its checks' last samples, throws DriverError or BakePause. */
 export async function runBake(r: BakeRun): Promise<{ checks: AnalysisCheck[] }> {
-  const prior = r.step.progress as Partial<BakeProgress> | null;
+  const stored = r.step.progress as Partial<BakeProgress> | null;
+  // a bake that ended failed (an operator retries it) bakes again in full; one taken over after a
+  // crash or resumed after a pause keeps its end
+  const ended = stored?.checks?.some((c) => c.last?.outcome === 'fail' || (c.last?.outcome === 'error' && c.onError === 'fail'));
+  const prior = ended ? null : stored;
   const minutes = Number(r.step.params.bakeMinutes);
   let checks = prior?.checks ?? (r.step.params.checks as AnalysisCheck[]);
   const until = prior?.until ?? new Date(r.clock.now().getTime() + minutes * 60_000).toISOString();

@@ -86,6 +86,16 @@ forEachDialect('analysis on a lone upgrade', (dialect) => {
     assert.equal(s.error, 'ANALYSIS_FAILED: analysis "refused": 3 > max 0');
     assert.equal(s.progress.checks[0].last.outcome, 'fail');
     assert.equal(s.progress.checks[0].last.value, 3);
+    // an operator's retry bakes again in full (the failed bake's end is not kept); still regressed, it fails again
+    await env.advance(60_000);
+    const res = await env.call('POST', `/v1/projects/${P}/upgrades/${created.id}/actions`, { action: 'retry' });
+    assert.equal(res.status, 200, res.body);
+    const again = await until(async () => {
+      const u = await env.upgrade(created.id);
+      return u.state === 'failed' && bakeStep(u).attempts === 2 && u;
+    }, 'the retried bake failed again');
+    assert.equal(Date.parse(bakeStep(again).progress.until), env.clock.now().getTime() + 5 * 60_000);
+    assert.equal(again.errorCode, 'ANALYSIS_FAILED');
   });
 
   test('a healthy upgrade runs through its bake and succeeds only when the bake ends', async () => {
