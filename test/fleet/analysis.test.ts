@@ -148,6 +148,14 @@ forEachDialect('analysis checks (sli)', (dialect) => {
     assert.equal(done.waves[0].analysis[0].outcome, 'pass');
     assert.equal(done.waves[0].analysis[0].lastValue, 1.5, 'the sim node measures its lag_ms');
     assert.deepEqual(done.waves[1].analysis, [], 'a wave without a bake is not judged');
+    // the batch's checks are judged in its waves' bakes: its upgrades get no bake step of their own
+    for (const u of await upgradesOf(b.id)) {
+      const detail = await env.upgrade(u.id);
+      assert.ok(
+        detail.stages.every((s: any) => s.steps.every((st: any) => st.action !== 'bake')),
+        u.targetId,
+      );
+    }
   });
 
   test('bad checks are refused with 400 and what to fix', async () => {
