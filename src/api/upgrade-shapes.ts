@@ -36,7 +36,7 @@ export const StepOut = Type.Object({
   progress: Nullable(
     AnyObject({
       description:
-        'what the driver reports while the step runs: a blue/green initial copy has bytesDone, bytesTotal, tablesDone, tablesTotal, rateBytesPerSecond, etaSeconds; a catch-up lagBytes and boundBytes; a rollback window until and secondsLeft',
+        'what the driver reports while the step runs: a blue/green initial copy has bytesDone, bytesTotal, tablesDone, tablesTotal, rateBytesPerSecond, etaSeconds; a catch-up lagBytes and boundBytes; a rollback window until and secondsLeft; a bake until, secondsLeft and checks (each with its last sample)',
     }),
   ),
   log: Type.Optional(Type.Array(Type.String(), { description: 'the step log (the detail of one upgrade only)' })),

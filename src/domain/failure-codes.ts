@@ -10,6 +10,8 @@ export const FAILURE_CODES = {
   STEP_RECOVERY_LIMIT:
     'Recovery took the step back from a dead executor too often (LIFTGATE_STEP_RECOVERY_LIMIT); check why it kills its executor.',
   FENCED: 'The caller held an older claim of the step than one the driver has already seen; its effect was refused.',
+  ANALYSIS_FAILED: 'An analysis check of the upgrade\u2019s bake (options.analysis) measured a value out of its bounds.',
+  ANALYSIS_UNAVAILABLE: 'An analysis check of the upgrade\u2019s bake could not be evaluated and its onError is "fail".',
   PRECHECK_FAILED: 'The precheck found blocking problems and the upgrade was not forced.',
   POSTCHECK_FAILED: 'After the last stage, a node was not on the new version.',
   ROLLBACK_FAILED: 'A step could not be reversed during a rollback; asking for rollback again continues it.',

@@ -226,6 +226,8 @@ export const STEP_ACTIONS = [
   'cutover',
   'rollback_window',
   'decommission',
+  // a lone upgrade with options.analysis: the executor itself bakes it and samples its checks
+  'bake',
   // not planned: added when a cancel finds a node out of service (src/engine/core/cancel.ts)
   'restore',
 ] as const;

@@ -21,12 +21,14 @@ import {
 import { specialWork } from './claims.ts';
 import { FaultPoints } from './fault-points.ts';
 import { housekeepWindows } from './windows.ts';
+import { BakePause, runBake } from './bake.ts';
 import { createReport, finishReport, runPrecheck } from './prechecks.ts';
 import { isoIn, isoNow, systemClock, type Clock } from '../domain/clock.ts';
 import type { Db } from '../store/schema.ts';
 import type { CoreEnv } from './core/env.ts';
 import {
   advance,
+  recordBakePause,
   recordFailure,
   recordReversal,
   recordReversalFailure,
@@ -551,12 +553,34 @@ export class Executor {
     };
     let result: StepResult;
     try {
-      result = step.action === 'precheck' ? await this.precheck(ctx, driver) : await driver.execute(ctx);
+      result =
+        step.action === 'precheck'
+          ? await this.precheck(ctx, driver)
+          : step.action === 'bake'
+            ? await this.bake(step, c, ctx, log)
+            : await driver.execute(ctx);
     } catch (err) {
       cleanup();
       await this.flushProgress(step.id);
       if (this.abort.signal.aborted) return; // shutting down: the lease expires and recovery decides
       if (lost) return; // the step is no longer ours: whoever has it now records it
+      if (err instanceof BakePause && !timedOut) {
+        log.push(`${this.ts()} PAUSED: ${err.message}`);
+        const ok = await this.store.unit.run((trx) =>
+          recordBakePause(trx, this.env, {
+            step,
+            upgrade: c.upgrade,
+            leaseOwner: this.owner,
+            fence: step.fence,
+            by: 'executor',
+            log,
+            reason: err.message,
+          }),
+        );
+        if (ok) this.transitions++;
+        this.onChange();
+        return;
+      }
       const e = timedOut ? new DriverError('STEP_TIMEOUT', `${step.name} did not finish within ${timeoutMs / 1000} s`) : err;
       await this.recordFailure(step, c, driver, e, log);
       return;
@@ -566,6 +590,26 @@ export class Executor {
     this.faults.hit('step.driver_done', step.action);
     await this.recordSuccess(step, c.upgrade, result, log, c.target);
     this.faults.hit('step.recorded', step.action);
+  }
+
+  /**
+   * A lone upgrade's bake (./bake.ts): run here, whatever the target's engine. Its progress
+   * (its end, its checks' last samples) is written at once and after every sample, not throttled:
+   * the end must be stored before the bake waits on it.
+   */
+  private async bake(step: Step, c: StepRun, ctx: StepContext, log: string[]): Promise<StepResult> {
+    // a resumed bake clears the reason its pause left
+    await updateUpgrade(this.db, this.clock, c.upgrade.id, ['running'], { pending_reason: null }, null);
+    const { checks } = await runBake({
+      step,
+      target: c.target,
+      drivers: this.drivers,
+      clock: this.clock,
+      signal: ctx.signal,
+      save: (p) => recordProgress(this.db, step, this.owner, { ...p }, log),
+      log: ctx.log,
+    });
+    return { data: { checks } };
   }
 
   private async precheck(ctx: StepContext, driver: Driver): Promise<StepResult> {
@@ -677,7 +721,8 @@ export class Executor {
     const stopBeat = this.heartbeat(step);
     let result: StepResult;
     try {
-      result = step.action === 'precheck' ? {} : await driver.rollback(ctx);
+      // a precheck and a bake change nothing: there is nothing to undo
+      result = step.action === 'precheck' || step.action === 'bake' ? {} : await driver.rollback(ctx);
     } catch (err) {
       this.progressFlush.delete(step.id);
       stopBeat();

@@ -5,6 +5,7 @@ import { AppError } from '../domain/errors.ts';
 import type { Hop, StepAction, Target, TargetNode, UpgradeMode } from '../domain/types.ts';
 import type { DriverCapabilities } from '../drivers/driver.ts';
 import { resolveAzMove } from '../domain/zones.ts';
+import type { AnalysisCheck } from '../domain/analysis.ts';
 
 export interface PlannedStep {
   lane: string;
@@ -50,6 +51,11 @@ export interface PlanInput {
   mode: UpgradeMode;
   capabilities: DriverCapabilities;
   options?: PlanOptions;
+  /**
+   * a lone upgrade's analysis (options.analysis with options.bakeMinutes): a last stage bakes the
+   * upgraded target while its checks are sampled. An upgrade of a batch has none: its wave bakes.
+   */
+  bake?: { minutes: number; checks: AnalysisCheck[] };
 }
 
 const LEADER_ROLES = new Set(['primary', 'leader']);
@@ -127,6 +133,11 @@ export const STEP_TEXT: Record<StepAction, { name: string; description: string }
   decommission: {
     name: 'Decommission blue',
     description: 'Stops replication to blue and removes the old cluster; past this step the upgrade cannot be rolled back.',
+  },
+  bake: {
+    name: 'Bake',
+    description:
+      'Waits for the bake (options.bakeMinutes) while the upgrade\u2019s analysis checks are sampled; a check out of bounds fails the upgrade.',
   },
   // never planned: a cancel adds one per node it finds out of service (src/engine/core/cancel.ts)
   restore: {
@@ -362,7 +373,28 @@ function blueGreen(input: PlanInput): PlannedStage[] {
   ];
 }
 
+/** The bake's stage: one target-level step the executor runs itself (src/engine/bake.ts). */
+function bakeStage(bake: NonNullable<PlanInput['bake']>, hop: number): PlannedStage {
+  const seconds = Math.round(bake.minutes * 60);
+  return {
+    name: `Bake (${bake.minutes} min)`,
+    description: STEP_TEXT.bake.description,
+    steps: [
+      step('bake', null, hop, {
+        description: `${STEP_TEXT.bake.description} Checks: ${bake.checks.map((c) => c.name).join(', ')}.`,
+        // the step lasts the bake: its own timeout is the bake and an hour more
+        params: { bakeMinutes: bake.minutes, checks: bake.checks, timeoutSeconds: seconds + 3600 },
+      }),
+    ],
+  };
+}
+
 export function plan(input: PlanInput): PlannedStage[] {
+  const stages = planSteps(input);
+  return input.bake ? [...stages, bakeStage(input.bake, Math.max(0, input.hops.length - 1))] : stages;
+}
+
+function planSteps(input: PlanInput): PlannedStage[] {
   const { mode, hops, target } = input;
   if (target.nodes.length === 0) throw new AppError('INVALID_MODE', 'the target has no nodes to upgrade');
   const stages: PlannedStage[] = [

@@ -64,6 +64,11 @@ export function walkPlan(
       sources.nominal++;
       return s.params.retentionSeconds * 1000;
     }
+    // a lone upgrade's bake lasts the minutes it was given
+    if (s.action === 'bake' && typeof s.params.bakeMinutes === 'number') {
+      sources.nominal++;
+      return s.params.bakeMinutes * 60_000;
+    }
     const g = model.guess({ engine: target.engine, action: s.action as StepAction, role: roleOf(target, s.node) }, target.driver);
     sources[g.source]++;
     samples = Math.max(samples, g.samples);

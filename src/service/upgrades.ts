@@ -14,7 +14,8 @@ import type {
 import { ACTIVE_UPGRADE_STATES, upgradeRef } from '../domain/types.ts';
 import { planCrossEngineRoute, planRoute } from '../domain/versions.ts';
 import { applyAction, type UpgradeAction } from '../engine/operations.ts';
-import { plan, type PlannedStage, type PlanOptions } from '../engine/planner.ts';
+import { plan, type PlanInput, type PlannedStage, type PlanOptions } from '../engine/planner.ts';
+import { parseAnalysis, type AnalysisCheckBody } from '../domain/analysis.ts';
 import { gateAt, pendingReasonOf } from '../engine/windows.ts';
 import { insertUpgrade as insertUpgradeRows } from '../engine/core/writes.ts';
 import { retryOptionsProblem } from '../engine/core/retry.ts';
@@ -279,6 +280,34 @@ export interface PlannedUpgrade {
   options: PlanOptions;
 }
 
+/**
+ * A lone upgrade's bake: options.analysis is judged while it bakes for options.bakeMinutes after
+ * its own steps. An upgrade of a batch has none: its wave's bake judges the batch's checks.
+ */
+function bakeOf(input: UpgradeInput): PlanInput['bake'] {
+  if (input.batchId) return undefined;
+  const o = input.options ?? {};
+  const minutes = o.bakeMinutes as number | undefined;
+  if (o.analysis === undefined) {
+    if (minutes !== undefined) {
+      throw new AppError(
+        'VALIDATION_FAILED',
+        'options.bakeMinutes is the bake during which options.analysis is judged: give the checks in options.analysis, or leave bakeMinutes out',
+      );
+    }
+    return undefined;
+  }
+  if (minutes === undefined) {
+    throw new AppError(
+      'VALIDATION_FAILED',
+      'options.analysis is judged while the upgrade bakes after its steps: give options.bakeMinutes (e.g. 30)',
+    );
+  }
+  const checks = parseAnalysis(o.analysis as AnalysisCheckBody[], 'options.analysis');
+  if (checks.length === 0) throw new AppError('VALIDATION_FAILED', 'options.analysis is empty; give at least one check');
+  return { minutes, checks };
+}
+
 /** Plans and stores one upgrade; returns its id (batches create many and read none back). */
 export async function insertUpgrade(ctx: AppContext, projectId: string, input: UpgradeInput, actor: string): Promise<string> {
   return storeUpgrade(ctx, await planUpgrade(ctx, projectId, input, actor));
@@ -295,13 +324,7 @@ export async function planUpgrade(
   input: UpgradeInput,
   actor: string,
 ): Promise<PlannedUpgrade> {
-  if (input.options?.analysis !== undefined && !input.batchId) {
-    // analysis checks are judged while a batch wave bakes; an upgrade alone has no bake to judge
-    throw new AppError(
-      'VALIDATION_FAILED',
-      'options.analysis is judged during the bake of a batch wave: create a batch (POST .../batches) with the checks in a wave\u2019s "analysis" or in upgradeOptions.analysis',
-    );
-  }
+  const bake = bakeOf(input);
   const target = await getTarget(ctx, projectId, input.targetId);
   const driver = ctx.drivers.get(target.driver);
   if (!driver) throw new AppError('DRIVER_NOT_FOUND', `driver ${target.driver} is not installed`);
@@ -321,7 +344,7 @@ export async function planUpgrade(
   const options = azOptions(target, input.mode, input.options, driver, input.azParams);
   const retryProblem = retryOptionsProblem(options as Record<string, unknown>, driver, target);
   if (retryProblem) throw new AppError('VALIDATION_FAILED', retryProblem);
-  const stages = plan({ target, hops, mode: input.mode, capabilities: driver.capabilities, options });
+  const stages = plan({ target, hops, mode: input.mode, capabilities: driver.capabilities, options, ...(bake ? { bake } : {}) });
   const schedule = input.schedule ?? { kind: 'now' };
   const start = initialSchedule(ctx, target, schedule, input.batchId ? 'batch' : null);
   const release = hops.length > 0 ? hops[hops.length - 1].release : target.release;

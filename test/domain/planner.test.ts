@@ -149,6 +149,31 @@ test('stop_service: every node together, stage by stage', () => {
   ]);
 });
 
+test('a bake (a lone upgrade\u2019s analysis) is one target-level step in a last stage of its own', () => {
+  const nodes = [node('a', 'leader'), node('b', 'follower')];
+  const check = {
+    name: 'lag',
+    source: { kind: 'sli' as const, sli: 'replication_lag_seconds' as const },
+    min: null,
+    max: 5,
+    onError: 'pause' as const,
+    intervalSeconds: 10,
+    last: null,
+  };
+  const input = {
+    target: { engine: 'e', kind: 'cluster' as const, nodes },
+    hops: [{ fromVersion: '1', toVersion: '2', release: '' }],
+    mode: 'stop_service' as const,
+    capabilities: caps,
+  };
+  const stages = plan({ ...input, bake: { minutes: 30, checks: [check] } });
+  assert.deepEqual(shape(stages), [...shape(plan(input)), 'bake']);
+  const bake = stages[stages.length - 1];
+  assert.equal(bake.name, 'Bake (30 min)');
+  assert.deepEqual(bake.steps[0].params, { bakeMinutes: 30, checks: [check], timeoutSeconds: 30 * 60 + 3600 });
+  assert.equal(bake.steps[0].node, null);
+});
+
 test('az_migration: nodes of the source zone move one by one; refused without the capability', () => {
   const nodes = [node('a', 'data', 'z1'), node('b', 'data', 'z2'), node('c', 'data', 'z1')];
   const stages = plan({

@@ -209,6 +209,8 @@ forEachDialect('transition table', (dialect) => {
       'upgrade.window_open': 'test/fleet/windows.test.ts',
       'step.reverse_again': 'test/engine/recovery-limit.test.ts',
       'upgrade.revert': 'test/fleet/analysis.test.ts',
+      'upgrade.analysis_pause': 'test/engine/upgrade-analysis.test.ts',
+      'step.bake_pause': 'test/engine/upgrade-analysis.test.ts',
     };
     // batch and wave rules: test/fleet/batches.test.ts checks its events against the table the same way
     const missing = Object.entries(RULES)

@@ -148,6 +148,14 @@ forEachDialect('analysis checks (sli)', (dialect) => {
     assert.equal(done.waves[0].analysis[0].outcome, 'pass');
     assert.equal(done.waves[0].analysis[0].lastValue, 1.5, 'the sim node measures its lag_ms');
     assert.deepEqual(done.waves[1].analysis, [], 'a wave without a bake is not judged');
+    // the batch's checks are judged in its waves' bakes: its upgrades get no bake step of their own
+    for (const u of await upgradesOf(b.id)) {
+      const detail = await env.upgrade(u.id);
+      assert.ok(
+        detail.stages.every((s: any) => s.steps.every((st: any) => st.action !== 'bake')),
+        u.targetId,
+      );
+    }
   });
 
   test('bad checks are refused with 400 and what to fix', async () => {
@@ -205,7 +213,7 @@ forEachDialect('analysis checks (sli)', (dialect) => {
     );
     const onError = await refused(wave([{ name: 'x', sli: 'rollback_rate', max: 1, onError: 'ignore' }]));
     assert.ok(onError.includes('pause') && onError.includes('fail'), onError);
-    // an upgrade alone has no bake to judge
+    // an upgrade alone bakes for options.bakeMinutes; without it its checks have no bake to judge
     assert.match(
       await refused(
         {
@@ -215,7 +223,7 @@ forEachDialect('analysis checks (sli)', (dialect) => {
         },
         `/v1/projects/${P}/upgrades`,
       ),
-      /options\.analysis is judged during the bake of a batch wave/,
+      /options\.analysis is judged while the upgrade bakes after its steps: give options\.bakeMinutes/,
     );
     // a regress fault names the indicator and its value
     assert.match(

@@ -93,6 +93,8 @@ const POLICY: Record<StepAction, StepPolicy> = {
   rollback_window: { idempotent: true, reversible: true, interruptible: true, waits: true },
   // removes the old cluster: past it there is no way back
   decommission: { idempotent: true, reversible: false, interruptible: false },
+  // run by the executor, not here (a lone upgrade's analysis bake): it only waits and reads
+  bake: { idempotent: true, reversible: true, interruptible: true },
 };
 
 /** the description the driver's catalog entries carry (older ones, with minor routes only, are updated) */
@@ -476,6 +478,9 @@ export class PostgresDriver implements Driver {
         const topo = await this.inspect(ctx.target);
         return { ...r, replaceNodes: topo.nodes };
       }
+      case 'bake':
+        // the executor runs a bake itself (src/engine/bake.ts); a driver never gets one
+        throw new DriverError('STEP_FAILED', 'a bake is run by the executor, not by the postgres driver');
     }
   }
 

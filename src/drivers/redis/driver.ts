@@ -70,6 +70,8 @@ const POLICY: Record<StepAction, StepPolicy> = {
   cutover: SAFE,
   rollback_window: { ...SAFE, waits: true },
   decommission: SAFE,
+  // run by the executor, not here (a lone upgrade's analysis bake): it only waits and reads
+  bake: SAFE,
 };
 
 export const CATALOG_DESCRIPTION = 'Installed Redis OSS and Valkey servers (redis driver): rolling upgrades, Redis -> Valkey.';

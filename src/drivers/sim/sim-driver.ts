@@ -50,6 +50,8 @@ export const SIM_DURATIONS: Record<StepAction, number> = {
   rollback_window: 3600,
   decommission: 30,
   restore: 30,
+  // run by the executor (a lone upgrade's analysis bake); it lasts the upgrade's bakeMinutes
+  bake: 0,
 };
 
 /** how much a simulated step's duration varies around its nominal length */

@@ -170,6 +170,42 @@ export async function recordFailure(db: Db, env: CoreEnv, o: Outcome & { code: s
   return true;
 }
 
+/**
+ * A bake whose analysis check could not be evaluated (onError pause): the bake step goes back to
+ * pending (its stored end stays in its progress) and its upgrade pauses with the reason, in one
+ * transaction. An operator's resume claims the step again and it samples on until that end. An
+ * upgrade no longer running (an operator paused or cancelled it meanwhile) is left as it is:
+ * the step alone is handed back.
+ */
+export async function recordBakePause(db: Db, env: CoreEnv, o: Outcome & { reason: string }): Promise<boolean> {
+  await lock(db, env, o.upgrade.id);
+  const ok = await moveStep(db, env.clock, 'bake_pause', {
+    by: 'executor',
+    u: ref(o.upgrade),
+    step: o.step,
+    from: 'running',
+    to: 'pending',
+    leaseOwner: o.leaseOwner,
+    fence: o.fence,
+    log: o.log,
+    message: `${where(o.step)} paused: ${o.reason}`,
+    data: { reason: o.reason },
+  });
+  if (!ok) return false;
+  await moveUpgrade(db, env.clock, 'analysis_pause', {
+    by: 'executor',
+    u: ref(o.upgrade),
+    from: 'running',
+    to: 'paused',
+    hold: null,
+    set: { pending_reason: `paused: ${o.reason}; resume to sample again` },
+    stepId: o.step.id,
+    message: `paused: ${o.reason}`,
+    data: { reason: o.reason },
+  });
+  return true;
+}
+
 /** An automatic retry the executor asks for (src/engine/core/retry.ts decides whether). */
 export interface RetryPlan {
   /** the failed attempt under the step's retry (1 = its first run since an operator started it) */

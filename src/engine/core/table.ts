@@ -141,6 +141,13 @@ export const UPGRADE_RULES = {
     why: 'an operator (or its batch) paused it, started or not yet',
   },
   window_close: { from: ACTIVE, to: ['paused'], by: ['scheduler'], event: 'upgrade.window_closed', why: 'its window closed' },
+  analysis_pause: {
+    from: ACTIVE,
+    to: ['paused'],
+    by: ['executor'],
+    event: 'upgrade.analysis_paused',
+    why: 'an analysis check of its bake could not be evaluated and its onError is pause',
+  },
   resume: {
     from: ['paused'],
     to: ['ready', ...ACTIVE],
@@ -276,6 +283,13 @@ export const STEP_RULES = {
     by: ['recovery'],
     event: 'step.recovered',
     why: 'its holder died; idempotent, or had not taken effect',
+  },
+  bake_pause: {
+    from: ['running'],
+    to: ['pending'],
+    by: ['executor'],
+    event: 'step.bake_paused',
+    why: 'its upgrade paused on an analysis check that could not be evaluated; resumed, the bake samples again until its stored end',
   },
   retry_auto: {
     from: ['running'],

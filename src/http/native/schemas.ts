@@ -227,7 +227,7 @@ export const AnalysisCheckBody = Type.Object(
 );
 export const AnalysisList = Type.Array(AnalysisCheckBody, {
   maxItems: 20,
-  description: 'checks judged during the bake of a batch wave (src/domain/analysis.ts)',
+  description: 'checks judged during a bake: of a batch wave, or of a lone upgrade (options.bakeMinutes); src/domain/analysis.ts',
 });
 
 /** one level of options.retry: the whole upgrade, or one step action (src/engine/core/retry.ts) */
@@ -310,6 +310,13 @@ export const UpgradeBody = Type.Object(
           ),
           retry: Type.Optional(RetryOptions),
           analysis: Type.Optional(AnalysisList),
+          bakeMinutes: Type.Optional(
+            Type.Number({
+              minimum: 1,
+              maximum: 10080,
+              description: 'minutes the upgrade bakes after its steps while options.analysis is sampled (required with it)',
+            }),
+          ),
           flightingSql: Type.Optional(Type.String({ maxLength: 1_000_000 })),
           ...BlueGreenOptions,
         },

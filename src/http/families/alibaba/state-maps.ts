@@ -225,6 +225,8 @@ export const HOLOGRES_STEP_GROUP: Record<StepAction, 'Stop' | 'Backup' | 'DoUpgr
   cutover: 'DoUpgrade',
   rollback_window: 'DoUpgrade',
   decommission: 'DoUpgrade',
+  // judging the upgraded instance is part of the upgrade
+  bake: 'DoUpgrade',
   // bringing a node back after a cancel restarts it, as the upgrade's own start does
   restore: 'DoUpgrade',
 };
@@ -251,6 +253,7 @@ export const HOLOGRES_FAILED_VERB: Record<StepAction, string> = {
   cutover: 'Cutover',
   rollback_window: 'RollbackWindow',
   decommission: 'Decommission',
+  bake: 'Bake',
   restore: 'Restore',
 };
 
