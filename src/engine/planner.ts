@@ -391,7 +391,14 @@ function bakeStage(bake: NonNullable<PlanInput['bake']>, hop: number): PlannedSt
 
 export function plan(input: PlanInput): PlannedStage[] {
   const stages = planSteps(input);
-  return input.bake ? [...stages, bakeStage(input.bake, Math.max(0, input.hops.length - 1))] : stages;
+  if (!input.bake) return stages;
+  // The bake judges the upgraded target while the way back is still open: before the last stage
+  // when that stage commits the upgrade (finalize drops the postgres driver's backup; decommission
+  // removes blue/green's old cluster), so a failed check can still be rolled back.
+  const bake = bakeStage(input.bake, Math.max(0, input.hops.length - 1));
+  const last = stages[stages.length - 1];
+  const commits = last?.steps.every((s) => s.action === 'finalize' || s.action === 'decommission') ?? false;
+  return commits ? [...stages.slice(0, -1), bake, last] : [...stages, bake];
 }
 
 function planSteps(input: PlanInput): PlannedStage[] {

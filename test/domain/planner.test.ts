@@ -149,7 +149,7 @@ test('stop_service: every node together, stage by stage', () => {
   ]);
 });
 
-test('a bake (a lone upgrade\u2019s analysis) is one target-level step in a last stage of its own', () => {
+test('a bake (a lone upgrade\u2019s analysis) is one target-level step in a stage of its own, before the finalize that commits the upgrade', () => {
   const nodes = [node('a', 'leader'), node('b', 'follower')];
   const check = {
     name: 'lag',
@@ -167,8 +167,10 @@ test('a bake (a lone upgrade\u2019s analysis) is one target-level step in a last
     capabilities: caps,
   };
   const stages = plan({ ...input, bake: { minutes: 30, checks: [check] } });
-  assert.deepEqual(shape(stages), [...shape(plan(input)), 'bake']);
-  const bake = stages[stages.length - 1];
+  const without = shape(plan(input));
+  assert.equal(without[without.length - 1], 'finalize');
+  assert.deepEqual(shape(stages), [...without.slice(0, -1), 'bake', 'finalize']);
+  const bake = stages[stages.length - 2];
   assert.equal(bake.name, 'Bake (30 min)');
   assert.deepEqual(bake.steps[0].params, { bakeMinutes: 30, checks: [check], timeoutSeconds: 30 * 60 + 3600 });
   assert.equal(bake.steps[0].node, null);

@@ -1,5 +1,5 @@
 // Analysis checks on a lone upgrade (options.analysis with options.bakeMinutes): after its own
-// steps the upgrade bakes in a last step the executor runs, sampling its checks on the injected
+// steps (before the finalize that commits it) the upgrade bakes in a step the executor runs, sampling its checks on the injected
 // clock. A `regress` fault armed on a step raises an SLI of the sim target, so the bake fails with
 // the check, the value and the bound, and onFailure rollback rolls the upgrade back; a healthy
 // upgrade succeeds only once the bake ends; a check that cannot be evaluated pauses it (onError
@@ -31,7 +31,9 @@ forEachDialect('analysis on a lone upgrade', (dialect) => {
     assert.equal(res.status, 202, res.body);
     return res.json;
   };
-  const bakeStep = (u: any) => u.stages[u.stages.length - 1].steps[0];
+  /** the bake's stage: the one before the last (Finalize commits the upgrade after the bake) */
+  const bakeStage = (u: any) => u.stages[u.stages.length - 2];
+  const bakeStep = (u: any) => bakeStage(u).steps[0];
   /** the upgrade once its bake runs and has stored its end (and sampled `at` when given) */
   const baking = (id: string, at?: string) =>
     until(async () => {
@@ -51,8 +53,8 @@ forEachDialect('analysis on a lone upgrade', (dialect) => {
     });
     assert.equal(fault.status, 201, fault.body);
     const created = await start('u-bad', { analysis: [lag({ intervalSeconds: 30 })], bakeMinutes: 10, onFailure: 'rollback' });
-    const last = created.stages[created.stages.length - 1];
-    assert.equal(last.steps.length, 1);
+    assert.equal(bakeStage(created).steps.length, 1);
+    assert.equal(created.stages[created.stages.length - 1].steps[0].action, 'finalize');
     assert.equal(bakeStep(created).action, 'bake');
     assert.equal(bakeStep(created).node, null);
     assert.equal(bakeStep(created).params.bakeMinutes, 10);
