@@ -92,8 +92,11 @@ for (const point of POINTS) {
       if (point.includes('cutover')) {
         // it was the cutover's watchdog that acted, while no Liftgate ran: it undid the cutover, or
         // (the pooler already on green) let the clients go there
-        const mark = JSON.parse(readFileSync(path.join(root, 'bluegreen.json'), 'utf8')).cutover as { phase: string };
-        assert.equal(mark.phase, switched ? 'switched' : 'undone');
+        // (it lets the clients go before it records the undo: wait for the record, not for a time)
+        const phase = () =>
+          (JSON.parse(readFileSync(path.join(root, 'bluegreen.json'), 'utf8')).cutover as { phase: string }).phase;
+        await until(async () => phase() === 'switched' || phase() === 'undone', 'the watchdog recorded what it did');
+        assert.equal(phase(), switched ? 'switched' : 'undone');
       }
       const greenDirs = readdirSync(root).filter((d) => d.startsWith('bg-'));
 
