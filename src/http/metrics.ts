@@ -9,6 +9,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AppContext } from '../service/app-context.ts';
 import { SimDriver } from '../drivers/sim/sim-driver.ts';
+import { verifyToken } from '../service/tokens.ts';
 import { MetricsTail } from './metrics-tail.ts';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -168,7 +169,7 @@ export async function metricsRoutes(app: FastifyInstance, opts: { ctx: AppContex
 
   // Per-target series name every project's targets, so they are not in /metrics (open by default,
   // and a project's token may read it): /metrics/targets serves them to a scrape that sends the
-  // metrics token, and to nobody while none is set.
+  // metrics token or an admin token, never to a project's token.
   const targetRegistry = new Registry();
   new Gauge({
     name: 'liftgate_target_sli',
@@ -185,19 +186,29 @@ export async function metricsRoutes(app: FastifyInstance, opts: { ctx: AppContex
     },
   });
   app.get('/metrics/targets', { schema: { tags: ['ops'] } }, async (req, reply) => {
-    if (!ctx.config.metricsToken) {
-      return reply.code(403).send({
-        error: {
-          code: 'FORBIDDEN',
-          message:
-            'per-target series name every project\u2019s targets: set LIFTGATE_METRICS_TOKEN and scrape /metrics/targets with Authorization: Bearer <that token>',
-        },
-      });
-    }
-    if (!authorized(req, ctx.config.metricsToken)) {
-      return reply.code(401).send({
-        error: { code: 'UNAUTHORIZED', message: 'send Authorization: Bearer <LIFTGATE_METRICS_TOKEN> to read /metrics/targets' },
-      });
+    // the metrics token, or an admin token (it reads every project anyway); a project's token is
+    // refused (403), no credential or an unknown one is 401
+    const token = ctx.config.metricsToken;
+    if (!(token && authorized(req, token))) {
+      const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+      const principal = bearer ? await verifyToken(ctx, bearer) : null;
+      if (!principal) {
+        return reply.code(401).send({
+          error: {
+            code: 'UNAUTHORIZED',
+            message: `send Authorization: Bearer <${token ? 'LIFTGATE_METRICS_TOKEN' : 'an admin token'}> to read /metrics/targets`,
+          },
+        });
+      }
+      if (principal.kind !== 'admin') {
+        return reply.code(403).send({
+          error: {
+            code: 'FORBIDDEN',
+            message:
+              'per-target series name every project\u2019s targets: scrape them with LIFTGATE_METRICS_TOKEN or an admin token',
+          },
+        });
+      }
     }
     reply.header('content-type', targetRegistry.contentType);
     return targetRegistry.metrics();

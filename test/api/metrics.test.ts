@@ -133,31 +133,28 @@ test('with LIFTGATE_METRICS_TOKEN set, /metrics needs that bearer token', async 
   }
 });
 
-test('per-target series stay out of /metrics: /metrics/targets serves them to the metrics token only', async () => {
-  const open = await startApp('sqlite');
-  try {
-    await seedSim(open, { target: 'tenant-named-target' });
-    const scrape = await open.app.inject({ url: '/metrics' });
-    assert.equal(scrape.statusCode, 200);
-    assert.doesNotMatch(scrape.body, /tenant-named-target|liftgate_target_sli/);
-    // without a metrics token nobody reads them, not even the admin
-    const refused = await open.app.inject({ url: '/metrics/targets', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-    assert.equal(refused.statusCode, 403);
-    assert.match(JSON.parse(refused.body).error.message, /LIFTGATE_METRICS_TOKEN/);
-  } finally {
-    await open.close();
-  }
+test('per-target series stay out of /metrics: /metrics/targets serves them to the metrics token or an admin', async () => {
   const t = await startApp('sqlite', { metricsToken: 'scrape-secret' });
   try {
     await seedSim(t, { target: 'tenant-named-target' });
-    const none = await t.app.inject({ url: '/metrics/targets' });
-    assert.equal(none.statusCode, 401);
-    const right = await t.app.inject({ url: '/metrics/targets', headers: { authorization: 'Bearer scrape-secret' } });
-    assert.equal(right.statusCode, 200);
-    assert.match(
-      right.body,
-      /^liftgate_target_sli\{project="acme",target="tenant-named-target",sli="replication_lag_seconds"\} /m,
-    );
+    const scrape = await t.app.inject({ url: '/metrics', headers: { authorization: 'Bearer scrape-secret' } });
+    assert.equal(scrape.statusCode, 200);
+    assert.doesNotMatch(scrape.body, /tenant-named-target|liftgate_target_sli/);
+    const series = /^liftgate_target_sli\{project="acme",target="tenant-named-target",sli="replication_lag_seconds"\} /m;
+    const read = (authorization?: string) =>
+      t.app.inject({ url: '/metrics/targets', headers: authorization ? { authorization } : {} });
+    assert.equal((await read()).statusCode, 401);
+    assert.equal((await read('Bearer forged')).statusCode, 401);
+    const project = await t.call('POST', '/v1/projects/acme/tokens', { name: 'viewer', role: 'viewer' });
+    assert.equal(project.status, 201, project.body);
+    const refused = await read(`Bearer ${project.json.token}`);
+    assert.equal(refused.statusCode, 403);
+    assert.equal(JSON.parse(refused.body).error.code, 'FORBIDDEN');
+    for (const token of ['scrape-secret', ADMIN_TOKEN]) {
+      const right = await read(`Bearer ${token}`);
+      assert.equal(right.statusCode, 200);
+      assert.match(right.body, series);
+    }
   } finally {
     await t.close();
   }
