@@ -1,6 +1,8 @@
 // Names of the credentials that act (tokens, access keys, admin tokens), so an actor reads as the
 // name a person gave its token ("ci-pipeline") rather than "admin:e8cbcce7-...". Only an admin may
 // list credentials: for other roles the map stays empty and actors show in their short form.
+// Events and upgrades need none of this: the API names their actors itself (actorName,
+// createdByName); the admin page and a wave's approver still read names from here.
 import { useEffect, useState } from 'react';
 import { api, hasEndpoint, projectPath } from './api.ts';
 import { useAccess } from './identity.ts';

@@ -5,7 +5,6 @@ import { Fragment, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { api, enc, projectPath, type LiftgateEvent, type Upgrade } from '../api.ts';
 import { Empty, ErrorBox, Loading, Section, Time } from '../components.tsx';
 import { actorLabel, stateLabel, upgradeRef } from '../format.ts';
-import { useActorNames } from '../names.ts';
 import { useResource } from '../hooks.ts';
 import { useLiveEvents } from '../live.tsx';
 import { href, Link } from '../router.tsx';
@@ -18,7 +17,6 @@ export function EventsView({ project }: { project: string }) {
   const [text, setText] = useState('');
   const [grouped, setGrouped] = useState(true);
   const [open, setOpen] = useState<Set<string>>(new Set());
-  const names = useActorNames(project);
   // upgrades by id, for their short reference (the events name only the id)
   const upgrades = useResource(
     () =>
@@ -103,7 +101,7 @@ export function EventsView({ project }: { project: string }) {
       (!kind || e.type === kind || e.type.startsWith(`${kind}.`)) &&
       (!target || e.targetId === target) &&
       (!needle ||
-        `${e.type} ${e.message} ${e.actor} ${actorLabel(e.actor, names, e.actorName)} ${e.upgradeId ?? ''} ${e.upgradeId ? refOf(e.upgradeId) : ''}`
+        `${e.type} ${e.message} ${e.actor} ${actorLabel(e.actor, undefined, e.actorName)} ${e.upgradeId ?? ''} ${e.upgradeId ? refOf(e.upgradeId) : ''}`
           .toLowerCase()
           .includes(needle)),
   );
@@ -187,7 +185,7 @@ export function EventsView({ project }: { project: string }) {
               <tbody>
                 {rows(shown, grouped).map((r) =>
                   r.kind === 'event' ? (
-                    <EventRow key={r.event.id} e={r.event} project={project} names={names} refOf={refOf} />
+                    <EventRow key={r.event.id} e={r.event} project={project} refOf={refOf} />
                   ) : (
                     <Fragment key={`g-${r.upgradeId}-${r.events[0]?.id}`}>
                       <tr className="event-group" data-group={r.upgradeId}>
@@ -218,7 +216,7 @@ export function EventsView({ project }: { project: string }) {
                         </td>
                       </tr>
                       {open.has(r.upgradeId)
-                        ? r.events.map((e) => <EventRow key={e.id} e={e} project={project} names={names} refOf={refOf} nested />)
+                        ? r.events.map((e) => <EventRow key={e.id} e={e} project={project} refOf={refOf} nested />)
                         : null}
                     </Fragment>
                   ),
@@ -276,13 +274,7 @@ function rows(events: LiftgateEvent[], grouped: boolean): Row[] {
   return out;
 }
 
-function EventRow(props: {
-  e: LiftgateEvent;
-  project: string;
-  names: ReadonlyMap<string, string>;
-  refOf: (id: string) => string;
-  nested?: boolean;
-}): ReactNode {
+function EventRow(props: { e: LiftgateEvent; project: string; refOf: (id: string) => string; nested?: boolean }): ReactNode {
   const { e, project } = props;
   return (
     <tr data-event={e.id} data-type={e.type} className={props.nested ? 'nested' : undefined}>
@@ -300,7 +292,7 @@ function EventRow(props: {
           </div>
         ) : null}
       </td>
-      <td title={e.actor}>{actorLabel(e.actor, props.names, e.actorName)}</td>
+      <td title={e.actor}>{actorLabel(e.actor, undefined, e.actorName)}</td>
       <td>{e.fromState || e.toState ? `${stateLabel(e.fromState ?? '-')} → ${stateLabel(e.toState ?? '-')}` : '-'}</td>
       <td className="msg">{e.message}</td>
     </tr>

@@ -7,7 +7,6 @@ import { FINAL_UPGRADE_STATES, MOVING_UPGRADE_STATES as MOVING } from '../../../
 import { api, enc, projectPath, type Report, type Step, type Target, type UpgradeDetail } from '../api.ts';
 import { Badge, ConfirmDialog, ErrorBox, Loading, Section, Time, type Confirmation } from '../components.tsx';
 import { actorLabel, duration, elapsed, fullTime, relative, shortDuration, stateLabel, upgradeRef, when } from '../format.ts';
-import { useActorNames } from '../names.ts';
 import { useActionRunner, useResource, useTick } from '../hooks.ts';
 import { useAccess } from '../identity.ts';
 import { useLiveReload } from '../live.tsx';
@@ -96,7 +95,6 @@ export function UpgradeView({ project, id }: { project: string; id: string }) {
 }
 
 function Summary({ project, u, now, targetName }: { project: string; u: UpgradeDetail; now: number; targetName: string }) {
-  const names = useActorNames(project);
   const steps = u.stages.flatMap((s) => s.steps);
   const done = steps.filter((s) => s.state === 'succeeded' || s.state === 'skipped').length;
   const stage = u.stages[u.currentStage];
@@ -174,7 +172,7 @@ function Summary({ project, u, now, targetName }: { project: string; u: UpgradeD
         <div className="wide-fact">
           <dt>Started by</dt>
           <dd data-testid="started-by" title={u.createdBy ?? undefined}>
-            {actorLabel(u.createdBy, names, u.createdByName)}
+            {actorLabel(u.createdBy, undefined, u.createdByName)}
           </dd>
         </div>
       </dl>
