@@ -104,17 +104,21 @@ export async function switchover(state: ClusterState, toName: string, opts: Swit
     `${to.name}: promote (promote file + SIGUSR1, as pg_ctl -W promote), ready after ${outageMs - stopMs} ms; write outage ${outageMs} ms`,
   );
   let stallMs = 0;
-  if (poolPort) {
-    await pooler.repoint(state.root, poolPort, to.port);
-    await pooler.resume(poolPort);
-    stallMs = Date.now() - paused;
-    log(`pgbouncer :${poolPort}: RELOAD (-> :${to.port}), RESUME; clients stalled ${stallMs} ms`);
-  }
-  state.previousPrimary = old.name;
-  state.primary = to.name;
-  await cl.saveCluster(state);
-  // the pooler was repointed and resumed just above: nothing of it to complete
-  await followUp(state, to, log, false);
+  // the clients first, and beside them the other replicas' re-pointing (it needs only the new
+  // primary, not the pooler); the new primary is recorded once the pooler points at it
+  const clients = async (): Promise<void> => {
+    if (poolPort) {
+      await pooler.repoint(state.root, poolPort, to.port);
+      await pooler.resume(poolPort);
+      stallMs = Date.now() - paused;
+      log(`pgbouncer :${poolPort}: RELOAD (-> :${to.port}), RESUME; clients stalled ${stallMs} ms`);
+    }
+    state.previousPrimary = old.name;
+    state.primary = to.name;
+    await cl.saveCluster(state);
+  };
+  // the pooler is repointed and resumed here: nothing of it for followUp to complete
+  await Promise.all([clients(), followUp(state, to, log, false)]);
   return { from: old.name, to: to.name, outageMs, stallMs, alreadyDone: false };
 }
 
@@ -129,15 +133,19 @@ async function followUp(
   releasePooler: boolean,
 ): Promise<void> {
   const others = state.nodes.filter((n) => n.name !== primary.name);
-  // usually made before the promotion already: then this is one query that finds them all
-  const made = await cl.ensureSlots(
-    primary,
-    others.map((n) => cl.slotName(n.name)),
-  );
-  if (made.length > 0) log(`${primary.name}: created slots ${made.join(', ')}`);
-  // each node apart: the answers and the files are independent
-  await Promise.all(
-    others.map(async (n) => {
+  // the slots (usually made before the promotion: then one query finds them all) and each node
+  // apart: the answers and the files are independent (a replica re-pointed before its slot exists
+  // retries after wal_retrieve_retry_interval)
+  await Promise.all([
+    cl
+      .ensureSlots(
+        primary,
+        others.map((n) => cl.slotName(n.name)),
+      )
+      .then((made) => {
+        if (made.length > 0) log(`${primary.name}: created slots ${made.join(', ')}`);
+      }),
+    ...others.map(async (n) => {
       if (!cl.nodeRunning(n)) {
         await cl.configureStandby(n, primary);
         return;
@@ -149,7 +157,7 @@ async function followUp(
         log(`${n.name}: primary_conninfo -> ${primary.name} :${primary.port} (reload)`);
       }
     }),
-  );
+  ]);
   if (releasePooler && state.pooler && pooler.poolerRunning(state.root)) {
     // after a crash between PAUSE and RESUME the pooler may still hold clients: always release it
     await pooler.repoint(state.root, state.pooler.port, primary.port).catch(() => undefined);
