@@ -48,7 +48,14 @@ function figures(steps: StoredStep[]) {
   // steps of one rolling upgrade run one at a time: the time between them is the executor's
   const betweenMs = totalMs - ran.reduce((a, s) => a + dur(s), 0);
   const gaps = ran.slice(1).map((s, i) => ms(s.startedAt) - ms(ran[i]!.endedAt));
-  return { steps: ran.length, totalMs, restartsMs, backupMs, precheckMs, overheadMs, betweenMs, gaps };
+  const by: Record<string, number> = {};
+  for (const s of ran)
+    if (s.action !== 'backup' && s.action !== 'precheck') by[s.action] = (by[s.action] ?? 0) + dur(s) - restart(s);
+  const overheadBy = Object.entries(by)
+    .sort((a, b) => b[1] - a[1])
+    .map(([a, v]) => `${a} ${v}`)
+    .join(', ');
+  return { steps: ran.length, totalMs, restartsMs, backupMs, precheckMs, overheadMs, betweenMs, gaps, overheadBy };
 }
 
 const p50 = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -91,11 +98,11 @@ export async function engineBench(): Promise<void> {
         rs.push(f);
         console.log(
           `run ${i + 1}/${RUNS} ${from} -> ${to}: ${f.steps} steps, total ${f.totalMs} ms = restarts ${f.restartsMs} + backup ${f.backupMs} + precheck ${f.precheckMs} + overhead ${f.overheadMs} ` +
-            `(${((100 * f.overheadMs) / f.totalMs).toFixed(1)}%, aim < ${AIM_PCT}%), of which between steps ${f.betweenMs} (per handoff p50 ${p50(f.gaps)}, max ${Math.max(...f.gaps)})`,
+            `(${((100 * f.overheadMs) / f.totalMs).toFixed(1)}%, aim < ${AIM_PCT}%), of which between steps ${f.betweenMs} (per handoff p50 ${p50(f.gaps)}, max ${Math.max(...f.gaps)}); in the steps by action: ${f.overheadBy}`,
         );
         await x.t.call('DELETE', `/v1/projects/${PROJECT}/targets/${id}`);
       }
-      const col = (k: keyof Omit<ReturnType<typeof figures>, 'gaps'>): number => p50(rs.map((r) => r[k]));
+      const col = (k: keyof Omit<ReturnType<typeof figures>, 'gaps' | 'overheadBy'>): number => p50(rs.map((r) => r[k]));
       console.log(
         `p50 ${from} -> ${to}: total ${col('totalMs')} ms, restarts ${col('restartsMs')}, backup ${col('backupMs')}, precheck ${col('precheckMs')}, ` +
           `overhead ${col('overheadMs')} (${p50(rs.map((r) => (100 * r.overheadMs) / r.totalMs)).toFixed(1)}%, aim < ${AIM_PCT}%), between steps ${col('betweenMs')}`,
