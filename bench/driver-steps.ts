@@ -94,7 +94,7 @@ export function planRolling(upgrade: Upgrade, nodes: TargetNode[]): Step[] {
   add('backup', null);
   for (const r of replicas) {
     stage++;
-    for (const a of ['drain', 'stop', 'install', 'start', 'verify'] as const) add(a, r.name);
+    for (const a of ['drain', 'stop', 'install', 'start', 'verify', 'rejoin'] as const) add(a, r.name);
   }
   stage++;
   add('switchover', null, { to: replicas[0]!.name });

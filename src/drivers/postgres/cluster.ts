@@ -103,6 +103,22 @@ export async function ensureSlot(primary: NodeLayout, slot: string, reserve = fa
   return rows.length > 0;
 }
 
+/**
+ * ensureSlot for several slots in one round trip; returns those it created. On a standby too: a
+ * physical slot made there is kept through its promotion.
+ */
+export async function ensureSlots(node: NodeLayout, slots: string[]): Promise<string[]> {
+  if (slots.length === 0) return [];
+  const rows = await server.query<{ slot: string }>(
+    node.port,
+    `SELECT s AS slot, pg_create_physical_replication_slot(s, false)
+       FROM unnest($1::text[]) AS s
+      WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = s)`,
+    [slots],
+  );
+  return rows.map((r) => r.slot);
+}
+
 export async function startNode(n: NodeLayout): Promise<server.PidFile> {
   return server.startServer(path.join(binLink(n), 'bin'), dataDir(n), logFile(n));
 }

@@ -18,10 +18,15 @@ export async function startMember(state: ClusterState, n: NodeLayout, log: (l: s
   }
   const primary = await cl.findPrimary(state);
   if (primary.name !== n.name) {
-    if (cl.nodeRunning(primary)) {
-      if (await cl.ensureSlot(primary, cl.slotName(n.name))) log(`${primary.name}: created slot ${cl.slotName(n.name)}`);
-    }
-    await cl.configureStandby(n, primary);
+    // the slot on the primary and the node's own files are independent
+    await Promise.all([
+      cl.nodeRunning(primary)
+        ? cl.ensureSlot(primary, cl.slotName(n.name)).then((made) => {
+            if (made) log(`${primary.name}: created slot ${cl.slotName(n.name)}`);
+          })
+        : Promise.resolve(),
+      cl.configureStandby(n, primary),
+    ]);
     log(
       `${n.name}: standby of ${primary.name} :${primary.port} (standby.signal, primary_conninfo, primary_slot_name=${cl.slotName(n.name)})`,
     );
@@ -73,7 +78,8 @@ export async function verifyMember(
   log: (l: string) => void,
   signal?: AbortSignal,
 ): Promise<{ role: string; version: string }> {
-  const f = await cl.nodeFacts(n);
+  // independent questions, asked at once
+  const [f, primary] = await Promise.all([cl.nodeFacts(n), cl.findPrimary(state)]);
   // a server that is running but not answering yet (still starting, recovering) may answer on a
   // later attempt: transient; one that is not running is not
   if (!f.running || f.error)
@@ -81,7 +87,6 @@ export async function verifyMember(
   log(`${n.name}: SELECT version() -> ${f.fullVersion}`);
   if (f.version !== expectVersion)
     throw new DriverError('VERIFY_FAILED', `${n.name} runs ${f.version}, expected ${expectVersion}`);
-  const primary = await cl.findPrimary(state);
   if (primary.name === n.name) {
     if (f.inRecovery) throw new DriverError('VERIFY_FAILED', `${n.name} should be primary but is in recovery`);
     const [x] = await server.query<{ xid: string }>(n.port, 'SELECT txid_current()::text AS xid');
@@ -132,9 +137,8 @@ export async function rejoinMember(
   log: (l: string) => void,
   signal?: AbortSignal,
 ): Promise<{ role: string; version: string }> {
-  const primary = await cl.findPrimary(state);
+  const [primary, f] = await Promise.all([cl.findPrimary(state), cl.nodeFacts(n)]);
   if (primary.name === n.name) throw new DriverError('REJOIN_FAILED', `${n.name} is the primary, not a replica`);
-  const f = await cl.nodeFacts(n);
   let v: { role: string; version: string };
   if (f.running && !f.error && f.inRecovery && f.version === version && f.receiving?.status === 'streaming') {
     log(
@@ -145,9 +149,12 @@ export async function rejoinMember(
     v = await verifyMember(state, n, version, timeoutMs, log, signal);
     if (v.role !== 'replica') throw new DriverError('REJOIN_FAILED', `${n.name} is ${v.role}, not a replica`);
   }
-  const slots = await server.query<{ slot_name: string }>(n.port, 'SELECT slot_name FROM pg_replication_slots WHERE NOT active');
-  for (const s of slots) {
-    await server.query(n.port, 'SELECT pg_drop_replication_slot($1)', [s.slot_name]);
+  // one round trip for all of them
+  const dropped = await server.query<{ slot_name: string }>(
+    n.port,
+    'SELECT slot_name, pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE NOT active',
+  );
+  for (const s of dropped) {
     log(`${n.name}: SELECT pg_drop_replication_slot('${s.slot_name}') (left from when it was primary)`);
   }
   return v;
