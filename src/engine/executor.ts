@@ -13,6 +13,7 @@ import type { StepRow } from '../store/schema.ts';
 import {
   applyNodeFacts,
   loadTargets,
+  targetsOfRows,
   patchDriverConfig,
   replaceNodes,
   targetKey,
@@ -34,6 +35,7 @@ import {
   recordReversalFailure,
   recordRetry,
   recordSuccess,
+  recordSuccessInOne,
   startUpgrade,
 } from './core/progress.ts';
 import { DEFAULT_STEP_RECOVERY_LIMIT, recoverStep } from './core/recovery.ts';
@@ -45,6 +47,7 @@ import {
   renewLease,
   updateUpgrade,
   type ClaimRequest,
+  type ClaimedRow,
 } from './core/writes.ts';
 import { timeoutOf } from './core/timeouts.ts';
 import { backoffSeconds, retryOf } from './core/retry.ts';
@@ -77,6 +80,15 @@ interface StepRun {
   target: Target;
 }
 
+/** The targets a claim brought with its rows (as JSON), by targetKey. */
+function targetsOfClaim(rows: readonly ClaimedRow[]): Map<string, Target> {
+  return targetsOfRows(
+    rows.flatMap((r) =>
+      r.target_json_ ? [{ target: JSON.parse(r.target_json_), nodes: JSON.parse(r.nodes_json_ ?? 'null') ?? [] }] : [],
+    ),
+  );
+}
+
 export class Executor {
   /** this executor's id; changes only when it rejoins after being declared lost */
   owner: string;
@@ -104,6 +116,13 @@ export class Executor {
   private loop: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
   private pendingWake = false;
+  /** housekeeping in progress (it runs beside the claims, not before them) */
+  private maintaining: Promise<void> | null = null;
+  /** something outside the executor changed (an API call, another replica): look beyond the dirty upgrades */
+  private outsideChange = true;
+  private lastOutsideLook = -Infinity;
+  /** an upgrade was cancelling or rolling back at the last look */
+  private specialSeen = true;
   private lastMaintenance = -Infinity;
   private lastFullClaim = -Infinity;
   private fullClaimMs = 0;
@@ -159,6 +178,7 @@ export class Executor {
     this.running = false;
     this.wake();
     await this.loop;
+    await this.maintaining;
     const all = Promise.allSettled([...this.inflight.values()]);
     if (graceMs === undefined) {
       await all;
@@ -196,7 +216,13 @@ export class Executor {
     this.wake();
   }
 
+  /** Something changed outside the executor (a new upgrade, an operator's action): look for it now. */
   wake(): void {
+    this.outsideChange = true;
+    this.nudge();
+  }
+
+  private nudge(): void {
     this.pendingWake = true;
     this.wakeUp?.();
   }
@@ -262,11 +288,22 @@ export class Executor {
   async tick(): Promise<boolean> {
     // loop pacing only (how often), so the real monotonic clock, not the injected one
     const t = performance.now();
-    if (t - this.lastMaintenance > Math.min(1000, this.pollMs * 2) && (this.leader?.isLeader() ?? true)) {
+    // housekeeping runs beside the claims: its reads do not hold up the next step's claim
+    if (!this.maintaining && t - this.lastMaintenance > Math.min(1000, this.pollMs * 2) && (this.leader?.isLeader() ?? true)) {
       this.lastMaintenance = t;
-      await this.housekeeping();
+      this.maintaining = this.guard(() => this.housekeeping()).finally(() => {
+        this.maintaining = null;
+        this.wake();
+      });
     }
-    let worked = await this.startReady();
+    // A step's outcome changes only its own upgrade; new upgrades, operators' actions and other
+    // replicas' work are looked for when told of a change, and on the poll interval.
+    const outside = this.outsideChange || t - this.lastOutsideLook >= this.pollMs;
+    if (outside) {
+      this.outsideChange = false;
+      this.lastOutsideLook = t;
+    }
+    let worked = outside ? await this.startReady() : false;
     const free = this.concurrency - this.inflight.size;
     if (free <= 0) return worked;
     // A finished step can only make its own upgrade's next steps runnable, so after a
@@ -281,14 +318,15 @@ export class Executor {
     if (full) this.lastFullClaim = t;
     const claimed = await this.claimBy(claimSteps, free, full ? null : dirty);
     if (full) this.fullClaimMs = performance.now() - t;
-    if (claimed.length < free) {
+    if (claimed.length < free && (outside || full || this.specialSeen)) {
       const special = await specialWork(this.db);
+      this.specialSeen = special.cancelling || special.rollingBack;
       if (special.cancelling) claimed.push(...(await this.claimBy(claimRestoreSteps, free - claimed.length)));
       if (special.rollingBack && claimed.length < free)
         claimed.push(...(await this.claimBy(claimRollbackSteps, free - claimed.length)));
     }
     const steps = claimed.map(toStep);
-    const contexts = await this.contexts(steps);
+    const contexts = await this.contexts(steps, claimed);
     steps.forEach((step, i) => {
       const c = contexts[i];
       // a step re-claimed after a takeover may still have its old run here: one entry per claim
@@ -308,7 +346,7 @@ export class Executor {
   /** Marks an upgrade as changed: the next tick looks for its runnable steps first. */
   touch(upgradeId: string): void {
     this.dirty.add(upgradeId);
-    this.wake();
+    this.nudge();
   }
 
   /** Promotes due scheduled upgrades and recovers steps whose lease expired (by the clock). */
@@ -346,10 +384,10 @@ export class Executor {
 
   /** Claims with one of the state core's claim statements; counts the transitions. */
   private async claimBy(
-    claim: (store: Store, r: ClaimRequest) => Promise<StepRow[]>,
+    claim: (store: Store, r: ClaimRequest) => Promise<ClaimedRow[]>,
     limit: number,
     only: string[] | null = null,
-  ): Promise<StepRow[]> {
+  ): Promise<ClaimedRow[]> {
     const rows = await claim(this.store, {
       owner: this.owner,
       at: () => this.ts(),
@@ -357,6 +395,7 @@ export class Executor {
       limit,
       only,
       registered: true,
+      withTargets: true,
     });
     this.transitions += rows.length;
     return rows;
@@ -394,7 +433,7 @@ export class Executor {
    * The contexts of the steps of one claim, read together: the plans not cached yet in one
    * statement, the targets and their nodes in two, however many steps were claimed.
    */
-  private async contexts(steps: readonly Step[]): Promise<(StepRun | null)[]> {
+  private async contexts(steps: readonly Step[], claimed?: readonly ClaimedRow[]): Promise<(StepRun | null)[]> {
     if (steps.length === 0) return [];
     const missing = [...new Set(steps.map((s) => s.upgradeId).filter((id) => !this.plans.has(id)))];
     if (missing.length > 0) {
@@ -406,10 +445,13 @@ export class Executor {
     }
     const upgrades = steps.map((s) => this.plans.get(s.upgradeId) ?? null);
     const present = upgrades.filter((u): u is Upgrade => u !== null);
-    const targets = await loadTargets(
-      this.db,
-      present.map((u) => ({ projectId: u.projectId, id: u.targetId })),
-    );
+    // PostgreSQL's claim brought each step's target with it (ClaimRequest.withTargets)
+    const targets = claimed?.every((r) => r.target_json_ !== undefined)
+      ? targetsOfClaim(claimed)
+      : await loadTargets(
+          this.db,
+          present.map((u) => ({ projectId: u.projectId, id: u.targetId })),
+        );
     const handedOut = new Set<string>();
     return upgrades.map((upgrade) => {
       if (!upgrade) return null;
@@ -645,34 +687,38 @@ export class Executor {
   }
 
   private async recordSuccess(step: Step, upgrade: Upgrade, result: StepResult, log: string[], known?: Target): Promise<void> {
-    const done = await this.store.unit.run((trx) =>
-      recordSuccess(
-        trx,
-        this.env,
-        {
-          step,
-          upgrade,
-          leaseOwner: this.owner,
-          fence: step.fence,
-          by: 'executor',
-          log,
-          ...(result.data ? { result: result.data } : {}),
-        },
-        (db) => this.applyResult(db, upgrade, result, known),
-      ),
-    );
+    const outcome = {
+      step,
+      upgrade,
+      leaseOwner: this.owner,
+      fence: step.fence,
+      by: 'executor' as const,
+      log,
+      ...(result.data ? { result: result.data } : {}),
+    };
+    const effects = (db: Db) => this.applyResult(db, upgrade, result, known);
+    // PostgreSQL: one round trip (the core's server-side function, which also records node facts)
+    const inOne = this.store.caps.serverFunctions && !result.replaceNodes && !result.driverConfig;
+    const done = inOne
+      ? await recordSuccessInOne(this.store, this.store, this.env, outcome, { facts: this.newFacts(result, known) })
+      : await this.store.unit.run((trx) => recordSuccess(trx, this.env, outcome, effects));
     // lost the lease otherwise: whoever holds the step now records it
     if (done.recorded) this.transitions++;
     this.onChange();
     if (done.advanced) this.faults.hit('stage.advanced', step.action);
   }
 
-  /** Records the node facts a driver reported; facts equal to what the target already shows are not written. */
-  private async applyResult(db: Db, upgrade: Upgrade, result: StepResult, known?: Target): Promise<void> {
-    const facts: NodeFacts[] = [...(result.nodes ?? []), ...(result.node ? [result.node] : [])].filter((f) => {
+  /** the node facts a driver reported that differ from what the target already shows */
+  private newFacts(result: StepResult, known?: Target): NodeFacts[] {
+    return [...(result.nodes ?? []), ...(result.node ? [result.node] : [])].filter((f) => {
       const n = known?.nodes.find((x) => x.name === f.name);
       return !n || (Object.keys(f) as (keyof NodeFacts)[]).some((k) => f[k] !== undefined && f[k] !== n[k]);
     });
+  }
+
+  /** Records the node facts a driver reported; facts equal to what the target already shows are not written. */
+  private async applyResult(db: Db, upgrade: Upgrade, result: StepResult, known?: Target): Promise<void> {
+    const facts = this.newFacts(result, known);
     if (result.replaceNodes) await replaceNodes(db, upgrade.projectId, upgrade.targetId, result.replaceNodes);
     else if (facts.length > 0) await applyNodeFacts(db, upgrade.projectId, upgrade.targetId, facts);
     if (result.driverConfig) await patchDriverConfig(db, upgrade.projectId, upgrade.targetId, result.driverConfig);

@@ -13,6 +13,8 @@ export interface DialectCapabilities {
   singleWriter: boolean;
   /** transactions can commit out of the order their sequence ids were drawn (see event-horizon.ts) */
   commitsOutOfIdOrder: boolean;
+  /** the state core may install and call server-side functions (one round trip per outcome) */
+  serverFunctions: boolean;
 }
 
 export const sqliteCapabilities: DialectCapabilities = {
@@ -22,6 +24,7 @@ export const sqliteCapabilities: DialectCapabilities = {
   supportsWritableCte: false,
   singleWriter: true,
   commitsOutOfIdOrder: false,
+  serverFunctions: false,
 };
 
 export const postgresCapabilities: DialectCapabilities = {
@@ -31,4 +34,5 @@ export const postgresCapabilities: DialectCapabilities = {
   supportsWritableCte: true,
   singleWriter: false,
   commitsOutOfIdOrder: true,
+  serverFunctions: true,
 };

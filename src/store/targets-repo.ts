@@ -3,7 +3,8 @@ import type { Target, TargetNode } from '../domain/types.ts';
 import type { Db } from './schema.ts';
 import { now } from '../domain/clock.ts';
 import { toTarget } from './mappers.ts';
-import type { NodeRow } from './schema.ts';
+import type { NodeRow, TargetRow } from './schema.ts';
+import type { Selectable } from 'kysely';
 
 export async function loadTarget(db: Db, projectId: string, id: string): Promise<Target | null> {
   const row = await db
@@ -52,6 +53,11 @@ export async function loadTargets(db: Db, refs: readonly { projectId: string; id
     if (wanted.has(k)) found.set(k, toTarget(r, byTarget.get(k) ?? []));
   }
   return found;
+}
+
+/** Targets from rows read elsewhere (a claim brings them as JSON), by targetKey. */
+export function targetsOfRows(rows: readonly { target: Selectable<TargetRow>; nodes: NodeRow[] }[]): Map<string, Target> {
+  return new Map(rows.map((r) => [targetKey(r.target.project_id, r.target.id), toTarget(r.target, r.nodes)]));
 }
 
 export const targetKey = (projectId: string, id: string): string => `${projectId}\u0000${id}`;

@@ -5,12 +5,13 @@
 import { isoNow } from '../../domain/clock.ts';
 import type { Step, Target, Upgrade, UpgradeState } from '../../domain/types.ts';
 import { toStep, toUpgrade } from '../../store/mappers.ts';
-import { loadTarget, setTargetVersion } from '../../store/targets-repo.ts';
+import { applyNodeFacts, loadTarget, setTargetVersion, type NodeFacts } from '../../store/targets-repo.ts';
 import { appendEvent, lockUpgrade } from './events.ts';
 import type { Db } from '../../store/schema.ts';
 import { finishCancelIfDone } from './cancel.ts';
 import type { CoreEnv } from './env.ts';
-import type { Cause } from './table.ts';
+import { checkRule, type Cause } from './table.ts';
+import { callStepSucceeded, ensureStepSucceededFn } from './functions.ts';
 import {
   advanceStageInOne,
   moveStages,
@@ -116,6 +117,61 @@ export async function recordSuccess(
   if (moved.stageOpen) return { recorded: true, advanced: false };
   const closed = { stage: o.step.stageIndex, upgrade: moved.upgrade };
   return { recorded: true, advanced: await advance(db, env, o.upgrade.id, o.by, closed) };
+}
+
+/**
+ * recordSuccess in one round trip where the store has the core's server-side function
+ * (PostgreSQL, ./functions.ts): the same guarded moves and events, one call that is its own
+ * transaction. An outcome with effects of the driver's on the target, or one the function
+ * answers `fallback` (the upgrade paused, cancelling, rolling back; a step of another stage),
+ * is recorded by recordSuccess in one transaction. The events are named from the table here.
+ */
+export async function recordSuccessInOne(
+  store: { db: Db; unit: { run<T>(fn: (db: Db) => Promise<T>): Promise<T> } },
+  key: object,
+  env: CoreEnv,
+  o: Outcome & { result?: Record<string, unknown> },
+  /** the node facts to record with it (in the call), or effects to run in the transaction */
+  effects: { facts: readonly NodeFacts[] } | ((db: Db) => Promise<void>),
+): Promise<{ recorded: boolean; advanced: boolean }> {
+  if (typeof effects !== 'function' && !o.recovered) {
+    await ensureStepSucceededFn(store.db, key);
+    const target = o.step.action === 'finalize' || o.step.action === 'cutover';
+    const r = await callStepSucceeded(store.db, {
+      upgrade_id: o.upgrade.id,
+      project_id: o.upgrade.projectId,
+      target_id: o.upgrade.targetId,
+      step_id: o.step.id,
+      stage: o.step.stageIndex,
+      fence: o.fence,
+      owner: o.leaseOwner,
+      actor: o.by,
+      at: isoNow(env.clock),
+      log: JSON.stringify(o.log),
+      ...(o.result ? { result: JSON.stringify(o.result) } : {}),
+      ...(effects.facts.length > 0 ? { facts: effects.facts } : {}),
+      message: o.message ?? `${where(o.step)} succeeded`,
+      step_event: checkRule('step', 'succeed', ['running'], 'succeeded', o.by).event,
+      stage_succeed_event: checkRule('stage', 'succeed', ['running', 'pending'], 'succeeded', o.by).event,
+      stage_start_event: checkRule('stage', 'start', ['pending'], 'running', o.by).event,
+      prechecked_event: checkRule('upgrade', 'prechecked', ['prechecking'], 'running', o.by).event,
+      upgrade_succeed_event: checkRule('upgrade', 'succeed', ['prechecking', 'running'], 'succeeded', o.by).event,
+      ...(target
+        ? {
+            version: o.upgrade.toVersion,
+            release: o.upgrade.release,
+            engine: o.upgrade.toEngine ?? null,
+            wall: new Date().toISOString(),
+          }
+        : {}),
+    });
+    if (r !== 'fallback') return { recorded: r !== 'lost', advanced: r === 'advanced' };
+  }
+  const apply =
+    typeof effects === 'function'
+      ? effects
+      : (db: Db) => applyNodeFacts(db, o.upgrade.projectId, o.upgrade.targetId, [...effects.facts]);
+  return store.unit.run((db) => recordSuccess(db, env, o, apply));
 }
 
 /** running -> failed; its stage and upgrade fail, and the onFailure policy may start a rollback. */

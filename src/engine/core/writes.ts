@@ -471,7 +471,16 @@ export interface ClaimRequest {
    * it fails with STEP_RECOVERY_LIMIT.
    */
   registered?: boolean;
+  /**
+   * PostgreSQL: each claimed row also carries its target's row and node rows as JSON
+   * (`target_json_`, `nodes_json_`), read in the claim's own statement: what the step runs with
+   * costs no second round trip.
+   */
+  withTargets?: boolean;
 }
+
+/** A claimed step's row; with ClaimRequest.withTargets (PostgreSQL) its target's rows as JSON. */
+export type ClaimedRow = StepRow & { target_json_?: string | null; nodes_json_?: string | null };
 
 /** the claim's guard on its owner's executor row (see ClaimRequest.registered) */
 const ownerRunning = (r: ClaimRequest) =>
@@ -493,13 +502,19 @@ type Claim = { update: ReturnType<typeof sql>; events: ReturnType<typeof sql> };
 
 const read = (v: string | (() => string)): string => (typeof v === 'function' ? v() : v);
 
-async function claimWith(store: Store, r: ClaimRequest, build: (at: string, leaseUntil: string) => Claim): Promise<StepRow[]> {
+async function claimWith(store: Store, r: ClaimRequest, build: (at: string, leaseUntil: string) => Claim): Promise<ClaimedRow[]> {
   if (store.caps.supportsSkipLocked) {
     const { update, events } = build(read(r.at), read(r.leaseUntil));
-    const res = await sql<StepRow>`
+    const select = r.withTargets
+      ? sql`SELECT c.*, row_to_json(t)::text AS target_json_,
+          (SELECT json_agg(n ORDER BY n.ord)::text FROM nodes n WHERE n.project_id = t.project_id AND n.target_id = t.id) AS nodes_json_
+        FROM claimed c JOIN upgrades u ON u.id = c.upgrade_id
+        LEFT JOIN targets t ON t.project_id = u.project_id AND t.id = u.target_id`
+      : sql`SELECT * FROM claimed`;
+    const res = await sql<ClaimedRow>`
       WITH claimed AS (${update} RETURNING *),
       ev AS (${events} FROM claimed c JOIN upgrades u ON u.id = c.upgrade_id)
-      SELECT * FROM claimed`.execute(store.db);
+      ${select}`.execute(store.db);
     return res.rows;
   }
   return store.unit.run(async (trx) => {
@@ -519,7 +534,7 @@ async function claimWith(store: Store, r: ClaimRequest, build: (at: string, leas
  * pending -> running for the steps of an upgrade's current stage whose lane predecessors are done,
  * in the upgrades `upgrades` admits (a condition on `u`, given the claim's time).
  */
-function claimPendingSteps(store: Store, r: ClaimRequest, upgrades: (at: string) => RawBuilder<unknown>): Promise<StepRow[]> {
+function claimPendingSteps(store: Store, r: ClaimRequest, upgrades: (at: string) => RawBuilder<unknown>): Promise<ClaimedRow[]> {
   checkRule('step', 'claim', ['pending'], 'running', 'executor');
   const skipLocked = store.caps.supportsSkipLocked ? sql`FOR UPDATE OF s SKIP LOCKED` : sql``;
   return claimWith(store, r, (at, leaseUntil) => ({
@@ -546,7 +561,7 @@ function claimPendingSteps(store: Store, r: ClaimRequest, upgrades: (at: string)
 }
 
 /** The steps of running upgrades (`r.only`: of these upgrades only), within their window. */
-export async function claimSteps(store: Store, r: ClaimRequest): Promise<StepRow[]> {
+export async function claimSteps(store: Store, r: ClaimRequest): Promise<ClaimedRow[]> {
   const only = r.only && r.only.length <= 500 ? r.only : null;
   const scope = only ? sql`AND u.id IN (${sql.join(only)})` : sql``;
   // its maintenance window (or an exclusion) closes at run_until: no new step after that
@@ -563,7 +578,7 @@ export async function claimSteps(store: Store, r: ClaimRequest): Promise<StepRow
  * let the cancel stop), and ignore the maintenance window: bringing a node back into service is
  * never held for a window.
  */
-export async function claimRestoreSteps(store: Store, r: ClaimRequest): Promise<StepRow[]> {
+export async function claimRestoreSteps(store: Store, r: ClaimRequest): Promise<ClaimedRow[]> {
   return claimPendingSteps(
     store,
     r,
@@ -572,7 +587,7 @@ export async function claimRestoreSteps(store: Store, r: ClaimRequest): Promise<
 }
 
 /** succeeded -> rolling_back for the newest not-yet-reversed step of each rolling-back upgrade */
-export async function claimRollbackSteps(store: Store, r: ClaimRequest): Promise<StepRow[]> {
+export async function claimRollbackSteps(store: Store, r: ClaimRequest): Promise<ClaimedRow[]> {
   checkRule('step', 'reverse', ['succeeded'], 'rolling_back', 'executor');
   const skipLocked = store.caps.supportsSkipLocked ? sql`FOR UPDATE OF s SKIP LOCKED` : sql``;
   return claimWith(store, r, (at, leaseUntil) => ({
