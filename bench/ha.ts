@@ -9,6 +9,7 @@
 //    and may not be seeded again, or none did for a minute) or a takeover did not come in time,
 //    and says which.
 // Every wait is bounded: a bound that runs out ends that part with a message, not the process.
+// (--replicas "" skips the throughput part, --kills 0 the kill phase.)
 // Usage: npm run bench:ha [-- --targets 300 --replicas 1,2,3 --kills 5 --timeout-ms 5000
 //          --kill-targets 60 --reseeds 2]
 import { parseArgs } from 'node:util';
@@ -187,10 +188,13 @@ async function takeovers(kills: number, timeoutMs: string, fleet: number, reseed
 
 const targets = Number(values.targets);
 console.log(`machine: ${machine()}`);
-console.log(`throughput: ${targets} rolling upgrades x ${STEPS_PER_UPGRADE} zero-length steps, PostgreSQL`);
-console.log('replicas   steps   seconds   steps/s');
+const replicaCounts = values.replicas.split(',').filter(Boolean).map(Number);
+if (replicaCounts.length > 0) {
+  console.log(`throughput: ${targets} rolling upgrades x ${STEPS_PER_UPGRADE} zero-length steps, PostgreSQL`);
+  console.log('replicas   steps   seconds   steps/s');
+}
 const rates: number[] = [];
-for (const n of values.replicas.split(',').map(Number)) {
+for (const n of replicaCounts) {
   let r: { steps: number; secs: number };
   try {
     r = await throughput(n, targets);
@@ -204,12 +208,14 @@ for (const n of values.replicas.split(',').map(Number)) {
   );
 }
 if (rates.length > 1) console.log(`scaling: ${rates.map((r) => (r / rates[0]).toFixed(2)).join(' : ')}`);
-console.log(`takeover after SIGKILL (3 replicas, LIFTGATE_EXECUTOR_TIMEOUT_MS=${values['timeout-ms']}):`);
-const t = await takeovers(Number(values.kills), values['timeout-ms'], Number(values['kill-targets']), Number(values.reseeds));
-console.log(
-  t.times.length > 0
-    ? `takeover p50 ${(median(t.times) / 1000).toFixed(2)} s, max ${(Math.max(...t.times) / 1000).toFixed(2)} s over ${t.times.length} kills`
-    : 'no takeover measured',
-);
-console.log(`kill phase: ${t.reason}; after it: ${t.after}`);
+if (Number(values.kills) > 0) {
+  console.log(`takeover after SIGKILL (3 replicas, LIFTGATE_EXECUTOR_TIMEOUT_MS=${values['timeout-ms']}):`);
+  const t = await takeovers(Number(values.kills), values['timeout-ms'], Number(values['kill-targets']), Number(values.reseeds));
+  console.log(
+    t.times.length > 0
+      ? `takeover p50 ${(median(t.times) / 1000).toFixed(2)} s, max ${(Math.max(...t.times) / 1000).toFixed(2)} s over ${t.times.length} kills`
+      : 'no takeover measured',
+  );
+  console.log(`kill phase: ${t.reason}; after it: ${t.after}`);
+}
 process.exit(0);

@@ -7,11 +7,15 @@
 //      writes nothing of its own, so a step costs the engine's work alone, like a job above;
 //   3. Liftgate with the sim driver (a simulated 3-node cluster, zero-length steps, whose effects
 //      and call log are rows in the same store), as a real driver's step would cost.
+//   4. Liftgate with the no-op driver again at executor concurrency 256 (--also-concurrency,
+//      --also-drivers): the engine claims and records more steps per statement when more run at
+//      once. graphile-worker stays at the concurrency above (each of its workers holds a
+//      connection; 256 would pass PostgreSQL's default max_connections).
 // A Liftgate chain is one rolling upgrade (precheck, backup, six steps per node, switchover,
 // finalize). Each row runs in its own child process, so its peak RSS is its own, and counts the
 // statements that process sent to its database during the run.
-// Usage: npm run bench:peer [-- --chains 1000 --concurrency 24 --also-concurrency 256
-//          --systems graphile,postgres,sqlite --drivers noop,sim --max-secs 900]
+// Usage: npm run bench:peer [-- --chains 1000 --concurrency 24 --systems graphile,postgres,sqlite
+//          --drivers noop,sim --also-concurrency 256 --also-drivers noop --max-secs 900]
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -27,8 +31,10 @@ const { values } = parseArgs({
     chains: { type: 'string', default: '1000' },
     /** graphile-worker's concurrency and Liftgate's executor concurrency, for every row */
     concurrency: { type: 'string', default: '24' },
-    /** more Liftgate rows at these executor concurrencies (comma-separated), after the rows above */
-    'also-concurrency': { type: 'string', default: '' },
+    /** more Liftgate rows at these executor concurrencies (comma-separated; empty: none), after the rows above */
+    'also-concurrency': { type: 'string', default: '256' },
+    /** the drivers of those rows */
+    'also-drivers': { type: 'string', default: 'noop' },
     systems: { type: 'string', default: 'graphile,postgres,sqlite' },
     /** Liftgate's drivers, in this order */
     drivers: { type: 'string', default: 'noop,sim' },
@@ -190,12 +196,14 @@ async function child(spec: string): Promise<void> {
 function runs(): Run[] {
   const systems = values.systems.split(',').filter(Boolean) as Run['system'][];
   const dialects = systems.filter((s): s is Dialect => s !== 'graphile');
-  const drivers = values.drivers.split(',').filter(Boolean) as ('noop' | 'sim')[];
+  const drivers = (list: string) => list.split(',').filter(Boolean) as ('noop' | 'sim')[];
   const c = Number(values.concurrency);
   const out: Run[] = systems.includes('graphile') ? [{ system: 'graphile', driver: 'job', concurrency: c }] : [];
+  for (const driver of drivers(values.drivers)) for (const system of dialects) out.push({ system, driver, concurrency: c });
   const also = values['also-concurrency'].split(',').filter(Boolean).map(Number);
-  for (const concurrency of [c, ...also.filter((x) => x !== c)]) {
-    for (const driver of drivers) for (const system of dialects) out.push({ system, driver, concurrency });
+  for (const concurrency of also.filter((x) => x !== c)) {
+    for (const driver of drivers(values['also-drivers']))
+      for (const system of dialects) out.push({ system, driver, concurrency });
   }
   return out;
 }
