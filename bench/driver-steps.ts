@@ -4,7 +4,8 @@
 // through the real planner and executor are tested in test/postgres/engine*.test.ts and
 // test/postgres/blue-green.test.ts.
 import type { Hop, Step, StepAction, Target, TargetNode, Upgrade } from '../src/domain/types.ts';
-import type { Driver, StepContext, StepResult } from '../src/drivers/driver.ts';
+import { DriverError, type Driver, type StepContext, type StepResult } from '../src/drivers/driver.ts';
+import { timeoutOf } from '../src/engine/core/timeouts.ts';
 
 export function makeUpgrade(target: Target, toVersion: string, options: Record<string, unknown> = {}): Upgrade {
   const now = new Date().toISOString();
@@ -142,7 +143,7 @@ export function timedLog(step: Step, since = 0): { at: number; line: string }[] 
   return step.log.map((line, i) => ({ at: times[i] ?? 0, line })).filter((l) => l.at >= since);
 }
 
-function context(target: Target, upgrade: Upgrade, step: Step, hop: Hop): StepContext {
+function context(target: Target, upgrade: Upgrade, step: Step, hop: Hop, signal = new AbortController().signal): StepContext {
   const t0 = Date.now();
   return {
     upgrade,
@@ -158,8 +159,36 @@ function context(target: Target, upgrade: Upgrade, step: Step, hop: Hop): StepCo
       logTimes.set(step, times);
       if (verbose) console.error(`[${step.name} +${Date.now() - t0} ms] ${line}`);
     },
-    signal: new AbortController().signal,
+    signal,
   };
+}
+
+/**
+ * One driver call, bounded as the executor bounds a step (its timeout: src/engine/core/timeouts.ts):
+ * at the bound the call's signal is aborted and the call fails with STEP_TIMEOUT, whether or not
+ * the driver has stopped.
+ */
+async function bounded<T>(
+  target: Target,
+  upgrade: Upgrade,
+  step: Step,
+  hop: Hop,
+  call: (ctx: StepContext) => Promise<T>,
+): Promise<T> {
+  const seconds = timeoutOf(upgrade.options, step.action, step.params);
+  const abort = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      abort.abort();
+      reject(new DriverError('STEP_TIMEOUT', `${step.name} did not finish within ${seconds} s`));
+    }, seconds * 1000);
+  });
+  try {
+    return await Promise.race([call(context(target, upgrade, step, hop, abort.signal)), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface RunOutcome {
@@ -182,7 +211,7 @@ export async function runSteps(
     step.state = 'running';
     step.attempts++;
     try {
-      const r = await driver.execute(context(target, upgrade, step, upgrade.hops[step.hop]!));
+      const r = await bounded(target, upgrade, step, upgrade.hops[step.hop]!, (ctx) => driver.execute(ctx));
       applyResult(target, r);
       step.state = 'succeeded';
       out.done.push(step);
@@ -211,7 +240,7 @@ export async function rollbackSteps(
   for (const step of [...steps].sort((a, b) => b.seq - a.seq)) {
     const t0 = Date.now();
     step.state = 'rolling_back';
-    const r = await driver.rollback(context(target, upgrade, step, upgrade.hops[step.hop]!));
+    const r = await bounded(target, upgrade, step, upgrade.hops[step.hop]!, (ctx) => driver.rollback(ctx));
     applyResult(target, r);
     step.state = 'rolled_back';
     onStep?.(step, Date.now() - t0, r);
@@ -226,6 +255,6 @@ export async function settleReplicas(driver: Driver, target: Target, upgrade: Up
     if (n.role !== 'replica') continue;
     const step = planRolling(upgrade, topo.nodes).find((s) => s.action === 'verify')!;
     step.node = n.name;
-    await driver.execute(context(target, upgrade, step, { ...hop, toVersion: n.version }));
+    await bounded(target, upgrade, step, { ...hop, toVersion: n.version }, (ctx) => driver.execute(ctx));
   }
 }

@@ -4,7 +4,9 @@
 // each batch: the forecast recorded at its start against its actual length, and the forecast read
 // from GET .../batches/{id} every few seconds against the time that was actually left then; for
 // the upgrades the batches ran, each one's estimate recorded at its start against its length.
-// Usage: npm run bench:estimates [-- --dialect sqlite --scale 0.01 --batches 3 --targets 12]
+// Every wait is bounded (a warm-up pair of upgrades, a batch: --max-secs each); one that runs out
+// ends the benchmark with a message naming it.
+// Usage: npm run bench:estimates [-- --dialect sqlite --scale 0.01 --batches 3 --targets 12 --max-secs 1800]
 import { parseArgs } from 'node:util';
 import { createBatch } from '../src/service/batch-actions.ts';
 import { getBatch } from '../src/service/batch-view.ts';
@@ -20,8 +22,10 @@ const { values } = parseArgs({
     scale: { type: 'string', default: '0.01' },
     batches: { type: 'string', default: '3' },
     targets: { type: 'string', default: '12' },
+    'max-secs': { type: 'string', default: '1800' },
   },
 });
+const MAX_MS = Number(values['max-secs']) * 1000;
 const SCALE = Number(values.scale);
 const BATCHES = Number(values.batches);
 const PER_BATCH = Number(values.targets);
@@ -35,10 +39,14 @@ const median = (xs: number[]) => {
 const pct = (x: number) => `${x.toFixed(1)}%`;
 
 async function upgradesDone(ctx: AppContext, ids: string[]): Promise<void> {
+  const until = Date.now() + MAX_MS;
   for (;;) {
     const rows = await ctx.store.db.selectFrom('upgrades').select('state').where('id', 'in', ids).execute();
     if (rows.some((r) => r.state === 'failed')) throw new Error('a warm-up upgrade failed');
     if (rows.every((r) => r.state === 'succeeded')) return;
+    if (Date.now() > until) {
+      throw new Error(`warm-up upgrades still ${rows.map((r) => r.state).join(', ')} after ${MAX_MS / 1000} s (--max-secs)`);
+    }
     await sleep(200);
   }
 }
@@ -84,7 +92,9 @@ try {
     batchIds.push(batch.id);
     const reads: { at: number; completesAt: number }[] = [];
     let state = batch.state as string;
+    const until = Date.now() + MAX_MS;
     while (!['succeeded', 'failed', 'cancelled', 'halted'].includes(state)) {
+      if (Date.now() > until) throw new Error(`batch ${b + 1} still ${state} after ${MAX_MS / 1000} s (--max-secs)`);
       const v = await getBatch(ctx, P, batch.id);
       state = v.state;
       if (v.estimate) reads.push({ at: Date.now(), completesAt: Date.parse(v.estimate.completesAt) });

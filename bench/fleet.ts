@@ -5,7 +5,9 @@
 // (signed per request). Prints targets upgraded per minute, step transitions per second, the
 // server's peak RSS and p50/p99 status latency during the run. Aims: peak RSS under 500 MB,
 // status p99 under 50 ms.
-// Usage: npm run bench:fleet [-- --targets 10000 --dialects sqlite,postgres --rate 20 --concurrency 500 --profile dir]
+// A batch still running after --max-secs is reported with what it did by then (state "stopped").
+// Usage: npm run bench:fleet [-- --targets 10000 --dialects sqlite,postgres --rate 20 --concurrency 500 --profile dir
+//          --max-secs 3600]
 import { fork } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,8 +27,11 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '500' },
     /** write a CPU profile of the server into this folder, and print its costliest queries */
     profile: { type: 'string' },
+    /** a batch still running after this many seconds is stopped and reported as such */
+    'max-secs': { type: 'string', default: '3600' },
   },
 });
+const MAX_SECS = Number(values['max-secs']);
 const N = Number(values.targets);
 const RATE = Number(values.rate);
 const CONCURRENCY = Number(values.concurrency);
@@ -56,14 +61,23 @@ async function startLoad(spec: LoadSpec): Promise<{ stop(): Promise<LoadResult[]
   let out = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
   await new Promise<void>((resolve, reject) => {
-    child.once('message', () => resolve());
-    child.once('exit', (code) => reject(new Error(`the load process exited (${code}) before it started`)));
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('the load process did not start within 60 s'));
+    }, 60_000);
+    child.once('message', () => (clearTimeout(t), resolve()));
+    child.once('exit', (code) => (clearTimeout(t), reject(new Error(`the load process exited (${code}) before it started`))));
   });
   return {
     async stop() {
       const exited = new Promise((r) => child.once('exit', r));
       child.send('stop');
-      await exited;
+      // its results are printed as it stops; one that does not stop within a minute is killed
+      if ((await Promise.race([exited.then(() => true), sleep(60_000).then(() => false)])) === false) {
+        console.error('the load process did not stop within 60 s; killed (its figures may be missing)');
+        child.kill('SIGKILL');
+        await exited;
+      }
       return out
         .trim()
         .split('\n')
@@ -147,6 +161,11 @@ async function run(dialect: Dialect): Promise<Figures> {
       const b = (await server.api('GET', `/v1/projects/${P}/batches/${batchId}`)).json;
       state = b.state;
       if (FINAL.has(state)) break;
+      if (performance.now() - start > MAX_SECS * 1000) {
+        console.error(`${dialect}: the batch is still ${state} after ${MAX_SECS} s (--max-secs); stopped there`);
+        state = `stopped (still ${state} after ${MAX_SECS} s)`;
+        break;
+      }
       if (performance.now() - lastReport > 30_000) {
         lastReport = performance.now();
         const done = (b.waves as { counts: Record<string, number> }[]).reduce((n, w) => n + (w.counts.succeeded ?? 0), 0);
@@ -196,7 +215,11 @@ async function run(dialect: Dialect): Promise<Figures> {
     };
   } finally {
     server.child.kill('SIGTERM');
-    await server.exited;
+    if ((await Promise.race([server.exited.then(() => true), sleep(30_000).then(() => false)])) === false) {
+      console.error(`${dialect}: the server did not exit within 30 s of SIGTERM; killed`);
+      server.child.kill('SIGKILL');
+      await server.exited;
+    }
     if (values.profile) console.error(`${dialect}: the server's costliest queries\n${server.output()}`);
     await obs.close();
     await store.cleanup();

@@ -75,7 +75,7 @@ async function oneRun(from: string, to: string, pooler: boolean, n: number): Pro
     const load = new WriteLoad(() => (poolPort ? [poolPort] : target.nodes.map((x) => x.port!)), INTERVAL);
     await load.start();
     await new Promise((r) => setTimeout(r, 300)); // steady state before the upgrade
-    const upgrade = makeUpgrade(target, to);
+    const upgrade = makeUpgrade(target, to, { stepTimeoutSeconds: 600 });
     const steps = planRolling(upgrade, target.nodes);
     const times = new Map<string, { start: number; end: number; restartMs: number }>();
     const out = await runSteps(driver, target, upgrade, steps, (s, ms, r) => {

@@ -5,7 +5,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { createContext } from '../../src/app/context.ts';
+import { AppError } from '../../src/domain/errors.ts';
+import type { Driver } from '../../src/drivers/driver.ts';
 import type { AppContext } from '../../src/service/app-context.ts';
+import { countStatements, statementsBetween, statementsRun, type StatementCounts } from '../../src/store/query-profile.ts';
 import type { StoreConfig } from '../../test/helpers/harness.ts';
 import { addCatalogVersion } from '../../src/service/catalog.ts';
 import { createProject } from '../../src/service/projects.ts';
@@ -16,18 +19,23 @@ export const STEPS_PER_UPGRADE = 21;
 
 /**
  * `at`: schedule the upgrades for that time instead of now (a benchmark releases them together);
- * `upgrades: false`: the targets only.
+ * `upgrades: false`: the targets only; `driver`: the targets' driver (default sim), one the
+ * context has installed.
  */
 export async function seedFleet(
   ctx: AppContext,
   n: number,
-  opts: { project?: string; at?: string; upgrades?: boolean } = {},
+  opts: { project?: string; at?: string; upgrades?: boolean; driver?: string } = {},
 ): Promise<void> {
   const project = opts.project ?? 'bench';
   const schedule = opts.at ? { kind: 'at' as const, at: opts.at } : undefined;
   await createProject(ctx, { id: project });
-  await addCatalogVersion(ctx, 'sim', { version: '1.0.0' });
-  await addCatalogVersion(ctx, 'sim', { version: '1.1.0' });
+  // a second fleet in another project finds the versions there already
+  for (const version of ['1.0.0', '1.1.0']) {
+    await addCatalogVersion(ctx, 'sim', { version }).catch((err: unknown) => {
+      if (!(err instanceof AppError && err.code === 'VERSION_EXISTS')) throw err;
+    });
+  }
   for (let i = 0; i < n; i++) {
     const id = `t${i}`;
     await createTarget(
@@ -38,6 +46,7 @@ export async function seedFleet(
         kind: 'cluster',
         engine: 'sim',
         version: '1.0.0',
+        ...(opts.driver ? { driver: opts.driver } : {}),
         nodes: [
           { name: `${id}a`, role: 'leader', zone: 'z1' },
           { name: `${id}b`, role: 'follower', zone: 'z2' },
@@ -78,32 +87,59 @@ export function rssPeak(): { stop(): number } {
   };
 }
 
+/** What one run of the executor over a seeded fleet measured. */
+export interface FleetRun {
+  secs: number;
+  peakRssMb: number;
+  /** the statements the process sent to its store during the run (see src/store/query-profile.ts) */
+  statements: StatementCounts;
+  /** set when the run was stopped at its bound (`maxSecs`) before the executor was idle */
+  stopped?: string;
+}
+
 /**
  * Seeds `n` clusters into a fresh context on `store` (executor idle), then runs the executor
- * until nothing can move: the seconds it took and the peak RSS. `measure` reads the context
- * after the run, before it closes.
+ * until nothing can move: the seconds it took, the peak RSS and the statements sent meanwhile
+ * (every statement of the process: the executor's, its heartbeats', the housekeeping's and the
+ * estimates'). `driver`: the targets' driver, installed beside sim (default: sim itself);
+ * `maxSecs`: the run stops there if the executor is not idle yet (FleetRun.stopped says so).
+ * `measure` reads the context after the run, before it closes.
  */
 export async function runSeededFleet<T>(
   store: StoreConfig,
   n: number,
   concurrency: number,
-  measure: (ctx: AppContext, run: { secs: number; peakRssMb: number }) => Promise<T>,
+  measure: (ctx: AppContext, run: FleetRun) => Promise<T>,
+  opts: { driver?: Driver; maxSecs?: number } = {},
 ): Promise<T> {
+  countStatements();
+  const driver = opts.driver;
   const ctx = await createContext({
     ...store.config,
     simTimeScale: 0,
     noExecutor: true,
     executor: { concurrency, pollMs: 5 },
+    ...(driver ? { extraDrivers: () => [driver] } : {}),
   });
   try {
-    await seedFleet(ctx, n);
+    await seedFleet(ctx, n, driver ? { driver: driver.name } : {});
     global.gc?.();
     const rss = rssPeak();
+    const before = statementsRun();
     const t0 = performance.now();
     ctx.executor.start();
-    await ctx.executor.idle();
+    const maxSecs = opts.maxSecs ?? 3600;
+    let timer: NodeJS.Timeout | undefined;
+    const idle = await Promise.race([
+      ctx.executor.idle().then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), maxSecs * 1000))),
+    ]);
+    clearTimeout(timer);
     const secs = (performance.now() - t0) / 1000;
-    return await measure(ctx, { secs, peakRssMb: rss.stop() });
+    const statements = statementsBetween(before, statementsRun());
+    const run: FleetRun = { secs, peakRssMb: rss.stop(), statements };
+    if (!idle) run.stopped = `stopped after ${maxSecs} s: the executor was not idle yet`;
+    return await measure(ctx, run);
   } finally {
     await ctx.close();
   }

@@ -426,7 +426,7 @@ export const SETTINGS = {
   LIFTGATE_QUERY_PROFILE: def(flag(), {
     default: false,
     shown: '(off)',
-    meaning: '`1` prints the slowest store statements at exit (a profiling aid)',
+    meaning: '`1` counts every store statement and prints the slowest ones at exit (a profiling aid)',
     scope: 'server',
     internal: true,
   }),

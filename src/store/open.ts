@@ -7,12 +7,12 @@ import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationProvider } from 'kysely';
 import { AppError } from '../domain/errors.ts';
-import { setting } from '../domain/settings.ts';
 import { migrations } from './migrations.ts';
 import { EventHorizon } from './event-horizon.ts';
 import { postgresCapabilities, sqliteCapabilities, type DialectCapabilities } from './dialect.ts';
 import { GroupCommitter } from './group-commit.ts';
 import { isPostgresUrl, sqliteFileOf } from './folder-lock.ts';
+import { queryLog } from './query-profile.ts';
 import type { Database } from './schema.ts';
 
 // int8 (bigserial ids, counts) as numbers: our ids stay far below 2^53.
@@ -67,25 +67,6 @@ function withStatementCache(sqlite: BetterSqlite3.Database): BetterSqlite3.Datab
       };
     },
   });
-}
-
-/** LIFTGATE_QUERY_PROFILE=1 prints the slowest statements at exit (profiling aid). */
-function queryLog() {
-  if (!setting('LIFTGATE_QUERY_PROFILE')) return undefined;
-  const totals = new Map<string, { n: number; ms: number }>();
-  process.on('exit', () => {
-    const all = [...totals.values()].reduce((a, v) => ({ n: a.n + v.n, ms: a.ms + v.ms }), { n: 0, ms: 0 });
-    console.error(`${all.ms.toFixed(0).padStart(7)} ms ${String(all.n).padStart(7)}x  (every statement)`);
-    for (const [q, v] of [...totals].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25)) {
-      console.error(`${v.ms.toFixed(0).padStart(7)} ms ${String(v.n).padStart(7)}x  ${q.slice(0, 160)}`);
-    }
-  });
-  return (e: { query: { sql: string }; queryDurationMillis: number }) => {
-    const t = totals.get(e.query.sql) ?? { n: 0, ms: 0 };
-    t.n++;
-    t.ms += e.queryDurationMillis;
-    totals.set(e.query.sql, t);
-  };
 }
 
 export async function openStore(opts: StoreOptions): Promise<Store> {
