@@ -158,7 +158,8 @@ export async function lookupAccessKey(
   ctx: AppContext,
   accessKeyId: string,
 ): Promise<{ secret: string; projectId: string; role: Role } | null> {
-  const row = await ctx.store.db.selectFrom('access_keys').selectAll().where('id', '=', accessKeyId).executeTakeFirst();
+  // the read side: checked on every signed request, it never waits behind the executor's statements
+  const row = await ctx.store.read.selectFrom('access_keys').selectAll().where('id', '=', accessKeyId).executeTakeFirst();
   if (!row || (row.expires_at !== null && row.expires_at <= now())) return null;
   return { secret: open(ctx, row.secret_enc), projectId: row.project_id, role: roleOf(row.role) };
 }

@@ -255,7 +255,8 @@ async function recordUse(ctx: AppContext, hash: string): Promise<void> {
 export async function verifyToken(ctx: AppContext, token: string): Promise<Principal | null> {
   if (!token) return null;
   const hash = hashToken(token);
-  const row = await ctx.store.db.selectFrom('api_tokens').selectAll().where('token_hash', '=', hash).executeTakeFirst();
+  // the read side: a token checked on every request never waits behind the executor's statements
+  const row = await ctx.store.read.selectFrom('api_tokens').selectAll().where('token_hash', '=', hash).executeTakeFirst();
   if (!row) return null;
   if (row.expires_at !== null && row.expires_at <= now()) return null;
   if (row.kind === 'admin') {

@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../../../domain/errors.ts';
 import type { UpgradeAction } from '../../../engine/operations.ts';
 import { activeUpgradeOf, latestUpgradeOf, startOrRetryUpgrade } from '../../../service/cluster-upgrades.ts';
-import type { AppContext } from '../../../service/app-context.ts';
+import { readSide, type AppContext } from '../../../service/app-context.ts';
 import { listEvents } from '../../../service/events.ts';
 import { getReport, listReports, startPrecheck } from '../../../service/prechecks.ts';
 import { getTarget } from '../../../service/targets.ts';
@@ -75,7 +75,7 @@ export async function ackFamily(app: FastifyInstance, opts: { ctx: AppContext })
     '/api/v2/clusters/:ClusterId/upgrade/status',
     { schema: { tags, params: ClusterParams } },
     async (req, reply) => {
-      const body = presentUpgradeStatus(await latestUpgradeOf(ctx, caller(req).projectId, req.params.ClusterId));
+      const body = presentUpgradeStatus(await latestUpgradeOf(readSide(ctx), caller(req).projectId, req.params.ClusterId));
       if (wantsXml(req)) return reply.type('application/xml').send(xml.build({ GetUpgradeStatusResponse: body }));
       return body;
     },
