@@ -38,6 +38,9 @@ declare module 'fastify' {
   }
 }
 
+/** a request that only reads: its credential is checked on the read side too */
+const isRead = (method: string) => method === 'GET' || method === 'HEAD';
+
 const actorOf = (req: FastifyRequest): string => (req.principal ? principalActor(req.principal) : 'anonymous');
 
 function scope(req: FastifyRequest, projectId: string): void {
@@ -67,7 +70,7 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
   app.addHook('onRequest', async (req) => {
     const h = req.headers.authorization ?? '';
     const m = /^Bearer\s+(\S+)$/i.exec(h);
-    const principal = m ? await verifyToken(ctx, m[1]) : null;
+    const principal = m ? await verifyToken(ctx, m[1], { read: isRead(req.method) }) : null;
     if (!principal) {
       throw new AppError('UNAUTHORIZED', m ? 'the bearer token is not valid' : 'send Authorization: Bearer <token>');
     }
