@@ -303,6 +303,12 @@ export class Executor {
     }
     const claimed = await this.claimBy(claimSteps, free, full ? null : dirty);
     if (full) this.fullClaimMs = performance.now() - t;
+    if (claimed.length >= free) {
+      // Capped by the free slots: runnable work may be left. Left in a changed upgrade, it is
+      // searched for again at the next tick; left anywhere (a full search), by the next full one.
+      if (full) this.fullWanted = true;
+      else for (const id of dirty) this.dirty.add(id);
+    }
     if (claimed.length < free) {
       const special = await specialWork(this.db);
       if (special.cancelling) claimed.push(...(await this.claimBy(claimRestoreSteps, free - claimed.length)));
