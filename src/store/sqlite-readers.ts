@@ -4,7 +4,7 @@
 // Exposed as a Kysely dialect: each Kysely connection is one worker, leased for one query or, in a
 // read transaction, until it ends (a consistent snapshot across its statements).
 import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import {
   CompiledQuery,
   SqliteAdapter,
@@ -30,7 +30,9 @@ const Database = require(workerData.module);
 const db = new Database(workerData.file, { readonly: true, fileMustExist: true });
 db.pragma('busy_timeout = 5000');
 const cache = new Map();
-parentPort.on('message', (m) => {
+const { answers, flag } = workerData;
+const done = new Int32Array(flag);
+function run(m) {
   try {
     let stmt = cache.get(m.sql);
     if (!stmt) {
@@ -38,15 +40,17 @@ parentPort.on('message', (m) => {
       if (cache.size >= 500) cache.delete(cache.keys().next().value);
       cache.set(m.sql, stmt);
     }
-    if (stmt.reader) {
-      parentPort.postMessage({ id: m.id, rows: stmt.all(m.parameters) });
-    } else {
-      const r = stmt.run(m.parameters);
-      parentPort.postMessage({ id: m.id, rows: [], changes: r.changes });
-    }
+    if (stmt.reader) return { id: m.id, rows: stmt.all(m.parameters) };
+    const r = stmt.run(m.parameters);
+    return { id: m.id, rows: [], changes: r.changes };
   } catch (err) {
-    parentPort.postMessage({ id: m.id, error: { message: String(err && err.message), code: err && err.code } });
+    return { id: m.id, error: { message: String(err && err.message), code: err && err.code } };
   }
+}
+parentPort.on('message', (m) => {
+  answers.postMessage(run(m));
+  Atomics.store(done, 0, 1);
+  Atomics.notify(done, 0);
 });
 `;
 
@@ -57,10 +61,19 @@ interface Answer {
   error?: { message: string; code?: string };
 }
 
-/** One worker and its connection; runs one statement at a time, in the order sent. */
+/** how long a statement may take on a reader before its caller gives up */
+const READ_TIMEOUT_MS = 30_000;
+
+/**
+ * One worker and its connection. The caller waits for the answer on a shared flag and takes it
+ * from the port at once: the statement runs on the reader's connection (never behind the
+ * writer's transactions), and its answer needs no turn of the event loop, which a busy executor
+ * would delay statement after statement.
+ */
 class ReaderConnection implements DatabaseConnection {
   readonly #worker: Worker;
-  readonly #pending = new Map<number, { resolve(a: Answer): void; reject(e: Error): void }>();
+  readonly #answers: MessagePort;
+  readonly #done = new Int32Array(new SharedArrayBuffer(4));
   #next = 0;
   #failed: Error | null = null;
 
@@ -70,20 +83,19 @@ class ReaderConnection implements DatabaseConnection {
   }
 
   constructor(file: string, module: string) {
-    this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, module }, execArgv: [] });
-    // an idle worker does not keep the process alive; one with a statement in flight does
-    this.#worker.unref();
-    this.#worker.on('message', (a: Answer) => {
-      const p = this.#pending.get(a.id);
-      if (!p) return;
-      this.#pending.delete(a.id);
-      if (this.#pending.size === 0) this.#worker.unref();
-      p.resolve(a);
+    const { port1, port2 } = new MessageChannel();
+    this.#answers = port1;
+    this.#worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { file, module, answers: port2, flag: this.#done.buffer },
+      transferList: [port2],
+      execArgv: [],
     });
+    // the thread does not keep the process alive: every call waits for its answer synchronously
+    this.#worker.unref();
+    port1.unref();
     const fail = (err: Error) => {
       this.#failed ??= err;
-      for (const p of this.#pending.values()) p.reject(err);
-      this.#pending.clear();
     };
     this.#worker.on('error', fail);
     this.#worker.on('exit', () => fail(new Error('the SQLite reader thread exited')));
@@ -92,11 +104,19 @@ class ReaderConnection implements DatabaseConnection {
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
     if (this.#failed) throw this.#failed;
     const id = this.#next++;
-    const answer = await new Promise<Answer>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      if (this.#pending.size === 1) this.#worker.ref();
-      this.#worker.postMessage({ id, sql: compiled.sql, parameters: compiled.parameters });
-    });
+    Atomics.store(this.#done, 0, 0);
+    this.#worker.postMessage({ id, sql: compiled.sql, parameters: compiled.parameters });
+    if (Atomics.wait(this.#done, 0, 0, READ_TIMEOUT_MS) === 'timed-out') {
+      this.#failed = new Error(`a SQLite reader did not answer in ${READ_TIMEOUT_MS} ms`);
+      void this.#worker.terminate();
+      throw this.#failed;
+    }
+    const got = receiveMessageOnPort(this.#answers);
+    const answer = got?.message as Answer | undefined;
+    if (!answer || answer.id !== id) {
+      this.#failed = new Error('a SQLite reader answered out of turn');
+      throw this.#failed;
+    }
     if (answer.error) {
       throw Object.assign(new Error(answer.error.message), answer.error.code ? { code: answer.error.code } : {});
     }
@@ -111,6 +131,7 @@ class ReaderConnection implements DatabaseConnection {
   }
 
   async close(): Promise<void> {
+    this.#answers.close();
     await this.#worker.terminate();
   }
 }
