@@ -126,6 +126,8 @@ export class Executor {
   private lastMaintenance = -Infinity;
   private lastFullClaim = -Infinity;
   private fullClaimMs = 0;
+  /** a full claim search is due at the next tick its pacing allows (the first one, a wake) */
+  private fullWanted = true;
   private readonly dirty = new Set<string>();
   private readonly plans = new Map<string, Upgrade>();
   /** counts step transitions, for metrics and the benchmark */
@@ -176,7 +178,7 @@ export class Executor {
    */
   async stop(graceMs?: number): Promise<void> {
     this.running = false;
-    this.wake();
+    this.nudge();
     await this.loop;
     await this.maintaining;
     const all = Promise.allSettled([...this.inflight.values()]);
@@ -216,12 +218,18 @@ export class Executor {
     this.wake();
   }
 
-  /** Something changed outside the executor (a new upgrade, an operator's action): look for it now. */
+  /**
+   * Something outside the executor committed a change (a service call, an operator's action): the
+   * next tick looks for new upgrades and searches every running upgrade, as soon as the full
+   * search's pacing allows.
+   */
   wake(): void {
     this.outsideChange = true;
+    this.fullWanted = true;
     this.nudge();
   }
 
+  /** Ends the current sleep (or the next one) without asking for a full search. */
   private nudge(): void {
     this.pendingWake = true;
     this.wakeUp?.();
@@ -291,9 +299,11 @@ export class Executor {
     // housekeeping runs beside the claims: its reads do not hold up the next step's claim
     if (!this.maintaining && t - this.lastMaintenance > Math.min(1000, this.pollMs * 2) && (this.leader?.isLeader() ?? true)) {
       this.lastMaintenance = t;
+      // what it touched is in `dirty`; due upgrades it made ready are looked for at the next tick
       this.maintaining = this.guard(() => this.housekeeping()).finally(() => {
         this.maintaining = null;
-        this.wake();
+        this.outsideChange = true;
+        this.nudge();
       });
     }
     // A step's outcome changes only its own upgrade; new upgrades, operators' actions and other
@@ -307,17 +317,33 @@ export class Executor {
     const free = this.concurrency - this.inflight.size;
     if (free <= 0) return worked;
     // A finished step can only make its own upgrade's next steps runnable, so after a
-    // completion only that upgrade is searched; a full search over every running upgrade runs
-    // on a timer (and when nothing is known to have changed), which also finds work that other
-    // processes made runnable.
+    // completion only that upgrade is searched. A full search over every running upgrade runs
+    // after a change made outside the executor (wake) and on a timer, which finds work that
+    // other processes made runnable. On a single-writer store no other process writes, and what
+    // time makes runnable (retry backoffs, windows, scheduled starts, lease recovery) is touched
+    // by name, so there the timer is only a safety net and runs rarely: at 10,000 running
+    // upgrades the full search is a long synchronous statement that every request waits behind.
     const dirty = [...this.dirty];
     this.dirty.clear();
-    // The full search costs more the more upgrades run at once; it is kept under ~10% of the time.
-    const full = t - this.lastFullClaim >= Math.max(this.pollMs, 250, this.fullClaimMs * 10);
+    // The full search costs more the more upgrades run at once; it is kept under ~10% of the
+    // time after a wake (other processes: on a timer too), ~2% on the single writer's timer.
+    const since = t - this.lastFullClaim;
+    const paced = since >= Math.max(this.pollMs, 250, this.fullClaimMs * 10);
+    const timed = this.store.caps.singleWriter ? since >= Math.max(2000, this.fullClaimMs * 50) : paced;
+    const full = (this.fullWanted && paced) || timed;
     if (!full && dirty.length === 0) return worked;
-    if (full) this.lastFullClaim = t;
+    if (full) {
+      this.lastFullClaim = t;
+      this.fullWanted = false;
+    }
     const claimed = await this.claimBy(claimSteps, free, full ? null : dirty);
     if (full) this.fullClaimMs = performance.now() - t;
+    if (claimed.length >= free) {
+      // Capped by the free slots: runnable work may be left. Left in a changed upgrade, it is
+      // searched for again at the next tick; left anywhere (a full search), by the next full one.
+      if (full) this.fullWanted = true;
+      else for (const id of dirty) this.dirty.add(id);
+    }
     if (claimed.length < free && (outside || full || this.specialSeen)) {
       const special = await specialWork(this.db);
       this.specialSeen = special.cancelling || special.rollingBack;

@@ -54,3 +54,19 @@ export function changed(ctx: AppContext): void {
   ctx.changes.emit('change');
   ctx.executor.wake();
 }
+
+const readSides = new WeakMap<AppContext, AppContext>();
+
+/**
+ * The same context whose store reads through `store.read` (connections that never wait behind the
+ * executor's). For pure reads only: a write through it fails on SQLite (read-only connections).
+ * Each read sees every transaction committed before it starts, so a client still reads its writes.
+ */
+export function readSide(ctx: AppContext): AppContext {
+  let r = readSides.get(ctx);
+  if (!r) {
+    r = { ...ctx, store: { ...ctx.store, db: ctx.store.read } };
+    readSides.set(ctx, r);
+  }
+  return r;
+}

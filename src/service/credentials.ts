@@ -154,11 +154,17 @@ export async function revokeAccessKey(ctx: AppContext, projectId: string, id: st
  * The LookupSecret of src/auth: the secret, project and role of a live access key, or null
  * (unknown, revoked or expired). Read from the store on every request: no cache to outlive a revocation.
  */
+/** `opts.read`: look it up on the read side (store.read), for a request that only reads (see verifyToken). */
 export async function lookupAccessKey(
   ctx: AppContext,
   accessKeyId: string,
+  opts: { read?: boolean } = {},
 ): Promise<{ secret: string; projectId: string; role: Role } | null> {
-  const row = await ctx.store.db.selectFrom('access_keys').selectAll().where('id', '=', accessKeyId).executeTakeFirst();
+  const row = await (opts.read ? ctx.store.read : ctx.store.db)
+    .selectFrom('access_keys')
+    .selectAll()
+    .where('id', '=', accessKeyId)
+    .executeTakeFirst();
   if (!row || (row.expires_at !== null && row.expires_at <= now())) return null;
   return { secret: open(ctx, row.secret_enc), projectId: row.project_id, role: roleOf(row.role) };
 }

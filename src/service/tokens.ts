@@ -252,10 +252,19 @@ async function recordUse(ctx: AppContext, hash: string): Promise<void> {
     .execute();
 }
 
-export async function verifyToken(ctx: AppContext, token: string): Promise<Principal | null> {
+/**
+ * The principal of a bearer token, or null. `opts.read`: look it up on the read side (store.read),
+ * for a request that only reads, so its check never waits behind the executor's statements; a
+ * request that changes something checks on the writer's side, in order with the other changes.
+ */
+export async function verifyToken(ctx: AppContext, token: string, opts: { read?: boolean } = {}): Promise<Principal | null> {
   if (!token) return null;
   const hash = hashToken(token);
-  const row = await ctx.store.db.selectFrom('api_tokens').selectAll().where('token_hash', '=', hash).executeTakeFirst();
+  const row = await (opts.read ? ctx.store.read : ctx.store.db)
+    .selectFrom('api_tokens')
+    .selectAll()
+    .where('token_hash', '=', hash)
+    .executeTakeFirst();
   if (!row) return null;
   if (row.expires_at !== null && row.expires_at <= now()) return null;
   if (row.kind === 'admin') {

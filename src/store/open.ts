@@ -11,6 +11,7 @@ import { migrations } from './migrations.ts';
 import { EventHorizon } from './event-horizon.ts';
 import { postgresCapabilities, sqliteCapabilities, type DialectCapabilities } from './dialect.ts';
 import { GroupCommitter } from './group-commit.ts';
+import { SqliteReaderDialect } from './sqlite-readers.ts';
 import { isPostgresUrl, sqliteFileOf } from './folder-lock.ts';
 import { queryLog } from './query-profile.ts';
 import type { Database } from './schema.ts';
@@ -32,6 +33,12 @@ export interface StoreOptions {
 
 export interface Store {
   db: Kysely<Database>;
+  /**
+   * Reads that need not wait for the writer: SQLite's read-only connections in worker threads,
+   * PostgreSQL's own pool. Each sees every transaction committed before the read starts; writes
+   * and anything inside a write transaction go through `db`.
+   */
+  read: Kysely<Database>;
   /** runs a unit of work atomically; on a single-writer store, units ready together share a commit */
   unit: GroupCommitter;
   /** PostgreSQL schema holding the tables (null on SQLite) */
@@ -100,14 +107,26 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     pool.on('error', () => {});
     pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: queryLog() });
+    // The API's reads on connections of their own: they never queue behind the executor's.
+    const readPool = new pg.Pool({
+      connectionString: url,
+      max: 4,
+      options: schema ? `-c search_path=${schema} ${idleTx}` : idleTx,
+    });
+    readPool.on('error', () => {});
+    readPool.on('connect', (client) => client.on('error', () => {}));
+    const read = new Kysely<Database>({ dialect: new PostgresDialect({ pool: readPool }), log: queryLog() });
     store = {
       db,
+      read,
       unit: new GroupCommitter(db, false),
       schema: schema ?? 'public',
       caps: postgresCapabilities,
       horizon: new EventHorizon(db, postgresCapabilities),
       describe: `postgresql ${url.replace(/\/\/[^@]*@/, '//')}${schema ? ` schema ${schema}` : ''}`,
-      close: () => db.destroy(),
+      close: async () => {
+        await Promise.all([db.destroy(), read.destroy()]);
+      },
     };
   } else {
     const file = sqliteFileOf(opts) as string;
@@ -118,14 +137,19 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), log: queryLog() });
+    // WAL lets read-only connections read beside the writer; theirs run in worker threads
+    const read = new Kysely<Database>({ dialect: new SqliteReaderDialect(file), log: queryLog() });
     store = {
       db,
+      read,
       unit: new GroupCommitter(db, true),
       schema: null,
       caps: sqliteCapabilities,
       horizon: new EventHorizon(db, sqliteCapabilities),
       describe: `sqlite ${file}`,
-      close: () => db.destroy(),
+      close: async () => {
+        await Promise.all([read.destroy(), db.destroy()]);
+      },
     };
   }
   try {

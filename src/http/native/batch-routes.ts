@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { batchAction, createBatch, previewBatch } from '../../service/batch-actions.ts';
 import { getBatch, listBatches } from '../../service/batch-view.ts';
-import type { AppContext } from '../../service/app-context.ts';
+import { readSide, type AppContext } from '../../service/app-context.ts';
 import { listUpgrades } from '../../service/upgrades.ts';
 import { BatchActionBody, BatchBody, BatchListQuery, BatchParams } from './batch-schemas.ts';
 import { presentUpgrade } from './present.ts';
@@ -19,6 +19,8 @@ export interface RouteHelpers {
 
 export function batchRoutes(app: FastifyInstance, ctx: AppContext, h: RouteHelpers): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  // GET routes read through the read side: they never wait behind the executor's statements
+  const rctx = readSide(ctx);
   const tags = { tags: ['batches'], security: [{ bearer: [] }] };
   const answers = <R extends Record<number, unknown>>(ok: R) => ({ response: { ...ok, ...errorResponses } });
 
@@ -46,7 +48,7 @@ export function batchRoutes(app: FastifyInstance, ctx: AppContext, h: RouteHelpe
     { schema: { ...tags, params: ProjectParams, querystring: BatchListQuery, ...answers({ 200: BatchList }) } },
     async (req) => {
       h.scope(req, req.params.project);
-      const { items, total } = await listBatches(ctx, req.params.project, req.query);
+      const { items, total } = await listBatches(rctx, req.params.project, req.query);
       return { items, total, limit: req.query.limit ?? 50, offset: req.query.offset ?? 0 };
     },
   );
@@ -55,7 +57,7 @@ export function batchRoutes(app: FastifyInstance, ctx: AppContext, h: RouteHelpe
     { schema: { ...tags, params: BatchParams, ...answers({ 200: BatchOut }) } },
     async (req) => {
       h.scope(req, req.params.project);
-      return getBatch(ctx, req.params.project, req.params.batch);
+      return getBatch(rctx, req.params.project, req.params.batch);
     },
   );
   r.get(
@@ -63,8 +65,8 @@ export function batchRoutes(app: FastifyInstance, ctx: AppContext, h: RouteHelpe
     { schema: { ...tags, params: BatchParams, querystring: BatchListQuery, ...answers({ 200: UpgradeList }) } },
     async (req) => {
       h.scope(req, req.params.project);
-      await getBatch(ctx, req.params.project, req.params.batch);
-      const { items, total } = await listUpgrades(ctx, req.params.project, {
+      await getBatch(rctx, req.params.project, req.params.batch);
+      const { items, total } = await listUpgrades(rctx, req.params.project, {
         batchId: req.params.batch,
         limit: req.query.limit,
         offset: req.query.offset,

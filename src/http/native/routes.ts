@@ -8,7 +8,7 @@ import { SimDriver, TRANSIENT_FAULT_KINDS } from '../../drivers/sim/sim-driver.t
 import type { UpgradeAction } from '../../engine/operations.ts';
 import { listExecutors } from '../../engine/presence.ts';
 import { addCatalogVersion, listCatalog, listCatalogAcross } from '../../service/catalog.ts';
-import type { AppContext } from '../../service/app-context.ts';
+import { readSide, type AppContext } from '../../service/app-context.ts';
 import { listEvents, prunedThrough } from '../../service/events.ts';
 import { getReport, listReports, startPrecheck } from '../../service/prechecks.ts';
 import { createProject, getProject, listProjects } from '../../service/projects.ts';
@@ -38,6 +38,9 @@ declare module 'fastify' {
   }
 }
 
+/** a request that only reads: its credential is checked on the read side too */
+const isRead = (method: string) => method === 'GET' || method === 'HEAD';
+
 const actorOf = (req: FastifyRequest): string => (req.principal ? principalActor(req.principal) : 'anonymous');
 
 function scope(req: FastifyRequest, projectId: string): void {
@@ -57,6 +60,8 @@ const answers = <R extends Record<number, unknown>>(ok: R) => ({ response: { ...
 
 export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext }): Promise<void> {
   const { ctx } = opts;
+  // GET routes read through the read side: they never wait behind the executor's statements
+  const rctx = readSide(ctx);
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const streams = new EventStreams();
   // open event streams would hold the server's close: end them first
@@ -65,7 +70,7 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
   app.addHook('onRequest', async (req) => {
     const h = req.headers.authorization ?? '';
     const m = /^Bearer\s+(\S+)$/i.exec(h);
-    const principal = m ? await verifyToken(ctx, m[1]) : null;
+    const principal = m ? await verifyToken(ctx, m[1], { read: isRead(req.method) }) : null;
     if (!principal) {
       throw new AppError('UNAUTHORIZED', m ? 'the bearer token is not valid' : 'send Authorization: Bearer <token>');
     }
@@ -92,14 +97,14 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
   );
   r.get('/projects', { schema: { ...tags('projects'), ...answers({ 200: T.ProjectList }) } }, async (req) => {
     const p = req.principal as Principal;
-    return { items: await listProjects(ctx, p.kind === 'admin' ? undefined : [p.projectId]) };
+    return { items: await listProjects(rctx, p.kind === 'admin' ? undefined : [p.projectId]) };
   });
   r.get(
     '/projects/:project',
     { schema: { ...tags('projects'), params: S.ProjectParams, ...answers({ 200: T.ProjectOut }) } },
     async (req) => {
       scope(req, req.params.project);
-      return getProject(ctx, req.params.project);
+      return getProject(rctx, req.params.project);
     },
   );
   await app.register(credentialRoutes, { ctx });
@@ -108,7 +113,7 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
   // ---- executors (replicas) ----
   r.get('/executors', { schema: { ...tags('ops'), ...answers({ 200: T.ExecutorList }) } }, async (req) => {
     adminOnly(req);
-    return { items: await listExecutors(ctx.store.db) };
+    return { items: await listExecutors(ctx.store.read) };
   });
 
   // ---- catalog ----
@@ -125,14 +130,14 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
     '/catalog/:engine/versions',
     { schema: { ...tags('catalog'), params: S.EngineParams, ...answers({ 200: T.CatalogList }) } },
     async (req) => ({
-      items: await listCatalog(ctx, req.params.engine),
+      items: await listCatalog(rctx, req.params.engine),
     }),
   );
   r.get(
     '/catalog/versions',
     { schema: { ...tags('catalog'), querystring: S.CatalogAcrossQuery, ...answers({ 200: T.CatalogList }) } },
     async (req) => ({
-      items: await listCatalogAcross(ctx, req.query.fromEngine),
+      items: await listCatalogAcross(rctx, req.query.fromEngine),
     }),
   );
 
@@ -161,9 +166,9 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
     },
     async (req) => {
       scope(req, req.params.project);
-      await getProject(ctx, req.params.project);
+      await getProject(rctx, req.params.project);
       const { label, ...q } = req.query;
-      return listTargets(ctx, req.params.project, { ...q, labels: parseLabelSelector(label) });
+      return listTargets(rctx, req.params.project, { ...q, labels: parseLabelSelector(label) });
     },
   );
   r.get(
@@ -171,7 +176,7 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
     { schema: { ...tags('targets'), params: S.TargetParams, ...answers({ 200: T.TargetDetailOut }) } },
     async (req) => {
       scope(req, req.params.project);
-      const t = await getTarget(ctx, req.params.project, req.params.target);
+      const t = await getTarget(rctx, req.params.project, req.params.target);
       const port = (await ctx.obshellAgents.portsOf(t.projectId, [t.id])).get(t.id);
       return { ...t, endpoint: endpointOf(t), obshellAgent: port === undefined ? null : agentAddress(req, port) };
     },
@@ -264,8 +269,8 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
     { schema: { ...tags('prechecks'), params: S.TargetParams, ...answers({ 200: T.ReportList }) } },
     async (req) => {
       scope(req, req.params.project);
-      await getTarget(ctx, req.params.project, req.params.target);
-      return { items: await listReports(ctx, req.params.project, req.params.target) };
+      await getTarget(rctx, req.params.project, req.params.target);
+      return { items: await listReports(rctx, req.params.project, req.params.target) };
     },
   );
   r.get(
@@ -273,7 +278,7 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
     { schema: { ...tags('prechecks'), params: S.ReportParams, ...answers({ 200: T.ReportOut }) } },
     async (req) => {
       scope(req, req.params.project);
-      return getReport(ctx, req.params.project, req.params.report);
+      return getReport(rctx, req.params.project, req.params.report);
     },
   );
 
@@ -308,8 +313,8 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
     },
     async (req) => {
       scope(req, req.params.project);
-      await getProject(ctx, req.params.project);
-      const { items, total } = await listUpgrades(ctx, req.params.project, {
+      await getProject(rctx, req.params.project);
+      const { items, total } = await listUpgrades(rctx, req.params.project, {
         targetId: req.query.target,
         state: req.query.state?.split(',') as UpgradeState[] | undefined,
         limit: req.query.limit,
@@ -323,8 +328,8 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
     { schema: { ...tags('upgrades'), params: S.UpgradeParams, ...answers({ 200: U.UpgradeDetailOut }) } },
     async (req) => {
       scope(req, req.params.project);
-      const u = await getUpgrade(ctx, req.params.project, req.params.upgrade);
-      return { ...presentUpgradeDetail(u), estimate: await upgradeEstimate(ctx, u) };
+      const u = await getUpgrade(rctx, req.params.project, req.params.upgrade);
+      return { ...presentUpgradeDetail(u), estimate: await upgradeEstimate(rctx, u) };
     },
   );
   r.post(
@@ -361,14 +366,14 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
     },
     async (req, reply) => {
       scope(req, req.params.project);
-      await getProject(ctx, req.params.project);
+      await getProject(rctx, req.params.project);
       const q = req.query;
       const wantsStream = q.stream === true || (req.headers.accept ?? '').includes('text/event-stream');
       if (wantsStream) {
         const who = (req.principal as Principal).id;
-        return streamEvents(ctx, streams, who, req as FastifyRequest, reply as FastifyReply, req.params.project, q);
+        return streamEvents(rctx, streams, who, req as FastifyRequest, reply as FastifyReply, req.params.project, q);
       }
-      const items = await listEvents(ctx, req.params.project, {
+      const items = await listEvents(rctx, req.params.project, {
         afterId: q.after,
         // a client following new events with `after` is never handed one past an event still
         // to commit (see src/store/event-horizon.ts)
@@ -383,7 +388,7 @@ export async function nativeRoutes(app: FastifyInstance, opts: { ctx: AppContext
       });
       // history older than the retention may be gone (read after the items, so a pass that ran
       // in between is seen): a list reaching back before the newest deleted event says so
-      const pruned = await prunedThrough(ctx, req.params.project);
+      const pruned = await prunedThrough(rctx, req.params.project);
       return (q.after ?? 0) < pruned ? { items, prunedThrough: pruned } : { items };
     },
   );

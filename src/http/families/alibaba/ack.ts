@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../../../domain/errors.ts';
 import type { UpgradeAction } from '../../../engine/operations.ts';
 import { activeUpgradeOf, latestUpgradeOf, startOrRetryUpgrade } from '../../../service/cluster-upgrades.ts';
-import type { AppContext } from '../../../service/app-context.ts';
+import { readSide, type AppContext } from '../../../service/app-context.ts';
 import { listEvents } from '../../../service/events.ts';
 import { getReport, listReports, startPrecheck } from '../../../service/prechecks.ts';
 import { getTarget } from '../../../service/targets.ts';
@@ -65,6 +65,8 @@ const UPGRADE_CHECK_TYPES = new Set(['ClusterUpgrade', 'MasterUpgrade']);
 
 export async function ackFamily(app: FastifyInstance, opts: { ctx: AppContext }): Promise<void> {
   const { ctx } = opts;
+  // the GET routes read through the read side: they never wait behind the executor's statements
+  const rctx = readSide(ctx);
   useAcs3Auth(app, ctx);
 
   app.setErrorHandler(errorHandler(renderAckError));
@@ -75,7 +77,7 @@ export async function ackFamily(app: FastifyInstance, opts: { ctx: AppContext })
     '/api/v2/clusters/:ClusterId/upgrade/status',
     { schema: { tags, params: ClusterParams } },
     async (req, reply) => {
-      const body = presentUpgradeStatus(await latestUpgradeOf(ctx, caller(req).projectId, req.params.ClusterId));
+      const body = presentUpgradeStatus(await latestUpgradeOf(rctx, caller(req).projectId, req.params.ClusterId));
       if (wantsXml(req)) return reply.type('application/xml').send(xml.build({ GetUpgradeStatusResponse: body }));
       return body;
     },
@@ -140,10 +142,10 @@ export async function ackFamily(app: FastifyInstance, opts: { ctx: AppContext })
     { schema: { tags, params: { type: 'object', properties: { task_id: Id }, required: ['task_id'] } } },
     async (req) => {
       const { projectId } = caller(req);
-      const u = await getUpgrade(ctx, projectId, req.params.task_id);
+      const u = await getUpgrade(rctx, projectId, req.params.task_id);
       const [target, events] = await Promise.all([
-        getTarget(ctx, projectId, u.targetId),
-        listEvents(ctx, projectId, { upgradeId: u.id, limit: 1000 }),
+        getTarget(rctx, projectId, u.targetId),
+        listEvents(rctx, projectId, { upgradeId: u.id, limit: 1000 }),
       ]);
       return presentTaskInfo(u, target, events);
     },
@@ -179,8 +181,8 @@ export async function ackFamily(app: FastifyInstance, opts: { ctx: AppContext })
     },
     async (req) => {
       const { projectId } = caller(req);
-      await getTarget(ctx, projectId, req.params.cluster_id);
-      const report = await getReport(ctx, projectId, req.params.check_id);
+      await getTarget(rctx, projectId, req.params.cluster_id);
+      const report = await getReport(rctx, projectId, req.params.check_id);
       if (report.targetId !== req.params.cluster_id) {
         throw new AppError(
           'PRECHECK_NOT_FOUND',
@@ -205,10 +207,10 @@ export async function ackFamily(app: FastifyInstance, opts: { ctx: AppContext })
     },
     async (req) => {
       const { projectId } = caller(req);
-      await getTarget(ctx, projectId, req.params.cluster_id);
+      await getTarget(rctx, projectId, req.params.cluster_id);
       // Every report here is an upgrade precheck; other ACK check types have none.
       if (req.query.type && !UPGRADE_CHECK_TYPES.has(req.query.type)) return { checks: [] };
-      const reports = await listReports(ctx, projectId, req.params.cluster_id);
+      const reports = await listReports(rctx, projectId, req.params.cluster_id);
       return { checks: reports.map((r) => presentCheck(r, false)) };
     },
   );

@@ -33,7 +33,7 @@ export function useAcs3Auth(app: FastifyInstance, ctx: AppContext): void {
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     let role: Role = 'viewer';
     const lookupSecret = async (ak: string) => {
-      const key = await lookupAccessKey(ctx, ak);
+      const key = await lookupAccessKey(ctx, ak, { read: req.method === 'GET' || req.method === 'HEAD' });
       if (key) role = key.role;
       return key;
     };

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../../../domain/errors.ts';
 import type { PrecheckReport, StepAction } from '../../../domain/types.ts';
 import { upgradeHistory } from '../../../service/cluster-upgrades.ts';
-import type { AppContext } from '../../../service/app-context.ts';
+import { readSide, type AppContext } from '../../../service/app-context.ts';
 import { listEvents } from '../../../service/events.ts';
 import { getReport } from '../../../service/prechecks.ts';
 import { getTarget } from '../../../service/targets.ts';
@@ -28,6 +28,8 @@ const StatusQuery = {
 
 export async function hologresFamily(app: FastifyInstance, opts: { ctx: AppContext }): Promise<void> {
   const { ctx } = opts;
+  // the status route reads through the read side: it never waits behind the executor's statements
+  const rctx = readSide(ctx);
   useAcs3Auth(app, ctx);
 
   app.setErrorHandler(errorHandler(renderHologresError));
@@ -38,20 +40,20 @@ export async function hologresFamily(app: FastifyInstance, opts: { ctx: AppConte
     async (req) => {
       const { projectId } = caller(req);
       const { instanceId } = req.params;
-      const target = await getTarget(ctx, projectId, instanceId);
+      const target = await getTarget(rctx, projectId, instanceId);
       // An instance lives in one region; asking for it in another finds nothing.
       if (req.query.RegionId && req.query.RegionId !== target.region) {
         throw new AppError('TARGET_NOT_FOUND', `instance ${instanceId} does not exist in region ${req.query.RegionId}`);
       }
-      const history = await upgradeHistory(ctx, projectId, instanceId);
+      const history = await upgradeHistory(rctx, projectId, instanceId);
       const data = await Promise.all(
         history.map(async (u, i) => {
           const report: PrecheckReport | null = u.precheckReportId
-            ? await getReport(ctx, projectId, u.precheckReportId).catch(() => null)
+            ? await getReport(rctx, projectId, u.precheckReportId).catch(() => null)
             : null;
           const rollbackEvent =
             u.state === 'rolling_back' || u.state === 'rolled_back' || u.errorCode === 'ROLLBACK_FAILED'
-              ? (await listEvents(ctx, projectId, { upgradeId: u.id, limit: 1000 })).find((e) => e.type === 'upgrade.rollback')
+              ? (await listEvents(rctx, projectId, { upgradeId: u.id, limit: 1000 })).find((e) => e.type === 'upgrade.rollback')
               : undefined;
           const modelled = await ctx.estimates.phases(u, target, (action) => HOLOGRES_STEP_GROUP[action as StepAction]);
           return presentHologresUpgrade(u, target, report, i === 0, rollbackEvent?.createdAt ?? null, modelled);
