@@ -9,7 +9,6 @@ import type { Step, Target, Upgrade } from '../domain/types.ts';
 import { DriverError, type Driver, type StepContext, type StepResult } from '../drivers/driver.ts';
 import { toStep, toUpgrade } from '../store/mappers.ts';
 import type { Store } from '../store/open.ts';
-import type { StepRow } from '../store/schema.ts';
 import {
   applyNodeFacts,
   loadTargets,
