@@ -6,6 +6,9 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from './schema.ts';
 
+/** units run between two turns of the event loop inside one group */
+const YIELD_EVERY = 32;
+
 type Unit = {
   fn: (trx: Transaction<Database>) => Promise<unknown>;
   resolve: (v: unknown) => void;
@@ -49,6 +52,9 @@ export class GroupCommitter {
     try {
       await this.db.transaction().execute(async (trx) => {
         for (let i = 0; i < units.length; i++) {
+          // a long group lets the event loop take its waiting I/O (API requests, whose reads go
+          // to the read side) every few units, instead of holding it until the commit
+          if (i > 0 && i % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
           await sql.raw(`SAVEPOINT u${i}`).execute(trx);
           try {
             const value = await units[i].fn(trx);
